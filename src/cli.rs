@@ -1,0 +1,264 @@
+//! The command line: clap definitions whose doc comments are the `--help` text, and the one place
+//! where argv becomes a [`Plan`]. Every value is parsed by its own type's `FromStr`, so a bad value
+//! is a clap usage error naming the flag (exit 2) before anything is fetched.
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::engine::ClientOptions;
+use crate::extract::{FieldPath, FieldSet};
+use crate::fixture::FixtureOptions;
+use crate::output::Format;
+use crate::plan::ids::IdRange;
+use crate::plan::rate::{parse_duration, Rate};
+use crate::plan::template::Template;
+use crate::plan::{Destination, Mode, Plan, Target};
+
+/// Fetch a templated URL over a range of ids, one after another or through a bounded,
+/// rate-limited concurrent pool; extract JSON fields in id order; compare the timings.
+///
+/// Without --url, fetchbench starts its built-in fixture server (the real pokeapi documents for
+/// ids 1..151, with simulated latency) on loopback and fetches from it, so it works offline.
+#[derive(Debug, Parser)]
+#[command(name = "fetchbench", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the built-in fixture server on its own, for other tools to use.
+    Serve(ServeArgs),
+}
+
+/// Options of `fetchbench serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+    /// Simulated latency of every response.
+    #[arg(long, value_name = "DUR", default_value = "40ms", value_parser = parse_duration)]
+    pub latency: Duration,
+    /// Extra random latency per response, uniform in 0..=DUR.
+    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
+    pub jitter: Duration,
+}
+
+impl ServeArgs {
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+
+    pub fn fixture_options(&self) -> FixtureOptions {
+        FixtureOptions {
+            latency: self.latency,
+            jitter: self.jitter,
+        }
+    }
+}
+
+/// Options of a fetch run (the default command).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// URL with a `{}` placeholder for the id (also `{id}`; `{:03}` / `{id:03}` zero-pad),
+    /// e.g. 'https://pokeapi.co/api/v2/pokemon/{}/'. Default: the built-in fixture server.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub url: Option<Template>,
+
+    /// Ids: `1..151` (half-open), `1..=150`, `7`, `1..100:5` (step 5), or a comma list of those
+    /// in ascending order (`1..10,20,30..=35`).
+    #[arg(short, long, value_name = "SPEC", default_value = "1..151")]
+    pub range: IdRange,
+
+    /// Which runs to make; `both` runs sequential then concurrent and compares them.
+    #[arg(short, long, value_enum, default_value_t = Mode::Both)]
+    pub mode: Mode,
+
+    /// At most N requests in flight in concurrent mode.
+    #[arg(short, long, value_name = "N", default_value_t = 50, value_parser = parse_concurrency)]
+    pub concurrency: usize,
+
+    /// Global rate limit across all requests: `20/s`, `600/m`, `5/100ms`. Default: unlimited.
+    #[arg(long, value_name = "RATE")]
+    pub rate: Option<Rate>,
+
+    /// Requests the rate limiter lets out at once after an idle spell.
+    #[arg(long, value_name = "N", default_value = "1", requires = "rate")]
+    pub burst: NonZeroU32,
+
+    /// A JSON path to extract from each response (repeatable): `name`, `types[0].type.name`,
+    /// `stats[*].base_stat` (a list), `sprites.front_default`. A missing path gives null.
+    #[arg(short, long = "field", value_name = "PATH")]
+    pub fields: Vec<FieldPath>,
+
+    /// Results format: table, ndjson, json or csv. Default: from the --output extension, else
+    /// table on a terminal and ndjson otherwise.
+    #[arg(long, value_name = "FMT")]
+    pub format: Option<Format>,
+
+    /// Write the results to FILE (`-` = stdout).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Write the timing report as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Add a request header, 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "'K: V'", value_parser = parse_header)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+
+    /// User-Agent header. Default: fetchbench/<version>.
+    #[arg(long, value_name = "UA")]
+    pub user_agent: Option<String>,
+
+    /// Time limit per request, from connect to the end of the body.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_positive_duration)]
+    pub timeout: Duration,
+
+    /// Simulated latency of the built-in fixture server.
+    #[arg(long, value_name = "DUR", default_value = "40ms", value_parser = parse_duration, conflicts_with = "url")]
+    pub latency: Duration,
+
+    /// Extra random latency of the built-in fixture server, uniform in 0..=DUR.
+    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration, conflicts_with = "url")]
+    pub jitter: Duration,
+
+    /// Print nothing on stderr but errors (no progress, no report).
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Hide the progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
+}
+
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("`{text}`: {e} (examples: 30s, 500ms, 2m)")),
+    }
+}
+
+/// `Name: value` into a typed header; the value's bytes are checked, never printed back.
+fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| "expected 'Name: value'".to_owned())?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("`{}` is not a valid header name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("the value of `{name}` has characters not allowed in a header"))?;
+    Ok((name, value))
+}
+
+impl RunArgs {
+    /// The validated plan. `stdout_is_terminal` picks the default format.
+    pub fn into_plan(self, stdout_is_terminal: bool) -> Plan {
+        let output = match self.output {
+            Some(path) if path.as_os_str() != "-" => Destination::File(path),
+            _ => Destination::Stdout,
+        };
+        let format = self.format.unwrap_or_else(|| match &output {
+            Destination::File(path) => format_from_extension(path).unwrap_or(Format::Ndjson),
+            Destination::Stdout if stdout_is_terminal => Format::Table,
+            Destination::Stdout => Format::Ndjson,
+        });
+        let target = match self.url {
+            Some(template) => Target::Url(template),
+            None => Target::Fixture(FixtureOptions {
+                latency: self.latency,
+                jitter: self.jitter,
+            }),
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in self.headers {
+            headers.append(name, value);
+        }
+        let defaults = ClientOptions::default();
+        Plan {
+            target,
+            ids: self.range,
+            mode: self.mode,
+            concurrency: self.concurrency,
+            rate: self.rate,
+            burst: self.burst,
+            fields: FieldSet::new(self.fields),
+            client: ClientOptions {
+                headers,
+                user_agent: self.user_agent.unwrap_or(defaults.user_agent),
+                timeout: self.timeout,
+                ..defaults
+            },
+            format,
+            output,
+            report: self.report,
+            progress: !self.no_progress && !self.quiet,
+            quiet: self.quiet,
+        }
+    }
+}
+
+fn format_from_extension(path: &Path) -> Option<Format> {
+    match path.extension()?.to_str()? {
+        "csv" => Some(Format::Csv),
+        "json" => Some(Format::Json),
+        "ndjson" | "jsonl" => Some(Format::Ndjson),
+        "txt" => Some(Format::Table),
+        _ => None,
+    }
+}
+
+/// True when results going to stdout would land on a terminal.
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers() {
+        let (name, value) = parse_header("X-Key:  abc ").unwrap();
+        assert_eq!(name, "x-key");
+        assert_eq!(value, "abc");
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("bad name: x").is_err());
+    }
+
+    #[test]
+    fn concurrency() {
+        assert_eq!(parse_concurrency("8"), Ok(8));
+        assert!(parse_concurrency("0").is_err());
+        assert!(parse_concurrency("many").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,202 @@
+//! JSON field paths (`name`, `types[0].type.name`, `stats[*].base_stat`) and their extraction.
+//!
+//! Paths are parsed once at start-up; extraction never fails on a missing path (it yields null,
+//! as a user scraping 151 documents of slightly different shapes expects), only on a body that is
+//! not JSON at all.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::Value;
+use thiserror::Error;
+
+/// Why a field path was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PathError {
+    #[error("empty field path")]
+    Empty,
+    #[error("`{0}`: empty key (check for `..`, a leading or trailing `.`)")]
+    EmptyKey(String),
+    #[error("`{0}`: unclosed `[`")]
+    Unclosed(String),
+    #[error("`{path}`: `[{inner}]` is not an index: use a number or `*`")]
+    BadIndex { path: String, inner: String },
+    #[error("`{0}`: expected `.` or `[` after `]`")]
+    AfterBracket(String),
+}
+
+/// Why a body could not be searched for fields.
+#[derive(Debug, Error)]
+#[error("response is not JSON: {0}")]
+pub struct ExtractError(#[from] serde_json::Error);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+    /// Every element of an array; the result is a list.
+    Each,
+}
+
+/// One parsed path into a JSON document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPath {
+    steps: Vec<Step>,
+    source: String,
+}
+
+impl FieldPath {
+    /// The path as the user wrote it (used as the column / key name).
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// The value at this path in `doc`, or null when any step is missing.
+    pub fn get(&self, doc: &Value) -> Value {
+        select(&self.steps, doc)
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+fn select(steps: &[Step], value: &Value) -> Value {
+    let Some((step, rest)) = steps.split_first() else {
+        return value.clone();
+    };
+    match (step, value) {
+        (Step::Key(key), Value::Object(map)) => map
+            .get(key)
+            .map_or(Value::Null, |inner| select(rest, inner)),
+        (Step::Index(i), Value::Array(items)) => items
+            .get(*i)
+            .map_or(Value::Null, |inner| select(rest, inner)),
+        (Step::Each, Value::Array(items)) => {
+            Value::Array(items.iter().map(|inner| select(rest, inner)).collect())
+        }
+        _ => Value::Null,
+    }
+}
+
+impl FromStr for FieldPath {
+    type Err = PathError;
+
+    fn from_str(path: &str) -> Result<Self, Self::Err> {
+        if path.is_empty() {
+            return Err(PathError::Empty);
+        }
+        let mut steps = Vec::new();
+        for part in path.split('.') {
+            parse_part(path, part, &mut steps)?;
+        }
+        Ok(Self {
+            steps,
+            source: path.to_owned(),
+        })
+    }
+}
+
+/// Parses one dot-separated part: `key`, `key[0]`, `key[*][1]`, or `[0]`.
+fn parse_part(path: &str, part: &str, steps: &mut Vec<Step>) -> Result<(), PathError> {
+    let (key, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
+    if key.contains(']') || (key.is_empty() && rest.is_empty()) {
+        return Err(PathError::EmptyKey(path.to_owned()));
+    }
+    if !key.is_empty() {
+        steps.push(Step::Key(key.to_owned()));
+    }
+    while !rest.is_empty() {
+        let inner_and_tail = rest
+            .strip_prefix('[')
+            .ok_or_else(|| PathError::AfterBracket(path.to_owned()))?;
+        let close = inner_and_tail
+            .find(']')
+            .ok_or_else(|| PathError::Unclosed(path.to_owned()))?;
+        let inner = &inner_and_tail[..close];
+        steps.push(match inner {
+            "*" => Step::Each,
+            _ => Step::Index(inner.parse().map_err(|_| PathError::BadIndex {
+                path: path.to_owned(),
+                inner: inner.to_owned(),
+            })?),
+        });
+        rest = &inner_and_tail[close + 1..];
+    }
+    Ok(())
+}
+
+/// The set of paths a run extracts from every response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldSet {
+    paths: Vec<FieldPath>,
+}
+
+impl FieldSet {
+    pub fn new(paths: Vec<FieldPath>) -> Self {
+        Self { paths }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    pub fn paths(&self) -> &[FieldPath] {
+        &self.paths
+    }
+
+    /// Parses `body` and returns one value per path, in path order.
+    pub fn extract(&self, body: &[u8]) -> Result<Vec<Value>, ExtractError> {
+        let doc: Value = serde_json::from_slice(body)?;
+        Ok(self.paths.iter().map(|p| p.get(&doc)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn path(p: &str) -> FieldPath {
+        p.parse().unwrap()
+    }
+
+    #[test]
+    fn extracts_paths() {
+        let doc = json!({
+            "name": "pikachu",
+            "types": [{"slot": 1, "type": {"name": "electric"}}],
+            "stats": [{"base_stat": 35}, {"base_stat": 55}],
+            "sprites": {"front_default": null}
+        });
+        assert_eq!(path("name").get(&doc), json!("pikachu"));
+        assert_eq!(path("types[0].type.name").get(&doc), json!("electric"));
+        assert_eq!(path("stats[*].base_stat").get(&doc), json!([35, 55]));
+        assert_eq!(path("sprites.front_default").get(&doc), Value::Null);
+        assert_eq!(path("types[3].type.name").get(&doc), Value::Null);
+        assert_eq!(path("nope.deeper").get(&doc), Value::Null);
+        assert_eq!(path("name[0]").get(&doc), Value::Null);
+        assert_eq!(path("[0]").get(&json!([1, 2])), json!(1));
+    }
+
+    #[test]
+    fn refuses_bad_paths() {
+        let err = |p: &str| p.parse::<FieldPath>().unwrap_err();
+        assert_eq!(err(""), PathError::Empty);
+        assert_eq!(err("a["), PathError::Unclosed("a[".into()));
+        assert_eq!(err("a..b"), PathError::EmptyKey("a..b".into()));
+        assert_eq!(err("a."), PathError::EmptyKey("a.".into()));
+        assert_eq!(err("a]"), PathError::EmptyKey("a]".into()));
+        assert!(matches!(err("a[x]"), PathError::BadIndex { .. }));
+        assert!(matches!(err("a[0]b"), PathError::AfterBracket(_)));
+    }
+
+    #[test]
+    fn non_json_is_an_error() {
+        let set = FieldSet::new(vec![path("name")]);
+        assert!(set.extract(b"<html>").is_err());
+        assert_eq!(set.extract(br#"{"name":"x"}"#).unwrap(), vec![json!("x")]);
+    }
+}

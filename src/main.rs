@@ -1,0 +1,65 @@
+//! The `fetchbench` binary: parse the command line, run, map the outcome to an exit code
+//! (0 all ok, 1 some requests failed, 2 usage error, 130 interrupted).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::error::ErrorKind;
+use clap::Parser;
+use fetchbench::app;
+use fetchbench::cli::{self, Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fetchbench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Serve(args)) => app::serve(args.addr(), args.fixture_options())
+                .await
+                .map(|()| app::Exit::Success),
+            None => app::run(cli.run.into_plan(cli::stdout_is_terminal())).await,
+        }
+    });
+    Ok(match result {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fetchbench: error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    })
+}
+
+/// Help and version go to stdout with exit 0; anything else is one line on stderr and exit 2.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    let rendered = error.render().to_string();
+    let line = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("error: invalid usage");
+    eprintln!("fetchbench: {line} (see fetchbench --help)");
+    ExitCode::from(2)
+}

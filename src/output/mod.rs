@@ -1,0 +1,123 @@
+//! Result formats: one small file per format behind the [`RecordSink`] trait.
+//!
+//! Sinks receive records already in id order, one at a time, and write each as soon as it
+//! arrives; only the table holds back its first rows, to size its columns.
+
+mod csv;
+mod json;
+mod ndjson;
+mod table;
+
+use std::fmt;
+use std::io::{self, Write};
+use std::str::FromStr;
+
+use serde_json::Value;
+
+use crate::extract::FieldPath;
+use crate::record::Record;
+
+pub use self::csv::CsvSink;
+pub use self::json::JsonSink;
+pub use self::ndjson::NdjsonSink;
+pub use self::table::TableSink;
+
+/// Where ordered records go.
+pub trait RecordSink {
+    /// Writes one record; an error stops the run (e.g. the reader closed the pipe).
+    fn write(&mut self, record: &Record) -> io::Result<()>;
+    /// Pushes what was written so far to its destination.
+    fn flush(&mut self) -> io::Result<()>;
+    /// Writes any trailer and flushes; called once after the last record.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// A sink that keeps nothing: for runs whose records are only timed, not written.
+#[derive(Debug, Default)]
+pub struct Discard;
+
+impl RecordSink for Discard {
+    fn write(&mut self, _: &Record) -> io::Result<()> {
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The results formats users can pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Ndjson,
+    Json,
+    Csv,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "table" => Ok(Format::Table),
+            "ndjson" | "jsonl" => Ok(Format::Ndjson),
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            other => Err(format!(
+                "`{other}` is not a format: use table, ndjson, json or csv"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Table => "table",
+            Format::Ndjson => "ndjson",
+            Format::Json => "json",
+            Format::Csv => "csv",
+        })
+    }
+}
+
+/// A sink in `format` writing to `out`, with one field column or key per path.
+pub fn sink(
+    format: Format,
+    out: Box<dyn Write + Send>,
+    paths: Vec<FieldPath>,
+) -> Box<dyn RecordSink + Send> {
+    match format {
+        Format::Table => Box::new(TableSink::new(out, paths)),
+        Format::Ndjson => Box::new(NdjsonSink::new(out, paths)),
+        Format::Json => Box::new(JsonSink::new(out, paths)),
+        Format::Csv => Box::new(CsvSink::new(out, paths)),
+    }
+}
+
+/// The column headers shared by the tabular formats: `id,status,elapsed_ms,<paths>`.
+fn columns(paths: &[FieldPath]) -> Vec<String> {
+    ["id", "status", "elapsed_ms"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(paths.iter().map(|p| p.as_str().to_owned()))
+        .collect()
+}
+
+/// One row of cells in the order of [`columns`]: strings bare, null empty, the rest as JSON.
+fn cells(record: &Record, paths: &[FieldPath]) -> Vec<String> {
+    let mut row = Vec::with_capacity(3 + paths.len());
+    row.push(record.id.to_string());
+    row.push(record.status.map_or_else(String::new, |s| s.to_string()));
+    row.push(format!("{:.3}", record.elapsed_ms()));
+    for i in 0..paths.len() {
+        row.push(match record.fields.get(i) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        });
+    }
+    row
+}

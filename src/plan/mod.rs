@@ -1,0 +1,89 @@
+//! The plan: what to fetch and how, validated before any I/O.
+//!
+//! The command line is parsed once into a [`Plan`]; everything after that reads typed values and
+//! never re-parses text. Each piece of syntax has its own module with its own error type.
+
+pub mod ids;
+pub mod rate;
+pub mod template;
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use crate::engine::{ClientOptions, RunSpec};
+use crate::extract::FieldSet;
+use crate::fixture::FixtureOptions;
+use crate::output::Format;
+use crate::report::stats::RunMode;
+
+use self::ids::IdRange;
+use self::rate::Rate;
+use self::template::Template;
+
+/// Which runs to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// One request after another.
+    Sequential,
+    /// Up to --concurrency requests in flight.
+    Concurrent,
+    /// Sequential first, then concurrent, compared side by side.
+    Both,
+}
+
+impl Mode {
+    /// The runs this mode makes, in order; the last one's records are the results written.
+    pub fn runs(self, concurrency: usize) -> Vec<RunSpec> {
+        let sequential = RunSpec {
+            mode: RunMode::Sequential,
+            concurrency: 1,
+        };
+        let concurrent = RunSpec {
+            mode: RunMode::Concurrent,
+            concurrency,
+        };
+        match self {
+            Mode::Sequential => vec![sequential],
+            Mode::Concurrent => vec![concurrent],
+            Mode::Both => vec![sequential, concurrent],
+        }
+    }
+}
+
+/// Where requests go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The built-in fixture server, started on loopback for this run.
+    Fixture(FixtureOptions),
+    /// A user-given URL template.
+    Url(Template),
+}
+
+/// Where the results go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Stdout,
+    File(PathBuf),
+}
+
+/// A validated job, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub target: Target,
+    pub ids: IdRange,
+    pub mode: Mode,
+    pub concurrency: usize,
+    pub rate: Option<Rate>,
+    pub burst: NonZeroU32,
+    pub fields: FieldSet,
+    pub client: ClientOptions,
+    pub format: Format,
+    pub output: Destination,
+    pub report: Option<PathBuf>,
+    /// Show progress bars (still only when stderr is a terminal).
+    pub progress: bool,
+    /// Print nothing on stderr but errors.
+    pub quiet: bool,
+}

@@ -1,0 +1,152 @@
+//! Rate specs (`20/s`, `600/m`, `5/100ms`, `2.5/s`) and the governor quota they become.
+//!
+//! A rate is kept as "count per period" exactly as written, so the report can echo it; the quota
+//! spaces requests evenly (one every period/count) with an explicit burst, because governor's
+//! `per_second(n)` would otherwise let `n` requests out at once at t=0.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::time::Duration;
+
+use governor::Quota;
+use thiserror::Error;
+
+/// Why a rate or duration was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum RateError {
+    #[error("`{0}` is not a rate: write COUNT/PERIOD, e.g. 20/s, 600/m, 5/100ms")]
+    Syntax(String),
+    #[error("`{0}` is not a positive number of requests")]
+    Count(String),
+    #[error("`{0}` is not a period: use s, m, h, or a duration such as 100ms")]
+    Period(String),
+    #[error("`{0}` is faster than one request per nanosecond")]
+    TooFast(String),
+}
+
+/// A request rate: `count` requests per `period`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    count: f64,
+    period: Duration,
+}
+
+impl Rate {
+    /// Requests per second.
+    pub fn per_second(&self) -> f64 {
+        self.count / self.period.as_secs_f64()
+    }
+
+    /// The time between two requests at this rate.
+    pub fn interval(&self) -> Duration {
+        self.period.div_f64(self.count)
+    }
+
+    /// The governor quota: one cell every [`Rate::interval`], `burst` cells at most at once.
+    pub fn quota(&self, burst: NonZeroU32) -> Quota {
+        // `interval` is checked non-zero at parse time, so `with_period` always succeeds.
+        Quota::with_period(self.interval())
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+            .allow_burst(burst)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/s", trim_float(self.per_second()))
+    }
+}
+
+fn trim_float(x: f64) -> String {
+    let s = format!("{x:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+impl FromStr for Rate {
+    type Err = RateError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (count_text, period_text) = text
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| RateError::Syntax(text.to_owned()))?;
+        let count: f64 = count_text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|c: &f64| c.is_finite() && *c > 0.0)
+            .ok_or_else(|| RateError::Count(count_text.to_owned()))?;
+        let period = parse_period(period_text.trim())?;
+        let rate = Rate { count, period };
+        if rate.interval().is_zero() {
+            return Err(RateError::TooFast(text.to_owned()));
+        }
+        Ok(rate)
+    }
+}
+
+fn parse_period(text: &str) -> Result<Duration, RateError> {
+    let unit = match text {
+        "s" | "sec" | "second" => Some(Duration::from_secs(1)),
+        "m" | "min" | "minute" => Some(Duration::from_secs(60)),
+        "h" | "hour" => Some(Duration::from_secs(3600)),
+        _ => None,
+    };
+    unit.or_else(|| parse_duration(text).ok())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| RateError::Period(text.to_owned()))
+}
+
+/// Parses a human duration (`40ms`, `30s`, `1m30s`) with humantime; a bare `0` is zero.
+pub fn parse_duration(text: &str) -> Result<Duration, humantime::DurationError> {
+    if text.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(text.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rates() {
+        let r: Rate = "20/s".parse().unwrap();
+        assert_eq!(r.interval(), Duration::from_millis(50));
+        let r: Rate = "600/m".parse().unwrap();
+        assert_eq!(r.interval(), Duration::from_millis(100));
+        let r: Rate = "5/100ms".parse().unwrap();
+        assert_eq!(r.interval(), Duration::from_millis(20));
+        assert_eq!(r.per_second(), 50.0);
+        let r: Rate = "2.5/s".parse().unwrap();
+        assert_eq!(r.interval(), Duration::from_millis(400));
+        assert_eq!(r.to_string(), "2.5/s");
+    }
+
+    #[test]
+    fn refuses_bad_rates() {
+        assert_eq!(
+            "fast".parse::<Rate>(),
+            Err(RateError::Syntax("fast".into()))
+        );
+        assert_eq!("0/s".parse::<Rate>(), Err(RateError::Count("0".into())));
+        assert_eq!("-1/s".parse::<Rate>(), Err(RateError::Count("-1".into())));
+        assert_eq!(
+            "5/fortnight".parse::<Rate>(),
+            Err(RateError::Period("fortnight".into()))
+        );
+        assert_eq!("5/0s".parse::<Rate>(), Err(RateError::Period("0s".into())));
+        assert!(matches!(
+            "1e12/ms".parse::<Rate>(),
+            Err(RateError::TooFast(_))
+        ));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("40ms"), Ok(Duration::from_millis(40)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,185 @@
+//! URL templates: a URL with `{}` / `{id}` placeholders, optionally zero-padded (`{:03}`).
+//!
+//! The template is parsed once into literal and placeholder pieces so rendering a URL per id is a
+//! single pass with no re-parsing. Any brace that is not one of the four placeholder forms stays
+//! literal, so the same parser can serve bodies and headers where JSON braces are common.
+
+use std::fmt::Write as _;
+
+use thiserror::Error;
+
+/// Why a URL template was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TemplateError {
+    #[error("template has no placeholder: put `{{}}` (or `{{id}}`) where the id goes")]
+    NoPlaceholder,
+    #[error("not a valid URL once an id is filled in ({url}): {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("scheme `{0}` is not supported: use http:// or https://")]
+    UnsupportedScheme(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Literal(String),
+    /// The id, left-padded with zeros to at least `width` digits.
+    Id {
+        width: usize,
+    },
+}
+
+/// A parsed template; render it with [`Template::render_into`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pieces: Vec<Piece>,
+    source: String,
+}
+
+impl Template {
+    /// Parses any text with placeholders; it need not be a URL (see [`Template::parse_url`]).
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        let pieces = split_pieces(text);
+        if !pieces.iter().any(|p| matches!(p, Piece::Id { .. })) {
+            return Err(TemplateError::NoPlaceholder);
+        }
+        Ok(Self {
+            pieces,
+            source: text.to_owned(),
+        })
+    }
+
+    /// Parses a URL template and checks, before any I/O, that it renders to an http(s) URL.
+    pub fn parse_url(text: &str) -> Result<Self, TemplateError> {
+        let template = Self::parse(text)?;
+        let sample = template.render(1);
+        let url = reqwest::Url::parse(&sample).map_err(|e| TemplateError::InvalidUrl {
+            url: sample.clone(),
+            reason: e.to_string(),
+        })?;
+        match url.scheme() {
+            "http" | "https" => Ok(template),
+            other => Err(TemplateError::UnsupportedScheme(other.to_owned())),
+        }
+    }
+
+    /// The text the template was parsed from.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Appends the template with `id` filled in to `out` (reusing the caller's buffer).
+    pub fn render_into(&self, id: u64, out: &mut String) {
+        for piece in &self.pieces {
+            match piece {
+                Piece::Literal(text) => out.push_str(text),
+                Piece::Id { width } => {
+                    // Writing to a String cannot fail.
+                    let _ = write!(out, "{id:0width$}");
+                }
+            }
+        }
+    }
+
+    /// The template with `id` filled in.
+    pub fn render(&self, id: u64) -> String {
+        let mut out = String::with_capacity(self.source.len() + 8);
+        self.render_into(id, &mut out);
+        out
+    }
+}
+
+impl std::str::FromStr for Template {
+    type Err = TemplateError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_url(s)
+    }
+}
+
+fn split_pieces(text: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut literal = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let placeholder = after
+            .find('}')
+            .and_then(|close| placeholder_width(&after[..close]).map(|w| (close, w)));
+        match placeholder {
+            Some((close, width)) => {
+                literal.push_str(&rest[..open]);
+                if !literal.is_empty() {
+                    pieces.push(Piece::Literal(std::mem::take(&mut literal)));
+                }
+                pieces.push(Piece::Id { width });
+                rest = &after[close + 1..];
+            }
+            None => {
+                literal.push_str(&rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    literal.push_str(rest);
+    if !literal.is_empty() {
+        pieces.push(Piece::Literal(literal));
+    }
+    pieces
+}
+
+/// The zero-pad width if `inner` (the text between braces) is a placeholder: ``, `id`, `:0N`, `id:0N`.
+fn placeholder_width(inner: &str) -> Option<usize> {
+    let spec = inner.strip_prefix("id").unwrap_or(inner);
+    if spec.is_empty() {
+        return Some(0);
+    }
+    let digits = spec.strip_prefix(":0")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 2 {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_placeholder_form() {
+        let t = Template::parse("http://h/{}/{id}/{:03}/{id:05}").unwrap();
+        assert_eq!(t.render(7), "http://h/7/7/007/00007");
+        assert_eq!(t.render(1234), "http://h/1234/1234/1234/01234");
+    }
+
+    #[test]
+    fn other_braces_stay_literal() {
+        let t = Template::parse(r#"{"id":{},"tag":"{x}","n":{id:02}}"#).unwrap();
+        assert_eq!(t.render(5), r#"{"id":5,"tag":"{x}","n":05}"#);
+        let t = Template::parse("a{b{}c}").unwrap();
+        assert_eq!(t.render(1), "a{b1c}");
+    }
+
+    #[test]
+    fn refuses_template_without_placeholder() {
+        assert_eq!(
+            Template::parse_url("http://h/pokemon/1"),
+            Err(TemplateError::NoPlaceholder)
+        );
+    }
+
+    #[test]
+    fn refuses_other_schemes_and_bad_urls() {
+        assert_eq!(
+            Template::parse_url("ftp://h/{}"),
+            Err(TemplateError::UnsupportedScheme("ftp".into()))
+        );
+        assert!(matches!(
+            Template::parse_url("http://[::1/{}"),
+            Err(TemplateError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Template::parse_url("no-scheme/{}"),
+            Err(TemplateError::InvalidUrl { .. })
+        ));
+        assert!(Template::parse_url("https://pokeapi.co/api/v2/pokemon/{}/").is_ok());
+    }
+}

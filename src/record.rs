@@ -1,0 +1,149 @@
+//! The record: what one id's request produced, success or failure. Every sink and the report read
+//! this one type, and a failure is a record like any other, so no result is ever a gap.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::extract::FieldPath;
+
+/// What went wrong with a request, coarse enough to count in a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Could not connect (refused, DNS, TLS handshake).
+    Connect,
+    /// The request or a phase of it ran out of time.
+    Timeout,
+    /// The server answered with a non-2xx status.
+    Status,
+    /// The body could not be read completely (reset, truncated, over the size cap).
+    Body,
+    /// Fields were asked for but the body is not JSON.
+    Json,
+    /// Too many redirects, or a redirect loop.
+    Redirect,
+    /// Anything else the client reported.
+    Request,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Status => "status",
+            ErrorKind::Body => "body",
+            ErrorKind::Json => "json",
+            ErrorKind::Redirect => "redirect",
+            ErrorKind::Request => "request",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed request: its kind for counting and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// The outcome of one id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Position of the id in the range (0-based); records are released in this order.
+    pub index: u64,
+    pub id: u64,
+    pub url: String,
+    /// HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// From the moment the request was allowed to start (after the rate limiter) to the end of the body.
+    pub elapsed: Duration,
+    /// When the request started, from the start of the run.
+    pub started: Duration,
+    /// Body bytes received.
+    pub bytes: u64,
+    pub failure: Option<Failure>,
+    /// One value per requested path, in the order the paths were given.
+    pub fields: Vec<Value>,
+}
+
+impl Record {
+    pub fn is_ok(&self) -> bool {
+        self.failure.is_none()
+    }
+
+    /// When the request finished, from the start of the run.
+    pub fn finished(&self) -> Duration {
+        self.started + self.elapsed
+    }
+
+    /// Milliseconds with microsecond precision, the unit of every latency the tool prints.
+    pub fn elapsed_ms(&self) -> f64 {
+        duration_ms(self.elapsed)
+    }
+
+    /// A serializable view with the field paths as keys, for the JSON-based formats.
+    pub fn json<'a>(&'a self, paths: &'a [FieldPath]) -> RecordJson<'a> {
+        RecordJson {
+            record: self,
+            paths,
+        }
+    }
+}
+
+/// Milliseconds rounded to the microsecond.
+pub fn duration_ms(d: Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}
+
+/// `{"id":25,"url":"...","status":200,"elapsed_ms":41.3,"bytes":37163,"error":null,"fields":{..}}`
+pub struct RecordJson<'a> {
+    record: &'a Record,
+    paths: &'a [FieldPath],
+}
+
+impl Serialize for RecordJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.record;
+        let mut map = serializer.serialize_map(Some(7))?;
+        map.serialize_entry("id", &r.id)?;
+        map.serialize_entry("url", &r.url)?;
+        map.serialize_entry("status", &r.status)?;
+        map.serialize_entry("elapsed_ms", &r.elapsed_ms())?;
+        map.serialize_entry("bytes", &r.bytes)?;
+        map.serialize_entry("error", &r.failure.as_ref().map(|f| &f.message))?;
+        map.serialize_entry(
+            "fields",
+            &Fields {
+                paths: self.paths,
+                values: &r.fields,
+            },
+        )?;
+        map.end()
+    }
+}
+
+struct Fields<'a> {
+    paths: &'a [FieldPath],
+    values: &'a [Value],
+}
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.paths.len()))?;
+        for (i, path) in self.paths.iter().enumerate() {
+            map.serialize_entry(path.as_str(), self.values.get(i).unwrap_or(&Value::Null))?;
+        }
+        map.end()
+    }
+}

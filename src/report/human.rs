@@ -1,0 +1,123 @@
+//! The human report: one column per run, one row per figure, then the comparison in words
+//! ("concurrent (c=50) ran 45.2x faster than sequential"), in the spirit of hyperfine.
+
+use std::io::{self, Write};
+
+use super::{Report, RunReport};
+
+/// Writes the side-by-side table and the comparison line.
+pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let headers: Vec<String> = report.runs.iter().map(|r| r.mode.to_string()).collect();
+    let rows = rows(&report.runs);
+    let label_width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    let column_width = rows
+        .iter()
+        .flat_map(|(_, cells)| cells.iter().map(|c| c.chars().count()))
+        .chain(headers.iter().map(String::len))
+        .max()
+        .unwrap_or(0);
+    write!(out, "{:label_width$}", "")?;
+    for header in &headers {
+        write!(out, "  {header:>column_width$}")?;
+    }
+    writeln!(out)?;
+    for (label, cells) in &rows {
+        write!(out, "{label:label_width$}")?;
+        for cell in cells {
+            write!(out, "  {cell:>column_width$}")?;
+        }
+        writeln!(out)?;
+    }
+    if let Some(line) = comparison(report) {
+        writeln!(out)?;
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// "concurrent (c=50) ran 45.20x faster than sequential", when both modes ran.
+pub fn comparison(report: &Report) -> Option<String> {
+    let speedup = report.speedup?;
+    let concurrent = report
+        .runs
+        .iter()
+        .find(|r| r.mode == super::stats::RunMode::Concurrent)?;
+    let c = concurrent.concurrency;
+    Some(if speedup >= 1.0 {
+        format!("concurrent (c={c}) ran {speedup:.2}x faster than sequential")
+    } else {
+        format!(
+            "concurrent (c={c}) ran {:.2}x slower than sequential",
+            1.0 / speedup
+        )
+    })
+}
+
+type Row = (&'static str, Vec<String>);
+
+fn rows(runs: &[RunReport]) -> Vec<Row> {
+    let row = |label, cell: &dyn Fn(&RunReport) -> String| (label, runs.iter().map(cell).collect());
+    vec![
+        row("concurrency", &|r| r.concurrency.to_string()),
+        row("rate", &|r| {
+            r.rate
+                .map_or_else(|| "unlimited".to_owned(), |x| format!("{x:.1}/s"))
+        }),
+        row("requests", &|r| r.requests.to_string()),
+        row("ok", &|r| r.ok.to_string()),
+        row("errors", &|r| r.errors.to_string()),
+        row("wall", &|r| format!("{:.3} s", r.wall_s)),
+        row("requests/s", &|r| format!("{:.1}", r.rps)),
+        row("bytes", &|r| bytes(r.bytes)),
+        row("latency min", &|r| ms(r.latency_ms.min)),
+        row("latency mean", &|r| ms(r.latency_ms.mean)),
+        row("latency p50", &|r| ms(r.latency_ms.p50)),
+        row("latency p90", &|r| ms(r.latency_ms.p90)),
+        row("latency p99", &|r| ms(r.latency_ms.p99)),
+        row("latency p99.9", &|r| ms(r.latency_ms.p999)),
+        row("latency max", &|r| ms(r.latency_ms.max)),
+        row("status", &|r| counts(&r.status)),
+        row("error kinds", &|r| counts(&r.error_kinds)),
+    ]
+}
+
+fn ms(x: f64) -> String {
+    format!("{x:.1} ms")
+}
+
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `200×148 404×2`, or `-` when empty.
+fn counts(map: &std::collections::BTreeMap<String, u64>) -> String {
+    if map.is_empty() {
+        return "-".to_owned();
+    }
+    map.iter()
+        .map(|(key, n)| format!("{key}×{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_units() {
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(34_700_000), "34.7 MB");
+    }
+}

@@ -1,0 +1,98 @@
+//! The timing report: the runs side by side and how they compare, for people and as JSON.
+//!
+//! [`Report`] is built once from the finished runs' stats; the human table (`human`) and the JSON
+//! file (`json`) are two renderings of the same values, so they can never disagree.
+
+pub mod human;
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+use serde::Serialize;
+
+use self::stats::{LatencySummary, RunMode, RunStats};
+
+/// The report of one or more runs of the same job.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub runs: Vec<RunReport>,
+    /// Sequential wall time over concurrent wall time, when both ran.
+    pub speedup: Option<f64>,
+}
+
+/// One run's figures, as they appear in the JSON report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub mode: RunMode,
+    pub concurrency: usize,
+    /// Requests per second the run was limited to, or null for unlimited.
+    pub rate: Option<f64>,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub wall_s: f64,
+    pub rps: f64,
+    pub bytes: u64,
+    pub latency_ms: LatencySummary,
+    /// Responses per HTTP status code.
+    pub status: BTreeMap<String, u64>,
+    /// Failed requests per kind of error.
+    pub error_kinds: BTreeMap<String, u64>,
+}
+
+impl RunReport {
+    pub fn from_stats(stats: &RunStats) -> Self {
+        Self {
+            mode: stats.mode,
+            concurrency: stats.concurrency,
+            rate: stats.rate.map(|r| r.per_second()),
+            requests: stats.requests,
+            ok: stats.ok,
+            errors: stats.errors(),
+            wall_s: stats.wall().as_secs_f64(),
+            rps: stats.rps(),
+            bytes: stats.bytes,
+            latency_ms: stats.latency(),
+            status: stats
+                .status
+                .iter()
+                .map(|(code, n)| (code.to_string(), *n))
+                .collect(),
+            error_kinds: stats
+                .error_kinds
+                .iter()
+                .map(|(kind, n)| (kind.to_string(), *n))
+                .collect(),
+        }
+    }
+}
+
+impl Report {
+    pub fn new(runs: &[RunStats]) -> Self {
+        let runs: Vec<RunReport> = runs.iter().map(RunReport::from_stats).collect();
+        let speedup = speedup(&runs);
+        Self { runs, speedup }
+    }
+
+    /// True when every request of every run succeeded.
+    pub fn all_ok(&self) -> bool {
+        self.runs.iter().all(|r| r.errors == 0)
+    }
+
+    /// Writes the JSON report to `path`, pretty-printed.
+    pub fn write_json(&self, path: &Path) -> io::Result<()> {
+        let mut text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
+        text.push('\n');
+        std::fs::write(path, text)
+    }
+}
+
+/// How many times faster the concurrent run was than the sequential one (by wall time).
+fn speedup(runs: &[RunReport]) -> Option<f64> {
+    let wall = |mode| runs.iter().find(|r| r.mode == mode).map(|r| r.wall_s);
+    let sequential = wall(RunMode::Sequential)?;
+    let concurrent = wall(RunMode::Concurrent)?;
+    (concurrent > 0.0).then(|| sequential / concurrent)
+}

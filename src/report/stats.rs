@@ -1,0 +1,143 @@
+//! Per-run statistics, accumulated record by record in constant memory.
+//!
+//! Latencies go into an HDR histogram (microseconds, 3 significant digits) rather than a list of
+//! samples, so a run of a million ids costs the same few kilobytes as a run of ten.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::plan::rate::Rate;
+use crate::record::{ErrorKind, Record};
+
+/// Which scheduling a run used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    Sequential,
+    Concurrent,
+}
+
+impl fmt::Display for RunMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunMode::Sequential => "sequential",
+            RunMode::Concurrent => "concurrent",
+        })
+    }
+}
+
+/// Highest latency the histogram tracks exactly: one hour, in microseconds; longer ones saturate.
+const MAX_TRACKED_MICROS: u64 = 3_600_000_000;
+
+/// Counts and latency distribution of one run.
+#[derive(Debug, Clone)]
+pub struct RunStats {
+    pub mode: RunMode,
+    pub concurrency: usize,
+    pub rate: Option<Rate>,
+    pub requests: u64,
+    pub ok: u64,
+    pub bytes: u64,
+    latencies: Histogram<u64>,
+    pub status: BTreeMap<u16, u64>,
+    pub error_kinds: BTreeMap<ErrorKind, u64>,
+    first_start: Option<Duration>,
+    last_finish: Duration,
+}
+
+impl RunStats {
+    pub fn new(mode: RunMode, concurrency: usize, rate: Option<Rate>) -> Self {
+        Self {
+            mode,
+            concurrency,
+            rate,
+            requests: 0,
+            ok: 0,
+            bytes: 0,
+            latencies: Histogram::new_with_bounds(1, MAX_TRACKED_MICROS, 3)
+                .expect("constant histogram bounds are valid"),
+            status: BTreeMap::new(),
+            error_kinds: BTreeMap::new(),
+            first_start: None,
+            last_finish: Duration::ZERO,
+        }
+    }
+
+    /// Counts one record.
+    pub fn add(&mut self, record: &Record) {
+        self.requests += 1;
+        self.bytes += record.bytes;
+        if record.is_ok() {
+            self.ok += 1;
+        }
+        if let Some(status) = record.status {
+            *self.status.entry(status).or_default() += 1;
+        }
+        if let Some(failure) = &record.failure {
+            *self.error_kinds.entry(failure.kind).or_default() += 1;
+        }
+        let micros = u64::try_from(record.elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.latencies
+            .saturating_record(micros.clamp(1, MAX_TRACKED_MICROS));
+        self.first_start = Some(match self.first_start {
+            Some(first) => first.min(record.started),
+            None => record.started,
+        });
+        self.last_finish = self.last_finish.max(record.finished());
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.requests - self.ok
+    }
+
+    /// From the first request's start to the last one's end.
+    pub fn wall(&self) -> Duration {
+        self.first_start.map_or(Duration::ZERO, |first| {
+            self.last_finish.saturating_sub(first)
+        })
+    }
+
+    /// Completed requests per second of wall time.
+    pub fn rps(&self) -> f64 {
+        let wall = self.wall().as_secs_f64();
+        if wall > 0.0 {
+            self.requests as f64 / wall
+        } else {
+            0.0
+        }
+    }
+
+    /// Latency summary in milliseconds; all zero when nothing completed.
+    pub fn latency(&self) -> LatencySummary {
+        let h = &self.latencies;
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        LatencySummary {
+            min: ms(h.min()),
+            mean: h.mean() / 1000.0,
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+/// Latency percentiles of a run, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LatencySummary {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
