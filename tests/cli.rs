@@ -1,0 +1,312 @@
+//! The `fetchbench` binary as users run it: exit codes 0/1/2, messages, formats and the report,
+//! against a real loopback server started by the test (or the built-in fixture server).
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::Output;
+
+use common::{scrambled_delay, Behaviour, TestServer};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
+
+/// Runs the binary off the async runtime, so the test server keeps answering meanwhile.
+async fn fetchbench(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(BIN)
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run fetchbench")
+    })
+    .await
+    .expect("join")
+}
+
+fn stdout_lines(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every stdout line is JSON"))
+        .collect()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_ok_exits_0_with_ndjson_in_id_order() {
+    let server = TestServer::start(Behaviour {
+        delay: Some(scrambled_delay),
+        ..Behaviour::default()
+    })
+    .await;
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=40",
+        "-m",
+        "concurrent",
+        "-c",
+        "10",
+        "-f",
+        "name",
+        "-f",
+        "tags[*]",
+        "-f",
+        "missing",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = stdout_lines(&out);
+    let ids: Vec<u64> = records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, (1..=40).collect::<Vec<_>>());
+    let r7 = &records[6];
+    assert_eq!(r7["status"], 200);
+    assert_eq!(r7["error"], Value::Null);
+    assert_eq!(r7["fields"]["name"], "item-7");
+    assert_eq!(r7["fields"]["tags[*]"], serde_json::json!(["t7", "u7"]));
+    assert_eq!(r7["fields"]["missing"], Value::Null);
+    assert!(r7["elapsed_ms"].as_f64().unwrap() > 0.0);
+    assert!(r7["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(r7["url"], format!("http://{}/item/7", server.addr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_request_exits_1_and_is_recorded() {
+    let server = TestServer::start(Behaviour {
+        not_found: HashSet::from([2]),
+        ..Behaviour::default()
+    })
+    .await;
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1..4",
+        "-m",
+        "concurrent",
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let records = stdout_lines(&out);
+    assert_eq!(records.len(), 3);
+    assert_eq!(records[1]["status"], 404);
+    assert!(records[1]["error"].as_str().unwrap().contains("404"));
+    assert_eq!(records[2]["error"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_exits_2_naming_the_flag_and_fetches_nothing() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let url = server.template();
+    let dir = tempfile::tempdir().unwrap();
+    let unwritable = dir.path().join("no/such/dir/out.ndjson");
+    let unwritable = unwritable.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["-r", "abc"], "--range"),
+        (&["-r", "151..1"], "--range"),
+        (&["--rate", "fast"], "--rate"),
+        (&["-c", "0"], "--concurrency"),
+        (&["-f", "a["], "--field"),
+        (&["--timeout", "soon"], "--timeout"),
+        (&["-H", "no colon"], "--header"),
+        (&["--format", "xml"], "--format"),
+        (&["-o", unwritable], "--output"),
+        (&["--report", unwritable], "--report"),
+    ];
+    for (args, flag) in cases {
+        let mut all = vec!["--url", url.as_str()];
+        all.extend_from_slice(args);
+        let out = fetchbench(&all).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(flag),
+            "{args:?}: message does not name {flag}: {err}"
+        );
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{args:?}: not one line: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let urls: &[(&str, &str)] = &[
+        ("ftp://example.com/{}", "scheme"),
+        ("http://[::1/{}", "not a valid URL"),
+        ("http://127.0.0.1/item/1", "placeholder"),
+    ];
+    for (url, words) in urls {
+        let out = fetchbench(&["--url", url]).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{url}: {err}");
+        assert!(err.contains("--url") && err.contains(words), "{url}: {err}");
+    }
+    assert_eq!(server.total_hits(), 0, "a usage error must fetch nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_modes_are_reported_side_by_side_with_a_json_report() {
+    let server = TestServer::start(Behaviour {
+        delay: Some(|_| std::time::Duration::from_millis(10)),
+        ..Behaviour::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=20",
+        "-c",
+        "10",
+        "-f",
+        "name",
+        "--report",
+        report_path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Both runs hit every id; only the last run's records are written.
+    assert!(server.hits().values().all(|&n| n == 2));
+    assert_eq!(stdout_lines(&out).len(), 20);
+    let err = stderr(&out);
+    assert!(
+        err.contains("sequential") && err.contains("concurrent"),
+        "{err}"
+    );
+    assert!(err.contains("concurrent (c=10) ran"), "{err}");
+
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["mode"], "sequential");
+    assert_eq!(runs[0]["concurrency"], 1);
+    assert_eq!(runs[1]["mode"], "concurrent");
+    assert_eq!(runs[1]["concurrency"], 10);
+    for run in runs {
+        for key in [
+            "rate", "requests", "ok", "errors", "wall_s", "rps", "bytes", "status",
+        ] {
+            assert!(run.get(key).is_some(), "run lacks {key}: {run}");
+        }
+        for key in ["min", "mean", "p50", "p90", "p99", "p999", "max"] {
+            assert!(
+                run["latency_ms"][key].as_f64().unwrap() >= 10.0,
+                "{key}: {run}"
+            );
+        }
+        assert_eq!(run["requests"], 20);
+        assert_eq!(run["status"]["200"], 20);
+    }
+    let speedup = report["speedup"].as_f64().unwrap();
+    let ratio = runs[0]["wall_s"].as_f64().unwrap() / runs[1]["wall_s"].as_f64().unwrap();
+    assert!((speedup - ratio).abs() < 1e-9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_and_table_formats() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("out.csv");
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=3",
+        "-m",
+        "concurrent",
+        "-f",
+        "name",
+        "-f",
+        "nested.even",
+        "-o",
+        csv_path.to_str().unwrap(),
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "id,status,elapsed_ms,name,nested.even");
+    assert_eq!(lines.len(), 4);
+    assert!(
+        lines[2].starts_with("2,200,") && lines[2].ends_with(",item-2,true"),
+        "{}",
+        lines[2]
+    );
+
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "9..=10",
+        "-m",
+        "sequential",
+        "-f",
+        "name",
+        "--format",
+        "table",
+        "-q",
+    ])
+    .await;
+    let table = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    assert!(rows[0]
+        .split_whitespace()
+        .eq(["id", "status", "elapsed_ms", "name"]));
+    let first: Vec<&str> = rows[1].split_whitespace().collect();
+    assert_eq!(
+        (first[0], first[1], first[3]),
+        ("9", "200", "item-9"),
+        "{table}"
+    );
+    assert!(rows[2].ends_with("item-10"), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_url_the_builtin_fixture_serves_real_pokeapi_documents() {
+    let out = fetchbench(&[
+        "-r",
+        "1..=151",
+        "-m",
+        "concurrent",
+        "--latency",
+        "0",
+        "-f",
+        "name",
+        "--no-progress",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("built-in fixture server"),
+        "{}",
+        stderr(&out)
+    );
+    let names: Vec<String> = stdout_lines(&out)
+        .iter()
+        .map(|r| r["fields"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names.len(), 151);
+    assert_eq!(names[0], "bulbasaur");
+    assert_eq!(names[24], "pikachu");
+    assert_eq!(names[149], "mewtwo");
+    assert_eq!(names[150], "mew");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_flags_belong_to_the_fixture_only() {
+    let out = fetchbench(&["--url", "http://127.0.0.1:9/{}", "--latency", "5ms"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--latency"), "{}", stderr(&out));
+}
