@@ -4,20 +4,22 @@
 //! Everything that can fail because of the user's input (an unwritable file) fails here before
 //! the first request, with exit code 2.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, OnceLock};
 
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, EngineError, JobSpec};
 use crate::fixture::{FixtureServer, ServeError};
-use crate::output::{self, Discard, RecordSink};
+use crate::output::{self, Discard, Format, RecordSink};
 use crate::plan::template::{Template, TemplateError};
 use crate::plan::{Destination, Plan, Target};
 use crate::progress::ProgressSink;
 use crate::report::{human, Report};
+use crate::resume::{self, DoneIds};
 
 /// How the process ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +28,8 @@ pub enum Exit {
     Success,
     /// The run completed but some requests failed.
     SomeFailed,
-    /// Interrupted by SIGINT.
-    Interrupted,
+    /// Stopped by a signal; completed records were written.
+    Interrupted(Signal),
 }
 
 impl Exit {
@@ -35,7 +37,31 @@ impl Exit {
         match self {
             Exit::Success => 0,
             Exit::SomeFailed => 1,
-            Exit::Interrupted => 130,
+            Exit::Interrupted(signal) => signal.exit_code(),
+        }
+    }
+}
+
+/// The signals that stop a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+impl Signal {
+    /// 128 + the signal number, the shell convention: 130 for SIGINT, 143 for SIGTERM.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Signal::Interrupt => 130,
+            Signal::Terminate => 143,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
         }
     }
 }
@@ -72,28 +98,34 @@ impl AppError {
 
 /// Runs the plan to completion and says how the process should exit.
 pub async fn run(plan: Plan) -> Result<Exit, AppError> {
+    let done = resume_point(&plan)?;
     let mut sink = open_output(&plan)?;
     check_report_path(&plan)?;
     let (template, _fixture) = resolve_target(&plan).await?;
+    if plan.client.insecure {
+        eprintln!("fetchbench: warning: --insecure: TLS certificates are not verified");
+    }
     let job = JobSpec {
         template,
         fields: plan.fields.clone(),
         client: plan.client.clone(),
         rate: plan.rate,
         burst: plan.burst,
+        grace: plan.grace,
     };
     let cancel = CancellationToken::new();
-    let _signals = spawn_interrupt_watch(cancel.clone());
+    let signals = SignalWatch::spawn(cancel.clone(), plan.grace);
 
     let runs = plan.mode.runs(plan.concurrency);
+    let todo = plan.ids.len().saturating_sub(done.len() as u64);
     let mut all_stats = Vec::with_capacity(runs.len());
     for (i, run) in runs.iter().enumerate() {
         let last = i + 1 == runs.len();
         let mut discard = Discard;
         let target: &mut dyn RecordSink = if last { sink.as_mut() } else { &mut discard };
-        let mut progress =
-            ProgressSink::new(target, plan.ids.len(), &run.mode.to_string(), plan.progress);
-        let stats = engine::run(&job, *run, plan.ids.iter(), &mut progress, &cancel).await?;
+        let mut progress = ProgressSink::new(target, todo, &run.mode.to_string(), plan.progress);
+        let ids = plan.ids.iter().filter(|id| !done.contains(*id));
+        let stats = engine::run(&job, *run, ids, &mut progress, &cancel).await?;
         drop(progress);
         all_stats.push(stats);
         if cancel.is_cancelled() {
@@ -102,29 +134,71 @@ pub async fn run(plan: Plan) -> Result<Exit, AppError> {
     }
     sink.finish().map_err(EngineError::Output)?;
 
-    let report = Report::new(&all_stats);
+    let interrupted = signals.received();
+    let report = Report::new(&all_stats).interrupted_by(interrupted.map(Signal::name));
     if !plan.quiet {
-        print_report(&report, cancel.is_cancelled());
+        print_report(&report);
     }
     if let Some(path) = &plan.report {
         report.write_json(path).map_err(AppError::Report)?;
     }
-    Ok(if cancel.is_cancelled() {
-        Exit::Interrupted
-    } else if report.all_ok() {
-        Exit::Success
-    } else {
-        Exit::SomeFailed
+    Ok(match interrupted {
+        Some(signal) => Exit::Interrupted(signal),
+        None if report.all_ok() => Exit::Success,
+        None => Exit::SomeFailed,
     })
+}
+
+/// With --resume, the ids the output file already holds (the file is cleaned for appending).
+fn resume_point(plan: &Plan) -> Result<DoneIds, AppError> {
+    let usage = |message: String| AppError::Usage {
+        flag: "--resume",
+        message,
+    };
+    if !plan.resume {
+        return Ok(DoneIds::default());
+    }
+    let Destination::File(path) = &plan.output else {
+        return Err(usage("needs --output FILE".to_owned()));
+    };
+    if plan.format != Format::Ndjson {
+        return Err(usage(format!(
+            "works on NDJSON results, not {} (use --format ndjson)",
+            plan.format
+        )));
+    }
+    let resumed =
+        resume::prepare(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    if !plan.quiet {
+        eprintln!(
+            "fetchbench: resuming {}: {} ids already done, {} failed ones to fetch again{}",
+            path.display(),
+            resumed.done.len(),
+            resumed.failed,
+            if resumed.damaged > 0 {
+                format!(", {} damaged line(s) dropped", resumed.damaged)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(resumed.done)
 }
 
 fn open_output(plan: &Plan) -> Result<Box<dyn RecordSink + Send>, AppError> {
     let out: Box<dyn Write + Send> = match &plan.output {
         Destination::Stdout => Box::new(io::stdout()),
-        Destination::File(path) => Box::new(File::create(path).map_err(|e| AppError::Usage {
-            flag: "--output",
-            message: format!("cannot create {}: {e}", path.display()),
-        })?),
+        Destination::File(path) => {
+            let file = if plan.resume {
+                OpenOptions::new().append(true).create(true).open(path)
+            } else {
+                File::create(path)
+            };
+            Box::new(file.map_err(|e| AppError::Usage {
+                flag: "--output",
+                message: format!("cannot create {}: {e}", path.display()),
+            })?)
+        }
     };
     Ok(output::sink(plan.format, out, plan.fields.paths().to_vec()))
 }
@@ -162,22 +236,74 @@ async fn resolve_target(plan: &Plan) -> Result<(Template, Option<FixtureServer>)
     }
 }
 
-/// On Ctrl-C, stop starting requests; in-flight ones finish and their records are written.
-fn spawn_interrupt_watch(cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            cancel.cancel();
-        }
-    })
+/// Watches for SIGINT and SIGTERM: the first cancels the run (no new requests; in-flight ones get
+/// the grace period), a second exits at once. Records are flushed as they are released, so what
+/// was written before that exit is whole.
+struct SignalWatch {
+    received: Arc<OnceLock<Signal>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
-fn print_report(report: &Report, interrupted: bool) {
+impl SignalWatch {
+    fn spawn(cancel: CancellationToken, grace: std::time::Duration) -> Self {
+        let received = Arc::new(OnceLock::new());
+        let first = Arc::clone(&received);
+        let task = tokio::spawn(async move {
+            let Some(signal) = next_signal().await else {
+                return;
+            };
+            let _ = first.set(signal);
+            cancel.cancel();
+            eprintln!(
+                "fetchbench: {}: starting no new requests; in-flight ones get up to {} to finish \
+                 (send it again to exit now)",
+                signal.name(),
+                humantime::format_duration(grace)
+            );
+            if next_signal().await.is_some() {
+                eprintln!("fetchbench: second signal: exiting now");
+                std::process::exit(i32::from(signal.exit_code()));
+            }
+        });
+        Self { received, task }
+    }
+
+    /// The first signal received, if any.
+    fn received(&self) -> Option<Signal> {
+        self.received.get().copied()
+    }
+}
+
+impl Drop for SignalWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The next SIGINT or SIGTERM; None if signals cannot be watched here.
+#[cfg(unix)]
+async fn next_signal() -> Option<Signal> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).ok()?;
+    let mut terminate = signal(SignalKind::terminate()).ok()?;
+    tokio::select! {
+        _ = interrupt.recv() => Some(Signal::Interrupt),
+        _ = terminate.recv() => Some(Signal::Terminate),
+    }
+}
+
+#[cfg(not(unix))]
+async fn next_signal() -> Option<Signal> {
+    tokio::signal::ctrl_c()
+        .await
+        .ok()
+        .map(|()| Signal::Interrupt)
+}
+
+fn print_report(report: &Report) {
     let mut err = io::stderr().lock();
     // The report is best-effort: a closed stderr must not turn a good run into a failure.
     let _ = writeln!(err);
-    if interrupted {
-        let _ = writeln!(err, "interrupted: the report covers the requests completed");
-    }
     let _ = human::write(report, &mut err);
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::engine::ClientOptions;
+use crate::engine::{ClientOptions, RetryPolicy};
 use crate::extract::{FieldPath, FieldSet};
 use crate::fixture::FixtureOptions;
 use crate::output::Format;
@@ -125,9 +125,47 @@ pub struct RunArgs {
     #[arg(long, value_name = "UA")]
     pub user_agent: Option<String>,
 
-    /// Time limit per request, from connect to the end of the body.
+    /// Time limit per attempt, from connect to the end of the body.
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_positive_duration)]
     pub timeout: Duration,
+
+    /// Time limit to establish a connection (TCP and TLS).
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_positive_duration)]
+    pub connect_timeout: Duration,
+
+    /// Retries per request on connect errors, timeouts, a body cut short, and HTTP 408, 429, 500,
+    /// 502, 503, 504 (never on other 4xx), with exponential backoff and full jitter (100 ms
+    /// doubling up to 30 s). Retries wait for the same --rate limit as first attempts.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+
+    /// Longest wait a server's Retry-After header may impose before a retry.
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    pub max_retry_wait: Duration,
+
+    /// Redirects followed per request; more, or a loop, is a "redirect" error.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_redirects: usize,
+
+    /// Largest body accepted (after decompression): `64MiB`, `512KiB`, `1000000`. A larger one
+    /// fails with "body too large" as soon as the cap is passed.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_body: u64,
+
+    /// Accept invalid TLS certificates (unsafe: anyone on the path can read and change traffic).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// After Ctrl-C or SIGTERM, how long in-flight requests may take to finish before they are
+    /// aborted. A second signal exits at once.
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    pub grace: Duration,
+
+    /// Continue an interrupted run: keep the successful records already in --output (NDJSON),
+    /// fetch only the other ids, and append them. Ids recorded with an error are fetched again
+    /// (their old records are removed), and a last line cut short by a crash is dropped.
+    #[arg(long, requires = "output")]
+    pub resume: bool,
 
     /// Simulated latency of the built-in fixture server.
     #[arg(long, value_name = "DUR", default_value = "40ms", value_parser = parse_duration, conflicts_with = "url")]
@@ -154,6 +192,13 @@ fn parse_concurrency(text: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_size(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|_| format!("`{text}` is not a size (examples: 64MiB, 512KiB, 1000000)"))
+}
+
 fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     match parse_duration(text) {
         Ok(d) if d.is_zero() => Err("must be longer than zero".to_owned()),
@@ -169,9 +214,16 @@ fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
         .ok_or_else(|| "expected 'Name: value'".to_owned())?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| format!("`{}` is not a valid header name", name.trim()))?;
-    let value = HeaderValue::from_str(value.trim())
+    let mut value = HeaderValue::from_str(value.trim())
         .map_err(|_| format!("the value of `{name}` has characters not allowed in a header"))?;
+    value.set_sensitive(is_credential(&name));
     Ok((name, value))
+}
+
+/// Headers whose values are secrets: marked sensitive so they never show in debug output.
+fn is_credential(name: &HeaderName) -> bool {
+    use reqwest::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+    [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION].contains(name)
 }
 
 impl RunArgs {
@@ -210,8 +262,18 @@ impl RunArgs {
                 headers,
                 user_agent: self.user_agent.unwrap_or(defaults.user_agent),
                 timeout: self.timeout,
-                ..defaults
+                connect_timeout: self.connect_timeout,
+                max_redirects: self.max_redirects,
+                max_body: self.max_body,
+                insecure: self.insecure,
+                retry: RetryPolicy {
+                    retries: self.retries,
+                    max_retry_wait: self.max_retry_wait,
+                    ..RetryPolicy::default()
+                },
             },
+            grace: self.grace,
+            resume: self.resume,
             format,
             output,
             report: self.report,
@@ -247,6 +309,14 @@ mod tests {
         assert_eq!(value, "abc");
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("bad name: x").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64MiB"), Ok(64 * 1024 * 1024));
+        assert_eq!(parse_size("512KiB"), Ok(512 * 1024));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("big").is_err());
     }
 
     #[test]

@@ -14,3 +14,4 @@ pub mod plan;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod resume;

@@ -55,11 +55,15 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         let _ = error.print();
         return ExitCode::SUCCESS;
     }
+    // clap's message is a paragraph (a list of missing arguments may follow the first line) then
+    // usage hints; keep the paragraph, on one line.
     let rendered = error.render().to_string();
-    let line = rendered
+    let message: Vec<&str> = rendered
         .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("error: invalid usage");
-    eprintln!("fetchbench: {line} (see fetchbench --help)");
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .collect();
+    eprintln!("fetchbench: {} (see fetchbench --help)", message.join(" "));
     ExitCode::from(2)
 }

@@ -70,8 +70,10 @@ pub struct Record {
     pub elapsed: Duration,
     /// When the request started, from the start of the run.
     pub started: Duration,
-    /// Body bytes received.
+    /// Body bytes received (of the last attempt).
     pub bytes: u64,
+    /// Attempts made: 1, plus one per retry.
+    pub attempts: u32,
     pub failure: Option<Failure>,
     /// One value per requested path, in the order the paths were given.
     pub fields: Vec<Value>,
@@ -106,7 +108,7 @@ pub fn duration_ms(d: Duration) -> f64 {
     (d.as_micros() as f64) / 1000.0
 }
 
-/// `{"id":25,"url":"...","status":200,"elapsed_ms":41.3,"bytes":37163,"error":null,"fields":{..}}`
+/// `{"id":25,"url":"...","status":200,"elapsed_ms":41.3,"bytes":37163,"attempts":1,"error":null,"fields":{..}}`
 pub struct RecordJson<'a> {
     record: &'a Record,
     paths: &'a [FieldPath],
@@ -115,12 +117,13 @@ pub struct RecordJson<'a> {
 impl Serialize for RecordJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let r = self.record;
-        let mut map = serializer.serialize_map(Some(7))?;
+        let mut map = serializer.serialize_map(Some(8))?;
         map.serialize_entry("id", &r.id)?;
         map.serialize_entry("url", &r.url)?;
         map.serialize_entry("status", &r.status)?;
         map.serialize_entry("elapsed_ms", &r.elapsed_ms())?;
         map.serialize_entry("bytes", &r.bytes)?;
+        map.serialize_entry("attempts", &r.attempts)?;
         map.serialize_entry("error", &r.failure.as_ref().map(|f| &f.message))?;
         map.serialize_entry(
             "fields",

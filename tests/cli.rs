@@ -15,7 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
 async fn fetchbench(args: &[&str]) -> Output {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
-        std::process::Command::new(BIN)
+        assert_cmd::Command::new(BIN)
             .args(&args)
             .env("NO_COLOR", "1")
             .output()

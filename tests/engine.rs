@@ -49,6 +49,7 @@ fn job(template: &str, fields: &[&str]) -> JobSpec {
         client: ClientOptions::default(),
         rate: None,
         burst: NonZeroU32::MIN,
+        grace: Duration::from_secs(5),
     }
 }
 

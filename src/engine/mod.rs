@@ -9,12 +9,13 @@
 pub mod pacer;
 pub mod reorder;
 pub mod request;
+pub mod retry;
 
 use std::collections::HashMap;
 use std::io;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use tokio::task::{Id as TaskId, JoinSet};
@@ -31,6 +32,7 @@ use self::pacer::Pacer;
 use self::reorder::Reorder;
 pub use self::request::ClientOptions;
 use self::request::Fetcher;
+pub use self::retry::RetryPolicy;
 
 /// Why a run stopped before its end.
 #[derive(Debug, Error)]
@@ -50,6 +52,8 @@ pub struct JobSpec {
     pub client: ClientOptions,
     pub rate: Option<Rate>,
     pub burst: NonZeroU32,
+    /// After a cancel, how long in-flight requests may take to finish before they are aborted.
+    pub grace: Duration,
 }
 
 /// One run: a mode and the number of requests it may have in flight.
@@ -64,8 +68,10 @@ fn reorder_window(concurrency: usize) -> u64 {
     (concurrency as u64).saturating_mul(4).max(16)
 }
 
-/// Runs `ids` under `run`, releasing records in order to `sink`; stops dispatching when `cancel`
-/// fires and returns the stats of what completed.
+/// Runs `ids` under `run`, releasing records in order to `sink`.
+///
+/// When `cancel` fires, no new request starts; in-flight ones get `job.grace` to finish, then are
+/// aborted. Every record that completed is still released, in order, and counted.
 pub async fn run(
     job: &JobSpec,
     run: RunSpec,
@@ -74,13 +80,15 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> Result<RunStats, EngineError> {
     let concurrency = run.concurrency.max(1);
+    let pacer = Arc::new(Pacer::new(job.rate, job.burst));
     let fetcher = Arc::new(Fetcher::new(
         job.template.clone(),
         job.fields.clone(),
         &job.client,
         concurrency,
+        Arc::clone(&pacer),
+        cancel.clone(),
     )?);
-    let pacer = Pacer::new(job.rate, job.burst);
     let mut scheduler = Scheduler {
         fetcher,
         epoch: Instant::now(),
@@ -92,10 +100,15 @@ pub async fn run(
     };
     let window = reorder_window(concurrency);
     let mut ids = ids.peekable();
+    let mut abort_at: Option<tokio::time::Instant> = None;
     loop {
+        if abort_at.is_none() && cancel.is_cancelled() {
+            abort_at = Some(tokio::time::Instant::now() + job.grace);
+        }
         let more = ids.peek().is_some() && !cancel.is_cancelled();
         let room = scheduler.tasks.len() < concurrency
             && scheduler.dispatched - scheduler.reorder.next_index() < window;
+        let grace_running = abort_at.is_some() && !scheduler.tasks.is_empty();
         tokio::select! {
             biased;
             joined = scheduler.tasks.join_next_with_id(), if !scheduler.tasks.is_empty() => {
@@ -106,6 +119,7 @@ pub async fn run(
                 }
             }
             () = cancel.cancelled(), if more => {}
+            () = sleep_until(abort_at), if grace_running => scheduler.tasks.abort_all(),
             () = pacer.ready(), if more && room => {
                 if let Some(id) = ids.next() {
                     scheduler.dispatch(id);
@@ -114,7 +128,16 @@ pub async fn run(
             else => break,
         }
     }
+    // Aborted requests leave gaps; release what completed after them, still in order.
+    scheduler.release_all(sink).map_err(EngineError::Output)?;
     Ok(scheduler.stats)
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The state of one run's dispatch loop.
@@ -147,6 +170,11 @@ impl Scheduler {
                 self.in_flight.remove(&task);
                 record
             }
+            // Aborted at the end of a grace period: not completed, so not recorded.
+            Some(Err(error)) if error.is_cancelled() => {
+                self.in_flight.remove(&error.id());
+                return;
+            }
             Some(Err(error)) => match self.in_flight.remove(&error.id()) {
                 Some((index, id)) => self.lost_task_record(index, id, &error),
                 None => return,
@@ -162,11 +190,12 @@ impl Scheduler {
         Record {
             index,
             id,
-            url: String::new(),
+            url: self.fetcher.url(id),
             status: None,
             elapsed: std::time::Duration::ZERO,
             started,
             bytes: 0,
+            attempts: 1,
             failure: Some(Failure {
                 kind: ErrorKind::Request,
                 message: format!("request task failed: {error}"),
@@ -187,5 +216,14 @@ impl Scheduler {
             sink.flush()?;
         }
         Ok(())
+    }
+
+    /// Releases every parked record in order, skipping the gaps left by aborted requests.
+    fn release_all(&mut self, sink: &mut dyn RecordSink) -> io::Result<()> {
+        for record in self.reorder.drain() {
+            self.stats.add(&record);
+            sink.write(&record)?;
+        }
+        sink.flush()
     }
 }

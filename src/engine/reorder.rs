@@ -33,6 +33,11 @@ impl<T> Reorder<T> {
         self.parked.insert(index, item);
     }
 
+    /// Every parked item in index order, gaps skipped (for the end of an aborted run).
+    pub fn drain(&mut self) -> impl Iterator<Item = T> {
+        std::mem::take(&mut self.parked).into_values()
+    }
+
     /// The next item in order, if it has arrived.
     pub fn pop_ready(&mut self) -> Option<T> {
         let item = self.parked.remove(&self.next)?;

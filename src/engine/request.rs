@@ -1,15 +1,22 @@
-//! One request, start to record: send, read the body under a size cap, extract the fields.
+//! One id, start to record: send, read the body under a size cap, extract the fields, and retry
+//! transient failures.
 //!
 //! Sequential and concurrent runs both call [`Fetcher::fetch`]; they differ only in how many
-//! fetches the scheduler lets run at once. Every failure becomes a [`Failure`] on the record.
+//! fetches the scheduler lets run at once. The retry loop wraps send *and* body read, so a
+//! connection reset halfway through a body is retried like a refused connection. Every failure
+//! ends as a [`Failure`] on the record, never as a panic or a gap.
 
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Response};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
+use super::pacer::Pacer;
+use super::retry::{is_transient_status, retry_after, RetryPolicy, Transience};
 use crate::extract::FieldSet;
 use crate::plan::template::Template;
 use crate::record::{ErrorKind, Failure, Record};
@@ -19,11 +26,15 @@ use crate::record::{ErrorKind, Failure, Record};
 pub struct ClientOptions {
     pub headers: HeaderMap,
     pub user_agent: String,
+    /// Per attempt, from connect to the end of the body.
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub max_redirects: usize,
-    /// Bodies larger than this fail with "body too large" once the cap is passed.
+    /// Bodies larger than this (after decompression) fail with "body too large" once it is passed.
     pub max_body: u64,
+    /// Accept invalid TLS certificates.
+    pub insecure: bool,
+    pub retry: RetryPolicy,
 }
 
 impl Default for ClientOptions {
@@ -35,6 +46,8 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             max_redirects: 10,
             max_body: 64 * 1024 * 1024,
+            insecure: false,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -45,16 +58,20 @@ pub struct Fetcher {
     client: Client,
     template: Template,
     fields: FieldSet,
-    timeout: Duration,
-    max_body: u64,
+    options: ClientOptions,
+    /// Retries wait for the same limiter as first attempts.
+    pacer: Arc<Pacer>,
+    /// Once cancelled, no retry starts; the last attempt's outcome stands.
+    cancel: CancellationToken,
 }
 
-/// What the response gave, before it is stamped with ids and times.
-struct Outcome {
+/// What one attempt gave.
+struct Attempt {
     status: Option<u16>,
     bytes: u64,
     fields: Vec<Value>,
     failure: Option<Failure>,
+    transience: Transience,
 }
 
 impl Fetcher {
@@ -64,6 +81,8 @@ impl Fetcher {
         fields: FieldSet,
         options: &ClientOptions,
         concurrency: usize,
+        pacer: Arc<Pacer>,
+        cancel: CancellationToken,
     ) -> Result<Self, reqwest::Error> {
         let client = Client::builder()
             .user_agent(options.user_agent.clone())
@@ -71,6 +90,7 @@ impl Fetcher {
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             .redirect(reqwest::redirect::Policy::limited(options.max_redirects))
+            .danger_accept_invalid_certs(options.insecure)
             .pool_max_idle_per_host(concurrency)
             .tcp_nodelay(true)
             .build()?;
@@ -78,93 +98,145 @@ impl Fetcher {
             client,
             template,
             fields,
-            timeout: options.timeout,
-            max_body: options.max_body,
+            options: options.clone(),
+            pacer,
+            cancel,
         })
     }
 
-    /// Fetches one id; `epoch` is the start of the run, for the record's start offset.
+    /// The URL for `id`.
+    pub fn url(&self, id: u64) -> String {
+        self.template.render(id)
+    }
+
+    /// Fetches one id, retrying as the policy allows; `epoch` is the start of the run. The
+    /// elapsed time covers every attempt and the waits between them.
     pub async fn fetch(&self, index: u64, id: u64, epoch: Instant) -> Record {
-        let url = self.template.render(id);
+        let url = self.url(id);
         let start = Instant::now();
-        let outcome = self.attempt(&url).await;
-        let elapsed = start.elapsed();
+        let mut attempts = 1;
+        let mut attempt = self.attempt(&url).await;
+        while let Some(wait) = attempt
+            .failure
+            .as_ref()
+            .and_then(|_| self.options.retry.wait_before(attempts, attempt.transience))
+        {
+            if !self.pause(wait).await {
+                break;
+            }
+            attempts += 1;
+            attempt = self.attempt(&url).await;
+        }
         Record {
             index,
             id,
             url,
-            status: outcome.status,
-            elapsed,
+            status: attempt.status,
+            elapsed: start.elapsed(),
             started: start.saturating_duration_since(epoch),
-            bytes: outcome.bytes,
-            failure: outcome.failure,
-            fields: outcome.fields,
+            bytes: attempt.bytes,
+            attempts,
+            failure: attempt.failure,
+            fields: attempt.fields,
         }
     }
 
-    async fn attempt(&self, url: &str) -> Outcome {
-        let nulls = || vec![Value::Null; self.fields.paths().len()];
-        let failed = |status, bytes, failure| Outcome {
-            status,
-            bytes,
-            fields: nulls(),
-            failure: Some(failure),
-        };
+    /// Waits out a backoff, then for the rate limiter; false if the run was cancelled meanwhile.
+    async fn pause(&self, wait: Duration) -> bool {
+        tokio::select! {
+            () = self.cancel.cancelled() => false,
+            () = async {
+                tokio::time::sleep(wait).await;
+                self.pacer.ready().await;
+            } => true,
+        }
+    }
+
+    async fn attempt(&self, url: &str) -> Attempt {
         let response = match self.client.get(url).send().await {
             Ok(response) => response,
-            Err(e) => return failed(None, 0, self.describe(&e)),
+            Err(e) => return self.failed(None, 0, self.describe(&e)),
         };
         let status = response.status();
         let code = Some(status.as_u16());
+        let transience = if is_transient_status(status.as_u16()) {
+            Transience::Transient {
+                retry_after: retry_after(response.headers()),
+            }
+        } else {
+            Transience::Permanent
+        };
         let keep_body = status.is_success() && !self.fields.is_empty();
         let body = match self.read_body(response, keep_body).await {
             Ok(body) => body,
-            Err((bytes, failure)) => return failed(code, bytes, failure),
+            Err((bytes, failure)) => return self.failed(code, bytes, failure),
         };
         if !status.is_success() {
-            let failure = Failure {
-                kind: ErrorKind::Status,
-                message: format!("HTTP {status}"),
-            };
-            return failed(code, body.bytes, failure);
+            let failure = (
+                Failure {
+                    kind: ErrorKind::Status,
+                    message: format!("HTTP {status}"),
+                },
+                transience,
+            );
+            return self.failed(code, body.bytes, failure);
         }
-        let fields = if keep_body {
-            match self.fields.extract(&body.kept) {
-                Ok(values) => values,
-                Err(e) => {
-                    let failure = Failure {
-                        kind: ErrorKind::Json,
-                        message: e.to_string(),
-                    };
-                    return failed(code, body.bytes, failure);
-                }
+        if !keep_body {
+            return self.succeeded(code, body.bytes, Vec::new());
+        }
+        match self.fields.extract(&body.kept) {
+            Ok(values) => self.succeeded(code, body.bytes, values),
+            Err(e) => {
+                let failure = Failure {
+                    kind: ErrorKind::Json,
+                    message: e.to_string(),
+                };
+                self.failed(code, body.bytes, (failure, Transience::Permanent))
             }
-        } else {
-            Vec::new()
-        };
-        Outcome {
-            status: code,
-            bytes: body.bytes,
-            fields,
-            failure: None,
         }
     }
 
-    /// Streams the body, counting bytes, keeping them only when fields will be extracted.
-    async fn read_body(&self, mut response: Response, keep: bool) -> Result<Body, (u64, Failure)> {
+    fn succeeded(&self, status: Option<u16>, bytes: u64, fields: Vec<Value>) -> Attempt {
+        Attempt {
+            status,
+            bytes,
+            fields,
+            failure: None,
+            transience: Transience::Permanent,
+        }
+    }
+
+    fn failed(
+        &self,
+        status: Option<u16>,
+        bytes: u64,
+        (failure, transience): (Failure, Transience),
+    ) -> Attempt {
+        Attempt {
+            status,
+            bytes,
+            fields: vec![Value::Null; self.fields.paths().len()],
+            failure: Some(failure),
+            transience,
+        }
+    }
+
+    /// Streams the body, counting bytes, keeping them only when fields will be extracted. Stops
+    /// as soon as the count passes the cap, so an endless body costs at most the cap.
+    async fn read_body(
+        &self,
+        mut response: Response,
+        keep: bool,
+    ) -> Result<Body, (u64, (Failure, Transience))> {
+        let cap = self.options.max_body;
         let too_large = |bytes| {
-            (
-                bytes,
-                Failure {
-                    kind: ErrorKind::Body,
-                    message: format!(
-                        "body too large: more than {} bytes (--max-body)",
-                        self.max_body
-                    ),
-                },
-            )
+            let failure = Failure {
+                kind: ErrorKind::Body,
+                message: format!("body too large: more than {cap} bytes (--max-body)"),
+            };
+            (bytes, (failure, Transience::Permanent))
         };
-        if response.content_length().is_some_and(|n| n > self.max_body) {
+        if response.content_length().is_some_and(|n| n > cap) {
             return Err(too_large(0));
         }
         let mut body = Body {
@@ -172,14 +244,14 @@ impl Fetcher {
             kept: Vec::new(),
         };
         if keep {
-            let hint = response.content_length().unwrap_or(0).min(self.max_body);
+            let hint = response.content_length().unwrap_or(0).min(cap);
             body.kept.reserve(usize::try_from(hint).unwrap_or(0));
         }
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     body.bytes += chunk.len() as u64;
-                    if body.bytes > self.max_body {
+                    if body.bytes > cap {
                         return Err(too_large(body.bytes));
                     }
                     if keep {
@@ -192,28 +264,73 @@ impl Fetcher {
         }
     }
 
-    /// Turns a client error into a kind and a message that names the cause, never the URL.
-    fn describe(&self, error: &reqwest::Error) -> Failure {
-        let kind = if error.is_timeout() {
-            ErrorKind::Timeout
+    /// Turns a client error into a kind, a message that names the cause (never the URL, which
+    /// may carry credentials), and whether another attempt could succeed.
+    fn describe(&self, error: &reqwest::Error) -> (Failure, Transience) {
+        let transient = Transience::Transient { retry_after: None };
+        let (kind, transience, message) = if error.is_timeout() {
+            let message = if error.is_connect() {
+                timed_out(
+                    "connect timed out",
+                    self.options.connect_timeout,
+                    "--connect-timeout",
+                )
+            } else {
+                timed_out("timed out", self.options.timeout, "--timeout")
+            };
+            (ErrorKind::Timeout, transient, message)
         } else if error.is_connect() {
-            ErrorKind::Connect
+            (ErrorKind::Connect, transient, error_chain(error))
         } else if error.is_redirect() {
-            ErrorKind::Redirect
-        } else if error.is_body() || error.is_decode() {
-            ErrorKind::Body
+            (
+                ErrorKind::Redirect,
+                Transience::Permanent,
+                error_chain(error),
+            )
+        } else if error.is_body() || is_cut_short(error) {
+            (ErrorKind::Body, transient, error_chain(error))
+        } else if error.is_decode() {
+            (ErrorKind::Body, Transience::Permanent, error_chain(error))
         } else {
-            ErrorKind::Request
+            (
+                ErrorKind::Request,
+                Transience::Permanent,
+                error_chain(error),
+            )
         };
-        let message = match kind {
-            ErrorKind::Timeout => format!(
-                "timed out after {} (--timeout)",
-                humantime::format_duration(self.timeout)
-            ),
-            _ => error_chain(error),
-        };
-        Failure { kind, message }
+        (Failure { kind, message }, transience)
     }
+}
+
+fn timed_out(what: &str, after: Duration, flag: &str) -> String {
+    format!(
+        "{what} after {} ({flag})",
+        humantime::format_duration(after)
+    )
+}
+
+/// True when the connection dropped mid-exchange (reset, closed before the response ended):
+/// transient by nature, though reqwest reports it as a plain request error.
+fn is_cut_short(error: &reqwest::Error) -> bool {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
+            if hyper_error.is_incomplete_message() || hyper_error.is_canceled() {
+                return true;
+            }
+        }
+        if let Some(io_error) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as Io;
+            if matches!(
+                io_error.kind(),
+                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        source = cause.source();
+    }
+    false
 }
 
 struct Body {
@@ -223,10 +340,12 @@ struct Body {
 
 /// "outer: inner: root cause", without the URL reqwest puts in its own message.
 fn error_chain(error: &reqwest::Error) -> String {
-    let mut message = match error.url() {
-        Some(url) => error.to_string().replace(&format!(" ({url})"), ""),
-        None => error.to_string(),
-    };
+    let mut message = error.to_string();
+    if let Some(url) = error.url() {
+        message = message
+            .replace(&format!(" for url ({url})"), "")
+            .replace(&format!(" ({url})"), "");
+    }
     let mut source = error.source();
     while let Some(cause) = source {
         let text = cause.to_string();

@@ -82,6 +82,10 @@ pub struct Plan {
     pub format: Format,
     pub output: Destination,
     pub report: Option<PathBuf>,
+    /// After a signal, how long in-flight requests may finish before they are aborted.
+    pub grace: std::time::Duration,
+    /// Skip the ids already in the output file and append the rest.
+    pub resume: bool,
     /// Show progress bars (still only when stderr is a terminal).
     pub progress: bool,
     /// Print nothing on stderr but errors.

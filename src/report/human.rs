@@ -7,6 +7,12 @@ use super::{Report, RunReport};
 
 /// Writes the side-by-side table and the comparison line.
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(signal) = report.interrupted {
+        writeln!(
+            out,
+            "interrupted by {signal}: figures cover the requests that completed"
+        )?;
+    }
     let headers: Vec<String> = report.runs.iter().map(|r| r.mode.to_string()).collect();
     let rows = rows(&report.runs);
     let label_width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
@@ -66,6 +72,7 @@ fn rows(runs: &[RunReport]) -> Vec<Row> {
         row("requests", &|r| r.requests.to_string()),
         row("ok", &|r| r.ok.to_string()),
         row("errors", &|r| r.errors.to_string()),
+        row("retries", &|r| r.retries.to_string()),
         row("wall", &|r| format!("{:.3} s", r.wall_s)),
         row("requests/s", &|r| format!("{:.1}", r.rps)),
         row("bytes", &|r| bytes(r.bytes)),

@@ -20,6 +20,8 @@ pub struct Report {
     pub runs: Vec<RunReport>,
     /// Sequential wall time over concurrent wall time, when both ran.
     pub speedup: Option<f64>,
+    /// The signal that stopped the job early ("SIGINT", "SIGTERM"), or null if it ran to the end.
+    pub interrupted: Option<&'static str>,
 }
 
 /// One run's figures, as they appear in the JSON report.
@@ -32,6 +34,8 @@ pub struct RunReport {
     pub requests: u64,
     pub ok: u64,
     pub errors: u64,
+    /// Attempts beyond the first (a request retried twice counts once in requests, twice here).
+    pub retries: u64,
     pub wall_s: f64,
     pub rps: f64,
     pub bytes: u64,
@@ -51,6 +55,7 @@ impl RunReport {
             requests: stats.requests,
             ok: stats.ok,
             errors: stats.errors(),
+            retries: stats.retries,
             wall_s: stats.wall().as_secs_f64(),
             rps: stats.rps(),
             bytes: stats.bytes,
@@ -73,7 +78,17 @@ impl Report {
     pub fn new(runs: &[RunStats]) -> Self {
         let runs: Vec<RunReport> = runs.iter().map(RunReport::from_stats).collect();
         let speedup = speedup(&runs);
-        Self { runs, speedup }
+        Self {
+            runs,
+            speedup,
+            interrupted: None,
+        }
+    }
+
+    /// Marks the report as covering only what completed before `signal`.
+    pub fn interrupted_by(mut self, signal: Option<&'static str>) -> Self {
+        self.interrupted = signal;
+        self
     }
 
     /// True when every request of every run succeeded.

@@ -41,6 +41,8 @@ pub struct RunStats {
     pub rate: Option<Rate>,
     pub requests: u64,
     pub ok: u64,
+    /// Attempts beyond the first, over all requests.
+    pub retries: u64,
     pub bytes: u64,
     latencies: Histogram<u64>,
     pub status: BTreeMap<u16, u64>,
@@ -57,6 +59,7 @@ impl RunStats {
             rate,
             requests: 0,
             ok: 0,
+            retries: 0,
             bytes: 0,
             latencies: Histogram::new_with_bounds(1, MAX_TRACKED_MICROS, 3)
                 .expect("constant histogram bounds are valid"),
@@ -71,6 +74,7 @@ impl RunStats {
     pub fn add(&mut self, record: &Record) {
         self.requests += 1;
         self.bytes += record.bytes;
+        self.retries += u64::from(record.attempts.saturating_sub(1));
         if record.is_ok() {
             self.ok += 1;
         }

@@ -38,6 +38,7 @@ struct Shared {
     behaviour: Behaviour,
     counters: Counters,
     gate_open: watch::Sender<bool>,
+    total_hits: watch::Sender<u32>,
 }
 
 pub struct TestServer {
@@ -59,9 +60,18 @@ impl TestServer {
             behaviour,
             counters: Counters::default(),
             gate_open,
+            total_hits: watch::channel(0).0,
         });
         let app = Router::new()
             .route("/item/{id}", get(item))
+            .route("/flaky/{id}", get(flaky))
+            .route("/limited/{id}", get(limited))
+            .route("/slow/{id}", get(slow))
+            .route("/loop/{id}", get(redirect_loop))
+            .route("/hop/{id}", get(hop))
+            .route("/text/{id}", get(text))
+            .route("/error/{id}", get(server_error))
+            .route("/echo-headers/{id}", get(echo_headers))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -75,7 +85,12 @@ impl TestServer {
 
     /// The URL template for the item endpoint.
     pub fn template(&self) -> String {
-        format!("http://{}/item/{{}}", self.addr)
+        self.route("item")
+    }
+
+    /// The URL template for one of the fault routes: `flaky`, `limited`, `slow`, `loop`, ...
+    pub fn route(&self, name: &str) -> String {
+        format!("http://{}/{name}/{{}}", self.addr)
     }
 
     /// Hits per id.
@@ -85,6 +100,15 @@ impl TestServer {
 
     pub fn total_hits(&self) -> u32 {
         self.hits().values().sum()
+    }
+
+    /// Waits until the server has seen at least `n` requests (panics after 30 s).
+    pub async fn wait_for_hits(&self, n: u32) {
+        let mut total = self.shared.total_hits.subscribe();
+        tokio::time::timeout(Duration::from_secs(30), total.wait_for(|t| *t >= n))
+            .await
+            .expect("server saw too few requests in time")
+            .expect("server stopped");
     }
 
     pub fn peak_in_flight(&self) -> usize {
@@ -106,12 +130,92 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// Counts a hit on `id` and returns how many hits it has had, this one included.
+fn count_hit(shared: &Shared, id: u64) -> u32 {
+    let mut hits = shared.counters.hits.lock().unwrap();
+    let n = hits.entry(id).or_default();
+    *n += 1;
+    shared.total_hits.send_modify(|total| *total += 1);
+    *n
+}
+
+fn item_json(id: u64) -> Response {
+    let body = format!(
+        r#"{{"id":{id},"name":"item-{id}","tags":["t{id}","u{id}"],"nested":{{"even":{}}}}}"#,
+        id % 2 == 0
+    );
+    ([("content-type", "application/json")], body).into_response()
+}
+
+/// 503 on the first hit of each id, 200 after.
+async fn flaky(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    match count_hit(&shared, id) {
+        1 => (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response(),
+        _ => item_json(id),
+    }
+}
+
+/// 429 with `Retry-After: 1` on the first hit of each id, 200 after.
+async fn limited(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    match count_hit(&shared, id) {
+        1 => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            "slow down",
+        )
+            .into_response(),
+        _ => item_json(id),
+    }
+}
+
+/// Answers after 30 s: always past the client's timeout in these tests.
+async fn slow(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    count_hit(&shared, id);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    item_json(id)
+}
+
+async fn redirect_loop(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    count_hit(&shared, id);
+    (StatusCode::FOUND, [("location", format!("/loop/{id}"))]).into_response()
+}
+
+async fn hop(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    count_hit(&shared, id);
+    (StatusCode::FOUND, [("location", format!("/item/{id}"))]).into_response()
+}
+
+async fn text(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    count_hit(&shared, id);
+    ([("content-type", "text/html")], "<html>not json</html>").into_response()
+}
+
+async fn server_error(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    count_hit(&shared, id);
+    (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response()
+}
+
+/// The request headers as a JSON object, so a test can see what the client sent.
+async fn echo_headers(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<u64>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    count_hit(&shared, id);
+    let map: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").into()))
+        .collect();
+    let body = serde_json::json!({ "id": id, "headers": map }).to_string();
+    ([("content-type", "application/json")], body).into_response()
+}
+
 async fn item(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let Ok(id) = id.parse::<u64>() else {
         return (StatusCode::BAD_REQUEST, "bad id").into_response();
     };
     let counters = &shared.counters;
-    *counters.hits.lock().unwrap().entry(id).or_default() += 1;
+    count_hit(&shared, id);
     counters.arrivals.lock().unwrap().push(Instant::now());
     let now = counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = InFlight(&counters.in_flight);
@@ -131,14 +235,92 @@ async fn item(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Resp
     if shared.behaviour.not_found.contains(&id) {
         return (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#).into_response();
     }
-    let body = format!(
-        r#"{{"id":{id},"name":"item-{id}","tags":["t{id}","u{id}"],"nested":{{"even":{}}}}}"#,
-        id % 2 == 0
-    );
-    ([("content-type", "application/json")], body).into_response()
+    item_json(id)
 }
 
 /// A delay that differs per id so responses come back out of order (0..=30 ms).
 pub fn scrambled_delay(id: u64) -> Duration {
     Duration::from_millis(id.wrapping_mul(7919) % 31)
+}
+
+/// A server speaking raw HTTP/1.1 bytes, for faults a framework will not produce: a body cut
+/// short, an endless body. Counts connections and the body bytes it managed to send.
+pub struct RawServer {
+    pub addr: SocketAddr,
+    sent: Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Clone, Copy)]
+pub enum RawFault {
+    /// The first connection gets half of a Content-Length body, then a close; later ones all of it.
+    TruncateFirst,
+    /// `200 OK` then body bytes without end (until the client goes away or `limit` is sent).
+    Endless { limit: u64 },
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RawServer {
+    pub async fn start(fault: RawFault) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = Arc::clone(&sent);
+        let task = tokio::spawn(async move {
+            let mut connection = 0u32;
+            while let Ok((mut stream, _)) = listener.accept().await {
+                connection += 1;
+                let counter = Arc::clone(&counter);
+                let first = connection == 1;
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = stream.read(&mut request).await;
+                    match fault {
+                        RawFault::TruncateFirst => {
+                            let body = br#"{"name":"whole","padding":"0123456789012345678901234567890123456789"}"#;
+                            let head = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                                body.len()
+                            );
+                            let _ = stream.write_all(head.as_bytes()).await;
+                            let part = if first {
+                                &body[..body.len() / 2]
+                            } else {
+                                &body[..]
+                            };
+                            let _ = stream.write_all(part).await;
+                            let _ = stream.shutdown().await;
+                        }
+                        RawFault::Endless { limit } => {
+                            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n[";
+                            let _ = stream.write_all(head.as_bytes()).await;
+                            let chunk = vec![b' '; 64 * 1024];
+                            while counter.load(Ordering::SeqCst) < limit {
+                                if stream.write_all(&chunk).await.is_err() {
+                                    break;
+                                }
+                                counter.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, sent, task }
+    }
+
+    pub fn template(&self) -> String {
+        format!("http://{}/raw/{{}}", self.addr)
+    }
+
+    /// Body bytes written to clients so far.
+    pub fn body_bytes_sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
 }

@@ -1,0 +1,128 @@
+//! Resume: which ids an earlier NDJSON results file already holds, and that file made ready for
+//! appending.
+//!
+//! Only successful records count as done: failed ids are dropped from the file and fetched again.
+//! A last line cut short by a crash is dropped too. The cleaned file replaces the old one
+//! atomically (temporary file in the same folder, then rename), so a crash during resume loses
+//! nothing that was there before.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+use serde::Deserialize;
+use tempfile::NamedTempFile;
+
+/// The ids a results file already holds successfully, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DoneIds(Vec<u64>);
+
+impl DoneIds {
+    pub fn contains(&self, id: u64) -> bool {
+        self.0.binary_search(&id).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What resuming found in the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resumed {
+    pub done: DoneIds,
+    /// Failed records removed, to be fetched again.
+    pub failed: usize,
+    /// Lines that were not whole records (a truncated tail).
+    pub damaged: usize,
+}
+
+/// The two fields resume reads from a record; the rest of the line is copied as it is.
+#[derive(Deserialize)]
+struct RecordHead {
+    id: u64,
+    error: Option<serde_json::Value>,
+}
+
+/// Reads `path` (a missing file means nothing is done), keeps its successful records, and
+/// rewrites it with just those.
+pub fn prepare(path: &Path) -> io::Result<Resumed> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Resumed::default()),
+        Err(e) => return Err(e),
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let temp = NamedTempFile::new_in(dir)?;
+    let mut out = BufWriter::new(temp);
+    let mut resumed = Resumed::default();
+    let mut ids = Vec::new();
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        match serde_json::from_slice::<RecordHead>(text) {
+            Ok(head) if head.error.as_ref().is_none_or(serde_json::Value::is_null) => {
+                out.write_all(text)?;
+                out.write_all(b"\n")?;
+                ids.push(head.id);
+            }
+            Ok(_) => resumed.failed += 1,
+            Err(_) => resumed.damaged += 1,
+        }
+    }
+    let temp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    ids.sort_unstable();
+    ids.dedup();
+    resumed.done = DoneIds(ids);
+    Ok(resumed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_good_records_drops_failed_and_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.ndjson");
+        std::fs::write(
+            &path,
+            concat!(
+                "{\"id\":1,\"error\":null,\"fields\":{}}\n",
+                "{\"id\":2,\"error\":\"HTTP 503\",\"fields\":{}}\n",
+                "{\"id\":3,\"error\":null,\"fields\":{}}\n",
+                "{\"id\":4,\"err",
+            ),
+        )
+        .unwrap();
+        let resumed = prepare(&path).unwrap();
+        assert!(resumed.done.contains(1) && resumed.done.contains(3));
+        assert!(!resumed.done.contains(2) && !resumed.done.contains(4));
+        assert_eq!((resumed.failed, resumed.damaged), (1, 1));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"id\":1,\"error\":null,\"fields\":{}}\n{\"id\":3,\"error\":null,\"fields\":{}}\n"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_means_nothing_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let resumed = prepare(&dir.path().join("new.ndjson")).unwrap();
+        assert!(resumed.done.is_empty());
+    }
+}
