@@ -152,6 +152,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub max_body: u64,
 
+    /// Send no Accept-Encoding: ask for uncompressed bodies. By default fetchbench asks for gzip,
+    /// br, zstd or deflate and decodes them (field extraction and --max-body see decoded bytes).
+    #[arg(long)]
+    pub no_compression: bool,
+
     /// Accept invalid TLS certificates (unsafe: anyone on the path can read and change traffic).
     #[arg(long)]
     pub insecure: bool,
@@ -266,6 +271,7 @@ impl RunArgs {
                 max_redirects: self.max_redirects,
                 max_body: self.max_body,
                 insecure: self.insecure,
+                compression: !self.no_compression,
                 retry: RetryPolicy {
                     retries: self.retries,
                     max_retry_wait: self.max_retry_wait,

@@ -70,8 +70,10 @@ pub struct Record {
     pub elapsed: Duration,
     /// When the request started, from the start of the run.
     pub started: Duration,
-    /// Body bytes received (of the last attempt).
+    /// Body bytes of the last attempt, decoded (what the JSON was parsed from).
     pub bytes: u64,
+    /// Body bytes of the last attempt as they came over the wire (compressed, if it was).
+    pub wire_bytes: u64,
     /// Attempts made: 1, plus one per retry.
     pub attempts: u32,
     pub failure: Option<Failure>,
@@ -108,7 +110,7 @@ pub fn duration_ms(d: Duration) -> f64 {
     (d.as_micros() as f64) / 1000.0
 }
 
-/// `{"id":25,"url":"...","status":200,"elapsed_ms":41.3,"bytes":37163,"attempts":1,"error":null,"fields":{..}}`
+/// `{"id":25,"url":"...","status":200,"elapsed_ms":41.3,"bytes":37163,"wire_bytes":9461,"attempts":1,"error":null,"fields":{..}}`
 pub struct RecordJson<'a> {
     record: &'a Record,
     paths: &'a [FieldPath],
@@ -117,12 +119,13 @@ pub struct RecordJson<'a> {
 impl Serialize for RecordJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let r = self.record;
-        let mut map = serializer.serialize_map(Some(8))?;
+        let mut map = serializer.serialize_map(Some(9))?;
         map.serialize_entry("id", &r.id)?;
         map.serialize_entry("url", &r.url)?;
         map.serialize_entry("status", &r.status)?;
         map.serialize_entry("elapsed_ms", &r.elapsed_ms())?;
         map.serialize_entry("bytes", &r.bytes)?;
+        map.serialize_entry("wire_bytes", &r.wire_bytes)?;
         map.serialize_entry("attempts", &r.attempts)?;
         map.serialize_entry("error", &r.failure.as_ref().map(|f| &f.message))?;
         map.serialize_entry(

@@ -298,55 +298,29 @@ async fn a_body_cut_short_is_retried() {
     assert_eq!(recs[0]["fields"]["name"], Value::Null);
 }
 
-/// Runs the binary to its end and returns its output with its peak resident memory in bytes.
-// The child is reaped by `wait4` (which also reports its rusage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
-fn run_measuring_memory(args: &[&str]) -> (Output, u64) {
-    let child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn fetchbench");
-    let pid = child.id() as libc::pid_t;
-    let stdout = child.stdout.unwrap();
-    let stderr = child.stderr.unwrap();
-    let out_reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
-    let err_reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
-    let mut status = 0;
-    // SAFETY: rusage is plain old data; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid);
-    let code = libc::WEXITSTATUS(status);
-    let output = Output {
-        status: std::os::unix::process::ExitStatusExt::from_raw(code << 8),
-        stdout: out_reader.join().unwrap().into_bytes(),
-        stderr: err_reader.join().unwrap().into_bytes(),
-    };
-    (output, usage.ru_maxrss as u64 * 1024)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_body_stops_at_the_cap_with_memory_near_it() {
     let server = RawServer::start(RawFault::Endless { limit: 512 << 20 }).await;
     let template = server.template();
     let (out, peak_rss) = tokio::task::spawn_blocking(move || {
-        run_measuring_memory(&[
-            "--url",
-            &template,
-            "-r",
-            "1",
-            "-m",
-            "sequential",
-            "-f",
-            "name",
-            "--max-body",
-            "16MiB",
-            "--retries",
-            "0",
-            "-q",
-        ])
+        common::run_measuring_memory(
+            BIN,
+            &[
+                "--url",
+                &template,
+                "-r",
+                "1",
+                "-m",
+                "sequential",
+                "-f",
+                "name",
+                "--max-body",
+                "16MiB",
+                "--retries",
+                "0",
+                "-q",
+            ],
+        )
     })
     .await
     .unwrap();

@@ -6,6 +6,7 @@
 //! is in. Dispatch never runs more than the window ahead of the oldest unreleased record, so memory
 //! stays flat for a range of any length.
 
+pub mod decode;
 pub mod pacer;
 pub mod reorder;
 pub mod request;
@@ -195,6 +196,7 @@ impl Scheduler {
             elapsed: std::time::Duration::ZERO,
             started,
             bytes: 0,
+            wire_bytes: 0,
             attempts: 1,
             failure: Some(Failure {
                 kind: ErrorKind::Request,

@@ -10,11 +10,12 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING};
 use reqwest::{Client, Response};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::decode::{self, BodyDecoder, DecodeError, Encoding};
 use super::pacer::Pacer;
 use super::retry::{is_transient_status, retry_after, RetryPolicy, Transience};
 use crate::extract::FieldSet;
@@ -34,6 +35,8 @@ pub struct ClientOptions {
     pub max_body: u64,
     /// Accept invalid TLS certificates.
     pub insecure: bool,
+    /// Ask for compressed bodies (gzip, br, zstd, deflate) and decode them.
+    pub compression: bool,
     pub retry: RetryPolicy,
 }
 
@@ -47,6 +50,7 @@ impl Default for ClientOptions {
             max_redirects: 10,
             max_body: 64 * 1024 * 1024,
             insecure: false,
+            compression: true,
             retry: RetryPolicy::default(),
         }
     }
@@ -69,6 +73,7 @@ pub struct Fetcher {
 struct Attempt {
     status: Option<u16>,
     bytes: u64,
+    wire_bytes: u64,
     fields: Vec<Value>,
     failure: Option<Failure>,
     transience: Transience,
@@ -84,9 +89,16 @@ impl Fetcher {
         pacer: Arc<Pacer>,
         cancel: CancellationToken,
     ) -> Result<Self, reqwest::Error> {
+        let mut headers = options.headers.clone();
+        if options.compression && !headers.contains_key(ACCEPT_ENCODING) {
+            headers.insert(
+                ACCEPT_ENCODING,
+                HeaderValue::from_static(decode::ACCEPT_ENCODING),
+            );
+        }
         let client = Client::builder()
             .user_agent(options.user_agent.clone())
-            .default_headers(options.headers.clone())
+            .default_headers(headers)
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             .redirect(reqwest::redirect::Policy::limited(options.max_redirects))
@@ -135,6 +147,7 @@ impl Fetcher {
             elapsed: start.elapsed(),
             started: start.saturating_duration_since(epoch),
             bytes: attempt.bytes,
+            wire_bytes: attempt.wire_bytes,
             attempts,
             failure: attempt.failure,
             fields: attempt.fields,
@@ -155,7 +168,7 @@ impl Fetcher {
     async fn attempt(&self, url: &str) -> Attempt {
         let response = match self.client.get(url).send().await {
             Ok(response) => response,
-            Err(e) => return self.failed(None, 0, self.describe(&e)),
+            Err(e) => return self.failed(None, Sizes::default(), self.describe(&e)),
         };
         let status = response.status();
         let code = Some(status.as_u16());
@@ -169,7 +182,7 @@ impl Fetcher {
         let keep_body = status.is_success() && !self.fields.is_empty();
         let body = match self.read_body(response, keep_body).await {
             Ok(body) => body,
-            Err((bytes, failure)) => return self.failed(code, bytes, failure),
+            Err((sizes, failure)) => return self.failed(code, sizes, failure),
         };
         if !status.is_success() {
             let failure = (
@@ -179,27 +192,28 @@ impl Fetcher {
                 },
                 transience,
             );
-            return self.failed(code, body.bytes, failure);
+            return self.failed(code, body.sizes, failure);
         }
         if !keep_body {
-            return self.succeeded(code, body.bytes, Vec::new());
+            return self.succeeded(code, body.sizes, Vec::new());
         }
         match self.fields.extract(&body.kept) {
-            Ok(values) => self.succeeded(code, body.bytes, values),
+            Ok(values) => self.succeeded(code, body.sizes, values),
             Err(e) => {
                 let failure = Failure {
                     kind: ErrorKind::Json,
                     message: e.to_string(),
                 };
-                self.failed(code, body.bytes, (failure, Transience::Permanent))
+                self.failed(code, body.sizes, (failure, Transience::Permanent))
             }
         }
     }
 
-    fn succeeded(&self, status: Option<u16>, bytes: u64, fields: Vec<Value>) -> Attempt {
+    fn succeeded(&self, status: Option<u16>, sizes: Sizes, fields: Vec<Value>) -> Attempt {
         Attempt {
             status,
-            bytes,
+            bytes: sizes.decoded,
+            wire_bytes: sizes.wire,
             fields,
             failure: None,
             transience: Transience::Permanent,
@@ -209,58 +223,84 @@ impl Fetcher {
     fn failed(
         &self,
         status: Option<u16>,
-        bytes: u64,
+        sizes: Sizes,
         (failure, transience): (Failure, Transience),
     ) -> Attempt {
         Attempt {
             status,
-            bytes,
+            bytes: sizes.decoded,
+            wire_bytes: sizes.wire,
             fields: vec![Value::Null; self.fields.paths().len()],
             failure: Some(failure),
             transience,
         }
     }
 
-    /// Streams the body, counting bytes, keeping them only when fields will be extracted. Stops
-    /// as soon as the count passes the cap, so an endless body costs at most the cap.
+    /// Streams the body through its decoder, counting wire and decoded bytes, keeping the decoded
+    /// bytes only when fields will be extracted. Stops as soon as the decoded count passes the cap,
+    /// so an endless body or a compression bomb costs at most the cap.
     async fn read_body(
         &self,
         mut response: Response,
         keep: bool,
-    ) -> Result<Body, (u64, (Failure, Transience))> {
+    ) -> Result<Body, (Sizes, (Failure, Transience))> {
         let cap = self.options.max_body;
-        let too_large = |bytes| {
+        let mut sizes = Sizes::default();
+        let body_error = |sizes, message: String| {
             let failure = Failure {
                 kind: ErrorKind::Body,
-                message: format!("body too large: more than {cap} bytes (--max-body)"),
+                message,
             };
-            (bytes, (failure, Transience::Permanent))
+            Err((sizes, (failure, Transience::Permanent)))
         };
-        if response.content_length().is_some_and(|n| n > cap) {
-            return Err(too_large(0));
-        }
-        let mut body = Body {
-            bytes: 0,
-            kept: Vec::new(),
+        let too_large = |sizes| {
+            body_error(
+                sizes,
+                format!("body too large: more than {cap} bytes (--max-body)"),
+            )
         };
-        if keep {
-            let hint = response.content_length().unwrap_or(0).min(cap);
-            body.kept.reserve(usize::try_from(hint).unwrap_or(0));
+        let encoding = match Encoding::of(response.headers()) {
+            Ok(encoding) => encoding,
+            Err(e) => return body_error(sizes, e.to_string()),
+        };
+        let wire_length = response.content_length();
+        if encoding == Encoding::Identity && wire_length.is_some_and(|n| n > cap) {
+            return too_large(sizes);
         }
+        let hint = if encoding == Encoding::Identity {
+            wire_length.unwrap_or(0)
+        } else {
+            0
+        };
+        let mut decoder = match BodyDecoder::new(encoding, cap, keep, hint) {
+            Ok(decoder) => decoder,
+            Err(e) => return body_error(sizes, e.to_string()),
+        };
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    body.bytes += chunk.len() as u64;
-                    if body.bytes > cap {
-                        return Err(too_large(body.bytes));
-                    }
-                    if keep {
-                        body.kept.extend_from_slice(&chunk);
+                    sizes.wire += chunk.len() as u64;
+                    if let Err(e) = decoder.write(&chunk) {
+                        return match e {
+                            DecodeError::TooLarge => too_large(sizes),
+                            other => body_error(sizes, other.to_string()),
+                        };
                     }
                 }
-                Ok(None) => return Ok(body),
-                Err(e) => return Err((body.bytes, self.describe(&e))),
+                Ok(None) => break,
+                Err(e) => return Err((sizes, self.describe(&e))),
             }
+        }
+        match decoder.finish() {
+            Ok(decoded) => {
+                sizes.decoded = decoded.bytes;
+                Ok(Body {
+                    sizes,
+                    kept: decoded.kept,
+                })
+            }
+            Err(DecodeError::TooLarge) => too_large(sizes),
+            Err(other) => body_error(sizes, other.to_string()),
         }
     }
 
@@ -333,8 +373,15 @@ fn is_cut_short(error: &reqwest::Error) -> bool {
     false
 }
 
+/// Body sizes of one attempt: as received and as decoded.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sizes {
+    wire: u64,
+    decoded: u64,
+}
+
 struct Body {
-    bytes: u64,
+    sizes: Sizes,
     kept: Vec<u8>,
 }
 

@@ -76,6 +76,12 @@ fn rows(runs: &[RunReport]) -> Vec<Row> {
         row("wall", &|r| format!("{:.3} s", r.wall_s)),
         row("requests/s", &|r| format!("{:.1}", r.rps)),
         row("bytes", &|r| bytes(r.bytes)),
+        row("on the wire", &|r| bytes(r.wire_bytes)),
+        row("compression", &|r| {
+            r.compression_ratio
+                .map_or_else(|| "-".to_owned(), |x| format!("{x:.1}x"))
+        }),
+        row("wire rate", &|r| format!("{:.1} MB/s", r.wire_mb_per_s)),
         row("latency min", &|r| ms(r.latency_ms.min)),
         row("latency mean", &|r| ms(r.latency_ms.mean)),
         row("latency p50", &|r| ms(r.latency_ms.p50)),

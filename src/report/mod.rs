@@ -38,7 +38,15 @@ pub struct RunReport {
     pub retries: u64,
     pub wall_s: f64,
     pub rps: f64,
+    /// Body bytes, decoded.
     pub bytes: u64,
+    /// Body bytes as received (compressed, where the server compressed).
+    pub wire_bytes: u64,
+    /// `bytes / wire_bytes`: how much compression saved (1.0 when nothing was compressed).
+    pub compression_ratio: Option<f64>,
+    /// Wire megabytes (10^6) per second of wall time: compare with the link to see if the run
+    /// was bandwidth-bound.
+    pub wire_mb_per_s: f64,
     pub latency_ms: LatencySummary,
     /// Responses per HTTP status code.
     pub status: BTreeMap<String, u64>,
@@ -59,6 +67,10 @@ impl RunReport {
             wall_s: stats.wall().as_secs_f64(),
             rps: stats.rps(),
             bytes: stats.bytes,
+            wire_bytes: stats.wire_bytes,
+            compression_ratio: (stats.wire_bytes > 0)
+                .then(|| stats.bytes as f64 / stats.wire_bytes as f64),
+            wire_mb_per_s: per_second(stats.wire_bytes as f64 / 1e6, stats.wall().as_secs_f64()),
             latency_ms: stats.latency(),
             status: stats
                 .status
@@ -101,6 +113,14 @@ impl Report {
         let mut text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
         text.push('\n');
         std::fs::write(path, text)
+    }
+}
+
+fn per_second(amount: f64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        amount / seconds
+    } else {
+        0.0
     }
 }
 

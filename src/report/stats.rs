@@ -44,6 +44,7 @@ pub struct RunStats {
     /// Attempts beyond the first, over all requests.
     pub retries: u64,
     pub bytes: u64,
+    pub wire_bytes: u64,
     latencies: Histogram<u64>,
     pub status: BTreeMap<u16, u64>,
     pub error_kinds: BTreeMap<ErrorKind, u64>,
@@ -61,6 +62,7 @@ impl RunStats {
             ok: 0,
             retries: 0,
             bytes: 0,
+            wire_bytes: 0,
             latencies: Histogram::new_with_bounds(1, MAX_TRACKED_MICROS, 3)
                 .expect("constant histogram bounds are valid"),
             status: BTreeMap::new(),
@@ -74,6 +76,7 @@ impl RunStats {
     pub fn add(&mut self, record: &Record) {
         self.requests += 1;
         self.bytes += record.bytes;
+        self.wire_bytes += record.wire_bytes;
         self.retries += u64::from(record.attempts.saturating_sub(1));
         if record.is_ok() {
             self.ok += 1;

@@ -72,6 +72,9 @@ impl TestServer {
             .route("/text/{id}", get(text))
             .route("/error/{id}", get(server_error))
             .route("/echo-headers/{id}", get(echo_headers))
+            .route("/gzip/{id}", get(gzip_item))
+            .route("/brotli/{id}", get(brotli_item))
+            .route("/bomb/{id}", get(gzip_bomb))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -139,12 +142,63 @@ fn count_hit(shared: &Shared, id: u64) -> u32 {
     *n
 }
 
+/// The JSON document of an item.
+pub fn item_body(id: u64) -> String {
+    format!(
+        r#"{{"id":{id},"name":"item-{id}","tags":["t{id}","u{id}"],"nested":{{"even":{}}},"padding":"{}"}}"#,
+        id % 2 == 0,
+        "pokemon ".repeat(64)
+    )
+}
+
 fn item_json(id: u64) -> Response {
-    let body = format!(
-        r#"{{"id":{id},"name":"item-{id}","tags":["t{id}","u{id}"],"nested":{{"even":{}}}}}"#,
-        id % 2 == 0
-    );
-    ([("content-type", "application/json")], body).into_response()
+    ([("content-type", "application/json")], item_body(id)).into_response()
+}
+
+/// `data` gzip-compressed, as the test server sends it.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// The item gzip-compressed, whatever the client asked for.
+async fn gzip_item(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    count_hit(&shared, id);
+    let headers = [
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+    ];
+    (headers, gzip(item_body(id).as_bytes())).into_response()
+}
+
+async fn brotli_item(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    count_hit(&shared, id);
+    let mut wire = Vec::new();
+    brotli::BrotliCompress(
+        &mut item_body(id).as_bytes(),
+        &mut wire,
+        &brotli::enc::BrotliEncoderParams::default(),
+    )
+    .unwrap();
+    let headers = [
+        ("content-type", "application/json"),
+        ("content-encoding", "br"),
+    ];
+    (headers, wire).into_response()
+}
+
+/// About 1 MB of gzip that inflates to 1 GiB of zeros: 1024 gzip members of 1 MiB each.
+async fn gzip_bomb(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    count_hit(&shared, id);
+    let member = gzip(&vec![0u8; 1 << 20]);
+    let wire = member.repeat(1024);
+    let headers = [
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+    ];
+    (headers, wire).into_response()
 }
 
 /// 503 on the first hit of each id, 200 after.
@@ -323,4 +377,34 @@ impl RawServer {
     pub fn body_bytes_sent(&self) -> u64 {
         self.sent.load(Ordering::SeqCst)
     }
+}
+
+/// Runs `bin` to its end and returns its output with its peak resident memory in bytes.
+// The child is reaped by `wait4` (which also reports its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
+pub fn run_measuring_memory(bin: &str, args: &[&str]) -> (std::process::Output, u64) {
+    use std::process::{Command, Stdio};
+    let child = Command::new(bin)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn fetchbench");
+    let pid = child.id() as libc::pid_t;
+    let stdout = child.stdout.unwrap();
+    let stderr = child.stderr.unwrap();
+    let out_reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
+    let err_reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid);
+    let code = libc::WEXITSTATUS(status);
+    let output = std::process::Output {
+        status: std::os::unix::process::ExitStatusExt::from_raw(code << 8),
+        stdout: out_reader.join().unwrap().into_bytes(),
+        stderr: err_reader.join().unwrap().into_bytes(),
+    };
+    (output, usage.ru_maxrss as u64 * 1024)
 }
