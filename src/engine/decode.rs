@@ -184,6 +184,24 @@ impl BodyDecoder {
     }
 }
 
+/// Decodes a whole received body under the cap; None for an identity body (nothing to decode).
+pub fn decode(
+    encoding: Encoding,
+    wire: &[u8],
+    cap: u64,
+    keep: bool,
+) -> Result<Option<Decoded>, DecodeError> {
+    if encoding == Encoding::Identity {
+        return Ok(None);
+    }
+    let mut decoder = BodyDecoder::new(encoding, cap, keep, wire.len() as u64 * 8)?;
+    // Fed in pieces so a bomb is stopped after at most one piece's worth of output past the cap.
+    for piece in wire.chunks(16 * 1024) {
+        decoder.write(piece)?;
+    }
+    decoder.finish().map(Some)
+}
+
 /// Marks the cap's error so it is told apart from a corrupt stream through any codec.
 #[derive(Debug)]
 struct OverCap;

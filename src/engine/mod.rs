@@ -1,7 +1,8 @@
 //! The fetch engine: one scheduler for both modes.
 //!
-//! Sequential is concurrency 1; concurrent is a `JoinSet` of at most N request tasks. Before each
-//! start the dispatcher waits for the shared rate limiter; completions go through a bounded
+//! Sequential is concurrency 1; concurrent allows N requests in flight: a request task holds one of
+//! N slots from its start to its last body byte. Before each start the dispatcher waits for a slot
+//! and then for the shared rate limiter; completions go through a bounded
 //! reorder window and leave in range order, to the stats and the sink, as soon as the next index
 //! is in. Dispatch never runs more than the window ahead of the oldest unreleased record, so memory
 //! stays flat for a range of any length.
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{Id as TaskId, JoinSet};
 use tokio_util::sync::CancellationToken;
 
@@ -100,6 +102,9 @@ pub async fn run(
         stats: RunStats::new(run.mode, concurrency, job.rate),
     };
     let window = reorder_window(concurrency);
+    // Requests in flight hold a slot; a request gives it back once its body is in, so its field
+    // extraction overlaps the next request instead of delaying it.
+    let slots = Arc::new(Semaphore::new(concurrency));
     let mut ids = ids.peekable();
     let mut abort_at: Option<tokio::time::Instant> = None;
     loop {
@@ -107,8 +112,7 @@ pub async fn run(
             abort_at = Some(tokio::time::Instant::now() + job.grace);
         }
         let more = ids.peek().is_some() && !cancel.is_cancelled();
-        let room = scheduler.tasks.len() < concurrency
-            && scheduler.dispatched - scheduler.reorder.next_index() < window;
+        let room = scheduler.dispatched - scheduler.reorder.next_index() < window;
         let grace_running = abort_at.is_some() && !scheduler.tasks.is_empty();
         tokio::select! {
             biased;
@@ -121,9 +125,9 @@ pub async fn run(
             }
             () = cancel.cancelled(), if more => {}
             () = sleep_until(abort_at), if grace_running => scheduler.tasks.abort_all(),
-            () = pacer.ready(), if more && room => {
-                if let Some(id) = ids.next() {
-                    scheduler.dispatch(id);
+            slot = next_slot(&slots, &pacer), if more && room => {
+                if let (Some(id), Some(slot)) = (ids.next(), slot) {
+                    scheduler.dispatch(id, slot);
                 }
             }
             else => break,
@@ -132,6 +136,13 @@ pub async fn run(
     // Aborted requests leave gaps; release what completed after them, still in order.
     scheduler.release_all(sink).map_err(EngineError::Output)?;
     Ok(scheduler.stats)
+}
+
+/// A free slot, then the rate limiter's go-ahead. Cancel-safe: a dropped wait takes neither.
+async fn next_slot(slots: &Arc<Semaphore>, pacer: &Pacer) -> Option<OwnedSemaphorePermit> {
+    let slot = Arc::clone(slots).acquire_owned().await.ok()?;
+    pacer.ready().await;
+    Some(slot)
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -154,13 +165,13 @@ struct Scheduler {
 }
 
 impl Scheduler {
-    fn dispatch(&mut self, id: u64) {
+    fn dispatch(&mut self, id: u64, slot: OwnedSemaphorePermit) {
         let index = self.dispatched;
         let fetcher = Arc::clone(&self.fetcher);
         let epoch = self.epoch;
         let handle = self
             .tasks
-            .spawn(async move { fetcher.fetch(index, id, epoch).await });
+            .spawn(async move { fetcher.fetch(index, id, epoch, slot).await });
         self.in_flight.insert(handle.id(), (index, id));
         self.dispatched += 1;
     }

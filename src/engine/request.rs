@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING};
 use reqwest::{Client, Response};
 use serde_json::Value;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
-use super::decode::{self, BodyDecoder, DecodeError, Encoding};
+use super::decode::{self, DecodeError, Decoded, Encoding};
 use super::pacer::Pacer;
 use super::retry::{is_transient_status, retry_after, RetryPolicy, Transience};
 use crate::extract::FieldSet;
@@ -69,14 +70,22 @@ pub struct Fetcher {
     cancel: CancellationToken,
 }
 
-/// What one attempt gave.
+/// What one attempt received, before its body is decoded and its fields extracted.
 struct Attempt {
     status: Option<u16>,
-    bytes: u64,
+    encoding: Encoding,
     wire_bytes: u64,
-    fields: Vec<Value>,
+    /// The body as received: kept when it must be decoded or its fields extracted.
+    wire: Vec<u8>,
     failure: Option<Failure>,
     transience: Transience,
+}
+
+/// What a finished attempt yields for the record.
+struct Settled {
+    bytes: u64,
+    fields: Vec<Value>,
+    failure: Option<Failure>,
 }
 
 impl Fetcher {
@@ -122,8 +131,16 @@ impl Fetcher {
     }
 
     /// Fetches one id, retrying as the policy allows; `epoch` is the start of the run. The
-    /// elapsed time covers every attempt and the waits between them.
-    pub async fn fetch(&self, index: u64, id: u64, epoch: Instant) -> Record {
+    /// elapsed time covers every attempt and the waits between them. `slot` is this request's
+    /// place among the concurrent ones: it is given back as soon as the last body byte is in, so
+    /// the next request starts while this one's fields are extracted.
+    pub async fn fetch(
+        &self,
+        index: u64,
+        id: u64,
+        epoch: Instant,
+        slot: OwnedSemaphorePermit,
+    ) -> Record {
         let url = self.url(id);
         let start = Instant::now();
         let mut attempts = 1;
@@ -139,18 +156,73 @@ impl Fetcher {
             attempts += 1;
             attempt = self.attempt(&url).await;
         }
+        let elapsed = start.elapsed();
+        drop(slot);
+        let settled = self.settle(&attempt);
         Record {
             index,
             id,
             url,
             status: attempt.status,
-            elapsed: start.elapsed(),
+            elapsed,
             started: start.saturating_duration_since(epoch),
-            bytes: attempt.bytes,
+            bytes: settled.bytes,
             wire_bytes: attempt.wire_bytes,
             attempts,
-            failure: attempt.failure,
-            fields: attempt.fields,
+            failure: attempt.failure.or(settled.failure),
+            fields: settled.fields,
+        }
+    }
+
+    /// Decodes a successful attempt's body (under the cap) and extracts its fields; a failed
+    /// attempt gets nulls for its fields.
+    fn settle(&self, attempt: &Attempt) -> Settled {
+        let nulls = || vec![Value::Null; self.fields.paths().len()];
+        if attempt.failure.is_some() {
+            return Settled {
+                bytes: attempt.wire_bytes,
+                fields: nulls(),
+                failure: None,
+            };
+        }
+        let failed = |bytes, kind, message| Settled {
+            bytes,
+            fields: nulls(),
+            failure: Some(Failure { kind, message }),
+        };
+        let cap = self.options.max_body;
+        let keep = !self.fields.is_empty();
+        let decoded = match decode::decode(attempt.encoding, &attempt.wire, cap, keep) {
+            Ok(Some(decoded)) => decoded,
+            Ok(None) => Decoded {
+                bytes: attempt.wire_bytes,
+                kept: Vec::new(),
+            },
+            Err(DecodeError::TooLarge) => {
+                return failed(attempt.wire_bytes, ErrorKind::Body, too_large(cap))
+            }
+            Err(e) => return failed(attempt.wire_bytes, ErrorKind::Body, e.to_string()),
+        };
+        if !keep {
+            return Settled {
+                bytes: decoded.bytes,
+                fields: Vec::new(),
+                failure: None,
+            };
+        }
+        // Identity bodies were kept as received; decoded ones come back from the decoder.
+        let body = if attempt.encoding == Encoding::Identity {
+            &attempt.wire
+        } else {
+            &decoded.kept
+        };
+        match self.fields.extract(body) {
+            Ok(fields) => Settled {
+                bytes: decoded.bytes,
+                fields,
+                failure: None,
+            },
+            Err(e) => failed(decoded.bytes, ErrorKind::Json, e.to_string()),
         }
     }
 
@@ -165,10 +237,12 @@ impl Fetcher {
         }
     }
 
+    /// One request: send it and receive the whole body (undecoded). Transport errors and
+    /// retryable statuses come back as a failure with their transience.
     async fn attempt(&self, url: &str) -> Attempt {
         let response = match self.client.get(url).send().await {
             Ok(response) => response,
-            Err(e) => return self.failed(None, Sizes::default(), self.describe(&e)),
+            Err(e) => return failed_attempt(None, 0, self.describe(&e)),
         };
         let status = response.status();
         let code = Some(status.as_u16());
@@ -179,128 +253,65 @@ impl Fetcher {
         } else {
             Transience::Permanent
         };
-        let keep_body = status.is_success() && !self.fields.is_empty();
-        let body = match self.read_body(response, keep_body).await {
-            Ok(body) => body,
-            Err((sizes, failure)) => return self.failed(code, sizes, failure),
+        let encoding = match Encoding::of(response.headers()) {
+            Ok(encoding) => encoding,
+            Err(e) => return failed_attempt(code, 0, permanent(ErrorKind::Body, e.to_string())),
+        };
+        let wanted = status.is_success() && !self.fields.is_empty();
+        let keep = wanted || (status.is_success() && encoding != Encoding::Identity);
+        let (wire_bytes, wire) = match self.receive(response, keep).await {
+            Ok(received) => received,
+            Err((bytes, failure)) => return failed_attempt(code, bytes, failure),
         };
         if !status.is_success() {
-            let failure = (
-                Failure {
-                    kind: ErrorKind::Status,
-                    message: format!("HTTP {status}"),
-                },
-                transience,
-            );
-            return self.failed(code, body.sizes, failure);
+            let failure = Failure {
+                kind: ErrorKind::Status,
+                message: format!("HTTP {status}"),
+            };
+            return failed_attempt(code, wire_bytes, (failure, transience));
         }
-        if !keep_body {
-            return self.succeeded(code, body.sizes, Vec::new());
-        }
-        match self.fields.extract(&body.kept) {
-            Ok(values) => self.succeeded(code, body.sizes, values),
-            Err(e) => {
-                let failure = Failure {
-                    kind: ErrorKind::Json,
-                    message: e.to_string(),
-                };
-                self.failed(code, body.sizes, (failure, Transience::Permanent))
-            }
-        }
-    }
-
-    fn succeeded(&self, status: Option<u16>, sizes: Sizes, fields: Vec<Value>) -> Attempt {
         Attempt {
-            status,
-            bytes: sizes.decoded,
-            wire_bytes: sizes.wire,
-            fields,
+            status: code,
+            encoding,
+            wire_bytes,
+            wire,
             failure: None,
             transience: Transience::Permanent,
         }
     }
 
-    fn failed(
-        &self,
-        status: Option<u16>,
-        sizes: Sizes,
-        (failure, transience): (Failure, Transience),
-    ) -> Attempt {
-        Attempt {
-            status,
-            bytes: sizes.decoded,
-            wire_bytes: sizes.wire,
-            fields: vec![Value::Null; self.fields.paths().len()],
-            failure: Some(failure),
-            transience,
-        }
-    }
-
-    /// Streams the body through its decoder, counting wire and decoded bytes, keeping the decoded
-    /// bytes only when fields will be extracted. Stops as soon as the decoded count passes the cap,
-    /// so an endless body or a compression bomb costs at most the cap.
-    async fn read_body(
+    /// Reads the body as it arrives, counting it and keeping it if asked. Stops as soon as more
+    /// than `--max-body` bytes came in, so an endless body costs at most the cap.
+    async fn receive(
         &self,
         mut response: Response,
         keep: bool,
-    ) -> Result<Body, (Sizes, (Failure, Transience))> {
+    ) -> Result<(u64, Vec<u8>), (u64, (Failure, Transience))> {
         let cap = self.options.max_body;
-        let mut sizes = Sizes::default();
-        let body_error = |sizes, message: String| {
-            let failure = Failure {
-                kind: ErrorKind::Body,
-                message,
-            };
-            Err((sizes, (failure, Transience::Permanent)))
-        };
-        let too_large = |sizes| {
-            body_error(
-                sizes,
-                format!("body too large: more than {cap} bytes (--max-body)"),
-            )
-        };
-        let encoding = match Encoding::of(response.headers()) {
-            Ok(encoding) => encoding,
-            Err(e) => return body_error(sizes, e.to_string()),
-        };
-        let wire_length = response.content_length();
-        if encoding == Encoding::Identity && wire_length.is_some_and(|n| n > cap) {
-            return too_large(sizes);
+        let over_cap = |bytes| (bytes, permanent(ErrorKind::Body, too_large(cap)));
+        if response.content_length().is_some_and(|n| n > cap) {
+            return Err(over_cap(0));
         }
-        let hint = if encoding == Encoding::Identity {
-            wire_length.unwrap_or(0)
-        } else {
-            0
-        };
-        let mut decoder = match BodyDecoder::new(encoding, cap, keep, hint) {
-            Ok(decoder) => decoder,
-            Err(e) => return body_error(sizes, e.to_string()),
-        };
+        let mut wire = Vec::new();
+        if keep {
+            let hint = response.content_length().unwrap_or(0);
+            wire.reserve(usize::try_from(hint).unwrap_or(0));
+        }
+        let mut bytes = 0u64;
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    sizes.wire += chunk.len() as u64;
-                    if let Err(e) = decoder.write(&chunk) {
-                        return match e {
-                            DecodeError::TooLarge => too_large(sizes),
-                            other => body_error(sizes, other.to_string()),
-                        };
+                    bytes += chunk.len() as u64;
+                    if bytes > cap {
+                        return Err(over_cap(bytes));
+                    }
+                    if keep {
+                        wire.extend_from_slice(&chunk);
                     }
                 }
-                Ok(None) => break,
-                Err(e) => return Err((sizes, self.describe(&e))),
+                Ok(None) => return Ok((bytes, wire)),
+                Err(e) => return Err((bytes, self.describe(&e))),
             }
-        }
-        match decoder.finish() {
-            Ok(decoded) => {
-                sizes.decoded = decoded.bytes;
-                Ok(Body {
-                    sizes,
-                    kept: decoded.kept,
-                })
-            }
-            Err(DecodeError::TooLarge) => too_large(sizes),
-            Err(other) => body_error(sizes, other.to_string()),
         }
     }
 
@@ -373,16 +384,27 @@ fn is_cut_short(error: &reqwest::Error) -> bool {
     false
 }
 
-/// Body sizes of one attempt: as received and as decoded.
-#[derive(Debug, Clone, Copy, Default)]
-struct Sizes {
-    wire: u64,
-    decoded: u64,
+fn failed_attempt(
+    status: Option<u16>,
+    wire_bytes: u64,
+    (failure, transience): (Failure, Transience),
+) -> Attempt {
+    Attempt {
+        status,
+        encoding: Encoding::Identity,
+        wire_bytes,
+        wire: Vec::new(),
+        failure: Some(failure),
+        transience,
+    }
 }
 
-struct Body {
-    sizes: Sizes,
-    kept: Vec<u8>,
+fn permanent(kind: ErrorKind, message: String) -> (Failure, Transience) {
+    (Failure { kind, message }, Transience::Permanent)
+}
+
+fn too_large(cap: u64) -> String {
+    format!("body too large: more than {cap} bytes (--max-body)")
 }
 
 /// "outer: inner: root cause", without the URL reqwest puts in its own message.

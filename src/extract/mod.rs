@@ -2,7 +2,9 @@
 //!
 //! Paths are parsed once at start-up; extraction never fails on a missing path (it yields null,
 //! as a user scraping 151 documents of slightly different shapes expects), only on a body that is
-//! not JSON at all.
+//! not JSON at all. Only the parts of a document the paths reach are built (see `prune`).
+
+mod prune;
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,7 +33,7 @@ pub enum PathError {
 pub struct ExtractError(#[from] serde_json::Error);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Step {
+pub(crate) enum Step {
     Key(String),
     Index(usize),
     /// Every element of an array; the result is a list.
@@ -132,11 +134,14 @@ fn parse_part(path: &str, part: &str, steps: &mut Vec<Step>) -> Result<(), PathE
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldSet {
     paths: Vec<FieldPath>,
+    /// The paths merged into one trie, so a document is walked once for all of them.
+    trie: prune::Node,
 }
 
 impl FieldSet {
     pub fn new(paths: Vec<FieldPath>) -> Self {
-        Self { paths }
+        let trie = prune::Node::from_paths(paths.iter().map(|p| p.steps.as_slice()));
+        Self { paths, trie }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -147,8 +152,20 @@ impl FieldSet {
         &self.paths
     }
 
-    /// Parses `body` and returns one value per path, in path order.
+    /// Parses `body` and returns one value per path, in path order. Builds only what the paths
+    /// reach; the rest of the document is validated and skipped.
     pub fn extract(&self, body: &[u8]) -> Result<Vec<Value>, ExtractError> {
+        use serde::de::DeserializeSeed;
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let doc = prune::Prune(&self.trie).deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(self.paths.iter().map(|p| p.get(&doc)).collect())
+    }
+
+    /// The same values as [`FieldSet::extract`], from a fully built `serde_json::Value`: the
+    /// straightforward way, kept as the reference the selective parse is checked and benchmarked
+    /// against.
+    pub fn extract_via_value(&self, body: &[u8]) -> Result<Vec<Value>, ExtractError> {
         let doc: Value = serde_json::from_slice(body)?;
         Ok(self.paths.iter().map(|p| p.get(&doc)).collect())
     }
@@ -191,6 +208,62 @@ mod tests {
         assert_eq!(err("a]"), PathError::EmptyKey("a]".into()));
         assert!(matches!(err("a[x]"), PathError::BadIndex { .. }));
         assert!(matches!(err("a[0]b"), PathError::AfterBracket(_)));
+    }
+
+    #[test]
+    fn selective_parse_gives_what_the_full_parse_gives() {
+        let doc = json!({
+            "name": "pikachu",
+            "types": [{"slot": 1, "type": {"name": "electric"}}, {"slot": 2, "type": {"name": "x"}}],
+            "stats": [{"base_stat": 35, "stat": {"name": "hp"}}, {"base_stat": 55}],
+            "moves": [[1, 2], [3, [4, 5]]],
+            "sprites": {"front_default": null, "other": {"a": [1.5, true, "s"]}}
+        })
+        .to_string();
+        let sets: &[&[&str]] = &[
+            &["name"],
+            &["types[1].type.name", "types[*].slot", "types[0]"],
+            &[
+                "stats[*].base_stat",
+                "stats[0].stat.name",
+                "stats[5]",
+                "stats",
+            ],
+            &[
+                "moves[1][1][0]",
+                "moves[*][0]",
+                "sprites.other.a[*]",
+                "sprites",
+            ],
+            &[
+                "name.deeper",
+                "[0]",
+                "types.name",
+                "nope",
+                "sprites.front_default",
+            ],
+        ];
+        for paths in sets {
+            let set = FieldSet::new(paths.iter().map(|p| path(p)).collect());
+            assert_eq!(
+                set.extract(doc.as_bytes()).unwrap(),
+                set.extract_via_value(doc.as_bytes()).unwrap(),
+                "{paths:?}"
+            );
+        }
+        let top_array = FieldSet::new(vec![path("[1]"), path("[*]")]);
+        assert_eq!(
+            top_array.extract(b"[7, 8]").unwrap(),
+            vec![json!(8), json!([7, 8])]
+        );
+    }
+
+    #[test]
+    fn selective_parse_still_rejects_broken_json() {
+        let set = FieldSet::new(vec![path("name")]);
+        assert!(set.extract(br#"{"name":"x","rest":[1,2"#).is_err());
+        assert!(set.extract(br#"{"name":"x"} trailing"#).is_err());
+        assert!(set.extract(br#"{"other":tru}"#).is_err());
     }
 
     #[test]
