@@ -36,7 +36,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the built-in fixture server on its own, for other tools to use.
+    /// Run the built-in fixture server on its own, for other tools to use: the real pokeapi
+    /// documents at /api/v2/pokemon/{id or name}, and a 1 KB JSON document for any id at
+    /// /bench/{id} (for raw-rate benchmarks).
     Serve(ServeArgs),
 }
 

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""fetchbench's benchmark: fetchbench against the tools of the field, on the same server, same run.
+
+Scenarios (pick with arguments; default: pokeapi raw scale):
+  pokeapi     the 150 real documents at 40 ms latency, c=50: fetchbench vs curl --parallel (plain and
+              --compressed) vs the aiohttp gather script; plus sequential (3 runs, 6 s each)
+  raw         1 KB JSON bodies, no latency, 50,000 distinct ids, c=64, NDJSON to a file: fetchbench
+              vs `oha -n 50000 -c 64` (one URL, parses nothing)
+  scale       20,000 and 400,000 ids to a file: time ratio and peak RSS
+  link        the pokeapi job over a 100 Mbit/s and a 20 Mbit/s link between two network
+              namespaces (veth + tbf); needs root and iproute2, else skipped with the reason
+Each command runs RUNS times (env RUNS, default 5); the table gives the median whole-process
+wall time, its ratio to the floor max(ceil(N/c) x latency, bytes / bandwidth) and to fetchbench.
+Installs nothing: tools that are absent are listed as skipped (see README, Performance).
+Run from the project root after `cargo build --release`.
+"""
+import json
+import math
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FETCHBENCH = os.path.join(ROOT, "target", "release", "fetchbench")
+RUNS = int(os.environ.get("RUNS", "5"))
+PORT = int(os.environ.get("BENCH_PORT", "18471"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_timed(cmd, stdout=subprocess.DEVNULL):
+    """Runs cmd; returns (wall seconds, peak RSS bytes, exit code)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss * 1024, proc.returncode
+
+
+class Server:
+    """`fetchbench serve` in the background (optionally inside a network namespace)."""
+
+    def __init__(self, latency, bind="127.0.0.1", port=PORT, netns=None):
+        prefix = ["ip", "netns", "exec", netns] if netns else []
+        self.proc = subprocess.Popen(
+            prefix + [FETCHBENCH, "serve", "--bind", bind, "--port", str(port), "--latency", latency],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        line = self.proc.stderr.readline().decode()
+        if "serving" not in line:
+            raise SystemExit(f"fixture server did not start: {line}")
+        self.base = f"http://{bind}:{port}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def measure(label, cmd, runs=RUNS, ok_codes=(0,)):
+    walls, rss = [], []
+    for _ in range(runs):
+        wall, peak, code = run_timed(cmd)
+        if code not in ok_codes:
+            print(f"  {label}: exit {code}: {' '.join(cmd)}", file=sys.stderr)
+            return None
+        walls.append(wall)
+        rss.append(peak)
+    return {"tool": label, "median": statistics.median(walls), "runs": walls, "rss": max(rss)}
+
+
+def table(title, floor, rows, skipped):
+    print(f"\n## {title}")
+    print(f"floor {floor:.3f} s" if floor else "")
+    base = next((r["median"] for r in rows if r["tool"].startswith("fetchbench")), None)
+    print(f"| tool | wall median (s) | runs | x floor | x fetchbench |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        to_floor = f"{r['median'] / floor:.2f}" if floor else "-"
+        to_us = f"{r['median'] / base:.2f}" if base else "-"
+        print(f"| {r['tool']} | {r['median']:.3f} | {len(r['runs'])} | {to_floor} | {to_us} |")
+    for s in skipped:
+        print(f"| {s} | skipped (not installed) | | | |")
+
+
+def pokeapi_tools(base, n, c):
+    tmpl = base + "/api/v2/pokemon/{}"
+    glob = f"{base}/api/v2/pokemon/[1-{n}]"
+    tools, skipped = [], []
+    tools.append((f"fetchbench -c {c} --field name", [FETCHBENCH, "--url", tmpl, "-r", f"1..={n}", "-m", "concurrent", "-c", str(c), "-f", "name", "-q"]))
+    tools.append((f"fetchbench -c {c} --field name --no-compression", [FETCHBENCH, "--url", tmpl, "-r", f"1..={n}", "-m", "concurrent", "-c", str(c), "-f", "name", "-q", "--no-compression"]))
+    if shutil.which("curl"):
+        tools.append((f"curl --parallel-max {c} --compressed", ["curl", "-s", "--compressed", "--parallel", "--parallel-max", str(c), glob, "-o", "/dev/null"]))
+        tools.append((f"curl --parallel-max {c}", ["curl", "-s", "--parallel", "--parallel-max", str(c), glob, "-o", "/dev/null"]))
+    else:
+        skipped.append("curl")
+    try:
+        import aiohttp  # noqa: F401
+        tools.append((f"aiohttp gather (limit {c})", [sys.executable, os.path.join(HERE, "aiohttp_gather.py"), tmpl, "1", str(n + 1), str(c)]))
+    except ImportError:
+        skipped.append("aiohttp gather (pip install aiohttp)")
+    return tools, skipped
+
+
+def pokeapi():
+    n, c, latency = 150, 50, 0.040
+    server = Server("40ms")
+    try:
+        tools, skipped = pokeapi_tools(server.base, n, c)
+        rows = [r for label, cmd in tools if (r := measure(label, cmd))]
+        table(f"pokeapi job: {n} real documents, {latency*1000:.0f} ms latency, c={c} (loopback)",
+              math.ceil(n / c) * latency, rows, skipped)
+        seq = measure("fetchbench --mode sequential --field name",
+                      [FETCHBENCH, "--url", server.base + "/api/v2/pokemon/{}", "-r", f"1..={n}", "-m", "sequential", "-f", "name", "-q"],
+                      runs=min(RUNS, 3))
+        table("pokeapi job, sequential", n * latency, [seq] if seq else [], [])
+    finally:
+        server.stop()
+
+
+def raw():
+    n, c = 50_000, 64
+    server = Server("0ms")
+    rows, skipped = [], []
+    try:
+        out = tempfile.NamedTemporaryFile(suffix=".ndjson", delete=False).name
+        r = measure(f"fetchbench -c {c} --field name -o FILE",
+                    [FETCHBENCH, "--url", server.base + "/bench/{}", "-r", f"0..{n}", "-m", "concurrent", "-c", str(c), "-f", "name", "-o", out, "-q"])
+        if r:
+            rows.append(r)
+        os.unlink(out)
+        if shutil.which("oha"):
+            r = measure(f"oha -n {n} -c {c} (one URL)", ["oha", "-n", str(n), "-c", str(c), "--no-tui", server.base + "/bench/1"])
+            if r:
+                rows.append(r)
+        else:
+            skipped.append("oha (cargo install oha)")
+        print(f"\n## raw rate: {n} requests, 1 KB JSON, no latency, c={c}")
+        print("| tool | wall median (s) | requests/s (median) | x fetchbench rate |")
+        print("|---|---|---|---|")
+        base = rows[0]["median"] if rows else None
+        for r in rows:
+            print(f"| {r['tool']} | {r['median']:.3f} | {n / r['median']:.0f} | {base / r['median']:.2f} |")
+        for s in skipped:
+            print(f"| {s} | skipped | | |")
+    finally:
+        server.stop()
+
+
+def scale():
+    server = Server("0ms")
+    try:
+        results = {}
+        for n in (20_000, 400_000):
+            out = tempfile.NamedTemporaryFile(suffix=".ndjson", delete=False).name
+            r = measure(f"{n} ids", [FETCHBENCH, "--url", server.base + "/bench/{}", "-r", f"0..{n}", "-m", "concurrent", "-c", "64", "-f", "name", "-o", out, "-q"], runs=3)
+            os.unlink(out)
+            results[n] = r
+        small, big = results[20_000], results[400_000]
+        print("\n## scale: ids to a file, c=64, 1 KB bodies")
+        print("| ids | wall median (s) | peak RSS (MiB) |")
+        print("|---|---|---|")
+        for n, r in results.items():
+            print(f"| {n} | {r['median']:.3f} | {r['rss'] / 2**20:.1f} |")
+        print(f"time(400k) / (20 x time(20k)) = {big['median'] / (20 * small['median']):.2f} (target <= 1.3)")
+    finally:
+        server.stop()
+
+
+def sh(*args, check=True):
+    return subprocess.run(args, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def link():
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("tc"):
+        print("\n## constrained link: skipped (needs root, ip and tc from iproute2)")
+        return
+    srv, cli = "fbench-srv", "fbench-cli"
+    srv_ip, cli_ip = "10.213.77.1", "10.213.77.2"
+
+    def teardown():
+        sh("ip", "netns", "del", srv, check=False)
+        sh("ip", "netns", "del", cli, check=False)
+
+    teardown()
+    try:
+        sh("ip", "netns", "add", srv)
+        sh("ip", "netns", "add", cli)
+        sh("ip", "link", "add", "fbench0", "netns", srv, "type", "veth", "peer", "name", "fbench1", "netns", cli)
+        for ns, dev, ip in ((srv, "fbench0", srv_ip), (cli, "fbench1", cli_ip)):
+            sh("ip", "-n", ns, "addr", "add", f"{ip}/30", "dev", dev)
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        compressed = os.path.getsize(os.path.join(ROOT, "fixtures", "pokemon-1-151.json.gz"))
+        for mbit in (100, 20):
+            for ns, dev in ((srv, "fbench0"), (cli, "fbench1")):
+                sh("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf",
+                   "rate", f"{mbit}mbit", "burst", "128kb", "latency", "100ms")
+            server = Server("40ms", bind=srv_ip, port=8000, netns=srv)
+            try:
+                tools, skipped = pokeapi_tools(server.base, 150, 50)
+                rows = []
+                for label, cmd in tools:
+                    r = measure(label, ["ip", "netns", "exec", cli] + cmd)
+                    if r:
+                        rows.append(r)
+                floor = max(3 * 0.040, compressed * 8 / (mbit * 1e6))
+                table(f"constrained link: {mbit} Mbit/s (tbf both ends), 40 ms server latency, c=50", floor, rows, skipped)
+            finally:
+                server.stop()
+    except subprocess.CalledProcessError as e:
+        print(f"\n## constrained link: skipped ({' '.join(e.cmd)}: {e.stderr.decode().strip()})")
+    finally:
+        teardown()
+
+
+if __name__ == "__main__":
+    if not os.path.exists(FETCHBENCH):
+        raise SystemExit("build first: cargo build --release")
+    print(f"# fetchbench benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {RUNS} runs per tool")
+    for scenario in sys.argv[1:] or ["pokeapi", "raw", "scale"]:
+        {"pokeapi": pokeapi, "raw": raw, "scale": scale, "link": link}[scenario]()
