@@ -18,6 +18,7 @@ use crate::output::{self, Discard, Format, RecordSink};
 use crate::plan::template::{Template, TemplateError};
 use crate::plan::{Destination, Plan, Target};
 use crate::progress::ProgressSink;
+use crate::report::stats::Ending;
 use crate::report::{human, Report};
 use crate::resume::{self, DoneIds};
 
@@ -30,6 +31,8 @@ pub enum Exit {
     SomeFailed,
     /// Stopped by a signal; completed records were written.
     Interrupted(Signal),
+    /// The --deadline ran out before every id was fetched.
+    DeadlineReached,
 }
 
 impl Exit {
@@ -38,6 +41,7 @@ impl Exit {
             Exit::Success => 0,
             Exit::SomeFailed => 1,
             Exit::Interrupted(signal) => signal.exit_code(),
+            Exit::DeadlineReached => 124,
         }
     }
 }
@@ -112,6 +116,8 @@ pub async fn run(plan: Plan) -> Result<Exit, AppError> {
         rate: plan.rate,
         burst: plan.burst,
         grace: plan.grace,
+        deadline: plan.deadline,
+        max_errors: plan.max_errors,
     };
     let cancel = CancellationToken::new();
     let signals = SignalWatch::spawn(cancel.clone(), plan.grace);
@@ -127,23 +133,26 @@ pub async fn run(plan: Plan) -> Result<Exit, AppError> {
         let ids = plan.ids.iter().filter(|id| !done.contains(*id));
         let stats = engine::run(&job, *run, ids, &mut progress, &cancel).await?;
         drop(progress);
+        let ended_early = stats.ending != Ending::Completed;
         all_stats.push(stats);
-        if cancel.is_cancelled() {
+        if ended_early {
             break;
         }
     }
     sink.finish().map_err(EngineError::Output)?;
 
     let interrupted = signals.received();
-    let report = Report::new(&all_stats).interrupted_by(interrupted.map(Signal::name));
+    let report = Report::new(&all_stats, todo).interrupted_by(interrupted.map(Signal::name));
     if !plan.quiet {
         print_report(&report);
     }
     if let Some(path) = &plan.report {
         report.write_json(path).map_err(AppError::Report)?;
     }
+    let deadline_reached = all_stats.iter().any(|s| s.ending == Ending::Deadline);
     Ok(match interrupted {
         Some(signal) => Exit::Interrupted(signal),
+        None if deadline_reached => Exit::DeadlineReached,
         None if report.all_ok() => Exit::Success,
         None => Exit::SomeFailed,
     })

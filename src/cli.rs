@@ -168,6 +168,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub grace: Duration,
 
+    /// Time budget for a run (like asyncio's `wait(timeout=)`): when it is spent, no request
+    /// starts, in-flight ones are cancelled, finished records are kept, and the exit code is 124.
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
+    pub deadline: Option<Duration>,
+
+    /// Stop a run after N failed requests (1 = cancel everything on the first failure, like
+    /// asyncio's TaskGroup); in-flight ones are cancelled. Exit code 1.
+    #[arg(long, value_name = "N", value_parser = parse_at_least_one)]
+    pub max_errors: Option<u64>,
+
     /// Continue an interrupted run: keep the successful records already in --output (NDJSON),
     /// fetch only the other ids, and append them. Ids recorded with an error are fetched again
     /// (their old records are removed), and a last line cut short by a crash is dropped.
@@ -189,6 +199,14 @@ pub struct RunArgs {
     /// Hide the progress bars.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+fn parse_at_least_one(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
 }
 
 fn parse_concurrency(text: &str) -> Result<usize, String> {
@@ -282,6 +300,8 @@ impl RunArgs {
             },
             grace: self.grace,
             resume: self.resume,
+            deadline: self.deadline,
+            max_errors: self.max_errors,
             format,
             output,
             report: self.report,

@@ -1,11 +1,12 @@
-//! The fetch engine: one scheduler for both modes.
+//! The fetch engine: one scheduler for both modes, pulled one record at a time.
 //!
 //! Sequential is concurrency 1; concurrent allows N requests in flight: a request task holds one of
-//! N slots from its start to its last body byte. Before each start the dispatcher waits for a slot
-//! and then for the shared rate limiter; completions go through a bounded
-//! reorder window and leave in range order, to the stats and the sink, as soon as the next index
-//! is in. Dispatch never runs more than the window ahead of the oldest unreleased record, so memory
-//! stays flat for a range of any length.
+//! N slots from its start to its last body byte. Before each start the scheduler waits for a slot
+//! and then for the shared rate limiter. Completions go through a bounded reorder window and leave
+//! in range order (or in completion order, when asked) as soon as the next one is in. Dispatch
+//! happens only while the consumer asks for the next record and never runs more than the window
+//! ahead of the oldest unreleased one, so memory stays flat for a range of any length, and a
+//! consumer that stops asking (a dropped stream, a closed pipe) stops the requests too.
 
 pub mod decode;
 pub mod pacer;
@@ -13,15 +14,17 @@ pub mod reorder;
 pub mod request;
 pub mod retry;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::iter::Peekable;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::{Id as TaskId, JoinSet};
+use tokio::task::{Id as TaskId, JoinError, JoinSet};
+use tokio::time::Instant as Deadline;
 use tokio_util::sync::CancellationToken;
 
 use crate::extract::FieldSet;
@@ -29,7 +32,7 @@ use crate::output::RecordSink;
 use crate::plan::rate::Rate;
 use crate::plan::template::Template;
 use crate::record::{ErrorKind, Failure, Record};
-use crate::report::stats::{RunMode, RunStats};
+use crate::report::stats::{Ending, RunMode, RunStats};
 
 use self::pacer::Pacer;
 use self::reorder::Reorder;
@@ -37,7 +40,7 @@ pub use self::request::ClientOptions;
 use self::request::Fetcher;
 pub use self::retry::RetryPolicy;
 
-/// Why a run stopped before its end.
+/// Why a run could not start or stopped before its end.
 #[derive(Debug, Error)]
 pub enum EngineError {
     #[error("could not set up the HTTP client: {0}")]
@@ -57,13 +60,43 @@ pub struct JobSpec {
     pub burst: NonZeroU32,
     /// After a cancel, how long in-flight requests may take to finish before they are aborted.
     pub grace: Duration,
+    /// Time budget of a run: when it is spent, no request starts and in-flight ones are cancelled.
+    pub deadline: Option<Duration>,
+    /// Stop after this many failed requests (1 = cancel on the first failure).
+    pub max_errors: Option<u64>,
 }
 
-/// One run: a mode and the number of requests it may have in flight.
+/// In which order records are released.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Range order, whatever order the responses came in.
+    #[default]
+    Ids,
+    /// As soon as each request completes.
+    Completion,
+}
+
+/// One run: a mode, the number of requests it may have in flight, and the release order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunSpec {
     pub mode: RunMode,
     pub concurrency: usize,
+    pub order: Order,
+    /// How many records dispatch may run ahead of the last one handed out. Wider lets requests go
+    /// on past a slow one (head-of-line) at the cost of parked records; a lazily pulled stream
+    /// uses the concurrency itself, so it never fetches more than that beyond what was taken.
+    pub lookahead: u64,
+}
+
+impl RunSpec {
+    pub fn new(mode: RunMode, concurrency: usize) -> Self {
+        Self {
+            mode,
+            concurrency,
+            order: Order::Ids,
+            lookahead: reorder_window(concurrency),
+        }
+    }
 }
 
 /// How far dispatch may run ahead of the oldest record not yet released.
@@ -71,10 +104,8 @@ fn reorder_window(concurrency: usize) -> u64 {
     (concurrency as u64).saturating_mul(4).max(16)
 }
 
-/// Runs `ids` under `run`, releasing records in order to `sink`.
-///
-/// When `cancel` fires, no new request starts; in-flight ones get `job.grace` to finish, then are
-/// aborted. Every record that completed is still released, in order, and counted.
+/// Runs `ids` under `run`, writing records to `sink` as they are released; the records are
+/// flushed whenever no further one is ready, so a reader sees each one promptly and whole.
 pub async fn run(
     job: &JobSpec,
     run: RunSpec,
@@ -82,89 +113,172 @@ pub async fn run(
     sink: &mut dyn RecordSink,
     cancel: &CancellationToken,
 ) -> Result<RunStats, EngineError> {
-    let concurrency = run.concurrency.max(1);
-    let pacer = Arc::new(Pacer::new(job.rate, job.burst));
-    let fetcher = Arc::new(Fetcher::new(
-        job.template.clone(),
-        job.fields.clone(),
-        &job.client,
-        concurrency,
-        Arc::clone(&pacer),
-        cancel.clone(),
-    )?);
-    let mut scheduler = Scheduler {
-        fetcher,
-        epoch: Instant::now(),
-        tasks: JoinSet::new(),
-        in_flight: HashMap::with_capacity(concurrency),
-        reorder: Reorder::default(),
-        dispatched: 0,
-        stats: RunStats::new(run.mode, concurrency, job.rate),
-    };
-    let window = reorder_window(concurrency);
-    // Requests in flight hold a slot; a request gives it back once its body is in, so its field
-    // extraction overlaps the next request instead of delaying it.
-    let slots = Arc::new(Semaphore::new(concurrency));
-    let mut ids = ids.peekable();
-    let mut abort_at: Option<tokio::time::Instant> = None;
-    loop {
-        if abort_at.is_none() && cancel.is_cancelled() {
-            abort_at = Some(tokio::time::Instant::now() + job.grace);
-        }
-        let more = ids.peek().is_some() && !cancel.is_cancelled();
-        let room = scheduler.dispatched - scheduler.reorder.next_index() < window;
-        let grace_running = abort_at.is_some() && !scheduler.tasks.is_empty();
-        tokio::select! {
-            biased;
-            joined = scheduler.tasks.join_next_with_id(), if !scheduler.tasks.is_empty() => {
-                scheduler.complete(joined);
-                if let Err(e) = scheduler.release(sink) {
-                    scheduler.tasks.abort_all();
-                    return Err(EngineError::Output(e));
-                }
+    let mut run = Run::start(job, run, ids, cancel.clone())?;
+    while let Some(record) = run.next().await {
+        let written = sink.write(&record).and_then(|()| {
+            if run.has_ready() {
+                Ok(())
+            } else {
+                sink.flush()
             }
-            () = cancel.cancelled(), if more => {}
-            () = sleep_until(abort_at), if grace_running => scheduler.tasks.abort_all(),
-            slot = next_slot(&slots, &pacer), if more && room => {
-                if let (Some(id), Some(slot)) = (ids.next(), slot) {
-                    scheduler.dispatch(id, slot);
-                }
-            }
-            else => break,
-        }
+        });
+        written.map_err(EngineError::Output)?;
     }
-    // Aborted requests leave gaps; release what completed after them, still in order.
-    scheduler.release_all(sink).map_err(EngineError::Output)?;
-    Ok(scheduler.stats)
+    Ok(run.into_stats())
 }
 
-/// A free slot, then the rate limiter's go-ahead. Cancel-safe: a dropped wait takes neither.
-async fn next_slot(slots: &Arc<Semaphore>, pacer: &Pacer) -> Option<OwnedSemaphorePermit> {
-    let slot = Arc::clone(slots).acquire_owned().await.ok()?;
-    pacer.ready().await;
-    Some(slot)
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The state of one run's dispatch loop.
-struct Scheduler {
+/// A run in progress: ask it for the next record until it has none.
+///
+/// Dropping a `Run` aborts its in-flight requests; none start after the drop.
+pub struct Run<I: Iterator<Item = u64>> {
     fetcher: Arc<Fetcher>,
+    pacer: Arc<Pacer>,
+    slots: Arc<Semaphore>,
+    ids: Peekable<I>,
+    order: Order,
+    window: u64,
     epoch: Instant,
     tasks: JoinSet<Record>,
     /// Which index and id each running task is fetching, so even a panicked task leaves a record.
     in_flight: HashMap<TaskId, (u64, u64)>,
     reorder: Reorder<Record>,
+    /// Records ready to release outside the reorder window (completion order, or after an abort).
+    ready: VecDeque<Record>,
     dispatched: u64,
+    handed_out: u64,
+    failed: u64,
     stats: RunStats,
+    cancel: CancellationToken,
+    grace: Duration,
+    deadline: Option<Deadline>,
+    max_errors: Option<u64>,
+    /// Set once dispatch has stopped early; in-flight requests are aborted at `abort_at`.
+    ending: Option<Ending>,
+    abort_at: Option<Deadline>,
 }
 
-impl Scheduler {
+impl<I: Iterator<Item = u64>> Run<I> {
+    /// Sets up the client and the limiter; nothing is sent until [`Run::next`] is awaited.
+    pub fn start(
+        job: &JobSpec,
+        spec: RunSpec,
+        ids: I,
+        cancel: CancellationToken,
+    ) -> Result<Self, EngineError> {
+        let concurrency = spec.concurrency.max(1);
+        let pacer = Arc::new(Pacer::new(job.rate, job.burst));
+        let fetcher = Fetcher::new(
+            job.template.clone(),
+            job.fields.clone(),
+            &job.client,
+            concurrency,
+            Arc::clone(&pacer),
+            cancel.clone(),
+        )?;
+        Ok(Self {
+            fetcher: Arc::new(fetcher),
+            pacer,
+            // A request holds a slot until its body is in, so its field extraction overlaps the
+            // next request instead of delaying it.
+            slots: Arc::new(Semaphore::new(concurrency)),
+            ids: ids.peekable(),
+            order: spec.order,
+            window: spec.lookahead.max(1),
+            epoch: Instant::now(),
+            tasks: JoinSet::new(),
+            in_flight: HashMap::with_capacity(concurrency),
+            reorder: Reorder::default(),
+            ready: VecDeque::new(),
+            dispatched: 0,
+            handed_out: 0,
+            failed: 0,
+            stats: RunStats::new(spec.mode, concurrency, job.rate),
+            cancel,
+            grace: job.grace,
+            deadline: job.deadline.map(|d| Deadline::now() + d),
+            max_errors: job.max_errors,
+            ending: None,
+            abort_at: None,
+        })
+    }
+
+    /// The next record, or None when the run is over (all ids done, or stopped early and drained).
+    pub async fn next(&mut self) -> Option<Record> {
+        loop {
+            if let Some(record) = self.pop_ready() {
+                return Some(self.hand_out(record));
+            }
+            self.notice_cancel();
+            let more = self.ending.is_none() && self.ids.peek().is_some();
+            if self.tasks.is_empty() && !more {
+                self.ready.extend(self.reorder.drain());
+                let record = self.ready.pop_front()?;
+                return Some(self.hand_out(record));
+            }
+            let room = self.dispatched - self.handed_out < self.window;
+            let grace_running = self.abort_at.is_some() && !self.tasks.is_empty();
+            tokio::select! {
+                biased;
+                joined = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => self.complete(joined),
+                () = self.cancel.cancelled(), if more => {}
+                () = sleep_until(self.deadline), if more || !self.tasks.is_empty() => {
+                    self.deadline = None;
+                    self.stop(Ending::Deadline, Duration::ZERO);
+                }
+                () = sleep_until(self.abort_at), if grace_running => self.tasks.abort_all(),
+                slot = next_slot(&self.slots, &self.pacer), if more && room => {
+                    if let (Some(id), Some(slot)) = (self.ids.next(), slot) {
+                        self.dispatch(id, slot);
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when the next call to [`Run::next`] returns at once.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty() || self.reorder.has_next()
+    }
+
+    /// The figures of what was released so far.
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
+    /// The figures of the run, with how it ended.
+    pub fn into_stats(self) -> RunStats {
+        let mut stats = self.stats;
+        stats.ending = self.ending.unwrap_or(Ending::Completed);
+        stats
+    }
+
+    fn hand_out(&mut self, record: Record) -> Record {
+        self.stats.add(&record);
+        self.handed_out += 1;
+        record
+    }
+
+    fn pop_ready(&mut self) -> Option<Record> {
+        self.ready.pop_front().or_else(|| self.reorder.pop_ready())
+    }
+
+    /// Stops dispatch; in-flight requests get `grace` to finish.
+    fn stop(&mut self, ending: Ending, grace: Duration) {
+        if self.ending.is_none() {
+            self.ending = Some(ending);
+            self.abort_at = Some(Deadline::now() + grace);
+            if grace.is_zero() {
+                self.tasks.abort_all();
+            }
+        }
+    }
+
+    fn notice_cancel(&mut self) {
+        if self.cancel.is_cancelled() {
+            self.stop(Ending::Cancelled, self.grace);
+        }
+    }
+
     fn dispatch(&mut self, id: u64, slot: OwnedSemaphorePermit) {
         let index = self.dispatched;
         let fetcher = Arc::clone(&self.fetcher);
@@ -176,13 +290,13 @@ impl Scheduler {
         self.dispatched += 1;
     }
 
-    fn complete(&mut self, joined: Option<Result<(TaskId, Record), tokio::task::JoinError>>) {
+    fn complete(&mut self, joined: Option<Result<(TaskId, Record), JoinError>>) {
         let record = match joined {
             Some(Ok((task, record))) => {
                 self.in_flight.remove(&task);
                 record
             }
-            // Aborted at the end of a grace period: not completed, so not recorded.
+            // Aborted when the run stopped early: not completed, so not recorded.
             Some(Err(error)) if error.is_cancelled() => {
                 self.in_flight.remove(&error.id());
                 return;
@@ -193,19 +307,27 @@ impl Scheduler {
             },
             None => return,
         };
-        self.reorder.insert(record.index, record);
+        if !record.is_ok() {
+            self.failed += 1;
+            if self.max_errors.is_some_and(|max| self.failed >= max) {
+                self.stop(Ending::MaxErrors, Duration::ZERO);
+            }
+        }
+        match self.order {
+            Order::Ids => self.reorder.insert(record.index, record),
+            Order::Completion => self.ready.push_back(record),
+        }
     }
 
-    /// The record for a task that panicked or was aborted: a failure, never a gap in the output.
-    fn lost_task_record(&self, index: u64, id: u64, error: &tokio::task::JoinError) -> Record {
-        let started = self.epoch.elapsed();
+    /// The record for a task that panicked: a failure, never a gap in the output.
+    fn lost_task_record(&self, index: u64, id: u64, error: &JoinError) -> Record {
         Record {
             index,
             id,
             url: self.fetcher.url(id),
             status: None,
-            elapsed: std::time::Duration::ZERO,
-            started,
+            elapsed: Duration::ZERO,
+            started: self.epoch.elapsed(),
             bytes: 0,
             wire_bytes: 0,
             attempts: 1,
@@ -216,27 +338,18 @@ impl Scheduler {
             fields: Vec::new(),
         }
     }
+}
 
-    /// Hands every record that is next in order to the stats and the sink.
-    fn release(&mut self, sink: &mut dyn RecordSink) -> io::Result<()> {
-        let mut released = false;
-        while let Some(record) = self.reorder.pop_ready() {
-            self.stats.add(&record);
-            sink.write(&record)?;
-            released = true;
-        }
-        if released {
-            sink.flush()?;
-        }
-        Ok(())
-    }
+/// A free slot, then the rate limiter's go-ahead. Cancel-safe: a dropped wait takes neither.
+async fn next_slot(slots: &Arc<Semaphore>, pacer: &Pacer) -> Option<OwnedSemaphorePermit> {
+    let slot = Arc::clone(slots).acquire_owned().await.ok()?;
+    pacer.ready().await;
+    Some(slot)
+}
 
-    /// Releases every parked record in order, skipping the gaps left by aborted requests.
-    fn release_all(&mut self, sink: &mut dyn RecordSink) -> io::Result<()> {
-        for record in self.reorder.drain() {
-            self.stats.add(&record);
-            sink.write(&record)?;
-        }
-        sink.flush()
+async fn sleep_until(deadline: Option<Deadline>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }

@@ -64,6 +64,13 @@ impl IdRange {
         false
     }
 
+    /// The ids in ascending order, generated lazily, owning the range (for runs that outlive it).
+    pub fn into_ids(self) -> impl Iterator<Item = u64> + Send + 'static {
+        self.segments
+            .into_iter()
+            .flat_map(|s| (0..s.len()).map(move |k| s.start + k * s.step))
+    }
+
     /// The ids in ascending order, generated lazily.
     pub fn iter(&self) -> impl Iterator<Item = u64> + Send + '_ {
         self.segments

@@ -36,14 +36,8 @@ pub enum Mode {
 impl Mode {
     /// The runs this mode makes, in order; the last one's records are the results written.
     pub fn runs(self, concurrency: usize) -> Vec<RunSpec> {
-        let sequential = RunSpec {
-            mode: RunMode::Sequential,
-            concurrency: 1,
-        };
-        let concurrent = RunSpec {
-            mode: RunMode::Concurrent,
-            concurrency,
-        };
+        let sequential = RunSpec::new(RunMode::Sequential, 1);
+        let concurrent = RunSpec::new(RunMode::Concurrent, concurrency);
         match self {
             Mode::Sequential => vec![sequential],
             Mode::Concurrent => vec![concurrent],
@@ -86,6 +80,10 @@ pub struct Plan {
     pub grace: std::time::Duration,
     /// Skip the ids already in the output file and append the rest.
     pub resume: bool,
+    /// Time budget per run.
+    pub deadline: Option<std::time::Duration>,
+    /// Stop a run after this many failed requests.
+    pub max_errors: Option<u64>,
     /// Show progress bars (still only when stderr is a terminal).
     pub progress: bool,
     /// Print nothing on stderr but errors.

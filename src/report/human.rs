@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use super::stats::Ending;
 use super::{Report, RunReport};
 
 /// Writes the side-by-side table and the comparison line.
@@ -34,11 +35,30 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out)?;
     }
+    for run in &report.runs {
+        if let Some(line) = ending(run) {
+            writeln!(out, "{line}")?;
+        }
+    }
     if let Some(line) = comparison(report) {
         writeln!(out)?;
         writeln!(out, "{line}")?;
     }
     Ok(())
+}
+
+/// Why a run stopped early, and what it left: "deadline reached: 850 of 1000 ids not fetched".
+fn ending(run: &RunReport) -> Option<String> {
+    let what = match run.ended {
+        Ending::Completed => return None,
+        Ending::Deadline => "deadline reached",
+        Ending::MaxErrors => "stopped after --max-errors failed requests",
+        Ending::Cancelled => "cancelled",
+    };
+    Some(format!(
+        "{} run: {what}: {} of {} ids not fetched",
+        run.mode, run.not_fetched, run.planned
+    ))
 }
 
 /// "concurrent (c=50) ran 45.20x faster than sequential", when both modes ran.

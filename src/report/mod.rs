@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use self::stats::{LatencySummary, RunMode, RunStats};
+use self::stats::{Ending, LatencySummary, RunMode, RunStats};
 
 /// The report of one or more runs of the same job.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +28,12 @@ pub struct Report {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub mode: RunMode,
+    /// `completed`, `deadline`, `max_errors` or `cancelled`.
+    pub ended: Ending,
+    /// Ids the run was asked to fetch.
+    pub planned: u64,
+    /// Ids not fetched because the run ended early (`planned - requests`).
+    pub not_fetched: u64,
     pub concurrency: usize,
     /// Requests per second the run was limited to, or null for unlimited.
     pub rate: Option<f64>,
@@ -55,9 +61,12 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    pub fn from_stats(stats: &RunStats) -> Self {
+    pub fn from_stats(stats: &RunStats, planned: u64) -> Self {
         Self {
             mode: stats.mode,
+            ended: stats.ending,
+            planned,
+            not_fetched: planned.saturating_sub(stats.requests),
             concurrency: stats.concurrency,
             rate: stats.rate.map(|r| r.per_second()),
             requests: stats.requests,
@@ -87,8 +96,12 @@ impl RunReport {
 }
 
 impl Report {
-    pub fn new(runs: &[RunStats]) -> Self {
-        let runs: Vec<RunReport> = runs.iter().map(RunReport::from_stats).collect();
+    /// The report of `runs`, each of which was asked to fetch `planned` ids.
+    pub fn new(runs: &[RunStats], planned: u64) -> Self {
+        let runs: Vec<RunReport> = runs
+            .iter()
+            .map(|r| RunReport::from_stats(r, planned))
+            .collect();
         let speedup = speedup(&runs);
         Self {
             runs,
@@ -108,11 +121,20 @@ impl Report {
         self.runs.iter().all(|r| r.errors == 0)
     }
 
-    /// Writes the JSON report to `path`, pretty-printed.
+    /// Writes the JSON report to `path` atomically: to a temporary file in the same folder, synced,
+    /// then renamed over `path`, so a reader sees the old report or the new one, never half of one.
     pub fn write_json(&self, path: &Path) -> io::Result<()> {
         let mut text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
         text.push('\n');
-        std::fs::write(path, text)
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+        io::Write::write_all(&mut temp, text.as_bytes())?;
+        temp.as_file().sync_all()?;
+        temp.persist(path).map_err(|e| e.error)?;
+        Ok(())
     }
 }
 

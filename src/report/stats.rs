@@ -30,6 +30,21 @@ impl fmt::Display for RunMode {
     }
 }
 
+/// How a run ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// Every id was fetched.
+    #[default]
+    Completed,
+    /// The time budget (--deadline) ran out.
+    Deadline,
+    /// --max-errors failed requests.
+    MaxErrors,
+    /// Cancelled (a signal, or the library's cancellation handle).
+    Cancelled,
+}
+
 /// Highest latency the histogram tracks exactly: one hour, in microseconds; longer ones saturate.
 const MAX_TRACKED_MICROS: u64 = 3_600_000_000;
 
@@ -50,6 +65,8 @@ pub struct RunStats {
     pub error_kinds: BTreeMap<ErrorKind, u64>,
     first_start: Option<Duration>,
     last_finish: Duration,
+    /// How the run ended.
+    pub ending: Ending,
 }
 
 impl RunStats {
@@ -69,6 +86,7 @@ impl RunStats {
             error_kinds: BTreeMap::new(),
             first_start: None,
             last_finish: Duration::ZERO,
+            ending: Ending::Completed,
         }
     }
 

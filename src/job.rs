@@ -1,0 +1,316 @@
+//! The library's entry point: a [`Job`], built once, consumed three ways on the engine the CLI
+//! uses: callbacks ([`Job::run_with`]), a stream of records ([`Job::stream`]), or everything at
+//! once ([`Job::gather`]), asyncio's `gather` with order kept.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use futures_core::Stream;
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{ClientOptions, EngineError, JobSpec, Order, RetryPolicy, Run, RunSpec};
+use crate::extract::{FieldPath, FieldSet, PathError};
+use crate::plan::ids::{IdRange, RangeError};
+use crate::plan::rate::{Rate, RateError};
+use crate::plan::template::{Template, TemplateError};
+use crate::record::Record;
+use crate::report::stats::RunMode;
+use crate::report::RunReport;
+
+/// Why a job could not be built or run.
+#[derive(Debug, Error)]
+pub enum JobError {
+    #[error("url template: {0}")]
+    Template(#[from] TemplateError),
+    #[error("ids: {0}")]
+    Range(#[from] RangeError),
+    #[error("rate: {0}")]
+    Rate(#[from] RateError),
+    #[error("field path: {0}")]
+    Path(#[from] PathError),
+    #[error("concurrency must be at least 1")]
+    Concurrency,
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// A validated job: a URL template, its ids, and how to fetch them.
+///
+/// ```
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use fetchbench::{fixture::FixtureServer, Job};
+///
+/// // The built-in fixture server: the real pokeapi documents, on loopback.
+/// let server = FixtureServer::start("127.0.0.1:0".parse()?, Default::default()).await?;
+/// let job = Job::builder(&server.url_template())
+///     .ids("1..=3")
+///     .concurrency(3)
+///     .field("name")
+///     .build()?;
+/// let (records, summary) = job.gather().await?;
+/// let names: Vec<_> = records.iter().map(|r| r.fields[0].as_str().unwrap_or("")).collect();
+/// assert_eq!(names, ["bulbasaur", "ivysaur", "venusaur"]);
+/// assert_eq!(summary.ok, 3);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Job {
+    spec: JobSpec,
+    ids: IdRange,
+    run: RunSpec,
+    cancel: CancellationToken,
+}
+
+/// Builds a [`Job`]; every value is checked by [`JobBuilder::build`].
+#[derive(Debug, Clone)]
+pub struct JobBuilder {
+    template: String,
+    ids: String,
+    concurrency: usize,
+    mode: RunMode,
+    order: Order,
+    rate: Option<String>,
+    burst: u32,
+    fields: Vec<String>,
+    client: ClientOptions,
+    deadline: Option<Duration>,
+    max_errors: Option<u64>,
+    cancel: CancellationToken,
+}
+
+impl Job {
+    /// Starts a job on `url_template` (`{}`, `{id}`, `{:03}` placeholders), ids `1..151`,
+    /// concurrency 50, unlimited rate, no fields.
+    pub fn builder(url_template: &str) -> JobBuilder {
+        JobBuilder {
+            template: url_template.to_owned(),
+            ids: "1..151".to_owned(),
+            concurrency: 50,
+            mode: RunMode::Concurrent,
+            order: Order::Ids,
+            rate: None,
+            burst: 1,
+            fields: Vec::new(),
+            client: ClientOptions::default(),
+            deadline: None,
+            max_errors: None,
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// The handle that cancels this job: no request starts after it fires, in-flight ones get
+    /// the grace period (5 s) and the records that completed are still delivered.
+    pub fn cancel_handle(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// The field paths, in the order of each record's `fields`.
+    pub fn field_paths(&self) -> &[FieldPath] {
+        self.spec.fields.paths()
+    }
+
+    /// Number of ids the job fetches.
+    pub fn len(&self) -> u64 {
+        self.ids.len()
+    }
+
+    /// Always false: a job has at least one id.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Runs the job, calling `on_record` once per id (in id order, or completion order if the
+    /// builder asked for it) and `on_done` once, after the last record, with the summary.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use fetchbench::{fixture::FixtureServer, Job};
+    /// # let server = FixtureServer::start("127.0.0.1:0".parse()?, Default::default()).await?;
+    /// let job = Job::builder(&server.url_template()).ids("24..=26").field("name").build()?;
+    /// let mut names = Vec::new();
+    /// let summary = job
+    ///     .run_with(
+    ///         |record| names.push(record.fields[0].to_string()),
+    ///         |summary| println!("{} ok in {:.3} s", summary.ok, summary.wall_s),
+    ///     )
+    ///     .await?;
+    /// assert_eq!(names, [r#""arbok""#, r#""pikachu""#, r#""raichu""#]);
+    /// assert_eq!(summary.requests, 3);
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_with(
+        &self,
+        mut on_record: impl FnMut(&Record),
+        on_done: impl FnOnce(&RunReport),
+    ) -> Result<RunReport, JobError> {
+        let mut run = self.start()?;
+        while let Some(record) = run.next().await {
+            on_record(&record);
+        }
+        let summary = RunReport::from_stats(&run.into_stats(), self.len());
+        on_done(&summary);
+        Ok(summary)
+    }
+
+    /// Every record, in id order (or completion order if asked), and the summary: asyncio's
+    /// `gather`. Holds all records in memory; prefer [`Job::stream`] for long ranges.
+    pub async fn gather(&self) -> Result<(Vec<Record>, RunReport), JobError> {
+        let mut records = Vec::new();
+        let summary = self.run_with(|r| records.push(r.clone()), |_| {}).await?;
+        Ok((records, summary))
+    }
+
+    /// The records as a stream, fetched as it is polled. Take, filter or stop early as you
+    /// like: dropping the stream cancels the job (in-flight requests are aborted, none start).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use fetchbench::{fixture::FixtureServer, Job};
+    /// use futures_util::StreamExt;
+    /// # let server = FixtureServer::start("127.0.0.1:0".parse()?, Default::default()).await?;
+    /// let job = Job::builder(&server.url_template()).ids("1..=151").concurrency(4).build()?;
+    /// let first: Vec<u64> = job.stream()?.take(3).map(|r| r.id).collect().await;
+    /// assert_eq!(first, [1, 2, 3]);
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(&self) -> Result<impl Stream<Item = Record> + Send + 'static, JobError> {
+        let lazy = RunSpec {
+            lookahead: self.run.concurrency as u64,
+            ..self.run
+        };
+        let run = Run::start(
+            &self.spec,
+            lazy,
+            self.ids.clone().into_ids(),
+            self.cancel.clone(),
+        )?;
+        Ok(futures_util::stream::unfold(run, |mut run| async move {
+            let record = run.next().await?;
+            Some((record, run))
+        }))
+    }
+
+    fn start(&self) -> Result<Run<impl Iterator<Item = u64> + Send + 'static>, JobError> {
+        let ids = self.ids.clone().into_ids();
+        Ok(Run::start(&self.spec, self.run, ids, self.cancel.clone())?)
+    }
+}
+
+impl JobBuilder {
+    /// The ids: `1..151` (half-open), `1..=150`, `7`, `1..100:5`, or a comma list of those.
+    pub fn ids(mut self, spec: &str) -> Self {
+        self.ids = spec.to_owned();
+        self
+    }
+
+    /// At most `n` requests in flight (default 50).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self.mode = RunMode::Concurrent;
+        self
+    }
+
+    /// One request after another (concurrency 1).
+    pub fn sequential(mut self) -> Self {
+        self.concurrency = 1;
+        self.mode = RunMode::Sequential;
+        self
+    }
+
+    /// Deliver records as requests complete instead of in id order.
+    pub fn completion_order(mut self) -> Self {
+        self.order = Order::Completion;
+        self
+    }
+
+    /// One rate limit across all requests: `20/s`, `600/m`, `5/100ms`.
+    pub fn rate(mut self, rate: &str) -> Self {
+        self.rate = Some(rate.to_owned());
+        self
+    }
+
+    /// Requests the rate limiter lets out at once after an idle spell (default 1).
+    pub fn burst(mut self, burst: u32) -> Self {
+        self.burst = burst;
+        self
+    }
+
+    /// A JSON path to extract from every response: `name`, `types[0].type.name`, `stats[*].base_stat`.
+    pub fn field(mut self, path: &str) -> Self {
+        self.fields.push(path.to_owned());
+        self
+    }
+
+    /// Retries of transient failures (default 2).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.client.retry = RetryPolicy {
+            retries,
+            ..self.client.retry
+        };
+        self
+    }
+
+    /// Time limit per attempt, connect to last body byte (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.client.timeout = timeout;
+        self
+    }
+
+    /// Time limit to connect (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.client.connect_timeout = timeout;
+        self
+    }
+
+    /// Time budget: when spent, no request starts and in-flight ones are cancelled.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Stop after `n` failed requests (1 = cancel on the first failure, like a TaskGroup).
+    pub fn max_errors(mut self, n: u64) -> Self {
+        self.max_errors = Some(n);
+        self
+    }
+
+    /// Use this token to cancel the job (see [`Job::cancel_handle`]).
+    pub fn cancel_token(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// Checks every value and returns the job.
+    pub fn build(self) -> Result<Job, JobError> {
+        if self.concurrency == 0 {
+            return Err(JobError::Concurrency);
+        }
+        let fields = self
+            .fields
+            .iter()
+            .map(|p| p.parse::<FieldPath>())
+            .collect::<Result<Vec<_>, _>>()?;
+        let rate = self.rate.as_deref().map(str::parse::<Rate>).transpose()?;
+        let spec = JobSpec {
+            template: Template::parse_url(&self.template)?,
+            fields: FieldSet::new(fields),
+            client: self.client,
+            rate,
+            burst: NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN),
+            grace: Duration::from_secs(5),
+            deadline: self.deadline,
+            max_errors: self.max_errors,
+        };
+        let run = RunSpec {
+            order: self.order,
+            ..RunSpec::new(self.mode, self.concurrency)
+        };
+        Ok(Job {
+            spec,
+            ids: self.ids.parse()?,
+            run,
+            cancel: self.cancel,
+        })
+    }
+}
