@@ -76,7 +76,7 @@ impl ServeArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// URL with a `{}` placeholder for the id (also `{id}`; `{:03}` / `{id:03}` zero-pad),
-    /// e.g. 'https://pokeapi.co/api/v2/pokemon/{}/'. Default: the built-in fixture server.
+    /// e.g. `https://pokeapi.co/api/v2/pokemon/{}/`. Default: the built-in fixture server.
     #[arg(long, value_name = "TEMPLATE")]
     pub url: Option<Template>,
 
@@ -123,7 +123,7 @@ pub struct RunArgs {
     #[arg(short = 'H', long = "header", value_name = "'K: V'", value_parser = parse_header)]
     pub headers: Vec<(HeaderName, HeaderValue)>,
 
-    /// User-Agent header. Default: fetchbench/<version>.
+    /// User-Agent header. Default: `fetchbench/VERSION`.
     #[arg(long, value_name = "UA")]
     pub user_agent: Option<String>,
 
