@@ -14,7 +14,8 @@ use crate::record::Record;
 /// A sink that advances a progress bar, then forwards to the real sink.
 pub struct ProgressSink<'a> {
     inner: &'a mut dyn RecordSink,
-    bar: ProgressBar,
+    /// None when hidden: then a record costs nothing here (a hidden indicatif bar still locks).
+    bar: Option<ProgressBar>,
     errors: u64,
 }
 
@@ -33,9 +34,9 @@ impl<'a> ProgressSink<'a> {
             );
             bar.set_prefix(label.to_owned());
             bar.enable_steady_tick(Duration::from_millis(200));
-            bar
+            Some(bar)
         } else {
-            ProgressBar::hidden()
+            None
         };
         Self {
             inner,
@@ -47,10 +48,12 @@ impl<'a> ProgressSink<'a> {
 
 impl RecordSink for ProgressSink<'_> {
     fn write(&mut self, record: &Record) -> io::Result<()> {
-        self.bar.inc(1);
-        if !record.is_ok() {
-            self.errors += 1;
-            self.bar.set_message(format!("{} errors", self.errors));
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            if !record.is_ok() {
+                self.errors += 1;
+                bar.set_message(format!("{} errors", self.errors));
+            }
         }
         self.inner.write(record)
     }
@@ -60,13 +63,17 @@ impl RecordSink for ProgressSink<'_> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.bar.finish_and_clear();
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
         self.inner.finish()
     }
 }
 
 impl Drop for ProgressSink<'_> {
     fn drop(&mut self) {
-        self.bar.finish_and_clear();
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
     }
 }

@@ -10,6 +10,7 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING};
 use reqwest::{Client, Response};
 use serde_json::Value;
@@ -20,7 +21,7 @@ use super::decode::{self, DecodeError, Decoded, Encoding};
 use super::pacer::Pacer;
 use super::retry::{is_transient_status, retry_after, RetryPolicy, Transience};
 use crate::extract::FieldSet;
-use crate::plan::template::Template;
+use crate::plan::template::{Template, UrlRenderer};
 use crate::record::{ErrorKind, Failure, Record};
 
 /// How the HTTP client is set up for a run.
@@ -61,7 +62,7 @@ impl Default for ClientOptions {
 #[derive(Debug)]
 pub struct Fetcher {
     client: Client,
-    template: Template,
+    urls: UrlRenderer,
     fields: FieldSet,
     options: ClientOptions,
     /// Retries wait for the same limiter as first attempts.
@@ -75,8 +76,9 @@ struct Attempt {
     status: Option<u16>,
     encoding: Encoding,
     wire_bytes: u64,
-    /// The body as received: kept when it must be decoded or its fields extracted.
-    wire: Vec<u8>,
+    /// The body as received, chunk by chunk (never copied while it arrives): kept when it must
+    /// be decoded or its fields extracted.
+    wire: Vec<Bytes>,
     failure: Option<Failure>,
     transience: Transience,
 }
@@ -117,7 +119,7 @@ impl Fetcher {
             .build()?;
         Ok(Self {
             client,
-            template,
+            urls: UrlRenderer::new(template),
             fields,
             options: options.clone(),
             pacer,
@@ -127,7 +129,7 @@ impl Fetcher {
 
     /// The URL for `id`.
     pub fn url(&self, id: u64) -> String {
-        self.template.render(id)
+        self.urls.render(id)
     }
 
     /// Fetches one id, retrying as the policy allows; `epoch` is the start of the run. The
@@ -141,10 +143,13 @@ impl Fetcher {
         epoch: Instant,
         slot: OwnedSemaphorePermit,
     ) -> Record {
-        let url = self.url(id);
+        let (url, parsed) = match self.urls.url(id) {
+            Ok(parsed) => (parsed.as_str().to_owned(), Some(parsed)),
+            Err(_) => (self.url(id), None),
+        };
         let start = Instant::now();
         let mut attempts = 1;
-        let mut attempt = self.attempt(&url).await;
+        let mut attempt = self.attempt(parsed.as_ref()).await;
         while let Some(wait) = attempt
             .failure
             .as_ref()
@@ -154,7 +159,7 @@ impl Fetcher {
                 break;
             }
             attempts += 1;
-            attempt = self.attempt(&url).await;
+            attempt = self.attempt(parsed.as_ref()).await;
         }
         let elapsed = start.elapsed();
         drop(slot);
@@ -211,10 +216,14 @@ impl Fetcher {
             };
         }
         // Identity bodies were kept as received; decoded ones come back from the decoder.
-        let body = if attempt.encoding == Encoding::Identity {
-            &attempt.wire
-        } else {
-            &decoded.kept
+        let joined;
+        let body: &[u8] = match (attempt.encoding, attempt.wire.as_slice()) {
+            (Encoding::Identity, [single]) => single,
+            (Encoding::Identity, chunks) => {
+                joined = chunks.concat();
+                &joined
+            }
+            _ => &decoded.kept,
         };
         match self.fields.extract(body) {
             Ok(fields) => Settled {
@@ -239,8 +248,12 @@ impl Fetcher {
 
     /// One request: send it and receive the whole body (undecoded). Transport errors and
     /// retryable statuses come back as a failure with their transience.
-    async fn attempt(&self, url: &str) -> Attempt {
-        let response = match self.client.get(url).send().await {
+    async fn attempt(&self, url: Option<&reqwest::Url>) -> Attempt {
+        let Some(url) = url else {
+            let message = "not a valid URL once the id is filled in".to_owned();
+            return failed_attempt(None, 0, permanent(ErrorKind::Request, message));
+        };
+        let response = match self.client.get(url.clone()).send().await {
             Ok(response) => response,
             Err(e) => return failed_attempt(None, 0, self.describe(&e)),
         };
@@ -286,17 +299,13 @@ impl Fetcher {
         &self,
         mut response: Response,
         keep: bool,
-    ) -> Result<(u64, Vec<u8>), (u64, (Failure, Transience))> {
+    ) -> Result<(u64, Vec<Bytes>), (u64, (Failure, Transience))> {
         let cap = self.options.max_body;
         let over_cap = |bytes| (bytes, permanent(ErrorKind::Body, too_large(cap)));
         if response.content_length().is_some_and(|n| n > cap) {
             return Err(over_cap(0));
         }
         let mut wire = Vec::new();
-        if keep {
-            let hint = response.content_length().unwrap_or(0);
-            wire.reserve(usize::try_from(hint).unwrap_or(0));
-        }
         let mut bytes = 0u64;
         loop {
             match response.chunk().await {
@@ -306,7 +315,7 @@ impl Fetcher {
                         return Err(over_cap(bytes));
                     }
                     if keep {
-                        wire.extend_from_slice(&chunk);
+                        wire.push(chunk);
                     }
                 }
                 Ok(None) => return Ok((bytes, wire)),

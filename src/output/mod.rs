@@ -23,7 +23,7 @@ pub use self::ndjson::NdjsonSink;
 pub use self::table::TableSink;
 
 /// Where ordered records go.
-pub trait RecordSink {
+pub trait RecordSink: Send {
     /// Writes one record; an error stops the run (e.g. the reader closed the pipe).
     fn write(&mut self, record: &Record) -> io::Result<()>;
     /// Pushes what was written so far to its destination.
