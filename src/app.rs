@@ -123,14 +123,24 @@ pub async fn run(plan: Plan) -> Result<Exit, AppError> {
     let signals = SignalWatch::spawn(cancel.clone(), plan.grace);
 
     let runs = plan.mode.runs(plan.concurrency);
-    let todo = plan.ids.len().saturating_sub(done.len() as u64);
+    let todo = plan
+        .ids
+        .known_len()
+        .map(|n| n.saturating_sub(done.len() as u64));
     let mut all_stats = Vec::with_capacity(runs.len());
     for (i, run) in runs.iter().enumerate() {
         let last = i + 1 == runs.len();
         let mut discard = Discard;
         let target: &mut dyn RecordSink = if last { sink.as_mut() } else { &mut discard };
         let mut progress = ProgressSink::new(target, todo, &run.mode.to_string(), plan.progress);
-        let ids = plan.ids.iter().filter(|id| !done.contains(*id));
+        let ids = plan
+            .ids
+            .open()
+            .map_err(|e| AppError::Usage {
+                flag: "--ids",
+                message: format!("cannot read: {e}"),
+            })?
+            .filter(|id| !done.contains(id));
         let stats = engine::run(&job, *run, ids, &mut progress, &cancel).await?;
         drop(progress);
         let ended_early = stats.ending != Ending::Completed;

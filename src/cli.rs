@@ -9,13 +9,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
+use crate::app::AppError;
+use crate::engine::shape::{auth_from_env, is_credential, HeaderTemplate, RequestShape};
 use crate::engine::{ClientOptions, RetryPolicy};
 use crate::extract::{FieldPath, FieldSet};
 use crate::fixture::FixtureOptions;
 use crate::output::Format;
 use crate::plan::ids::IdRange;
+use crate::plan::ids::IdSource;
 use crate::plan::rate::{parse_duration, Rate};
 use crate::plan::template::Template;
 use crate::plan::{Destination, Mode, Plan, Target};
@@ -77,13 +80,57 @@ impl ServeArgs {
 pub struct RunArgs {
     /// URL with a `{}` placeholder for the id (also `{id}`; `{:03}` / `{id:03}` zero-pad),
     /// e.g. `https://pokeapi.co/api/v2/pokemon/{}/`. Default: the built-in fixture server.
-    #[arg(long, value_name = "TEMPLATE")]
-    pub url: Option<Template>,
+    #[arg(long, value_name = "TEMPLATE", value_parser = parse_url_template)]
+    pub url: Option<String>,
 
     /// Ids: `1..151` (half-open), `1..=150`, `7`, `1..100:5` (step 5), or a comma list of those
     /// in ascending order (`1..10,20,30..=35`).
-    #[arg(short, long, value_name = "SPEC", default_value = "1..151")]
+    #[arg(
+        short,
+        long,
+        value_name = "SPEC",
+        default_value = "1..151",
+        conflicts_with = "ids"
+    )]
     pub range: IdRange,
+
+    /// Ids from a word list instead of a range: one per line (`-` reads stdin), blank lines and
+    /// `#` comments skipped, whitespace trimmed; read as it goes, never all at once. Each value is
+    /// percent-encoded for its place in the URL (`mr mime` -> `mr%20mime`) unless --raw; records
+    /// carry it as "id" (a string unless it is a number).
+    #[arg(long, value_name = "FILE")]
+    pub ids: Option<PathBuf>,
+
+    /// Substitute ids into the URL exactly as written, without percent-encoding (for word lists
+    /// of full paths such as `a/b?c=d`). You are responsible for the result being a valid URL.
+    #[arg(long)]
+    pub raw: bool,
+
+    /// HTTP method. Default: GET, or POST with --data/--json.
+    #[arg(short = 'X', long, value_name = "METHOD", value_parser = parse_method)]
+    pub method: Option<reqwest::Method>,
+
+    /// Request body; the placeholder is filled in here too (only `{}`, `{id}`, `{:03}`, `{id:03}`:
+    /// other braces stay as they are). `@FILE` reads the body from FILE.
+    #[arg(short = 'd', long, value_name = "BODY", conflicts_with = "json")]
+    pub data: Option<String>,
+
+    /// JSON request body (sets Content-Type and Accept to application/json); the placeholder is
+    /// filled in, a text id JSON-escaped (write the quotes yourself: `{"name":"{}"}`), other
+    /// braces stay as they are. `@FILE` reads it from FILE.
+    #[arg(long, value_name = "BODY")]
+    pub json: Option<String>,
+
+    /// Speak HTTP/2 from the first byte (prior knowledge), also over plain http:// (h2c). Over
+    /// https HTTP/2 is negotiated by ALPN anyway. Records say which version answered.
+    #[arg(long)]
+    pub http2: bool,
+
+    /// On a redirect to another origin (scheme, host or port), keep Authorization, cookies and
+    /// every credential-like header (curl's name; unsafe: the other host gets your secrets). By
+    /// default they are dropped.
+    #[arg(long)]
+    pub location_trusted: bool,
 
     /// Which runs to make; `both` runs sequential then concurrent and compares them.
     #[arg(short, long, value_enum, default_value_t = Mode::Both)]
@@ -119,9 +166,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
-    /// Add a request header, 'Name: value' (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "'K: V'", value_parser = parse_header)]
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Add a request header, 'Name: value' (repeatable); the placeholder is filled in here too.
+    /// `@FILE` reads headers from FILE, one per line, so secrets stay out of `ps` and shell
+    /// history (so does the FETCHBENCH_AUTH environment variable, sent as Authorization).
+    #[arg(short = 'H', long = "header", value_name = "'K: V'", value_parser = parse_header_arg)]
+    pub headers: Vec<HeaderArg>,
 
     /// User-Agent header. Default: `fetchbench/VERSION`.
     #[arg(long, value_name = "UA")]
@@ -232,6 +281,31 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// A `-H` argument: one header, or a file of them.
+#[derive(Debug, Clone)]
+pub enum HeaderArg {
+    One(HeaderName, HeaderValue),
+    File(PathBuf),
+}
+
+fn parse_header_arg(text: &str) -> Result<HeaderArg, String> {
+    match text.strip_prefix('@') {
+        Some(path) => Ok(HeaderArg::File(PathBuf::from(path))),
+        None => parse_header(text).map(|(n, v)| HeaderArg::One(n, v)),
+    }
+}
+
+fn parse_url_template(text: &str) -> Result<String, String> {
+    Template::parse_url(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_method(text: &str) -> Result<reqwest::Method, String> {
+    reqwest::Method::from_bytes(text.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("`{text}` is not an HTTP method"))
+}
+
 /// `Name: value` into a typed header; the value's bytes are checked, never printed back.
 fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
     let (name, value) = text
@@ -245,15 +319,50 @@ fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
     Ok((name, value))
 }
 
-/// Headers whose values are secrets: marked sensitive so they never show in debug output.
-fn is_credential(name: &HeaderName) -> bool {
-    use reqwest::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
-    [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION].contains(name)
+fn usage(flag: &'static str, message: String) -> AppError {
+    AppError::Usage { flag, message }
+}
+
+/// The text of `--data`/`--json`: as given, or read from the file after `@`.
+fn body_text(flag: &'static str, value: &str) -> Result<String, AppError> {
+    match value.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| usage(flag, format!("cannot read {path}: {e}"))),
+        None => Ok(value.to_owned()),
+    }
+}
+
+/// Every `-H`, files expanded, plus `FETCHBENCH_AUTH` unless an Authorization was given.
+fn collect_headers(args: Vec<HeaderArg>) -> Result<Vec<(HeaderName, HeaderValue)>, AppError> {
+    let mut headers = Vec::new();
+    for arg in args {
+        match arg {
+            HeaderArg::One(name, value) => headers.push((name, value)),
+            HeaderArg::File(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    usage("--header", format!("cannot read {}: {e}", path.display()))
+                })?;
+                for line in text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                {
+                    let header = parse_header(line)
+                        .map_err(|e| usage("--header", format!("{}: {e}", path.display())))?;
+                    headers.push(header);
+                }
+            }
+        }
+    }
+    if !headers.iter().any(|(n, _)| n == AUTHORIZATION) {
+        headers.extend(auth_from_env());
+    }
+    Ok(headers)
 }
 
 impl RunArgs {
     /// The validated plan. `stdout_is_terminal` picks the default format.
-    pub fn into_plan(self, stdout_is_terminal: bool) -> Plan {
+    pub fn into_plan(self, stdout_is_terminal: bool) -> Result<Plan, AppError> {
         let output = match self.output {
             Some(path) if path.as_os_str() != "-" => Destination::File(path),
             _ => Destination::Stdout,
@@ -263,28 +372,84 @@ impl RunArgs {
             Destination::Stdout if stdout_is_terminal => Format::Table,
             Destination::Stdout => Format::Ndjson,
         });
-        let target = match self.url {
-            Some(template) => Target::Url(template),
+        let target = match &self.url {
+            Some(text) => Target::Url(
+                Template::parse_url_with(text, self.raw)
+                    .map_err(|e| usage("--url", e.to_string()))?,
+            ),
             None => Target::Fixture(FixtureOptions {
                 latency: self.latency,
                 jitter: self.jitter,
             }),
         };
-        let mut headers = HeaderMap::new();
-        for (name, value) in self.headers {
-            headers.append(name, value);
-        }
+        let ids = match &self.ids {
+            Some(path) if path.as_os_str() == "-" => {
+                if self.mode == Mode::Both {
+                    return Err(usage(
+                        "--ids",
+                        "stdin can be read once: use --mode sequential or --mode concurrent".into(),
+                    ));
+                }
+                IdSource::Stdin
+            }
+            Some(path) => {
+                std::fs::File::open(path)
+                    .map_err(|e| usage("--ids", format!("cannot read {}: {e}", path.display())))?;
+                IdSource::File(path.clone())
+            }
+            None => IdSource::Range(self.range.clone()),
+        };
+        let mut headers = collect_headers(self.headers)?;
+        let body = match (&self.data, &self.json) {
+            (Some(data), _) => {
+                let text = body_text("--data", data)?;
+                Some(
+                    Template::parse(&text)
+                        .or_else(|_| Template::parse_literal(&text))
+                        .map_err(|e| usage("--data", e.to_string()))?,
+                )
+            }
+            (None, Some(json)) => {
+                let text = body_text("--json", json)?;
+                for name in [CONTENT_TYPE, ACCEPT] {
+                    if !headers.iter().any(|(n, _)| *n == name) {
+                        headers.push((name, HeaderValue::from_static("application/json")));
+                    }
+                }
+                Some(
+                    Template::parse_json(&text)
+                        .or_else(|_| Template::parse_literal(&text))
+                        .map_err(|e| usage("--json", e.to_string()))?,
+                )
+            }
+            (None, None) => None,
+        };
+        let method = self.method.clone().unwrap_or(if body.is_some() {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::GET
+        });
+        let shape = RequestShape {
+            method,
+            body,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.clone(), HeaderTemplate::new(v)))
+                .collect(),
+            location_trusted: self.location_trusted,
+        };
         let defaults = ClientOptions::default();
-        Plan {
+        Ok(Plan {
             target,
-            ids: self.range,
+            ids,
             mode: self.mode,
             concurrency: self.concurrency,
             rate: self.rate,
             burst: self.burst,
             fields: FieldSet::new(self.fields),
             client: ClientOptions {
-                headers,
+                shape,
+                http2: self.http2,
                 user_agent: self.user_agent.unwrap_or(defaults.user_agent),
                 timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
@@ -307,7 +472,7 @@ impl RunArgs {
             report: self.report,
             progress: !self.no_progress && !self.quiet,
             quiet: self.quiet,
-        }
+        })
     }
 }
 

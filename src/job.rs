@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{ClientOptions, EngineError, JobSpec, Order, RetryPolicy, Run, RunSpec};
 use crate::extract::{FieldPath, FieldSet, PathError};
-use crate::plan::ids::{IdRange, RangeError};
+use crate::plan::ids::{Id, IdRange, RangeError};
 use crate::plan::rate::{Rate, RateError};
 use crate::plan::template::{Template, TemplateError};
 use crate::record::Record;
@@ -148,7 +148,7 @@ impl Job {
         while let Some(record) = run.next().await {
             on_record(&record);
         }
-        let summary = RunReport::from_stats(&run.into_stats(), self.len());
+        let summary = RunReport::from_stats(&run.into_stats(), Some(self.len()));
         on_done(&summary);
         Ok(summary)
     }
@@ -170,8 +170,8 @@ impl Job {
     /// use futures_util::StreamExt;
     /// # let server = FixtureServer::start("127.0.0.1:0".parse()?, Default::default()).await?;
     /// let job = Job::builder(&server.url_template()).ids("1..=151").concurrency(4).build()?;
-    /// let first: Vec<u64> = job.stream()?.take(3).map(|r| r.id).collect().await;
-    /// assert_eq!(first, [1, 2, 3]);
+    /// let first: Vec<String> = job.stream()?.take(3).map(|r| r.id.to_string()).collect().await;
+    /// assert_eq!(first, ["1", "2", "3"]);
     /// # Ok(()) }
     /// ```
     pub fn stream(&self) -> Result<impl Stream<Item = Record> + Send + 'static, JobError> {
@@ -182,7 +182,7 @@ impl Job {
         let run = Run::start(
             &self.spec,
             lazy,
-            self.ids.clone().into_ids(),
+            self.ids.clone().into_ids().map(Id::Num),
             self.cancel.clone(),
         )?;
         Ok(futures_util::stream::unfold(run, |mut run| async move {
@@ -191,8 +191,8 @@ impl Job {
         }))
     }
 
-    fn start(&self) -> Result<Run<impl Iterator<Item = u64> + Send + 'static>, JobError> {
-        let ids = self.ids.clone().into_ids();
+    fn start(&self) -> Result<Run<impl Iterator<Item = Id> + Send + 'static>, JobError> {
+        let ids = self.ids.clone().into_ids().map(Id::Num);
         Ok(Run::start(&self.spec, self.run, ids, self.cancel.clone())?)
     }
 }

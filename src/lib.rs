@@ -44,6 +44,7 @@ pub mod report;
 pub mod resume;
 
 pub use job::{Job, JobBuilder, JobError};
+pub use plan::ids::Id;
 pub use record::{ErrorKind, Failure, Record};
 pub use report::stats::{Ending, LatencySummary, RunMode};
 pub use report::RunReport;

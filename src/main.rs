@@ -40,7 +40,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Some(Command::Serve(args)) => app::serve(args.addr(), args.fixture_options())
                 .await
                 .map(|()| app::Exit::Success),
-            None => app::run(cli.run.into_plan(cli::stdout_is_terminal())).await,
+            None => match cli.run.into_plan(cli::stdout_is_terminal()) {
+                Ok(plan) => app::run(plan).await,
+                Err(e) => Err(e),
+            },
         }
     });
     let result = runtime.block_on(job).context("the job's task failed")?;

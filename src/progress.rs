@@ -21,10 +21,15 @@ pub struct ProgressSink<'a> {
 
 impl<'a> ProgressSink<'a> {
     /// A bar for `total` requests labelled `label`; hidden unless `visible` and stderr is a terminal.
-    pub fn new(inner: &'a mut dyn RecordSink, total: u64, label: &str, visible: bool) -> Self {
+    /// `total` is None for a word list, whose length is not known before it is read.
+    pub fn new(
+        inner: &'a mut dyn RecordSink,
+        total: Option<u64>,
+        label: &str,
+        visible: bool,
+    ) -> Self {
         let bar = if visible && io::stderr().is_terminal() {
-            let bar =
-                ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(10));
             bar.set_style(
                 ProgressStyle::with_template(
                     "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec:>12} eta {eta:<4} {msg}",

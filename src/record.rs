@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::extract::FieldPath;
+use crate::plan::ids::Id;
 
 /// What went wrong with a request, coarse enough to count in a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -62,10 +63,12 @@ pub struct Failure {
 pub struct Record {
     /// Position of the id in the range (0-based); records are released in this order.
     pub index: u64,
-    pub id: u64,
+    pub id: Id,
     pub url: String,
     /// HTTP status, when a response arrived.
     pub status: Option<u16>,
+    /// The HTTP version that answered (`HTTP/1.1`, `HTTP/2.0`), when a response arrived.
+    pub http_version: Option<&'static str>,
     /// From the moment the request was allowed to start (after the rate limiter) to the end of the body.
     pub elapsed: Duration,
     /// When the request started, from the start of the run.
@@ -119,10 +122,11 @@ pub struct RecordJson<'a> {
 impl Serialize for RecordJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let r = self.record;
-        let mut map = serializer.serialize_map(Some(9))?;
+        let mut map = serializer.serialize_map(Some(10))?;
         map.serialize_entry("id", &r.id)?;
         map.serialize_entry("url", &r.url)?;
         map.serialize_entry("status", &r.status)?;
+        map.serialize_entry("http_version", &r.http_version)?;
         map.serialize_entry("elapsed_ms", &r.elapsed_ms())?;
         map.serialize_entry("bytes", &r.bytes)?;
         map.serialize_entry("wire_bytes", &r.wire_bytes)?;

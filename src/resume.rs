@@ -10,16 +10,20 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
+use std::collections::HashSet;
+
 use serde::Deserialize;
+
+use crate::plan::ids::Id;
 use tempfile::NamedTempFile;
 
-/// The ids a results file already holds successfully, sorted.
+/// The ids a results file already holds successfully.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DoneIds(Vec<u64>);
+pub struct DoneIds(HashSet<Id>);
 
 impl DoneIds {
-    pub fn contains(&self, id: u64) -> bool {
-        self.0.binary_search(&id).is_ok()
+    pub fn contains(&self, id: &Id) -> bool {
+        self.0.contains(id)
     }
 
     pub fn len(&self) -> usize {
@@ -44,8 +48,17 @@ pub struct Resumed {
 /// The two fields resume reads from a record; the rest of the line is copied as it is.
 #[derive(Deserialize)]
 struct RecordHead {
-    id: u64,
+    id: serde_json::Value,
     error: Option<serde_json::Value>,
+}
+
+/// The id of a record as written: a number, or the word of a word list.
+fn id_of(value: &serde_json::Value) -> Option<Id> {
+    match value {
+        serde_json::Value::Number(n) => n.as_u64().map(Id::Num),
+        serde_json::Value::String(s) => Some(Id::Text(s.as_str().into())),
+        _ => None,
+    }
 }
 
 /// Reads `path` (a missing file means nothing is done), keeps its successful records, and
@@ -63,7 +76,7 @@ pub fn prepare(path: &Path) -> io::Result<Resumed> {
     let temp = NamedTempFile::new_in(dir)?;
     let mut out = BufWriter::new(temp);
     let mut resumed = Resumed::default();
-    let mut ids = Vec::new();
+    let mut ids = HashSet::new();
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     loop {
@@ -74,9 +87,13 @@ pub fn prepare(path: &Path) -> io::Result<Resumed> {
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
         match serde_json::from_slice::<RecordHead>(text) {
             Ok(head) if head.error.as_ref().is_none_or(serde_json::Value::is_null) => {
+                let Some(id) = id_of(&head.id) else {
+                    resumed.damaged += 1;
+                    continue;
+                };
                 out.write_all(text)?;
                 out.write_all(b"\n")?;
-                ids.push(head.id);
+                ids.insert(id);
             }
             Ok(_) => resumed.failed += 1,
             Err(_) => resumed.damaged += 1,
@@ -85,8 +102,6 @@ pub fn prepare(path: &Path) -> io::Result<Resumed> {
     let temp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|e| e.error)?;
-    ids.sort_unstable();
-    ids.dedup();
     resumed.done = DoneIds(ids);
     Ok(resumed)
 }
@@ -110,8 +125,8 @@ mod tests {
         )
         .unwrap();
         let resumed = prepare(&path).unwrap();
-        assert!(resumed.done.contains(1) && resumed.done.contains(3));
-        assert!(!resumed.done.contains(2) && !resumed.done.contains(4));
+        assert!(resumed.done.contains(&Id::Num(1)) && resumed.done.contains(&Id::Num(3)));
+        assert!(!resumed.done.contains(&Id::Num(2)) && !resumed.done.contains(&Id::Num(4)));
         assert_eq!((resumed.failed, resumed.damaged), (1, 1));
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),

@@ -13,6 +13,7 @@ pub mod pacer;
 pub mod reorder;
 pub mod request;
 pub mod retry;
+pub mod shape;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -29,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::extract::FieldSet;
 use crate::output::RecordSink;
+use crate::plan::ids::Id;
 use crate::plan::rate::Rate;
 use crate::plan::template::Template;
 use crate::record::{ErrorKind, Failure, Record};
@@ -113,7 +115,7 @@ const FLUSH_INTERVAL: Duration = Duration::from_millis(10);
 pub async fn run(
     job: &JobSpec,
     run: RunSpec,
-    ids: impl Iterator<Item = u64>,
+    ids: impl Iterator<Item = Id>,
     sink: &mut dyn RecordSink,
     cancel: &CancellationToken,
 ) -> Result<RunStats, EngineError> {
@@ -147,7 +149,7 @@ pub async fn run(
 /// A run in progress: ask it for the next record until it has none.
 ///
 /// Dropping a `Run` aborts its in-flight requests; none start after the drop.
-pub struct Run<I: Iterator<Item = u64>> {
+pub struct Run<I: Iterator<Item = Id>> {
     fetcher: Arc<Fetcher>,
     pacer: Arc<Pacer>,
     slots: Arc<Semaphore>,
@@ -157,7 +159,7 @@ pub struct Run<I: Iterator<Item = u64>> {
     epoch: Instant,
     tasks: JoinSet<Record>,
     /// Which index and id each running task is fetching, so even a panicked task leaves a record.
-    in_flight: HashMap<TaskId, (u64, u64)>,
+    in_flight: HashMap<TaskId, (u64, Id)>,
     reorder: Reorder<Record>,
     /// Records ready to release outside the reorder window (completion order, or after an abort).
     ready: VecDeque<Record>,
@@ -174,7 +176,7 @@ pub struct Run<I: Iterator<Item = u64>> {
     abort_at: Option<Deadline>,
 }
 
-impl<I: Iterator<Item = u64>> Run<I> {
+impl<I: Iterator<Item = Id>> Run<I> {
     /// Sets up the client and the limiter; nothing is sent until [`Run::next`] is awaited.
     pub fn start(
         job: &JobSpec,
@@ -296,13 +298,14 @@ impl<I: Iterator<Item = u64>> Run<I> {
         }
     }
 
-    fn dispatch(&mut self, id: u64, slot: OwnedSemaphorePermit) {
+    fn dispatch(&mut self, id: Id, slot: OwnedSemaphorePermit) {
         let index = self.dispatched;
         let fetcher = Arc::clone(&self.fetcher);
         let epoch = self.epoch;
+        let task_id = id.clone();
         let handle = self
             .tasks
-            .spawn(async move { fetcher.fetch(index, id, epoch, slot).await });
+            .spawn(async move { fetcher.fetch(index, task_id, epoch, slot).await });
         self.in_flight.insert(handle.id(), (index, id));
         self.dispatched += 1;
     }
@@ -337,12 +340,13 @@ impl<I: Iterator<Item = u64>> Run<I> {
     }
 
     /// The record for a task that panicked: a failure, never a gap in the output.
-    fn lost_task_record(&self, index: u64, id: u64, error: &JoinError) -> Record {
+    fn lost_task_record(&self, index: u64, id: Id, error: &JoinError) -> Record {
         Record {
             index,
+            url: self.fetcher.url(&id),
             id,
-            url: self.fetcher.url(id),
             status: None,
+            http_version: None,
             elapsed: Duration::ZERO,
             started: self.epoch.elapsed(),
             bytes: 0,

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING};
-use reqwest::{Client, Response};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING, LOCATION};
+use reqwest::{Client, Method, Response};
 use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
@@ -20,14 +20,17 @@ use tokio_util::sync::CancellationToken;
 use super::decode::{self, DecodeError, Decoded, Encoding};
 use super::pacer::Pacer;
 use super::retry::{is_transient_status, retry_after, RetryPolicy, Transience};
+use super::shape::{self, RequestShape};
 use crate::extract::FieldSet;
+use crate::plan::ids::Id;
 use crate::plan::template::{Template, UrlRenderer};
 use crate::record::{ErrorKind, Failure, Record};
 
 /// How the HTTP client is set up for a run.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    pub headers: HeaderMap,
+    /// Method, body and headers of each request, and how redirects treat credentials.
+    pub shape: RequestShape,
     pub user_agent: String,
     /// Per attempt, from connect to the end of the body.
     pub timeout: Duration,
@@ -39,13 +42,15 @@ pub struct ClientOptions {
     pub insecure: bool,
     /// Ask for compressed bodies (gzip, br, zstd, deflate) and decode them.
     pub compression: bool,
+    /// Speak HTTP/2 from the first byte (prior knowledge), also on http://.
+    pub http2: bool,
     pub retry: RetryPolicy,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
         Self {
-            headers: HeaderMap::new(),
+            shape: RequestShape::default(),
             user_agent: concat!("fetchbench/", env!("CARGO_PKG_VERSION")).to_owned(),
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -53,6 +58,7 @@ impl Default for ClientOptions {
             max_body: 64 * 1024 * 1024,
             insecure: false,
             compression: true,
+            http2: false,
             retry: RetryPolicy::default(),
         }
     }
@@ -74,6 +80,8 @@ pub struct Fetcher {
 /// What one attempt received, before its body is decoded and its fields extracted.
 struct Attempt {
     status: Option<u16>,
+    /// The HTTP version that answered.
+    version: Option<&'static str>,
     encoding: Encoding,
     wire_bytes: u64,
     /// The body as received, chunk by chunk (never copied while it arrives): kept when it must
@@ -100,23 +108,32 @@ impl Fetcher {
         pacer: Arc<Pacer>,
         cancel: CancellationToken,
     ) -> Result<Self, reqwest::Error> {
-        let mut headers = options.headers.clone();
-        if options.compression && !headers.contains_key(ACCEPT_ENCODING) {
+        let mut headers = HeaderMap::new();
+        let user_sets_encoding = options
+            .shape
+            .headers
+            .iter()
+            .any(|(n, _)| n == ACCEPT_ENCODING);
+        if options.compression && !user_sets_encoding {
             headers.insert(
                 ACCEPT_ENCODING,
                 HeaderValue::from_static(decode::ACCEPT_ENCODING),
             );
         }
-        let client = Client::builder()
+        let mut builder = Client::builder()
             .user_agent(options.user_agent.clone())
             .default_headers(headers)
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
-            .redirect(reqwest::redirect::Policy::limited(options.max_redirects))
+            // Redirects are followed by `attempt`, which knows which headers are secrets.
+            .redirect(reqwest::redirect::Policy::none())
             .danger_accept_invalid_certs(options.insecure)
             .pool_max_idle_per_host(concurrency)
-            .tcp_nodelay(true)
-            .build()?;
+            .tcp_nodelay(true);
+        if options.http2 {
+            builder = builder.http2_prior_knowledge();
+        }
+        let client = builder.build()?;
         Ok(Self {
             client,
             urls: UrlRenderer::new(template),
@@ -128,7 +145,7 @@ impl Fetcher {
     }
 
     /// The URL for `id`.
-    pub fn url(&self, id: u64) -> String {
+    pub fn url(&self, id: &Id) -> String {
         self.urls.render(id)
     }
 
@@ -139,17 +156,21 @@ impl Fetcher {
     pub async fn fetch(
         &self,
         index: u64,
-        id: u64,
+        id: Id,
         epoch: Instant,
         slot: OwnedSemaphorePermit,
     ) -> Record {
-        let (url, parsed) = match self.urls.url(id) {
-            Ok(parsed) => (parsed.as_str().to_owned(), Some(parsed)),
-            Err(_) => (self.url(id), None),
+        let (url, parsed) = match self.urls.url(&id) {
+            Ok(parsed) => (shape::redact(&parsed), Some(parsed)),
+            Err(_) => (self.url(&id), None),
+        };
+        let request = Outgoing {
+            headers: self.options.shape.headers_for(&id),
+            body: self.options.shape.body_for(&id),
         };
         let start = Instant::now();
         let mut attempts = 1;
-        let mut attempt = self.attempt(parsed.as_ref()).await;
+        let mut attempt = self.attempt(parsed.as_ref(), &request).await;
         while let Some(wait) = attempt
             .failure
             .as_ref()
@@ -159,7 +180,7 @@ impl Fetcher {
                 break;
             }
             attempts += 1;
-            attempt = self.attempt(parsed.as_ref()).await;
+            attempt = self.attempt(parsed.as_ref(), &request).await;
         }
         let elapsed = start.elapsed();
         drop(slot);
@@ -169,6 +190,7 @@ impl Fetcher {
             id,
             url,
             status: attempt.status,
+            http_version: attempt.version,
             elapsed,
             started: start.saturating_duration_since(epoch),
             bytes: settled.bytes,
@@ -248,15 +270,16 @@ impl Fetcher {
 
     /// One request: send it and receive the whole body (undecoded). Transport errors and
     /// retryable statuses come back as a failure with their transience.
-    async fn attempt(&self, url: Option<&reqwest::Url>) -> Attempt {
+    async fn attempt(&self, url: Option<&reqwest::Url>, request: &Outgoing) -> Attempt {
         let Some(url) = url else {
             let message = "not a valid URL once the id is filled in".to_owned();
             return failed_attempt(None, 0, permanent(ErrorKind::Request, message));
         };
-        let response = match self.client.get(url.clone()).send().await {
+        let response = match self.send_following_redirects(url, request).await {
             Ok(response) => response,
-            Err(e) => return failed_attempt(None, 0, self.describe(&e)),
+            Err(failure) => return failed_attempt(None, 0, failure),
         };
+        let version = Some(http_version(response.version()));
         let status = response.status();
         let code = Some(status.as_u16());
         let transience = if is_transient_status(status.as_u16()) {
@@ -285,11 +308,77 @@ impl Fetcher {
         }
         Attempt {
             status: code,
+            version,
             encoding,
             wire_bytes,
             wire,
             failure: None,
             transience: Transience::Permanent,
+        }
+    }
+
+    /// Sends the request and follows redirects (up to `--max-redirects`): a 303, or a 301/302
+    /// after a POST, continues as a body-less GET; a hop to another origin drops credential
+    /// headers unless `--location-trusted`; a password in the URL goes only to its own origin.
+    async fn send_following_redirects(
+        &self,
+        first: &reqwest::Url,
+        request: &Outgoing,
+    ) -> Result<Response, (Failure, Transience)> {
+        let shape = &self.options.shape;
+        let mut url = first.clone();
+        let mut method = shape.method.clone();
+        let mut headers = request.headers.clone();
+        let mut body = request.body.clone();
+        let mut hops = 0;
+        loop {
+            let mut builder = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(headers.clone());
+            if let Some(body) = &body {
+                builder = builder.body(body.clone());
+            }
+            let response = builder.send().await.map_err(|e| self.describe(&e))?;
+            let Some(to_get) = shape::redirect_kind(response.status(), &method) else {
+                return Ok(response);
+            };
+            let Some(location) = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+            else {
+                return Ok(response);
+            };
+            hops += 1;
+            let redirect_error = |message: String| permanent(ErrorKind::Redirect, message);
+            if hops > self.options.max_redirects {
+                return Err(redirect_error(format!(
+                    "too many redirects: more than {} (--max-redirects), perhaps a redirect loop",
+                    self.options.max_redirects
+                )));
+            }
+            let mut next = url
+                .join(location)
+                .map_err(|e| redirect_error(format!("redirect to an invalid Location: {e}")))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(redirect_error(format!(
+                    "redirect to a `{}` URL refused: only http and https are followed",
+                    next.scheme()
+                )));
+            }
+            let leaves_origin = shape::cross_origin(&url, &next);
+            if !leaves_origin && next.username().is_empty() {
+                // The same origin keeps the URL's credentials (basic auth from `user:pass@`).
+                let _ = next.set_username(url.username());
+                let _ = next.set_password(url.password());
+            }
+            shape::headers_for_hop(&mut headers, leaves_origin, shape.location_trusted, to_get);
+            if to_get {
+                method = Method::GET;
+                body = None;
+            }
+            url = next;
         }
     }
 
@@ -393,6 +482,22 @@ fn is_cut_short(error: &reqwest::Error) -> bool {
     false
 }
 
+/// The rendered parts of one id's request, the same for every attempt.
+struct Outgoing {
+    headers: HeaderMap,
+    body: Option<String>,
+}
+
+fn http_version(version: reqwest::Version) -> &'static str {
+    match version {
+        reqwest::Version::HTTP_09 => "HTTP/0.9",
+        reqwest::Version::HTTP_10 => "HTTP/1.0",
+        reqwest::Version::HTTP_2 => "HTTP/2.0",
+        reqwest::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
 fn failed_attempt(
     status: Option<u16>,
     wire_bytes: u64,
@@ -400,6 +505,7 @@ fn failed_attempt(
 ) -> Attempt {
     Attempt {
         status,
+        version: None,
         encoding: Encoding::Identity,
         wire_bytes,
         wire: Vec::new(),

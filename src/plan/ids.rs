@@ -5,9 +5,113 @@
 //! the engine promise "each id exactly once, in ascending order" without remembering seen ids.
 
 use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 
+use serde::Serialize;
 use thiserror::Error;
+
+/// One id: a number from a range (or a numeric line of a word list), or a word.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Id {
+    Num(u64),
+    Text(Arc<str>),
+}
+
+impl Id {
+    /// A word-list line as an id: a number when it is one, so records carry `"id": 25`.
+    pub fn from_line(line: &str) -> Self {
+        match line.parse::<u64>() {
+            Ok(n) if n.to_string() == line => Id::Num(n),
+            _ => Id::Text(Arc::from(line)),
+        }
+    }
+
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Id::Num(n) => Some(*n),
+            Id::Text(_) => None,
+        }
+    }
+}
+
+impl PartialEq<u64> for Id {
+    fn eq(&self, other: &u64) -> bool {
+        self.as_u64() == Some(*other)
+    }
+}
+
+impl From<u64> for Id {
+    fn from(n: u64) -> Self {
+        Id::Num(n)
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Id::Num(n) => write!(f, "{n}"),
+            Id::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Id::Num(n) => serializer.serialize_u64(*n),
+            Id::Text(t) => serializer.serialize_str(t),
+        }
+    }
+}
+
+/// Where the ids come from: a range, or a word list read line by line (never all at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdSource {
+    Range(IdRange),
+    File(PathBuf),
+    Stdin,
+}
+
+impl IdSource {
+    /// Number of ids, when known without reading them (a range).
+    pub fn known_len(&self) -> Option<u64> {
+        match self {
+            IdSource::Range(range) => Some(range.len()),
+            _ => None,
+        }
+    }
+
+    /// The ids in order, streamed. A word list skips blank lines and `#` comments and trims each
+    /// line; a read error ends the list (with a warning on stderr), never the process.
+    pub fn open(&self) -> std::io::Result<Box<dyn Iterator<Item = Id> + Send>> {
+        Ok(match self {
+            IdSource::Range(range) => Box::new(range.clone().into_ids().map(Id::Num)),
+            IdSource::File(path) => words(std::fs::File::open(path)?),
+            IdSource::Stdin => words(std::io::stdin()),
+        })
+    }
+}
+
+fn words(source: impl Read + Send + 'static) -> Box<dyn Iterator<Item = Id> + Send> {
+    Box::new(
+        BufReader::new(source)
+            .lines()
+            .map_while(|line| match line {
+                Ok(line) => Some(line),
+                Err(e) => {
+                    eprintln!("fetchbench: warning: --ids: stopped reading: {e}");
+                    None
+                }
+            })
+            .filter_map(|line| {
+                let word = line.trim();
+                (!word.is_empty() && !word.starts_with('#')).then(|| Id::from_line(word))
+            }),
+    )
+}
 
 /// Why a range spec was refused.
 #[derive(Debug, Error, PartialEq, Eq)]

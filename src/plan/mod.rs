@@ -18,7 +18,7 @@ use crate::fixture::FixtureOptions;
 use crate::output::Format;
 use crate::report::stats::RunMode;
 
-use self::ids::IdRange;
+use self::ids::IdSource;
 use self::rate::Rate;
 use self::template::Template;
 
@@ -66,7 +66,7 @@ pub enum Destination {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub target: Target,
-    pub ids: IdRange,
+    pub ids: IdSource,
     pub mode: Mode,
     pub concurrency: usize,
     pub rate: Option<Rate>,

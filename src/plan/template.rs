@@ -1,12 +1,56 @@
-//! URL templates: a URL with `{}` / `{id}` placeholders, optionally zero-padded (`{:03}`).
+//! Templates: a URL, body or header with `{}` / `{id}` placeholders, optionally zero-padded
+//! (`{:03}`).
 //!
-//! The template is parsed once into literal and placeholder pieces so rendering a URL per id is a
+//! The template is parsed once into literal and placeholder pieces so rendering per id is a
 //! single pass with no re-parsing. Any brace that is not one of the four placeholder forms stays
-//! literal, so the same parser can serve bodies and headers where JSON braces are common.
+//! literal, so a JSON body needs no escaping. A text id (from a word list) is encoded for where
+//! its placeholder sits: percent-encoded as a path segment or a query value in a URL, JSON-escaped
+//! in a `--json` body, as it is elsewhere (or everywhere, with `--raw`).
 
 use std::fmt::Write as _;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use thiserror::Error;
+
+use super::ids::Id;
+
+/// Characters a text id may not carry as they are inside one path segment.
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b'%')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|');
+
+/// Characters a text id may not carry as they are inside one query value.
+const QUERY_VALUE: &AsciiSet = &PATH_SEGMENT
+    .add(b'&')
+    .add(b'=')
+    .add(b'+')
+    .add(b'\'')
+    .add(b';');
+
+/// How a text id is written where a placeholder sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// As it is.
+    Raw,
+    /// Percent-encoded as one URL path segment.
+    PathSegment,
+    /// Percent-encoded as a URL query value.
+    QueryValue,
+    /// Escaped as the inside of a JSON string (the quotes around it are the user's).
+    JsonString,
+}
 
 /// Why a URL template was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -22,9 +66,10 @@ pub enum TemplateError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
     Literal(String),
-    /// The id, left-padded with zeros to at least `width` digits.
+    /// The id: a number left-padded with zeros to at least `width` digits, a text encoded for `place`.
     Id {
         width: usize,
+        place: Place,
     },
 }
 
@@ -37,8 +82,27 @@ pub struct Template {
 
 impl Template {
     /// Parses any text with placeholders; it need not be a URL (see [`Template::parse_url`]).
+    /// Text ids are substituted as they are.
     pub fn parse(text: &str) -> Result<Self, TemplateError> {
-        let pieces = split_pieces(text);
+        Self::parse_placed(text, |_| Place::Raw)
+    }
+
+    /// A template with no placeholder at all: the same text for every id (a fixed body).
+    pub fn parse_literal(text: &str) -> Result<Self, TemplateError> {
+        Ok(Self {
+            pieces: vec![Piece::Literal(text.to_owned())],
+            source: text.to_owned(),
+        })
+    }
+
+    /// Parses a body template whose text ids are JSON-escaped (for `--json`).
+    pub fn parse_json(text: &str) -> Result<Self, TemplateError> {
+        Self::parse_placed(text, |_| Place::JsonString)
+    }
+
+    /// `place_at` says how a text id is written, given the literal text before its placeholder.
+    fn parse_placed(text: &str, place_at: impl Fn(&str) -> Place) -> Result<Self, TemplateError> {
+        let pieces = split_pieces(text, place_at);
         if !pieces.iter().any(|p| matches!(p, Piece::Id { .. })) {
             return Err(TemplateError::NoPlaceholder);
         }
@@ -49,9 +113,23 @@ impl Template {
     }
 
     /// Parses a URL template and checks, before any I/O, that it renders to an http(s) URL.
-    pub fn parse_url(text: &str) -> Result<Self, TemplateError> {
-        let template = Self::parse(text)?;
-        let sample = template.render(1);
+    /// Text ids are percent-encoded for their place (path segment or query value) unless `raw`.
+    pub fn parse_url_with(text: &str, raw: bool) -> Result<Self, TemplateError> {
+        let template = Self::parse_placed(text, |before| {
+            if raw {
+                Place::Raw
+            } else if before.contains('?') {
+                Place::QueryValue
+            } else if before
+                .split_once("://")
+                .is_some_and(|(_, rest)| rest.contains('/'))
+            {
+                Place::PathSegment
+            } else {
+                Place::Raw
+            }
+        })?;
+        let sample = template.render(&Id::Num(1));
         let url = reqwest::Url::parse(&sample).map_err(|e| TemplateError::InvalidUrl {
             url: sample.clone(),
             reason: e.to_string(),
@@ -67,21 +145,23 @@ impl Template {
         &self.source
     }
 
+    /// Parses a URL template (see [`Template::parse_url_with`]), text ids percent-encoded.
+    pub fn parse_url(text: &str) -> Result<Self, TemplateError> {
+        Self::parse_url_with(text, false)
+    }
+
     /// Appends the template with `id` filled in to `out` (reusing the caller's buffer).
-    pub fn render_into(&self, id: u64, out: &mut String) {
+    pub fn render_into(&self, id: &Id, out: &mut String) {
         for piece in &self.pieces {
             match piece {
                 Piece::Literal(text) => out.push_str(text),
-                Piece::Id { width } => {
-                    // Writing to a String cannot fail.
-                    let _ = write!(out, "{id:0width$}");
-                }
+                Piece::Id { width, place } => write_id(out, id, *width, *place),
             }
         }
     }
 
     /// The template with `id` filled in.
-    pub fn render(&self, id: u64) -> String {
+    pub fn render(&self, id: &Id) -> String {
         let mut out = String::with_capacity(self.source.len() + 8);
         self.render_into(id, &mut out);
         out
@@ -112,7 +192,7 @@ impl UrlRenderer {
         let Some(Piece::Literal(prefix)) = template.pieces.first() else {
             return None;
         };
-        let sample = reqwest::Url::parse(&template.render(1)).ok()?;
+        let sample = reqwest::Url::parse(&template.render(&Id::Num(1))).ok()?;
         let before_path = &sample[..url::Position::BeforePath];
         // The raw text must spell scheme and host exactly as the parsed URL does (no default port,
         // no upper case, nothing the parser normalises), and the path must start right after.
@@ -126,7 +206,7 @@ impl UrlRenderer {
     }
 
     /// The URL for `id`, or why it does not parse.
-    pub fn url(&self, id: u64) -> Result<reqwest::Url, url::ParseError> {
+    pub fn url(&self, id: &Id) -> Result<reqwest::Url, url::ParseError> {
         let text = self.template.render(id);
         let Some((base, prefix_len)) = &self.base else {
             return reqwest::Url::parse(&text);
@@ -148,7 +228,7 @@ impl UrlRenderer {
     }
 
     /// The template text with `id` filled in, unparsed (for messages).
-    pub fn render(&self, id: u64) -> String {
+    pub fn render(&self, id: &Id) -> String {
         self.template.render(id)
     }
 }
@@ -160,9 +240,28 @@ impl std::str::FromStr for Template {
     }
 }
 
-fn split_pieces(text: &str) -> Vec<Piece> {
+fn write_id(out: &mut String, id: &Id, width: usize, place: Place) {
+    match id {
+        // Writing to a String cannot fail.
+        Id::Num(n) => {
+            let _ = write!(out, "{n:0width$}");
+        }
+        Id::Text(text) => match place {
+            Place::Raw => out.push_str(text),
+            Place::PathSegment => out.extend(utf8_percent_encode(text, PATH_SEGMENT)),
+            Place::QueryValue => out.extend(utf8_percent_encode(text, QUERY_VALUE)),
+            Place::JsonString => {
+                let quoted = serde_json::Value::from(&**text).to_string();
+                out.push_str(&quoted[1..quoted.len() - 1]);
+            }
+        },
+    }
+}
+
+fn split_pieces(text: &str, place_at: impl Fn(&str) -> Place) -> Vec<Piece> {
     let mut pieces = Vec::new();
     let mut literal = String::new();
+    let mut before = String::new();
     let mut rest = text;
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
@@ -172,10 +271,12 @@ fn split_pieces(text: &str) -> Vec<Piece> {
         match placeholder {
             Some((close, width)) => {
                 literal.push_str(&rest[..open]);
+                before.push_str(&literal);
                 if !literal.is_empty() {
                     pieces.push(Piece::Literal(std::mem::take(&mut literal)));
                 }
-                pieces.push(Piece::Id { width });
+                let place = place_at(&before);
+                pieces.push(Piece::Id { width, place });
                 rest = &after[close + 1..];
             }
             None => {
@@ -211,16 +312,16 @@ mod tests {
     #[test]
     fn renders_every_placeholder_form() {
         let t = Template::parse("http://h/{}/{id}/{:03}/{id:05}").unwrap();
-        assert_eq!(t.render(7), "http://h/7/7/007/00007");
-        assert_eq!(t.render(1234), "http://h/1234/1234/1234/01234");
+        assert_eq!(t.render(&Id::Num(7)), "http://h/7/7/007/00007");
+        assert_eq!(t.render(&Id::Num(1234)), "http://h/1234/1234/1234/01234");
     }
 
     #[test]
     fn other_braces_stay_literal() {
         let t = Template::parse(r#"{"id":{},"tag":"{x}","n":{id:02}}"#).unwrap();
-        assert_eq!(t.render(5), r#"{"id":5,"tag":"{x}","n":05}"#);
+        assert_eq!(t.render(&Id::Num(5)), r#"{"id":5,"tag":"{x}","n":05}"#);
         let t = Template::parse("a{b{}c}").unwrap();
-        assert_eq!(t.render(1), "a{b1c}");
+        assert_eq!(t.render(&Id::Num(1)), "a{b1c}");
     }
 
     #[test]
@@ -238,10 +339,10 @@ mod tests {
         ];
         for text in templates {
             let renderer = UrlRenderer::new(Template::parse(text).unwrap());
-            for id in [0, 7, 25, 151, 123456] {
+            for id in [0, 7, 25, 151, 123456].map(Id::Num) {
                 let expected =
-                    reqwest::Url::parse(&Template::parse(text).unwrap().render(id)).unwrap();
-                assert_eq!(renderer.url(id).unwrap(), expected, "{text} with {id}");
+                    reqwest::Url::parse(&Template::parse(text).unwrap().render(&id)).unwrap();
+                assert_eq!(renderer.url(&id).unwrap(), expected, "{text} with {id}");
             }
         }
         assert!(
@@ -249,6 +350,24 @@ mod tests {
                 .base
                 .is_none()
         );
+    }
+
+    #[test]
+    fn text_ids_are_encoded_for_their_place() {
+        let word = Id::from_line("mr mime/&#é");
+        let t = Template::parse_url("http://h/p/{}?q={}&r=1").unwrap();
+        assert_eq!(
+            t.render(&word),
+            "http://h/p/mr%20mime%2F&%23%C3%A9?q=mr%20mime%2F%26%23%C3%A9&r=1"
+        );
+        let raw = Template::parse_url_with("http://h/{}", true).unwrap();
+        assert_eq!(raw.render(&Id::from_line("a/b")), "http://h/a/b");
+        let json = Template::parse_json(r#"{"name":"{}","n":{id:03}}"#).unwrap();
+        assert_eq!(
+            json.render(&Id::from_line(r#"say "hi""#)),
+            r#"{"name":"say \"hi\"","n":{id:03}}"#.replace("{id:03}", r#"say \"hi\""#)
+        );
+        assert_eq!(json.render(&Id::Num(7)), r#"{"name":"7","n":007}"#);
     }
 
     #[test]

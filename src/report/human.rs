@@ -55,10 +55,15 @@ fn ending(run: &RunReport) -> Option<String> {
         Ending::MaxErrors => "stopped after --max-errors failed requests",
         Ending::Cancelled => "cancelled",
     };
-    Some(format!(
-        "{} run: {what}: {} of {} ids not fetched",
-        run.mode, run.not_fetched, run.planned
-    ))
+    Some(match (run.not_fetched, run.planned) {
+        (Some(left), Some(planned)) => {
+            format!(
+                "{} run: {what}: {left} of {planned} ids not fetched",
+                run.mode
+            )
+        }
+        _ => format!("{} run: {what}: {} ids fetched", run.mode, run.requests),
+    })
 }
 
 /// "concurrent (c=50) ran 45.20x faster than sequential", when both modes ran.

@@ -30,10 +30,10 @@ pub struct RunReport {
     pub mode: RunMode,
     /// `completed`, `deadline`, `max_errors` or `cancelled`.
     pub ended: Ending,
-    /// Ids the run was asked to fetch.
-    pub planned: u64,
-    /// Ids not fetched because the run ended early (`planned - requests`).
-    pub not_fetched: u64,
+    /// Ids the run was asked to fetch (null for a word list, not counted before it is read).
+    pub planned: Option<u64>,
+    /// Ids not fetched because the run ended early (`planned - requests`; null when unknown).
+    pub not_fetched: Option<u64>,
     pub concurrency: usize,
     /// Requests per second the run was limited to, or null for unlimited.
     pub rate: Option<f64>,
@@ -61,12 +61,12 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    pub fn from_stats(stats: &RunStats, planned: u64) -> Self {
+    pub fn from_stats(stats: &RunStats, planned: Option<u64>) -> Self {
         Self {
             mode: stats.mode,
             ended: stats.ending,
             planned,
-            not_fetched: planned.saturating_sub(stats.requests),
+            not_fetched: planned.map(|p| p.saturating_sub(stats.requests)),
             concurrency: stats.concurrency,
             rate: stats.rate.map(|r| r.per_second()),
             requests: stats.requests,
@@ -97,7 +97,7 @@ impl RunReport {
 
 impl Report {
     /// The report of `runs`, each of which was asked to fetch `planned` ids.
-    pub fn new(runs: &[RunStats], planned: u64) -> Self {
+    pub fn new(runs: &[RunStats], planned: Option<u64>) -> Self {
         let runs: Vec<RunReport> = runs
             .iter()
             .map(|r| RunReport::from_stats(r, planned))

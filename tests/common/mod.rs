@@ -72,6 +72,9 @@ impl TestServer {
             .route("/text/{id}", get(text))
             .route("/error/{id}", get(server_error))
             .route("/echo-headers/{id}", get(echo_headers))
+            .route("/echo/{*rest}", axum::routing::any(echo))
+            .route("/to-other/{port}/{*rest}", get(to_other))
+            .route("/to-self/{*rest}", get(to_self))
             .route("/gzip/{id}", get(gzip_item))
             .route("/brotli/{id}", get(brotli_item))
             .route("/bomb/{id}", get(gzip_bomb))
@@ -161,6 +164,42 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();
     e.finish().unwrap()
+}
+
+/// What the request looked like: method, raw path and query, headers, body, HTTP version.
+async fn echo(
+    State(shared): State<Arc<Shared>>,
+    method: axum::http::Method,
+    version: axum::http::Version,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Response {
+    count_hit(&shared, 0);
+    let map: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").into()))
+        .collect();
+    let echo = serde_json::json!({
+        "method": method.as_str(),
+        "path": uri.path(),
+        "query": uri.query(),
+        "headers": map,
+        "body": body,
+        "version": format!("{version:?}"),
+    });
+    ([("content-type", "application/json")], echo.to_string()).into_response()
+}
+
+/// A redirect to the echo route of the server on another port (another origin).
+async fn to_other(Path((port, rest)): Path<(u16, String)>) -> Response {
+    let location = format!("http://127.0.0.1:{port}/echo/{rest}");
+    (StatusCode::FOUND, [("location", location)]).into_response()
+}
+
+/// A redirect to this server's own echo route (same origin).
+async fn to_self(Path(rest): Path<String>) -> Response {
+    (StatusCode::FOUND, [("location", format!("/echo/{rest}"))]).into_response()
 }
 
 /// The item gzip-compressed, whatever the client asked for.

@@ -1,0 +1,421 @@
+//! Scraping anything templated: word lists (file and stdin), methods and templated bodies,
+//! HTTP/2, and secrets that never leak (cross-origin redirects, passwords in URLs).
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::{Behaviour, TestServer};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
+
+async fn fetchbench(
+    args: Vec<String>,
+    stdin: Option<&'static str>,
+    env: Option<(&'static str, &'static str)>,
+) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let mut command = Command::new(BIN);
+        command
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::piped());
+        if let Some((k, v)) = env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn records(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("whole record"))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const WORDS: &str = "mr mime\n  porygon-z  \n# a comment\n\na/b & c\n日本\n25\n";
+
+fn check_words(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    let recs = records(out);
+    let ids: Vec<&Value> = recs.iter().map(|r| &r["id"]).collect();
+    let expected = [
+        json!("mr mime"),
+        json!("porygon-z"),
+        json!("a/b & c"),
+        json!("日本"),
+        json!(25),
+    ];
+    assert_eq!(
+        ids,
+        expected.iter().collect::<Vec<_>>(),
+        "file order, comments skipped"
+    );
+    let paths: Vec<&str> = recs
+        .iter()
+        .map(|r| r["fields"]["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/echo/mr%20mime",
+            "/echo/porygon-z",
+            "/echo/a%2Fb%20&%20c",
+            "/echo/%E6%97%A5%E6%9C%AC",
+            "/echo/25"
+        ]
+    );
+    assert_eq!(
+        recs[2]["fields"]["query"], "q=a%2Fb%20%26%20c",
+        "`&` encoded in a query value"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn word_lists_from_a_file_and_from_stdin_are_encoded_for_their_place() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let url = format!("http://{}/echo/{{}}?q={{}}", server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("words.txt");
+    std::fs::write(&list, WORDS).unwrap();
+    let base = [
+        "--url",
+        &url,
+        "-m",
+        "concurrent",
+        "-c",
+        "3",
+        "-f",
+        "path",
+        "-f",
+        "query",
+        "-q",
+    ];
+    let mut from_file = args(&base);
+    from_file.extend(args(&["--ids", list.to_str().unwrap()]));
+    check_words(&fetchbench(from_file, None, None).await);
+    let mut from_stdin = args(&base);
+    from_stdin.extend(args(&["--ids", "-"]));
+    check_words(&fetchbench(from_stdin, Some(WORDS), None).await);
+
+    let raw = fetchbench(
+        args(&[
+            "--url",
+            &format!("http://{}/echo/{{}}", server.addr),
+            "--ids",
+            "-",
+            "--raw",
+            "-m",
+            "sequential",
+            "-f",
+            "path",
+            "-q",
+        ]),
+        Some("x/y\n"),
+        None,
+    )
+    .await;
+    assert_eq!(records(&raw)[0]["fields"]["path"], "/echo/x/y");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_and_ids_together_is_a_usage_error() {
+    let out = fetchbench(
+        args(&[
+            "--url",
+            "http://127.0.0.1:9/{}",
+            "--range",
+            "1..3",
+            "--ids",
+            "x.txt",
+        ]),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--ids"), "{}", stderr(&out));
+    let out = fetchbench(
+        args(&["--url", "http://127.0.0.1:9/{}", "--ids", "-"]),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "stdin cannot feed two runs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_templated_json_body_reaches_the_server_intact() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let url = format!("http://{}/echo/items", server.addr);
+    let out = fetchbench(
+        args(&[
+            "--url",
+            &format!("{url}?id={{}}"),
+            "--ids",
+            "-",
+            "-m",
+            "sequential",
+            "--json",
+            r#"{"id":"{}","n":{id},"tag":{"x":1}}"#,
+            "-H",
+            "X-Trace: t-{}",
+            "-f",
+            "method",
+            "-f",
+            "body",
+            "-f",
+            "headers.content-type",
+            "-f",
+            "headers.x-trace",
+            "-q",
+        ]),
+        Some("say \"hi\"\n7\n"),
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs[0]["fields"]["method"], "POST");
+    assert_eq!(
+        recs[0]["fields"]["body"],
+        r#"{"id":"say \"hi\"","n":say \"hi\","tag":{"x":1}}"#
+    );
+    assert_eq!(
+        recs[1]["fields"]["body"],
+        r#"{"id":"7","n":7,"tag":{"x":1}}"#
+    );
+    assert_eq!(
+        recs[1]["fields"]["headers.content-type"],
+        "application/json"
+    );
+    assert_eq!(recs[1]["fields"]["headers.x-trace"], "t-7");
+    let parsed: Value = serde_json::from_str(recs[1]["fields"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(parsed["n"], 7);
+
+    let out = fetchbench(
+        args(&[
+            "--url",
+            &format!("{url}/{{}}"),
+            "-r",
+            "1",
+            "-m",
+            "sequential",
+            "-X",
+            "put",
+            "-d",
+            "plain {}",
+            "-f",
+            "method",
+            "-f",
+            "body",
+            "-q",
+        ]),
+        None,
+        None,
+    )
+    .await;
+    let rec = &records(&out)[0];
+    assert_eq!(
+        (
+            rec["fields"]["method"].as_str(),
+            rec["fields"]["body"].as_str()
+        ),
+        (Some("PUT"), Some("plain 1"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_prior_knowledge_is_answered_over_http2() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let url = format!("http://{}/echo/{{}}", server.addr);
+    let out = fetchbench(
+        args(&[
+            "--url",
+            &url,
+            "-r",
+            "1..=2",
+            "-m",
+            "concurrent",
+            "--http2",
+            "-f",
+            "version",
+            "-q",
+        ]),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for rec in records(&out) {
+        assert_eq!(rec["http_version"], "HTTP/2.0");
+        assert_eq!(rec["fields"]["version"], "HTTP/2.0");
+    }
+    let out = fetchbench(
+        args(&["--url", &url, "-r", "1", "-m", "sequential", "-q"]),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(records(&out)[0]["http_version"], "HTTP/1.1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_go_to_the_same_origin_only() {
+    let first = TestServer::start(Behaviour::default()).await;
+    let other = TestServer::start(Behaviour::default()).await;
+    let fields = [
+        "-f",
+        "headers.x-api-key",
+        "-f",
+        "headers.authorization",
+        "-f",
+        "headers.x-trace",
+        "-f",
+        "path",
+    ];
+    let run = |url: String, extra: &'static [&'static str]| {
+        let mut a = args(&[
+            "--url",
+            &url,
+            "-r",
+            "1",
+            "-m",
+            "sequential",
+            "-H",
+            "X-Api-Key: k-123",
+            "-H",
+            "X-Trace: keep",
+            "-q",
+        ]);
+        a.extend(args(&fields));
+        a.extend(args(extra));
+        fetchbench(a, None, Some(("FETCHBENCH_AUTH", "Bearer env-token")))
+    };
+    let cross = run(
+        format!("http://{}/to-other/{}/{{}}", first.addr, other.addr.port()),
+        &[],
+    )
+    .await;
+    let rec = &records(&cross)[0];
+    assert_eq!(rec["status"], 200, "{}", stderr(&cross));
+    assert_eq!(rec["fields"]["path"], "/echo/1");
+    assert_eq!(
+        rec["fields"]["headers.x-api-key"],
+        Value::Null,
+        "X-Api-Key must not reach another origin"
+    );
+    assert_eq!(rec["fields"]["headers.authorization"], Value::Null);
+    assert_eq!(
+        rec["fields"]["headers.x-trace"], "keep",
+        "other headers follow"
+    );
+
+    let same = run(format!("http://{}/to-self/{{}}", first.addr), &[]).await;
+    let rec = &records(&same)[0];
+    assert_eq!(rec["fields"]["headers.x-api-key"], "k-123");
+    assert_eq!(rec["fields"]["headers.authorization"], "Bearer env-token");
+
+    let trusted = run(
+        format!("http://{}/to-other/{}/{{}}", first.addr, other.addr.port()),
+        &["--location-trusted"],
+    )
+    .await;
+    assert_eq!(records(&trusted)[0]["fields"]["headers.x-api-key"], "k-123");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_in_the_url_is_used_and_never_shown() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out.ndjson");
+    let report = dir.path().join("report.json");
+    let url = format!(
+        "http://alice:s3cr3t-pw@{}/echo/{{}}?api_key=k3y-v4lue",
+        server.addr
+    );
+    let out = fetchbench(
+        args(&[
+            "--url",
+            &url,
+            "-r",
+            "1..=2",
+            "-m",
+            "both",
+            "-f",
+            "path",
+            "-o",
+            out_file.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ]),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let written = std::fs::read_to_string(&out_file).unwrap();
+    let everything = format!(
+        "{}{}{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out),
+        written,
+        std::fs::read_to_string(&report).unwrap()
+    );
+    for secret in ["s3cr3t-pw", "k3y-v4lue", "YWxpY2U6czNjcjN0LXB3"] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} leaked: {everything}"
+        );
+    }
+    let rec: Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        rec["url"],
+        format!(
+            "http://alice:<redacted>@{}/echo/1?api_key=<redacted>",
+            server.addr
+        )
+    );
+    // The request itself used the credentials: basic auth reached the server.
+    let used = fetchbench(
+        args(&[
+            "--url",
+            &url,
+            "-r",
+            "1",
+            "-m",
+            "sequential",
+            "-f",
+            "headers.authorization",
+            "-q",
+        ]),
+        None,
+        None,
+    )
+    .await;
+    let auth = records(&used)[0]["fields"]["headers.authorization"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(auth.starts_with("Basic "), "{auth}");
+}
