@@ -110,7 +110,7 @@ fn reorder_window(concurrency: usize) -> u64 {
 const FLUSH_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Runs `ids` under `run`, writing records to `sink` as they are released. Records are flushed in
-/// batches: when no record came for [`FLUSH_INTERVAL`], or that long after the last flush, so a
+/// batches: when no record came for `FLUSH_INTERVAL` (10 ms), or that long after the last flush, so a
 /// reader sees each whole record within 10 ms without a write call per record at 50,000/s.
 pub async fn run(
     job: &JobSpec,
