@@ -123,10 +123,18 @@ pub async fn run(plan: Plan) -> Result<Exit, AppError> {
     let signals = SignalWatch::spawn(cancel.clone(), plan.grace);
 
     let runs = plan.mode.runs(plan.concurrency);
-    let todo = plan
-        .ids
-        .known_len()
-        .map(|n| n.saturating_sub(done.len() as u64));
+    let planned = match plan.shard {
+        Some(shard) => plan.ids.known_len().map(|n| shard.share_of(n)),
+        None => plan.ids.known_len(),
+    };
+    let todo = planned.map(|n| n.saturating_sub(done.len() as u64));
+    if let (Some(shard), false) = (plan.shard, plan.quiet) {
+        eprintln!(
+            "fetchbench: shard {shard}: the ids whose position in the range is {} modulo {}",
+            shard.index.unwrap_or(0),
+            shard.count
+        );
+    }
     let mut all_stats = Vec::with_capacity(runs.len());
     for (i, run) in runs.iter().enumerate() {
         let last = i + 1 == runs.len();
@@ -140,6 +148,9 @@ pub async fn run(plan: Plan) -> Result<Exit, AppError> {
                 flag: "--ids",
                 message: format!("cannot read: {e}"),
             })?
+            .enumerate()
+            .filter(|(position, _)| plan.shard.is_none_or(|s| s.takes(*position as u64)))
+            .map(|(_, id)| id)
             .filter(|id| !done.contains(id));
         let stats = engine::run(&job, *run, ids, &mut progress, &cancel).await?;
         drop(progress);
@@ -152,7 +163,9 @@ pub async fn run(plan: Plan) -> Result<Exit, AppError> {
     sink.finish().map_err(EngineError::Output)?;
 
     let interrupted = signals.received();
-    let report = Report::new(&all_stats, todo).interrupted_by(interrupted.map(Signal::name));
+    let report = Report::new(&all_stats, todo)
+        .interrupted_by(interrupted.map(Signal::name))
+        .for_shard(plan.shard);
     if !plan.quiet {
         print_report(&report);
     }
@@ -343,4 +356,60 @@ pub async fn serve(
         result = server.wait() => result.map_err(|e| AppError::Fixture(ServeError::Bind { addr, source: e })),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
+}
+
+/// `fetchbench merge`: shard reports into one report (printed side by side, JSON to the output),
+/// or with `--results`, NDJSON results into one file in id order.
+pub fn merge(args: &crate::cli::MergeArgs) -> Result<Exit, AppError> {
+    let failed = |flag: &'static str, message: String| AppError::Usage { flag, message };
+    let mut out: Box<dyn Write> =
+        match &args.output {
+            Some(path) => Box::new(File::create(path).map_err(|e| {
+                failed("--output", format!("cannot create {}: {e}", path.display()))
+            })?),
+            None => Box::new(io::stdout()),
+        };
+    if args.results {
+        let n = crate::output::merge::merge_results(&args.files, &mut out)
+            .map_err(|e| failed("--results", e.to_string()))?;
+        eprintln!(
+            "fetchbench: merged {n} records from {} files",
+            args.files.len()
+        );
+        return Ok(Exit::Success);
+    }
+    let reports = args
+        .files
+        .iter()
+        .map(|p| Report::read_json(p).map_err(|e| failed("merge", format!("{}: {e}", p.display()))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged =
+        crate::report::merge::merge(&reports).map_err(|e| failed("merge", e.to_string()))?;
+    print_report(&merged);
+    let text = serde_json::to_string_pretty(&merged).map_err(|e| failed("merge", e.to_string()))?;
+    writeln!(out, "{text}").map_err(AppError::Report)?;
+    Ok(if merged.all_ok() {
+        Exit::Success
+    } else {
+        Exit::SomeFailed
+    })
+}
+
+/// `fetchbench compare`: exit 1 when the current report regressed past the threshold.
+pub fn compare(args: &crate::cli::CompareArgs) -> Result<Exit, AppError> {
+    let read = |p: &std::path::Path| {
+        Report::read_json(p).map_err(|e| AppError::Usage {
+            flag: "compare",
+            message: format!("{}: {e}", p.display()),
+        })
+    };
+    let (baseline, current) = (read(&args.baseline)?, read(&args.current)?);
+    let comparisons = crate::report::compare::compare(&baseline, &current, args.fail_if_slower);
+    let _ = crate::report::compare::write(&comparisons, args.fail_if_slower, &mut io::stdout());
+    let regressed = comparisons.iter().any(|c| !c.regressions.is_empty());
+    Ok(if regressed {
+        Exit::SomeFailed
+    } else {
+        Exit::Success
+    })
 }

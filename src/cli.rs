@@ -20,6 +20,7 @@ use crate::output::Format;
 use crate::plan::ids::IdRange;
 use crate::plan::ids::IdSource;
 use crate::plan::rate::{parse_duration, Rate};
+use crate::plan::shard::Shard;
 use crate::plan::template::Template;
 use crate::plan::{Destination, Mode, Plan, Target};
 
@@ -43,6 +44,48 @@ pub enum Command {
     /// documents at /api/v2/pokemon/{id or name}, and a 1 KB JSON document for any id at
     /// /bench/{id} (for raw-rate benchmarks).
     Serve(ServeArgs),
+    /// Merge the --report files of shards into the report of the whole job (exact percentiles),
+    /// or with --results their NDJSON results into one file in id order.
+    Merge(MergeArgs),
+    /// Compare two reports side by side; exit 1 when the current one regressed (for CI gates).
+    Compare(CompareArgs),
+}
+
+/// Options of `fetchbench merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Merge NDJSON results files (in id order) instead of reports.
+    #[arg(long)]
+    pub results: bool,
+    /// Write the merged JSON report (or results) to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The files to merge: shard reports (or results files with --results).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// Options of `fetchbench compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference report.
+    pub baseline: PathBuf,
+    /// The report to judge.
+    pub current: PathBuf,
+    /// Exit 1 when wall time or p99 grew by more than this (`10%`, `0.1`), or errors grew.
+    #[arg(long, value_name = "PCT", default_value = "10%", value_parser = parse_fraction)]
+    pub fail_if_slower: f64,
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    let value = match text.trim().strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().map(|p| p / 100.0),
+        None => text.trim().parse::<f64>(),
+    };
+    value
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("`{text}` is not a percentage (e.g. 10%)"))
 }
 
 /// Options of `fetchbench serve`.
@@ -93,6 +136,16 @@ pub struct RunArgs {
         conflicts_with = "ids"
     )]
     pub range: IdRange,
+
+    /// Fetch only shard I of N (0-based): the ids whose position in the range is I modulo N, so N
+    /// processes on N machines split the job evenly. Without it, a Kubernetes Indexed Job's
+    /// JOB_COMPLETION_INDEX is used with --shards N (or FETCHBENCH_SHARDS).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+
+    /// The shard count to go with JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "N", value_parser = parse_at_least_one, conflicts_with = "shard")]
+    pub shards: Option<u64>,
 
     /// Ids from a word list instead of a range: one per line (`-` reads stdin), blank lines and
     /// `#` comments skipped, whitespace trimmed; read as it goes, never all at once. Each value is
@@ -399,6 +452,10 @@ impl RunArgs {
             }
             None => IdSource::Range(self.range.clone()),
         };
+        let shard = match self.shard {
+            Some(shard) => Some(shard),
+            None => Shard::from_env(self.shards).map_err(|e| usage("--shard", e.to_string()))?,
+        };
         let mut headers = collect_headers(self.headers)?;
         let body = match (&self.data, &self.json) {
             (Some(data), _) => {
@@ -442,6 +499,7 @@ impl RunArgs {
         Ok(Plan {
             target,
             ids,
+            shard,
             mode: self.mode,
             concurrency: self.concurrency,
             rate: self.rate,

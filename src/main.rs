@@ -40,6 +40,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Some(Command::Serve(args)) => app::serve(args.addr(), args.fixture_options())
                 .await
                 .map(|()| app::Exit::Success),
+            Some(Command::Merge(args)) => app::merge(&args),
+            Some(Command::Compare(args)) => app::compare(&args),
             None => match cli.run.into_plan(cli::stdout_is_terminal()) {
                 Ok(plan) => app::run(plan).await,
                 Err(e) => Err(e),

@@ -5,6 +5,7 @@
 
 mod csv;
 mod json;
+pub mod merge;
 mod ndjson;
 mod table;
 

@@ -5,6 +5,7 @@
 
 pub mod ids;
 pub mod rate;
+pub mod shard;
 pub mod template;
 
 use std::num::NonZeroU32;
@@ -67,6 +68,8 @@ pub enum Destination {
 pub struct Plan {
     pub target: Target,
     pub ids: IdSource,
+    /// Only this shard's share of the ids.
+    pub shard: Option<self::shard::Shard>,
     pub mode: Mode,
     pub concurrency: usize,
     pub rate: Option<Rate>,

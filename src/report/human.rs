@@ -8,7 +8,7 @@ use super::{Report, RunReport};
 
 /// Writes the side-by-side table and the comparison line.
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    if let Some(signal) = report.interrupted {
+    if let Some(signal) = &report.interrupted {
         writeln!(
             out,
             "interrupted by {signal}: figures cover the requests that completed"

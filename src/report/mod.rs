@@ -3,29 +3,42 @@
 //! [`Report`] is built once from the finished runs' stats; the human table (`human`) and the JSON
 //! file (`json`) are two renderings of the same values, so they can never disagree.
 
+pub mod compare;
 pub mod human;
+pub mod merge;
 pub mod stats;
 
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use self::stats::{Ending, LatencySummary, RunMode, RunStats};
+use self::stats::{encode_histogram, Ending, LatencySummary, RunMode, RunStats};
+use crate::plan::shard::Shard;
+
+/// Version of the report format; `merge` refuses reports of another version.
+pub const REPORT_VERSION: u32 = 1;
 
 /// The report of one or more runs of the same job.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
+    /// The report format's version ([`REPORT_VERSION`]).
+    pub report_version: u32,
+    /// The fetchbench that wrote it.
+    pub version: String,
+    /// Which shard of the ids this process fetched (`--shard I/N`), or null for all of them;
+    /// `{"index": null, "count": N}` after a merge of N shards.
+    pub shard: Option<Shard>,
     pub runs: Vec<RunReport>,
     /// Sequential wall time over concurrent wall time, when both ran.
     pub speedup: Option<f64>,
     /// The signal that stopped the job early ("SIGINT", "SIGTERM"), or null if it ran to the end.
-    pub interrupted: Option<&'static str>,
+    pub interrupted: Option<String>,
 }
 
 /// One run's figures, as they appear in the JSON report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub mode: RunMode,
     /// `completed`, `deadline`, `max_errors` or `cancelled`.
@@ -58,11 +71,21 @@ pub struct RunReport {
     pub status: BTreeMap<String, u64>,
     /// Failed requests per kind of error.
     pub error_kinds: BTreeMap<String, u64>,
+    /// First request start and last request end, Unix seconds (wall clock), for merging shards.
+    pub started_at: f64,
+    pub ended_at: f64,
+    /// The latency histogram (microseconds), lossless: hdrhistogram's V2 serialization, base64.
+    /// `merge` adds these, so merged percentiles are exact.
+    pub histogram: String,
 }
 
 impl RunReport {
     pub fn from_stats(stats: &RunStats, planned: Option<u64>) -> Self {
+        let (started_at, ended_at) = stats.span_unix();
         Self {
+            started_at,
+            ended_at,
+            histogram: encode_histogram(stats.histogram()),
             mode: stats.mode,
             ended: stats.ending,
             planned,
@@ -102,8 +125,16 @@ impl Report {
             .iter()
             .map(|r| RunReport::from_stats(r, planned))
             .collect();
+        Self::from_runs(runs, None)
+    }
+
+    /// A report of finished runs (speedup computed).
+    pub fn from_runs(runs: Vec<RunReport>, shard: Option<Shard>) -> Self {
         let speedup = speedup(&runs);
         Self {
+            report_version: REPORT_VERSION,
+            version: concat!("fetchbench ", env!("CARGO_PKG_VERSION")).to_owned(),
+            shard,
             runs,
             speedup,
             interrupted: None,
@@ -112,8 +143,20 @@ impl Report {
 
     /// Marks the report as covering only what completed before `signal`.
     pub fn interrupted_by(mut self, signal: Option<&'static str>) -> Self {
-        self.interrupted = signal;
+        self.interrupted = signal.map(str::to_owned);
         self
+    }
+
+    /// Records which shard of the ids this report covers.
+    pub fn for_shard(mut self, shard: Option<Shard>) -> Self {
+        self.shard = shard;
+        self
+    }
+
+    /// Reads a JSON report.
+    pub fn read_json(path: &Path) -> io::Result<Self> {
+        let text = std::fs::read_to_string(path)?;
+        serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
     /// True when every request of every run succeeded.
@@ -138,7 +181,7 @@ impl Report {
     }
 }
 
-fn per_second(amount: f64, seconds: f64) -> f64 {
+pub(crate) fn per_second(amount: f64, seconds: f64) -> f64 {
     if seconds > 0.0 {
         amount / seconds
     } else {

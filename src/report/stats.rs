@@ -7,14 +7,16 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::plan::rate::Rate;
 use crate::record::{ErrorKind, Record};
 
 /// Which scheduling a run used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunMode {
     Sequential,
@@ -31,7 +33,7 @@ impl fmt::Display for RunMode {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Ending {
     /// Every id was fetched.
@@ -65,6 +67,8 @@ pub struct RunStats {
     pub error_kinds: BTreeMap<ErrorKind, u64>,
     first_start: Option<Duration>,
     last_finish: Duration,
+    /// Wall-clock time of the run's start, in seconds since the Unix epoch (for merging shards).
+    epoch_unix: f64,
     /// How the run ended.
     pub ending: Ending,
 }
@@ -80,12 +84,12 @@ impl RunStats {
             retries: 0,
             bytes: 0,
             wire_bytes: 0,
-            latencies: Histogram::new_with_bounds(1, MAX_TRACKED_MICROS, 3)
-                .expect("constant histogram bounds are valid"),
+            latencies: empty_histogram(),
             status: BTreeMap::new(),
             error_kinds: BTreeMap::new(),
             first_start: None,
             last_finish: Duration::ZERO,
+            epoch_unix: unix_now(),
             ending: Ending::Completed,
         }
     }
@@ -136,9 +140,57 @@ impl RunStats {
         }
     }
 
+    /// Wall-clock start and end of the run (first start, last end), Unix seconds.
+    pub fn span_unix(&self) -> (f64, f64) {
+        let start = self.first_start.unwrap_or_default().as_secs_f64();
+        (
+            self.epoch_unix + start,
+            self.epoch_unix + self.last_finish.as_secs_f64().max(start),
+        )
+    }
+
+    /// The latency histogram (microseconds).
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.latencies
+    }
+
     /// Latency summary in milliseconds; all zero when nothing completed.
     pub fn latency(&self) -> LatencySummary {
-        let h = &self.latencies;
+        LatencySummary::of(&self.latencies)
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A histogram as text: hdrhistogram's V2 serialization (lossless), base64-encoded.
+pub fn encode_histogram(histogram: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    // Serializing into a Vec cannot fail for a histogram within its own bounds.
+    let _ = V2Serializer::new().serialize(histogram, &mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The histogram [`encode_histogram`] wrote, or None if the text is not one.
+pub fn decode_histogram(text: &str) -> Option<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
+}
+
+/// An empty histogram with the bounds every run uses, so any two can be added exactly.
+pub fn empty_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_TRACKED_MICROS, 3)
+        .expect("constant histogram bounds are valid")
+}
+
+impl LatencySummary {
+    /// The summary of a latency histogram in microseconds.
+    pub fn of(h: &Histogram<u64>) -> Self {
         if h.is_empty() {
             return LatencySummary::default();
         }
@@ -156,7 +208,7 @@ impl RunStats {
 }
 
 /// Latency percentiles of a run, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
     pub min: f64,
     pub mean: f64,

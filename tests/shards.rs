@@ -1,0 +1,270 @@
+//! Beyond one machine: shards as separate processes against one local server, their exact merge,
+//! the merged results, `compare` as a CI gate, Kubernetes' JOB_COMPLETION_INDEX, the manifest.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{Behaviour, TestServer};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
+
+async fn fetchbench(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
+    tokio::task::spawn_blocking(move || Command::new(BIN).args(&args).envs(env).output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn read_json(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_shards_fetch_each_id_once_and_merge_exactly() {
+    let server = TestServer::start(Behaviour {
+        delay: Some(|id| Duration::from_micros(id % 7 * 300)),
+        ..Behaviour::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: String| dir.path().join(name).to_str().unwrap().to_owned();
+    let shards = (0..4).map(|i| {
+        fetchbench(
+            strings(&[
+                "--url",
+                &server.template(),
+                "-r",
+                "1..10001",
+                "-m",
+                "concurrent",
+                "-c",
+                "16",
+                "--shard",
+                &format!("{i}/4"),
+                "-o",
+                &path(format!("results-{i}.ndjson")),
+                "--report",
+                &path(format!("report-{i}.json")),
+                "-q",
+            ]),
+            vec![],
+        )
+    });
+    for out in futures_util::future::join_all(shards).await {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let hits = server.hits();
+    assert_eq!(hits.len(), 10_000);
+    assert!(
+        hits.values().all(|&n| n == 1),
+        "every id fetched exactly once across the shards"
+    );
+
+    let reports: Vec<String> = (0..4).map(|i| path(format!("report-{i}.json"))).collect();
+    let mut merge = strings(&["merge", "-o", &path("merged.json".into())]);
+    merge.extend(reports.clone());
+    let out = fetchbench(merge, vec![]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = read_json(&dir.path().join("merged.json"));
+    let run = &merged["runs"][0];
+    assert_eq!(run["requests"], 10_000);
+    assert_eq!(run["status"]["200"], 10_000);
+    assert_eq!(merged["shard"]["count"], 4);
+
+    // The percentiles of all samples, from the records themselves (elapsed is kept to the µs).
+    let mut all = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+    let mut lines = Vec::new();
+    for i in 0..4 {
+        for line in std::fs::read_to_string(dir.path().join(format!("results-{i}.ndjson")))
+            .unwrap()
+            .lines()
+        {
+            let record: Value = serde_json::from_str(line).unwrap();
+            let micros = (record["elapsed_ms"].as_f64().unwrap() * 1000.0).round() as u64;
+            all.record(micros.max(1)).unwrap();
+            lines.push(record["id"].as_u64().unwrap());
+        }
+    }
+    for (key, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)] {
+        let expected = all.value_at_quantile(q) as f64 / 1000.0;
+        assert_eq!(run["latency_ms"][key].as_f64().unwrap(), expected, "{key}");
+    }
+    assert_eq!(
+        run["latency_ms"]["max"].as_f64().unwrap(),
+        all.max() as f64 / 1000.0
+    );
+
+    let mut merge_results = strings(&["merge", "--results", "-o", &path("all.ndjson".into())]);
+    merge_results.extend((0..4).map(|i| path(format!("results-{i}.ndjson"))));
+    let out = fetchbench(merge_results, vec![]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let ids: Vec<u64> = std::fs::read_to_string(dir.path().join("all.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, (1..10001).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_fails_on_a_slowed_down_server_and_passes_on_an_unchanged_one() {
+    let fast = TestServer::start(Behaviour::default()).await;
+    let slow = TestServer::start(Behaviour {
+        delay: Some(|_| Duration::from_millis(30)),
+        ..Behaviour::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    for (server, name) in [(&fast, "base.json"), (&slow, "slow.json")] {
+        let out = fetchbench(
+            strings(&[
+                "--url",
+                &server.template(),
+                "-r",
+                "1..=40",
+                "-m",
+                "concurrent",
+                "-c",
+                "4",
+                "--report",
+                &path(name),
+                "-q",
+            ]),
+            vec![],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let out = fetchbench(
+        strings(&[
+            "compare",
+            &path("base.json"),
+            &path("slow.json"),
+            "--fail-if-slower",
+            "10%",
+        ]),
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("regression"));
+    let out = fetchbench(
+        strings(&["compare", &path("base.json"), &path("base.json")]),
+        vec![],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_completion_index_picks_the_shard() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = fetchbench(
+        strings(&[
+            "--url",
+            &server.template(),
+            "-r",
+            "0..20",
+            "-m",
+            "concurrent",
+            "--report",
+            report.to_str().unwrap(),
+            "-q",
+        ]),
+        vec![
+            ("JOB_COMPLETION_INDEX", "2".into()),
+            ("FETCHBENCH_SHARDS", "4".into()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, [2, 6, 10, 14, 18]);
+    let report = read_json(&report);
+    assert_eq!(report["shard"]["index"], 2);
+    assert_eq!(report["shard"]["count"], 4);
+    assert_eq!(report["runs"][0]["planned"], 5);
+}
+
+#[test]
+fn the_kubernetes_manifest_is_an_indexed_job_with_what_it_needs() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/k8s-indexed-job.yaml"
+    ))
+    .unwrap();
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("valid YAML");
+    let job = &docs[0];
+    assert_eq!(job["apiVersion"].as_str(), Some("batch/v1"));
+    assert_eq!(job["kind"].as_str(), Some("Job"));
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"].as_str(), Some("Indexed"));
+    let completions = spec["completions"].as_i64().expect("completions");
+    assert!(spec["parallelism"].as_i64().is_some());
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["restartPolicy"].as_str(), Some("Never"));
+    let container = &pod["containers"][0];
+    assert!(container["image"].as_str().is_some());
+    let shards = container["env"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"].as_str() == Some("FETCHBENCH_SHARDS"))
+        .expect("FETCHBENCH_SHARDS");
+    assert_eq!(
+        shards["value"].as_str(),
+        Some(completions.to_string().as_str()),
+        "shard count = completions"
+    );
+    let args = container["args"][0].as_str().unwrap();
+    for needle in [
+        "--report /results/",
+        "--output /results/",
+        "JOB_COMPLETION_INDEX",
+    ] {
+        assert!(args.contains(needle), "{needle}");
+    }
+    let mount = &container["volumeMounts"][0];
+    assert_eq!(mount["mountPath"].as_str(), Some("/results"));
+    assert_eq!(pod["volumes"][0]["name"].as_str(), mount["name"].as_str());
+}
