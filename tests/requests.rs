@@ -271,6 +271,31 @@ async fn http2_prior_knowledge_is_answered_over_http2() {
         assert_eq!(rec["http_version"], "HTTP/2.0");
         assert_eq!(rec["fields"]["version"], "HTTP/2.0");
     }
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = fetchbench(
+        args(&[
+            "--url",
+            &url,
+            "-r",
+            "1..=3",
+            "-m",
+            "concurrent",
+            "--http2",
+            "--report",
+            report.to_str().unwrap(),
+            "-q",
+        ]),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        report["runs"][0]["http_versions"]["HTTP/2.0"], 3,
+        "the report says which version answered"
+    );
     let out = fetchbench(
         args(&["--url", &url, "-r", "1", "-m", "sequential", "-q"]),
         None,

@@ -115,6 +115,7 @@ fn rows(runs: &[RunReport]) -> Vec<Row> {
         row("latency p99.9", &|r| ms(r.latency_ms.p999)),
         row("latency max", &|r| ms(r.latency_ms.max)),
         row("status", &|r| counts(&r.status)),
+        row("http version", &|r| counts(&r.http_versions)),
         row("error kinds", &|r| counts(&r.error_kinds)),
     ]
 }

@@ -131,6 +131,7 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
         latency_ms: LatencySummary::of(&histogram),
         status: add_maps(|r| &r.status),
         error_kinds: add_maps(|r| &r.error_kinds),
+        http_versions: add_maps(|r| &r.http_versions),
         started_at,
         ended_at,
         histogram: super::stats::encode_histogram(&histogram),

@@ -71,6 +71,9 @@ pub struct RunReport {
     pub status: BTreeMap<String, u64>,
     /// Failed requests per kind of error.
     pub error_kinds: BTreeMap<String, u64>,
+    /// Responses per HTTP version that answered (`HTTP/1.1`, `HTTP/2.0`).
+    #[serde(default)]
+    pub http_versions: BTreeMap<String, u64>,
     /// First request start and last request end, Unix seconds (wall clock), for merging shards.
     pub started_at: f64,
     pub ended_at: f64,
@@ -113,6 +116,11 @@ impl RunReport {
                 .error_kinds
                 .iter()
                 .map(|(kind, n)| (kind.to_string(), *n))
+                .collect(),
+            http_versions: stats
+                .versions
+                .iter()
+                .map(|(version, n)| ((*version).to_owned(), *n))
                 .collect(),
         }
     }

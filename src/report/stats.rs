@@ -64,6 +64,8 @@ pub struct RunStats {
     pub wire_bytes: u64,
     latencies: Histogram<u64>,
     pub status: BTreeMap<u16, u64>,
+    /// Responses per HTTP version that answered.
+    pub versions: BTreeMap<&'static str, u64>,
     pub error_kinds: BTreeMap<ErrorKind, u64>,
     first_start: Option<Duration>,
     last_finish: Duration,
@@ -86,6 +88,7 @@ impl RunStats {
             wire_bytes: 0,
             latencies: empty_histogram(),
             status: BTreeMap::new(),
+            versions: BTreeMap::new(),
             error_kinds: BTreeMap::new(),
             first_start: None,
             last_finish: Duration::ZERO,
@@ -105,6 +108,9 @@ impl RunStats {
         }
         if let Some(status) = record.status {
             *self.status.entry(status).or_default() += 1;
+        }
+        if let Some(version) = record.http_version {
+            *self.versions.entry(version).or_default() += 1;
         }
         if let Some(failure) = &record.failure {
             *self.error_kinds.entry(failure.kind).or_default() += 1;
