@@ -42,6 +42,7 @@ mod record;
 pub mod report;
 #[doc(hidden)]
 pub mod resume;
+mod signals;
 
 pub use job::{Job, JobBuilder, JobError};
 pub use plan::ids::Id;

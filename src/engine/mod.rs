@@ -8,7 +8,9 @@
 //! ahead of the oldest unreleased one, so memory stays flat for a range of any length, and a
 //! consumer that stops asking (a dropped stream, a closed pipe) stops the requests too.
 
+pub mod client;
 pub mod decode;
+mod failure;
 pub mod pacer;
 pub mod reorder;
 pub mod request;
@@ -36,9 +38,9 @@ use crate::plan::template::Template;
 use crate::record::{ErrorKind, Failure, Record};
 use crate::report::stats::{Ending, RunMode, RunStats};
 
+pub use self::client::ClientOptions;
 use self::pacer::Pacer;
 use self::reorder::Reorder;
-pub use self::request::ClientOptions;
 use self::request::Fetcher;
 pub use self::retry::RetryPolicy;
 

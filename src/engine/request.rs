@@ -6,63 +6,26 @@
 //! connection reset halfway through a body is retried like a refused connection. Every failure
 //! ends as a [`Failure`] on the record, never as a panic or a gap.
 
-use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING, LOCATION};
+use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
+use super::client::{self, ClientOptions};
 use super::decode::{self, DecodeError, Decoded, Encoding};
+use super::failure::{self, permanent, too_large};
 use super::pacer::Pacer;
-use super::retry::{is_transient_status, retry_after, RetryPolicy, Transience};
-use super::shape::{self, RequestShape};
+use super::retry::{is_transient_status, retry_after, Transience};
+use super::shape;
 use crate::extract::FieldSet;
 use crate::plan::ids::Id;
 use crate::plan::template::{Template, UrlRenderer};
 use crate::record::{ErrorKind, Failure, Record};
-
-/// How the HTTP client is set up for a run.
-#[derive(Debug, Clone)]
-pub struct ClientOptions {
-    /// Method, body and headers of each request, and how redirects treat credentials.
-    pub shape: RequestShape,
-    pub user_agent: String,
-    /// Per attempt, from connect to the end of the body.
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    pub max_redirects: usize,
-    /// Bodies larger than this (after decompression) fail with "body too large" once it is passed.
-    pub max_body: u64,
-    /// Accept invalid TLS certificates.
-    pub insecure: bool,
-    /// Ask for compressed bodies (gzip, br, zstd, deflate) and decode them.
-    pub compression: bool,
-    /// Speak HTTP/2 from the first byte (prior knowledge), also on http://.
-    pub http2: bool,
-    pub retry: RetryPolicy,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        Self {
-            shape: RequestShape::default(),
-            user_agent: concat!("fetchbench/", env!("CARGO_PKG_VERSION")).to_owned(),
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            max_redirects: 10,
-            max_body: 64 * 1024 * 1024,
-            insecure: false,
-            compression: true,
-            http2: false,
-            retry: RetryPolicy::default(),
-        }
-    }
-}
 
 /// Everything a request task needs, shared by all tasks of a run.
 #[derive(Debug)]
@@ -99,7 +62,7 @@ struct Settled {
 }
 
 impl Fetcher {
-    /// Builds a client whose idle pool holds one connection per concurrent slot.
+    /// Builds the run's client and the shared state of its request tasks.
     pub fn new(
         template: Template,
         fields: FieldSet,
@@ -108,32 +71,7 @@ impl Fetcher {
         pacer: Arc<Pacer>,
         cancel: CancellationToken,
     ) -> Result<Self, reqwest::Error> {
-        let mut headers = HeaderMap::new();
-        let user_sets_encoding = options
-            .shape
-            .headers
-            .iter()
-            .any(|(n, _)| n == ACCEPT_ENCODING);
-        if options.compression && !user_sets_encoding {
-            headers.insert(
-                ACCEPT_ENCODING,
-                HeaderValue::from_static(decode::ACCEPT_ENCODING),
-            );
-        }
-        let mut builder = Client::builder()
-            .user_agent(options.user_agent.clone())
-            .default_headers(headers)
-            .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
-            // Redirects are followed by `attempt`, which knows which headers are secrets.
-            .redirect(reqwest::redirect::Policy::none())
-            .danger_accept_invalid_certs(options.insecure)
-            .pool_max_idle_per_host(concurrency)
-            .tcp_nodelay(true);
-        if options.http2 {
-            builder = builder.http2_prior_knowledge();
-        }
-        let client = builder.build()?;
+        let client = client::build(options, concurrency)?;
         Ok(Self {
             client,
             urls: UrlRenderer::new(template),
@@ -339,7 +277,10 @@ impl Fetcher {
             if let Some(body) = &body {
                 builder = builder.body(body.clone());
             }
-            let response = builder.send().await.map_err(|e| self.describe(&e))?;
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| failure::describe(&e, &self.options))?;
             let Some(to_get) = shape::redirect_kind(response.status(), &method) else {
                 return Ok(response);
             };
@@ -408,78 +349,10 @@ impl Fetcher {
                     }
                 }
                 Ok(None) => return Ok((bytes, wire)),
-                Err(e) => return Err((bytes, self.describe(&e))),
+                Err(e) => return Err((bytes, failure::describe(&e, &self.options))),
             }
         }
     }
-
-    /// Turns a client error into a kind, a message that names the cause (never the URL, which
-    /// may carry credentials), and whether another attempt could succeed.
-    fn describe(&self, error: &reqwest::Error) -> (Failure, Transience) {
-        let transient = Transience::Transient { retry_after: None };
-        let (kind, transience, message) = if error.is_timeout() {
-            let message = if error.is_connect() {
-                timed_out(
-                    "connect timed out",
-                    self.options.connect_timeout,
-                    "--connect-timeout",
-                )
-            } else {
-                timed_out("timed out", self.options.timeout, "--timeout")
-            };
-            (ErrorKind::Timeout, transient, message)
-        } else if error.is_connect() {
-            (ErrorKind::Connect, transient, error_chain(error))
-        } else if error.is_redirect() {
-            (
-                ErrorKind::Redirect,
-                Transience::Permanent,
-                error_chain(error),
-            )
-        } else if error.is_body() || is_cut_short(error) {
-            (ErrorKind::Body, transient, error_chain(error))
-        } else if error.is_decode() {
-            (ErrorKind::Body, Transience::Permanent, error_chain(error))
-        } else {
-            (
-                ErrorKind::Request,
-                Transience::Permanent,
-                error_chain(error),
-            )
-        };
-        (Failure { kind, message }, transience)
-    }
-}
-
-fn timed_out(what: &str, after: Duration, flag: &str) -> String {
-    format!(
-        "{what} after {} ({flag})",
-        humantime::format_duration(after)
-    )
-}
-
-/// True when the connection dropped mid-exchange (reset, closed before the response ended):
-/// transient by nature, though reqwest reports it as a plain request error.
-fn is_cut_short(error: &reqwest::Error) -> bool {
-    let mut source = error.source();
-    while let Some(cause) = source {
-        if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
-            if hyper_error.is_incomplete_message() || hyper_error.is_canceled() {
-                return true;
-            }
-        }
-        if let Some(io_error) = cause.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind as Io;
-            if matches!(
-                io_error.kind(),
-                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof
-            ) {
-                return true;
-            }
-        }
-        source = cause.source();
-    }
-    false
 }
 
 /// The rendered parts of one id's request, the same for every attempt.
@@ -512,32 +385,4 @@ fn failed_attempt(
         failure: Some(failure),
         transience,
     }
-}
-
-fn permanent(kind: ErrorKind, message: String) -> (Failure, Transience) {
-    (Failure { kind, message }, Transience::Permanent)
-}
-
-fn too_large(cap: u64) -> String {
-    format!("body too large: more than {cap} bytes (--max-body)")
-}
-
-/// "outer: inner: root cause", without the URL reqwest puts in its own message.
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut message = error.to_string();
-    if let Some(url) = error.url() {
-        message = message
-            .replace(&format!(" for url ({url})"), "")
-            .replace(&format!(" ({url})"), "");
-    }
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }

@@ -5,24 +5,21 @@
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderName, HeaderValue};
 
-use crate::app::AppError;
-use crate::engine::shape::{auth_from_env, is_credential, HeaderTemplate, RequestShape};
-use crate::engine::{ClientOptions, RetryPolicy};
-use crate::extract::{FieldPath, FieldSet};
+use crate::engine::shape::is_credential;
+use crate::extract::FieldPath;
 use crate::fixture::FixtureOptions;
 use crate::output::Format;
 use crate::plan::ids::IdRange;
-use crate::plan::ids::IdSource;
 use crate::plan::rate::{parse_duration, Rate};
 use crate::plan::shard::Shard;
 use crate::plan::template::Template;
-use crate::plan::{Destination, Mode, Plan, Target};
+use crate::plan::Mode;
 
 /// Fetch a templated URL over a range of ids, one after another or through a bounded,
 /// rate-limited concurrent pool; extract JSON fields in id order; compare the timings.
@@ -334,6 +331,8 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+mod plan;
+
 /// A `-H` argument: one header, or a file of them.
 #[derive(Debug, Clone)]
 pub enum HeaderArg {
@@ -370,178 +369,6 @@ fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
         .map_err(|_| format!("the value of `{name}` has characters not allowed in a header"))?;
     value.set_sensitive(is_credential(&name));
     Ok((name, value))
-}
-
-fn usage(flag: &'static str, message: String) -> AppError {
-    AppError::Usage { flag, message }
-}
-
-/// The text of `--data`/`--json`: as given, or read from the file after `@`.
-fn body_text(flag: &'static str, value: &str) -> Result<String, AppError> {
-    match value.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| usage(flag, format!("cannot read {path}: {e}"))),
-        None => Ok(value.to_owned()),
-    }
-}
-
-/// Every `-H`, files expanded, plus `FETCHBENCH_AUTH` unless an Authorization was given.
-fn collect_headers(args: Vec<HeaderArg>) -> Result<Vec<(HeaderName, HeaderValue)>, AppError> {
-    let mut headers = Vec::new();
-    for arg in args {
-        match arg {
-            HeaderArg::One(name, value) => headers.push((name, value)),
-            HeaderArg::File(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    usage("--header", format!("cannot read {}: {e}", path.display()))
-                })?;
-                for line in text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                {
-                    let header = parse_header(line)
-                        .map_err(|e| usage("--header", format!("{}: {e}", path.display())))?;
-                    headers.push(header);
-                }
-            }
-        }
-    }
-    if !headers.iter().any(|(n, _)| n == AUTHORIZATION) {
-        headers.extend(auth_from_env());
-    }
-    Ok(headers)
-}
-
-impl RunArgs {
-    /// The validated plan. `stdout_is_terminal` picks the default format.
-    pub fn into_plan(self, stdout_is_terminal: bool) -> Result<Plan, AppError> {
-        let output = match self.output {
-            Some(path) if path.as_os_str() != "-" => Destination::File(path),
-            _ => Destination::Stdout,
-        };
-        let format = self.format.unwrap_or_else(|| match &output {
-            Destination::File(path) => format_from_extension(path).unwrap_or(Format::Ndjson),
-            Destination::Stdout if stdout_is_terminal => Format::Table,
-            Destination::Stdout => Format::Ndjson,
-        });
-        let target = match &self.url {
-            Some(text) => Target::Url(
-                Template::parse_url_with(text, self.raw)
-                    .map_err(|e| usage("--url", e.to_string()))?,
-            ),
-            None => Target::Fixture(FixtureOptions {
-                latency: self.latency,
-                jitter: self.jitter,
-            }),
-        };
-        let ids = match &self.ids {
-            Some(path) if path.as_os_str() == "-" => {
-                if self.mode == Mode::Both {
-                    return Err(usage(
-                        "--ids",
-                        "stdin can be read once: use --mode sequential or --mode concurrent".into(),
-                    ));
-                }
-                IdSource::Stdin
-            }
-            Some(path) => {
-                std::fs::File::open(path)
-                    .map_err(|e| usage("--ids", format!("cannot read {}: {e}", path.display())))?;
-                IdSource::File(path.clone())
-            }
-            None => IdSource::Range(self.range.clone()),
-        };
-        let shard = match self.shard {
-            Some(shard) => Some(shard),
-            None => Shard::from_env(self.shards).map_err(|e| usage("--shard", e.to_string()))?,
-        };
-        let mut headers = collect_headers(self.headers)?;
-        let body = match (&self.data, &self.json) {
-            (Some(data), _) => {
-                let text = body_text("--data", data)?;
-                Some(
-                    Template::parse(&text)
-                        .or_else(|_| Template::parse_literal(&text))
-                        .map_err(|e| usage("--data", e.to_string()))?,
-                )
-            }
-            (None, Some(json)) => {
-                let text = body_text("--json", json)?;
-                for name in [CONTENT_TYPE, ACCEPT] {
-                    if !headers.iter().any(|(n, _)| *n == name) {
-                        headers.push((name, HeaderValue::from_static("application/json")));
-                    }
-                }
-                Some(
-                    Template::parse_json(&text)
-                        .or_else(|_| Template::parse_literal(&text))
-                        .map_err(|e| usage("--json", e.to_string()))?,
-                )
-            }
-            (None, None) => None,
-        };
-        let method = self.method.clone().unwrap_or(if body.is_some() {
-            reqwest::Method::POST
-        } else {
-            reqwest::Method::GET
-        });
-        let shape = RequestShape {
-            method,
-            body,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.clone(), HeaderTemplate::new(v)))
-                .collect(),
-            location_trusted: self.location_trusted,
-        };
-        let defaults = ClientOptions::default();
-        Ok(Plan {
-            target,
-            ids,
-            shard,
-            mode: self.mode,
-            concurrency: self.concurrency,
-            rate: self.rate,
-            burst: self.burst,
-            fields: FieldSet::new(self.fields),
-            client: ClientOptions {
-                shape,
-                http2: self.http2,
-                user_agent: self.user_agent.unwrap_or(defaults.user_agent),
-                timeout: self.timeout,
-                connect_timeout: self.connect_timeout,
-                max_redirects: self.max_redirects,
-                max_body: self.max_body,
-                insecure: self.insecure,
-                compression: !self.no_compression,
-                retry: RetryPolicy {
-                    retries: self.retries,
-                    max_retry_wait: self.max_retry_wait,
-                    ..RetryPolicy::default()
-                },
-            },
-            grace: self.grace,
-            resume: self.resume,
-            deadline: self.deadline,
-            max_errors: self.max_errors,
-            format,
-            output,
-            report: self.report,
-            progress: !self.no_progress && !self.quiet,
-            quiet: self.quiet,
-        })
-    }
-}
-
-fn format_from_extension(path: &Path) -> Option<Format> {
-    match path.extension()?.to_str()? {
-        "csv" => Some(Format::Csv),
-        "json" => Some(Format::Json),
-        "ndjson" | "jsonl" => Some(Format::Ndjson),
-        "txt" => Some(Format::Table),
-        _ => None,
-    }
 }
 
 /// True when results going to stdout would land on a terminal.

@@ -1,0 +1,79 @@
+//! How the HTTP client is set up for a run: the options users control and the one place they
+//! become a `reqwest::Client`.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING};
+use reqwest::Client;
+
+use super::decode;
+use super::retry::RetryPolicy;
+use super::shape::RequestShape;
+
+/// How the HTTP client is set up for a run.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Method, body and headers of each request, and how redirects treat credentials.
+    pub shape: RequestShape,
+    pub user_agent: String,
+    /// Per attempt, from connect to the end of the body.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_redirects: usize,
+    /// Bodies larger than this (after decompression) fail with "body too large" once it is passed.
+    pub max_body: u64,
+    /// Accept invalid TLS certificates.
+    pub insecure: bool,
+    /// Ask for compressed bodies (gzip, br, zstd, deflate) and decode them.
+    pub compression: bool,
+    /// Speak HTTP/2 from the first byte (prior knowledge), also on http://.
+    pub http2: bool,
+    pub retry: RetryPolicy,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            shape: RequestShape::default(),
+            user_agent: concat!("fetchbench/", env!("CARGO_PKG_VERSION")).to_owned(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_redirects: 10,
+            max_body: 64 * 1024 * 1024,
+            insecure: false,
+            compression: true,
+            http2: false,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A client whose idle pool holds one connection per concurrent slot. Redirects are off here:
+/// `Fetcher` follows them itself, knowing which headers are secrets.
+pub(crate) fn build(options: &ClientOptions, concurrency: usize) -> Result<Client, reqwest::Error> {
+    let mut headers = HeaderMap::new();
+    let user_sets_encoding = options
+        .shape
+        .headers
+        .iter()
+        .any(|(n, _)| n == ACCEPT_ENCODING);
+    if options.compression && !user_sets_encoding {
+        headers.insert(
+            ACCEPT_ENCODING,
+            HeaderValue::from_static(decode::ACCEPT_ENCODING),
+        );
+    }
+    let mut builder = Client::builder()
+        .user_agent(options.user_agent.clone())
+        .default_headers(headers)
+        .timeout(options.timeout)
+        .connect_timeout(options.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .danger_accept_invalid_certs(options.insecure)
+        .pool_max_idle_per_host(concurrency)
+        .tcp_nodelay(true);
+    if options.http2 {
+        builder = builder.http2_prior_knowledge();
+    }
+    builder.build()
+}

@@ -1,0 +1,107 @@
+//! What went wrong with a request, in words a user can act on: a kind to count, a message that
+//! names the cause (and the flag that governs it), never the URL (it may carry credentials), and
+//! whether another attempt could succeed.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use super::retry::Transience;
+use super::ClientOptions;
+use crate::record::{ErrorKind, Failure};
+
+/// Classifies a client error; `options` supplies the timeouts the messages name.
+pub(crate) fn describe(error: &reqwest::Error, options: &ClientOptions) -> (Failure, Transience) {
+    let transient = Transience::Transient { retry_after: None };
+    let (kind, transience, message) = if error.is_timeout() {
+        let message = if error.is_connect() {
+            timed_out(
+                "connect timed out",
+                options.connect_timeout,
+                "--connect-timeout",
+            )
+        } else {
+            timed_out("timed out", options.timeout, "--timeout")
+        };
+        (ErrorKind::Timeout, transient, message)
+    } else if error.is_connect() {
+        (ErrorKind::Connect, transient, error_chain(error))
+    } else if error.is_redirect() {
+        (
+            ErrorKind::Redirect,
+            Transience::Permanent,
+            error_chain(error),
+        )
+    } else if error.is_body() || is_cut_short(error) {
+        (ErrorKind::Body, transient, error_chain(error))
+    } else if error.is_decode() {
+        (ErrorKind::Body, Transience::Permanent, error_chain(error))
+    } else {
+        (
+            ErrorKind::Request,
+            Transience::Permanent,
+            error_chain(error),
+        )
+    };
+    (Failure { kind, message }, transience)
+}
+
+/// A failure no retry can fix.
+pub(crate) fn permanent(kind: ErrorKind, message: String) -> (Failure, Transience) {
+    (Failure { kind, message }, Transience::Permanent)
+}
+
+/// "body too large: more than N bytes (--max-body)".
+pub(crate) fn too_large(cap: u64) -> String {
+    format!("body too large: more than {cap} bytes (--max-body)")
+}
+
+fn timed_out(what: &str, after: Duration, flag: &str) -> String {
+    format!(
+        "{what} after {} ({flag})",
+        humantime::format_duration(after)
+    )
+}
+
+/// True when the connection dropped mid-exchange (reset, closed before the response ended):
+/// transient by nature, though reqwest reports it as a plain request error.
+fn is_cut_short(error: &reqwest::Error) -> bool {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
+            if hyper_error.is_incomplete_message() || hyper_error.is_canceled() {
+                return true;
+            }
+        }
+        if let Some(io_error) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as Io;
+            if matches!(
+                io_error.kind(),
+                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// "outer: inner: root cause", without the URL reqwest puts in its own message.
+fn error_chain(error: &reqwest::Error) -> String {
+    let mut message = error.to_string();
+    if let Some(url) = error.url() {
+        message = message
+            .replace(&format!(" for url ({url})"), "")
+            .replace(&format!(" ({url})"), "");
+    }
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
