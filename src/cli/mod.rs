@@ -1,5 +1,5 @@
 //! The command line: clap definitions whose doc comments are the `--help` text, and the one place
-//! where argv becomes a [`Plan`]. Every value is parsed by its own type's `FromStr`, so a bad value
+//! where argv becomes a `Plan`. Every value is parsed by its own type's `FromStr`, so a bad value
 //! is a clap usage error naming the flag (exit 2) before anything is fetched.
 
 use std::io::IsTerminal;
