@@ -4,37 +4,10 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::Output;
 
+use common::run::{fetchbench, records, stderr};
 use common::{scrambled_delay, Behaviour, TestServer};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
-
-/// Runs the binary off the async runtime, so the test server keeps answering meanwhile.
-async fn fetchbench(args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::new(BIN)
-            .args(&args)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run fetchbench")
-    })
-    .await
-    .expect("join")
-}
-
-fn stdout_lines(output: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("every stdout line is JSON"))
-        .collect()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_ok_exits_0_with_ndjson_in_id_order() {
@@ -61,7 +34,7 @@ async fn all_ok_exits_0_with_ndjson_in_id_order() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let records = stdout_lines(&out);
+    let records = records(&out);
     let ids: Vec<u64> = records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
     assert_eq!(ids, (1..=40).collect::<Vec<_>>());
     let r7 = &records[6];
@@ -93,7 +66,7 @@ async fn a_failed_request_exits_1_and_is_recorded() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let records = stdout_lines(&out);
+    let records = records(&out);
     assert_eq!(records.len(), 3);
     assert_eq!(records[1]["status"], 404);
     assert!(records[1]["error"].as_str().unwrap().contains("404"));
@@ -175,7 +148,7 @@ async fn both_modes_are_reported_side_by_side_with_a_json_report() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // Both runs hit every id; only the last run's records are written.
     assert!(server.hits().values().all(|&n| n == 2));
-    assert_eq!(stdout_lines(&out).len(), 20);
+    assert_eq!(records(&out).len(), 20);
     let err = stderr(&out);
     assert!(
         err.contains("sequential") && err.contains("concurrent"),
@@ -293,7 +266,7 @@ async fn without_url_the_builtin_fixture_serves_real_pokeapi_documents() {
         "{}",
         stderr(&out)
     );
-    let names: Vec<String> = stdout_lines(&out)
+    let names: Vec<String> = records(&out)
         .iter()
         .map(|r| r["fields"]["name"].as_str().unwrap().to_owned())
         .collect();

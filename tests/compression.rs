@@ -3,35 +3,9 @@
 
 mod common;
 
-use std::process::Output;
-
+use common::run::{fetchbench, records, stderr, BIN};
 use common::{gzip, item_body, Behaviour, TestServer};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
-
-async fn fetchbench(args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::new(BIN)
-            .args(&args)
-            .output()
-            .expect("run fetchbench")
-    })
-    .await
-    .expect("join")
-}
-
-fn records(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("whole record"))
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gzip_and_brotli_bodies_are_decoded_and_both_sizes_recorded() {

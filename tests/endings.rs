@@ -7,10 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::run::BIN;
 use common::{Behaviour, TestServer};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
 
 async fn fetchbench(args: Vec<String>) -> std::process::Output {
     tokio::task::spawn_blocking(move || Command::new(BIN).args(&args).output().unwrap())

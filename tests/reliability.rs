@@ -9,39 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use common::run::{fetchbench, ids, records_in, stderr, BIN};
 use common::{Behaviour, RawFault, RawServer, TestServer};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
-
-async fn fetchbench(args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::new(BIN)
-            .args(&args)
-            .output()
-            .expect("run fetchbench")
-    })
-    .await
-    .expect("join")
-}
-
-fn records(bytes: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(bytes)
-        .lines()
-        .map(|l| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a whole record: {l:?}: {e}"))
-        })
-        .collect()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn ids(records: &[Value]) -> Vec<u64> {
-    records.iter().map(|r| r["id"].as_u64().unwrap()).collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_503_then_200_is_retried_and_counted_apart() {
@@ -63,7 +33,7 @@ async fn a_503_then_200_is_retried_and_counted_apart() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out.stdout);
+    let recs = records_in(&out.stdout);
     assert_eq!(recs.len(), 5);
     assert!(recs
         .iter()
@@ -89,7 +59,7 @@ async fn retry_after_is_honoured_and_the_latency_covers_every_attempt() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    for r in records(&out.stdout) {
+    for r in records_in(&out.stdout) {
         assert_eq!(r["attempts"], 2);
         // The server said "Retry-After: 1"; the backoff alone would wait at most 100 ms.
         assert!(r["elapsed_ms"].as_f64().unwrap() >= 1000.0, "{r}");
@@ -124,7 +94,7 @@ async fn other_4xx_are_not_retried_and_retries_can_be_turned_off() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(1));
-    let recs = records(&out.stdout);
+    let recs = records_in(&out.stdout);
     assert_eq!(recs[0]["attempts"], 1);
     assert_eq!(recs[0]["status"], 503);
     assert!(recs[0]["error"].as_str().unwrap().contains("503"));
@@ -148,7 +118,7 @@ async fn a_slow_server_is_a_timeout_error_that_says_after_how_long() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    for r in records(&out.stdout) {
+    for r in records_in(&out.stdout) {
         assert_eq!(r["error"], "timed out after 300ms (--timeout)");
         assert_eq!(r["attempts"], 2, "timeouts are retried");
         assert_eq!(r["status"], Value::Null);
@@ -172,7 +142,7 @@ async fn redirects_are_followed_and_a_loop_is_a_redirect_error() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(records(&out.stdout)[0]["fields"]["name"], "item-3");
+    assert_eq!(records_in(&out.stdout)[0]["fields"]["name"], "item-3");
 
     let out = fetchbench(&[
         "--url",
@@ -187,7 +157,7 @@ async fn redirects_are_followed_and_a_loop_is_a_redirect_error() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(1));
-    let recs = records(&out.stdout);
+    let recs = records_in(&out.stdout);
     let error = recs[0]["error"].as_str().unwrap();
     assert!(error.contains("redirect"), "{error}");
     assert_eq!(recs[0]["attempts"], 1, "a redirect loop is not retried");
@@ -210,7 +180,7 @@ async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(1));
-    let recs = records(&out.stdout);
+    let recs = records_in(&out.stdout);
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[0]["status"], 200);
     assert!(
@@ -249,7 +219,7 @@ async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(1));
-    let recs = records(&out.stdout);
+    let recs = records_in(&out.stdout);
     assert_eq!(ids(&recs), [1, 2, 3]);
     assert!(recs
         .iter()
@@ -273,7 +243,7 @@ async fn a_body_cut_short_is_retried() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out.stdout);
+    let recs = records_in(&out.stdout);
     assert_eq!(recs[0]["attempts"], 2);
     assert_eq!(recs[0]["fields"]["name"], "whole");
 
@@ -293,7 +263,7 @@ async fn a_body_cut_short_is_retried() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(1));
-    let recs = records(&out.stdout);
+    let recs = records_in(&out.stdout);
     assert!(recs[0]["error"].is_string(), "{}", recs[0]);
     assert_eq!(recs[0]["fields"]["name"], Value::Null);
 }
@@ -330,7 +300,7 @@ async fn an_endless_body_stops_at_the_cap_with_memory_near_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let recs = records(&out.stdout);
+    let recs = records_in(&out.stdout);
     assert!(
         recs[0]["error"]
             .as_str()
@@ -391,7 +361,7 @@ async fn wait_with_timeout(child: Child) -> Output {
 }
 
 fn read_records(path: &Path) -> Vec<Value> {
-    records(&std::fs::read(path).unwrap())
+    records_in(&std::fs::read(path).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -599,7 +569,7 @@ async fn credentials_never_appear_in_records_reports_or_errors_and_the_agent_is_
             );
         }
         if route == "echo-headers" {
-            let recs = records(&out.stdout);
+            let recs = records_in(&out.stdout);
             let agent = recs[0]["fields"]["headers.user-agent"].as_str().unwrap();
             assert_eq!(agent, concat!("fetchbench/", env!("CARGO_PKG_VERSION")));
         }

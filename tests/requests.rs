@@ -6,10 +6,9 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use common::run::{records, stderr, BIN};
 use common::{Behaviour, TestServer};
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
 
 async fn fetchbench(
     args: Vec<String>,
@@ -40,17 +39,6 @@ async fn fetchbench(
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
-}
-
-fn records(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("whole record"))
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 const WORDS: &str = "mr mime\n  porygon-z  \n# a comment\n\na/b & c\n日本\n25\n";

@@ -6,10 +6,9 @@ mod common;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use common::run::BIN;
 use common::{Behaviour, TestServer};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
 
 async fn fetchbench(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
     tokio::task::spawn_blocking(move || Command::new(BIN).args(&args).envs(env).output().unwrap())

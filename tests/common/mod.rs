@@ -2,6 +2,8 @@
 //! in flight and their arrival times, and can delay, refuse or hold back requests per id.
 #![allow(dead_code)]
 
+pub mod run;
+
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

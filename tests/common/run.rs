@@ -1,0 +1,49 @@
+//! Running the `fetchbench` binary from a test, off the async runtime so the test's servers keep
+//! answering, and reading what it wrote.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
+
+/// Runs the binary with `args` to its end.
+pub async fn fetchbench(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::new(BIN)
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run fetchbench")
+    })
+    .await
+    .expect("join")
+}
+
+/// The NDJSON records in `bytes`; panics on any line that is not a whole record.
+pub fn records_in(bytes: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a whole record: {l:?}: {e}"))
+        })
+        .collect()
+}
+
+/// The NDJSON records the run wrote to stdout.
+pub fn records(out: &Output) -> Vec<Value> {
+    records_in(&out.stdout)
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The numeric ids of records, in order.
+pub fn ids(records: &[Value]) -> Vec<u64> {
+    records
+        .iter()
+        .map(|r| r["id"].as_u64().expect("numeric id"))
+        .collect()
+}
