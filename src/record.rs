@@ -71,6 +71,9 @@ pub struct Record {
     pub http_version: Option<&'static str>,
     /// From the moment the request was allowed to start (after the rate limiter) to the end of the body.
     pub elapsed: Duration,
+    /// When the request was due, from the start of the run: on the rate's schedule (k/R, as GCRA
+    /// admits it) with `--rate`, else when the scheduler took the id.
+    pub scheduled: Duration,
     /// When the request started, from the start of the run.
     pub started: Duration,
     /// Body bytes of the last attempt, decoded (what the JSON was parsed from).
@@ -122,7 +125,7 @@ pub struct RecordJson<'a> {
 impl Serialize for RecordJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let r = self.record;
-        let mut map = serializer.serialize_map(Some(10))?;
+        let mut map = serializer.serialize_map(Some(13))?;
         map.serialize_entry("id", &r.id)?;
         map.serialize_entry("url", &r.url)?;
         map.serialize_entry("status", &r.status)?;
@@ -131,6 +134,9 @@ impl Serialize for RecordJson<'_> {
         map.serialize_entry("bytes", &r.bytes)?;
         map.serialize_entry("wire_bytes", &r.wire_bytes)?;
         map.serialize_entry("attempts", &r.attempts)?;
+        map.serialize_entry("scheduled_s", &r.scheduled.as_secs_f64())?;
+        map.serialize_entry("started_s", &r.started.as_secs_f64())?;
+        map.serialize_entry("finished_s", &r.finished().as_secs_f64())?;
         map.serialize_entry("error", &r.failure.as_ref().map(|f| &f.message))?;
         map.serialize_entry(
             "fields",

@@ -171,8 +171,12 @@ pub struct Run<I: Iterator<Item = Id>> {
     stats: RunStats,
     cancel: CancellationToken,
     grace: Duration,
+    /// The rate's interval and burst, for the open-loop schedule.
+    schedule: Option<(Duration, u64)>,
     deadline: Option<Deadline>,
     max_errors: Option<u64>,
+    /// Process CPU time when the run started, to report the client's own cost.
+    cpu_at_start: Option<Duration>,
     /// Set once dispatch has stopped early; in-flight requests are aborted at `abort_at`.
     ending: Option<Ending>,
     abort_at: Option<Deadline>,
@@ -216,8 +220,10 @@ impl<I: Iterator<Item = Id>> Run<I> {
             stats: RunStats::new(spec.mode, concurrency, job.rate),
             cancel,
             grace: job.grace,
+            schedule: job.rate.map(|r| (r.interval(), u64::from(job.burst.get()))),
             deadline: job.deadline.map(|d| Deadline::now() + d),
             max_errors: job.max_errors,
+            cpu_at_start: process_cpu_time(),
             ending: None,
             abort_at: None,
         })
@@ -270,6 +276,9 @@ impl<I: Iterator<Item = Id>> Run<I> {
     pub fn into_stats(self) -> RunStats {
         let mut stats = self.stats;
         stats.ending = self.ending.unwrap_or(Ending::Completed);
+        stats.client_cpu = process_cpu_time()
+            .zip(self.cpu_at_start)
+            .map(|(now, start)| now.saturating_sub(start));
         stats
     }
 
@@ -305,11 +314,25 @@ impl<I: Iterator<Item = Id>> Run<I> {
         let fetcher = Arc::clone(&self.fetcher);
         let epoch = self.epoch;
         let task_id = id.clone();
+        let scheduled = self.scheduled_start(index);
         let handle = self
             .tasks
-            .spawn(async move { fetcher.fetch(index, task_id, epoch, slot).await });
+            .spawn(async move { fetcher.fetch(index, task_id, epoch, scheduled, slot).await });
         self.in_flight.insert(handle.id(), (index, id));
         self.dispatched += 1;
+    }
+
+    /// When request `index` was due: on the rate's open-loop schedule, the k-th at k/R with the
+    /// first `burst` at once (as GCRA admits them), whether or not a slot was free then; without
+    /// a rate, now (closed loop: coordinated omission applies).
+    fn scheduled_start(&self, index: u64) -> Duration {
+        match self.schedule {
+            Some((interval, burst)) => {
+                let k = u32::try_from(index.saturating_sub(burst - 1)).unwrap_or(u32::MAX);
+                interval.saturating_mul(k)
+            }
+            None => self.epoch.elapsed(),
+        }
     }
 
     fn complete(&mut self, joined: Option<Result<(TaskId, Record), JoinError>>) {
@@ -350,6 +373,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             status: None,
             http_version: None,
             elapsed: Duration::ZERO,
+            scheduled: self.epoch.elapsed(),
             started: self.epoch.elapsed(),
             bytes: 0,
             wire_bytes: 0,
@@ -361,6 +385,20 @@ impl<I: Iterator<Item = Id>> Run<I> {
             fields: Vec::new(),
         }
     }
+}
+
+/// User plus system CPU time of this process so far.
+fn process_cpu_time() -> Option<Duration> {
+    // SAFETY: getrusage fills the struct it is given and has no other effect.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return None;
+    }
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    Some(time(usage.ru_utime) + time(usage.ru_stime))
 }
 
 /// A free slot, then the rate limiter's go-ahead. Cancel-safe: a dropped wait takes neither.

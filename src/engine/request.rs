@@ -96,6 +96,7 @@ impl Fetcher {
         index: u64,
         id: Id,
         epoch: Instant,
+        scheduled: Duration,
         slot: OwnedSemaphorePermit,
     ) -> Record {
         let (url, parsed) = match self.urls.url(&id) {
@@ -130,6 +131,8 @@ impl Fetcher {
             status: attempt.status,
             http_version: attempt.version,
             elapsed,
+            // The schedule comes from a different clock (the limiter's); never after the start.
+            scheduled: scheduled.min(start.saturating_duration_since(epoch)),
             started: start.saturating_duration_since(epoch),
             bytes: settled.bytes,
             wire_bytes: attempt.wire_bytes,

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::stats::Ending;
+use super::stats::{Ending, LatencySummary};
 use super::{Report, RunReport};
 
 /// Writes the side-by-side table and the comparison line.
@@ -35,10 +35,21 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out)?;
     }
+    writeln!(out)?;
     for run in &report.runs {
-        if let Some(line) = ending(run) {
+        for line in [ending(run), rate_sentence(run), slowest_line(run)]
+            .into_iter()
+            .flatten()
+        {
             writeln!(out, "{line}")?;
         }
+    }
+    if report.runs.iter().any(|r| r.closed_loop) {
+        writeln!(
+            out,
+            "closed loop (no --rate): latency is timed from each send, so waiting for a free slot is \
+             not counted (coordinated omission); with --rate, the p99 from the schedule counts it"
+        )?;
     }
     if let Some(line) = comparison(report) {
         writeln!(out)?;
@@ -88,10 +99,44 @@ type Row = (&'static str, Vec<String>);
 
 fn rows(runs: &[RunReport]) -> Vec<Row> {
     let row = |label, cell: &dyn Fn(&RunReport) -> String| (label, runs.iter().map(cell).collect());
-    vec![
+    let mut extra = vec![];
+    // Fast failures pull a blended median down: when some answers were not 2xx, the 2xx figures
+    // come first.
+    let mixed = runs
+        .iter()
+        .any(|r| r.latency_ms_by_class.keys().any(|c| c != "2xx"));
+    if mixed {
+        let class = |r: &RunReport, pick: fn(&LatencySummary) -> f64| {
+            r.latency_ms_by_class
+                .get("2xx")
+                .map_or_else(|| "-".to_owned(), |l| ms(pick(l)))
+        };
+        extra.push(row("2xx latency p50", &|r| class(r, |l| l.p50)));
+        extra.push(row("2xx latency p99", &|r| class(r, |l| l.p99)));
+        extra.push(row("not 2xx", &|r| {
+            let two = r
+                .status
+                .iter()
+                .filter(|(s, _)| s.starts_with('2'))
+                .map(|(_, n)| n)
+                .sum::<u64>();
+            (r.requests - two).to_string()
+        }));
+    }
+    if runs.iter().any(|r| r.latency_corrected_ms.is_some()) {
+        let corrected = |r: &RunReport, pick: fn(&LatencySummary) -> f64| {
+            r.latency_corrected_ms
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |l| ms(pick(l)))
+        };
+        extra.push(row("p50 from schedule", &|r| corrected(r, |l| l.p50)));
+        extra.push(row("p99 from schedule", &|r| corrected(r, |l| l.p99)));
+    }
+    let mut rows = vec![
         row("concurrency", &|r| r.concurrency.to_string()),
         row("rate", &|r| {
             r.rate
+                .target
                 .map_or_else(|| "unlimited".to_owned(), |x| format!("{x:.1}/s"))
         }),
         row("requests", &|r| r.requests.to_string()),
@@ -117,7 +162,58 @@ fn rows(runs: &[RunReport]) -> Vec<Row> {
         row("status", &|r| counts(&r.status)),
         row("http version", &|r| counts(&r.http_versions)),
         row("error kinds", &|r| counts(&r.error_kinds)),
-    ]
+        row("in flight (mean)", &|r| format!("{:.1}", r.mean_in_flight)),
+        row("client CPU", &|r| {
+            r.client_cpu_s
+                .map_or_else(|| "-".to_owned(), |s| format!("{s:.3} s"))
+        }),
+    ];
+    // The outcome and schedule figures go right before the blended latencies.
+    let at = rows
+        .iter()
+        .position(|(label, _)| *label == "latency min")
+        .unwrap_or(rows.len());
+    rows.splice(at..at, extra);
+    rows
+}
+
+/// What held the rate, in words: "achieved 9.8/s of 20.0/s: limited by concurrency 1; raise -c".
+fn rate_sentence(run: &RunReport) -> Option<String> {
+    let limited = run.rate.limited_by.as_deref()?;
+    let of = run
+        .rate
+        .target
+        .map(|t| format!(" of {t:.1}/s"))
+        .unwrap_or_default();
+    let why = match limited {
+        "rate" => "limited by --rate".to_owned(),
+        "concurrency" => format!("limited by concurrency {}; raise -c", run.concurrency),
+        "client_cpu" => {
+            "limited by the client's CPU: fetchbench, not the server, set the pace".to_owned()
+        }
+        _ => "limited by the server (its latency or throughput)".to_owned(),
+    };
+    Some(format!(
+        "{} run: achieved {:.1}/s{of}: {why}",
+        run.mode, run.rate.achieved
+    ))
+}
+
+/// "slowest: 151 (558.8 kB) 73.1 ms, ..."
+fn slowest_line(run: &RunReport) -> Option<String> {
+    if run.slowest.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = run
+        .slowest
+        .iter()
+        .map(|s| format!("{} ({}) {}", s.id, bytes(s.bytes), ms(s.ms)))
+        .collect();
+    Some(format!(
+        "{} run: slowest ids: {}",
+        run.mode,
+        list.join(", ")
+    ))
 }
 
 fn ms(x: f64) -> String {

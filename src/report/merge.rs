@@ -9,15 +9,17 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-use super::stats::{decode_histogram, empty_histogram, Ending, LatencySummary};
-use super::{per_second, Report, RunReport, REPORT_VERSION};
+use hdrhistogram::Histogram;
+
+use super::stats::{decode_histogram, empty_histogram, encode_histogram, Ending, LatencySummary};
+use super::{limited_by, per_second, RateReport, Report, RunReport, SlowReport, SCHEMA_VERSION};
 use crate::plan::shard::Shard;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum MergeError {
     #[error("nothing to merge")]
     Empty,
-    #[error("report {0} is of format version {1}, not {REPORT_VERSION}")]
+    #[error("report {0} is of format version {1}, not {SCHEMA_VERSION}")]
     Version(usize, u32),
     #[error(
         "report {0} was written by {1}, report 1 by {2}: merge reports of one fetchbench version"
@@ -43,8 +45,8 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
     let mut seen_shards = Vec::new();
     for (i, report) in reports.iter().enumerate() {
         let n = i + 1;
-        if report.report_version != REPORT_VERSION {
-            return Err(MergeError::Version(n, report.report_version));
+        if report.schema_version != SCHEMA_VERSION {
+            return Err(MergeError::Version(n, report.schema_version));
         }
         if report.version != first.version {
             return Err(MergeError::Tool(
@@ -75,15 +77,40 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
     Ok(merged)
 }
 
-fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
-    let mut histogram = empty_histogram();
+/// The sum of the histograms `pick` finds in each run (None where a run has none).
+fn add_histograms<'a>(
+    runs: &[&'a RunReport],
+    pick: impl Fn(&'a RunReport) -> Option<&'a String>,
+) -> Result<Option<Histogram<u64>>, MergeError> {
+    let mut total: Option<Histogram<u64>> = None;
     for (i, run) in runs.iter().enumerate() {
-        let h = decode_histogram(&run.histogram).ok_or(MergeError::Histogram(i + 1))?;
+        let Some(text) = pick(run) else { continue };
+        let h = decode_histogram(text).ok_or(MergeError::Histogram(i + 1))?;
         // Same bounds in every report, so adding cannot fail; a foreign histogram is refused.
-        histogram
+        total
+            .get_or_insert_with(empty_histogram)
             .add(&h)
             .map_err(|_| MergeError::Histogram(i + 1))?;
     }
+    Ok(total)
+}
+
+fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
+    let histogram = add_histograms(&runs, |r| Some(&r.histogram))?.unwrap_or_else(empty_histogram);
+    let corrected = add_histograms(&runs, |r| r.histogram_corrected.as_ref())?;
+    let classes: std::collections::BTreeSet<&String> = runs
+        .iter()
+        .flat_map(|r| r.histogram_by_class.keys())
+        .collect();
+    let mut by_class = BTreeMap::new();
+    for class in classes {
+        if let Some(h) = add_histograms(&runs, |r| r.histogram_by_class.get(class))? {
+            by_class.insert(class.clone(), h);
+        }
+    }
+    let mut slowest: Vec<SlowReport> = runs.iter().flat_map(|r| r.slowest.clone()).collect();
+    slowest.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    slowest.truncate(5);
     let sum = |f: fn(&RunReport) -> u64| runs.iter().map(|r| f(r)).sum::<u64>();
     let add_maps = |f: fn(&RunReport) -> &BTreeMap<String, u64>| {
         let mut total = BTreeMap::new();
@@ -107,6 +134,15 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
     let requests = sum(|r| r.requests);
     let (bytes, wire_bytes) = (sum(|r| r.bytes), sum(|r| r.wire_bytes));
     let planned = runs.iter().map(|r| r.planned).sum::<Option<u64>>();
+    let concurrency = runs.iter().map(|r| r.concurrency).sum();
+    let target = runs.iter().map(|r| r.rate.target).sum::<Option<f64>>();
+    let rps = per_second(requests as f64, wall_s);
+    let mean_in_flight = runs
+        .iter()
+        .map(|r| r.mean_in_flight * r.wall_s)
+        .sum::<f64>()
+        / wall_s.max(f64::MIN_POSITIVE);
+    let client_cpu_s = runs.iter().map(|r| r.client_cpu_s).sum::<Option<f64>>();
     Ok(RunReport {
         mode: first.mode,
         ended: runs
@@ -116,24 +152,44 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
             .unwrap_or(Ending::Completed),
         planned,
         not_fetched: runs.iter().map(|r| r.not_fetched).sum::<Option<u64>>(),
-        concurrency: runs.iter().map(|r| r.concurrency).sum(),
-        rate: runs.iter().map(|r| r.rate).sum::<Option<f64>>(),
+        concurrency,
+        rate: RateReport {
+            target,
+            achieved: rps,
+            // Each shard ran on its own machine: its CPU share says nothing of the others'.
+            limited_by: limited_by(target, rps, mean_in_flight, concurrency, None)
+                .map(str::to_owned),
+        },
+        mean_in_flight,
+        client_cpu_s,
+        closed_loop: first.closed_loop,
         requests,
         ok: sum(|r| r.ok),
         errors: sum(|r| r.errors),
         retries: sum(|r| r.retries),
         wall_s,
-        rps: per_second(requests as f64, wall_s),
+        rps,
         bytes,
         wire_bytes,
         compression_ratio: (wire_bytes > 0).then(|| bytes as f64 / wire_bytes as f64),
         wire_mb_per_s: per_second(wire_bytes as f64 / 1e6, wall_s),
         latency_ms: LatencySummary::of(&histogram),
+        latency_ms_by_class: by_class
+            .iter()
+            .map(|(c, h)| (c.clone(), LatencySummary::of(h)))
+            .collect(),
+        latency_corrected_ms: corrected.as_ref().map(LatencySummary::of),
+        slowest,
+        histogram_by_class: by_class
+            .iter()
+            .map(|(c, h)| (c.clone(), encode_histogram(h)))
+            .collect(),
+        histogram_corrected: corrected.as_ref().map(encode_histogram),
         status: add_maps(|r| &r.status),
         error_kinds: add_maps(|r| &r.error_kinds),
         http_versions: add_maps(|r| &r.http_versions),
         started_at,
         ended_at,
-        histogram: super::stats::encode_histogram(&histogram),
+        histogram: encode_histogram(&histogram),
     })
 }

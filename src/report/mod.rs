@@ -18,13 +18,13 @@ use self::stats::{encode_histogram, Ending, LatencySummary, RunMode, RunStats};
 use crate::plan::shard::Shard;
 
 /// Version of the report format; `merge` refuses reports of another version.
-pub const REPORT_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// The report of one or more runs of the same job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    /// The report format's version ([`REPORT_VERSION`]).
-    pub report_version: u32,
+    /// The report format's version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
     /// The fetchbench that wrote it.
     pub version: String,
     /// Which shard of the ids this process fetched (`--shard I/N`), or null for all of them;
@@ -48,8 +48,15 @@ pub struct RunReport {
     /// Ids not fetched because the run ended early (`planned - requests`; null when unknown).
     pub not_fetched: Option<u64>,
     pub concurrency: usize,
-    /// Requests per second the run was limited to, or null for unlimited.
-    pub rate: Option<f64>,
+    /// The rate asked for, the rate achieved, and what limited it.
+    pub rate: RateReport,
+    /// Mean number of requests in flight (sum of latencies over wall time).
+    pub mean_in_flight: f64,
+    /// User plus system CPU seconds of the client during the run (null where not measurable).
+    pub client_cpu_s: Option<f64>,
+    /// True without `--rate`: each request is sent when a slot frees, so latency is timed from
+    /// the send and queueing before it is not seen (coordinated omission applies).
+    pub closed_loop: bool,
     pub requests: u64,
     pub ok: u64,
     pub errors: u64,
@@ -67,6 +74,13 @@ pub struct RunReport {
     /// was bandwidth-bound.
     pub wire_mb_per_s: f64,
     pub latency_ms: LatencySummary,
+    /// The same per outcome class (`2xx`, `3xx`, `4xx`, `5xx`, `error`; only the classes seen).
+    pub latency_ms_by_class: BTreeMap<String, LatencySummary>,
+    /// With `--rate`: latency from each request's scheduled start (k/R), which does not hide
+    /// queueing behind a full pool or a slow server; null in a closed-loop run.
+    pub latency_corrected_ms: Option<LatencySummary>,
+    /// The five slowest requests: id, latency and decoded size.
+    pub slowest: Vec<SlowReport>,
     /// Responses per HTTP status code.
     pub status: BTreeMap<String, u64>,
     /// Failed requests per kind of error.
@@ -80,12 +94,99 @@ pub struct RunReport {
     /// The latency histogram (microseconds), lossless: hdrhistogram's V2 serialization, base64.
     /// `merge` adds these, so merged percentiles are exact.
     pub histogram: String,
+    /// The same per outcome class, and from the schedule (for exact merges of those too).
+    pub histogram_by_class: BTreeMap<String, String>,
+    pub histogram_corrected: Option<String>,
+}
+
+/// Target, achieved and limiting factor of a run's request rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateReport {
+    /// Requests per second asked for with `--rate`, or null for unlimited.
+    pub target: Option<f64>,
+    /// Requests per second achieved (requests over wall time).
+    pub achieved: f64,
+    /// `rate`, `concurrency`, `server` or `client_cpu`; null when nothing ran.
+    pub limited_by: Option<String>,
+}
+
+/// One of the slowest requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlowReport {
+    pub id: serde_json::Value,
+    pub ms: f64,
+    pub bytes: u64,
+}
+
+/// What held the rate down: the rate limit when it was (nearly) reached; the concurrency when
+/// the slots were (nearly) always full; the client's CPU when the process used nearly all cores;
+/// else the server, which answered slower than the client could ask.
+pub fn limited_by(
+    target: Option<f64>,
+    achieved: f64,
+    mean_in_flight: f64,
+    concurrency: usize,
+    cpu_share: Option<f64>,
+) -> Option<&'static str> {
+    if achieved <= 0.0 {
+        return None;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    Some(if target.is_some_and(|t| achieved >= 0.9 * t) {
+        "rate"
+    } else if mean_in_flight >= 0.8 * concurrency as f64 {
+        "concurrency"
+    } else if cpu_share.is_some_and(|share| share >= 0.9 * cores) {
+        "client_cpu"
+    } else {
+        "server"
+    })
 }
 
 impl RunReport {
     pub fn from_stats(stats: &RunStats, planned: Option<u64>) -> Self {
         let (started_at, ended_at) = stats.span_unix();
+        let wall = stats.wall().as_secs_f64();
+        let target = stats.rate.map(|r| r.per_second());
+        let client_cpu_s = stats.client_cpu.map(|c| c.as_secs_f64());
+        let cpu_share = client_cpu_s.filter(|_| wall > 0.0).map(|c| c / wall);
         Self {
+            rate: RateReport {
+                target,
+                achieved: stats.rps(),
+                limited_by: limited_by(
+                    target,
+                    stats.rps(),
+                    stats.mean_in_flight(),
+                    stats.concurrency,
+                    cpu_share,
+                )
+                .map(str::to_owned),
+            },
+            mean_in_flight: stats.mean_in_flight(),
+            client_cpu_s,
+            closed_loop: stats.rate.is_none(),
+            latency_ms_by_class: stats
+                .by_class()
+                .iter()
+                .map(|(class, h)| ((*class).to_owned(), LatencySummary::of(h)))
+                .collect(),
+            latency_corrected_ms: stats.corrected().map(LatencySummary::of),
+            slowest: stats
+                .slowest()
+                .iter()
+                .map(|s| SlowReport {
+                    id: serde_json::to_value(&s.id).unwrap_or_default(),
+                    ms: s.elapsed.as_micros() as f64 / 1000.0,
+                    bytes: s.bytes,
+                })
+                .collect(),
+            histogram_by_class: stats
+                .by_class()
+                .iter()
+                .map(|(class, h)| ((*class).to_owned(), encode_histogram(h)))
+                .collect(),
+            histogram_corrected: stats.corrected().map(encode_histogram),
             started_at,
             ended_at,
             histogram: encode_histogram(stats.histogram()),
@@ -94,7 +195,6 @@ impl RunReport {
             planned,
             not_fetched: planned.map(|p| p.saturating_sub(stats.requests)),
             concurrency: stats.concurrency,
-            rate: stats.rate.map(|r| r.per_second()),
             requests: stats.requests,
             ok: stats.ok,
             errors: stats.errors(),
@@ -140,7 +240,7 @@ impl Report {
     pub fn from_runs(runs: Vec<RunReport>, shard: Option<Shard>) -> Self {
         let speedup = speedup(&runs);
         Self {
-            report_version: REPORT_VERSION,
+            schema_version: SCHEMA_VERSION,
             version: concat!("fetchbench ", env!("CARGO_PKG_VERSION")).to_owned(),
             shard,
             runs,

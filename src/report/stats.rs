@@ -12,6 +12,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::plan::ids::Id;
 use crate::plan::rate::Rate;
 use crate::record::{ErrorKind, Record};
 
@@ -63,6 +64,17 @@ pub struct RunStats {
     pub bytes: u64,
     pub wire_bytes: u64,
     latencies: Histogram<u64>,
+    /// Latencies per outcome class (`2xx`, `3xx`, `4xx`, `5xx`, `error`), so fast failures do not
+    /// pull the successful requests' figures down.
+    by_class: BTreeMap<&'static str, Histogram<u64>>,
+    /// Latencies from each request's scheduled start (open-loop, with a rate): what queueing costs.
+    corrected: Option<Histogram<u64>>,
+    /// Sum of request latencies: over the wall time, the mean number of requests in flight.
+    busy: Duration,
+    /// The slowest requests, slowest first.
+    slowest: Vec<Slow>,
+    /// User plus system CPU time of the process during the run.
+    pub client_cpu: Option<Duration>,
     pub status: BTreeMap<u16, u64>,
     /// Responses per HTTP version that answered.
     pub versions: BTreeMap<&'static str, u64>,
@@ -87,6 +99,11 @@ impl RunStats {
             bytes: 0,
             wire_bytes: 0,
             latencies: empty_histogram(),
+            by_class: BTreeMap::new(),
+            corrected: rate.map(|_| empty_histogram()),
+            busy: Duration::ZERO,
+            slowest: Vec::with_capacity(SLOWEST + 1),
+            client_cpu: None,
             status: BTreeMap::new(),
             versions: BTreeMap::new(),
             error_kinds: BTreeMap::new(),
@@ -115,14 +132,72 @@ impl RunStats {
         if let Some(failure) = &record.failure {
             *self.error_kinds.entry(failure.kind).or_default() += 1;
         }
-        let micros = u64::try_from(record.elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.latencies
-            .saturating_record(micros.clamp(1, MAX_TRACKED_MICROS));
+        let micros = as_micros(record.elapsed);
+        self.latencies.saturating_record(micros);
+        self.by_class
+            .entry(outcome_class(record))
+            .or_insert_with(empty_histogram)
+            .saturating_record(micros);
+        if let Some(corrected) = &mut self.corrected {
+            corrected.saturating_record(as_micros(
+                record.finished().saturating_sub(record.scheduled),
+            ));
+        }
+        self.busy += record.elapsed;
+        self.note_if_slow(record);
         self.first_start = Some(match self.first_start {
             Some(first) => first.min(record.started),
             None => record.started,
         });
         self.last_finish = self.last_finish.max(record.finished());
+    }
+
+    fn note_if_slow(&mut self, record: &Record) {
+        if self.slowest.len() == SLOWEST
+            && self
+                .slowest
+                .last()
+                .is_some_and(|s| s.elapsed >= record.elapsed)
+        {
+            return;
+        }
+        let at = self
+            .slowest
+            .partition_point(|s| s.elapsed >= record.elapsed);
+        self.slowest.insert(
+            at,
+            Slow {
+                id: record.id.clone(),
+                elapsed: record.elapsed,
+                bytes: record.bytes,
+            },
+        );
+        self.slowest.truncate(SLOWEST);
+    }
+
+    /// The slowest requests, slowest first (at most five).
+    pub fn slowest(&self) -> &[Slow] {
+        &self.slowest
+    }
+
+    /// Histograms per outcome class seen.
+    pub fn by_class(&self) -> &BTreeMap<&'static str, Histogram<u64>> {
+        &self.by_class
+    }
+
+    /// Latencies from the scheduled start, when the run had a rate.
+    pub fn corrected(&self) -> Option<&Histogram<u64>> {
+        self.corrected.as_ref()
+    }
+
+    /// Mean number of requests in flight over the run.
+    pub fn mean_in_flight(&self) -> f64 {
+        let wall = self.wall().as_secs_f64();
+        if wall > 0.0 {
+            self.busy.as_secs_f64() / wall
+        } else {
+            0.0
+        }
     }
 
     pub fn errors(&self) -> u64 {
@@ -163,6 +238,34 @@ impl RunStats {
     /// Latency summary in milliseconds; all zero when nothing completed.
     pub fn latency(&self) -> LatencySummary {
         LatencySummary::of(&self.latencies)
+    }
+}
+
+/// How many of the slowest requests the report names.
+const SLOWEST: usize = 5;
+
+/// One of the slowest requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slow {
+    pub id: Id,
+    pub elapsed: Duration,
+    pub bytes: u64,
+}
+
+fn as_micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_TRACKED_MICROS)
+}
+
+/// `2xx`, `3xx`, `4xx`, `5xx` by status; `error` when no response came.
+pub fn outcome_class(record: &Record) -> &'static str {
+    match record.status {
+        Some(200..=299) => "2xx",
+        Some(300..=399) => "3xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        Some(_) | None => "error",
     }
 }
 

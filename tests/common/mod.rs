@@ -77,6 +77,7 @@ impl TestServer {
             .route("/echo/{*rest}", axum::routing::any(echo))
             .route("/to-other/{port}/{*rest}", get(to_other))
             .route("/to-self/{*rest}", get(to_self))
+            .route("/half/{id}", get(half_limited))
             .route("/gzip/{id}", get(gzip_item))
             .route("/brotli/{id}", get(brotli_item))
             .route("/bomb/{id}", get(gzip_bomb))
@@ -191,6 +192,16 @@ async fn echo(
         "version": format!("{version:?}"),
     });
     ([("content-type", "application/json")], echo.to_string()).into_response()
+}
+
+/// Odd ids: 429 at once. Even ids: 200 after 50 ms.
+async fn half_limited(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    count_hit(&shared, id);
+    if id % 2 == 1 {
+        return (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response();
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    item_json(id)
 }
 
 /// A redirect to the echo route of the server on another port (another origin).

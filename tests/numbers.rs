@@ -1,0 +1,130 @@
+//! Numbers that explain themselves: outcomes apart, scheduled vs sent (coordinated omission), who
+//! limited the rate, the slowest ids, and the timestamps of every record.
+
+mod common;
+
+use std::time::Duration;
+
+use common::run::{fetchbench, records, stderr};
+use common::{Behaviour, TestServer};
+use serde_json::Value;
+
+fn report(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_429s_do_not_hide_the_latency_of_the_successes() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    let out = fetchbench(&[
+        "--url",
+        &server.route("half"),
+        "-r",
+        "1..=20",
+        "-m",
+        "concurrent",
+        "-c",
+        "20",
+        "--retries",
+        "0",
+        "--report",
+        path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let run = &report(&path)["runs"][0];
+    let two = run["latency_ms_by_class"]["2xx"]["p50"].as_f64().unwrap();
+    let blended = run["latency_ms"]["p50"].as_f64().unwrap();
+    assert!(two >= 50.0, "2xx p50 {two}");
+    assert!(blended < two, "blended p50 {blended} vs 2xx {two}");
+    assert!(run["latency_ms_by_class"]["4xx"]["p50"].as_f64().unwrap() < 50.0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("2xx latency p50") && err.contains("not 2xx"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_beyond_the_concurrency_shows_queueing_and_names_the_limit() {
+    let server = TestServer::start(Behaviour {
+        delay: Some(|_| Duration::from_millis(100)),
+        ..Behaviour::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=20",
+        "-m",
+        "concurrent",
+        "-c",
+        "1",
+        "--rate",
+        "20/s",
+        "--report",
+        path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run = &report(&path)["runs"][0];
+    let raw = run["latency_ms"]["p99"].as_f64().unwrap();
+    let corrected = run["latency_corrected_ms"]["p99"].as_f64().unwrap();
+    assert!(
+        corrected > 3.0 * raw,
+        "corrected p99 {corrected} vs raw {raw}"
+    );
+    let achieved = run["rate"]["achieved"].as_f64().unwrap();
+    assert!((5.0..=10.5).contains(&achieved), "achieved {achieved}/s");
+    assert_eq!(run["rate"]["target"], 20.0);
+    assert_eq!(run["rate"]["limited_by"], "concurrency");
+    assert_eq!(run["closed_loop"], false);
+    assert!(
+        stderr(&out).contains("limited by concurrency 1; raise -c"),
+        "{}",
+        stderr(&out)
+    );
+    for r in records(&out) {
+        let (s, st, f) = (
+            r["scheduled_s"].as_f64().unwrap(),
+            r["started_s"].as_f64().unwrap(),
+            r["finished_s"].as_f64().unwrap(),
+        );
+        assert!(s <= st && st <= f, "{r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_names_its_schema_the_slowest_ids_and_the_client_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    let out = fetchbench(&[
+        "-r",
+        "140..=151",
+        "-m",
+        "concurrent",
+        "--latency",
+        "0",
+        "--report",
+        path.to_str().unwrap(),
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    let report = report(&path);
+    assert_eq!(report["schema_version"], 1);
+    let run = &report["runs"][0];
+    assert_eq!(run["closed_loop"], true);
+    assert_eq!(run["latency_corrected_ms"], Value::Null);
+    assert!(run["client_cpu_s"].as_f64().unwrap() > 0.0);
+    let slowest = run["slowest"].as_array().unwrap();
+    assert_eq!(slowest.len(), 5);
+    let ms: Vec<f64> = slowest.iter().map(|s| s["ms"].as_f64().unwrap()).collect();
+    assert!(ms.windows(2).all(|w| w[0] >= w[1]), "slowest first: {ms:?}");
+    assert!(slowest.iter().all(|s| s["bytes"].as_u64().unwrap() > 0));
+}
