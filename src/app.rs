@@ -95,6 +95,7 @@ pub async fn run(plan: Plan) -> Result<Exit, AppError> {
         grace: plan.grace,
         deadline: plan.deadline,
         max_errors: plan.max_errors,
+        warmup: plan.warmup,
     };
     let cancel = CancellationToken::new();
     let signals = SignalWatch::spawn(cancel.clone(), plan.grace);
@@ -140,9 +141,11 @@ pub async fn run(plan: Plan) -> Result<Exit, AppError> {
     sink.finish().map_err(EngineError::Output)?;
 
     let interrupted = signals.received();
-    let report = Report::new(&all_stats, todo)
+    let mut report = Report::new(&all_stats, todo)
         .interrupted_by(interrupted.map(Signal::name))
         .for_shard(plan.shard);
+    report.keepalive = !plan.client.no_keepalive;
+    report.proxy = proxy_in_use(&plan);
     if !plan.quiet {
         print_report(&report);
     }
@@ -155,6 +158,27 @@ pub async fn run(plan: Plan) -> Result<Exit, AppError> {
         None if deadline_reached => Exit::DeadlineReached,
         None if report.all_ok() => Exit::Success,
         None => Exit::SomeFailed,
+    })
+}
+
+/// The proxy requests go through: `--proxy`, else the environment's, shown without a password.
+fn proxy_in_use(plan: &Plan) -> Option<String> {
+    let from_env = || {
+        [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    };
+    let proxy = plan.client.proxy.clone().or_else(from_env)?;
+    Some(match reqwest::Url::parse(&proxy) {
+        Ok(url) => crate::engine::shape::redact(&url),
+        Err(_) => "<unparsable proxy setting>".to_owned(),
     })
 }
 

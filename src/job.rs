@@ -301,6 +301,7 @@ impl JobBuilder {
             grace: Duration::from_secs(5),
             deadline: self.deadline,
             max_errors: self.max_errors,
+            warmup: 0,
         };
         let run = RunSpec {
             order: self.order,

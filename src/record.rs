@@ -58,6 +58,17 @@ pub struct Failure {
     pub message: String,
 }
 
+/// Where one request's time went, in milliseconds; null where a phase did not happen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Timing {
+    /// Opening a new connection (DNS, TCP and TLS together); null on a reused connection.
+    pub connect_ms: Option<f64>,
+    /// From sending to the response headers (including any redirects and the connect).
+    pub ttfb_ms: Option<f64>,
+    /// Reading the body.
+    pub body_ms: Option<f64>,
+}
+
 /// The outcome of one id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -69,6 +80,8 @@ pub struct Record {
     pub status: Option<u16>,
     /// The HTTP version that answered (`HTTP/1.1`, `HTTP/2.0`), when a response arrived.
     pub http_version: Option<&'static str>,
+    /// Where the last attempt's time went.
+    pub timing: Timing,
     /// From the moment the request was allowed to start (after the rate limiter) to the end of the body.
     pub elapsed: Duration,
     /// When the request was due, from the start of the run: on the rate's schedule (k/R, as GCRA
@@ -125,7 +138,7 @@ pub struct RecordJson<'a> {
 impl Serialize for RecordJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let r = self.record;
-        let mut map = serializer.serialize_map(Some(13))?;
+        let mut map = serializer.serialize_map(Some(14))?;
         map.serialize_entry("id", &r.id)?;
         map.serialize_entry("url", &r.url)?;
         map.serialize_entry("status", &r.status)?;
@@ -137,6 +150,7 @@ impl Serialize for RecordJson<'_> {
         map.serialize_entry("scheduled_s", &r.scheduled.as_secs_f64())?;
         map.serialize_entry("started_s", &r.started.as_secs_f64())?;
         map.serialize_entry("finished_s", &r.finished().as_secs_f64())?;
+        map.serialize_entry("timing", &r.timing)?;
         map.serialize_entry("error", &r.failure.as_ref().map(|f| &f.message))?;
         map.serialize_entry(
             "fields",

@@ -128,3 +128,105 @@ async fn the_report_names_its_schema_the_slowest_ids_and_the_client_cost() {
     assert!(ms.windows(2).all(|w| w[0] >= w[1]), "slowest first: {ms:?}");
     assert!(slowest.iter().all(|s| s["bytes"].as_u64().unwrap() > 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_counted_and_reuse_can_be_turned_off() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    let base = [
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=10",
+        "-m",
+        "sequential",
+        "--report",
+        path.to_str().unwrap(),
+    ];
+    let out = fetchbench(&base).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = report(&path);
+    assert_eq!(report["runs"][0]["connections_opened"], 1);
+    assert_eq!(report["keepalive"], true);
+    let recs = records(&out);
+    assert!(
+        recs[0]["timing"]["connect_ms"].as_f64().is_some(),
+        "{}",
+        recs[0]
+    );
+    assert!(
+        recs[1..]
+            .iter()
+            .all(|r| r["timing"]["connect_ms"].is_null()),
+        "reused"
+    );
+    assert!(recs
+        .iter()
+        .all(|r| r["timing"]["ttfb_ms"].as_f64().is_some()
+            && r["timing"]["body_ms"].as_f64().is_some()));
+
+    let mut no_reuse = base.to_vec();
+    no_reuse.push("--no-keepalive");
+    let out = fetchbench(&no_reuse).await;
+    assert_eq!(out.status.code(), Some(0));
+    let report = self::report(&path);
+    assert_eq!(report["runs"][0]["connections_opened"], 10);
+    assert_eq!(report["keepalive"], false);
+    assert!(records(&out)
+        .iter()
+        .all(|r| r["timing"]["connect_ms"].as_f64().is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warmup_is_sent_but_not_counted() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=10",
+        "-m",
+        "concurrent",
+        "-c",
+        "4",
+        "--warmup",
+        "3",
+        "--report",
+        path.to_str().unwrap(),
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(server.total_hits(), 13);
+    assert_eq!(report(&path)["runs"][0]["requests"], 10);
+    assert_eq!(records(&out).len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_pins_a_name_to_the_local_server() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let port = server.addr.port();
+    let url = format!("http://pokeapi.test:{port}/item/{{}}");
+    let pin = format!("pokeapi.test:{port}:127.0.0.1");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--resolve",
+        &pin,
+        "-r",
+        "1..=2",
+        "-m",
+        "concurrent",
+        "-f",
+        "name",
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(records(&out)[1]["fields"]["name"], "item-2");
+    let out = fetchbench(&["--url", &url, "--resolve", "nonsense", "-r", "1"]).await;
+    assert_eq!(out.status.code(), Some(2));
+}

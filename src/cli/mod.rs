@@ -171,6 +171,27 @@ pub struct RunArgs {
     #[arg(long, value_name = "BODY")]
     pub json: Option<String>,
 
+    /// Open a new connection for every request (no keep-alive), for both runs of --mode both.
+    /// Reuse is the default: it changes results several-fold, so the report says which it was.
+    #[arg(long)]
+    pub no_keepalive: bool,
+
+    /// Pin HOST:PORT to ADDR (curl's syntax, e.g. `api.example.com:443:10.0.0.5`): no DNS for
+    /// it, and a staging server can be tested under the real host name. Repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
+
+    /// Send every request through this proxy (`http://host:port`). Without it, the HTTP_PROXY,
+    /// HTTPS_PROXY and NO_PROXY environment variables apply. The report says a proxy was used:
+    /// through a proxy you measure the proxy too.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// N requests before each measured run (the first N ids), counted in no figure, so cold
+    /// connections and caches do not skew a short run.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub warmup: u64,
+
     /// Speak HTTP/2 from the first byte (prior knowledge), also over plain http:// (h2c). Over
     /// https HTTP/2 is negotiated by ALPN anyway. Records say which version answered.
     #[arg(long)]
@@ -351,6 +372,19 @@ fn parse_url_template(text: &str) -> Result<String, String> {
     Template::parse_url(text)
         .map(|_| text.to_owned())
         .map_err(|e| e.to_string())
+}
+
+fn parse_resolve(text: &str) -> Result<(String, std::net::SocketAddr), String> {
+    let bad = || format!("`{text}` is not HOST:PORT:ADDR (e.g. pokeapi.test:8000:127.0.0.1)");
+    let (host, rest) = text.split_once(':').ok_or_else(bad)?;
+    let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    let ip: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((host.to_owned(), std::net::SocketAddr::new(ip, port)))
 }
 
 fn parse_method(text: &str) -> Result<reqwest::Method, String> {

@@ -154,6 +154,9 @@ impl RunArgs {
             client: ClientOptions {
                 shape,
                 http2: self.http2,
+                no_keepalive: self.no_keepalive,
+                resolve: self.resolve.clone(),
+                proxy: self.proxy.clone(),
                 user_agent: self.user_agent.unwrap_or(defaults.user_agent),
                 timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
@@ -170,6 +173,7 @@ impl RunArgs {
             grace: self.grace,
             resume: self.resume,
             deadline: self.deadline,
+            warmup: self.warmup,
             max_errors: self.max_errors,
             format,
             output,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING};
 use reqwest::Client;
 
+use super::connections::ConnectionCounter;
 use super::decode;
 use super::retry::RetryPolicy;
 use super::shape::RequestShape;
@@ -28,6 +29,12 @@ pub struct ClientOptions {
     pub compression: bool,
     /// Speak HTTP/2 from the first byte (prior knowledge), also on http://.
     pub http2: bool,
+    /// Open a new connection for every request (no connection reuse).
+    pub no_keepalive: bool,
+    /// Pin host names to addresses (curl's `--resolve`), skipping DNS for them.
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
+    /// Send every request through this proxy; else `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` apply.
+    pub proxy: Option<String>,
     pub retry: RetryPolicy,
 }
 
@@ -43,6 +50,9 @@ impl Default for ClientOptions {
             insecure: false,
             compression: true,
             http2: false,
+            no_keepalive: false,
+            resolve: Vec::new(),
+            proxy: None,
             retry: RetryPolicy::default(),
         }
     }
@@ -50,7 +60,11 @@ impl Default for ClientOptions {
 
 /// A client whose idle pool holds one connection per concurrent slot. Redirects are off here:
 /// `Fetcher` follows them itself, knowing which headers are secrets.
-pub(crate) fn build(options: &ClientOptions, concurrency: usize) -> Result<Client, reqwest::Error> {
+pub(crate) fn build(
+    options: &ClientOptions,
+    concurrency: usize,
+    connections: &ConnectionCounter,
+) -> Result<Client, reqwest::Error> {
     let mut headers = HeaderMap::new();
     let user_sets_encoding = options
         .shape
@@ -70,10 +84,17 @@ pub(crate) fn build(options: &ClientOptions, concurrency: usize) -> Result<Clien
         .connect_timeout(options.connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
         .danger_accept_invalid_certs(options.insecure)
-        .pool_max_idle_per_host(concurrency)
-        .tcp_nodelay(true);
+        .pool_max_idle_per_host(if options.no_keepalive { 0 } else { concurrency })
+        .tcp_nodelay(true)
+        .connector_layer(connections.clone());
     if options.http2 {
         builder = builder.http2_prior_knowledge();
+    }
+    for (host, addr) in &options.resolve {
+        builder = builder.resolve(host, *addr);
+    }
+    if let Some(proxy) = &options.proxy {
+        builder = builder.proxy(reqwest::Proxy::all(proxy)?);
     }
     builder.build()
 }

@@ -9,6 +9,7 @@
 //! consumer that stops asking (a dropped stream, a closed pipe) stops the requests too.
 
 pub mod client;
+pub mod connections;
 pub mod decode;
 mod failure;
 pub mod pacer;
@@ -39,6 +40,7 @@ use crate::record::{ErrorKind, Failure, Record};
 use crate::report::stats::{Ending, RunMode, RunStats};
 
 pub use self::client::ClientOptions;
+use self::connections::ConnectionCounter;
 use self::pacer::Pacer;
 use self::reorder::Reorder;
 use self::request::Fetcher;
@@ -68,6 +70,8 @@ pub struct JobSpec {
     pub deadline: Option<Duration>,
     /// Stop after this many failed requests (1 = cancel on the first failure).
     pub max_errors: Option<u64>,
+    /// Requests made (on the run's client, the first ids) before the measured run.
+    pub warmup: u64,
 }
 
 /// In which order records are released.
@@ -122,6 +126,7 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> Result<RunStats, EngineError> {
     let mut run = Run::start(job, run, ids, cancel.clone())?;
+    run.warm_up(job.warmup).await;
     // One timer for the whole run, re-armed when a batch starts: a timer per record would cost
     // more than the write it saves.
     let flush_timer = tokio::time::sleep(FLUSH_INTERVAL);
@@ -177,6 +182,11 @@ pub struct Run<I: Iterator<Item = Id>> {
     max_errors: Option<u64>,
     /// Process CPU time when the run started, to report the client's own cost.
     cpu_at_start: Option<Duration>,
+    connections: ConnectionCounter,
+    /// Connections opened before the measured run (by the warm-up).
+    connections_before: u64,
+    /// Ids the warm-up took from `ids`, to fetch again.
+    requeued: VecDeque<Id>,
     /// Set once dispatch has stopped early; in-flight requests are aborted at `abort_at`.
     ending: Option<Ending>,
     abort_at: Option<Deadline>,
@@ -192,6 +202,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
     ) -> Result<Self, EngineError> {
         let concurrency = spec.concurrency.max(1);
         let pacer = Arc::new(Pacer::new(job.rate, job.burst));
+        let connections = ConnectionCounter::default();
         let fetcher = Fetcher::new(
             job.template.clone(),
             job.fields.clone(),
@@ -199,6 +210,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             concurrency,
             Arc::clone(&pacer),
             cancel.clone(),
+            connections.clone(),
         )?;
         Ok(Self {
             fetcher: Arc::new(fetcher),
@@ -224,6 +236,9 @@ impl<I: Iterator<Item = Id>> Run<I> {
             deadline: job.deadline.map(|d| Deadline::now() + d),
             max_errors: job.max_errors,
             cpu_at_start: process_cpu_time(),
+            connections,
+            connections_before: 0,
+            requeued: VecDeque::new(),
             ending: None,
             abort_at: None,
         })
@@ -236,7 +251,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 return Some(self.hand_out(record));
             }
             self.notice_cancel();
-            let more = self.ending.is_none() && self.ids.peek().is_some();
+            let more = self.ending.is_none() && self.has_more_ids();
             if self.tasks.is_empty() && !more {
                 self.ready.extend(self.reorder.drain());
                 let record = self.ready.pop_front()?;
@@ -254,12 +269,54 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 }
                 () = sleep_until(self.abort_at), if grace_running => self.tasks.abort_all(),
                 slot = next_slot(&self.slots, &self.pacer), if more && room => {
-                    if let (Some(id), Some(slot)) = (self.ids.next(), slot) {
+                    if let (Some(id), Some(slot)) = (self.next_id(), slot) {
                         self.dispatch(id, slot);
                     }
                 }
             }
         }
+    }
+
+    /// Fetches the first `n` ids on this run's client and forgets them: the connections they
+    /// open stay in the pool, the measured run (which fetches them again) starts warm, and no
+    /// figure counts them.
+    pub async fn warm_up(&mut self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let first: Vec<Id> = self
+            .ids
+            .by_ref()
+            .take(usize::try_from(n).unwrap_or(usize::MAX))
+            .collect();
+        let mut warming = JoinSet::new();
+        for (index, id) in first.iter().cloned().enumerate() {
+            let Some(slot) = next_slot(&self.slots, &self.pacer).await else {
+                break;
+            };
+            let fetcher = Arc::clone(&self.fetcher);
+            let epoch = self.epoch;
+            warming.spawn(async move {
+                fetcher
+                    .fetch(index as u64, id, epoch, Duration::ZERO, slot)
+                    .await
+            });
+        }
+        while warming.join_next().await.is_some() {}
+        self.requeued.extend(first);
+        self.epoch = Instant::now();
+        self.connections_before = self.connections.opened();
+        self.cpu_at_start = process_cpu_time();
+        self.stats = RunStats::new(self.stats.mode, self.stats.concurrency, self.stats.rate);
+    }
+
+    /// The next id to fetch: the warm-up's ids first, then the rest of the range.
+    fn next_id(&mut self) -> Option<Id> {
+        self.requeued.pop_front().or_else(|| self.ids.next())
+    }
+
+    fn has_more_ids(&mut self) -> bool {
+        !self.requeued.is_empty() || self.ids.peek().is_some()
     }
 
     /// True when the next call to [`Run::next`] returns at once.
@@ -276,6 +333,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
     pub fn into_stats(self) -> RunStats {
         let mut stats = self.stats;
         stats.ending = self.ending.unwrap_or(Ending::Completed);
+        stats.connections_opened = self.connections.opened() - self.connections_before;
         stats.client_cpu = process_cpu_time()
             .zip(self.cpu_at_start)
             .map(|(now, start)| now.saturating_sub(start));
@@ -372,6 +430,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             id,
             status: None,
             http_version: None,
+            timing: Default::default(),
             elapsed: Duration::ZERO,
             scheduled: self.epoch.elapsed(),
             started: self.epoch.elapsed(),

@@ -17,6 +17,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{self, ClientOptions};
+use super::connections::{self, ConnectionCounter};
 use super::decode::{self, DecodeError, Decoded, Encoding};
 use super::failure::{self, permanent, too_large};
 use super::pacer::Pacer;
@@ -25,7 +26,7 @@ use super::shape;
 use crate::extract::FieldSet;
 use crate::plan::ids::Id;
 use crate::plan::template::{Template, UrlRenderer};
-use crate::record::{ErrorKind, Failure, Record};
+use crate::record::{duration_ms, ErrorKind, Failure, Record, Timing};
 
 /// Everything a request task needs, shared by all tasks of a run.
 #[derive(Debug)]
@@ -43,6 +44,8 @@ pub struct Fetcher {
 /// What one attempt received, before its body is decoded and its fields extracted.
 struct Attempt {
     status: Option<u16>,
+    /// Where the attempt's time went.
+    timing: Timing,
     /// The HTTP version that answered.
     version: Option<&'static str>,
     encoding: Encoding,
@@ -70,8 +73,9 @@ impl Fetcher {
         concurrency: usize,
         pacer: Arc<Pacer>,
         cancel: CancellationToken,
+        connections: ConnectionCounter,
     ) -> Result<Self, reqwest::Error> {
-        let client = client::build(options, concurrency)?;
+        let client = client::build(options, concurrency, &connections)?;
         Ok(Self {
             client,
             urls: UrlRenderer::new(template),
@@ -130,6 +134,7 @@ impl Fetcher {
             url,
             status: attempt.status,
             http_version: attempt.version,
+            timing: attempt.timing,
             elapsed,
             // The schedule comes from a different clock (the limiter's); never after the start.
             scheduled: scheduled.min(start.saturating_duration_since(epoch)),
@@ -216,9 +221,23 @@ impl Fetcher {
             let message = "not a valid URL once the id is filled in".to_owned();
             return failed_attempt(None, 0, permanent(ErrorKind::Request, message));
         };
-        let response = match self.send_following_redirects(url, request).await {
+        let sent = Instant::now();
+        let (response, connect) =
+            connections::timing_connect(self.send_following_redirects(url, request)).await;
+        let mut timing = Timing {
+            connect_ms: connect.map(duration_ms),
+            ttfb_ms: Some(duration_ms(sent.elapsed())),
+            body_ms: None,
+        };
+        let response = match response {
             Ok(response) => response,
-            Err(failure) => return failed_attempt(None, 0, failure),
+            Err(failure) => {
+                timing.ttfb_ms = None;
+                return Attempt {
+                    timing,
+                    ..failed_attempt(None, 0, failure)
+                };
+            }
         };
         let version = Some(http_version(response.version()));
         let status = response.status();
@@ -236,19 +255,31 @@ impl Fetcher {
         };
         let wanted = status.is_success() && !self.fields.is_empty();
         let keep = wanted || (status.is_success() && encoding != Encoding::Identity);
-        let (wire_bytes, wire) = match self.receive(response, keep).await {
+        let body_start = Instant::now();
+        let received = self.receive(response, keep).await;
+        timing.body_ms = Some(duration_ms(body_start.elapsed()));
+        let (wire_bytes, wire) = match received {
             Ok(received) => received,
-            Err((bytes, failure)) => return failed_attempt(code, bytes, failure),
+            Err((bytes, failure)) => {
+                return Attempt {
+                    timing,
+                    ..failed_attempt(code, bytes, failure)
+                }
+            }
         };
         if !status.is_success() {
             let failure = Failure {
                 kind: ErrorKind::Status,
                 message: format!("HTTP {status}"),
             };
-            return failed_attempt(code, wire_bytes, (failure, transience));
+            return Attempt {
+                timing,
+                ..failed_attempt(code, wire_bytes, (failure, transience))
+            };
         }
         Attempt {
             status: code,
+            timing,
             version,
             encoding,
             wire_bytes,
@@ -381,6 +412,7 @@ fn failed_attempt(
 ) -> Attempt {
     Attempt {
         status,
+        timing: Timing::default(),
         version: None,
         encoding: Encoding::Identity,
         wire_bytes,

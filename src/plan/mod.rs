@@ -83,6 +83,8 @@ pub struct Plan {
     pub grace: std::time::Duration,
     /// Skip the ids already in the output file and append the rest.
     pub resume: bool,
+    /// Requests made before each measured run, counted in no figure.
+    pub warmup: u64,
     /// Time budget per run.
     pub deadline: Option<std::time::Duration>,
     /// Stop a run after this many failed requests.

@@ -163,6 +163,7 @@ fn rows(runs: &[RunReport]) -> Vec<Row> {
         row("http version", &|r| counts(&r.http_versions)),
         row("error kinds", &|r| counts(&r.error_kinds)),
         row("in flight (mean)", &|r| format!("{:.1}", r.mean_in_flight)),
+        row("connections", &|r| r.connections_opened.to_string()),
         row("client CPU", &|r| {
             r.client_cpu_s
                 .map_or_else(|| "-".to_owned(), |s| format!("{s:.3} s"))

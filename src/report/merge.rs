@@ -162,6 +162,7 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
         },
         mean_in_flight,
         client_cpu_s,
+        connections_opened: sum(|r| r.connections_opened),
         closed_loop: first.closed_loop,
         requests,
         ok: sum(|r| r.ok),

@@ -35,6 +35,17 @@ pub struct Report {
     pub speedup: Option<f64>,
     /// The signal that stopped the job early ("SIGINT", "SIGTERM"), or null if it ran to the end.
     pub interrupted: Option<String>,
+    /// Whether connections were reused (false with `--no-keepalive`).
+    #[serde(default = "reused")]
+    pub keepalive: bool,
+    /// The proxy requests went through (password redacted), or null: through a proxy, the
+    /// figures measure the proxy too.
+    #[serde(default)]
+    pub proxy: Option<String>,
+}
+
+fn reused() -> bool {
+    true
 }
 
 /// One run's figures, as they appear in the JSON report.
@@ -54,6 +65,9 @@ pub struct RunReport {
     pub mean_in_flight: f64,
     /// User plus system CPU seconds of the client during the run (null where not measurable).
     pub client_cpu_s: Option<f64>,
+    /// Connections the client opened (1 for a sequential run with reuse; one per request with
+    /// `--no-keepalive`).
+    pub connections_opened: u64,
     /// True without `--rate`: each request is sent when a slot frees, so latency is timed from
     /// the send and queueing before it is not seen (coordinated omission applies).
     pub closed_loop: bool,
@@ -164,6 +178,7 @@ impl RunReport {
                 .map(str::to_owned),
             },
             mean_in_flight: stats.mean_in_flight(),
+            connections_opened: stats.connections_opened,
             client_cpu_s,
             closed_loop: stats.rate.is_none(),
             latency_ms_by_class: stats
@@ -246,6 +261,8 @@ impl Report {
             runs,
             speedup,
             interrupted: None,
+            keepalive: true,
+            proxy: None,
         }
     }
 

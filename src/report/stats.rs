@@ -75,6 +75,8 @@ pub struct RunStats {
     slowest: Vec<Slow>,
     /// User plus system CPU time of the process during the run.
     pub client_cpu: Option<Duration>,
+    /// Connections the client opened.
+    pub connections_opened: u64,
     pub status: BTreeMap<u16, u64>,
     /// Responses per HTTP version that answered.
     pub versions: BTreeMap<&'static str, u64>,
@@ -104,6 +106,7 @@ impl RunStats {
             busy: Duration::ZERO,
             slowest: Vec::with_capacity(SLOWEST + 1),
             client_cpu: None,
+            connections_opened: 0,
             status: BTreeMap::new(),
             versions: BTreeMap::new(),
             error_kinds: BTreeMap::new(),

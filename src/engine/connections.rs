@@ -1,0 +1,91 @@
+//! Connections: how many a run opens, and how long opening one took for the request that waited
+//! for it. A layer around the HTTP client's connector counts every connection it establishes and
+//! times it (DNS, TCP and TLS together); the time goes to the request whose task drove the
+//! connect, through a task-local slot, so a record on a reused connection has no connect time.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tower_layer::Layer;
+use tower_service::Service;
+
+tokio::task_local! {
+    /// Where a request's task receives the time of the connect it drove.
+    static CONNECT_TIME: std::cell::Cell<Option<Duration>>;
+}
+
+/// Runs `request` with a slot for its connect time; returns its output and that time, if the
+/// request opened a connection itself.
+pub(crate) async fn timing_connect<F: Future>(request: F) -> (F::Output, Option<Duration>) {
+    CONNECT_TIME
+        .scope(std::cell::Cell::new(None), async {
+            let output = request.await;
+            (output, CONNECT_TIME.with(std::cell::Cell::get))
+        })
+        .await
+}
+
+/// Counts and times connects; cloned into the client, shared with the run's stats.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionCounter {
+    opened: Arc<AtomicU64>,
+}
+
+impl ConnectionCounter {
+    /// Connections established so far.
+    pub fn opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+}
+
+impl<S> Layer<S> for ConnectionCounter {
+    type Service = Counted<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Counted {
+            inner,
+            opened: Arc::clone(&self.opened),
+        }
+    }
+}
+
+/// The connector, counted and timed.
+#[derive(Debug, Clone)]
+pub struct Counted<S> {
+    inner: S,
+    opened: Arc<AtomicU64>,
+}
+
+impl<S, R> Service<R> for Counted<S>
+where
+    S: Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let connecting = self.inner.call(request);
+        let opened = Arc::clone(&self.opened);
+        Box::pin(async move {
+            let start = Instant::now();
+            let result = connecting.await;
+            if result.is_ok() {
+                opened.fetch_add(1, Ordering::Relaxed);
+                // Only the request whose task drove this connect has the slot; a connect that
+                // finishes in the background for the pool is counted but timed for nobody.
+                let _ = CONNECT_TIME.try_with(|slot| slot.set(Some(start.elapsed())));
+            }
+            result
+        })
+    }
+}
