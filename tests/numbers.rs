@@ -127,6 +127,20 @@ async fn the_report_names_its_schema_the_slowest_ids_and_the_client_cost() {
     let ms: Vec<f64> = slowest.iter().map(|s| s["ms"].as_f64().unwrap()).collect();
     assert!(ms.windows(2).all(|w| w[0] >= w[1]), "slowest first: {ms:?}");
     assert!(slowest.iter().all(|s| s["bytes"].as_u64().unwrap() > 0));
+    let seconds = run["per_second"].as_array().unwrap();
+    let total: u64 = seconds
+        .iter()
+        .map(|s| s["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 12, "every request in one second bucket");
+    assert!(seconds[0]["p99_ms"].as_f64().unwrap() > 0.0);
+    for phase in ["ttfb", "body", "connect"] {
+        assert!(
+            run["phases_ms"][phase]["p50"].as_f64().is_some(),
+            "{phase}: {}",
+            run["phases_ms"]
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

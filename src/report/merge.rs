@@ -12,6 +12,7 @@ use thiserror::Error;
 use hdrhistogram::Histogram;
 
 use super::stats::{decode_histogram, empty_histogram, encode_histogram, Ending, LatencySummary};
+use super::timeline::SecondReport;
 use super::{limited_by, per_second, RateReport, Report, RunReport, SlowReport, SCHEMA_VERSION};
 use crate::plan::shard::Shard;
 
@@ -75,6 +76,29 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
     let mut merged = Report::from_runs(runs, shard);
     merged.interrupted = reports.iter().find_map(|r| r.interrupted.clone());
     Ok(merged)
+}
+
+/// Per-second counts of all runs, aligned by wall-clock second from the earliest start.
+fn merge_seconds(runs: &[&RunReport], started_at: f64) -> Vec<SecondReport> {
+    let mut seconds: BTreeMap<u64, SecondReport> = BTreeMap::new();
+    for run in runs {
+        let offset = (run.started_at - started_at).max(0.0);
+        for s in &run.per_second {
+            let second = (s.second as f64 + offset).floor() as u64;
+            let total = seconds.entry(second).or_insert(SecondReport {
+                second,
+                requests: 0,
+                errors: 0,
+                bytes: 0,
+                p50_ms: None,
+                p99_ms: None,
+            });
+            total.requests += s.requests;
+            total.errors += s.errors;
+            total.bytes += s.bytes;
+        }
+    }
+    seconds.into_values().collect()
 }
 
 /// The sum of the histograms `pick` finds in each run (None where a run has none).
@@ -180,6 +204,10 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
             .map(|(c, h)| (c.clone(), LatencySummary::of(h)))
             .collect(),
         latency_corrected_ms: corrected.as_ref().map(LatencySummary::of),
+        // Phase and per-second percentiles travel without histograms: not merged exactly, so
+        // not merged at all; per-second counts are added by wall-clock second.
+        phases_ms: Default::default(),
+        per_second: merge_seconds(&runs, started_at),
         slowest,
         histogram_by_class: by_class
             .iter()

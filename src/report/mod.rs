@@ -7,6 +7,7 @@ pub mod compare;
 pub mod human;
 pub mod merge;
 pub mod stats;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -95,6 +96,11 @@ pub struct RunReport {
     pub latency_corrected_ms: Option<LatencySummary>,
     /// The five slowest requests: id, latency and decoded size.
     pub slowest: Vec<SlowReport>,
+    /// Percentiles of each phase: opening a connection (null when every request reused one),
+    /// time to the response headers, reading the body. Total latency stays the headline.
+    pub phases_ms: PhasesReport,
+    /// One entry per second of the run (by when requests finished).
+    pub per_second: Vec<self::timeline::SecondReport>,
     /// Responses per HTTP status code.
     pub status: BTreeMap<String, u64>,
     /// Failed requests per kind of error.
@@ -122,6 +128,14 @@ pub struct RateReport {
     pub achieved: f64,
     /// `rate`, `concurrency`, `server` or `client_cpu`; null when nothing ran.
     pub limited_by: Option<String>,
+}
+
+/// Phase percentiles of a run, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhasesReport {
+    pub connect: Option<LatencySummary>,
+    pub ttfb: Option<LatencySummary>,
+    pub body: Option<LatencySummary>,
 }
 
 /// One of the slowest requests.
@@ -187,6 +201,12 @@ impl RunReport {
                 .map(|(class, h)| ((*class).to_owned(), LatencySummary::of(h)))
                 .collect(),
             latency_corrected_ms: stats.corrected().map(LatencySummary::of),
+            phases_ms: PhasesReport {
+                connect: stats.phases.connect.as_ref().map(LatencySummary::of),
+                ttfb: stats.phases.ttfb.as_ref().map(LatencySummary::of),
+                body: stats.phases.body.as_ref().map(LatencySummary::of),
+            },
+            per_second: stats.timeline.report(),
             slowest: stats
                 .slowest()
                 .iter()

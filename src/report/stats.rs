@@ -12,6 +12,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::timeline::Timeline;
 use crate::plan::ids::Id;
 use crate::plan::rate::Rate;
 use crate::record::{ErrorKind, Record};
@@ -77,6 +78,10 @@ pub struct RunStats {
     pub client_cpu: Option<Duration>,
     /// Connections the client opened.
     pub connections_opened: u64,
+    /// Histograms of each request phase.
+    pub phases: Phases,
+    /// Per-second buckets.
+    pub timeline: Timeline,
     pub status: BTreeMap<u16, u64>,
     /// Responses per HTTP version that answered.
     pub versions: BTreeMap<&'static str, u64>,
@@ -107,6 +112,8 @@ impl RunStats {
             slowest: Vec::with_capacity(SLOWEST + 1),
             client_cpu: None,
             connections_opened: 0,
+            phases: Phases::default(),
+            timeline: Timeline::default(),
             status: BTreeMap::new(),
             versions: BTreeMap::new(),
             error_kinds: BTreeMap::new(),
@@ -148,6 +155,20 @@ impl RunStats {
         }
         self.busy += record.elapsed;
         self.note_if_slow(record);
+        self.timeline.add(record);
+        let timing = &record.timing;
+        for (histogram, ms) in [
+            (&mut self.phases.connect, timing.connect_ms),
+            (&mut self.phases.ttfb, timing.ttfb_ms),
+            (&mut self.phases.body, timing.body_ms),
+        ] {
+            if let Some(ms) = ms {
+                let micros = (ms * 1000.0).round() as u64;
+                histogram
+                    .get_or_insert_with(empty_histogram)
+                    .saturating_record(micros.clamp(1, MAX_TRACKED_MICROS));
+            }
+        }
         self.first_start = Some(match self.first_start {
             Some(first) => first.min(record.started),
             None => record.started,
@@ -242,6 +263,14 @@ impl RunStats {
     pub fn latency(&self) -> LatencySummary {
         LatencySummary::of(&self.latencies)
     }
+}
+
+/// Histograms of request phases (None until a request had the phase).
+#[derive(Debug, Clone, Default)]
+pub struct Phases {
+    pub connect: Option<Histogram<u64>>,
+    pub ttfb: Option<Histogram<u64>>,
+    pub body: Option<Histogram<u64>>,
 }
 
 /// How many of the slowest requests the report names.
