@@ -61,7 +61,10 @@ pub struct Failure {
 /// Where one request's time went, in milliseconds; null where a phase did not happen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Timing {
-    /// Opening a new connection (DNS, TCP and TLS together); null on a reused connection.
+    /// Looking the host name up; null when no lookup happened for this request (a reused
+    /// connection, an IP address, a pinned or already resolved name: names are resolved once).
+    pub dns_ms: Option<f64>,
+    /// Opening a new connection after the lookup (TCP and, for https, TLS); null on a reused one.
     pub connect_ms: Option<f64>,
     /// From sending to the response headers (including any redirects and the connect).
     pub ttfb_ms: Option<f64>,

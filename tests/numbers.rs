@@ -244,3 +244,34 @@ async fn resolve_pins_a_name_to_the_local_server() {
     let out = fetchbench(&["--url", &url, "--resolve", "nonsense", "-r", "1"]).await;
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_is_resolved_once_per_run() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let url = format!("http://localhost:{}/item/{{}}", server.addr.port());
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "-r",
+        "1..=4",
+        "-m",
+        "sequential",
+        "--no-keepalive",
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert!(
+        recs[0]["timing"]["dns_ms"].as_f64().is_some(),
+        "{}",
+        recs[0]
+    );
+    for r in &recs[1..] {
+        assert!(r["timing"]["dns_ms"].is_null(), "looked up again: {r}");
+        assert!(
+            r["timing"]["connect_ms"].as_f64().is_some(),
+            "new connection each time: {r}"
+        );
+    }
+}

@@ -8,6 +8,7 @@ use reqwest::Client;
 
 use super::connections::ConnectionCounter;
 use super::decode;
+use super::resolver::ResolveOnce;
 use super::retry::RetryPolicy;
 use super::shape::RequestShape;
 
@@ -86,7 +87,8 @@ pub(crate) fn build(
         .danger_accept_invalid_certs(options.insecure)
         .pool_max_idle_per_host(if options.no_keepalive { 0 } else { concurrency })
         .tcp_nodelay(true)
-        .connector_layer(connections.clone());
+        .connector_layer(connections.clone())
+        .dns_resolver(ResolveOnce::default());
     if options.http2 {
         builder = builder.http2_prior_knowledge();
     }

@@ -13,20 +13,39 @@ use std::time::{Duration, Instant};
 use tower_layer::Layer;
 use tower_service::Service;
 
+/// What opening a connection cost the request that waited for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ConnectTiming {
+    /// Looking the host name up (None when it was cached, pinned or an IP address).
+    pub dns: Option<Duration>,
+    /// The whole connect, DNS included.
+    pub connect: Option<Duration>,
+}
+
 tokio::task_local! {
     /// Where a request's task receives the time of the connect it drove.
-    static CONNECT_TIME: std::cell::Cell<Option<Duration>>;
+    static CONNECT_TIME: std::cell::Cell<ConnectTiming>;
 }
 
 /// Runs `request` with a slot for its connect time; returns its output and that time, if the
 /// request opened a connection itself.
-pub(crate) async fn timing_connect<F: Future>(request: F) -> (F::Output, Option<Duration>) {
+pub(crate) async fn timing_connect<F: Future>(request: F) -> (F::Output, ConnectTiming) {
     CONNECT_TIME
-        .scope(std::cell::Cell::new(None), async {
+        .scope(std::cell::Cell::new(ConnectTiming::default()), async {
             let output = request.await;
             (output, CONNECT_TIME.with(std::cell::Cell::get))
         })
         .await
+}
+
+/// Notes a lookup's duration for the request whose task made it, if any.
+pub(crate) fn note_dns(took: Duration) {
+    let _ = CONNECT_TIME.try_with(|slot| {
+        slot.set(ConnectTiming {
+            dns: Some(took),
+            ..slot.get()
+        })
+    });
 }
 
 /// Counts and times connects; cloned into the client, shared with the run's stats.
@@ -83,7 +102,12 @@ where
                 opened.fetch_add(1, Ordering::Relaxed);
                 // Only the request whose task drove this connect has the slot; a connect that
                 // finishes in the background for the pool is counted but timed for nobody.
-                let _ = CONNECT_TIME.try_with(|slot| slot.set(Some(start.elapsed())));
+                let _ = CONNECT_TIME.try_with(|slot| {
+                    slot.set(ConnectTiming {
+                        connect: Some(start.elapsed()),
+                        ..slot.get()
+                    })
+                });
             }
             result
         })

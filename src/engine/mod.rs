@@ -15,6 +15,7 @@ mod failure;
 pub mod pacer;
 pub mod reorder;
 pub mod request;
+mod resolver;
 pub mod retry;
 pub mod shape;
 

@@ -225,7 +225,10 @@ impl Fetcher {
         let (response, connect) =
             connections::timing_connect(self.send_following_redirects(url, request)).await;
         let mut timing = Timing {
-            connect_ms: connect.map(duration_ms),
+            dns_ms: connect.dns.map(duration_ms),
+            connect_ms: connect
+                .connect
+                .map(|c| duration_ms(c.saturating_sub(connect.dns.unwrap_or_default()))),
             ttfb_ms: Some(duration_ms(sent.elapsed())),
             body_ms: None,
         };
