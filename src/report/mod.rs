@@ -133,6 +133,7 @@ pub struct RateReport {
 /// Phase percentiles of a run, in milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhasesReport {
+    pub dns: Option<LatencySummary>,
     pub connect: Option<LatencySummary>,
     pub ttfb: Option<LatencySummary>,
     pub body: Option<LatencySummary>,
@@ -202,6 +203,7 @@ impl RunReport {
                 .collect(),
             latency_corrected_ms: stats.corrected().map(LatencySummary::of),
             phases_ms: PhasesReport {
+                dns: stats.phases.dns.as_ref().map(LatencySummary::of),
                 connect: stats.phases.connect.as_ref().map(LatencySummary::of),
                 ttfb: stats.phases.ttfb.as_ref().map(LatencySummary::of),
                 body: stats.phases.body.as_ref().map(LatencySummary::of),

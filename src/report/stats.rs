@@ -158,6 +158,7 @@ impl RunStats {
         self.timeline.add(record);
         let timing = &record.timing;
         for (histogram, ms) in [
+            (&mut self.phases.dns, timing.dns_ms),
             (&mut self.phases.connect, timing.connect_ms),
             (&mut self.phases.ttfb, timing.ttfb_ms),
             (&mut self.phases.body, timing.body_ms),
@@ -268,6 +269,7 @@ impl RunStats {
 /// Histograms of request phases (None until a request had the phase).
 #[derive(Debug, Clone, Default)]
 pub struct Phases {
+    pub dns: Option<Histogram<u64>>,
     pub connect: Option<Histogram<u64>>,
     pub ttfb: Option<Histogram<u64>>,
     pub body: Option<Histogram<u64>>,
