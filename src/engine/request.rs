@@ -126,6 +126,9 @@ impl Fetcher {
             attempt = self.attempt(parsed.as_ref(), &request).await;
         }
         let elapsed = start.elapsed();
+        // Let the client put the connection back in its pool before the slot goes to the next
+        // request, which would otherwise open a second connection a one-slot run never needed.
+        tokio::task::yield_now().await;
         drop(slot);
         let settled = self.settle(&attempt);
         Record {
