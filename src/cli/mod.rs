@@ -3,7 +3,6 @@
 //! is a clap usage error naming the flag (exit 2) before anything is fetched.
 
 use std::io::IsTerminal;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,7 +12,6 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::engine::shape::is_credential;
 use crate::extract::FieldPath;
-use crate::fixture::FixtureOptions;
 use crate::output::Format;
 use crate::plan::ids::IdRange;
 use crate::plan::rate::{parse_duration, Rate};
@@ -46,73 +44,6 @@ pub enum Command {
     Merge(MergeArgs),
     /// Compare two reports side by side; exit 1 when the current one regressed (for CI gates).
     Compare(CompareArgs),
-}
-
-/// Options of `fetchbench merge`.
-#[derive(Debug, Args)]
-pub struct MergeArgs {
-    /// Merge NDJSON results files (in id order) instead of reports.
-    #[arg(long)]
-    pub results: bool,
-    /// Write the merged JSON report (or results) to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// The files to merge: shard reports (or results files with --results).
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-}
-
-/// Options of `fetchbench compare`.
-#[derive(Debug, Args)]
-pub struct CompareArgs {
-    /// The reference report.
-    pub baseline: PathBuf,
-    /// The report to judge.
-    pub current: PathBuf,
-    /// Exit 1 when wall time or p99 grew by more than this (`10%`, `0.1`), or errors grew.
-    #[arg(long, value_name = "PCT", default_value = "10%", value_parser = parse_fraction)]
-    pub fail_if_slower: f64,
-}
-
-fn parse_fraction(text: &str) -> Result<f64, String> {
-    let value = match text.trim().strip_suffix('%') {
-        Some(pct) => pct.trim().parse::<f64>().map(|p| p / 100.0),
-        None => text.trim().parse::<f64>(),
-    };
-    value
-        .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .ok_or_else(|| format!("`{text}` is not a percentage (e.g. 10%)"))
-}
-
-/// Options of `fetchbench serve`.
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = 8000)]
-    pub port: u16,
-    /// Address to listen on.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    pub bind: IpAddr,
-    /// Simulated latency of every response.
-    #[arg(long, value_name = "DUR", default_value = "40ms", value_parser = parse_duration)]
-    pub latency: Duration,
-    /// Extra random latency per response, uniform in 0..=DUR.
-    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
-    pub jitter: Duration,
-}
-
-impl ServeArgs {
-    pub fn addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind, self.port)
-    }
-
-    pub fn fixture_options(&self) -> FixtureOptions {
-        FixtureOptions {
-            latency: self.latency,
-            jitter: self.jitter,
-        }
-    }
 }
 
 /// Options of a fetch run (the default command).
@@ -352,7 +283,10 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+mod commands;
 mod plan;
+
+pub use self::commands::{CompareArgs, MergeArgs, ServeArgs};
 
 /// A `-H` argument: one header, or a file of them.
 #[derive(Debug, Clone)]

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, LOCATION};
-use reqwest::{Client, Method, Response};
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Response};
 use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +21,7 @@ use super::connections::{self, ConnectionCounter};
 use super::decode::{self, DecodeError, Decoded, Encoding};
 use super::failure::{self, permanent, too_large};
 use super::pacer::Pacer;
+use super::redirect;
 use super::retry::{is_transient_status, retry_after, Transience};
 use super::shape;
 use crate::extract::FieldSet;
@@ -226,7 +227,8 @@ impl Fetcher {
         };
         let sent = Instant::now();
         let (response, connect) =
-            connections::timing_connect(self.send_following_redirects(url, request)).await;
+            connections::timing_connect(redirect::send(&self.client, &self.options, url, request))
+                .await;
         let mut timing = Timing {
             dns_ms: connect.dns.map(duration_ms),
             connect_ms: connect
@@ -295,74 +297,6 @@ impl Fetcher {
         }
     }
 
-    /// Sends the request and follows redirects (up to `--max-redirects`): a 303, or a 301/302
-    /// after a POST, continues as a body-less GET; a hop to another origin drops credential
-    /// headers unless `--location-trusted`; a password in the URL goes only to its own origin.
-    async fn send_following_redirects(
-        &self,
-        first: &reqwest::Url,
-        request: &Outgoing,
-    ) -> Result<Response, (Failure, Transience)> {
-        let shape = &self.options.shape;
-        let mut url = first.clone();
-        let mut method = shape.method.clone();
-        let mut headers = request.headers.clone();
-        let mut body = request.body.clone();
-        let mut hops = 0;
-        loop {
-            let mut builder = self
-                .client
-                .request(method.clone(), url.clone())
-                .headers(headers.clone());
-            if let Some(body) = &body {
-                builder = builder.body(body.clone());
-            }
-            let response = builder
-                .send()
-                .await
-                .map_err(|e| failure::describe(&e, &self.options))?;
-            let Some(to_get) = shape::redirect_kind(response.status(), &method) else {
-                return Ok(response);
-            };
-            let Some(location) = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|l| l.to_str().ok())
-            else {
-                return Ok(response);
-            };
-            hops += 1;
-            let redirect_error = |message: String| permanent(ErrorKind::Redirect, message);
-            if hops > self.options.max_redirects {
-                return Err(redirect_error(format!(
-                    "too many redirects: more than {} (--max-redirects), perhaps a redirect loop",
-                    self.options.max_redirects
-                )));
-            }
-            let mut next = url
-                .join(location)
-                .map_err(|e| redirect_error(format!("redirect to an invalid Location: {e}")))?;
-            if !matches!(next.scheme(), "http" | "https") {
-                return Err(redirect_error(format!(
-                    "redirect to a `{}` URL refused: only http and https are followed",
-                    next.scheme()
-                )));
-            }
-            let leaves_origin = shape::cross_origin(&url, &next);
-            if !leaves_origin && next.username().is_empty() {
-                // The same origin keeps the URL's credentials (basic auth from `user:pass@`).
-                let _ = next.set_username(url.username());
-                let _ = next.set_password(url.password());
-            }
-            shape::headers_for_hop(&mut headers, leaves_origin, shape.location_trusted, to_get);
-            if to_get {
-                method = Method::GET;
-                body = None;
-            }
-            url = next;
-        }
-    }
-
     /// Reads the body as it arrives, counting it and keeping it if asked. Stops as soon as more
     /// than `--max-body` bytes came in, so an endless body costs at most the cap.
     async fn receive(
@@ -396,9 +330,9 @@ impl Fetcher {
 }
 
 /// The rendered parts of one id's request, the same for every attempt.
-struct Outgoing {
-    headers: HeaderMap,
-    body: Option<String>,
+pub(crate) struct Outgoing {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Option<String>,
 }
 
 fn http_version(version: reqwest::Version) -> &'static str {

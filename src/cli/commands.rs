@@ -1,0 +1,77 @@
+//! Options of the subcommands: `serve`, `merge`, `compare`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::fixture::FixtureOptions;
+use crate::plan::rate::parse_duration;
+
+/// Options of `fetchbench serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+    /// Simulated latency of every response.
+    #[arg(long, value_name = "DUR", default_value = "40ms", value_parser = parse_duration)]
+    pub latency: Duration,
+    /// Extra random latency per response, uniform in 0..=DUR.
+    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
+    pub jitter: Duration,
+}
+
+impl ServeArgs {
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+
+    pub fn fixture_options(&self) -> FixtureOptions {
+        FixtureOptions {
+            latency: self.latency,
+            jitter: self.jitter,
+        }
+    }
+}
+
+/// Options of `fetchbench merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Merge NDJSON results files (in id order) instead of reports.
+    #[arg(long)]
+    pub results: bool,
+    /// Write the merged JSON report (or results) to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The files to merge: shard reports (or results files with --results).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// Options of `fetchbench compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference report.
+    pub baseline: PathBuf,
+    /// The report to judge.
+    pub current: PathBuf,
+    /// Exit 1 when wall time or p99 grew by more than this (`10%`, `0.1`), or errors grew.
+    #[arg(long, value_name = "PCT", default_value = "10%", value_parser = parse_fraction)]
+    pub fail_if_slower: f64,
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    let value = match text.trim().strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().map(|p| p / 100.0),
+        None => text.trim().parse::<f64>(),
+    };
+    value
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("`{text}` is not a percentage (e.g. 10%)"))
+}
