@@ -350,3 +350,30 @@ pub fn compare(args: &crate::cli::CompareArgs) -> Result<Exit, AppError> {
         Exit::Success
     })
 }
+
+/// `fetchbench completions SHELL`: the completion script, generated from the clap definition.
+pub fn completions(shell: clap_complete::Shell) -> Result<Exit, AppError> {
+    let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "fetchbench", &mut script);
+    print_quietly(&script)
+}
+
+/// `fetchbench man`: the man page, generated from the clap definition.
+pub fn man_page() -> Result<Exit, AppError> {
+    let command = <crate::cli::Cli as clap::CommandFactory>::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command)
+        .render(&mut page)
+        .map_err(AppError::Report)?;
+    print_quietly(&page)
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error.
+fn print_quietly(bytes: &[u8]) -> Result<Exit, AppError> {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(AppError::Report(e)),
+        _ => Ok(Exit::Success),
+    }
+}

@@ -41,6 +41,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .map(|()| app::Exit::Success),
             Some(Command::Merge(args)) => app::merge(&args),
+            Some(Command::Completions { shell }) => app::completions(shell),
+            Some(Command::Man) => app::man_page(),
             Some(Command::Compare(args)) => app::compare(&args),
             None => match cli.run.into_plan(cli::stdout_is_terminal()) {
                 Ok(plan) => app::run(plan).await,

@@ -283,3 +283,24 @@ async fn latency_flags_belong_to_the_fixture_only() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--latency"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_and_man_page_come_from_the_cli_definition() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = fetchbench(&["completions", shell]).await;
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("fetchbench") && script.contains("--concurrency"),
+            "{shell}"
+        );
+    }
+    let out = fetchbench(&["man"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH fetchbench 1"), "{page}");
+    assert!(
+        page.contains("\\-\\-rate"),
+        "flags are documented in the man page"
+    );
+}

@@ -44,6 +44,13 @@ pub enum Command {
     Merge(MergeArgs),
     /// Compare two reports side by side; exit 1 when the current one regressed (for CI gates).
     Compare(CompareArgs),
+    /// Print a shell completion script: `fetchbench completions bash > /etc/bash_completion.d/fetchbench`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `fetchbench man > fetchbench.1; man ./fetchbench.1`.
+    Man,
 }
 
 /// Options of a fetch run (the default command).
