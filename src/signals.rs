@@ -38,11 +38,14 @@ pub(crate) struct SignalWatch {
 }
 
 impl SignalWatch {
+    /// Installs the handlers now, before any request can start (a signal that arrived before
+    /// the handler would kill the process with nothing written), then watches in the background.
     pub(crate) fn spawn(cancel: CancellationToken, grace: std::time::Duration) -> Self {
         let received = Arc::new(OnceLock::new());
         let first = Arc::clone(&received);
+        let mut listener = Listener::install();
         let task = tokio::spawn(async move {
-            let Some(signal) = next_signal().await else {
+            let Some(signal) = listener.next().await else {
                 return;
             };
             let _ = first.set(signal);
@@ -53,7 +56,7 @@ impl SignalWatch {
                 signal.name(),
                 humantime::format_duration(grace)
             );
-            if next_signal().await.is_some() {
+            if listener.next().await.is_some() {
                 eprintln!("fetchbench: second signal: exiting now");
                 std::process::exit(i32::from(signal.exit_code()));
             }
@@ -73,22 +76,45 @@ impl Drop for SignalWatch {
     }
 }
 
-/// The next SIGINT or SIGTERM; None if signals cannot be watched here.
+/// SIGINT and SIGTERM streams, kept for the whole run so no signal falls between two waits.
 #[cfg(unix)]
-async fn next_signal() -> Option<Signal> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt()).ok()?;
-    let mut terminate = signal(SignalKind::terminate()).ok()?;
-    tokio::select! {
-        _ = interrupt.recv() => Some(Signal::Interrupt),
-        _ = terminate.recv() => Some(Signal::Terminate),
+struct Listener {
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+#[cfg(unix)]
+impl Listener {
+    fn install() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        let streams = signal(SignalKind::interrupt())
+            .and_then(|interrupt| Ok((interrupt, signal(SignalKind::terminate())?)))
+            .ok();
+        Self { streams }
+    }
+
+    /// The next SIGINT or SIGTERM; None if signals cannot be watched here.
+    async fn next(&mut self) -> Option<Signal> {
+        let (interrupt, terminate) = self.streams.as_mut()?;
+        tokio::select! {
+            _ = interrupt.recv() => Some(Signal::Interrupt),
+            _ = terminate.recv() => Some(Signal::Terminate),
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn next_signal() -> Option<Signal> {
-    tokio::signal::ctrl_c()
-        .await
-        .ok()
-        .map(|()| Signal::Interrupt)
+struct Listener;
+
+#[cfg(not(unix))]
+impl Listener {
+    fn install() -> Self {
+        Listener
+    }
+
+    async fn next(&mut self) -> Option<Signal> {
+        tokio::signal::ctrl_c()
+            .await
+            .ok()
+            .map(|()| Signal::Interrupt)
+    }
 }
