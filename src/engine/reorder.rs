@@ -28,11 +28,6 @@ impl<T> Reorder<T> {
         self.next
     }
 
-    /// True when the next item in order has arrived.
-    pub fn has_next(&self) -> bool {
-        self.parked.contains_key(&self.next)
-    }
-
     /// Parks the item completed for `index`.
     pub fn insert(&mut self, index: u64, item: T) {
         self.parked.insert(index, item);

@@ -190,16 +190,6 @@ impl<I: Iterator<Item = Id>> Run<I> {
         !self.requeued.is_empty() || self.ids.peek().is_some()
     }
 
-    /// True when the next call to [`Run::next`] returns at once.
-    pub fn has_ready(&self) -> bool {
-        !self.ready.is_empty() || self.reorder.has_next()
-    }
-
-    /// The figures of what was released so far.
-    pub fn stats(&self) -> &RunStats {
-        &self.stats
-    }
-
     /// The figures of the run, with how it ended.
     pub fn into_stats(self) -> RunStats {
         let mut stats = self.stats;
