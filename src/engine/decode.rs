@@ -1,4 +1,4 @@
-//! Content-Encoding, decoded as the body streams in, under the body cap.
+//! Content-Encoding, decoded by streaming decoders fed piece by piece, under the body cap.
 //!
 //! fetchbench asks for compressed bodies (the 150 pokeapi documents are 34.7 MB as JSON, about
 //! 1 MB gzipped) and decodes them itself with the codec crates' streaming writers, rather than
