@@ -268,11 +268,8 @@ fn parse_at_least_one(text: &str) -> Result<u64, String> {
 }
 
 fn parse_concurrency(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".to_owned()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{text}` is not a whole number")),
-    }
+    let n = parse_at_least_one(text)?;
+    usize::try_from(n).map_err(|_| format!("`{text}` is too large"))
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {

@@ -104,14 +104,7 @@ impl RunArgs {
         };
         let mut headers = collect_headers(self.headers)?;
         let body = match (&self.data, &self.json) {
-            (Some(data), _) => {
-                let text = body_text("--data", data)?;
-                Some(
-                    Template::parse(&text)
-                        .or_else(|_| Template::parse_literal(&text))
-                        .map_err(|e| usage("--data", e.to_string()))?,
-                )
-            }
+            (Some(data), _) => Some(Template::parse_body(&body_text("--data", data)?, false)),
             (None, Some(json)) => {
                 let text = body_text("--json", json)?;
                 for name in [CONTENT_TYPE, ACCEPT] {
@@ -119,11 +112,7 @@ impl RunArgs {
                         headers.push((name, HeaderValue::from_static("application/json")));
                     }
                 }
-                Some(
-                    Template::parse_json(&text)
-                        .or_else(|_| Template::parse_literal(&text))
-                        .map_err(|e| usage("--json", e.to_string()))?,
-                )
+                Some(Template::parse_body(&text, true))
             }
             (None, None) => None,
         };

@@ -10,7 +10,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT
 use reqwest::{Method, StatusCode, Url};
 
 use crate::plan::ids::Id;
-use crate::plan::template::{Template, TemplateError};
+use crate::plan::template::Template;
 
 /// A header whose value may carry the placeholder.
 #[derive(Debug, Clone)]
@@ -24,9 +24,8 @@ impl HeaderTemplate {
     pub fn new(value: &HeaderValue) -> Self {
         match value.to_str().ok().map(Template::parse) {
             Some(Ok(template)) => HeaderTemplate::Templated(template),
-            Some(Err(TemplateError::NoPlaceholder)) | Some(Err(_)) | None => {
-                HeaderTemplate::Fixed(value.clone())
-            }
+            // No placeholder (or not text): the same value for every request.
+            _ => HeaderTemplate::Fixed(value.clone()),
         }
     }
 }

@@ -87,17 +87,14 @@ impl Template {
         Self::parse_placed(text, |_| Place::Raw)
     }
 
-    /// A template with no placeholder at all: the same text for every id (a fixed body).
-    pub fn parse_literal(text: &str) -> Result<Self, TemplateError> {
-        Ok(Self {
-            pieces: vec![Piece::Literal(text.to_owned())],
+    /// A request body: placeholders filled in (text ids JSON-escaped when `json`), and unlike a
+    /// URL a body may have none, then it is the same for every id.
+    pub fn parse_body(text: &str, json: bool) -> Self {
+        let place = if json { Place::JsonString } else { Place::Raw };
+        Self {
+            pieces: split_pieces(text, |_| place),
             source: text.to_owned(),
-        })
-    }
-
-    /// Parses a body template whose text ids are JSON-escaped (for `--json`).
-    pub fn parse_json(text: &str) -> Result<Self, TemplateError> {
-        Self::parse_placed(text, |_| Place::JsonString)
+        }
     }
 
     /// `place_at` says how a text id is written, given the literal text before its placeholder.
@@ -362,7 +359,7 @@ mod tests {
         );
         let raw = Template::parse_url_with("http://h/{}", true).unwrap();
         assert_eq!(raw.render(&Id::from_line("a/b")), "http://h/a/b");
-        let json = Template::parse_json(r#"{"name":"{}","n":{id:03}}"#).unwrap();
+        let json = Template::parse_body(r#"{"name":"{}","n":{id:03}}"#, true);
         assert_eq!(
             json.render(&Id::from_line(r#"say "hi""#)),
             r#"{"name":"say \"hi\"","n":{id:03}}"#.replace("{id:03}", r#"say \"hi\""#)

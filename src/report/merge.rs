@@ -13,7 +13,10 @@ use hdrhistogram::Histogram;
 
 use super::stats::{decode_histogram, empty_histogram, encode_histogram, Ending, LatencySummary};
 use super::timeline::SecondReport;
-use super::{limited_by, per_second, RateReport, Report, RunReport, SlowReport, SCHEMA_VERSION};
+use super::{
+    compression_ratio, limited_by, per_second, RateReport, Report, RunReport, SlowReport,
+    SCHEMA_VERSION,
+};
 use crate::plan::shard::Shard;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -196,7 +199,7 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
         rps,
         bytes,
         wire_bytes,
-        compression_ratio: (wire_bytes > 0).then(|| bytes as f64 / wire_bytes as f64),
+        compression_ratio: compression_ratio(bytes, wire_bytes),
         wire_mb_per_s: per_second(wire_bytes as f64 / 1e6, wall_s),
         latency_ms: LatencySummary::of(&histogram),
         latency_ms_by_class: by_class

@@ -240,8 +240,7 @@ impl RunReport {
             rps: stats.rps(),
             bytes: stats.bytes,
             wire_bytes: stats.wire_bytes,
-            compression_ratio: (stats.wire_bytes > 0)
-                .then(|| stats.bytes as f64 / stats.wire_bytes as f64),
+            compression_ratio: compression_ratio(stats.bytes, stats.wire_bytes),
             wire_mb_per_s: per_second(stats.wire_bytes as f64 / 1e6, stats.wall().as_secs_f64()),
             latency_ms: stats.latency(),
             status: stats
@@ -326,6 +325,11 @@ impl Report {
         temp.persist(path).map_err(|e| e.error)?;
         Ok(())
     }
+}
+
+/// Decoded over wire bytes, when anything came over the wire.
+pub(crate) fn compression_ratio(bytes: u64, wire_bytes: u64) -> Option<f64> {
+    (wire_bytes > 0).then(|| bytes as f64 / wire_bytes as f64)
 }
 
 pub(crate) fn per_second(amount: f64, seconds: f64) -> f64 {
