@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::run::BIN;
+use common::run::{strings, BIN};
 use common::{Behaviour, TestServer};
 use serde_json::Value;
 
@@ -15,10 +15,6 @@ async fn fetchbench(args: Vec<String>) -> std::process::Output {
     tokio::task::spawn_blocking(move || Command::new(BIN).args(&args).output().unwrap())
         .await
         .unwrap()
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,7 +26,7 @@ async fn a_deadline_exits_124_with_whole_ordered_records_and_counts_the_rest() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let out = fetchbench(args(&[
+    let out = fetchbench(strings(&[
         "--url",
         &server.template(),
         "-r",
@@ -74,7 +70,7 @@ async fn max_errors_stops_a_failing_range_after_n_plus_in_flight() {
         ..Behaviour::default()
     })
     .await;
-    let out = fetchbench(args(&[
+    let out = fetchbench(strings(&[
         "--url",
         &server.template(),
         "-r",

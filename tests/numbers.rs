@@ -5,13 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::run::{fetchbench, records, stderr};
+use common::run::{fetchbench, read_json, records, stderr};
 use common::{Behaviour, TestServer};
 use serde_json::Value;
-
-fn report(path: &std::path::Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_429s_do_not_hide_the_latency_of_the_successes() {
@@ -34,7 +30,7 @@ async fn fast_429s_do_not_hide_the_latency_of_the_successes() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(1));
-    let run = &report(&path)["runs"][0];
+    let run = &read_json(&path)["runs"][0];
     let two = run["latency_ms_by_class"]["2xx"]["p50"].as_f64().unwrap();
     let blended = run["latency_ms"]["p50"].as_f64().unwrap();
     assert!(two >= 50.0, "2xx p50 {two}");
@@ -72,7 +68,7 @@ async fn a_rate_beyond_the_concurrency_shows_queueing_and_names_the_limit() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let run = &report(&path)["runs"][0];
+    let run = &read_json(&path)["runs"][0];
     let raw = run["latency_ms"]["p99"].as_f64().unwrap();
     let corrected = run["latency_corrected_ms"]["p99"].as_f64().unwrap();
     assert!(
@@ -116,7 +112,7 @@ async fn the_report_names_its_schema_the_slowest_ids_and_the_client_cost() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(0));
-    let report = report(&path);
+    let report = read_json(&path);
     assert_eq!(report["schema_version"], 1);
     let run = &report["runs"][0];
     assert_eq!(run["closed_loop"], true);
@@ -160,7 +156,7 @@ async fn connections_are_counted_and_reuse_can_be_turned_off() {
     ];
     let out = fetchbench(&base).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report = report(&path);
+    let report = read_json(&path);
     // One connection serves the run; the client may start a second connect while the first
     // connection is on its way back to the pool, so allow that one race, never more.
     let opened = report["runs"][0]["connections_opened"].as_u64().unwrap();
@@ -192,7 +188,7 @@ async fn connections_are_counted_and_reuse_can_be_turned_off() {
     no_reuse.push("--no-keepalive");
     let out = fetchbench(&no_reuse).await;
     assert_eq!(out.status.code(), Some(0));
-    let report = self::report(&path);
+    let report = read_json(&path);
     assert_eq!(report["runs"][0]["connections_opened"], 10);
     assert_eq!(report["keepalive"], false);
     assert!(records(&out)
@@ -223,7 +219,7 @@ async fn a_warmup_is_sent_but_not_counted() {
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(server.total_hits(), 13);
-    assert_eq!(report(&path)["runs"][0]["requests"], 10);
+    assert_eq!(read_json(&path)["runs"][0]["requests"], 10);
     assert_eq!(records(&out).len(), 10);
 }
 

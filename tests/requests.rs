@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::run::{records, stderr, BIN};
+use common::run::{records, stderr, strings, BIN};
 use common::{Behaviour, TestServer};
 use serde_json::{json, Value};
 
@@ -35,10 +35,6 @@ async fn fetchbench(
     })
     .await
     .unwrap()
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
 }
 
 const WORDS: &str = "mr mime\n  porygon-z  \n# a comment\n\na/b & c\n日本\n25\n";
@@ -99,15 +95,15 @@ async fn word_lists_from_a_file_and_from_stdin_are_encoded_for_their_place() {
         "query",
         "-q",
     ];
-    let mut from_file = args(&base);
-    from_file.extend(args(&["--ids", list.to_str().unwrap()]));
+    let mut from_file = strings(&base);
+    from_file.extend(strings(&["--ids", list.to_str().unwrap()]));
     check_words(&fetchbench(from_file, None, None).await);
-    let mut from_stdin = args(&base);
-    from_stdin.extend(args(&["--ids", "-"]));
+    let mut from_stdin = strings(&base);
+    from_stdin.extend(strings(&["--ids", "-"]));
     check_words(&fetchbench(from_stdin, Some(WORDS), None).await);
 
     let raw = fetchbench(
-        args(&[
+        strings(&[
             "--url",
             &format!("http://{}/echo/{{}}", server.addr),
             "--ids",
@@ -129,7 +125,7 @@ async fn word_lists_from_a_file_and_from_stdin_are_encoded_for_their_place() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn range_and_ids_together_is_a_usage_error() {
     let out = fetchbench(
-        args(&[
+        strings(&[
             "--url",
             "http://127.0.0.1:9/{}",
             "--range",
@@ -144,7 +140,7 @@ async fn range_and_ids_together_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--ids"), "{}", stderr(&out));
     let out = fetchbench(
-        args(&["--url", "http://127.0.0.1:9/{}", "--ids", "-"]),
+        strings(&["--url", "http://127.0.0.1:9/{}", "--ids", "-"]),
         None,
         None,
     )
@@ -157,7 +153,7 @@ async fn a_templated_json_body_reaches_the_server_intact() {
     let server = TestServer::start(Behaviour::default()).await;
     let url = format!("http://{}/echo/items", server.addr);
     let out = fetchbench(
-        args(&[
+        strings(&[
             "--url",
             &format!("{url}?id={{}}"),
             "--ids",
@@ -202,7 +198,7 @@ async fn a_templated_json_body_reaches_the_server_intact() {
     assert_eq!(parsed["n"], 7);
 
     let out = fetchbench(
-        args(&[
+        strings(&[
             "--url",
             &format!("{url}/{{}}"),
             "-r",
@@ -238,7 +234,7 @@ async fn http2_prior_knowledge_is_answered_over_http2() {
     let server = TestServer::start(Behaviour::default()).await;
     let url = format!("http://{}/echo/{{}}", server.addr);
     let out = fetchbench(
-        args(&[
+        strings(&[
             "--url",
             &url,
             "-r",
@@ -262,7 +258,7 @@ async fn http2_prior_knowledge_is_answered_over_http2() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let out = fetchbench(
-        args(&[
+        strings(&[
             "--url",
             &url,
             "-r",
@@ -285,7 +281,7 @@ async fn http2_prior_knowledge_is_answered_over_http2() {
         "the report says which version answered"
     );
     let out = fetchbench(
-        args(&["--url", &url, "-r", "1", "-m", "sequential", "-q"]),
+        strings(&["--url", &url, "-r", "1", "-m", "sequential", "-q"]),
         None,
         None,
     )
@@ -308,7 +304,7 @@ async fn credentials_go_to_the_same_origin_only() {
         "path",
     ];
     let run = |url: String, extra: &'static [&'static str]| {
-        let mut a = args(&[
+        let mut a = strings(&[
             "--url",
             &url,
             "-r",
@@ -321,8 +317,8 @@ async fn credentials_go_to_the_same_origin_only() {
             "X-Trace: keep",
             "-q",
         ]);
-        a.extend(args(&fields));
-        a.extend(args(extra));
+        a.extend(strings(&fields));
+        a.extend(strings(extra));
         fetchbench(a, None, Some(("FETCHBENCH_AUTH", "Bearer env-token")))
     };
     let cross = run(
@@ -368,7 +364,7 @@ async fn a_password_in_the_url_is_used_and_never_shown() {
         server.addr
     );
     let out = fetchbench(
-        args(&[
+        strings(&[
             "--url",
             &url,
             "-r",
@@ -411,7 +407,7 @@ async fn a_password_in_the_url_is_used_and_never_shown() {
     );
     // The request itself used the credentials: basic auth reached the server.
     let used = fetchbench(
-        args(&[
+        strings(&[
             "--url",
             &url,
             "-r",

@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::run::BIN;
+use common::run::{read_json, strings, BIN};
 use common::{Behaviour, TestServer};
 use serde_json::Value;
 
@@ -14,14 +14,6 @@ async fn fetchbench(args: Vec<String>, env: Vec<(&'static str, String)>) -> Outp
     tokio::task::spawn_blocking(move || Command::new(BIN).args(&args).envs(env).output().unwrap())
         .await
         .unwrap()
-}
-
-fn strings(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
-fn read_json(path: &std::path::Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

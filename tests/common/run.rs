@@ -47,3 +47,13 @@ pub fn ids(records: &[Value]) -> Vec<u64> {
         .map(|r| r["id"].as_u64().expect("numeric id"))
         .collect()
 }
+
+/// Owned arguments, for runners that take a `Vec<String>`.
+pub fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// A JSON file (a `--report`), parsed.
+pub fn read_json(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read JSON file")).expect("JSON")
+}
