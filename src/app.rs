@@ -17,8 +17,9 @@ use crate::output::{self, Discard, Format, RecordSink};
 use crate::plan::template::{Template, TemplateError};
 use crate::plan::{Destination, Plan, Target};
 use crate::progress::ProgressSink;
+use crate::report::paint::Paint;
 use crate::report::stats::Ending;
-use crate::report::{human, Report};
+use crate::report::{html, human, Report};
 use crate::resume::{self, DoneIds};
 pub use crate::signals::Signal;
 use crate::signals::SignalWatch;
@@ -78,10 +79,11 @@ impl AppError {
 }
 
 /// Runs the plan to completion and says how the process should exit.
-pub async fn run(plan: Plan) -> Result<Exit, AppError> {
+pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     let done = resume_point(&plan)?;
     let mut sink = open_output(&plan)?;
-    check_report_path(&plan)?;
+    check_writable(plan.report.as_deref(), "--report")?;
+    check_writable(plan.html.as_deref(), "--html")?;
     let (template, _fixture) = resolve_target(&plan).await?;
     if plan.client.insecure {
         eprintln!("fetchbench: warning: --insecure: TLS certificates are not verified");
@@ -100,7 +102,7 @@ pub async fn run(plan: Plan) -> Result<Exit, AppError> {
     let cancel = CancellationToken::new();
     let signals = SignalWatch::spawn(cancel.clone(), plan.grace);
 
-    let runs = plan.mode.runs(plan.concurrency);
+    let runs = plan.mode.runs(&plan.concurrency);
     let planned = match plan.shard {
         Some(shard) => plan.ids.known_len().map(|n| shard.share_of(n)),
         None => plan.ids.known_len(),
@@ -147,10 +149,14 @@ pub async fn run(plan: Plan) -> Result<Exit, AppError> {
     report.keepalive = !plan.client.no_keepalive;
     report.proxy = proxy_in_use(&plan);
     if !plan.quiet {
-        print_report(&report);
+        print_report(&report, paint);
     }
     if let Some(path) = &plan.report {
         report.write_json(path).map_err(AppError::Report)?;
+    }
+    if let Some(path) = &plan.html {
+        let waterfalls: Vec<_> = all_stats.iter().map(|s| &s.waterfall).collect();
+        html::write(path, &report, &waterfalls).map_err(AppError::Report)?;
     }
     let deadline_reached = all_stats.iter().any(|s| s.ending == Ending::Deadline);
     Ok(match interrupted {
@@ -237,12 +243,12 @@ fn open_output(plan: &Plan) -> Result<Box<dyn RecordSink + Send>, AppError> {
 }
 
 /// Refuses an unwritable report path before anything is fetched, rather than after the run.
-fn check_report_path(plan: &Plan) -> Result<(), AppError> {
-    let Some(path) = &plan.report else {
+fn check_writable(path: Option<&std::path::Path>, flag: &'static str) -> Result<(), AppError> {
+    let Some(path) = path else {
         return Ok(());
     };
     File::create(path).map(drop).map_err(|e| AppError::Usage {
-        flag: "--report",
+        flag,
         message: format!("cannot create {}: {e}", path.display()),
     })
 }
@@ -269,11 +275,11 @@ async fn resolve_target(plan: &Plan) -> Result<(Template, Option<FixtureServer>)
     }
 }
 
-fn print_report(report: &Report) {
+fn print_report(report: &Report, paint: Paint) {
     let mut err = io::stderr().lock();
     // The report is best-effort: a closed stderr must not turn a good run into a failure.
     let _ = writeln!(err);
-    let _ = human::write(report, &mut err);
+    let _ = human::write(report, &mut err, paint);
 }
 
 /// `fetchbench serve`: the fixture server alone, until Ctrl-C.
@@ -297,7 +303,7 @@ pub async fn serve(
 
 /// `fetchbench merge`: shard reports into one report (printed side by side, JSON to the output),
 /// or with `--results`, NDJSON results into one file in id order.
-pub fn merge(args: &crate::cli::MergeArgs) -> Result<Exit, AppError> {
+pub fn merge(args: &crate::cli::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
     let failed = |flag: &'static str, message: String| AppError::Usage { flag, message };
     let mut out: Box<dyn Write> =
         match &args.output {
@@ -322,7 +328,7 @@ pub fn merge(args: &crate::cli::MergeArgs) -> Result<Exit, AppError> {
         .collect::<Result<Vec<_>, _>>()?;
     let merged =
         crate::report::merge::merge(&reports).map_err(|e| failed("merge", e.to_string()))?;
-    print_report(&merged);
+    print_report(&merged, paint);
     let text = serde_json::to_string_pretty(&merged).map_err(|e| failed("merge", e.to_string()))?;
     writeln!(out, "{text}").map_err(AppError::Report)?;
     Ok(if merged.all_ok() {
@@ -367,6 +373,13 @@ pub fn man_page() -> Result<Exit, AppError> {
         .render(&mut page)
         .map_err(AppError::Report)?;
     print_quietly(&page)
+}
+
+/// `fetchbench schema`: the JSON Schema of the report, generated from the report's types.
+pub fn report_schema() -> Result<Exit, AppError> {
+    let mut text = crate::report::json_schema();
+    text.push('\n');
+    print_quietly(text.as_bytes())
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.

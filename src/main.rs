@@ -35,17 +35,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     // The job runs as a task on a worker thread rather than on this thread (block_on): its request
     // tasks then wake it on the same thread, without a cross-thread wake-up per request.
+    let paint = fetchbench::report::paint::Paint::for_stderr(cli.color);
     let job = runtime.spawn(async move {
         match cli.command {
             Some(Command::Serve(args)) => app::serve(args.addr(), args.fixture_options())
                 .await
                 .map(|()| app::Exit::Success),
-            Some(Command::Merge(args)) => app::merge(&args),
+            Some(Command::Merge(args)) => app::merge(&args, paint),
             Some(Command::Completions { shell }) => app::completions(shell),
             Some(Command::Man) => app::man_page(),
+            Some(Command::Schema) => app::report_schema(),
             Some(Command::Compare(args)) => app::compare(&args),
             None => match cli.run.into_plan(cli::stdout_is_terminal()) {
-                Ok(plan) => app::run(plan).await,
+                Ok(plan) => app::run(plan, paint).await,
                 Err(e) => Err(e),
             },
         }

@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, ColorChoice, Parser, Subcommand};
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::engine::shape::is_credential;
@@ -29,6 +29,10 @@ use crate::plan::Mode;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Colours in the report on stderr: auto (when stderr is a terminal and NO_COLOR is unset),
+    /// always or never.
+    #[arg(long, global = true, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -51,6 +55,8 @@ pub enum Command {
     },
     /// Print the man page (roff): `fetchbench man > fetchbench.1; man ./fetchbench.1`.
     Man,
+    /// Print the JSON Schema of the --report file (the repo keeps it as schema/report.schema.json).
+    Schema,
 }
 
 /// Options of a fetch run (the default command).
@@ -145,9 +151,10 @@ pub struct RunArgs {
     #[arg(short, long, value_enum, default_value_t = Mode::Both)]
     pub mode: Mode,
 
-    /// At most N requests in flight in concurrent mode.
-    #[arg(short, long, value_name = "N", default_value_t = 50, value_parser = parse_concurrency)]
-    pub concurrency: usize,
+    /// At most N requests in flight in concurrent mode. A list (`1,4,16,64,256`) sweeps: one
+    /// concurrent run per level on the same ids, compared in one table that names the knee.
+    #[arg(short, long, value_name = "N[,N...]", default_values_t = [50], value_delimiter = ',', value_parser = parse_concurrency)]
+    pub concurrency: Vec<usize>,
 
     /// Global rate limit across all requests: `20/s`, `600/m`, `5/100ms`. Default: unlimited.
     #[arg(long, value_name = "RATE")]
@@ -174,6 +181,11 @@ pub struct RunArgs {
     /// Write the timing report as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Write a self-contained visual report to FILE: a waterfall of every request per run on one
+    /// time axis, latency histograms and, for a sweep, rate and p99 against concurrency.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 
     /// Add a request header, 'Name: value' (repeatable); the placeholder is filled in here too.
     /// `@FILE` reads headers from FILE, one per line, so secrets stay out of `ps` and shell

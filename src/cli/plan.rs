@@ -167,6 +167,7 @@ impl RunArgs {
             format,
             output,
             report: self.report,
+            html: self.html,
             progress: !self.no_progress && !self.quiet,
             quiet: self.quiet,
         })

@@ -35,14 +35,17 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The runs this mode makes, in order; the last one's records are the results written.
-    pub fn runs(self, concurrency: usize) -> Vec<RunSpec> {
+    /// The runs this mode makes, in order: sequential first, then one concurrent run per level
+    /// (a sweep when there are several). The last run's records are the results written.
+    pub fn runs(self, levels: &[usize]) -> Vec<RunSpec> {
         let sequential = RunSpec::new(RunMode::Sequential, 1);
-        let concurrent = RunSpec::new(RunMode::Concurrent, concurrency);
+        let concurrent = levels
+            .iter()
+            .map(|&level| RunSpec::new(RunMode::Concurrent, level));
         match self {
             Mode::Sequential => vec![sequential],
-            Mode::Concurrent => vec![concurrent],
-            Mode::Both => vec![sequential, concurrent],
+            Mode::Concurrent => concurrent.collect(),
+            Mode::Both => std::iter::once(sequential).chain(concurrent).collect(),
         }
     }
 }
@@ -71,7 +74,8 @@ pub struct Plan {
     /// Only this shard's share of the ids.
     pub shard: Option<self::shard::Shard>,
     pub mode: Mode,
-    pub concurrency: usize,
+    /// Concurrency levels: one concurrent run per level (never empty).
+    pub concurrency: Vec<usize>,
     pub rate: Option<Rate>,
     pub burst: NonZeroU32,
     pub fields: FieldSet,
@@ -79,6 +83,8 @@ pub struct Plan {
     pub format: Format,
     pub output: Destination,
     pub report: Option<PathBuf>,
+    /// The visual report's path.
+    pub html: Option<PathBuf>,
     /// After a signal, how long in-flight requests may finish before they are aborted.
     pub grace: std::time::Duration,
     /// Skip the ids already in the output file and append the rest.

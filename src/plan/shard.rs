@@ -16,7 +16,7 @@ pub enum ShardError {
 }
 
 /// One shard of N. `index` is None only in a merged report (all shards).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Shard {
     pub index: Option<u64>,
     pub count: u64,

@@ -3,18 +3,19 @@
 
 use std::io::{self, Write};
 
-use super::stats::{Ending, LatencySummary};
-use super::{Report, RunReport};
+use super::paint::Paint;
+use super::stats::{decode_histogram, Ending, LatencySummary, RunMode};
+use super::{bars, sweep, Report, RunReport};
 
-/// Writes the side-by-side table and the comparison line.
-pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+/// Writes the side-by-side table, the latency histograms and the comparison in words.
+pub fn write(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<()> {
     if let Some(signal) = &report.interrupted {
         writeln!(
             out,
             "interrupted by {signal}: figures cover the requests that completed"
         )?;
     }
-    let headers: Vec<String> = report.runs.iter().map(|r| r.mode.to_string()).collect();
+    let headers: Vec<String> = report.runs.iter().map(run_name).collect();
     let rows = rows(&report.runs);
     let label_width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
     let column_width = rows
@@ -25,17 +26,22 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         .unwrap_or(0);
     write!(out, "{:label_width$}", "")?;
     for header in &headers {
-        write!(out, "  {header:>column_width$}")?;
+        write!(out, "  {}", paint.bold(&format!("{header:>column_width$}")))?;
     }
     writeln!(out)?;
     for (label, cells) in &rows {
-        write!(out, "{label:label_width$}")?;
+        write!(out, "{}", paint.dim(&format!("{label:label_width$}")))?;
         for cell in cells {
-            write!(out, "  {cell:>column_width$}")?;
+            let cell = format!("{cell:>column_width$}");
+            let alarming = *label == "errors" && cell.trim() != "0";
+            let cell = if alarming { paint.bad(&cell) } else { cell };
+            write!(out, "  {cell}")?;
         }
         writeln!(out)?;
     }
     writeln!(out)?;
+    write_histograms(report, out, paint)?;
+    write_sweep(report, out, paint)?;
     for run in &report.runs {
         for line in [ending(run), rate_sentence(run), slowest_line(run)]
             .into_iter()
@@ -53,9 +59,74 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     if let Some(line) = comparison(report) {
         writeln!(out)?;
-        writeln!(out, "{line}")?;
+        writeln!(out, "{}", paint.good(&line))?;
     }
     Ok(())
+}
+
+/// `sequential`, `concurrent`, or `c=16` when several concurrent runs make a sweep.
+fn run_name(run: &RunReport) -> String {
+    match run.mode {
+        RunMode::Concurrent => format!("concurrent c={}", run.concurrency),
+        RunMode::Sequential => "sequential".to_owned(),
+    }
+}
+
+/// One compact histogram per run; a sweep's many runs get one, of the last level.
+fn write_histograms(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<()> {
+    let shown = if report.runs.len() > 2 {
+        report.runs.len() - 1
+    } else {
+        0
+    };
+    for run in &report.runs[shown..] {
+        let Some(histogram) = decode_histogram(&run.histogram) else {
+            continue;
+        };
+        let title = format!("latency histogram, {}:", run_name(run));
+        bars::write(&title, &histogram, paint, out)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// The sweep table and its knee, when the runs swept concurrency levels.
+fn write_sweep(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<()> {
+    let Some(rows) = sweep::rows(&report.runs) else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "{}",
+        paint.bold(&format!(
+            "{:>12} {:>9} {:>11} {:>10} {:>10} {:>7} {:>8}",
+            "run", "wall", "requests/s", "p50", "p99", "errors", "speedup"
+        ))
+    )?;
+    for row in rows {
+        let speedup = row
+            .speedup
+            .map_or_else(|| "-".to_owned(), |x| format!("{x:.2}x"));
+        let errors = format!("{:>7}", row.errors);
+        let errors = if row.errors > 0 {
+            paint.bad(&errors)
+        } else {
+            errors
+        };
+        writeln!(
+            out,
+            "{:>12} {:>7.3} s {:>11.1} {:>10} {:>10} {errors} {speedup:>8}",
+            row.label,
+            row.wall_s,
+            row.rps,
+            ms(row.p50_ms),
+            ms(row.p99_ms),
+        )?;
+    }
+    if let Some(knee) = &report.knee {
+        writeln!(out, "{}", paint.note(&sweep::knee_sentence(knee)))?;
+    }
+    writeln!(out)
 }
 
 /// Why a run stopped early, and what it left: "deadline reached: 850 of 1000 ids not fetched".
@@ -66,24 +137,19 @@ fn ending(run: &RunReport) -> Option<String> {
         Ending::MaxErrors => "stopped after --max-errors failed requests",
         Ending::Cancelled => "cancelled",
     };
+    let mode = run_name(run);
     Some(match (run.not_fetched, run.planned) {
         (Some(left), Some(planned)) => {
-            format!(
-                "{} run: {what}: {left} of {planned} ids not fetched",
-                run.mode
-            )
+            format!("{mode} run: {what}: {left} of {planned} ids not fetched")
         }
-        _ => format!("{} run: {what}: {} ids fetched", run.mode, run.requests),
+        _ => format!("{mode} run: {what}: {} ids fetched", run.requests),
     })
 }
 
 /// "concurrent (c=50) ran 45.20x faster than sequential", when both modes ran.
 pub fn comparison(report: &Report) -> Option<String> {
     let speedup = report.speedup?;
-    let concurrent = report
-        .runs
-        .iter()
-        .find(|r| r.mode == super::stats::RunMode::Concurrent)?;
+    let concurrent = super::fastest_concurrent(&report.runs)?;
     let c = concurrent.concurrency;
     Some(if speedup >= 1.0 {
         format!("concurrent (c={c}) ran {speedup:.2}x faster than sequential")
@@ -196,7 +262,8 @@ fn rate_sentence(run: &RunReport) -> Option<String> {
     };
     Some(format!(
         "{} run: achieved {:.1}/s{of}: {why}",
-        run.mode, run.rate.achieved
+        run_name(run),
+        run.rate.achieved
     ))
 }
 
@@ -212,7 +279,7 @@ fn slowest_line(run: &RunReport) -> Option<String> {
         .collect();
     Some(format!(
         "{} run: slowest ids: {}",
-        run.mode,
+        run_name(run),
         list.join(", ")
     ))
 }

@@ -3,11 +3,16 @@
 //! [`Report`] is built once from the finished runs' stats; the human table (`human`) and the JSON
 //! file (`json`) are two renderings of the same values, so they can never disagree.
 
+pub mod bars;
 pub mod compare;
+pub mod html;
 pub mod human;
 pub mod merge;
+pub mod paint;
 pub mod stats;
+pub mod sweep;
 pub mod timeline;
+pub mod waterfall;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -22,7 +27,7 @@ use crate::plan::shard::Shard;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The report of one or more runs of the same job.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     /// The report format's version ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
@@ -43,6 +48,10 @@ pub struct Report {
     /// figures measure the proxy too.
     #[serde(default)]
     pub proxy: Option<String>,
+    /// For a concurrency sweep (`-c 1,4,16`), the lowest level within 10% of the best rate;
+    /// null with fewer than two concurrent runs.
+    #[serde(default)]
+    pub knee: Option<self::sweep::KneeReport>,
 }
 
 fn reused() -> bool {
@@ -50,7 +59,7 @@ fn reused() -> bool {
 }
 
 /// One run's figures, as they appear in the JSON report.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunReport {
     pub mode: RunMode,
     /// `completed`, `deadline`, `max_errors` or `cancelled`.
@@ -120,7 +129,7 @@ pub struct RunReport {
 }
 
 /// Target, achieved and limiting factor of a run's request rate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RateReport {
     /// Requests per second asked for with `--rate`, or null for unlimited.
     pub target: Option<f64>,
@@ -131,7 +140,7 @@ pub struct RateReport {
 }
 
 /// Phase percentiles of a run, in milliseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PhasesReport {
     pub dns: Option<LatencySummary>,
     pub connect: Option<LatencySummary>,
@@ -140,7 +149,7 @@ pub struct PhasesReport {
 }
 
 /// One of the slowest requests.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlowReport {
     pub id: serde_json::Value,
     pub ms: f64,
@@ -275,7 +284,9 @@ impl Report {
     /// A report of finished runs (speedup computed).
     pub fn from_runs(runs: Vec<RunReport>, shard: Option<Shard>) -> Self {
         let speedup = speedup(&runs);
+        let knee = self::sweep::knee(&runs);
         Self {
+            knee,
             schema_version: SCHEMA_VERSION,
             version: concat!("fetchbench ", env!("CARGO_PKG_VERSION")).to_owned(),
             shard,
@@ -315,16 +326,36 @@ impl Report {
     pub fn write_json(&self, path: &Path) -> io::Result<()> {
         let mut text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
         text.push('\n');
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-        io::Write::write_all(&mut temp, text.as_bytes())?;
-        temp.as_file().sync_all()?;
-        temp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        write_atomically(path, text.as_bytes())
     }
+}
+
+/// The JSON Schema of [`Report`], from the same types and doc comments that write the report, so
+/// the schema cannot drift from the format.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Report);
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
+
+/// Writes `bytes` to a temporary file in `path`'s folder, synced, then renamed over `path`.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    io::Write::write_all(&mut temp, bytes)?;
+    // A report is for sharing: readable by others as a plain file would be, not the temporary
+    // file's private 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Decoded over wire bytes, when anything came over the wire.
@@ -340,10 +371,16 @@ pub(crate) fn per_second(amount: f64, seconds: f64) -> f64 {
     }
 }
 
-/// How many times faster the concurrent run was than the sequential one (by wall time).
+/// How many times faster the fastest concurrent run was than the sequential one (by wall time).
 fn speedup(runs: &[RunReport]) -> Option<f64> {
-    let wall = |mode| runs.iter().find(|r| r.mode == mode).map(|r| r.wall_s);
-    let sequential = wall(RunMode::Sequential)?;
-    let concurrent = wall(RunMode::Concurrent)?;
+    let sequential = runs.iter().find(|r| r.mode == RunMode::Sequential)?.wall_s;
+    let concurrent = fastest_concurrent(runs)?.wall_s;
     (concurrent > 0.0).then(|| sequential / concurrent)
+}
+
+/// The concurrent run with the shortest wall time (the only one, unless the runs are a sweep).
+pub(crate) fn fastest_concurrent(runs: &[RunReport]) -> Option<&RunReport> {
+    runs.iter()
+        .filter(|r| r.mode == RunMode::Concurrent)
+        .min_by(|a, b| a.wall_s.total_cmp(&b.wall_s))
 }

@@ -13,12 +13,13 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::timeline::Timeline;
+use super::waterfall::Waterfall;
 use crate::plan::ids::Id;
 use crate::plan::rate::Rate;
 use crate::record::{ErrorKind, Record};
 
 /// Which scheduling a run used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunMode {
     Sequential,
@@ -35,7 +36,9 @@ impl fmt::Display for RunMode {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Ending {
     /// Every id was fetched.
@@ -82,6 +85,8 @@ pub struct RunStats {
     pub phases: Phases,
     /// Per-second buckets.
     pub timeline: Timeline,
+    /// Each request's start and end, for the HTML report's waterfall (bounded memory).
+    pub waterfall: Waterfall,
     pub status: BTreeMap<u16, u64>,
     /// Responses per HTTP version that answered.
     pub versions: BTreeMap<&'static str, u64>,
@@ -114,6 +119,7 @@ impl RunStats {
             connections_opened: 0,
             phases: Phases::default(),
             timeline: Timeline::default(),
+            waterfall: Waterfall::default(),
             status: BTreeMap::new(),
             versions: BTreeMap::new(),
             error_kinds: BTreeMap::new(),
@@ -156,6 +162,7 @@ impl RunStats {
         self.busy += record.elapsed;
         self.note_if_slow(record);
         self.timeline.add(record);
+        self.waterfall.add(record);
         let timing = &record.timing;
         for (histogram, ms) in [
             (&mut self.phases.dns, timing.dns_ms),
@@ -351,7 +358,7 @@ impl LatencySummary {
 }
 
 /// Latency percentiles of a run, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LatencySummary {
     pub min: f64,
     pub mean: f64,

@@ -27,7 +27,7 @@ pub struct Timeline {
 }
 
 /// One second of a run, as the report gives it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SecondReport {
     /// Seconds from the run's start.
     pub second: u64,
