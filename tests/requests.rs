@@ -428,3 +428,39 @@ async fn a_password_in_the_url_is_used_and_never_shown() {
         .to_owned();
     assert!(auth.starts_with("Basic "), "{auth}");
 }
+
+/// The headers the server saw for one request, sent with `extra` arguments.
+async fn headers_seen(server: &TestServer, url: &str, extra: &[&str]) -> Value {
+    let mut args = strings(&["--url", url, "-r", "1..2", "-m", "sequential", "-q"]);
+    args.extend(strings(extra));
+    args.extend(strings(&["-f", "headers", "-o", "-"]));
+    let out = fetchbench(args, None, None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(server.total_hits() > 0);
+    records(&out)[0]["fields"]["headers"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_and_proxied_requests_carry_the_same_headers() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let direct = headers_seen(&server, &server.route("echo-headers"), &[]).await;
+    // Through a proxy (the test server answers absolute-form requests by path), the name
+    // `fetchbench.invalid` is never resolved: the request went through the proxy, not direct.
+    let proxy = format!("http://{}", server.addr);
+    let via_proxy = headers_seen(
+        &server,
+        "http://fetchbench.invalid/echo-headers/{}",
+        &["--proxy", &proxy],
+    )
+    .await;
+    for headers in [&direct, &via_proxy] {
+        assert_eq!(headers["accept"], "*/*", "{headers}");
+        assert_eq!(headers["user-agent"], "fetchbench/0.1.0", "{headers}");
+        assert!(headers["accept-encoding"]
+            .as_str()
+            .unwrap()
+            .contains("gzip"));
+    }
+    assert_eq!(direct["host"], server.addr.to_string());
+    assert_eq!(via_proxy["host"], "fetchbench.invalid");
+}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, USER_AGENT};
 use reqwest::Client;
 
 use super::connections::ConnectionCounter;
@@ -59,14 +59,14 @@ impl Default for ClientOptions {
     }
 }
 
-/// A client whose idle pool holds one connection per concurrent slot. Redirects are off here:
-/// `Fetcher` follows them itself, knowing which headers are secrets.
-pub(crate) fn build(
-    options: &ClientOptions,
-    concurrency: usize,
-    connections: &ConnectionCounter,
-) -> Result<Client, reqwest::Error> {
+/// The headers every request starts with: `Accept: */*` (as reqwest and curl send), the
+/// User-Agent, and Accept-Encoding unless compression is off or the user set their own.
+pub(crate) fn default_headers(options: &ClientOptions) -> HeaderMap {
     let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    if let Ok(agent) = HeaderValue::from_str(&options.user_agent) {
+        headers.insert(USER_AGENT, agent);
+    }
     let user_sets_encoding = options
         .shape
         .headers
@@ -78,9 +78,19 @@ pub(crate) fn build(
             HeaderValue::from_static(decode::ACCEPT_ENCODING),
         );
     }
+    headers
+}
+
+/// A client whose idle pool holds one connection per concurrent slot. Redirects are off here:
+/// `Fetcher` follows them itself, knowing which headers are secrets.
+pub(crate) fn build(
+    options: &ClientOptions,
+    concurrency: usize,
+    connections: &ConnectionCounter,
+    resolver: ResolveOnce,
+) -> Result<Client, reqwest::Error> {
     let mut builder = Client::builder()
-        .user_agent(options.user_agent.clone())
-        .default_headers(headers)
+        .default_headers(default_headers(options))
         .timeout(options.timeout)
         .connect_timeout(options.connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
@@ -88,9 +98,13 @@ pub(crate) fn build(
         .pool_max_idle_per_host(if options.no_keepalive { 0 } else { concurrency })
         .tcp_nodelay(true)
         .connector_layer(connections.clone())
-        .dns_resolver(ResolveOnce::default());
+        .dns_resolver(resolver);
     if options.http2 {
         builder = builder.http2_prior_knowledge();
+    } else {
+        // reqwest's own retries are for HTTP/2 refusals, which HTTP/1 cannot have; its retry
+        // layer would still copy every request in case (`Engine` retries by its own policy).
+        builder = builder.retry(reqwest::retry::never().max_retries_per_request(0));
     }
     for (host, addr) in &options.resolve {
         builder = builder.resolve(host, *addr);

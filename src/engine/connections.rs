@@ -48,6 +48,16 @@ pub(crate) fn note_dns(took: Duration) {
     });
 }
 
+/// Notes a connect's duration (DNS included) for the request whose task made it, if any.
+pub(crate) fn note_connect(took: Duration) {
+    let _ = CONNECT_TIME.try_with(|slot| {
+        slot.set(ConnectTiming {
+            connect: Some(took),
+            ..slot.get()
+        })
+    });
+}
+
 /// Counts and times connects; cloned into the client, shared with the run's stats.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionCounter {
@@ -58,6 +68,11 @@ impl ConnectionCounter {
     /// Connections established so far.
     pub fn opened(&self) -> u64 {
         self.opened.load(Ordering::Relaxed)
+    }
+
+    /// Counts a connection opened outside the client's connector (the direct HTTP/1 path).
+    pub(crate) fn count_one(&self) {
+        self.opened.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -102,12 +117,7 @@ where
                 opened.fetch_add(1, Ordering::Relaxed);
                 // Only the request whose task drove this connect has the slot; a connect that
                 // finishes in the background for the pool is counted but timed for nobody.
-                let _ = CONNECT_TIME.try_with(|slot| {
-                    slot.set(ConnectTiming {
-                        connect: Some(start.elapsed()),
-                        ..slot.get()
-                    })
-                });
+                note_connect(start.elapsed());
             }
             result
         })

@@ -5,12 +5,49 @@
 use std::error::Error as _;
 use std::time::Duration;
 
+use super::direct::DirectError;
 use super::retry::Transience;
+use super::transport::TransportError;
 use super::ClientOptions;
 use crate::record::{ErrorKind, Failure};
 
-/// Classifies a client error; `options` supplies the timeouts the messages name.
-pub(crate) fn describe(error: &reqwest::Error, options: &ClientOptions) -> (Failure, Transience) {
+/// Classifies a failed exchange; `options` supplies the timeouts the messages name.
+pub(crate) fn describe(error: &TransportError, options: &ClientOptions) -> (Failure, Transience) {
+    match error {
+        TransportError::Pooled(e) => describe_pooled(e, options),
+        TransportError::Direct(e) => describe_direct(e, options),
+    }
+}
+
+/// Classifies an error of the direct HTTP/1 path, in the words reqwest would use.
+fn describe_direct(error: &DirectError, options: &ClientOptions) -> (Failure, Transience) {
+    let transient = Transience::Transient { retry_after: None };
+    let (kind, transience, message) = match error {
+        DirectError::ConnectTimeout => (
+            ErrorKind::Timeout,
+            transient,
+            timed_out(
+                "connect timed out",
+                options.connect_timeout,
+                "--connect-timeout",
+            ),
+        ),
+        DirectError::Timeout => (
+            ErrorKind::Timeout,
+            transient,
+            timed_out("timed out", options.timeout, "--timeout"),
+        ),
+        DirectError::Resolve(_) | DirectError::Connect(_) => {
+            (ErrorKind::Connect, transient, chain(error))
+        }
+        DirectError::Http(e) if is_cut_short(e) => (ErrorKind::Body, transient, chain(error)),
+        DirectError::Http(_) => (ErrorKind::Request, Transience::Permanent, chain(error)),
+    };
+    (Failure { kind, message }, transience)
+}
+
+/// Classifies a reqwest error.
+fn describe_pooled(error: &reqwest::Error, options: &ClientOptions) -> (Failure, Transience) {
     let transient = Transience::Transient { retry_after: None };
     let (kind, transience, message) = if error.is_timeout() {
         let message = if error.is_connect() {
@@ -64,8 +101,8 @@ fn timed_out(what: &str, after: Duration, flag: &str) -> String {
 
 /// True when the connection dropped mid-exchange (reset, closed before the response ended):
 /// transient by nature, though reqwest reports it as a plain request error.
-fn is_cut_short(error: &reqwest::Error) -> bool {
-    let mut source = error.source();
+fn is_cut_short(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
     while let Some(cause) = source {
         if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
             if hyper_error.is_incomplete_message() || hyper_error.is_canceled() {
@@ -84,6 +121,21 @@ fn is_cut_short(error: &reqwest::Error) -> bool {
         source = cause.source();
     }
     false
+}
+
+/// "outer: inner: root cause".
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 /// "outer: inner: root cause", without the URL reqwest puts in its own message.

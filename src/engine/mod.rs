@@ -11,6 +11,7 @@
 pub mod client;
 pub mod connections;
 pub mod decode;
+mod direct;
 mod failure;
 pub mod pacer;
 mod redirect;
@@ -20,6 +21,7 @@ mod resolver;
 pub mod retry;
 mod run;
 pub mod shape;
+mod transport;
 
 use std::io;
 use std::num::NonZeroU32;

@@ -2,24 +2,25 @@
 //! decides which headers go to which origin; see `shape` for the rules.
 
 use reqwest::header::LOCATION;
-use reqwest::{Client, Method, Response};
+use reqwest::Method;
 
 use super::client::ClientOptions;
 use super::failure::{self, permanent};
 use super::request::Outgoing;
 use super::retry::Transience;
 use super::shape;
+use super::transport::{Reply, Transport};
 use crate::record::{ErrorKind, Failure};
 
 /// Sends the request and follows redirects (up to `--max-redirects`): a 303, or a 301/302
 /// after a POST, continues as a body-less GET; a hop to another origin drops credential
 /// headers unless `--location-trusted`; a password in the URL goes only to its own origin.
 pub(crate) async fn send(
-    client: &Client,
+    transport: &Transport,
     options: &ClientOptions,
     first: &reqwest::Url,
     request: &Outgoing,
-) -> Result<Response, (Failure, Transience)> {
+) -> Result<Reply, (Failure, Transience)> {
     let shape = &options.shape;
     let mut url = first.clone();
     let mut method = shape.method.clone();
@@ -27,14 +28,8 @@ pub(crate) async fn send(
     let mut body = request.body.clone();
     let mut hops = 0;
     loop {
-        let mut builder = client
-            .request(method.clone(), url.clone())
-            .headers(headers.clone());
-        if let Some(body) = &body {
-            builder = builder.body(body.clone());
-        }
-        let response = builder
-            .send()
+        let response = transport
+            .send(method.clone(), &url, &headers, body.as_ref())
             .await
             .map_err(|e| failure::describe(&e, options))?;
         let Some(to_get) = shape::redirect_kind(response.status(), &method) else {

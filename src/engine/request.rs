@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
-use reqwest::{Client, Response};
 use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
-use super::client::{self, ClientOptions};
+use super::client::ClientOptions;
 use super::connections::{self, ConnectionCounter};
 use super::decode::{self, DecodeError, Decoded, Encoding};
 use super::failure::{self, permanent, too_large};
@@ -24,6 +23,7 @@ use super::pacer::Pacer;
 use super::redirect;
 use super::retry::{is_transient_status, retry_after, Transience};
 use super::shape;
+use super::transport::{Reply, Transport};
 use crate::extract::FieldSet;
 use crate::plan::ids::Id;
 use crate::plan::template::{Template, UrlRenderer};
@@ -32,7 +32,7 @@ use crate::record::{duration_ms, ErrorKind, Failure, Record, Timing};
 /// Everything a request task needs, shared by all tasks of a run.
 #[derive(Debug)]
 pub struct Fetcher {
-    client: Client,
+    transport: Transport,
     urls: UrlRenderer,
     fields: FieldSet,
     options: ClientOptions,
@@ -76,9 +76,9 @@ impl Fetcher {
         cancel: CancellationToken,
         connections: ConnectionCounter,
     ) -> Result<Self, reqwest::Error> {
-        let client = client::build(options, concurrency, &connections)?;
+        let transport = Transport::new(options, concurrency, &connections)?;
         Ok(Self {
-            client,
+            transport,
             urls: UrlRenderer::new(template),
             fields,
             options: options.clone(),
@@ -226,9 +226,13 @@ impl Fetcher {
             return failed_attempt(None, 0, permanent(ErrorKind::Request, message));
         };
         let sent = Instant::now();
-        let (response, connect) =
-            connections::timing_connect(redirect::send(&self.client, &self.options, url, request))
-                .await;
+        let (response, connect) = connections::timing_connect(redirect::send(
+            &self.transport,
+            &self.options,
+            url,
+            request,
+        ))
+        .await;
         let mut timing = Timing {
             dns_ms: connect.dns.map(duration_ms),
             connect_ms: connect
@@ -301,7 +305,7 @@ impl Fetcher {
     /// than `--max-body` bytes came in, so an endless body costs at most the cap.
     async fn receive(
         &self,
-        mut response: Response,
+        mut response: Reply,
         keep: bool,
     ) -> Result<(u64, Vec<Bytes>), (u64, (Failure, Transience))> {
         let cap = self.options.max_body;

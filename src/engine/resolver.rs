@@ -12,30 +12,38 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use super::connections::note_dns;
 
-/// Caches each host's addresses for the life of one client (one run).
-#[derive(Debug, Default)]
+/// Caches each host's addresses for the life of one run; shared by reqwest's connector and the
+/// direct HTTP/1 path (clones share the cache).
+#[derive(Debug, Default, Clone)]
 pub struct ResolveOnce {
     answers: Arc<Mutex<HashMap<String, Arc<[SocketAddr]>>>>,
 }
 
-impl Resolve for ResolveOnce {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_owned();
-        let cached = self.answers.lock().ok().and_then(|a| a.get(&host).cloned());
+impl ResolveOnce {
+    /// The host's addresses (port 0), looked up on the first call only.
+    pub(crate) async fn lookup(&self, host: &str) -> std::io::Result<Arc<[SocketAddr]>> {
+        let cached = self.answers.lock().ok().and_then(|a| a.get(host).cloned());
         if let Some(addrs) = cached {
-            return Box::pin(async move { Ok(addrs_of(&addrs)) });
+            return Ok(addrs);
         }
         let started = Instant::now();
-        let answers = Arc::clone(&self.answers);
+        let found: Arc<[SocketAddr]> = tokio::net::lookup_host((host, 0))
+            .await?
+            .collect::<Vec<_>>()
+            .into();
+        note_dns(started.elapsed());
+        if let Ok(mut map) = self.answers.lock() {
+            map.insert(host.to_owned(), Arc::clone(&found));
+        }
+        Ok(found)
+    }
+}
+
+impl Resolve for ResolveOnce {
+    fn resolve(&self, name: Name) -> Resolving {
+        let resolver = self.clone();
         Box::pin(async move {
-            let found: Arc<[SocketAddr]> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect::<Vec<_>>()
-                .into();
-            note_dns(started.elapsed());
-            if let Ok(mut map) = answers.lock() {
-                map.insert(host, Arc::clone(&found));
-            }
+            let found = resolver.lookup(name.as_str()).await?;
             Ok(addrs_of(&found))
         })
     }

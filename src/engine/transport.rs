@@ -1,0 +1,247 @@
+//! Which HTTP stack carries a request: the direct HTTP/1 path for plain `http://` without a
+//! proxy or HTTP/2 (see `direct`), reqwest for everything else. Both answer with a [`Reply`], so
+//! the request, redirect and retry logic above is written once.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use hyper::body::{Body as _, Incoming};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, HOST};
+use reqwest::{Method, StatusCode, Url, Version};
+
+use super::client::{self, ClientOptions};
+use super::connections::ConnectionCounter;
+use super::direct::{self, Direct, DirectError, Lease, Origin};
+use super::resolver::ResolveOnce;
+
+/// A failed exchange, from whichever stack carried it.
+#[derive(Debug)]
+pub(crate) enum TransportError {
+    Pooled(reqwest::Error),
+    Direct(DirectError),
+}
+
+/// The two stacks of a run.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    pooled: reqwest::Client,
+    /// None when every request must go through reqwest (a proxy, HTTP/2).
+    direct: Option<Arc<Direct>>,
+    /// Headers every direct request starts with, as reqwest would send them.
+    defaults: HeaderMap,
+    options: ClientOptions,
+}
+
+impl Transport {
+    pub(crate) fn new(
+        options: &ClientOptions,
+        concurrency: usize,
+        counter: &ConnectionCounter,
+    ) -> Result<Self, reqwest::Error> {
+        let resolver = ResolveOnce::default();
+        let pooled = client::build(options, concurrency, counter, resolver.clone())?;
+        let direct = direct_allowed(options).then(|| {
+            Arc::new(Direct::new(
+                !options.no_keepalive,
+                options.connect_timeout,
+                options.resolve.clone(),
+                resolver,
+                counter.clone(),
+            ))
+        });
+        Ok(Self {
+            pooled,
+            direct,
+            defaults: client::default_headers(options),
+            options: options.clone(),
+        })
+    }
+
+    /// Sends one request (no redirect following: that is `redirect`'s job).
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &HeaderMap,
+        body: Option<&String>,
+    ) -> Result<Reply, TransportError> {
+        let direct = self.direct.as_ref().zip(Origin::of(url));
+        let Some((direct, origin)) = direct else {
+            let mut builder = self
+                .pooled
+                .request(method, url.clone())
+                .headers(headers.clone());
+            if let Some(body) = body {
+                builder = builder.body(body.clone());
+            }
+            return builder
+                .send()
+                .await
+                .map(Reply::Pooled)
+                .map_err(TransportError::Pooled);
+        };
+        let deadline = Instant::now() + self.options.timeout;
+        let request = self.direct_request(method, url, headers, body);
+        let sent = tokio::time::timeout_at(deadline.into(), direct.send(origin, request)).await;
+        match sent {
+            Ok(Ok((response, lease))) => Ok(Reply::Direct {
+                response,
+                lease: Some(lease),
+                deadline,
+            }),
+            Ok(Err(e)) => Err(TransportError::Direct(e)),
+            Err(_) => Err(TransportError::Direct(DirectError::Timeout)),
+        }
+    }
+
+    /// The request as reqwest would have built it: its default headers, then the caller's, a
+    /// Host header, and basic auth from the URL's user and password.
+    fn direct_request(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &HeaderMap,
+        body: Option<&String>,
+    ) -> http::Request<direct::Body> {
+        let mut all = self.defaults.clone();
+        for (name, value) in headers {
+            all.insert(name, value.clone());
+        }
+        if let Some(host) = host_header(url) {
+            all.insert(HOST, host);
+        }
+        if !url.username().is_empty() && !all.contains_key(AUTHORIZATION) {
+            if let Some(auth) = basic_auth(url) {
+                all.insert(AUTHORIZATION, auth);
+            }
+        }
+        let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.clone()));
+        if !body.is_empty() || !matches!(method, Method::GET | Method::HEAD) {
+            all.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
+        let mut request = http::Request::new(direct::Body::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = url[url::Position::BeforePath..]
+            .parse()
+            .unwrap_or_else(|_| http::Uri::from_static("/"));
+        *request.headers_mut() = all;
+        request
+    }
+}
+
+/// Plain `http://` goes direct unless a proxy or HTTP/2 is asked for (the environment's proxy
+/// variables included: the user set them for a reason).
+fn direct_allowed(options: &ClientOptions) -> bool {
+    let env_proxy = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    options.proxy.is_none() && !options.http2 && !env_proxy
+}
+
+/// `host` or `host:port` when the port is not the scheme's default.
+fn host_header(url: &Url) -> Option<HeaderValue> {
+    let host = url.host_str()?;
+    let value = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    HeaderValue::from_str(&value).ok()
+}
+
+/// `Basic base64(user:password)` from the URL, percent-decoded as reqwest does.
+fn basic_auth(url: &Url) -> Option<HeaderValue> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let user = decode(url.username());
+    let password = url.password().map(decode).unwrap_or_default();
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut value = HeaderValue::from_str(&format!("Basic {token}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// A response from either stack, its body still to be read.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Pooled(reqwest::Response),
+    Direct {
+        response: http::Response<Incoming>,
+        /// The connection, given back once the body has been read to the end.
+        lease: Option<Lease>,
+        /// The attempt's `--timeout` covers the body too.
+        deadline: Instant,
+    },
+}
+
+impl Reply {
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Reply::Pooled(r) => r.status(),
+            Reply::Direct { response, .. } => response.status(),
+        }
+    }
+
+    pub(crate) fn version(&self) -> Version {
+        match self {
+            Reply::Pooled(r) => r.version(),
+            Reply::Direct { response, .. } => response.version(),
+        }
+    }
+
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        match self {
+            Reply::Pooled(r) => r.headers(),
+            Reply::Direct { response, .. } => response.headers(),
+        }
+    }
+
+    /// The body's length when the server announced it.
+    pub(crate) fn content_length(&self) -> Option<u64> {
+        match self {
+            Reply::Pooled(r) => r.content_length(),
+            Reply::Direct { response, .. } => response.body().size_hint().exact(),
+        }
+    }
+
+    /// The next piece of the body as it arrived; None at its end.
+    pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, TransportError> {
+        let (response, lease, deadline) = match self {
+            Reply::Pooled(r) => return r.chunk().await.map_err(TransportError::Pooled),
+            Reply::Direct {
+                response,
+                lease,
+                deadline,
+            } => (response, lease, *deadline),
+        };
+        loop {
+            let frame = tokio::time::timeout_at(deadline.into(), next_frame(response.body_mut()))
+                .await
+                .map_err(|_| TransportError::Direct(DirectError::Timeout))?;
+            match frame {
+                None => {
+                    if let Some(lease) = lease.take() {
+                        lease.give_back();
+                    }
+                    return Ok(None);
+                }
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+                Some(Err(e)) => return Err(TransportError::Direct(DirectError::Http(e))),
+            }
+        }
+    }
+}
+
+async fn next_frame(
+    body: &mut Incoming,
+) -> Option<Result<hyper::body::Frame<Bytes>, hyper::Error>> {
+    http_body_util::BodyExt::frame(body).await
+}
