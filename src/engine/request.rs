@@ -131,6 +131,10 @@ impl Fetcher {
         // request, which would otherwise open a second connection a one-slot run never needed.
         tokio::task::yield_now().await;
         drop(slot);
+        // Dropping the slot woke the scheduler onto this worker's next-task slot, which no other
+        // worker may steal: step aside so it sends the next request now, not after this one's
+        // decoding and extraction (in a sequential run that wait was the whole gap between requests).
+        tokio::task::yield_now().await;
         let settled = self.settle(&attempt);
         Record {
             index,

@@ -234,9 +234,11 @@ impl<I: Iterator<Item = Id>> Run<I> {
         let epoch = self.epoch;
         let task_id = id.clone();
         let scheduled = self.scheduled_start(index);
-        let handle = self
-            .tasks
-            .spawn(async move { fetcher.fetch(index, task_id, epoch, scheduled, slot).await });
+        // Boxed: the request's future is several kilobytes, and the runtime would otherwise copy
+        // it whole each time it moves it into and around the task (a memcpy per move, per id).
+        let handle = self.tasks.spawn(Box::pin(async move {
+            fetcher.fetch(index, task_id, epoch, scheduled, slot).await
+        }));
         self.in_flight.insert(handle.id(), (index, id));
         self.dispatched += 1;
     }

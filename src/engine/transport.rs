@@ -2,7 +2,7 @@
 //! proxy or HTTP/2 (see `direct`), reqwest for everything else. Both answer with a [`Reply`], so
 //! the request, redirect and retry logic above is written once.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -26,7 +26,12 @@ pub(crate) enum TransportError {
 /// The two stacks of a run.
 #[derive(Debug)]
 pub(crate) struct Transport {
-    pooled: reqwest::Client,
+    /// Built on first use when the direct path may carry the run (an `http://` run then never
+    /// pays the ~10 ms of loading the system's CA certificates), up front otherwise.
+    pooled: OnceLock<reqwest::Client>,
+    concurrency: usize,
+    counter: ConnectionCounter,
+    resolver: ResolveOnce,
     /// None when every request must go through reqwest (a proxy, HTTP/2).
     direct: Option<Arc<Direct>>,
     /// Headers every direct request starts with, as reqwest would send them.
@@ -41,22 +46,44 @@ impl Transport {
         counter: &ConnectionCounter,
     ) -> Result<Self, reqwest::Error> {
         let resolver = ResolveOnce::default();
-        let pooled = client::build(options, concurrency, counter, resolver.clone())?;
         let direct = direct_allowed(options).then(|| {
             Arc::new(Direct::new(
                 !options.no_keepalive,
                 options.connect_timeout,
                 options.resolve.clone(),
-                resolver,
+                resolver.clone(),
                 counter.clone(),
             ))
         });
-        Ok(Self {
-            pooled,
+        let transport = Self {
+            pooled: OnceLock::new(),
+            concurrency,
+            counter: counter.clone(),
+            resolver,
             direct,
             defaults: client::default_headers(options),
             options: options.clone(),
-        })
+        };
+        if transport.direct.is_none() {
+            // Everything goes through reqwest: a bad setting (a proxy URL) fails the run now.
+            transport.pooled()?;
+        }
+        Ok(transport)
+    }
+
+    /// The reqwest client, built the first time a request needs it.
+    fn pooled(&self) -> Result<&reqwest::Client, reqwest::Error> {
+        if let Some(client) = self.pooled.get() {
+            return Ok(client);
+        }
+        let built = client::build(
+            &self.options,
+            self.concurrency,
+            &self.counter,
+            self.resolver.clone(),
+        )?;
+        // Two first requests may race to build it; either client will do.
+        Ok(self.pooled.get_or_init(|| built))
     }
 
     /// Sends one request (no redirect following: that is `redirect`'s job).
@@ -69,10 +96,8 @@ impl Transport {
     ) -> Result<Reply, TransportError> {
         let direct = self.direct.as_ref().zip(Origin::of(url));
         let Some((direct, origin)) = direct else {
-            let mut builder = self
-                .pooled
-                .request(method, url.clone())
-                .headers(headers.clone());
+            let pooled = self.pooled().map_err(TransportError::Pooled)?;
+            let mut builder = pooled.request(method, url.clone()).headers(headers.clone());
             if let Some(body) = body {
                 builder = builder.body(body.clone());
             }
