@@ -57,18 +57,28 @@ pub fn knee(runs: &[RunReport]) -> Option<KneeReport> {
 
 /// The knee in words: "beyond c=64 more concurrency buys < 10% (1,953/s at c=64, best 2,101/s at c=256)".
 pub fn knee_sentence(knee: &KneeReport) -> String {
-    if knee.reached {
-        format!(
-            "beyond c={} more concurrency buys < 10% ({:.1}/s at c={}; best {:.1}/s at c={})",
-            knee.concurrency, knee.rps, knee.concurrency, knee.best_rps, knee.best_concurrency
-        )
-    } else {
-        format!(
+    if !knee.reached {
+        return format!(
             "no knee yet: the highest level, c={}, gave the best rate ({:.1}/s) by more than 10%; \
              try higher levels",
             knee.best_concurrency, knee.best_rps
-        )
+        );
     }
+    let best = if knee.best_concurrency == knee.concurrency {
+        format!(
+            "c={} gave the best rate, {:.1}/s",
+            knee.concurrency, knee.rps
+        )
+    } else {
+        format!(
+            "{:.1}/s at c={}; best {:.1}/s at c={}",
+            knee.rps, knee.concurrency, knee.best_rps, knee.best_concurrency
+        )
+    };
+    format!(
+        "beyond c={} more concurrency buys < 10% ({best})",
+        knee.concurrency
+    )
 }
 
 /// One row of the sweep table.
