@@ -91,6 +91,9 @@ async fn bad_input_exits_2_naming_the_flag_and_fetches_nothing() {
         (&["--format", "xml"], "--format"),
         (&["-o", unwritable], "--output"),
         (&["--report", unwritable], "--report"),
+        (&["--html", unwritable], "--html"),
+        (&["--user-agent", "bad\nagent"], "--user-agent"),
+        (&["-c", "4,x"], "--concurrency"),
     ];
     for (args, flag) in cases {
         let mut all = vec!["--url", url.as_str()];

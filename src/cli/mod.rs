@@ -194,7 +194,7 @@ pub struct RunArgs {
     pub headers: Vec<HeaderArg>,
 
     /// User-Agent header. Default: `fetchbench/VERSION`.
-    #[arg(long, value_name = "UA")]
+    #[arg(long, value_name = "UA", value_parser = parse_user_agent)]
     pub user_agent: Option<String>,
 
     /// Time limit per attempt, from connect to the end of the body.
@@ -316,6 +316,12 @@ fn parse_header_arg(text: &str) -> Result<HeaderArg, String> {
         Some(path) => Ok(HeaderArg::File(PathBuf::from(path))),
         None => parse_header(text).map(|(n, v)| HeaderArg::One(n, v)),
     }
+}
+
+fn parse_user_agent(text: &str) -> Result<String, String> {
+    HeaderValue::from_str(text)
+        .map(|_| text.to_owned())
+        .map_err(|_| "is not a valid header value (control characters?)".to_owned())
 }
 
 fn parse_url_template(text: &str) -> Result<String, String> {
