@@ -313,8 +313,12 @@ pub fn merge(args: &crate::cli::MergeArgs, paint: Paint) -> Result<Exit, AppErro
             None => Box::new(io::stdout()),
         };
     if args.results {
-        let n = crate::output::merge::merge_results(&args.files, &mut out)
-            .map_err(|e| failed("--results", e.to_string()))?;
+        let n = match crate::output::merge::merge_results(&args.files, &mut out) {
+            Ok(n) => n,
+            // The reader went away (`| head`): what it wanted was written.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(Exit::Success),
+            Err(e) => return Err(failed("--results", e.to_string())),
+        };
         eprintln!(
             "fetchbench: merged {n} records from {} files",
             args.files.len()
@@ -330,7 +334,10 @@ pub fn merge(args: &crate::cli::MergeArgs, paint: Paint) -> Result<Exit, AppErro
         crate::report::merge::merge(&reports).map_err(|e| failed("merge", e.to_string()))?;
     print_report(&merged, paint);
     let text = serde_json::to_string_pretty(&merged).map_err(|e| failed("merge", e.to_string()))?;
-    writeln!(out, "{text}").map_err(AppError::Report)?;
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(AppError::Report(e)),
+        _ => {}
+    }
     Ok(if merged.all_ok() {
         Exit::Success
     } else {

@@ -259,3 +259,41 @@ fn the_kubernetes_manifest_is_an_indexed_job_with_what_it_needs() {
     assert_eq!(mount["mountPath"].as_str(), Some("/results"));
     assert_eq!(pod["volumes"][0]["name"].as_str(), mount["name"].as_str());
 }
+
+#[test]
+fn merged_results_into_a_closed_pipe_end_quietly() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for shard in 0..2u64 {
+        let path = dir.path().join(format!("r{shard}.ndjson"));
+        let mut file = std::fs::File::create(&path).unwrap();
+        for id in (shard..20_000).step_by(2) {
+            writeln!(
+                file,
+                r#"{{"id":{id},"status":200,"fields":{{"name":"{}"}}}}"#,
+                "x".repeat(40)
+            )
+            .unwrap();
+        }
+        files.push(path);
+    }
+    let mut child = Command::new(BIN)
+        .arg("merge")
+        .arg("--results")
+        .args(&files)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -1`: read one line, then close the pipe while a megabyte is still to come.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with(r#"{"id":0,"#), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("error") && !err.contains("panicked"), "{err}");
+}

@@ -2,7 +2,6 @@
 //! names the cause (and the flag that governs it), never the URL (it may carry credentials), and
 //! whether another attempt could succeed.
 
-use std::error::Error as _;
 use std::time::Duration;
 
 use super::direct::DirectError;
@@ -140,20 +139,11 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// "outer: inner: root cause", without the URL reqwest puts in its own message.
 fn error_chain(error: &reqwest::Error) -> String {
-    let mut message = error.to_string();
-    if let Some(url) = error.url() {
-        message = message
+    let message = chain(error);
+    match error.url() {
+        Some(url) => message
             .replace(&format!(" for url ({url})"), "")
-            .replace(&format!(" ({url})"), "");
+            .replace(&format!(" ({url})"), ""),
+        None => message,
     }
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }

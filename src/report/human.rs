@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use super::paint::Paint;
 use super::stats::{decode_histogram, Ending, LatencySummary, RunMode};
+use super::units::bytes;
 use super::{bars, sweep, Report, RunReport};
 
 /// Writes the side-by-side table, the latency histograms and the comparison in words.
@@ -288,21 +289,6 @@ fn ms(x: f64) -> String {
     format!("{x:.1} ms")
 }
 
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 /// `200×148 404×2`, or `-` when empty.
 fn counts(map: &std::collections::BTreeMap<String, u64>) -> String {
     if map.is_empty() {
@@ -312,15 +298,4 @@ fn counts(map: &std::collections::BTreeMap<String, u64>) -> String {
         .map(|(key, n)| format!("{key}×{n}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn byte_units() {
-        assert_eq!(bytes(999), "999 B");
-        assert_eq!(bytes(34_700_000), "34.7 MB");
-    }
 }

@@ -12,6 +12,7 @@ pub mod paint;
 pub mod stats;
 pub mod sweep;
 pub mod timeline;
+pub mod units;
 pub mod waterfall;
 
 use std::collections::BTreeMap;

@@ -60,21 +60,7 @@ fn trim(value: f64, step: f64) -> String {
     format!("{value:.decimals$}")
 }
 
-/// Bytes in decimal units: `999 B`, `34.7 MB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use crate::report::units::bytes;
 
 /// A count with thousands separators: `100,000`.
 pub fn count(n: u64) -> String {
