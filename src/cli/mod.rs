@@ -8,15 +8,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ColorChoice, Parser, Subcommand};
-use reqwest::header::{HeaderName, HeaderValue};
 
-use crate::engine::shape::is_credential;
 use crate::extract::FieldPath;
 use crate::output::Format;
 use crate::plan::ids::IdRange;
 use crate::plan::rate::{parse_duration, Rate};
 use crate::plan::shard::Shard;
-use crate::plan::template::Template;
 use crate::plan::Mode;
 
 /// Fetch a templated URL over a range of ids, one after another or through a bounded,
@@ -271,95 +268,16 @@ pub struct RunArgs {
     pub no_progress: bool,
 }
 
-fn parse_at_least_one(text: &str) -> Result<u64, String> {
-    match text.parse::<u64>() {
-        Ok(0) => Err("must be at least 1".to_owned()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{text}` is not a whole number")),
-    }
-}
-
-fn parse_concurrency(text: &str) -> Result<usize, String> {
-    let n = parse_at_least_one(text)?;
-    usize::try_from(n).map_err(|_| format!("`{text}` is too large"))
-}
-
-fn parse_size(text: &str) -> Result<u64, String> {
-    text.trim()
-        .parse::<bytesize::ByteSize>()
-        .map(|size| size.as_u64())
-        .map_err(|_| format!("`{text}` is not a size (examples: 64MiB, 512KiB, 1000000)"))
-}
-
-fn parse_positive_duration(text: &str) -> Result<Duration, String> {
-    match parse_duration(text) {
-        Ok(d) if d.is_zero() => Err("must be longer than zero".to_owned()),
-        Ok(d) => Ok(d),
-        Err(e) => Err(format!("`{text}`: {e} (examples: 30s, 500ms, 2m)")),
-    }
-}
-
 mod commands;
 mod plan;
+mod values;
 
 pub use self::commands::{CompareArgs, MergeArgs, ServeArgs};
-
-/// A `-H` argument: one header, or a file of them.
-#[derive(Debug, Clone)]
-pub enum HeaderArg {
-    One(HeaderName, HeaderValue),
-    File(PathBuf),
-}
-
-fn parse_header_arg(text: &str) -> Result<HeaderArg, String> {
-    match text.strip_prefix('@') {
-        Some(path) => Ok(HeaderArg::File(PathBuf::from(path))),
-        None => parse_header(text).map(|(n, v)| HeaderArg::One(n, v)),
-    }
-}
-
-fn parse_user_agent(text: &str) -> Result<String, String> {
-    HeaderValue::from_str(text)
-        .map(|_| text.to_owned())
-        .map_err(|_| "is not a valid header value (control characters?)".to_owned())
-}
-
-fn parse_url_template(text: &str) -> Result<String, String> {
-    Template::parse_url(text)
-        .map(|_| text.to_owned())
-        .map_err(|e| e.to_string())
-}
-
-fn parse_resolve(text: &str) -> Result<(String, std::net::SocketAddr), String> {
-    let bad = || format!("`{text}` is not HOST:PORT:ADDR (e.g. pokeapi.test:8000:127.0.0.1)");
-    let (host, rest) = text.split_once(':').ok_or_else(bad)?;
-    let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
-    let port: u16 = port.parse().map_err(|_| bad())?;
-    let addr = addr.trim_start_matches('[').trim_end_matches(']');
-    let ip: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
-    if host.is_empty() {
-        return Err(bad());
-    }
-    Ok((host.to_owned(), std::net::SocketAddr::new(ip, port)))
-}
-
-fn parse_method(text: &str) -> Result<reqwest::Method, String> {
-    reqwest::Method::from_bytes(text.to_ascii_uppercase().as_bytes())
-        .map_err(|_| format!("`{text}` is not an HTTP method"))
-}
-
-/// `Name: value` into a typed header; the value's bytes are checked, never printed back.
-fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let (name, value) = text
-        .split_once(':')
-        .ok_or_else(|| "expected 'Name: value'".to_owned())?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| format!("`{}` is not a valid header name", name.trim()))?;
-    let mut value = HeaderValue::from_str(value.trim())
-        .map_err(|_| format!("the value of `{name}` has characters not allowed in a header"))?;
-    value.set_sensitive(is_credential(&name));
-    Ok((name, value))
-}
+pub use self::values::HeaderArg;
+use self::values::{
+    parse_at_least_one, parse_concurrency, parse_header_arg, parse_method, parse_positive_duration,
+    parse_resolve, parse_size, parse_url_template, parse_user_agent,
+};
 
 /// True when results going to stdout would land on a terminal.
 pub fn stdout_is_terminal() -> bool {
@@ -369,30 +287,6 @@ pub fn stdout_is_terminal() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn headers() {
-        let (name, value) = parse_header("X-Key:  abc ").unwrap();
-        assert_eq!(name, "x-key");
-        assert_eq!(value, "abc");
-        assert!(parse_header("no colon").is_err());
-        assert!(parse_header("bad name: x").is_err());
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("64MiB"), Ok(64 * 1024 * 1024));
-        assert_eq!(parse_size("512KiB"), Ok(512 * 1024));
-        assert_eq!(parse_size("1000"), Ok(1000));
-        assert!(parse_size("big").is_err());
-    }
-
-    #[test]
-    fn concurrency() {
-        assert_eq!(parse_concurrency("8"), Ok(8));
-        assert!(parse_concurrency("0").is_err());
-        assert!(parse_concurrency("many").is_err());
-    }
 
     #[test]
     fn cli_definition_is_consistent() {

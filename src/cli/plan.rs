@@ -6,7 +6,8 @@ use std::path::Path;
 
 use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
-use super::{parse_header, HeaderArg, RunArgs};
+use super::values::parse_header;
+use super::{HeaderArg, RunArgs};
 use crate::app::AppError;
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
 use crate::engine::{ClientOptions, RetryPolicy};
