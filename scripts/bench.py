@@ -5,12 +5,15 @@ Scenarios (pick with arguments; default: pokeapi raw scale):
   pokeapi     the 150 real documents at 40 ms latency, c=50: fetchbench vs curl --parallel (plain and
               --compressed) vs the aiohttp gather script; plus sequential (3 runs, 6 s each)
   raw         1 KB JSON bodies, no latency, 50,000 distinct ids, c=64, NDJSON to a file: fetchbench
-              vs `oha -n 50000 -c 64` (one URL, parses nothing)
+              (with a field, and without fields to /dev/null) vs `oha -n 50000 -c 64` (one URL,
+              parses nothing)
   scale       20,000 and 400,000 ids to a file: time ratio and peak RSS
   link        the pokeapi job over a 100 Mbit/s and a 20 Mbit/s link between two network
               namespaces (veth + tbf); needs root and iproute2, else skipped with the reason
-Each command runs RUNS times (env RUNS, default 5); the table gives the median whole-process
-wall time, its ratio to the floor max(ceil(N/c) x latency, bytes / bandwidth) and to fetchbench.
+Each command runs RUNS times (env RUNS, default 5), the tools of a scenario in interleaved rounds
+(A B C, A B C, ...) so a machine that gets busier during the run shifts them alike; the table gives
+the median whole-process wall time, its ratio to the floor max(ceil(N/c) x latency, bytes /
+bandwidth) and to fetchbench.
 Installs nothing: tools that are absent are listed as skipped (see README, Performance).
 Run from the project root after `cargo build --release`.
 """
@@ -72,6 +75,27 @@ def measure(label, cmd, runs=RUNS, ok_codes=(0,)):
     return {"tool": label, "median": statistics.median(walls), "runs": walls, "rss": max(rss)}
 
 
+def measure_all(tools, runs=RUNS, prefix=()):
+    """Measures several tools in interleaved rounds (A B C, A B C, ...), so a machine that gets
+    busier or quieter during the benchmark shifts every tool alike; returns one row per tool."""
+    walls = {label: [] for label, _ in tools}
+    rss = {label: 0 for label, _ in tools}
+    failed = set()
+    for _ in range(runs):
+        for label, cmd in tools:
+            if label in failed:
+                continue
+            wall, peak, code = run_timed(list(prefix) + cmd)
+            if code != 0:
+                print(f"  {label}: exit {code}: {' '.join(cmd)}", file=sys.stderr)
+                failed.add(label)
+                continue
+            walls[label].append(wall)
+            rss[label] = max(rss[label], peak)
+    return [{"tool": label, "median": statistics.median(walls[label]), "runs": walls[label], "rss": rss[label]}
+            for label, _ in tools if label not in failed]
+
+
 def table(title, floor, rows, skipped):
     print(f"\n## {title}")
     print(f"floor {floor:.3f} s" if floor else "")
@@ -110,7 +134,7 @@ def pokeapi():
     server = Server("40ms")
     try:
         tools, skipped = pokeapi_tools(server.base, n, c)
-        rows = [r for label, cmd in tools if (r := measure(label, cmd))]
+        rows = measure_all(tools)
         table(f"pokeapi job: {n} real documents, {latency*1000:.0f} ms latency, c={c} (loopback)",
               math.ceil(n / c) * latency, rows, skipped)
         seq = measure("fetchbench --mode sequential --field name",
@@ -127,17 +151,20 @@ def raw():
     rows, skipped = [], []
     try:
         out = tempfile.NamedTemporaryFile(suffix=".ndjson", delete=False).name
-        r = measure(f"fetchbench -c {c} --field name -o FILE",
-                    [FETCHBENCH, "--url", server.base + "/bench/{}", "-r", f"0..{n}", "-m", "concurrent", "-c", str(c), "-f", "name", "-o", out, "-q"])
-        if r:
-            rows.append(r)
-        os.unlink(out)
+        bench = server.base + "/bench/{}"
+        tools = [
+            (f"fetchbench -c {c} --field name -o FILE",
+             [FETCHBENCH, "--url", bench, "-r", f"0..{n}", "-m", "concurrent", "-c", str(c), "-f", "name", "-o", out, "-q"]),
+            # The same requests without extraction, records to /dev/null: closest to what oha does.
+            (f"fetchbench -c {c} (no fields) -o /dev/null",
+             [FETCHBENCH, "--url", bench, "-r", f"0..{n}", "-m", "concurrent", "-c", str(c), "-o", "/dev/null", "-q"]),
+        ]
         if shutil.which("oha"):
-            r = measure(f"oha -n {n} -c {c} (one URL)", ["oha", "-n", str(n), "-c", str(c), "--no-tui", server.base + "/bench/1"])
-            if r:
-                rows.append(r)
+            tools.append((f"oha -n {n} -c {c} (one URL)", ["oha", "-n", str(n), "-c", str(c), "--no-tui", server.base + "/bench/1"]))
         else:
             skipped.append("oha (cargo install oha)")
+        rows = measure_all(tools)
+        os.unlink(out)
         print(f"\n## raw rate: {n} requests, 1 KB JSON, no latency, c={c}")
         print("| tool | wall median (s) | requests/s (median) | x fetchbench rate |")
         print("|---|---|---|---|")
@@ -202,11 +229,7 @@ def link():
             server = Server("40ms", bind=srv_ip, port=8000, netns=srv)
             try:
                 tools, skipped = pokeapi_tools(server.base, 150, 50)
-                rows = []
-                for label, cmd in tools:
-                    r = measure(label, ["ip", "netns", "exec", cli] + cmd)
-                    if r:
-                        rows.append(r)
+                rows = measure_all(tools, prefix=("ip", "netns", "exec", cli))
                 floor = max(3 * 0.040, compressed * 8 / (mbit * 1e6))
                 table(f"constrained link: {mbit} Mbit/s (tbf both ends), 40 ms server latency, c=50", floor, rows, skipped)
             finally:
