@@ -11,7 +11,8 @@ Scenarios (pick with arguments; default: pokeapi raw scale):
   link        the pokeapi job over a 100 Mbit/s and a 20 Mbit/s link between two network
               namespaces (veth + tbf); needs root and iproute2, else skipped with the reason
 Each command runs RUNS times (env RUNS, default 5), the tools of a scenario in interleaved rounds
-(A B C, A B C, ...) so a machine that gets busier during the run shifts them alike; the table gives
+(A B C, A B C, ...) so a machine that gets busier during the run shifts them alike, each short run
+after an unmeasured warm-up of the same command (see measure_all); the table gives
 the median whole-process wall time, its ratio to the floor max(ceil(N/c) x latency, bytes /
 bandwidth) and to fetchbench.
 Installs nothing: tools that are absent are listed as skipped (see README, Performance).
@@ -85,6 +86,11 @@ def measure_all(tools, runs=RUNS, prefix=()):
         for label, cmd in tools:
             if label in failed:
                 continue
+            # A short run right after another tool pays for waking idle cores (this VM's vCPUs
+            # halt when idle: +50 ms measured after the single-threaded aiohttp script), which
+            # would favour whichever tool ran before; each short run gets an unmeasured warm-up.
+            if not walls[label] or walls[label][-1] < 2.0:
+                run_timed(list(prefix) + cmd)
             wall, peak, code = run_timed(list(prefix) + cmd)
             if code != 0:
                 print(f"  {label}: exit {code}: {' '.join(cmd)}", file=sys.stderr)
