@@ -131,8 +131,13 @@ impl Transport {
         body: Option<&String>,
     ) -> http::Request<direct::Body> {
         let mut all = self.defaults.clone();
-        for (name, value) in headers {
-            all.insert(name, value.clone());
+        // A header given replaces the default of that name, and keeps all its values (`-H 'X: 1'
+        // -H 'X: 2'` sends both), as reqwest's `headers` does.
+        for name in headers.keys() {
+            all.remove(name);
+            for value in headers.get_all(name) {
+                all.append(name.clone(), value.clone());
+            }
         }
         if let Some(host) = host_header(url) {
             all.insert(HOST, host);
@@ -269,4 +274,45 @@ async fn next_frame(
     body: &mut Incoming,
 ) -> Option<Result<hyper::body::Frame<Bytes>, hyper::Error>> {
     http_body_util::BodyExt::frame(body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderName, ACCEPT, USER_AGENT};
+
+    fn request_for(url: &str, headers: &HeaderMap) -> http::Request<direct::Body> {
+        let transport = Transport::new(&ClientOptions::default(), 1, &ConnectionCounter::default())
+            .expect("a transport");
+        let url = Url::parse(url).expect("a URL");
+        transport.direct_request(Method::GET, &url, headers, None)
+    }
+
+    #[test]
+    fn direct_requests_carry_what_reqwest_would_send() {
+        let mut headers = HeaderMap::new();
+        let name = HeaderName::from_static("x-tag");
+        headers.append(&name, HeaderValue::from_static("1"));
+        headers.append(&name, HeaderValue::from_static("2"));
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let request = request_for("http://alice:s%20cret@example.test:8080/a/b?q=1", &headers);
+        let sent = request.headers();
+        assert_eq!(request.uri(), "/a/b?q=1");
+        assert_eq!(sent.get_all(&name).iter().count(), 2);
+        assert_eq!(sent.get_all(ACCEPT).iter().count(), 1);
+        assert_eq!(sent[ACCEPT], "application/json");
+        assert_eq!(sent[HOST], "example.test:8080");
+        assert!(sent[USER_AGENT]
+            .to_str()
+            .is_ok_and(|ua| ua.starts_with("fetchbench/")));
+        // "alice:s cret", percent-decoded, in base64.
+        assert_eq!(sent[AUTHORIZATION], "Basic YWxpY2U6cyBjcmV0");
+        assert!(!sent.contains_key(CONTENT_LENGTH));
+    }
+
+    #[test]
+    fn the_default_port_is_not_in_the_host_header() {
+        let request = request_for("http://example.test/x", &HeaderMap::new());
+        assert_eq!(request.headers()[HOST], "example.test");
+    }
 }
