@@ -127,14 +127,21 @@ impl Fetcher {
             attempt = self.attempt(parsed.as_ref(), &request).await;
         }
         let elapsed = start.elapsed();
-        // Let the client put the connection back in its pool before the slot goes to the next
-        // request, which would otherwise open a second connection a one-slot run never needed.
-        tokio::task::yield_now().await;
+        if self.transport.uses_pool() {
+            // Let reqwest put the connection back in its pool before the slot goes to the next
+            // request, which would otherwise open a second connection a one-slot run never
+            // needed (the direct path gives its connection back as the body ends).
+            tokio::task::yield_now().await;
+        }
         drop(slot);
-        // Dropping the slot woke the scheduler onto this worker's next-task slot, which no other
-        // worker may steal: step aside so it sends the next request now, not after this one's
-        // decoding and extraction (in a sequential run that wait was the whole gap between requests).
-        tokio::task::yield_now().await;
+        if self.settling_is_heavy(&attempt) {
+            // Dropping the slot woke the scheduler onto this worker's next-task slot, which no
+            // other worker may steal: step aside so it sends the next request now, not after this
+            // one's decoding and extraction (in a sequential run of the pokeapi documents that
+            // wait was the whole gap between requests). A yield costs ~1k instructions: small
+            // bodies are settled at once.
+            tokio::task::yield_now().await;
+        }
         let settled = self.settle(&attempt);
         Record {
             index,
@@ -153,6 +160,15 @@ impl Fetcher {
             failure: attempt.failure.or(settled.failure),
             fields: settled.fields,
         }
+    }
+
+    /// Whether decoding and extracting this attempt's body takes long enough (tens of
+    /// microseconds and up) to let the next request go first.
+    fn settling_is_heavy(&self, attempt: &Attempt) -> bool {
+        const HEAVY_WIRE_BYTES: u64 = 16 * 1024;
+        attempt.failure.is_none()
+            && (attempt.encoding != Encoding::Identity
+                || (!self.fields.is_empty() && attempt.wire_bytes >= HEAVY_WIRE_BYTES))
     }
 
     /// Decodes a successful attempt's body (under the cap) and extracts its fields; a failed

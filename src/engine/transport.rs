@@ -71,6 +71,11 @@ impl Transport {
         Ok(transport)
     }
 
+    /// Whether any request of the run has gone through reqwest (and its pool).
+    pub(crate) fn uses_pool(&self) -> bool {
+        self.pooled.get().is_some()
+    }
+
     /// The reqwest client, built the first time a request needs it.
     fn pooled(&self) -> Result<&reqwest::Client, reqwest::Error> {
         if let Some(client) = self.pooled.get() {
