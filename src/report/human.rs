@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::paint::Paint;
-use super::stats::{decode_histogram, Ending, LatencySummary, RunMode};
+use super::stats::{decode_histogram, Ending, LatencySummary};
 use super::units::bytes;
 use super::{bars, sweep, Report, RunReport};
 
@@ -16,7 +16,7 @@ pub fn write(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<(
             "interrupted by {signal}: figures cover the requests that completed"
         )?;
     }
-    let headers: Vec<String> = report.runs.iter().map(run_name).collect();
+    let headers: Vec<String> = report.runs.iter().map(RunReport::name).collect();
     let rows = rows(&report.runs);
     let label_width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
     let column_width = rows
@@ -65,14 +65,6 @@ pub fn write(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<(
     Ok(())
 }
 
-/// `sequential`, `concurrent`, or `c=16` when several concurrent runs make a sweep.
-fn run_name(run: &RunReport) -> String {
-    match run.mode {
-        RunMode::Concurrent => format!("concurrent c={}", run.concurrency),
-        RunMode::Sequential => "sequential".to_owned(),
-    }
-}
-
 /// One compact histogram per run; a sweep's many runs get one, of the last level.
 fn write_histograms(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<()> {
     let shown = if report.runs.len() > 2 {
@@ -84,7 +76,7 @@ fn write_histograms(report: &Report, out: &mut dyn Write, paint: Paint) -> io::R
         let Some(histogram) = decode_histogram(&run.histogram) else {
             continue;
         };
-        let title = format!("latency histogram, {}:", run_name(run));
+        let title = format!("latency histogram, {}:", run.name());
         bars::write(&title, &histogram, paint, out)?;
         writeln!(out)?;
     }
@@ -138,7 +130,7 @@ fn ending(run: &RunReport) -> Option<String> {
         Ending::MaxErrors => "stopped after --max-errors failed requests",
         Ending::Cancelled => "cancelled",
     };
-    let mode = run_name(run);
+    let mode = run.name();
     Some(match (run.not_fetched, run.planned) {
         (Some(left), Some(planned)) => {
             format!("{mode} run: {what}: {left} of {planned} ids not fetched")
@@ -263,7 +255,7 @@ fn rate_sentence(run: &RunReport) -> Option<String> {
     };
     Some(format!(
         "{} run: achieved {:.1}/s{of}: {why}",
-        run_name(run),
+        run.name(),
         run.rate.achieved
     ))
 }
@@ -280,7 +272,7 @@ fn slowest_line(run: &RunReport) -> Option<String> {
         .collect();
     Some(format!(
         "{} run: slowest ids: {}",
-        run_name(run),
+        run.name(),
         list.join(", ")
     ))
 }

@@ -183,6 +183,14 @@ pub fn limited_by(
 }
 
 impl RunReport {
+    /// `sequential`, or `concurrent c=50`: how both reports head a run's column.
+    pub fn name(&self) -> String {
+        match self.mode {
+            RunMode::Concurrent => format!("concurrent c={}", self.concurrency),
+            RunMode::Sequential => "sequential".to_owned(),
+        }
+    }
+
     pub fn from_stats(stats: &RunStats, planned: Option<u64>) -> Self {
         let (started_at, ended_at) = stats.span_unix();
         let wall = stats.wall().as_secs_f64();

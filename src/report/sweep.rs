@@ -27,16 +27,22 @@ pub struct KneeReport {
     pub reached: bool,
 }
 
-/// The knee of the concurrent runs, when there are at least two levels to compare.
-pub fn knee(runs: &[RunReport]) -> Option<KneeReport> {
+/// The concurrent runs that fetched anything, by concurrency: the levels a sweep compares.
+pub fn levels(runs: &[RunReport]) -> Vec<&RunReport> {
     let mut levels: Vec<&RunReport> = runs
         .iter()
         .filter(|r| r.mode == RunMode::Concurrent && r.requests > 0)
         .collect();
+    levels.sort_by_key(|r| r.concurrency);
+    levels
+}
+
+/// The knee of the concurrent runs, when there are at least two levels to compare.
+pub fn knee(runs: &[RunReport]) -> Option<KneeReport> {
+    let levels = levels(runs);
     if levels.len() < 2 {
         return None;
     }
-    levels.sort_by_key(|r| r.concurrency);
     let best = levels
         .iter()
         .max_by(|a, b| a.rps.total_cmp(&b.rps))

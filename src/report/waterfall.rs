@@ -35,7 +35,8 @@ impl Span {
         }
     }
 
-    fn absorb(&mut self, other: Span) {
+    /// Grows this span to cover `other` too: both counts, the first start, the last end.
+    pub fn absorb(&mut self, other: Span) {
         self.requests += other.requests;
         self.errors += other.errors;
         self.start = self.start.min(other.start);

@@ -47,7 +47,7 @@ pub fn section(runs: &[RunReport]) -> String {
 fn figure(index: usize, run: &RunReport) -> String {
     let caption = format!(
         "<b>{}</b> · p50 {} · p99 {}",
-        escape(&super::run_name(run)),
+        escape(&run.name()),
         ms(run.latency_ms.p50),
         ms(run.latency_ms.p99)
     );

@@ -20,7 +20,6 @@ use std::io;
 use std::path::Path;
 
 use self::text::escape;
-use super::stats::RunMode;
 use super::waterfall::Waterfall;
 use super::{Report, RunReport};
 
@@ -56,7 +55,7 @@ pub fn write(path: &Path, report: &Report, waterfalls: &[&Waterfall]) -> io::Res
 
 /// The title, what the runs were, and anything that qualifies the figures.
 fn header(report: &Report) -> String {
-    let names: Vec<String> = report.runs.iter().map(run_name).collect();
+    let names: Vec<String> = report.runs.iter().map(RunReport::name).collect();
     let mut html = String::from("<header><h1>fetchbench report</h1>\n");
     let _ = write!(
         html,
@@ -85,14 +84,6 @@ fn header(report: &Report) -> String {
     }
     html.push_str("</header>\n");
     html
-}
-
-/// `sequential`, or `concurrent c=50`.
-fn run_name(run: &RunReport) -> String {
-    match run.mode {
-        RunMode::Concurrent => format!("concurrent c={}", run.concurrency),
-        RunMode::Sequential => "sequential".to_owned(),
-    }
 }
 
 #[cfg(test)]

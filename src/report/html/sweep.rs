@@ -6,8 +6,7 @@ use std::fmt::Write as _;
 
 use super::svg::{self, Anchor, Frame, Scale};
 use super::text::{escape, tick_number};
-use crate::report::stats::RunMode;
-use crate::report::{sweep, Report, RunReport};
+use crate::report::{sweep, Report};
 
 const FRAME: Frame = Frame {
     width: 480.0,
@@ -20,20 +19,15 @@ const FRAME: Frame = Frame {
 /// Space between the plot's edges and the lowest and highest levels.
 const INSET: f64 = 18.0;
 
-/// One level of the sweep.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Level {
-    concurrency: usize,
-    rps: f64,
-    p99_ms: f64,
-}
-
 /// The sweep's two charts and its knee in words; None unless two concurrent runs or more ran.
 pub fn section(report: &Report) -> Option<String> {
     let knee = report.knee.as_ref()?;
-    let levels = levels(&report.runs);
+    let levels = sweep::levels(&report.runs);
     let rps: Vec<(usize, f64)> = levels.iter().map(|l| (l.concurrency, l.rps)).collect();
-    let p99: Vec<(usize, f64)> = levels.iter().map(|l| (l.concurrency, l.p99_ms)).collect();
+    let p99: Vec<(usize, f64)> = levels
+        .iter()
+        .map(|l| (l.concurrency, l.latency_ms.p99))
+        .collect();
     let mut html = String::from("<section id=\"sweep\"><h2>Concurrency sweep</h2>\n");
     html.push_str("<div class=\"charts\">\n");
     html.push_str(&figure("rps", "requests/s", &rps, Some(knee.concurrency)));
@@ -46,21 +40,6 @@ pub fn section(report: &Report) -> Option<String> {
     );
     html.push_str("</section>\n");
     Some(html)
-}
-
-/// The concurrent runs that fetched anything, by concurrency.
-fn levels(runs: &[RunReport]) -> Vec<Level> {
-    let mut levels: Vec<Level> = runs
-        .iter()
-        .filter(|r| r.mode == RunMode::Concurrent && r.requests > 0)
-        .map(|r| Level {
-            concurrency: r.concurrency,
-            rps: r.rps,
-            p99_ms: r.latency_ms.p99,
-        })
-        .collect();
-    levels.sort_by_key(|l| l.concurrency);
-    levels
 }
 
 fn figure(metric: &str, title: &str, points: &[(usize, f64)], knee: Option<usize>) -> String {
@@ -186,6 +165,7 @@ fn level_axis(x: &Scale, points: &[(usize, f64)]) -> String {
 mod tests {
     use super::super::fixture;
     use super::*;
+    use crate::report::stats::RunMode;
 
     #[test]
     fn a_sweep_gets_both_charts_and_its_knee() {
@@ -217,7 +197,8 @@ mod tests {
             .map(|c| fixture::run_as(RunMode::Concurrent, 20, c, |_| false))
             .collect();
         let refs: Vec<_> = runs.iter().collect();
-        let levels = levels(&fixture::report(&refs).runs);
+        let report = fixture::report(&refs);
+        let levels = sweep::levels(&report.runs);
         assert_eq!(levels[0].concurrency, 1);
         assert_eq!(levels[1].concurrency, 16);
     }

@@ -24,7 +24,7 @@ pub fn section(report: &Report) -> String {
 fn table(runs: &[RunReport]) -> String {
     let mut html = String::from("<table class=\"summary\">\n<thead><tr><th></th>");
     for run in runs {
-        let _ = write!(html, "<th>{}</th>", escape(&super::run_name(run)));
+        let _ = write!(html, "<th>{}</th>", escape(&run.name()));
     }
     html.push_str("</tr></thead>\n<tbody>\n");
     for (label, cells) in rows(runs) {
@@ -89,7 +89,7 @@ fn slowest(runs: &[RunReport]) -> String {
         let _ = writeln!(
             html,
             "<p class=\"hint\">{}: slowest ids {}</p>",
-            escape(&super::run_name(run)),
+            escape(&run.name()),
             list.join(", ")
         );
     }

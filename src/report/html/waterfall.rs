@@ -82,7 +82,7 @@ fn figure(index: usize, run: &RunReport, waterfall: &Waterfall, axis: &TimeAxis)
     let end = ms(waterfall.end());
     let mut caption = format!(
         "<b>{}</b> · {} requests · last ended at {}",
-        escape(&super::run_name(run)),
+        escape(&run.name()),
         count(requests),
         tick_time(end, axis.step_ms / 10.0, axis.end_ms)
     );
@@ -115,10 +115,7 @@ pub fn bars(waterfall: &Waterfall) -> (Vec<Span>, u64) {
 fn merge(spans: &[Span]) -> Span {
     let mut merged = spans[0];
     for span in &spans[1..] {
-        merged.requests += span.requests;
-        merged.errors += span.errors;
-        merged.start = merged.start.min(span.start);
-        merged.end = merged.end.max(span.end);
+        merged.absorb(*span);
     }
     merged
 }
