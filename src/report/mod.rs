@@ -4,6 +4,7 @@
 //! file (`json`) are two renderings of the same values, so they can never disagree.
 
 pub mod bars;
+pub mod buckets;
 pub mod compare;
 pub mod html;
 pub mod human;

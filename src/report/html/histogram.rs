@@ -3,10 +3,9 @@
 //! slow tail then keeps its own bars instead of squashing the bulk into one), with the median and
 //! the p99 marked.
 
-use hdrhistogram::Histogram;
-
 use super::svg::{self, Anchor, Frame, Scale};
 use super::text::{count, escape, ms, tick_number};
+use crate::report::buckets::{buckets, Bucket};
 use crate::report::stats::decode_histogram;
 use crate::report::RunReport;
 
@@ -23,14 +22,6 @@ const FRAME: Frame = Frame {
     top: 18.0,
     bottom: 40.0,
 };
-
-/// Latencies between two bounds, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bucket {
-    pub from_ms: f64,
-    pub to_ms: f64,
-    pub count: u64,
-}
 
 /// One histogram per run, side by side.
 pub fn section(runs: &[RunReport]) -> String {
@@ -53,54 +44,12 @@ fn figure(index: usize, run: &RunReport) -> String {
     );
     let body = match decode_histogram(&run.histogram).filter(|h| !h.is_empty()) {
         Some(histogram) => {
-            let (buckets, log) = buckets(&histogram);
+            let (buckets, log) = buckets(&histogram, BUCKETS, Some(LOG_FROM));
             chart(index, &buckets, log, run)
         }
         None => "<p class=\"hint\">no latencies recorded</p>".to_owned(),
     };
     format!("<figure class=\"chart\"><figcaption>{caption}</figcaption>\n{body}</figure>\n")
-}
-
-/// [`BUCKETS`] buckets between the fastest and the slowest latency, and whether they are
-/// log-spaced.
-pub fn buckets(histogram: &Histogram<u64>) -> (Vec<Bucket>, bool) {
-    let low = histogram.min() as f64 / 1000.0;
-    let high = histogram.max() as f64 / 1000.0;
-    if high <= low {
-        let only = Bucket {
-            from_ms: low,
-            to_ms: low + 0.001,
-            count: histogram.len(),
-        };
-        return (vec![only], false);
-    }
-    let log = low > 0.0 && high / low >= LOG_FROM;
-    let edge = |i: usize| {
-        let share = i as f64 / BUCKETS as f64;
-        if log {
-            low * (high / low).powf(share)
-        } else {
-            low + (high - low) * share
-        }
-    };
-    let mut buckets: Vec<Bucket> = (0..BUCKETS)
-        .map(|i| Bucket {
-            from_ms: edge(i),
-            to_ms: edge(i + 1),
-            count: 0,
-        })
-        .collect();
-    for value in histogram.iter_recorded() {
-        let at = histogram.median_equivalent(value.value_iterated_to()) as f64 / 1000.0;
-        let share = if log {
-            (at / low).ln() / (high / low).ln()
-        } else {
-            (at - low) / (high - low)
-        };
-        let slot = ((share * BUCKETS as f64).floor().max(0.0) as usize).min(BUCKETS - 1);
-        buckets[slot].count += value.count_at_value();
-    }
-    (buckets, log)
 }
 
 /// The SVG of one run's buckets, with axes and the p50 and p99 marks.
@@ -234,7 +183,7 @@ mod tests {
         for micros in 5_000..9_000 {
             histogram.record(micros).expect("in range");
         }
-        let (buckets, log) = buckets(&histogram);
+        let (buckets, log) = buckets(&histogram, BUCKETS, Some(LOG_FROM));
         assert!(!log);
         assert_eq!(buckets.len(), BUCKETS);
         assert_eq!(buckets.iter().map(|b| b.count).sum::<u64>(), 4_000);
@@ -246,7 +195,7 @@ mod tests {
         let mut histogram = empty_histogram();
         histogram.record_n(1_000, 500).expect("in range");
         histogram.record(900_000).expect("in range");
-        let (buckets, log) = buckets(&histogram);
+        let (buckets, log) = buckets(&histogram, BUCKETS, Some(LOG_FROM));
         assert!(log);
         assert_eq!(buckets.first().map(|b| b.count), Some(500));
         assert_eq!(buckets.last().map(|b| b.count), Some(1));
