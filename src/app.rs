@@ -169,18 +169,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
 
 /// The proxy requests go through: `--proxy`, else the environment's, shown without a password.
 fn proxy_in_use(plan: &Plan) -> Option<String> {
-    let from_env = || {
-        [
-            "HTTPS_PROXY",
-            "https_proxy",
-            "HTTP_PROXY",
-            "http_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-        ]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-    };
+    let from_env = || crate::engine::client::env_proxy(&crate::engine::client::PROXY_VARIABLES);
     let proxy = plan.client.proxy.clone().or_else(from_env)?;
     Some(match reqwest::Url::parse(&proxy) {
         Ok(url) => crate::engine::shape::redact(&url),
@@ -333,11 +322,10 @@ pub fn merge(args: &crate::cli::MergeArgs, paint: Paint) -> Result<Exit, AppErro
     let merged =
         crate::report::merge::merge(&reports).map_err(|e| failed("merge", e.to_string()))?;
     print_report(&merged, paint);
-    let text = serde_json::to_string_pretty(&merged).map_err(|e| failed("merge", e.to_string()))?;
-    match writeln!(out, "{text}").and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(AppError::Report(e)),
-        _ => {}
-    }
+    let mut text =
+        serde_json::to_string_pretty(&merged).map_err(|e| failed("merge", e.to_string()))?;
+    text.push('\n');
+    write_quietly(&mut out, text.as_bytes())?;
     Ok(if merged.all_ok() {
         Exit::Success
     } else {
@@ -391,7 +379,11 @@ pub fn report_schema() -> Result<Exit, AppError> {
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
 fn print_quietly(bytes: &[u8]) -> Result<Exit, AppError> {
-    let mut out = io::stdout().lock();
+    write_quietly(&mut io::stdout().lock(), bytes)
+}
+
+/// Writes `bytes` whole; a reader that went away (`| head`) is not an error.
+fn write_quietly(out: &mut dyn Write, bytes: &[u8]) -> Result<Exit, AppError> {
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(AppError::Report(e)),
         _ => Ok(Exit::Success),

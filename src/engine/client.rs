@@ -59,6 +59,24 @@ impl Default for ClientOptions {
     }
 }
 
+/// The environment's proxy variables, in the order curl and reqwest read them: the first pair
+/// applies to https only, the others to plain http too.
+pub const PROXY_VARIABLES: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The first of `names` set to something in the environment, and its value.
+pub fn env_proxy(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
 /// The headers every request starts with: `Accept: */*` (as reqwest and curl send), the
 /// User-Agent, and Accept-Encoding unless compression is off or the user set their own.
 pub(crate) fn default_headers(options: &ClientOptions) -> HeaderMap {

@@ -169,10 +169,9 @@ impl Transport {
 /// Plain `http://` goes direct unless a proxy or HTTP/2 is asked for (the environment's proxy
 /// variables included: the user set them for a reason).
 fn direct_allowed(options: &ClientOptions) -> bool {
-    let env_proxy = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
-    options.proxy.is_none() && !options.http2 && !env_proxy
+    // HTTPS_PROXY and https_proxy apply to https only, which never goes direct.
+    let http_proxy = client::env_proxy(&client::PROXY_VARIABLES[2..]).is_some();
+    options.proxy.is_none() && !options.http2 && !http_proxy
 }
 
 /// `host` or `host:port` when the port is not the scheme's default.
