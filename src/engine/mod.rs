@@ -20,6 +20,7 @@ pub mod request;
 mod resolver;
 pub mod retry;
 mod run;
+mod settle;
 pub mod shape;
 mod transport;
 

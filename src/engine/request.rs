@@ -11,17 +11,17 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
-use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::client::ClientOptions;
 use super::connections::{self, ConnectionCounter};
-use super::decode::{self, DecodeError, Decoded, Encoding};
+use super::decode::Encoding;
 use super::failure::{self, permanent, too_large};
 use super::pacer::Pacer;
 use super::redirect;
 use super::retry::{is_transient_status, retry_after, Transience};
+use super::settle::{self, Settled, Settler, WireBody};
 use super::shape;
 use super::transport::{Reply, Transport};
 use crate::extract::FieldSet;
@@ -34,7 +34,7 @@ use crate::record::{duration_ms, ErrorKind, Failure, Record, Timing};
 pub struct Fetcher {
     transport: Transport,
     urls: UrlRenderer,
-    fields: FieldSet,
+    settler: Arc<Settler>,
     options: ClientOptions,
     /// Retries wait for the same limiter as first attempts.
     pacer: Arc<Pacer>,
@@ -49,20 +49,9 @@ struct Attempt {
     timing: Timing,
     /// The HTTP version that answered.
     version: Option<&'static str>,
-    encoding: Encoding,
-    wire_bytes: u64,
-    /// The body as received, chunk by chunk (never copied while it arrives): kept when it must
-    /// be decoded or its fields extracted.
-    wire: Vec<Bytes>,
+    body: WireBody,
     failure: Option<Failure>,
     transience: Transience,
-}
-
-/// What a finished attempt yields for the record.
-struct Settled {
-    bytes: u64,
-    fields: Vec<Value>,
-    failure: Option<Failure>,
 }
 
 impl Fetcher {
@@ -80,7 +69,10 @@ impl Fetcher {
         Ok(Self {
             transport,
             urls: UrlRenderer::new(template),
-            fields,
+            settler: Arc::new(Settler {
+                fields,
+                max_body: options.max_body,
+            }),
             options: options.clone(),
             pacer,
             cancel,
@@ -134,15 +126,8 @@ impl Fetcher {
             tokio::task::yield_now().await;
         }
         drop(slot);
-        if self.settling_is_heavy(&attempt) {
-            // Dropping the slot woke the scheduler onto this worker's next-task slot, which no
-            // other worker may steal: step aside so it sends the next request now, not after this
-            // one's decoding and extraction (in a sequential run of the pokeapi documents that
-            // wait was the whole gap between requests). A yield costs ~1k instructions: small
-            // bodies are settled at once.
-            tokio::task::yield_now().await;
-        }
-        let settled = self.settle(&attempt);
+        let wire_bytes = attempt.body.bytes;
+        let settled = self.settle(attempt.failure.is_none(), attempt.body).await;
         Record {
             index,
             id,
@@ -155,75 +140,27 @@ impl Fetcher {
             scheduled: scheduled.min(start.saturating_duration_since(epoch)),
             started: start.saturating_duration_since(epoch),
             bytes: settled.bytes,
-            wire_bytes: attempt.wire_bytes,
+            wire_bytes,
             attempts,
             failure: attempt.failure.or(settled.failure),
             fields: settled.fields,
         }
     }
 
-    /// Whether decoding and extracting this attempt's body takes long enough (tens of
-    /// microseconds and up) to let the next request go first.
-    fn settling_is_heavy(&self, attempt: &Attempt) -> bool {
-        const HEAVY_WIRE_BYTES: u64 = 16 * 1024;
-        attempt.failure.is_none()
-            && (attempt.encoding != Encoding::Identity
-                || (!self.fields.is_empty() && attempt.wire_bytes >= HEAVY_WIRE_BYTES))
-    }
-
-    /// Decodes a successful attempt's body (under the cap) and extracts its fields; a failed
-    /// attempt gets nulls for its fields.
-    fn settle(&self, attempt: &Attempt) -> Settled {
-        let nulls = || vec![Value::Null; self.fields.paths().len()];
-        if attempt.failure.is_some() {
+    /// The decoded size and fields of a successful attempt's body: heavy bodies on the settling
+    /// pool, so this worker goes on with the network meanwhile; a failed attempt gets nulls.
+    async fn settle(&self, succeeded: bool, body: WireBody) -> Settled {
+        if !succeeded {
             return Settled {
-                bytes: attempt.wire_bytes,
-                fields: nulls(),
+                bytes: body.bytes,
+                fields: self.settler.nulls(),
                 failure: None,
             };
         }
-        let failed = |bytes, kind, message| Settled {
-            bytes,
-            fields: nulls(),
-            failure: Some(Failure { kind, message }),
-        };
-        let cap = self.options.max_body;
-        let keep = !self.fields.is_empty();
-        let decoded = match decode::decode(attempt.encoding, &attempt.wire, cap, keep) {
-            Ok(Some(decoded)) => decoded,
-            Ok(None) => Decoded {
-                bytes: attempt.wire_bytes,
-                kept: Vec::new(),
-            },
-            Err(DecodeError::TooLarge) => {
-                return failed(attempt.wire_bytes, ErrorKind::Body, too_large(cap))
-            }
-            Err(e) => return failed(attempt.wire_bytes, ErrorKind::Body, e.to_string()),
-        };
-        if !keep {
-            return Settled {
-                bytes: decoded.bytes,
-                fields: Vec::new(),
-                failure: None,
-            };
-        }
-        // Identity bodies were kept as received; decoded ones come back from the decoder.
-        let joined;
-        let body: &[u8] = match (attempt.encoding, attempt.wire.as_slice()) {
-            (Encoding::Identity, [single]) => single,
-            (Encoding::Identity, chunks) => {
-                joined = chunks.concat();
-                &joined
-            }
-            _ => &decoded.kept,
-        };
-        match self.fields.extract(body) {
-            Ok(fields) => Settled {
-                bytes: decoded.bytes,
-                fields,
-                failure: None,
-            },
-            Err(e) => failed(decoded.bytes, ErrorKind::Json, e.to_string()),
+        if self.settler.is_heavy(&body) {
+            settle::offload(Arc::clone(&self.settler), body).await
+        } else {
+            self.settler.settle(&body)
         }
     }
 
@@ -285,7 +222,7 @@ impl Fetcher {
             Ok(encoding) => encoding,
             Err(e) => return failed_attempt(code, 0, permanent(ErrorKind::Body, e.to_string())),
         };
-        let wanted = status.is_success() && !self.fields.is_empty();
+        let wanted = status.is_success() && !self.settler.fields.is_empty();
         let keep = wanted || (status.is_success() && encoding != Encoding::Identity);
         let body_start = Instant::now();
         let received = self.receive(response, keep).await;
@@ -313,9 +250,11 @@ impl Fetcher {
             status: code,
             timing,
             version,
-            encoding,
-            wire_bytes,
-            wire,
+            body: WireBody {
+                encoding,
+                bytes: wire_bytes,
+                chunks: wire,
+            },
             failure: None,
             transience: Transience::Permanent,
         }
@@ -378,9 +317,11 @@ fn failed_attempt(
         status,
         timing: Timing::default(),
         version: None,
-        encoding: Encoding::Identity,
-        wire_bytes,
-        wire: Vec::new(),
+        body: WireBody {
+            encoding: Encoding::Identity,
+            bytes: wire_bytes,
+            chunks: Vec::new(),
+        },
         failure: Some(failure),
         transience,
     }

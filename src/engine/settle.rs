@@ -1,0 +1,163 @@
+//! A received body, settled into the record's figures: decoded under the cap, fields extracted;
+//! heavy bodies on threads of their own so they never hold up the network.
+//!
+//! A pokeapi document costs 1-3 ms of CPU to gunzip and scan. Run on the async workers, the 50
+//! documents of a wave queue ahead of the next responses' reads and requests' writes: on 2 cores
+//! the last response of a wave was read up to 30 ms after it arrived, and the next wave started
+//! that much later. On a pool of their own, at a lower scheduling priority, they take whatever CPU
+//! the network leaves, and a response is read when it arrives.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::decode::{self, DecodeError, Decoded, Encoding};
+use super::failure::too_large;
+use crate::extract::FieldSet;
+use crate::record::{ErrorKind, Failure};
+
+/// A successful response's body as it came off the wire.
+#[derive(Debug)]
+pub(super) struct WireBody {
+    pub(super) encoding: Encoding,
+    pub(super) bytes: u64,
+    /// Chunk by chunk as received (never copied while it arrived); empty when nothing needed it.
+    pub(super) chunks: Vec<Bytes>,
+}
+
+/// What a settled body gives the record.
+#[derive(Debug)]
+pub(super) struct Settled {
+    /// Decoded size.
+    pub(super) bytes: u64,
+    pub(super) fields: Vec<Value>,
+    pub(super) failure: Option<Failure>,
+}
+
+/// Decodes and extracts; shared by a run's request tasks and the settling pool.
+#[derive(Debug)]
+pub(super) struct Settler {
+    pub(super) fields: FieldSet,
+    pub(super) max_body: u64,
+}
+
+impl Settler {
+    /// Whether settling `body` costs enough (tens of microseconds and up) to be worth a hand-off
+    /// to the pool; small bodies are settled where they are.
+    pub(super) fn is_heavy(&self, body: &WireBody) -> bool {
+        const HEAVY_WIRE_BYTES: u64 = 16 * 1024;
+        body.encoding != Encoding::Identity
+            || (!self.fields.is_empty() && body.bytes >= HEAVY_WIRE_BYTES)
+    }
+
+    /// Nulls for every field: what a failed request records.
+    pub(super) fn nulls(&self) -> Vec<Value> {
+        vec![Value::Null; self.fields.paths().len()]
+    }
+
+    /// Decodes `body` (under the cap) and extracts its fields.
+    pub(super) fn settle(&self, body: &WireBody) -> Settled {
+        let failed = |bytes, kind, message| Settled {
+            bytes,
+            fields: self.nulls(),
+            failure: Some(Failure { kind, message }),
+        };
+        let cap = self.max_body;
+        let keep = !self.fields.is_empty();
+        let decoded = match decode::decode(body.encoding, &body.chunks, cap, keep) {
+            Ok(Some(decoded)) => decoded,
+            Ok(None) => Decoded {
+                bytes: body.bytes,
+                kept: Vec::new(),
+            },
+            Err(DecodeError::TooLarge) => {
+                return failed(body.bytes, ErrorKind::Body, too_large(cap))
+            }
+            Err(e) => return failed(body.bytes, ErrorKind::Body, e.to_string()),
+        };
+        if !keep {
+            return Settled {
+                bytes: decoded.bytes,
+                fields: Vec::new(),
+                failure: None,
+            };
+        }
+        // Identity bodies were kept as received; decoded ones come back from the decoder.
+        let joined;
+        let text: &[u8] = match (body.encoding, body.chunks.as_slice()) {
+            (Encoding::Identity, [single]) => single,
+            (Encoding::Identity, chunks) => {
+                joined = chunks.concat();
+                &joined
+            }
+            _ => &decoded.kept,
+        };
+        match self.fields.extract(text) {
+            Ok(fields) => Settled {
+                bytes: decoded.bytes,
+                fields,
+                failure: None,
+            },
+            Err(e) => failed(decoded.bytes, ErrorKind::Json, e.to_string()),
+        }
+    }
+}
+
+/// Settles `body` on the settling pool and waits for it without blocking an async worker.
+pub(super) async fn offload(settler: Arc<Settler>, body: WireBody) -> Settled {
+    let Some(pool) = pool() else {
+        return settler.settle(&body);
+    };
+    let (done, result) = oneshot::channel();
+    let job_settler = Arc::clone(&settler);
+    pool.spawn(move || {
+        // The receiver is gone only when the run was aborted: nothing is left to tell.
+        let _ = done.send(job_settler.settle(&body));
+    });
+    result.await.unwrap_or_else(|_| Settled {
+        bytes: 0,
+        fields: settler.nulls(),
+        failure: Some(Failure {
+            kind: ErrorKind::Json,
+            message: "decoding or field extraction failed unexpectedly".to_owned(),
+        }),
+    })
+}
+
+/// How far below the async workers the settling threads run: at +10 the kernel gives a worker
+/// woken by the network the CPU at once, and the settling threads about a tenth of a contended
+/// core, all of an idle one. (Measured on the pokeapi job, 2 cores shared with the server: +0 to
+/// +19 and SCHED_IDLE were within 3 ms of each other; higher levels only risk starving extraction
+/// behind other programs' work.)
+#[cfg(target_os = "linux")]
+const NICENESS: libc::c_int = 10;
+
+/// One pool per process, as many threads as cores, each at a lower priority than the async
+/// workers (see [`NICENESS`]). None when no thread could be started: bodies are then settled on
+/// the async workers.
+fn pool() -> Option<&'static rayon_core::ThreadPool> {
+    static POOL: OnceLock<Option<rayon_core::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon_core::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("fetchbench-settle-{i}"))
+            .start_handler(|_| lower_priority())
+            // A panic drops the job's sender: the request records a failure, the run goes on.
+            .panic_handler(|_| {})
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Lowers the calling thread's scheduling priority (Linux: nice applies per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions; setpriority on our own thread id only changes its nice
+    // value, and a failure (not permitted) leaves it as it was, which is harmless.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICENESS);
+    }
+}
