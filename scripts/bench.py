@@ -127,6 +127,12 @@ def pokeapi_tools(base, n, c):
         tools.append((f"curl --parallel-max {c}", ["curl", "-s", "--parallel", "--parallel-max", str(c), glob, "-o", "/dev/null"]))
     else:
         skipped.append("curl")
+    if shutil.which("oha"):
+        # Not the same job: one URL, nothing parsed or kept. It shows what the best load generator
+        # gets from the same server and link, so the distance to the floor is not all ours.
+        tools.append((f"oha -n {n} -c {c}, one URL, no parsing (reference)", ["oha", "-n", str(n), "-c", str(c), "--no-tui", base + "/api/v2/pokemon/1"]))
+    else:
+        skipped.append("oha (cargo install oha)")
     try:
         import aiohttp  # noqa: F401
         tools.append((f"aiohttp gather (limit {c})", [sys.executable, os.path.join(HERE, "aiohttp_gather.py"), tmpl, "1", str(n + 1), str(c)]))

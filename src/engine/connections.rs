@@ -29,13 +29,18 @@ tokio::task_local! {
 
 /// Runs `request` with a slot for its connect time; returns its output and that time, if the
 /// request opened a connection itself.
-pub(crate) async fn timing_connect<F: Future>(request: F) -> (F::Output, ConnectTiming) {
-    CONNECT_TIME
-        .scope(std::cell::Cell::new(ConnectTiming::default()), async {
-            let output = request.await;
-            (output, CONNECT_TIME.with(std::cell::Cell::get))
-        })
-        .await
+///
+/// A combinator rather than an `async fn`: an `async fn` keeps its argument and the future it
+/// awaits as two copies of `request` in its state, and this one wraps every request.
+pub(crate) fn timing_connect<F: Future>(
+    request: F,
+) -> impl Future<Output = (F::Output, ConnectTiming)> {
+    use futures_util::FutureExt;
+    // The closure runs inside the inner poll, while the scope is still entered.
+    CONNECT_TIME.scope(
+        std::cell::Cell::new(ConnectTiming::default()),
+        request.map(|output| (output, CONNECT_TIME.with(std::cell::Cell::get))),
+    )
 }
 
 /// Notes a lookup's duration for the request whose task made it, if any.

@@ -10,6 +10,7 @@ pub struct JsonSink {
     out: BufWriter<Box<dyn Write + Send>>,
     paths: Vec<FieldPath>,
     written: u64,
+    element: Vec<u8>,
 }
 
 impl JsonSink {
@@ -18,6 +19,7 @@ impl JsonSink {
             out: BufWriter::with_capacity(64 * 1024, out),
             paths,
             written: 0,
+            element: Vec::with_capacity(512),
         }
     }
 }
@@ -29,7 +31,9 @@ impl RecordSink for JsonSink {
         } else {
             b",\n  "
         })?;
-        serde_json::to_writer(&mut self.out, &record.json(&self.paths))?;
+        self.element.clear();
+        record.json(&self.paths).write_to(&mut self.element)?;
+        self.out.write_all(&self.element)?;
         self.written += 1;
         Ok(())
     }

@@ -26,7 +26,7 @@ impl NdjsonSink {
 impl RecordSink for NdjsonSink {
     fn write(&mut self, record: &Record) -> io::Result<()> {
         self.line.clear();
-        serde_json::to_writer(&mut self.line, &record.json(&self.paths))?;
+        record.json(&self.paths).write_to(&mut self.line)?;
         self.line.push(b'\n');
         self.out.write_all(&self.line)
     }
