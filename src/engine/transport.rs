@@ -176,12 +176,11 @@ fn direct_allowed(options: &ClientOptions) -> bool {
 
 /// `host` or `host:port` when the port is not the scheme's default.
 fn host_header(url: &Url) -> Option<HeaderValue> {
-    let host = url.host_str()?;
-    let value = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    };
-    HeaderValue::from_str(&value).ok()
+    // `host[:port]` as the URL holds it (the port only when not the scheme's default).
+    let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
+    (!authority.is_empty())
+        .then(|| HeaderValue::from_str(authority).ok())
+        .flatten()
 }
 
 /// `Basic base64(user:password)` from the URL, percent-decoded as reqwest does.

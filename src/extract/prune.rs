@@ -6,7 +6,7 @@
 //! a broken document is still an error), and the result is a pruned `Value` with the same shape
 //! along the requested paths, which `FieldPath::get` then reads as it would the full document.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -19,7 +19,10 @@ use super::Step;
 pub(crate) struct Node {
     /// A path ends here: keep the whole value.
     whole: bool,
-    keys: HashMap<String, Node>,
+    /// The keys paths name at this level, searched in order: there are as many as paths at
+    /// most (usually one to a few), where comparing a short key beats hashing it, once per key
+    /// of every document.
+    keys: Vec<(String, Node)>,
     indexes: BTreeMap<usize, Node>,
     each: Option<Box<Node>>,
 }
@@ -41,7 +44,7 @@ impl Node {
             return;
         };
         let child = match step {
-            Step::Key(key) => self.keys.entry(key.clone()).or_default(),
+            Step::Key(key) => self.key_mut(key),
             Step::Index(i) => self.indexes.entry(*i).or_default(),
             Step::Each => self.each.get_or_insert_with(Box::default),
         };
@@ -51,7 +54,7 @@ impl Node {
     fn merge(&mut self, other: &Node) {
         self.whole |= other.whole;
         for (key, node) in &other.keys {
-            self.keys.entry(key.clone()).or_default().merge(node);
+            self.key_mut(key).merge(node);
         }
         for (i, node) in &other.indexes {
             self.indexes.entry(*i).or_default().merge(node);
@@ -67,7 +70,7 @@ impl Node {
                 node.merge(each);
             }
         }
-        for node in self.keys.values_mut() {
+        for (_, node) in &mut self.keys {
             node.fold_each_into_indexes();
         }
         for node in self.indexes.values_mut() {
@@ -76,6 +79,18 @@ impl Node {
         if let Some(each) = &mut self.each {
             each.fold_each_into_indexes();
         }
+    }
+
+    /// The child for `key`, added if it is not there yet.
+    fn key_mut(&mut self, key: &str) -> &mut Node {
+        let at = match self.keys.iter().position(|(k, _)| k == key) {
+            Some(at) => at,
+            None => {
+                self.keys.push((key.to_owned(), Node::default()));
+                self.keys.len() - 1
+            }
+        };
+        &mut self.keys[at].1
     }
 
     /// What element `i` of an array needs, if anything.
@@ -127,7 +142,12 @@ impl<'de, 'a> Visitor<'de> for KeySeed<'a> {
     }
 
     fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.keys.get_key_value(key))
+        Ok(self
+            .0
+            .keys
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(k, node)| (k, node)))
     }
 }
 
