@@ -161,3 +161,72 @@ fn lower_priority() {
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICENESS);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::write::GzEncoder;
+    use serde_json::json;
+
+    use super::*;
+    use crate::extract::FieldPath;
+
+    fn settler(paths: &[&str], max_body: u64) -> Arc<Settler> {
+        let paths = paths.iter().map(|p| p.parse::<FieldPath>().expect("path"));
+        Arc::new(Settler {
+            fields: FieldSet::new(paths.collect()),
+            max_body,
+        })
+    }
+
+    fn gzip_body(text: &[u8]) -> WireBody {
+        let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(text).expect("compress");
+        let wire = encoder.finish().expect("compress");
+        WireBody {
+            encoding: Encoding::Gzip,
+            bytes: wire.len() as u64,
+            chunks: vec![Bytes::from(wire)],
+        }
+    }
+
+    #[tokio::test]
+    async fn the_pool_settles_a_compressed_body_as_the_caller_would() {
+        let settler = settler(&["name"], 1 << 20);
+        let body = gzip_body(br#"{"name":"bulbasaur","moves":[1,2,3]}"#);
+        assert!(settler.is_heavy(&body), "compressed bodies go to the pool");
+        let inline = settler.settle(&body);
+        let pooled = offload(Arc::clone(&settler), body).await;
+        assert_eq!(pooled.fields, vec![json!("bulbasaur")]);
+        assert_eq!(
+            (pooled.bytes, pooled.failure),
+            (inline.bytes, inline.failure)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_on_the_pool_comes_back_as_the_record_s_failure() {
+        let settler = settler(&["name"], 10);
+        let pooled = offload(settler, gzip_body(br#"{"name":"a long enough name"}"#)).await;
+        let failure = pooled.failure.expect("over the cap");
+        assert_eq!(failure.kind, ErrorKind::Body);
+        assert_eq!(pooled.fields, vec![Value::Null]);
+    }
+
+    #[test]
+    fn small_plain_bodies_are_settled_where_they_are() {
+        let settler = settler(&["name"], 1 << 20);
+        let small = WireBody {
+            encoding: Encoding::Identity,
+            bytes: 1024,
+            chunks: vec![Bytes::from_static(b"{}")],
+        };
+        assert!(!settler.is_heavy(&small));
+        let large = WireBody {
+            bytes: 64 * 1024,
+            ..small
+        };
+        assert!(settler.is_heavy(&large));
+    }
+}
