@@ -110,6 +110,7 @@ pub(super) async fn offload(settler: Arc<Settler>, body: WireBody) -> Settled {
     let Some(pool) = pool() else {
         return settler.settle(&body);
     };
+    let wire_bytes = body.bytes;
     let (done, result) = oneshot::channel();
     let job_settler = Arc::clone(&settler);
     pool.spawn(move || {
@@ -117,7 +118,7 @@ pub(super) async fn offload(settler: Arc<Settler>, body: WireBody) -> Settled {
         let _ = done.send(job_settler.settle(&body));
     });
     result.await.unwrap_or_else(|_| Settled {
-        bytes: 0,
+        bytes: wire_bytes,
         fields: settler.nulls(),
         failure: Some(Failure {
             kind: ErrorKind::Json,
