@@ -2,6 +2,7 @@
 //! this one type, and a failure is a record like any other, so no result is ever a gap.
 
 use std::fmt;
+use std::io::{self, Write};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -58,7 +59,7 @@ pub struct Failure {
 }
 
 /// Where one request's time went, in milliseconds; null where a phase did not happen.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timing {
     /// Looking the host name up; null when no lookup happened for this request (a reused
     /// connection, an IP address, a pinned or already resolved name: names are resolved once).
@@ -145,10 +146,10 @@ impl RecordJson<'_> {
     /// escaped, every entry through the serializer's state) cost ~5,500 instructions a record,
     /// more than the HTTP request that produced it. Values still go through serde_json, so
     /// strings are escaped and numbers formatted exactly as serde_json does.
-    pub fn write_to(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         let r = self.record;
         let t = &r.timing;
-        out.extend_from_slice(b"{\"id\":");
+        out.write_all(b"{\"id\":")?;
         serde_json::to_writer(&mut *out, &r.id)?;
         entry(out, "url", &r.url)?;
         entry(out, "status", &r.status)?;
@@ -160,33 +161,32 @@ impl RecordJson<'_> {
         entry(out, "scheduled_s", &r.scheduled.as_secs_f64())?;
         entry(out, "started_s", &r.started.as_secs_f64())?;
         entry(out, "finished_s", &r.finished().as_secs_f64())?;
-        out.extend_from_slice(b",\"timing\":{\"dns_ms\":");
+        out.write_all(b",\"timing\":{\"dns_ms\":")?;
         serde_json::to_writer(&mut *out, &t.dns_ms)?;
         entry(out, "connect_ms", &t.connect_ms)?;
         entry(out, "ttfb_ms", &t.ttfb_ms)?;
         entry(out, "body_ms", &t.body_ms)?;
-        out.push(b'}');
+        out.write_all(b"}")?;
         entry(out, "error", &r.failure.as_ref().map(|f| &f.message))?;
-        out.extend_from_slice(b",\"fields\":{");
+        out.write_all(b",\"fields\":{")?;
         for (i, path) in self.paths.iter().enumerate() {
             if i > 0 {
-                out.push(b',');
+                out.write_all(b",")?;
             }
             serde_json::to_writer(&mut *out, path.as_str())?;
-            out.push(b':');
+            out.write_all(b":")?;
             serde_json::to_writer(&mut *out, r.fields.get(i).unwrap_or(&Value::Null))?;
         }
-        out.extend_from_slice(b"}}");
-        Ok(())
+        out.write_all(b"}}")
     }
 }
 
 /// `,"key":value` for a key that needs no escaping.
-fn entry<T: Serialize + ?Sized>(out: &mut Vec<u8>, key: &str, value: &T) -> serde_json::Result<()> {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
-    serde_json::to_writer(&mut *out, value)
+fn entry<T: Serialize + ?Sized>(out: &mut impl Write, key: &str, value: &T) -> io::Result<()> {
+    out.write_all(b",\"")?;
+    out.write_all(key.as_bytes())?;
+    out.write_all(b"\":")?;
+    Ok(serde_json::to_writer(&mut *out, value)?)
 }
 
 #[cfg(test)]

@@ -57,13 +57,17 @@ impl Settler {
         vec![Value::Null; self.fields.paths().len()]
     }
 
-    /// Decodes `body` (under the cap) and extracts its fields.
-    pub(super) fn settle(&self, body: &WireBody) -> Settled {
-        let failed = |bytes, kind, message| Settled {
+    /// A body that could not be settled: nulls for its fields and why.
+    fn failed(&self, bytes: u64, kind: ErrorKind, message: String) -> Settled {
+        Settled {
             bytes,
             fields: self.nulls(),
             failure: Some(Failure { kind, message }),
-        };
+        }
+    }
+
+    /// Decodes `body` (under the cap) and extracts its fields.
+    pub(super) fn settle(&self, body: &WireBody) -> Settled {
         let cap = self.max_body;
         let keep = !self.fields.is_empty();
         let decoded = match decode::decode(body.encoding, &body.chunks, cap, keep) {
@@ -73,9 +77,9 @@ impl Settler {
                 kept: Vec::new(),
             },
             Err(DecodeError::TooLarge) => {
-                return failed(body.bytes, ErrorKind::Body, too_large(cap))
+                return self.failed(body.bytes, ErrorKind::Body, too_large(cap))
             }
-            Err(e) => return failed(body.bytes, ErrorKind::Body, e.to_string()),
+            Err(e) => return self.failed(body.bytes, ErrorKind::Body, e.to_string()),
         };
         if !keep {
             return Settled {
@@ -100,7 +104,7 @@ impl Settler {
                 fields,
                 failure: None,
             },
-            Err(e) => failed(decoded.bytes, ErrorKind::Json, e.to_string()),
+            Err(e) => self.failed(decoded.bytes, ErrorKind::Json, e.to_string()),
         }
     }
 }
@@ -117,13 +121,9 @@ pub(super) async fn offload(settler: Arc<Settler>, body: WireBody) -> Settled {
         // The receiver is gone only when the run was aborted: nothing is left to tell.
         let _ = done.send(job_settler.settle(&body));
     });
-    result.await.unwrap_or_else(|_| Settled {
-        bytes: wire_bytes,
-        fields: settler.nulls(),
-        failure: Some(Failure {
-            kind: ErrorKind::Json,
-            message: "decoding or field extraction failed unexpectedly".to_owned(),
-        }),
+    result.await.unwrap_or_else(|_| {
+        let message = "decoding or field extraction failed unexpectedly".to_owned();
+        settler.failed(wire_bytes, ErrorKind::Json, message)
     })
 }
 

@@ -10,7 +10,6 @@ pub struct JsonSink {
     out: BufWriter<Box<dyn Write + Send>>,
     paths: Vec<FieldPath>,
     written: u64,
-    element: Vec<u8>,
 }
 
 impl JsonSink {
@@ -19,7 +18,6 @@ impl JsonSink {
             out: BufWriter::with_capacity(64 * 1024, out),
             paths,
             written: 0,
-            element: Vec::with_capacity(512),
         }
     }
 }
@@ -31,9 +29,7 @@ impl RecordSink for JsonSink {
         } else {
             b",\n  "
         })?;
-        self.element.clear();
-        record.json(&self.paths).write_to(&mut self.element)?;
-        self.out.write_all(&self.element)?;
+        record.json(&self.paths).write_to(&mut self.out)?;
         self.written += 1;
         Ok(())
     }
