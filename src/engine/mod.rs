@@ -1,8 +1,8 @@
 //! The fetch engine: one scheduler for both modes, pulled one record at a time.
 //!
-//! Sequential is concurrency 1; concurrent allows N requests in flight: a request task holds one of
-//! N slots from its start to its last body byte. Before each start the scheduler waits for a slot
-//! and then for the shared rate limiter. Completions go through a bounded reorder window and leave
+//! Sequential is concurrency 1; concurrent allows N requests in flight: N long-lived workers, each
+//! busy with one request from its start to its last body byte. Before each start the scheduler
+//! waits for a free worker and then for the shared rate limiter. Completions go through a bounded reorder window and leave
 //! in range order (or in completion order, when asked) as soon as the next one is in. Dispatch
 //! happens only while the consumer asks for the next record and never runs more than the window
 //! ahead of the oldest unreleased one, so memory stays flat for a range of any length, and a
@@ -23,6 +23,7 @@ mod run;
 mod settle;
 pub mod shape;
 mod transport;
+mod worker;
 
 use std::io;
 use std::num::NonZeroU32;

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::client::ClientOptions;
@@ -85,24 +84,23 @@ impl Fetcher {
     }
 
     /// Fetches one id, retrying as the policy allows; `epoch` is the start of the run. The
-    /// elapsed time covers every attempt and the waits between them. `slot` is this request's
-    /// place among the concurrent ones: it is given back as soon as the last body byte is in, so
-    /// the next request starts while this one's fields are extracted.
-    pub async fn fetch(
+    /// elapsed time covers every attempt and the waits between them. The body is not settled
+    /// yet: the caller frees the request's slot first, so the next request starts while this
+    /// one's fields are extracted (see [`Fetcher::settle_here`] and [`Fetcher::settle_on_pool`]).
+    pub(crate) async fn fetch(
         &self,
         index: u64,
-        id: Id,
+        id: &Id,
         epoch: Instant,
         scheduled: Duration,
-        slot: OwnedSemaphorePermit,
-    ) -> Record {
-        let (url, parsed) = match self.urls.url(&id) {
+    ) -> Fetched {
+        let (url, parsed) = match self.urls.url(id) {
             Ok(parsed) => (shape::redact(&parsed), Some(parsed)),
-            Err(_) => (self.url(&id), None),
+            Err(_) => (self.url(id), None),
         };
         let request = Outgoing {
-            headers: self.options.shape.headers_for(&id),
-            body: self.options.shape.body_for(&id),
+            headers: self.options.shape.headers_for(id),
+            body: self.options.shape.body_for(id),
         };
         let start = Instant::now();
         let mut attempts = 1;
@@ -125,12 +123,9 @@ impl Fetcher {
             // needed (the direct path gives its connection back as the body ends).
             tokio::task::yield_now().await;
         }
-        drop(slot);
-        let wire_bytes = attempt.body.bytes;
-        let settled = self.settle(attempt.failure.is_none(), attempt.body).await;
-        Record {
+        let record = Record {
             index,
-            id,
+            id: id.clone(),
             url,
             status: attempt.status,
             http_version: attempt.version,
@@ -139,29 +134,49 @@ impl Fetcher {
             // The schedule comes from a different clock (the limiter's); never after the start.
             scheduled: scheduled.min(start.saturating_duration_since(epoch)),
             started: start.saturating_duration_since(epoch),
-            bytes: settled.bytes,
-            wire_bytes,
+            bytes: attempt.body.bytes,
+            wire_bytes: attempt.body.bytes,
             attempts,
-            failure: attempt.failure.or(settled.failure),
-            fields: settled.fields,
+            failure: attempt.failure,
+            fields: Vec::new(),
+        };
+        Fetched {
+            record,
+            body: attempt.body,
         }
     }
 
-    /// The decoded size and fields of a successful attempt's body: heavy bodies on the settling
-    /// pool, so this worker goes on with the network meanwhile; a failed attempt gets nulls.
-    async fn settle(&self, succeeded: bool, body: WireBody) -> Settled {
-        if !succeeded {
-            return Settled {
+    /// Whether settling `fetched` is worth a hand-off to the settling pool.
+    pub(crate) fn is_heavy(&self, fetched: &Fetched) -> bool {
+        fetched.record.failure.is_none() && self.settler.is_heavy(&fetched.body)
+    }
+
+    /// The finished record: the body decoded and its fields extracted here and now (a failed
+    /// request gets nulls).
+    pub(crate) fn settle_here(&self, fetched: Fetched) -> Record {
+        let Fetched { record, body } = fetched;
+        if record.failure.is_some() {
+            let nulls = Settled {
                 bytes: body.bytes,
                 fields: self.settler.nulls(),
                 failure: None,
             };
+            return finish(record, nulls);
         }
-        if self.settler.is_heavy(&body) {
-            settle::offload(Arc::clone(&self.settler), body).await
-        } else {
-            self.settler.settle(&body)
-        }
+        finish(record, self.settler.settle(&body))
+    }
+
+    /// Settles `fetched` on the settling pool and hands the finished record to `deliver` there,
+    /// so this worker goes on with the network meanwhile.
+    pub(crate) fn settle_on_pool(
+        &self,
+        fetched: Fetched,
+        deliver: impl FnOnce(Record) + Send + 'static,
+    ) {
+        let Fetched { record, body } = fetched;
+        settle::offload(Arc::clone(&self.settler), body, move |settled| {
+            deliver(finish(record, settled));
+        });
     }
 
     /// Waits out a backoff, then for the rate limiter; false if the run was cancelled meanwhile.
@@ -290,6 +305,49 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// A request's outcome before its body is settled: the record, its fields still to come.
+pub(crate) struct Fetched {
+    record: Record,
+    body: WireBody,
+}
+
+impl Fetcher {
+    /// The record of a request whose task failed (panicked) before it could finish its own:
+    /// a failure, never a gap in the output.
+    pub(crate) fn lost(&self, index: u64, id: &Id, epoch: Instant) -> Record {
+        let now = epoch.elapsed();
+        Record {
+            index,
+            url: self.url(id),
+            id: id.clone(),
+            status: None,
+            http_version: None,
+            timing: Timing::default(),
+            elapsed: Duration::ZERO,
+            scheduled: now,
+            started: now,
+            bytes: 0,
+            wire_bytes: 0,
+            attempts: 1,
+            failure: Some(Failure {
+                kind: ErrorKind::Request,
+                message: "the request's task failed unexpectedly".to_owned(),
+            }),
+            fields: self.settler.nulls(),
+        }
+    }
+}
+
+/// The record with its settled body: decoded size, fields, and the first failure.
+fn finish(mut record: Record, settled: Settled) -> Record {
+    record.bytes = settled.bytes;
+    record.fields = settled.fields;
+    if record.failure.is_none() {
+        record.failure = settled.failure;
+    }
+    record
 }
 
 /// The rendered parts of one id's request, the same for every attempt.

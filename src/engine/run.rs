@@ -5,13 +5,13 @@
 //! completion order), and every way a run ends early (cancel, deadline, error budget) drains the
 //! same way: no new request, in-flight ones finished or aborted, completed records kept.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::iter::Peekable;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::{Id as TaskId, JoinError, JoinSet};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio::time::Instant as Deadline;
 use tokio_util::sync::CancellationToken;
 
@@ -19,9 +19,10 @@ use super::connections::ConnectionCounter;
 use super::pacer::Pacer;
 use super::reorder::Reorder;
 use super::request::Fetcher;
+use super::worker::{self, Event, Job, Slot};
 use super::{EngineError, JobSpec, Order, RunSpec};
 use crate::plan::ids::Id;
-use crate::record::{ErrorKind, Failure, Record};
+use crate::record::Record;
 use crate::report::stats::{Ending, RunStats};
 
 /// A run in progress: ask it for the next record until it has none.
@@ -30,14 +31,24 @@ use crate::report::stats::{Ending, RunStats};
 pub struct Run<I: Iterator<Item = Id>> {
     fetcher: Arc<Fetcher>,
     pacer: Arc<Pacer>,
-    slots: Arc<Semaphore>,
+    /// At most this many workers, one per request in flight.
+    concurrency: usize,
+    workers: JoinSet<()>,
+    /// Each started worker's slot, by worker number.
+    slots: Vec<Slot>,
+    /// Workers waiting for a job, the most recently freed last (its connection is the warmest).
+    free: Vec<usize>,
+    events: mpsc::UnboundedReceiver<Event>,
+    /// Kept so workers can be started at any time; also means `events` never closes.
+    events_in: mpsc::UnboundedSender<Event>,
+    /// Jobs on a worker now.
+    busy: usize,
+    /// Jobs whose record has not come back yet (on a worker, or settling on the pool).
+    outstanding: usize,
     ids: Peekable<I>,
     order: Order,
     window: u64,
     epoch: Instant,
-    tasks: JoinSet<Record>,
-    /// Which index and id each running task is fetching, so even a panicked task leaves a record.
-    in_flight: HashMap<TaskId, (u64, Id)>,
     reorder: Reorder<Record>,
     /// Records ready to release outside the reorder window (completion order, or after an abort).
     ready: VecDeque<Record>,
@@ -83,18 +94,22 @@ impl<I: Iterator<Item = Id>> Run<I> {
             cancel.clone(),
             connections.clone(),
         )?;
+        let (events_in, events) = mpsc::unbounded_channel();
         Ok(Self {
             fetcher: Arc::new(fetcher),
             pacer,
-            // A request holds a slot until its body is in, so its field extraction overlaps the
-            // next request instead of delaying it.
-            slots: Arc::new(Semaphore::new(concurrency)),
+            concurrency,
+            workers: JoinSet::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            events,
+            events_in,
+            busy: 0,
+            outstanding: 0,
             ids: ids.peekable(),
             order: spec.order,
             window: spec.lookahead.max(1),
             epoch: Instant::now(),
-            tasks: JoinSet::new(),
-            in_flight: HashMap::with_capacity(concurrency),
             reorder: Reorder::default(),
             ready: VecDeque::new(),
             dispatched: 0,
@@ -123,57 +138,65 @@ impl<I: Iterator<Item = Id>> Run<I> {
             }
             self.notice_cancel();
             let more = self.ending.is_none() && self.has_more_ids();
-            if self.tasks.is_empty() && !more {
+            // A worker's record may come from the pool before the worker reports itself free.
+            let waiting = self.outstanding > 0 || self.busy > 0;
+            if !waiting && !more {
                 self.ready.extend(self.reorder.drain());
                 let record = self.ready.pop_front()?;
                 return Some(self.hand_out(record));
             }
             let room = self.dispatched - self.handed_out < self.window;
-            let grace_running = self.abort_at.is_some() && !self.tasks.is_empty();
+            let can_start = more && room && self.has_free_worker();
+            let grace_running = self.abort_at.is_some() && self.busy > 0;
             tokio::select! {
                 biased;
-                joined = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => self.complete(joined),
+                event = self.events.recv(), if waiting => {
+                    if let Some(record) = self.on_event(event) {
+                        self.complete(record);
+                    }
+                }
                 () = self.cancel.cancelled(), if more => {}
-                () = sleep_until(self.deadline), if more || !self.tasks.is_empty() => {
+                () = sleep_until(self.deadline), if more || waiting => {
                     self.deadline = None;
                     self.stop(Ending::Deadline, Duration::ZERO);
                 }
-                () = sleep_until(self.abort_at), if grace_running => self.tasks.abort_all(),
-                slot = next_slot(&self.slots, &self.pacer), if more && room => {
-                    if let (Some(id), Some(slot)) = (self.next_id(), slot) {
-                        self.dispatch(id, slot);
+                () = sleep_until(self.abort_at), if grace_running => self.abort_requests(),
+                // A free worker first, then the rate limiter's go-ahead (cancel-safe: a dropped
+                // wait takes no permit).
+                () = self.pacer.ready(), if can_start => {
+                    if let Some(id) = self.next_id() {
+                        self.dispatch(id);
                     }
                 }
             }
         }
     }
 
-    /// Fetches the first `n` ids on this run's client and forgets them: the connections they
-    /// open stay in the pool, the measured run (which fetches them again) starts warm, and no
-    /// figure counts them.
+    /// Fetches the first `n` ids on this run's workers and forgets them: the connections they
+    /// open stay open, the measured run (which fetches them again) starts warm, and no figure
+    /// counts them.
     pub async fn warm_up(&mut self, n: u64) {
-        if n == 0 {
-            return;
-        }
         let first: Vec<Id> = self
             .ids
             .by_ref()
             .take(usize::try_from(n).unwrap_or(usize::MAX))
             .collect();
-        let mut warming = JoinSet::new();
-        for (index, id) in first.iter().cloned().enumerate() {
-            let Some(slot) = next_slot(&self.slots, &self.pacer).await else {
-                break;
-            };
-            let fetcher = Arc::clone(&self.fetcher);
-            let epoch = self.epoch;
-            warming.spawn(async move {
-                fetcher
-                    .fetch(index as u64, id, epoch, Duration::ZERO, slot)
-                    .await
-            });
+        let mut warming = first.iter().cloned().zip(0..);
+        let mut next = warming.next();
+        while next.is_some() || self.outstanding > 0 || self.busy > 0 {
+            tokio::select! {
+                biased;
+                event = self.events.recv() => {
+                    let _ = self.on_event(event);
+                }
+                () = self.pacer.ready(), if next.is_some() && self.has_free_worker() => {
+                    if let Some((id, index)) = next.take() {
+                        let _ = self.send_job(index, id, Duration::ZERO);
+                        next = warming.next();
+                    }
+                }
+            }
         }
-        while warming.join_next().await.is_some() {}
         self.requeued.extend(first);
         self.epoch = Instant::now();
         self.connections_before = self.connections.opened();
@@ -217,7 +240,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             self.ending = Some(ending);
             self.abort_at = Some(Deadline::now() + grace);
             if grace.is_zero() {
-                self.tasks.abort_all();
+                self.abort_requests();
             }
         }
     }
@@ -228,19 +251,74 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
     }
 
-    fn dispatch(&mut self, id: Id, slot: OwnedSemaphorePermit) {
+    /// Whether a request could start now: a worker is free, or fewer than `concurrency` run.
+    fn has_free_worker(&self) -> bool {
+        !self.free.is_empty() || self.slots.len() < self.concurrency
+    }
+
+    fn dispatch(&mut self, id: Id) {
         let index = self.dispatched;
-        let fetcher = Arc::clone(&self.fetcher);
-        let epoch = self.epoch;
-        let task_id = id.clone();
-        let scheduled = self.scheduled_start(index);
-        // Boxed: the request's future is several kilobytes, and the runtime would otherwise copy
-        // it whole each time it moves it into and around the task (a memcpy per move, per id).
-        let handle = self.tasks.spawn(Box::pin(async move {
-            fetcher.fetch(index, task_id, epoch, scheduled, slot).await
-        }));
-        self.in_flight.insert(handle.id(), (index, id));
         self.dispatched += 1;
+        let scheduled = self.scheduled_start(index);
+        if let Err(job) = self.send_job(index, id, scheduled) {
+            let record = self.fetcher.lost(job.index, &job.id, job.epoch);
+            self.complete(record);
+        }
+    }
+
+    /// Hands a job to a free worker, starting one if none is free; the job back if the worker
+    /// is gone (it was aborted).
+    fn send_job(&mut self, index: u64, id: Id, scheduled: Duration) -> Result<(), Job> {
+        let worker = self.free.pop().unwrap_or_else(|| {
+            let slot = worker::spawn(
+                &mut self.workers,
+                self.slots.len(),
+                &self.fetcher,
+                &self.events_in,
+            );
+            self.slots.push(slot);
+            self.slots.len() - 1
+        });
+        let job = Job {
+            index,
+            id,
+            epoch: self.epoch,
+            scheduled,
+        };
+        self.slots[worker]
+            .try_send(job)
+            .map_err(|e| e.into_inner())?;
+        self.busy += 1;
+        self.outstanding += 1;
+        Ok(())
+    }
+
+    /// Books what a worker reported; the record it carries, if any.
+    fn on_event(&mut self, event: Option<Event>) -> Option<Record> {
+        let record = match event? {
+            Event::Free { worker, record } => {
+                self.busy = self.busy.saturating_sub(1);
+                self.free.push(worker);
+                record?
+            }
+            Event::Settled(record) => record,
+        };
+        self.outstanding = self.outstanding.saturating_sub(1);
+        Some(record)
+    }
+
+    /// Aborts the requests on the workers: not completed, so not recorded. Records already
+    /// reported are kept, and bodies settling on the pool still arrive.
+    fn abort_requests(&mut self) {
+        while let Ok(event) = self.events.try_recv() {
+            if let Some(record) = self.on_event(Some(event)) {
+                self.complete(record);
+            }
+        }
+        self.workers.abort_all();
+        self.outstanding = self.outstanding.saturating_sub(self.busy);
+        self.busy = 0;
+        self.free.clear();
     }
 
     /// When request `index` was due: on the rate's open-loop schedule, the k-th at k/R with the
@@ -256,23 +334,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
     }
 
-    fn complete(&mut self, joined: Option<Result<(TaskId, Record), JoinError>>) {
-        let record = match joined {
-            Some(Ok((task, record))) => {
-                self.in_flight.remove(&task);
-                record
-            }
-            // Aborted when the run stopped early: not completed, so not recorded.
-            Some(Err(error)) if error.is_cancelled() => {
-                self.in_flight.remove(&error.id());
-                return;
-            }
-            Some(Err(error)) => match self.in_flight.remove(&error.id()) {
-                Some((index, id)) => self.lost_task_record(index, id, &error),
-                None => return,
-            },
-            None => return,
-        };
+    fn complete(&mut self, record: Record) {
         if !record.is_ok() {
             self.failed += 1;
             if self.max_errors.is_some_and(|max| self.failed >= max) {
@@ -282,29 +344,6 @@ impl<I: Iterator<Item = Id>> Run<I> {
         match self.order {
             Order::Ids => self.reorder.insert(record.index, record),
             Order::Completion => self.ready.push_back(record),
-        }
-    }
-
-    /// The record for a task that panicked: a failure, never a gap in the output.
-    fn lost_task_record(&self, index: u64, id: Id, error: &JoinError) -> Record {
-        Record {
-            index,
-            url: self.fetcher.url(&id),
-            id,
-            status: None,
-            http_version: None,
-            timing: Default::default(),
-            elapsed: Duration::ZERO,
-            scheduled: self.epoch.elapsed(),
-            started: self.epoch.elapsed(),
-            bytes: 0,
-            wire_bytes: 0,
-            attempts: 1,
-            failure: Some(Failure {
-                kind: ErrorKind::Request,
-                message: format!("request task failed: {error}"),
-            }),
-            fields: Vec::new(),
         }
     }
 }
@@ -321,13 +360,6 @@ fn process_cpu_time() -> Option<Duration> {
             + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
     };
     Some(time(usage.ru_utime) + time(usage.ru_stime))
-}
-
-/// A free slot, then the rate limiter's go-ahead. Cancel-safe: a dropped wait takes neither.
-async fn next_slot(slots: &Arc<Semaphore>, pacer: &Pacer) -> Option<OwnedSemaphorePermit> {
-    let slot = Arc::clone(slots).acquire_owned().await.ok()?;
-    pacer.ready().await;
-    Some(slot)
 }
 
 async fn sleep_until(deadline: Option<Deadline>) {

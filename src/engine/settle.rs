@@ -7,11 +7,11 @@
 //! that much later. On a pool of their own, at a lower scheduling priority, they take whatever CPU
 //! the network leaves, and a response is read when it arrives.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 use super::decode::{self, DecodeError, Decoded, Encoding};
 use super::failure::too_large;
@@ -109,22 +109,24 @@ impl Settler {
     }
 }
 
-/// Settles `body` on the settling pool and waits for it without blocking an async worker.
-pub(super) async fn offload(settler: Arc<Settler>, body: WireBody) -> Settled {
-    let Some(pool) = pool() else {
-        return settler.settle(&body);
+/// Settles `body` on the settling pool and hands the result to `then` on the pool's thread (in
+/// place when the pool could not start). A panic while settling becomes the record's failure.
+pub(super) fn offload(
+    settler: Arc<Settler>,
+    body: WireBody,
+    then: impl FnOnce(Settled) + Send + 'static,
+) {
+    let job = move || {
+        let settled = panic::catch_unwind(AssertUnwindSafe(|| settler.settle(&body)));
+        then(settled.unwrap_or_else(|_| {
+            let message = "decoding or field extraction failed unexpectedly".to_owned();
+            settler.failed(body.bytes, ErrorKind::Json, message)
+        }));
     };
-    let wire_bytes = body.bytes;
-    let (done, result) = oneshot::channel();
-    let job_settler = Arc::clone(&settler);
-    pool.spawn(move || {
-        // The receiver is gone only when the run was aborted: nothing is left to tell.
-        let _ = done.send(job_settler.settle(&body));
-    });
-    result.await.unwrap_or_else(|_| {
-        let message = "decoding or field extraction failed unexpectedly".to_owned();
-        settler.failed(wire_bytes, ErrorKind::Json, message)
-    })
+    match pool() {
+        Some(pool) => pool.spawn(job),
+        None => job(),
+    }
 }
 
 /// How far below the async workers the settling threads run: at +10 the kernel gives a worker
@@ -144,7 +146,7 @@ fn pool() -> Option<&'static rayon_core::ThreadPool> {
         rayon_core::ThreadPoolBuilder::new()
             .thread_name(|i| format!("fetchbench-settle-{i}"))
             .start_handler(|_| lower_priority())
-            // A panic drops the job's sender: the request records a failure, the run goes on.
+            // Jobs catch their own panics (see `offload`); nothing may take the process down.
             .panic_handler(|_| {})
             .build()
             .ok()
@@ -192,13 +194,22 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_pool_settles_a_compressed_body_as_the_caller_would() {
+    /// What the pool hands back for `body`.
+    fn settle_on_pool(settler: Arc<Settler>, body: WireBody) -> Settled {
+        let (send, receive) = std::sync::mpsc::channel();
+        offload(settler, body, move |settled| {
+            let _ = send.send(settled);
+        });
+        receive.recv().expect("the pool hands every body back")
+    }
+
+    #[test]
+    fn the_pool_settles_a_compressed_body_as_the_caller_would() {
         let settler = settler(&["name"], 1 << 20);
         let body = gzip_body(br#"{"name":"bulbasaur","moves":[1,2,3]}"#);
         assert!(settler.is_heavy(&body), "compressed bodies go to the pool");
         let inline = settler.settle(&body);
-        let pooled = offload(Arc::clone(&settler), body).await;
+        let pooled = settle_on_pool(Arc::clone(&settler), body);
         assert_eq!(pooled.fields, vec![json!("bulbasaur")]);
         assert_eq!(
             (pooled.bytes, pooled.failure),
@@ -206,10 +217,10 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_failure_on_the_pool_comes_back_as_the_record_s_failure() {
+    #[test]
+    fn a_failure_on_the_pool_comes_back_as_the_record_s_failure() {
         let settler = settler(&["name"], 10);
-        let pooled = offload(settler, gzip_body(br#"{"name":"a long enough name"}"#)).await;
+        let pooled = settle_on_pool(settler, gzip_body(br#"{"name":"a long enough name"}"#));
         let failure = pooled.failure.expect("over the cap");
         assert_eq!(failure.kind, ErrorKind::Body);
         assert_eq!(pooled.fields, vec![Value::Null]);
