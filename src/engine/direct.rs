@@ -44,7 +44,8 @@ pub(crate) enum DirectError {
 /// Where a connection goes: host and port of an `http://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Origin {
-    host: String,
+    /// Shared: every request of a run clones its origin.
+    host: Arc<str>,
     port: u16,
 }
 
@@ -55,7 +56,7 @@ impl Origin {
             return None;
         }
         Some(Self {
-            host: url.host_str()?.to_owned(),
+            host: Arc::from(url.host_str()?),
             port: url.port_or_known_default()?,
         })
     }
@@ -176,7 +177,7 @@ impl Direct {
     /// The origin's addresses: pinned with `--resolve`, an IP literal, or looked up once per run.
     async fn addresses(&self, origin: &Origin) -> Result<Vec<SocketAddr>, DirectError> {
         let with_port = |addr: SocketAddr| SocketAddr::new(addr.ip(), origin.port);
-        if let Some((_, addr)) = self.pinned.iter().find(|(host, _)| *host == origin.host) {
+        if let Some((_, addr)) = self.pinned.iter().find(|(host, _)| **host == *origin.host) {
             return Ok(vec![with_port(*addr)]);
         }
         let literal = origin.host.trim_start_matches('[').trim_end_matches(']');

@@ -16,6 +16,7 @@ mod failure;
 pub mod pacer;
 mod redirect;
 pub mod reorder;
+mod reply;
 pub mod request;
 mod resolver;
 pub mod retry;

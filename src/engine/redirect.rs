@@ -1,15 +1,17 @@
 //! Following redirects: fetchbench does it itself (the client's own policy is off) so that it
 //! decides which headers go to which origin; see `shape` for the rules.
 
+use std::borrow::Cow;
+
 use reqwest::header::LOCATION;
-use reqwest::Method;
+use reqwest::{Method, Url};
 
 use super::client::ClientOptions;
 use super::failure::{self, permanent};
 use super::request::Outgoing;
 use super::retry::Transience;
 use super::shape;
-use super::transport::{Reply, Transport};
+use super::transport::{Reply, Target, Transport};
 use crate::record::{ErrorKind, Failure};
 
 /// Sends the request and follows redirects (up to `--max-redirects`): a 303, or a 301/302
@@ -18,18 +20,20 @@ use crate::record::{ErrorKind, Failure};
 pub(crate) async fn send(
     transport: &Transport,
     options: &ClientOptions,
-    first: &reqwest::Url,
+    first: Target<'_>,
     request: &Outgoing,
 ) -> Result<Reply, (Failure, Transience)> {
     let shape = &options.shape;
-    let mut url = first.clone();
+    // Where the last redirect pointed; nothing is copied until a redirect is followed.
+    let mut hop: Option<Url> = None;
     let mut method = shape.method.clone();
-    let mut headers = request.headers.clone();
-    let mut body = request.body.clone();
+    let mut headers = Cow::Borrowed(&request.headers);
+    let mut body = request.body.as_ref();
     let mut hops = 0;
     loop {
+        let target = hop.as_ref().map_or(first, Target::Url);
         let response = transport
-            .send(method.clone(), &url, &headers, body.as_ref())
+            .send(method.clone(), target, &headers, body)
             .await
             .map_err(|e| failure::describe(&e, options))?;
         let Some(to_get) = shape::redirect_kind(response.status(), &method) else {
@@ -50,6 +54,12 @@ pub(crate) async fn send(
                 options.max_redirects
             )));
         }
+        let url = match hop.take() {
+            Some(url) => url,
+            None => first
+                .to_url()
+                .map_err(|e| redirect_error(format!("the request's URL does not parse: {e}")))?,
+        };
         let mut next = url
             .join(location)
             .map_err(|e| redirect_error(format!("redirect to an invalid Location: {e}")))?;
@@ -65,11 +75,16 @@ pub(crate) async fn send(
             let _ = next.set_username(url.username());
             let _ = next.set_password(url.password());
         }
-        shape::headers_for_hop(&mut headers, leaves_origin, shape.location_trusted, to_get);
+        shape::headers_for_hop(
+            headers.to_mut(),
+            leaves_origin,
+            shape.location_trusted,
+            to_get,
+        );
         if to_get {
             method = Method::GET;
             body = None;
         }
-        url = next;
+        hop = Some(next);
     }
 }

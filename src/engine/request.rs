@@ -20,12 +20,13 @@ use super::failure::{self, permanent, too_large};
 use super::pacer::Pacer;
 use super::redirect;
 use super::retry::{is_transient_status, retry_after, Transience};
-use super::settle::{self, Settled, Settler, WireBody};
+use super::settle::{Fetched, Settler, WireBody};
 use super::shape;
-use super::transport::{Reply, Transport};
+use super::transport::{Prepared, Reply, Target, Transport};
 use crate::extract::FieldSet;
 use crate::plan::ids::Id;
-use crate::plan::template::{Template, UrlRenderer};
+use crate::plan::template::Template;
+use crate::plan::url::UrlRenderer;
 use crate::record::{duration_ms, ErrorKind, Failure, Record, Timing};
 
 /// Everything a request task needs, shared by all tasks of a run.
@@ -64,10 +65,14 @@ impl Fetcher {
         cancel: CancellationToken,
         connections: ConnectionCounter,
     ) -> Result<Self, reqwest::Error> {
-        let transport = Transport::new(options, concurrency, &connections)?;
+        let mut transport = Transport::new(options, concurrency, &connections)?;
+        let urls = UrlRenderer::new(template);
+        if let Some((base, headers)) = urls.base().zip(options.shape.fixed_headers()) {
+            transport.prepare(base, &headers);
+        }
         Ok(Self {
             transport,
-            urls: UrlRenderer::new(template),
+            urls,
             settler: Arc::new(Settler {
                 fields,
                 max_body: options.max_body,
@@ -76,6 +81,11 @@ impl Fetcher {
             pacer,
             cancel,
         })
+    }
+
+    /// Decodes bodies and extracts fields for this run's requests.
+    pub(super) fn settler(&self) -> &Arc<Settler> {
+        &self.settler
     }
 
     /// The URL for `id`.
@@ -87,24 +97,22 @@ impl Fetcher {
     /// elapsed time covers every attempt and the waits between them. The body is not settled
     /// yet: the caller frees the request's slot first, so the next request starts while this
     /// one's fields are extracted (see [`Fetcher::settle_here`] and [`Fetcher::settle_on_pool`]).
-    pub(crate) async fn fetch(
+    pub(super) async fn fetch(
         &self,
         index: u64,
         id: &Id,
         epoch: Instant,
         scheduled: Duration,
     ) -> Fetched {
-        let (url, parsed) = match self.urls.url(id) {
-            Ok(parsed) => (shape::redact(&parsed), Some(parsed)),
-            Err(_) => (self.url(id), None),
-        };
+        let located = self.locate(id);
+        let target = located.target();
         let request = Outgoing {
             headers: self.options.shape.headers_for(id),
             body: self.options.shape.body_for(id),
         };
         let start = Instant::now();
         let mut attempts = 1;
-        let mut attempt = self.attempt(parsed.as_ref(), &request).await;
+        let mut attempt = self.attempt(target, &request).await;
         while let Some(wait) = attempt
             .failure
             .as_ref()
@@ -114,7 +122,7 @@ impl Fetcher {
                 break;
             }
             attempts += 1;
-            attempt = self.attempt(parsed.as_ref(), &request).await;
+            attempt = self.attempt(target, &request).await;
         }
         let elapsed = start.elapsed();
         if self.transport.uses_pool() {
@@ -126,7 +134,7 @@ impl Fetcher {
         let record = Record {
             index,
             id: id.clone(),
-            url,
+            url: located.shown(),
             status: attempt.status,
             http_version: attempt.version,
             timing: attempt.timing,
@@ -146,37 +154,18 @@ impl Fetcher {
         }
     }
 
-    /// Whether settling `fetched` is worth a hand-off to the settling pool.
-    pub(crate) fn is_heavy(&self, fetched: &Fetched) -> bool {
-        fetched.record.failure.is_none() && self.settler.is_heavy(&fetched.body)
-    }
-
-    /// The finished record: the body decoded and its fields extracted here and now (a failed
-    /// request gets nulls).
-    pub(crate) fn settle_here(&self, fetched: Fetched) -> Record {
-        let Fetched { record, body } = fetched;
-        if record.failure.is_some() {
-            let nulls = Settled {
-                bytes: body.bytes,
-                fields: self.settler.nulls(),
-                failure: None,
-            };
-            return finish(record, nulls);
+    /// Where `id`'s request goes. On the run's prepared origin a numeric id's URL needs no
+    /// parsing (nor redacting: it has no credentials or query); anything else is parsed.
+    fn locate(&self, id: &Id) -> Located<'_> {
+        if let Some(prepared) = self.transport.prepared() {
+            if let Some(text) = self.urls.verbatim(id) {
+                return Located::Verbatim(text, prepared);
+            }
         }
-        finish(record, self.settler.settle(&body))
-    }
-
-    /// Settles `fetched` on the settling pool and hands the finished record to `deliver` there,
-    /// so this worker goes on with the network meanwhile.
-    pub(crate) fn settle_on_pool(
-        &self,
-        fetched: Fetched,
-        deliver: impl FnOnce(Record) + Send + 'static,
-    ) {
-        let Fetched { record, body } = fetched;
-        settle::offload(Arc::clone(&self.settler), body, move |settled| {
-            deliver(finish(record, settled));
-        });
+        match self.urls.url(id) {
+            Ok(url) => Located::Parsed(shape::redact(&url), url),
+            Err(_) => Located::Invalid(self.url(id)),
+        }
     }
 
     /// Waits out a backoff, then for the rate limiter; false if the run was cancelled meanwhile.
@@ -192,8 +181,8 @@ impl Fetcher {
 
     /// One request: send it and receive the whole body (undecoded). Transport errors and
     /// retryable statuses come back as a failure with their transience.
-    async fn attempt(&self, url: Option<&reqwest::Url>, request: &Outgoing) -> Attempt {
-        let Some(url) = url else {
+    async fn attempt(&self, target: Option<Target<'_>>, request: &Outgoing) -> Attempt {
+        let Some(target) = target else {
             let message = "not a valid URL once the id is filled in".to_owned();
             return failed_attempt(None, 0, permanent(ErrorKind::Request, message));
         };
@@ -201,7 +190,7 @@ impl Fetcher {
         let (response, connect) = connections::timing_connect(redirect::send(
             &self.transport,
             &self.options,
-            url,
+            target,
             request,
         ))
         .await;
@@ -307,10 +296,29 @@ impl Fetcher {
     }
 }
 
-/// A request's outcome before its body is settled: the record, its fields still to come.
-pub(crate) struct Fetched {
-    record: Record,
-    body: WireBody,
+/// An id's URL: what the request is sent to, and what records show.
+enum Located<'a> {
+    Verbatim(String, &'a Prepared),
+    /// Redacted for records, and as sent.
+    Parsed(String, reqwest::Url),
+    /// The template's text with the id in, which is not a URL.
+    Invalid(String),
+}
+
+impl Located<'_> {
+    fn target(&self) -> Option<Target<'_>> {
+        match self {
+            Located::Verbatim(text, prepared) => Some(Target::Verbatim(text, prepared)),
+            Located::Parsed(_, url) => Some(Target::Url(url)),
+            Located::Invalid(_) => None,
+        }
+    }
+
+    fn shown(self) -> String {
+        match self {
+            Located::Verbatim(text, _) | Located::Parsed(text, _) | Located::Invalid(text) => text,
+        }
+    }
 }
 
 impl Fetcher {
@@ -338,16 +346,6 @@ impl Fetcher {
             fields: self.settler.nulls(),
         }
     }
-}
-
-/// The record with its settled body: decoded size, fields, and the first failure.
-fn finish(mut record: Record, settled: Settled) -> Record {
-    record.bytes = settled.bytes;
-    record.fields = settled.fields;
-    if record.failure.is_none() {
-        record.failure = settled.failure;
-    }
-    record
 }
 
 /// The rendered parts of one id's request, the same for every attempt.

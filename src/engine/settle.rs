@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::decode::{self, DecodeError, Decoded, Encoding};
 use super::failure::too_large;
 use crate::extract::FieldSet;
-use crate::record::{ErrorKind, Failure};
+use crate::record::{ErrorKind, Failure, Record};
 
 /// A successful response's body as it came off the wire.
 #[derive(Debug)]
@@ -107,6 +107,57 @@ impl Settler {
             Err(e) => self.failed(decoded.bytes, ErrorKind::Json, e.to_string()),
         }
     }
+}
+
+impl Settler {
+    /// Whether settling `fetched` is worth a hand-off to the settling pool.
+    pub(super) fn is_heavy_to_finish(&self, fetched: &Fetched) -> bool {
+        fetched.record.failure.is_none() && self.is_heavy(&fetched.body)
+    }
+
+    /// The finished record: the body decoded and its fields extracted here and now (a failed
+    /// request gets nulls).
+    pub(super) fn settle_here(&self, fetched: Fetched) -> Record {
+        let Fetched { record, body } = fetched;
+        if record.failure.is_some() {
+            let nulls = Settled {
+                bytes: body.bytes,
+                fields: self.nulls(),
+                failure: None,
+            };
+            return finish(record, nulls);
+        }
+        finish(record, self.settle(&body))
+    }
+
+    /// Settles `fetched` on the settling pool and hands the finished record to `deliver` there,
+    /// so this worker goes on with the network meanwhile.
+    pub(super) fn settle_on_pool(
+        self: &Arc<Self>,
+        fetched: Fetched,
+        deliver: impl FnOnce(Record) + Send + 'static,
+    ) {
+        let Fetched { record, body } = fetched;
+        offload(Arc::clone(self), body, move |settled| {
+            deliver(finish(record, settled));
+        });
+    }
+}
+
+/// A request's outcome before its body is settled: the record, its fields still to come.
+pub(super) struct Fetched {
+    pub(super) record: Record,
+    pub(super) body: WireBody,
+}
+
+/// The record with its settled body: decoded size, fields, and the first failure.
+fn finish(mut record: Record, settled: Settled) -> Record {
+    record.bytes = settled.bytes;
+    record.fields = settled.fields;
+    if record.failure.is_none() {
+        record.failure = settled.failure;
+    }
+    record
 }
 
 /// Settles `body` on the settling pool and hands the result to `then` on the pool's thread (in

@@ -74,6 +74,15 @@ impl RequestShape {
         headers
     }
 
+    /// The headers every request carries, when none depends on the id.
+    pub fn fixed_headers(&self) -> Option<HeaderMap> {
+        let fixed = self
+            .headers
+            .iter()
+            .all(|(_, value)| matches!(value, HeaderTemplate::Fixed(_)));
+        fixed.then(|| self.headers_for(&Id::Num(0)))
+    }
+
     /// The body for `id`, if requests carry one.
     pub fn body_for(&self, id: &Id) -> Option<String> {
         self.body.as_ref().map(|t| t.render(id))

@@ -93,11 +93,12 @@ async fn fetch_and_settle(
     let fetched = fetcher
         .fetch(job.index, &job.id, job.epoch, job.scheduled)
         .await;
-    if !fetcher.is_heavy(&fetched) {
-        return Some(fetcher.settle_here(fetched));
+    let settler = fetcher.settler();
+    if !settler.is_heavy_to_finish(&fetched) {
+        return Some(settler.settle_here(fetched));
     }
     let events = events.clone();
-    fetcher.settle_on_pool(fetched, move |record| {
+    settler.settle_on_pool(fetched, move |record| {
         // The scheduler is gone only when the run was dropped: nobody is left to tell.
         let _ = events.send(Event::Settled(record));
     });

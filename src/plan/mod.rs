@@ -7,6 +7,7 @@ pub mod ids;
 pub mod rate;
 pub mod shard;
 pub mod template;
+pub mod url;
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;

@@ -1,0 +1,93 @@
+//! A response from either HTTP stack, its body read frame by frame under the attempt's timeout;
+//! a direct connection goes back to its idle list once the body has been read to the end.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use hyper::body::{Body as _, Incoming};
+use reqwest::header::HeaderMap;
+use reqwest::{StatusCode, Version};
+
+use super::direct::{DirectError, Lease};
+use super::transport::TransportError;
+
+/// A response from either stack, its body still to be read.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Pooled(reqwest::Response),
+    Direct {
+        response: http::Response<Incoming>,
+        /// The connection, given back once the body has been read to the end.
+        lease: Option<Lease>,
+        /// The attempt's `--timeout` covers the body too.
+        deadline: Instant,
+    },
+}
+
+impl Reply {
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Reply::Pooled(r) => r.status(),
+            Reply::Direct { response, .. } => response.status(),
+        }
+    }
+
+    pub(crate) fn version(&self) -> Version {
+        match self {
+            Reply::Pooled(r) => r.version(),
+            Reply::Direct { response, .. } => response.version(),
+        }
+    }
+
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        match self {
+            Reply::Pooled(r) => r.headers(),
+            Reply::Direct { response, .. } => response.headers(),
+        }
+    }
+
+    /// The body's length when the server announced it.
+    pub(crate) fn content_length(&self) -> Option<u64> {
+        match self {
+            Reply::Pooled(r) => r.content_length(),
+            Reply::Direct { response, .. } => response.body().size_hint().exact(),
+        }
+    }
+
+    /// The next piece of the body as it arrived; None at its end.
+    pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, TransportError> {
+        let (response, lease, deadline) = match self {
+            Reply::Pooled(r) => return r.chunk().await.map_err(TransportError::Pooled),
+            Reply::Direct {
+                response,
+                lease,
+                deadline,
+            } => (response, lease, *deadline),
+        };
+        loop {
+            let frame = tokio::time::timeout_at(deadline.into(), next_frame(response.body_mut()))
+                .await
+                .map_err(|_| TransportError::Direct(DirectError::Timeout))?;
+            match frame {
+                None => {
+                    if let Some(lease) = lease.take() {
+                        lease.give_back();
+                    }
+                    return Ok(None);
+                }
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+                Some(Err(e)) => return Err(TransportError::Direct(DirectError::Http(e))),
+            }
+        }
+    }
+}
+
+async fn next_frame(
+    body: &mut Incoming,
+) -> Option<Result<hyper::body::Frame<Bytes>, hyper::Error>> {
+    http_body_util::BodyExt::frame(body).await
+}
