@@ -1,7 +1,7 @@
 //! One id, start to record: send, read the body under a size cap, extract the fields, and retry
 //! transient failures.
 //!
-//! Sequential and concurrent runs both call [`Fetcher::fetch`]; they differ only in how many
+//! Sequential and concurrent runs both call `Fetcher::fetch`; they differ only in how many
 //! fetches the scheduler lets run at once. The retry loop wraps send *and* body read, so a
 //! connection reset halfway through a body is retried like a refused connection. Every failure
 //! ends as a [`Failure`] on the record, never as a panic or a gap.
