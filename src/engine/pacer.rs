@@ -22,6 +22,11 @@ impl Pacer {
         }
     }
 
+    /// True when no rate was given: every start may go at once.
+    pub fn is_unlimited(&self) -> bool {
+        self.limiter.is_none()
+    }
+
     /// Resolves when the next request may start. Cancel-safe: dropping the future takes no permit.
     pub async fn ready(&self) {
         if let Some(limiter) = &self.limiter {

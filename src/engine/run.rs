@@ -7,13 +7,14 @@
 
 use std::collections::VecDeque;
 use std::iter::Peekable;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant as Deadline;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::connections::ConnectionCounter;
 use super::pacer::Pacer;
@@ -57,6 +58,9 @@ pub struct Run<I: Iterator<Item = Id>> {
     failed: u64,
     stats: RunStats,
     cancel: CancellationToken,
+    /// Resolves on cancel; made once, so waiting for it in every turn of the loop does not
+    /// register and unregister a waiter each time.
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
     grace: Duration,
     /// The rate's interval and burst, for the open-loop schedule.
     schedule: Option<(Duration, u64)>,
@@ -116,6 +120,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             handed_out: 0,
             failed: 0,
             stats: RunStats::new(spec.mode, concurrency, job.rate),
+            cancelled: Box::pin(cancel.clone().cancelled_owned()),
             cancel,
             grace: job.grace,
             schedule: job.rate.map(|r| (r.interval(), u64::from(job.burst.get()))),
@@ -137,6 +142,13 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 return Some(self.hand_out(record));
             }
             self.notice_cancel();
+            if self.pacer.is_unlimited() {
+                // Nothing to wait for before a start: every free worker gets its id now.
+                while self.ending.is_none() && self.can_start() {
+                    let Some(id) = self.next_id() else { break };
+                    self.dispatch(id);
+                }
+            }
             let more = self.ending.is_none() && self.has_more_ids();
             // A worker's record may come from the pool before the worker reports itself free.
             let waiting = self.outstanding > 0 || self.busy > 0;
@@ -145,17 +157,18 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 let record = self.ready.pop_front()?;
                 return Some(self.hand_out(record));
             }
-            let room = self.dispatched - self.handed_out < self.window;
-            let can_start = more && room && self.has_free_worker();
+            let can_start = more && self.can_start();
             let grace_running = self.abort_at.is_some() && self.busy > 0;
             tokio::select! {
                 biased;
                 event = self.events.recv(), if waiting => {
-                    if let Some(record) = self.on_event(event) {
-                        self.complete(record);
+                    self.take_event(event);
+                    // Whatever else has come in meanwhile, without a turn of the loop each.
+                    while let Ok(event) = self.events.try_recv() {
+                        self.take_event(Some(event));
                     }
                 }
-                () = self.cancel.cancelled(), if more => {}
+                () = &mut self.cancelled, if more => {}
                 () = sleep_until(self.deadline), if more || waiting => {
                     self.deadline = None;
                     self.stop(Ending::Deadline, Duration::ZERO);
@@ -251,6 +264,18 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
     }
 
+    /// Whether a request may start now: the window has room and a worker is free.
+    fn can_start(&self) -> bool {
+        self.dispatched - self.handed_out < self.window && self.has_free_worker()
+    }
+
+    /// Books a worker's report and completes the record it carries, if any.
+    fn take_event(&mut self, event: Option<Event>) {
+        if let Some(record) = self.on_event(event) {
+            self.complete(record);
+        }
+    }
+
     /// Whether a request could start now: a worker is free, or fewer than `concurrency` run.
     fn has_free_worker(&self) -> bool {
         !self.free.is_empty() || self.slots.len() < self.concurrency
@@ -311,9 +336,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
     /// reported are kept, and bodies settling on the pool still arrive.
     fn abort_requests(&mut self) {
         while let Ok(event) = self.events.try_recv() {
-            if let Some(record) = self.on_event(Some(event)) {
-                self.complete(record);
-            }
+            self.take_event(Some(event));
         }
         self.workers.abort_all();
         self.outstanding = self.outstanding.saturating_sub(self.busy);
