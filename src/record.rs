@@ -138,6 +138,14 @@ pub struct RecordJson<'a> {
     paths: &'a [FieldPath],
 }
 
+/// `,"key":value`: the key (which needs no escaping) and its punctuation written as one piece.
+macro_rules! entry {
+    ($out:expr, $key:literal, $value:expr) => {{
+        $out.write_all(concat!(",\"", $key, "\":").as_bytes())?;
+        serde_json::to_writer(&mut *$out, $value)?;
+    }};
+}
+
 impl RecordJson<'_> {
     /// Appends the record as one JSON object (no newline).
     ///
@@ -151,23 +159,23 @@ impl RecordJson<'_> {
         let t = &r.timing;
         out.write_all(b"{\"id\":")?;
         serde_json::to_writer(&mut *out, &r.id)?;
-        entry(out, "url", &r.url)?;
-        entry(out, "status", &r.status)?;
-        entry(out, "http_version", &r.http_version)?;
-        entry(out, "elapsed_ms", &r.elapsed_ms())?;
-        entry(out, "bytes", &r.bytes)?;
-        entry(out, "wire_bytes", &r.wire_bytes)?;
-        entry(out, "attempts", &r.attempts)?;
-        entry(out, "scheduled_s", &r.scheduled.as_secs_f64())?;
-        entry(out, "started_s", &r.started.as_secs_f64())?;
-        entry(out, "finished_s", &r.finished().as_secs_f64())?;
+        entry!(out, "url", &r.url);
+        entry!(out, "status", &r.status);
+        entry!(out, "http_version", &r.http_version);
+        entry!(out, "elapsed_ms", &r.elapsed_ms());
+        entry!(out, "bytes", &r.bytes);
+        entry!(out, "wire_bytes", &r.wire_bytes);
+        entry!(out, "attempts", &r.attempts);
+        entry!(out, "scheduled_s", &r.scheduled.as_secs_f64());
+        entry!(out, "started_s", &r.started.as_secs_f64());
+        entry!(out, "finished_s", &r.finished().as_secs_f64());
         out.write_all(b",\"timing\":{\"dns_ms\":")?;
         serde_json::to_writer(&mut *out, &t.dns_ms)?;
-        entry(out, "connect_ms", &t.connect_ms)?;
-        entry(out, "ttfb_ms", &t.ttfb_ms)?;
-        entry(out, "body_ms", &t.body_ms)?;
+        entry!(out, "connect_ms", &t.connect_ms);
+        entry!(out, "ttfb_ms", &t.ttfb_ms);
+        entry!(out, "body_ms", &t.body_ms);
         out.write_all(b"}")?;
-        entry(out, "error", &r.failure.as_ref().map(|f| &f.message))?;
+        entry!(out, "error", &r.failure.as_ref().map(|f| &f.message));
         out.write_all(b",\"fields\":{")?;
         for (i, path) in self.paths.iter().enumerate() {
             if i > 0 {
@@ -179,14 +187,6 @@ impl RecordJson<'_> {
         }
         out.write_all(b"}}")
     }
-}
-
-/// `,"key":value` for a key that needs no escaping.
-fn entry<T: Serialize + ?Sized>(out: &mut impl Write, key: &str, value: &T) -> io::Result<()> {
-    out.write_all(b",\"")?;
-    out.write_all(key.as_bytes())?;
-    out.write_all(b"\":")?;
-    Ok(serde_json::to_writer(&mut *out, value)?)
 }
 
 #[cfg(test)]

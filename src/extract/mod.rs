@@ -57,6 +57,27 @@ impl FieldPath {
     pub fn get(&self, doc: &Value) -> Value {
         select(&self.steps, doc)
     }
+
+    /// The same value as [`FieldPath::get`], moved out of `doc` instead of copied where the
+    /// path names one place (no `[*]`).
+    fn take(&self, doc: &mut Value) -> Value {
+        if self.steps.contains(&Step::Each) {
+            return self.get(doc);
+        }
+        let mut at = doc;
+        for step in &self.steps {
+            let next = match (step, at) {
+                (Step::Key(key), Value::Object(map)) => map.get_mut(key),
+                (Step::Index(i), Value::Array(items)) => items.get_mut(*i),
+                _ => None,
+            };
+            let Some(next) = next else {
+                return Value::Null;
+            };
+            at = next;
+        }
+        at.take()
+    }
 }
 
 impl fmt::Display for FieldPath {
@@ -157,9 +178,15 @@ impl FieldSet {
     pub fn extract(&self, body: &[u8]) -> Result<Vec<Value>, ExtractError> {
         use serde::de::DeserializeSeed;
         let mut deserializer = serde_json::Deserializer::from_slice(body);
-        let doc = prune::Prune(&self.trie).deserialize(&mut deserializer)?;
+        let mut doc = prune::Prune(&self.trie).deserialize(&mut deserializer)?;
         deserializer.end()?;
-        Ok(self.paths.iter().map(|p| p.get(&doc)).collect())
+        // Paths may overlap, so all but the last copy their value; the last one moves its own.
+        let mut fields = Vec::with_capacity(self.paths.len());
+        if let Some((last, others)) = self.paths.split_last() {
+            fields.extend(others.iter().map(|p| p.get(&doc)));
+            fields.push(last.take(&mut doc));
+        }
+        Ok(fields)
     }
 
     /// The same values as [`FieldSet::extract`], from a fully built `serde_json::Value`: the
