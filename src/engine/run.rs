@@ -174,6 +174,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
                     self.stop(Ending::Deadline, Duration::ZERO);
                 }
                 () = sleep_until(self.abort_at), if grace_running => self.abort_requests(),
+                _ = self.workers.join_next(), if self.aborting() => self.worker_stopped(),
                 // A free worker first, then the rate limiter's go-ahead (cancel-safe: a dropped
                 // wait takes no permit).
                 () = self.pacer.ready(), if can_start => {
@@ -264,6 +265,11 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
     }
 
+    /// Whether the workers were aborted and some have not stopped yet.
+    fn aborting(&self) -> bool {
+        self.ending.is_some() && self.abort_at.is_none() && !self.workers.is_empty()
+    }
+
     /// Whether a request may start now: the window has room and a worker is free.
     fn can_start(&self) -> bool {
         self.dispatched - self.handed_out < self.window && self.has_free_worker()
@@ -332,16 +338,34 @@ impl<I: Iterator<Item = Id>> Run<I> {
         Some(record)
     }
 
-    /// Aborts the requests on the workers: not completed, so not recorded. Records already
-    /// reported are kept, and bodies settling on the pool still arrive.
+    /// Aborts the requests on the workers: not completed, so not recorded. A worker may finish
+    /// its request while the abort reaches it, so the requests count as gone only once every
+    /// worker has stopped (see [`Run::worker_stopped`]); records reported by then are kept, and
+    /// bodies settling on the pool still arrive.
     fn abort_requests(&mut self) {
+        self.abort_at = None;
+        self.free.clear();
+        self.workers.abort_all();
+        if self.workers.is_empty() {
+            self.forget_aborted();
+        }
+    }
+
+    /// After an abort, once the last worker has stopped: every report it sent is in the channel.
+    fn worker_stopped(&mut self) {
+        if self.workers.is_empty() {
+            self.forget_aborted();
+        }
+    }
+
+    /// Takes the reports still queued, then forgets the requests that never finished.
+    fn forget_aborted(&mut self) {
         while let Ok(event) = self.events.try_recv() {
             self.take_event(Some(event));
         }
-        self.workers.abort_all();
+        self.free.clear();
         self.outstanding = self.outstanding.saturating_sub(self.busy);
         self.busy = 0;
-        self.free.clear();
     }
 
     /// When request `index` was due: on the rate's open-loop schedule, the k-th at k/R with the
