@@ -11,8 +11,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio::time::Instant as Deadline;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
@@ -20,7 +18,7 @@ use super::connections::ConnectionCounter;
 use super::pacer::Pacer;
 use super::reorder::Reorder;
 use super::request::Fetcher;
-use super::worker::{self, Event, Job, Slot};
+use super::worker::{Event, Job, Pool, Report};
 use super::{EngineError, JobSpec, Order, RunSpec};
 use crate::plan::ids::Id;
 use crate::record::Record;
@@ -32,20 +30,8 @@ use crate::report::stats::{Ending, RunStats};
 pub struct Run<I: Iterator<Item = Id>> {
     fetcher: Arc<Fetcher>,
     pacer: Arc<Pacer>,
-    /// At most this many workers, one per request in flight.
-    concurrency: usize,
-    workers: JoinSet<()>,
-    /// Each started worker's slot, by worker number.
-    slots: Vec<Slot>,
-    /// Workers waiting for a job, the most recently freed last (its connection is the warmest).
-    free: Vec<usize>,
-    events: mpsc::UnboundedReceiver<Event>,
-    /// Kept so workers can be started at any time; also means `events` never closes.
-    events_in: mpsc::UnboundedSender<Event>,
-    /// Jobs on a worker now.
-    busy: usize,
-    /// Jobs whose record has not come back yet (on a worker, or settling on the pool).
-    outstanding: usize,
+    /// One worker per request in flight, at most the concurrency.
+    pool: Pool,
     ids: Peekable<I>,
     order: Order,
     window: u64,
@@ -98,18 +84,11 @@ impl<I: Iterator<Item = Id>> Run<I> {
             cancel.clone(),
             connections.clone(),
         )?;
-        let (events_in, events) = mpsc::unbounded_channel();
+        let fetcher = Arc::new(fetcher);
         Ok(Self {
-            fetcher: Arc::new(fetcher),
+            pool: Pool::new(Arc::clone(&fetcher), concurrency),
+            fetcher,
             pacer,
-            concurrency,
-            workers: JoinSet::new(),
-            slots: Vec::new(),
-            free: Vec::new(),
-            events,
-            events_in,
-            busy: 0,
-            outstanding: 0,
             ids: ids.peekable(),
             order: spec.order,
             window: spec.lookahead.max(1),
@@ -150,31 +129,32 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 }
             }
             let more = self.ending.is_none() && self.has_more_ids();
-            // A worker's record may come from the pool before the worker reports itself free.
-            let waiting = self.outstanding > 0 || self.busy > 0;
+            let waiting = self.pool.waiting();
             if !waiting && !more {
                 self.ready.extend(self.reorder.drain());
                 let record = self.ready.pop_front()?;
                 return Some(self.hand_out(record));
             }
             let can_start = more && self.can_start();
-            let grace_running = self.abort_at.is_some() && self.busy > 0;
+            let grace_running = self.abort_at.is_some() && self.pool.any_busy();
             tokio::select! {
                 biased;
-                event = self.events.recv(), if waiting => {
-                    self.take_event(event);
-                    // Whatever else has come in meanwhile, without a turn of the loop each.
-                    while let Ok(event) = self.events.try_recv() {
-                        self.take_event(Some(event));
+                report = self.pool.report(), if waiting => match report {
+                    Report::Event(event) => {
+                        self.take_event(event);
+                        // Whatever else has come in meanwhile, without a turn of the loop each.
+                        while let Some(event) = self.pool.report_now() {
+                            self.take_event(event);
+                        }
                     }
-                }
+                    Report::Stopped => self.forget_unfinished(),
+                },
                 () = &mut self.cancelled, if more => {}
                 () = sleep_until(self.deadline), if more || waiting => {
                     self.deadline = None;
                     self.stop(Ending::Deadline, Duration::ZERO);
                 }
                 () = sleep_until(self.abort_at), if grace_running => self.abort_requests(),
-                _ = self.workers.join_next(), if self.aborting() => self.worker_stopped(),
                 // A free worker first, then the rate limiter's go-ahead (cancel-safe: a dropped
                 // wait takes no permit).
                 () = self.pacer.ready(), if can_start => {
@@ -197,15 +177,17 @@ impl<I: Iterator<Item = Id>> Run<I> {
             .collect();
         let mut warming = first.iter().cloned().zip(0..);
         let mut next = warming.next();
-        while next.is_some() || self.outstanding > 0 || self.busy > 0 {
+        while next.is_some() || self.pool.waiting() {
             tokio::select! {
                 biased;
-                event = self.events.recv() => {
-                    let _ = self.on_event(event);
+                report = self.pool.report(), if self.pool.waiting() => {
+                    if let Report::Event(event) = report {
+                        let _ = self.pool.book(event);
+                    }
                 }
-                () = self.pacer.ready(), if next.is_some() && self.has_free_worker() => {
+                () = self.pacer.ready(), if next.is_some() && self.pool.has_free_worker() => {
                     if let Some((id, index)) = next.take() {
-                        let _ = self.send_job(index, id, Duration::ZERO);
+                        let _ = self.pool.send(self.job(index, id, Duration::ZERO));
                         next = warming.next();
                     }
                 }
@@ -265,107 +247,50 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
     }
 
-    /// Whether the workers were aborted and some have not stopped yet.
-    fn aborting(&self) -> bool {
-        self.ending.is_some() && self.abort_at.is_none() && !self.workers.is_empty()
-    }
-
     /// Whether a request may start now: the window has room and a worker is free.
     fn can_start(&self) -> bool {
-        self.dispatched - self.handed_out < self.window && self.has_free_worker()
+        self.dispatched - self.handed_out < self.window && self.pool.has_free_worker()
     }
 
     /// Books a worker's report and completes the record it carries, if any.
-    fn take_event(&mut self, event: Option<Event>) {
-        if let Some(record) = self.on_event(event) {
+    fn take_event(&mut self, event: Event) {
+        if let Some(record) = self.pool.book(event) {
             self.complete(record);
         }
-    }
-
-    /// Whether a request could start now: a worker is free, or fewer than `concurrency` run.
-    fn has_free_worker(&self) -> bool {
-        !self.free.is_empty() || self.slots.len() < self.concurrency
     }
 
     fn dispatch(&mut self, id: Id) {
         let index = self.dispatched;
         self.dispatched += 1;
         let scheduled = self.scheduled_start(index);
-        if let Err(job) = self.send_job(index, id, scheduled) {
+        if let Err(job) = self.pool.send(self.job(index, id, scheduled)) {
             let record = self.fetcher.lost(job.index, &job.id, job.epoch);
             self.complete(record);
         }
     }
 
-    /// Hands a job to a free worker, starting one if none is free; the job back if the worker
-    /// is gone (it was aborted).
-    fn send_job(&mut self, index: u64, id: Id, scheduled: Duration) -> Result<(), Job> {
-        let worker = self.free.pop().unwrap_or_else(|| {
-            let slot = worker::spawn(
-                &mut self.workers,
-                self.slots.len(),
-                &self.fetcher,
-                &self.events_in,
-            );
-            self.slots.push(slot);
-            self.slots.len() - 1
-        });
-        let job = Job {
+    fn job(&self, index: u64, id: Id, scheduled: Duration) -> Job {
+        Job {
             index,
             id,
             epoch: self.epoch,
             scheduled,
-        };
-        self.slots[worker]
-            .try_send(job)
-            .map_err(|e| e.into_inner())?;
-        self.busy += 1;
-        self.outstanding += 1;
-        Ok(())
+        }
     }
 
-    /// Books what a worker reported; the record it carries, if any.
-    fn on_event(&mut self, event: Option<Event>) -> Option<Record> {
-        let record = match event? {
-            Event::Free { worker, record } => {
-                self.busy = self.busy.saturating_sub(1);
-                self.free.push(worker);
-                record?
-            }
-            Event::Settled(record) => record,
-        };
-        self.outstanding = self.outstanding.saturating_sub(1);
-        Some(record)
-    }
-
-    /// Aborts the requests on the workers: not completed, so not recorded. A worker may finish
-    /// its request while the abort reaches it, so the requests count as gone only once every
-    /// worker has stopped (see [`Run::worker_stopped`]); records reported by then are kept, and
-    /// bodies settling on the pool still arrive.
+    /// Aborts the requests on the workers: not completed, so not recorded. Records reported by
+    /// the time every worker has stopped are kept (see `Pool::abort`).
     fn abort_requests(&mut self) {
         self.abort_at = None;
-        self.free.clear();
-        self.workers.abort_all();
-        if self.workers.is_empty() {
-            self.forget_aborted();
+        if self.pool.abort() {
+            self.forget_unfinished();
         }
     }
 
-    /// After an abort, once the last worker has stopped: every report it sent is in the channel.
-    fn worker_stopped(&mut self) {
-        if self.workers.is_empty() {
-            self.forget_aborted();
+    fn forget_unfinished(&mut self) {
+        for record in self.pool.forget_unfinished() {
+            self.complete(record);
         }
-    }
-
-    /// Takes the reports still queued, then forgets the requests that never finished.
-    fn forget_aborted(&mut self) {
-        while let Ok(event) = self.events.try_recv() {
-            self.take_event(Some(event));
-        }
-        self.free.clear();
-        self.outstanding = self.outstanding.saturating_sub(self.busy);
-        self.busy = 0;
     }
 
     /// When request `index` was due: on the rate's open-loop schedule, the k-th at k/R with the

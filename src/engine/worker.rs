@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::request::Fetcher;
 use crate::plan::ids::Id;
@@ -42,19 +43,160 @@ pub(super) enum Event {
 }
 
 /// The scheduler's handle on one worker: where its next job goes.
-pub(super) type Slot = mpsc::Sender<Job>;
+type Slot = mpsc::Sender<Job>;
 
-/// Starts worker `worker` on `fetcher`; it runs until its slot is dropped.
-pub(super) fn spawn(
-    tasks: &mut tokio::task::JoinSet<()>,
-    worker: usize,
-    fetcher: &Arc<Fetcher>,
-    events: &mpsc::UnboundedSender<Event>,
-) -> Slot {
-    // One job at a time: the scheduler sends only to a free worker.
-    let (slot, jobs) = mpsc::channel(1);
-    tasks.spawn(work(worker, Arc::clone(fetcher), jobs, events.clone()));
-    slot
+/// Up to `size` workers, started as jobs need them, and the books on what they are doing.
+pub(super) struct Pool {
+    fetcher: Arc<Fetcher>,
+    size: usize,
+    tasks: JoinSet<()>,
+    /// Each started worker's slot, by worker number.
+    slots: Vec<Slot>,
+    /// Workers waiting for a job, the most recently freed last (its connection is the warmest).
+    free: Vec<usize>,
+    events: mpsc::UnboundedReceiver<Event>,
+    /// Kept so workers can be started at any time; also means `events` never closes.
+    events_in: mpsc::UnboundedSender<Event>,
+    /// Jobs on a worker now.
+    busy: usize,
+    /// Jobs whose record has not come back yet (on a worker, or settling on the pool).
+    outstanding: usize,
+    /// Every worker was aborted.
+    aborted: bool,
+}
+
+/// What [`Pool::report`] brings.
+// Moved once per report; boxing the event would cost an allocation per request instead.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(super) enum Report {
+    Event(Event),
+    /// After an abort, the last worker has stopped: see [`Pool::forget_unfinished`].
+    Stopped,
+}
+
+impl Pool {
+    pub(super) fn new(fetcher: Arc<Fetcher>, size: usize) -> Self {
+        let (events_in, events) = mpsc::unbounded_channel();
+        Self {
+            fetcher,
+            size,
+            tasks: JoinSet::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            events,
+            events_in,
+            busy: 0,
+            outstanding: 0,
+            aborted: false,
+        }
+    }
+
+    /// Whether a job could start now: a worker is free, or fewer than `size` run.
+    pub(super) fn has_free_worker(&self) -> bool {
+        !self.free.is_empty() || self.slots.len() < self.size
+    }
+
+    /// Whether a record or a worker's report is still to come. (A worker's record may come from
+    /// the settling pool before the worker reports itself free.)
+    pub(super) fn waiting(&self) -> bool {
+        self.outstanding > 0 || self.busy > 0
+    }
+
+    /// Whether a job is on a worker now.
+    pub(super) fn any_busy(&self) -> bool {
+        self.busy > 0
+    }
+
+    /// Hands `job` to a free worker, starting one if none is free; the job back if the worker
+    /// is gone (it was aborted).
+    pub(super) fn send(&mut self, job: Job) -> Result<(), Job> {
+        let worker = self.free.pop().unwrap_or_else(|| self.start_worker());
+        self.slots[worker]
+            .try_send(job)
+            .map_err(|e| e.into_inner())?;
+        self.busy += 1;
+        self.outstanding += 1;
+        Ok(())
+    }
+
+    fn start_worker(&mut self) -> usize {
+        // One job at a time: the scheduler sends only to a free worker.
+        let (slot, jobs) = mpsc::channel(1);
+        let worker = self.slots.len();
+        let work = work(
+            worker,
+            Arc::clone(&self.fetcher),
+            jobs,
+            self.events_in.clone(),
+        );
+        self.tasks.spawn(work);
+        self.slots.push(slot);
+        worker
+    }
+
+    /// The next report from a worker, or after an abort the news that all have stopped
+    /// (cancel-safe).
+    pub(super) async fn report(&mut self) -> Report {
+        if !self.aborted {
+            if let Some(event) = self.events.recv().await {
+                return Report::Event(event);
+            }
+        }
+        loop {
+            tokio::select! {
+                biased;
+                Some(event) = self.events.recv() => return Report::Event(event),
+                _ = self.tasks.join_next(), if self.aborted && !self.tasks.is_empty() => {
+                    if self.tasks.is_empty() {
+                        return Report::Stopped;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A report that has already come in, without waiting.
+    pub(super) fn report_now(&mut self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+
+    /// Books what a worker reported; the record it carries, if any.
+    pub(super) fn book(&mut self, event: Event) -> Option<Record> {
+        let record = match event {
+            Event::Free { worker, record } => {
+                self.busy = self.busy.saturating_sub(1);
+                self.free.push(worker);
+                record?
+            }
+            Event::Settled(record) => record,
+        };
+        self.outstanding = self.outstanding.saturating_sub(1);
+        Some(record)
+    }
+
+    /// Aborts every worker; true if none is left running. A worker may finish its request while
+    /// the abort reaches it, so the requests count as gone only once every worker has stopped
+    /// ([`Report::Stopped`]).
+    pub(super) fn abort(&mut self) -> bool {
+        self.aborted = true;
+        self.free.clear();
+        self.tasks.abort_all();
+        self.tasks.is_empty()
+    }
+
+    /// Once every worker has stopped: the records still queued come back, and the requests that
+    /// never finished are forgotten. Bodies settling on the pool still arrive.
+    pub(super) fn forget_unfinished(&mut self) -> Vec<Record> {
+        let mut queued = Vec::new();
+        while let Some(event) = self.report_now() {
+            queued.extend(self.book(event));
+        }
+        self.free.clear();
+        self.outstanding = self.outstanding.saturating_sub(self.busy);
+        self.busy = 0;
+        queued
+    }
 }
 
 async fn work(
