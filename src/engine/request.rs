@@ -83,6 +83,31 @@ impl Fetcher {
         })
     }
 
+    /// The record of a request whose task failed (panicked) before it could finish its own:
+    /// a failure, never a gap in the output.
+    pub(crate) fn lost(&self, index: u64, id: &Id, epoch: Instant) -> Record {
+        let now = epoch.elapsed();
+        Record {
+            index,
+            url: self.url(id),
+            id: id.clone(),
+            status: None,
+            http_version: None,
+            timing: Timing::default(),
+            elapsed: Duration::ZERO,
+            scheduled: now,
+            started: now,
+            bytes: 0,
+            wire_bytes: 0,
+            attempts: 1,
+            failure: Some(Failure {
+                kind: ErrorKind::Request,
+                message: "the request's task failed unexpectedly".to_owned(),
+            }),
+            fields: self.settler.nulls(),
+        }
+    }
+
     /// Decodes bodies and extracts fields for this run's requests.
     pub(super) fn settler(&self) -> &Arc<Settler> {
         &self.settler
@@ -96,7 +121,7 @@ impl Fetcher {
     /// Fetches one id, retrying as the policy allows; `epoch` is the start of the run. The
     /// elapsed time covers every attempt and the waits between them. The body is not settled
     /// yet: the caller frees the request's slot first, so the next request starts while this
-    /// one's fields are extracted (see [`Fetcher::settle_here`] and [`Fetcher::settle_on_pool`]).
+    /// one's fields are extracted (see `Settler::settle_here` and `Settler::settle_on_pool`).
     pub(super) async fn fetch(
         &self,
         index: u64,
@@ -317,33 +342,6 @@ impl Located<'_> {
     fn shown(self) -> String {
         match self {
             Located::Verbatim(text, _) | Located::Parsed(text, _) | Located::Invalid(text) => text,
-        }
-    }
-}
-
-impl Fetcher {
-    /// The record of a request whose task failed (panicked) before it could finish its own:
-    /// a failure, never a gap in the output.
-    pub(crate) fn lost(&self, index: u64, id: &Id, epoch: Instant) -> Record {
-        let now = epoch.elapsed();
-        Record {
-            index,
-            url: self.url(id),
-            id: id.clone(),
-            status: None,
-            http_version: None,
-            timing: Timing::default(),
-            elapsed: Duration::ZERO,
-            scheduled: now,
-            started: now,
-            bytes: 0,
-            wire_bytes: 0,
-            attempts: 1,
-            failure: Some(Failure {
-                kind: ErrorKind::Request,
-                message: "the request's task failed unexpectedly".to_owned(),
-            }),
-            fields: self.settler.nulls(),
         }
     }
 }

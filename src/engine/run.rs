@@ -170,6 +170,9 @@ impl<I: Iterator<Item = Id>> Run<I> {
     /// open stay open, the measured run (which fetches them again) starts warm, and no figure
     /// counts them.
     pub async fn warm_up(&mut self, n: u64) {
+        if n == 0 {
+            return;
+        }
         let first: Vec<Id> = self
             .ids
             .by_ref()

@@ -116,16 +116,12 @@ impl Settler {
     }
 
     /// The finished record: the body decoded and its fields extracted here and now (a failed
-    /// request gets nulls).
+    /// request keeps its wire size and gets nulls).
     pub(super) fn settle_here(&self, fetched: Fetched) -> Record {
-        let Fetched { record, body } = fetched;
+        let Fetched { mut record, body } = fetched;
         if record.failure.is_some() {
-            let nulls = Settled {
-                bytes: body.bytes,
-                fields: self.nulls(),
-                failure: None,
-            };
-            return finish(record, nulls);
+            record.fields = self.nulls();
+            return record;
         }
         finish(record, self.settle(&body))
     }
