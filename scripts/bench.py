@@ -16,7 +16,8 @@ after an unmeasured warm-up of the same command (see measure_all); the table giv
 the median whole-process wall time, its ratio to the floor max(ceil(N/c) x latency, bytes /
 bandwidth) and to fetchbench.
 Installs nothing: tools that are absent are listed as skipped (see README, Performance).
-Run from the project root after `cargo build --release`.
+Run from the project root after `cargo build --profile release-lto` (the profile the
+published figures come from).
 """
 import json
 import math
@@ -30,7 +31,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FETCHBENCH = os.path.join(ROOT, "target", "release", "fetchbench")
+FETCHBENCH = os.path.join(ROOT, "target", "release-lto", "fetchbench")
 RUNS = int(os.environ.get("RUNS", "5"))
 PORT = int(os.environ.get("BENCH_PORT", "18471"))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -254,7 +255,7 @@ def link():
 
 if __name__ == "__main__":
     if not os.path.exists(FETCHBENCH):
-        raise SystemExit("build first: cargo build --release")
+        raise SystemExit("build first: cargo build --profile release-lto")
     print(f"# fetchbench benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {RUNS} runs per tool")
     for scenario in sys.argv[1:] or ["pokeapi", "raw", "scale"]:
         {"pokeapi": pokeapi, "raw": raw, "scale": scale, "link": link}[scenario]()

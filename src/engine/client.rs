@@ -107,6 +107,7 @@ pub(crate) fn build(
     connections: &ConnectionCounter,
     resolver: ResolveOnce,
 ) -> Result<Client, reqwest::Error> {
+    install_crypto();
     let mut builder = Client::builder()
         .default_headers(default_headers(options))
         .timeout(options.timeout)
@@ -131,4 +132,14 @@ pub(crate) fn build(
         builder = builder.proxy(reqwest::Proxy::all(proxy)?);
     }
     builder.build()
+}
+
+/// Makes ring the process's TLS crypto provider, unless one is installed already (by an earlier
+/// run, or by a program using the library that chose its own). reqwest is built without a
+/// provider of its own so that the first build does not compile aws-lc-sys.
+fn install_crypto() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may win the race; its provider is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }
