@@ -67,7 +67,8 @@ pub enum AppError {
 impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::Usage { .. } => 2,
+            // A client that cannot be set up is a setting's fault, found before any request.
+            AppError::Usage { .. } | AppError::Engine(EngineError::Setup(_)) => 2,
             _ => 1,
         }
     }
@@ -147,7 +148,6 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         .interrupted_by(interrupted.map(Signal::name))
         .for_shard(plan.shard);
     report.keepalive = !plan.client.no_keepalive;
-    report.proxy = proxy_in_use(&plan);
     if !plan.quiet {
         print_report(&report, paint);
     }
@@ -164,16 +164,6 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         None if deadline_reached => Exit::DeadlineReached,
         None if report.all_ok() => Exit::Success,
         None => Exit::SomeFailed,
-    })
-}
-
-/// The proxy requests go through: `--proxy`, else the environment's, shown without a password.
-fn proxy_in_use(plan: &Plan) -> Option<String> {
-    let from_env = || crate::engine::client::env_proxy(&crate::engine::client::PROXY_VARIABLES);
-    let proxy = plan.client.proxy.clone().or_else(from_env)?;
-    Some(match reqwest::Url::parse(&proxy) {
-        Ok(url) => crate::engine::shape::redact(&url),
-        Err(_) => "<unparsable proxy setting>".to_owned(),
     })
 }
 

@@ -224,6 +224,8 @@ async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
     assert!(recs
         .iter()
         .all(|r| r["status"] == 500 && r["attempts"] == 2));
+    // The version that answered, failures included.
+    assert!(recs.iter().all(|r| r["http_version"] == "HTTP/1.1"));
     assert!(recs[0]["error"].as_str().unwrap().contains("500"));
 }
 

@@ -34,7 +34,8 @@ pub struct ClientOptions {
     pub no_keepalive: bool,
     /// Pin host names to addresses (curl's `--resolve`), skipping DNS for them.
     pub resolve: Vec<(String, std::net::SocketAddr)>,
-    /// Send every request through this proxy; else `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` apply.
+    /// Send every request through this proxy; else `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY` apply,
+    /// with `NO_PROXY` as curl reads it (see `proxy`).
     pub proxy: Option<String>,
     pub retry: RetryPolicy,
 }
@@ -59,22 +60,17 @@ impl Default for ClientOptions {
     }
 }
 
-/// The environment's proxy variables, in the order curl and reqwest read them: the first pair
-/// applies to https only, the others to plain http too.
-pub const PROXY_VARIABLES: [&str; 6] = [
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-];
-
-/// The first of `names` set to something in the environment, and its value.
-pub fn env_proxy(names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+/// How large a response head may be, as curl limits it: one header field at most 100 KiB
+/// (`CURL_MAX_HTTP_HEADER`), the whole head at most 300 KiB (`MAX_HTTP_RESP_HEADER_SIZE`). curl
+/// does not count fields; hyper must, so the count is set high enough that a head of many short
+/// fields meets the size limit first in practice.
+pub mod head_limits {
+    /// Largest header field (name and value).
+    pub const FIELD_BYTES: usize = 100 * 1024;
+    /// Largest response head: status line and every header.
+    pub const HEAD_BYTES: usize = 300 * 1024;
+    /// Most header fields in one response.
+    pub const FIELDS: usize = 1000;
 }
 
 /// The headers every request starts with: `Accept: */*` (as reqwest and curl send), the
@@ -99,13 +95,15 @@ pub(crate) fn default_headers(options: &ClientOptions) -> HeaderMap {
     headers
 }
 
-/// A client whose idle pool holds one connection per concurrent slot. Redirects are off here:
-/// `Fetcher` follows them itself, knowing which headers are secrets.
+/// A client whose idle pool holds one connection per concurrent slot, through `proxies` (none:
+/// not even the environment's, since `proxy` decides which requests go through one). Redirects
+/// are off here: `Fetcher` follows them itself, knowing which headers are secrets.
 pub(crate) fn build(
     options: &ClientOptions,
     concurrency: usize,
     connections: &ConnectionCounter,
     resolver: ResolveOnce,
+    proxies: Vec<reqwest::Proxy>,
 ) -> Result<Client, reqwest::Error> {
     install_crypto();
     let mut builder = Client::builder()
@@ -116,6 +114,8 @@ pub(crate) fn build(
         .danger_accept_invalid_certs(options.insecure)
         .pool_max_idle_per_host(if options.no_keepalive { 0 } else { concurrency })
         .tcp_nodelay(true)
+        .http1_max_headers(head_limits::FIELDS)
+        .http2_max_header_list_size(head_limits::HEAD_BYTES as u32)
         .connector_layer(connections.clone())
         .dns_resolver(resolver);
     if options.http2 {
@@ -128,8 +128,9 @@ pub(crate) fn build(
     for (host, addr) in &options.resolve {
         builder = builder.resolve(host, *addr);
     }
-    if let Some(proxy) = &options.proxy {
-        builder = builder.proxy(reqwest::Proxy::all(proxy)?);
+    builder = builder.no_proxy();
+    for proxy in proxies {
+        builder = builder.proxy(proxy);
     }
     builder.build()
 }

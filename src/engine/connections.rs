@@ -20,6 +20,8 @@ pub(crate) struct ConnectTiming {
     pub dns: Option<Duration>,
     /// The whole connect, DNS included.
     pub connect: Option<Duration>,
+    /// Connects the request drove, to tell a reused connection from a fresh one.
+    pub count: u32,
 }
 
 tokio::task_local! {
@@ -56,11 +58,18 @@ pub(crate) fn note_dns(took: Duration) {
 /// Notes a connect's duration (DNS included) for the request whose task made it, if any.
 pub(crate) fn note_connect(took: Duration) {
     let _ = CONNECT_TIME.try_with(|slot| {
+        let was = slot.get();
         slot.set(ConnectTiming {
             connect: Some(took),
-            ..slot.get()
+            count: was.count + 1,
+            ..was
         })
     });
+}
+
+/// How many connects the current request has driven so far (0 outside `timing_connect`).
+pub(crate) fn connects_so_far() -> u32 {
+    CONNECT_TIME.try_with(|slot| slot.get().count).unwrap_or(0)
 }
 
 /// Counts and times connects; cloned into the client, shared with the run's stats.

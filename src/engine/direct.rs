@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use reqwest::Url;
 use thiserror::Error;
 
+use super::client::head_limits;
 use super::connections::{self, ConnectionCounter};
 use super::resolver::ResolveOnce;
 
@@ -112,15 +113,18 @@ impl Direct {
         }
     }
 
-    /// Sends `request` on an idle connection to `origin`, or a new one. A reused connection the
-    /// server closed before the request went out is replaced silently, as any client's pool does.
+    /// Sends `request` on an idle connection to `origin` (unless `fresh`), or a new one. A
+    /// reused connection the server closed before the request went out is replaced silently, as
+    /// any client's pool does.
     pub(crate) async fn send(
         self: &Arc<Self>,
         origin: Origin,
         mut request: http::Request<Body>,
+        fresh: bool,
     ) -> Result<(http::Response<Incoming>, Lease), DirectError> {
         loop {
-            let (mut sender, reused) = match self.take_idle(&origin) {
+            let idle = if fresh { None } else { self.take_idle(&origin) };
+            let (mut sender, reused) = match idle {
                 Some(sender) => (sender, true),
                 None => (self.connect(&origin).await?, false),
             };
@@ -164,7 +168,11 @@ impl Direct {
             .map_err(DirectError::Connect)?;
         // Requests are small and written whole: waiting to coalesce them only adds latency.
         stream.set_nodelay(true).map_err(DirectError::Connect)?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        let (sender, connection) = http1::Builder::new()
+            .max_headers(head_limits::FIELDS)
+            .max_header_size(head_limits::HEAD_BYTES)
+            .handshake(TokioIo::new(stream))
+            .await?;
         tokio::spawn(async move {
             // The connection's own errors reach the request that uses it; nothing to add here.
             let _ = connection.await;

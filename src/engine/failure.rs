@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::client::head_limits;
 use super::direct::DirectError;
 use super::retry::Transience;
 use super::transport::TransportError;
@@ -40,6 +41,9 @@ fn describe_direct(error: &DirectError, options: &ClientOptions) -> (Failure, Tr
             (ErrorKind::Connect, transient, chain(error))
         }
         DirectError::Http(e) if is_cut_short(e) => (ErrorKind::Body, transient, chain(error)),
+        DirectError::Http(e) if e.is_parse_too_large() => {
+            (ErrorKind::Request, Transience::Permanent, head_too_large())
+        }
         DirectError::Http(_) => (ErrorKind::Request, Transience::Permanent, chain(error)),
     };
     (Failure { kind, message }, transience)
@@ -67,6 +71,8 @@ fn describe_pooled(error: &reqwest::Error, options: &ClientOptions) -> (Failure,
             Transience::Permanent,
             error_chain(error),
         )
+    } else if head_was_too_large(error) {
+        (ErrorKind::Request, Transience::Permanent, head_too_large())
     } else if error.is_body() || is_cut_short(error) {
         (ErrorKind::Body, transient, error_chain(error))
     } else if error.is_decode() {
@@ -86,6 +92,37 @@ pub(crate) fn permanent(kind: ErrorKind, message: String) -> (Failure, Transienc
     (Failure { kind, message }, Transience::Permanent)
 }
 
+/// A response head over hyper's limits (see `client::head_limits`): hyper reports too many fields
+/// and too many bytes alike, so the message names both.
+fn head_too_large() -> String {
+    format!(
+        "response head too large: more than {} header fields or {} KiB in all (the response \
+         head limits)",
+        head_limits::FIELDS,
+        head_limits::HEAD_BYTES / 1024
+    )
+}
+
+/// The message for a header field over `head_limits::FIELD_BYTES`.
+pub(crate) fn field_too_large(name: &str, bytes: usize) -> String {
+    format!(
+        "response header `{name}` too large: {bytes} bytes, more than the {} KiB a header field \
+         may have (the response head limits)",
+        head_limits::FIELD_BYTES / 1024
+    )
+}
+
+fn head_was_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
+            return hyper_error.is_parse_too_large();
+        }
+        source = cause.source();
+    }
+    false
+}
+
 /// "body too large: more than N bytes (--max-body)".
 pub(crate) fn too_large(cap: u64) -> String {
     format!("body too large: more than {cap} bytes (--max-body)")
@@ -100,7 +137,7 @@ fn timed_out(what: &str, after: Duration, flag: &str) -> String {
 
 /// True when the connection dropped mid-exchange (reset, closed before the response ended):
 /// transient by nature, though reqwest reports it as a plain request error.
-fn is_cut_short(error: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn is_cut_short(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(error);
     while let Some(cause) = source {
         if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {

@@ -14,6 +14,7 @@ pub mod decode;
 mod direct;
 mod failure;
 pub mod pacer;
+mod proxy;
 mod redirect;
 pub mod reorder;
 mod reply;
@@ -41,14 +42,17 @@ use crate::plan::template::Template;
 use crate::report::stats::{RunMode, RunStats};
 
 pub use self::client::ClientOptions;
+pub use self::proxy::ProxyError;
 pub use self::retry::RetryPolicy;
 pub use self::run::Run;
+pub use self::transport::{ProxyUse, SetupError};
 
 /// Why a run could not start or stopped before its end.
 #[derive(Debug, Error)]
 pub enum EngineError {
-    #[error("could not set up the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+    /// The client could not be built (a TLS setting, a proxy that is not a URL).
+    #[error(transparent)]
+    Setup(#[from] SetupError),
     /// Writing a record failed (a closed pipe, a full disk); the run stopped.
     #[error("could not write results: {0}")]
     Output(#[source] io::Error),

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
-use super::client::ClientOptions;
+use super::client::{head_limits, ClientOptions};
 use super::connections::{self, ConnectionCounter};
 use super::decode::Encoding;
 use super::failure::{self, permanent, too_large};
@@ -64,7 +64,7 @@ impl Fetcher {
         pacer: Arc<Pacer>,
         cancel: CancellationToken,
         connections: ConnectionCounter,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, super::SetupError> {
         let mut transport = Transport::new(options, concurrency, &connections)?;
         let urls = UrlRenderer::new(template);
         if let Some((base, headers)) = urls.base().zip(options.shape.fixed_headers()) {
@@ -106,6 +106,11 @@ impl Fetcher {
             }),
             fields: self.settler.nulls(),
         }
+    }
+
+    /// The requests sent through a proxy so far, and the proxies that carried them.
+    pub(crate) fn proxy_use(&self) -> super::ProxyUse {
+        self.transport.proxy_use()
     }
 
     /// Decodes bodies and extracts fields for this run's requests.
@@ -247,9 +252,18 @@ impl Fetcher {
         } else {
             Transience::Permanent
         };
+        // From here on a server answered: every outcome, failures included, carries its version.
+        let answered = |failed: Attempt| Attempt { version, ..failed };
+        if let Some((name, bytes)) = oversized_field(response.headers()) {
+            let failure = permanent(ErrorKind::Request, failure::field_too_large(name, bytes));
+            return answered(failed_attempt(code, 0, failure));
+        }
         let encoding = match Encoding::of(response.headers()) {
             Ok(encoding) => encoding,
-            Err(e) => return failed_attempt(code, 0, permanent(ErrorKind::Body, e.to_string())),
+            Err(e) => {
+                let failure = permanent(ErrorKind::Body, e.to_string());
+                return answered(failed_attempt(code, 0, failure));
+            }
         };
         let wanted = status.is_success() && !self.settler.fields.is_empty();
         let keep = wanted || (status.is_success() && encoding != Encoding::Identity);
@@ -259,10 +273,10 @@ impl Fetcher {
         let (wire_bytes, wire) = match received {
             Ok(received) => received,
             Err((bytes, failure)) => {
-                return Attempt {
+                return answered(Attempt {
                     timing,
                     ..failed_attempt(code, bytes, failure)
-                }
+                })
             }
         };
         if !status.is_success() {
@@ -270,10 +284,10 @@ impl Fetcher {
                 kind: ErrorKind::Status,
                 message: format!("HTTP {status}"),
             };
-            return Attempt {
+            return answered(Attempt {
                 timing,
                 ..failed_attempt(code, wire_bytes, (failure, transience))
-            };
+            });
         }
         Attempt {
             status: code,
@@ -350,6 +364,15 @@ impl Located<'_> {
 pub(crate) struct Outgoing {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Option<String>,
+}
+
+/// The first header field over `head_limits::FIELD_BYTES`, and its size. hyper limits only the
+/// whole head; curl also limits each field, which a head of a few huge fields would pass.
+fn oversized_field(headers: &HeaderMap) -> Option<(&str, usize)> {
+    headers.iter().find_map(|(name, value)| {
+        let bytes = name.as_str().len() + value.len();
+        (bytes > head_limits::FIELD_BYTES).then_some((name.as_str(), bytes))
+    })
 }
 
 fn http_version(version: reqwest::Version) -> &'static str {

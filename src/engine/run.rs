@@ -57,6 +57,8 @@ pub struct Run<I: Iterator<Item = Id>> {
     connections: ConnectionCounter,
     /// Connections opened before the measured run (by the warm-up).
     connections_before: u64,
+    /// Requests the warm-up sent through a proxy.
+    proxied_before: u64,
     /// Ids the warm-up took from `ids`, to fetch again.
     requeued: VecDeque<Id>,
     /// Set once dispatch has stopped early; in-flight requests are aborted at `abort_at`.
@@ -108,6 +110,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             cpu_at_start: process_cpu_time(),
             connections,
             connections_before: 0,
+            proxied_before: 0,
             requeued: VecDeque::new(),
             ending: None,
             abort_at: None,
@@ -199,6 +202,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
         self.requeued.extend(first);
         self.epoch = Instant::now();
         self.connections_before = self.connections.opened();
+        self.proxied_before = self.fetcher.proxy_use().requests;
         self.cpu_at_start = process_cpu_time();
         self.stats = RunStats::new(self.stats.mode, self.stats.concurrency, self.stats.rate);
     }
@@ -217,6 +221,9 @@ impl<I: Iterator<Item = Id>> Run<I> {
         let mut stats = self.stats;
         stats.ending = self.ending.unwrap_or(Ending::Completed);
         stats.connections_opened = self.connections.opened() - self.connections_before;
+        let proxy_use = self.fetcher.proxy_use();
+        stats.proxied_requests = proxy_use.requests - self.proxied_before;
+        stats.proxies = proxy_use.proxies.into_iter().collect();
         stats.client_cpu = process_cpu_time()
             .zip(self.cpu_at_start)
             .map(|(now, start)| now.saturating_sub(start));

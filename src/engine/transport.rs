@@ -1,8 +1,11 @@
 //! Which HTTP stack carries a request: the direct HTTP/1 path for plain `http://` without a
-//! proxy or HTTP/2 (see `direct`), reqwest for everything else. Both answer with a [`Reply`], so
+//! proxy or HTTP/2 (see `direct`), reqwest for everything else: one client for requests that go
+//! through a proxy (see `proxy`), one for those that do not. All answer with a [`Reply`], so
 //! the request, redirect and retry logic above is written once.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -11,8 +14,10 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, HOS
 use reqwest::{Method, Url};
 
 use super::client::{self, ClientOptions};
-use super::connections::ConnectionCounter;
+use super::connections::{self, ConnectionCounter};
 use super::direct::{self, Direct, DirectError, Origin};
+use super::failure;
+use super::proxy::{self, ProxyError, ProxyRoutes};
 pub(crate) use super::reply::Reply;
 use super::resolver::ResolveOnce;
 
@@ -62,11 +67,40 @@ impl Prepared {
     }
 }
 
+/// Why a run's transport could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("could not set up the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+}
+
+/// Which requests went through a proxy, and which proxies carried them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyUse {
+    pub requests: u64,
+    /// The proxies, passwords redacted.
+    pub proxies: BTreeSet<String>,
+}
+
 /// A failed exchange, from whichever stack carried it.
 #[derive(Debug)]
 pub(crate) enum TransportError {
     Pooled(reqwest::Error),
     Direct(DirectError),
+}
+
+impl TransportError {
+    /// Whether an open connection dropped before the exchange ended (reset, closed early); a
+    /// connect that failed (a handshake cut short) is not one.
+    pub(crate) fn is_cut_short(&self) -> bool {
+        match self {
+            TransportError::Pooled(e) => !e.is_connect() && failure::is_cut_short(e),
+            TransportError::Direct(DirectError::Http(e)) => failure::is_cut_short(e),
+            TransportError::Direct(_) => false,
+        }
+    }
 }
 
 /// The two stacks of a run.
@@ -75,10 +109,16 @@ pub(crate) struct Transport {
     /// Built on first use when the direct path may carry the run (an `http://` run then never
     /// pays the ~10 ms of loading the system's CA certificates), up front otherwise.
     pooled: OnceLock<reqwest::Client>,
+    /// For requests that go through a proxy, built on first use.
+    proxied: OnceLock<reqwest::Client>,
+    routes: ProxyRoutes,
+    /// Requests sent through a proxy, and the proxies that carried them.
+    proxied_requests: AtomicU64,
+    proxies_used: Mutex<BTreeSet<String>>,
     concurrency: usize,
     counter: ConnectionCounter,
     resolver: ResolveOnce,
-    /// None when every request must go through reqwest (a proxy, HTTP/2).
+    /// None when every request must go through reqwest (HTTP/2).
     direct: Option<Arc<Direct>>,
     /// Headers every direct request starts with, as reqwest would send them.
     defaults: HeaderMap,
@@ -92,9 +132,11 @@ impl Transport {
         options: &ClientOptions,
         concurrency: usize,
         counter: &ConnectionCounter,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, SetupError> {
         let resolver = ResolveOnce::default();
-        let direct = direct_allowed(options).then(|| {
+        let routes = ProxyRoutes::new(options.proxy.as_deref())?;
+        // HTTP/2 is reqwest's; a request that goes through a proxy is routed to reqwest per URL.
+        let direct = (!options.http2).then(|| {
             Arc::new(Direct::new(
                 !options.no_keepalive,
                 options.connect_timeout,
@@ -105,6 +147,10 @@ impl Transport {
         });
         let transport = Self {
             pooled: OnceLock::new(),
+            proxied: OnceLock::new(),
+            routes,
+            proxied_requests: AtomicU64::new(0),
+            proxies_used: Mutex::new(BTreeSet::new()),
             concurrency,
             counter: counter.clone(),
             resolver,
@@ -114,8 +160,11 @@ impl Transport {
             options: options.clone(),
         };
         if transport.direct.is_none() {
-            // Everything goes through reqwest: a bad setting (a proxy URL) fails the run now.
+            // Everything goes through reqwest: a bad setting fails the run now.
             transport.pooled()?;
+        }
+        if transport.routes.any() {
+            transport.proxied()?;
         }
         Ok(transport)
     }
@@ -123,6 +172,9 @@ impl Transport {
     /// Builds once the head of every request to `base`'s origin carrying `headers` (the run's
     /// fixed headers), if the direct path carries that origin; see [`Target::Verbatim`].
     pub(crate) fn prepare(&mut self, base: &Url, headers: &HeaderMap) {
+        if self.routes.for_url(base).is_some() {
+            return;
+        }
         let Some((direct, origin)) = self.direct.clone().zip(Origin::of(base)) else {
             return;
         };
@@ -141,12 +193,37 @@ impl Transport {
 
     /// Whether any request of the run has gone through reqwest (and its pool).
     pub(crate) fn uses_pool(&self) -> bool {
-        self.pooled.get().is_some()
+        self.pooled.get().is_some() || self.proxied.get().is_some()
     }
 
-    /// The reqwest client, built the first time a request needs it.
+    /// The requests sent through a proxy so far, and the proxies that carried them.
+    pub(crate) fn proxy_use(&self) -> ProxyUse {
+        ProxyUse {
+            requests: self.proxied_requests.load(Ordering::Relaxed),
+            proxies: self
+                .proxies_used
+                .lock()
+                .map(|used| used.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The reqwest client for requests that bypass any proxy, built on first use.
     fn pooled(&self) -> Result<&reqwest::Client, reqwest::Error> {
-        if let Some(client) = self.pooled.get() {
+        self.client(&self.pooled, Vec::new())
+    }
+
+    /// The reqwest client for requests that go through a proxy, built on first use.
+    fn proxied(&self) -> Result<&reqwest::Client, reqwest::Error> {
+        self.client(&self.proxied, self.routes.for_reqwest()?)
+    }
+
+    fn client<'a>(
+        &self,
+        cell: &'a OnceLock<reqwest::Client>,
+        proxies: Vec<reqwest::Proxy>,
+    ) -> Result<&'a reqwest::Client, reqwest::Error> {
+        if let Some(client) = cell.get() {
             return Ok(client);
         }
         let built = client::build(
@@ -154,12 +231,33 @@ impl Transport {
             self.concurrency,
             &self.counter,
             self.resolver.clone(),
+            proxies,
         )?;
         // Two first requests may race to build it; either client will do.
-        Ok(self.pooled.get_or_init(|| built))
+        Ok(cell.get_or_init(|| built))
+    }
+
+    /// The reqwest client that carries a request to `url`, counting it if it goes through a
+    /// proxy.
+    fn reqwest_for(&self, url: &Url) -> Result<&reqwest::Client, reqwest::Error> {
+        let Some(proxy) = self.routes.for_url(url) else {
+            return self.pooled();
+        };
+        self.proxied_requests.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut used) = self.proxies_used.lock() {
+            used.insert(proxy::shown(proxy));
+        }
+        self.proxied()
     }
 
     /// Sends one request (no redirect following: that is `redirect`'s job).
+    ///
+    /// An idempotent request that fails on a reused connection before any byte of a response
+    /// came (the server closed it while idle, without `Connection: close`) is sent again at once
+    /// on another connection, as browsers and curl do: that is not the server's answer, so it
+    /// is neither a retry nor a failure. The direct path resends once, on a new connection;
+    /// reqwest's pool chooses the connection itself, so each resend there drops one stale
+    /// connection, at most one per pooled connection.
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -167,18 +265,50 @@ impl Transport {
         headers: &HeaderMap,
         body: Option<&String>,
     ) -> Result<Reply, TransportError> {
+        let mut resends = 0;
+        loop {
+            let connects = connections::connects_so_far();
+            let fresh = resends > 0;
+            let sent = self
+                .send_once(method.clone(), target, headers, body, fresh)
+                .await;
+            match sent {
+                Err(e)
+                    if e.is_cut_short()
+                        && method.is_idempotent()
+                        && connections::connects_so_far() == connects
+                        && resends <= self.concurrency =>
+                {
+                    resends += 1;
+                }
+                sent => return sent,
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        target: Target<'_>,
+        headers: &HeaderMap,
+        body: Option<&String>,
+        fresh: bool,
+    ) -> Result<Reply, TransportError> {
         let url = match target {
             Target::Url(url) => url,
             Target::Verbatim(text, prepared) => {
                 let request = prepared.request(method, text, body);
                 let origin = prepared.origin.clone();
-                return self.send_direct(&prepared.direct, origin, request).await;
+                return self
+                    .send_direct(&prepared.direct, origin, request, fresh)
+                    .await;
             }
         };
         let direct = self.direct.as_ref().zip(Origin::of(url));
+        let direct = direct.filter(|_| self.routes.for_url(url).is_none());
         let Some((direct, origin)) = direct else {
-            let pooled = self.pooled().map_err(TransportError::Pooled)?;
-            let mut builder = pooled.request(method, url.clone()).headers(headers.clone());
+            let client = self.reqwest_for(url).map_err(TransportError::Pooled)?;
+            let mut builder = client.request(method, url.clone()).headers(headers.clone());
             if let Some(body) = body {
                 builder = builder.body(body.clone());
             }
@@ -189,7 +319,7 @@ impl Transport {
                 .map_err(TransportError::Pooled);
         };
         let request = self.direct_request(method, url, headers, body);
-        self.send_direct(direct, origin, request).await
+        self.send_direct(direct, origin, request, fresh).await
     }
 
     /// Sends `request` over the direct path, under the attempt's `--timeout`.
@@ -198,9 +328,11 @@ impl Transport {
         direct: &Arc<Direct>,
         origin: Origin,
         request: http::Request<direct::Body>,
+        fresh: bool,
     ) -> Result<Reply, TransportError> {
         let deadline = Instant::now() + self.options.timeout;
-        let sent = tokio::time::timeout_at(deadline.into(), direct.send(origin, request)).await;
+        let sending = direct.send(origin, request, fresh);
+        let sent = tokio::time::timeout_at(deadline.into(), sending).await;
         match sent {
             Ok(Ok((response, lease))) => Ok(Reply::Direct {
                 response,
@@ -266,14 +398,6 @@ fn finish_request(
     *request.uri_mut() = uri;
     *request.headers_mut() = head;
     request
-}
-
-/// Plain `http://` goes direct unless a proxy or HTTP/2 is asked for (the environment's proxy
-/// variables included: the user set them for a reason).
-fn direct_allowed(options: &ClientOptions) -> bool {
-    // HTTPS_PROXY and https_proxy apply to https only, which never goes direct.
-    let http_proxy = client::env_proxy(&client::PROXY_VARIABLES[2..]).is_some();
-    options.proxy.is_none() && !options.http2 && !http_proxy
 }
 
 /// `host` or `host:port` when the port is not the scheme's default.

@@ -182,6 +182,18 @@ fn rows(runs: &[RunReport]) -> Vec<Row> {
             (r.requests - two).to_string()
         }));
     }
+    if runs.iter().any(|r| r.proxied_requests > 0) {
+        // Through a proxy the figures measure the proxy too: say which, and for how many.
+        extra.push(row("through proxy", &|r| match r.proxies.as_slice() {
+            [] => "none".to_owned(),
+            proxies => format!(
+                "{} of {}: {}",
+                r.proxied_requests,
+                r.requests,
+                proxies.join(", ")
+            ),
+        }));
+    }
     if runs.iter().any(|r| r.latency_corrected_ms.is_some()) {
         let corrected = |r: &RunReport, pick: fn(&LatencySummary) -> f64| {
             r.latency_corrected_ms

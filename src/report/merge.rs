@@ -190,6 +190,13 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
         mean_in_flight,
         client_cpu_s,
         connections_opened: sum(|r| r.connections_opened),
+        proxied_requests: sum(|r| r.proxied_requests),
+        proxies: runs
+            .iter()
+            .flat_map(|r| r.proxies.iter().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         closed_loop: first.closed_loop,
         requests,
         ok: sum(|r| r.ok),

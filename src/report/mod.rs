@@ -46,8 +46,9 @@ pub struct Report {
     /// Whether connections were reused (false with `--no-keepalive`).
     #[serde(default = "reused")]
     pub keepalive: bool,
-    /// The proxy requests went through (password redacted), or null: through a proxy, the
-    /// figures measure the proxy too.
+    /// The proxies any run's requests actually went through (passwords redacted, comma
+    /// separated), or null when none did: through a proxy, the figures measure the proxy too.
+    /// Each run says how many of its requests went through one.
     #[serde(default)]
     pub proxy: Option<String>,
     /// For a concurrency sweep (`-c 1,4,16`), the lowest level within 10% of the best rate;
@@ -80,6 +81,12 @@ pub struct RunReport {
     /// Connections the client opened (1 for a sequential run with reuse; one per request with
     /// `--no-keepalive`).
     pub connections_opened: u64,
+    /// Requests that went through a proxy (`NO_PROXY` hosts bypass it).
+    #[serde(default)]
+    pub proxied_requests: u64,
+    /// The proxies that carried them, passwords redacted (empty when none did).
+    #[serde(default)]
+    pub proxies: Vec<String>,
     /// True without `--rate`: each request is sent when a slot frees, so latency is timed from
     /// the send and queueing before it is not seen (coordinated omission applies).
     pub closed_loop: bool,
@@ -213,6 +220,8 @@ impl RunReport {
             },
             mean_in_flight: stats.mean_in_flight(),
             connections_opened: stats.connections_opened,
+            proxied_requests: stats.proxied_requests,
+            proxies: stats.proxies.clone(),
             client_cpu_s,
             closed_loop: stats.rate.is_none(),
             latency_ms_by_class: stats
@@ -281,6 +290,15 @@ impl RunReport {
     }
 }
 
+/// The proxies the runs' requests went through, or None when no request did.
+fn proxies_of(runs: &[RunReport]) -> Option<String> {
+    let all: std::collections::BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| r.proxies.iter().map(String::as_str))
+        .collect();
+    (!all.is_empty()).then(|| all.into_iter().collect::<Vec<_>>().join(", "))
+}
+
 impl Report {
     /// The report of `runs`, each of which was asked to fetch `planned` ids.
     pub fn new(runs: &[RunStats], planned: Option<u64>) -> Self {
@@ -295,6 +313,7 @@ impl Report {
     pub fn from_runs(runs: Vec<RunReport>, shard: Option<Shard>) -> Self {
         let speedup = speedup(&runs);
         let knee = self::sweep::knee(&runs);
+        let proxy = proxies_of(&runs);
         Self {
             knee,
             schema_version: SCHEMA_VERSION,
@@ -304,7 +323,7 @@ impl Report {
             speedup,
             interrupted: None,
             keepalive: true,
-            proxy: None,
+            proxy,
         }
     }
 

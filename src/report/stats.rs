@@ -81,6 +81,9 @@ pub struct RunStats {
     pub client_cpu: Option<Duration>,
     /// Connections the client opened.
     pub connections_opened: u64,
+    /// Requests that went through a proxy, and the proxies (passwords redacted).
+    pub proxied_requests: u64,
+    pub proxies: Vec<String>,
     /// Histograms of each request phase.
     pub phases: Phases,
     /// Per-second buckets.
@@ -117,6 +120,8 @@ impl RunStats {
             slowest: Vec::with_capacity(SLOWEST + 1),
             client_cpu: None,
             connections_opened: 0,
+            proxied_requests: 0,
+            proxies: Vec::new(),
             phases: Phases::default(),
             timeline: Timeline::default(),
             waterfall: Waterfall::default(),
