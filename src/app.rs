@@ -12,7 +12,7 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, EngineError, JobSpec};
-use crate::fixture::{FixtureServer, ServeError};
+use crate::fixture::{BackgroundFixture, FixtureServer, ServeError};
 use crate::output::{self, Discard, Format, RecordSink};
 use crate::plan::template::{Template, TemplateError};
 use crate::plan::{Destination, Plan, Target};
@@ -233,12 +233,13 @@ fn check_writable(path: Option<&std::path::Path>, flag: &'static str) -> Result<
 }
 
 /// The template to fetch, starting the fixture server (kept alive by the caller) when needed.
-async fn resolve_target(plan: &Plan) -> Result<(Template, Option<FixtureServer>), AppError> {
+async fn resolve_target(plan: &Plan) -> Result<(Template, Option<BackgroundFixture>), AppError> {
     match &plan.target {
         Target::Url(template) => Ok((template.clone(), None)),
         Target::Fixture(options) => {
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-            let server = FixtureServer::start(addr, *options).await?;
+            // On its own thread, so the run's timings are the client's alone.
+            let server = BackgroundFixture::start(addr, *options).await?;
             let template = Template::parse_url(&server.url_template())?;
             if !plan.quiet {
                 eprintln!(
