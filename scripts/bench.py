@@ -15,7 +15,7 @@ Each command runs RUNS times (env RUNS, default 5), the tools of a scenario in i
 after an unmeasured warm-up of the same command (see measure_all); the table gives
 the median whole-process wall time, its ratio to the floor max(ceil(N/c) x latency, bytes /
 bandwidth) and to fetchbench.
-Installs nothing: tools that are absent are listed as skipped (see README, Performance).
+Installs nothing: tools that are absent are listed as skipped (see docs/performance.md).
 Run from the project root after `cargo build --profile release-lto` (the profile the
 published figures come from).
 """
