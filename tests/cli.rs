@@ -212,10 +212,10 @@ async fn csv_and_table_formats() {
     assert!(out.stdout.is_empty());
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "id,status,elapsed_ms,name,nested.even");
+    assert_eq!(lines[0], "id,status,elapsed_ms,name,nested.even,error");
     assert_eq!(lines.len(), 4);
     assert!(
-        lines[2].starts_with("2,200,") && lines[2].ends_with(",item-2,true"),
+        lines[2].starts_with("2,200,") && lines[2].ends_with(",item-2,true,"),
         "{}",
         lines[2]
     );
@@ -247,6 +247,50 @@ async fn csv_and_table_formats() {
         "{table}"
     );
     assert!(rows[2].ends_with("item-10"), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_csv_row_says_why_in_its_error_column_as_ndjson_does() {
+    let server = TestServer::start(Behaviour {
+        not_found: HashSet::from([2]),
+        ..Behaviour::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("out.csv");
+    let args = [
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=3",
+        "-m",
+        "sequential",
+        "-f",
+        "name",
+        "-q",
+    ];
+    let mut to_csv = args.to_vec();
+    to_csv.extend(["-o", csv_path.to_str().unwrap()]);
+    let out = fetchbench(&to_csv).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["id", "status", "elapsed_ms", "name", "error"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let cells = |i: usize| (&rows[i][0], &rows[i][1], &rows[i][3], &rows[i][4]);
+    assert_eq!(cells(0), ("1", "200", "item-1", ""));
+    assert_eq!(cells(2), ("3", "200", "item-3", ""));
+    let (id, status, name, error) = cells(1);
+    assert_eq!((id, status, name), ("2", "404", ""));
+    assert!(error.contains("404"), "{error:?}");
+
+    let ndjson = records(&fetchbench(&args).await);
+    assert_eq!(
+        ndjson[1]["error"], error,
+        "the same words as NDJSON's error"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
