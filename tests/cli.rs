@@ -249,6 +249,68 @@ async fn csv_and_table_formats() {
     assert!(rows[2].ends_with("item-10"), "{table}");
 }
 
+/// `unix_s` and `text` are the same instant to the millisecond, `text` in `…T…:…:….mmmZ` form.
+fn assert_same_instant(unix_s: &Value, text: &Value) {
+    let (unix_s, text) = (unix_s.as_f64().unwrap(), text.as_str().unwrap());
+    let shape = text.len() == 24
+        && text.as_bytes()[10] == b'T'
+        && text.as_bytes()[19] == b'.'
+        && text.ends_with('Z');
+    assert!(shape, "{text:?} is not RFC 3339 UTC to the millisecond");
+    let parsed = humantime::parse_rfc3339(text).unwrap();
+    let parsed_s = parsed
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        (parsed_s - unix_s).abs() <= 0.0005 + 1e-6,
+        "{text} is not {unix_s}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_times_come_as_unix_seconds_and_as_rfc3339() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let merged = dir.path().join("merged.json");
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let out = fetchbench(&[
+        "-r",
+        "1..=5",
+        "--latency",
+        "0",
+        "-o",
+        "/dev/null",
+        "-q",
+        "--report",
+        &path(&report),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A report from before the RFC 3339 fields still merges, and the merge has them.
+    let old = dir.path().join("old.json");
+    let mut without: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    for run in without["runs"].as_array_mut().unwrap() {
+        let run = run.as_object_mut().unwrap();
+        assert!(
+            run.remove("started_at_rfc3339").is_some() && run.remove("ended_at_rfc3339").is_some()
+        );
+    }
+    std::fs::write(&old, without.to_string()).unwrap();
+    let out = fetchbench(&["merge", &path(&old), "-o", &path(&merged)]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for file in [&report, &merged] {
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let runs = report["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2, "{report}");
+        for run in runs {
+            assert_same_instant(&run["started_at"], &run["started_at_rfc3339"]);
+            assert_same_instant(&run["ended_at"], &run["ended_at_rfc3339"]);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_csv_row_says_why_in_its_error_column_as_ndjson_does() {
     let server = TestServer::start(Behaviour {
