@@ -311,6 +311,52 @@ async fn report_times_come_as_unix_seconds_and_as_rfc3339() {
     }
 }
 
+/// `ids` as a word list, one per line, with the comments, blank lines and padding a reader skips.
+fn word_list(ids: &[u64]) -> String {
+    let mut text = String::from("# ids to fetch\n\n");
+    for (i, id) in ids.iter().enumerate() {
+        match i % 3 {
+            0 => text.push_str(&format!("{id}\n")),
+            1 => text.push_str(&format!("  {id}\t\n\n")),
+            _ => text.push_str(&format!("{id}\r\n# after {id}\n")),
+        }
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_word_list_file_reports_how_many_ids_it_planned() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("ids.txt");
+    let report = dir.path().join("report.json");
+    std::fs::write(&list, word_list(&[25, 4, 151, 7, 1, 150, 3])).unwrap();
+    for (shard, planned) in [(None, 7), (Some("0/3"), 3), (Some("2/3"), 2)] {
+        let mut args = vec![
+            "--ids",
+            list.to_str().unwrap(),
+            "--latency",
+            "0",
+            "-o",
+            "/dev/null",
+            "-q",
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        if let Some(shard) = shard {
+            args.extend(["--shard", shard]);
+        }
+        let out = fetchbench(&args).await;
+        assert_eq!(out.status.code(), Some(0), "{shard:?}: {}", stderr(&out));
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        for run in report["runs"].as_array().unwrap() {
+            assert_eq!(run["planned"], planned, "{shard:?}: {run}");
+            assert_eq!(run["requests"], planned, "{shard:?}");
+            assert_eq!(run["not_fetched"], 0, "{shard:?}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_csv_row_says_why_in_its_error_column_as_ndjson_does() {
     let server = TestServer::start(Behaviour {
