@@ -88,7 +88,9 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     check_writable(plan.report.as_deref(), "--report")?;
     check_writable(plan.html.as_deref(), "--html")?;
     let runs = plan.mode.runs(&plan.concurrency);
-    // A blocking read (counting a word list) on this task: nothing else runs yet.
+    // Blocking reads (counting a word list, spooling stdin to its end) on this task: nothing else
+    // runs yet, and until the signal watch starts, Ctrl-C while stdin is spooled just ends the
+    // process, nothing fetched.
     let id_list = plan.ids.prepare(runs.len())?;
     let (template, _fixture) = resolve_target(&plan).await?;
     if plan.client.insecure {

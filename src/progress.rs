@@ -22,7 +22,8 @@ pub struct ProgressSink<'a> {
 
 impl<'a> ProgressSink<'a> {
     /// A bar for `total` requests labelled `label`; hidden unless `visible` and stderr is a terminal.
-    /// `total` is None for stdin, whose length is not known before it is read.
+    /// `total` is None for stdin streamed to a single run, whose length is not known before it is
+    /// read.
     pub fn new(
         inner: &'a mut dyn RecordSink,
         total: Option<u64>,

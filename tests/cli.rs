@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::run::{fetchbench, records, stderr};
+use common::run::{fetchbench, fetchbench_with_stdin, records, stderr};
 use common::{scrambled_delay, Behaviour, TestServer};
 use serde_json::Value;
 
@@ -322,6 +322,162 @@ fn word_list(ids: &[u64]) -> String {
         }
     }
     text
+}
+
+/// The report's runs: mode, requests, planned.
+fn run_summaries(report: &Value) -> Vec<(String, u64, Option<u64>)> {
+    report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["mode"].as_str().unwrap().to_owned(),
+                r["requests"].as_u64().unwrap(),
+                r["planned"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_on_stdin_feed_both_runs_every_id_once_per_run_in_order() {
+    let server = TestServer::start(Behaviour {
+        delay: Some(scrambled_delay),
+        ..Behaviour::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    // Not sorted, so "in order" means the list's order, not the ids'.
+    let ids: Vec<u64> = (1..=60).map(|n| (n * 37) % 61).collect();
+    let out = fetchbench_with_stdin(
+        &[
+            "--url",
+            &server.template(),
+            "--ids",
+            "-",
+            "-c",
+            "8",
+            "-f",
+            "name",
+            "-q",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        word_list(&ids),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = records(&out);
+    let written: Vec<u64> = records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(written, ids, "the last run's records, in the list's order");
+    assert_eq!(records[0]["fields"]["name"], format!("item-{}", ids[0]));
+    let hits = server.hits();
+    assert_eq!(hits.len(), ids.len());
+    assert!(
+        hits.values().all(|&n| n == 2),
+        "each id once per run: {hits:?}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let n = ids.len() as u64;
+    assert_eq!(
+        run_summaries(&report),
+        [
+            ("sequential".to_owned(), n, Some(n)),
+            ("concurrent".to_owned(), n, Some(n))
+        ],
+        "both runs read every id, counted from the spool"
+    );
+
+    // A sweep reads the ids once per level too (its second run used to find stdin at its end).
+    let sweep = TestServer::start(Behaviour::default()).await;
+    let out = fetchbench_with_stdin(
+        &[
+            "--url",
+            &sweep.template(),
+            "--ids",
+            "-",
+            "-m",
+            "concurrent",
+            "-c",
+            "2,5",
+            "-q",
+        ],
+        word_list(&ids[..20]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sweep.hits().len(), 20);
+    assert!(sweep.hits().values().all(|&n| n == 2), "{:?}", sweep.hits());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_ids_shard_and_resume_alike_in_every_run() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let output = dir.path().join("out.ndjson");
+    let ids: Vec<u64> = (1..=10).rev().collect();
+    let (url, report_arg, output_arg) = (
+        server.template(),
+        report.to_str().unwrap().to_owned(),
+        output.to_str().unwrap().to_owned(),
+    );
+    let args = |extra: &[&'static str]| {
+        let mut args = vec!["--url", url.as_str(), "--ids", "-", "-c", "3", "-q"];
+        args.extend(["--report", report_arg.as_str()]);
+        args.extend(extra.iter().map(|arg| match *arg {
+            "OUTPUT" => output_arg.as_str(),
+            arg => arg,
+        }));
+        args
+    };
+    // Shard 1 of 2 takes positions 1, 3, 5, ... of the list, in both runs.
+    let out = fetchbench_with_stdin(&args(&["--shard", "1/2"]), word_list(&ids)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shard: Vec<u64> = ids.iter().copied().skip(1).step_by(2).collect();
+    let written: Vec<u64> = records(&out)
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(written, shard);
+    let mut hit: Vec<u64> = server.hits().into_keys().collect();
+    hit.sort_unstable();
+    let mut expected = shard.clone();
+    expected.sort_unstable();
+    assert_eq!(hit, expected);
+    assert!(server.hits().values().all(|&n| n == 2));
+    let report_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(run_summaries(&report_json)
+        .iter()
+        .all(|(_, requests, planned)| *requests == 5 && *planned == Some(5)));
+
+    // The first four ids fetched earlier; --resume fetches the other six, in each run.
+    let first = fetchbench_with_stdin(
+        &args(&["-m", "sequential", "-o", "OUTPUT"]),
+        word_list(&ids[..4]),
+    )
+    .await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let before = server.hits();
+    let out = fetchbench_with_stdin(&args(&["--resume", "-o", "OUTPUT"]), word_list(&ids)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let after = server.hits();
+    for id in &ids {
+        let again = after.get(id).copied().unwrap_or(0) - before.get(id).copied().unwrap_or(0);
+        let want = if ids[..4].contains(id) { 0 } else { 2 };
+        assert_eq!(again, want, "id {id}");
+    }
+    let report_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(run_summaries(&report_json)
+        .iter()
+        .all(|(_, requests, planned)| *requests == 6 && *planned == Some(6)));
+    let all = common::run::records_in(&std::fs::read(&output).unwrap());
+    let written: Vec<u64> = all.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(written, ids, "the earlier four, then the rest in order");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

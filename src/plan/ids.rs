@@ -13,6 +13,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use thiserror::Error;
 
+use super::spool::{Spool, SpoolError};
+
 /// One id: a number from a range (or a numeric line of a word list), or a word.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Id {
@@ -87,21 +89,29 @@ impl IdSource {
     }
 
     /// The ids made ready for `runs` runs, before the first: a word list counted (one streaming
-    /// pass over the file). Stdin is left to stream, uncounted.
-    pub fn prepare(&self, _runs: usize) -> Result<IdList, IdsError> {
-        let count = match self {
-            IdSource::Range(range) => Some(range.len()),
+    /// pass over the file); stdin spooled when more than one run reads it, and counted from the
+    /// spool. Stdin read by a single run is left to stream, uncounted, so a run can start on ids
+    /// still being produced.
+    pub fn prepare(&self, runs: usize) -> Result<IdList, IdsError> {
+        let (spool, count) = match self {
+            IdSource::Range(range) => (None, Some(range.len())),
             IdSource::File(path) => {
                 let file = std::fs::File::open(path).map_err(|source| IdsError::Read {
                     path: path.clone(),
                     source,
                 })?;
-                Some(count_words(file))
+                (None, Some(count_words(file)))
             }
-            IdSource::Stdin => None,
+            IdSource::Stdin if runs > 1 => {
+                let spool = Spool::fill(std::io::stdin().lock())?;
+                let count = count_words(spool.reader());
+                (Some(spool), Some(count))
+            }
+            IdSource::Stdin => (None, None),
         };
         Ok(IdList {
             source: self.clone(),
+            spool,
             count,
         })
     }
@@ -115,24 +125,32 @@ pub enum IdsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
 }
 
 /// A job's ids, ready to be read once per run, each time from the first.
 #[derive(Debug, Clone)]
 pub struct IdList {
     source: IdSource,
+    /// Stdin's bytes, when several runs read them.
+    spool: Option<Spool>,
     count: Option<u64>,
 }
 
 impl IdList {
-    /// How many ids the list yields (before sharding and resuming); None for stdin.
+    /// How many ids the list yields (before sharding and resuming); None for stdin streamed to a
+    /// single run.
     pub fn count(&self) -> Option<u64> {
         self.count
     }
 
     /// The ids in order, from the first, as [`IdSource::open`] gives them.
     pub fn open(&self) -> std::io::Result<Box<dyn Iterator<Item = Id> + Send>> {
-        self.source.open()
+        match &self.spool {
+            Some(spool) => Ok(words(spool.reader())),
+            None => self.source.open(),
+        }
     }
 }
 

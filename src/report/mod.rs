@@ -66,8 +66,8 @@ pub struct RunReport {
     pub mode: RunMode,
     /// `completed`, `deadline`, `max_errors` or `cancelled`.
     pub ended: Ending,
-    /// Ids the run was asked to fetch, after `--shard` and `--resume` (null for stdin, not counted
-    /// before it is read).
+    /// Ids the run was asked to fetch, after `--shard` and `--resume` (null for stdin streamed to a
+    /// single run, not counted before it is read).
     pub planned: Option<u64>,
     /// Ids not fetched because the run ended early (`planned - requests`; null when unknown).
     pub not_fetched: Option<u64>,
