@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{self, EngineError, JobSpec};
 use crate::fixture::{BackgroundFixture, FixtureServer, ServeError};
 use crate::output::{self, Discard, Format, RecordSink};
+use crate::plan::ids::IdsError;
 use crate::plan::template::{Template, TemplateError};
 use crate::plan::{Destination, Plan, Target};
 use crate::progress::ProgressSink;
@@ -62,13 +63,17 @@ pub enum AppError {
     Engine(#[from] EngineError),
     #[error("could not write the report: {0}")]
     Report(io::Error),
+    #[error("--ids: {0}")]
+    Ids(#[from] IdsError),
 }
 
 impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             // A client that cannot be set up is a setting's fault, found before any request.
-            AppError::Usage { .. } | AppError::Engine(EngineError::Setup(_)) => 2,
+            AppError::Usage { .. }
+            | AppError::Engine(EngineError::Setup(_))
+            | AppError::Ids(IdsError::Read { .. }) => 2,
             _ => 1,
         }
     }
@@ -85,6 +90,11 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     let mut sink = open_output(&plan)?;
     check_writable(plan.report.as_deref(), "--report")?;
     check_writable(plan.html.as_deref(), "--html")?;
+    let runs = plan.mode.runs(&plan.concurrency);
+    // Blocking reads (counting a word list, spooling stdin to its end) on this task: nothing else
+    // runs yet, and until the signal watch starts, Ctrl-C while stdin is spooled just ends the
+    // process, nothing fetched.
+    let id_list = plan.ids.prepare(runs.len())?;
     let (template, _fixture) = resolve_target(&plan).await?;
     if plan.client.insecure {
         eprintln!("fetchbench: warning: --insecure: TLS certificates are not verified");
@@ -103,10 +113,9 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     let cancel = CancellationToken::new();
     let signals = SignalWatch::spawn(cancel.clone(), plan.grace);
 
-    let runs = plan.mode.runs(&plan.concurrency);
     let planned = match plan.shard {
-        Some(shard) => plan.ids.known_len().map(|n| shard.share_of(n)),
-        None => plan.ids.known_len(),
+        Some(shard) => id_list.count().map(|n| shard.share_of(n)),
+        None => id_list.count(),
     };
     let todo = planned.map(|n| n.saturating_sub(done.len() as u64));
     if let (Some(shard), false) = (plan.shard, plan.quiet) {
@@ -122,8 +131,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         let mut discard = Discard;
         let target: &mut dyn RecordSink = if last { sink.as_mut() } else { &mut discard };
         let mut progress = ProgressSink::new(target, todo, &run.mode.to_string(), plan.progress);
-        let ids = plan
-            .ids
+        let ids = id_list
             .open()
             .map_err(|e| AppError::Usage {
                 flag: "--ids",

@@ -139,13 +139,6 @@ async fn range_and_ids_together_is_a_usage_error() {
     .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--ids"), "{}", stderr(&out));
-    let out = fetchbench(
-        strings(&["--url", "http://127.0.0.1:9/{}", "--ids", "-"]),
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(2), "stdin cannot feed two runs");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -86,9 +86,11 @@ pub struct RunArgs {
     pub shards: Option<u64>,
 
     /// Ids from a word list instead of a range: one per line (`-` reads stdin), blank lines and
-    /// `#` comments skipped, whitespace trimmed; read as it goes, never all at once. Each value is
-    /// percent-encoded for its place in the URL (`mr mime` -> `mr%20mime`) unless --raw; records
-    /// carry it as "id" (a string unless it is a number).
+    /// `#` comments skipped, whitespace trimmed; read as it goes, never all at once (a file is
+    /// counted first, in one pass). Stdin read by more than one run (--mode both, a sweep) is first
+    /// copied to a temporary file, so every run gets the same ids. Each value is percent-encoded
+    /// for its place in the URL (`mr mime` -> `mr%20mime`) unless --raw; records carry it as "id"
+    /// (a string unless it is a number).
     #[arg(long, value_name = "FILE")]
     pub ids: Option<PathBuf>,
 

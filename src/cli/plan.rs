@@ -17,7 +17,7 @@ use crate::output::Format;
 use crate::plan::ids::IdSource;
 use crate::plan::shard::Shard;
 use crate::plan::template::Template;
-use crate::plan::{Destination, Mode, Plan, Target};
+use crate::plan::{Destination, Plan, Target};
 
 fn usage(flag: &'static str, message: String) -> AppError {
     AppError::Usage { flag, message }
@@ -83,15 +83,7 @@ impl RunArgs {
             }),
         };
         let ids = match &self.ids {
-            Some(path) if path.as_os_str() == "-" => {
-                if self.mode == Mode::Both {
-                    return Err(usage(
-                        "--ids",
-                        "stdin can be read once: use --mode sequential or --mode concurrent".into(),
-                    ));
-                }
-                IdSource::Stdin
-            }
+            Some(path) if path.as_os_str() == "-" => IdSource::Stdin,
             Some(path) => {
                 std::fs::File::open(path)
                     .map_err(|e| usage("--ids", format!("cannot read {}: {e}", path.display())))?;

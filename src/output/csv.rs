@@ -1,4 +1,8 @@
-//! CSV: a header `id,status,elapsed_ms,<field paths>` then one row per id; quoting by the csv crate.
+//! CSV: a header `id,status,elapsed_ms,<field paths>,error` then one row per id; quoting by the
+//! csv crate.
+//!
+//! `error` is the NDJSON record's `"error"`: why the request failed, empty when it succeeded. It
+//! comes last so the columns before it keep the positions they had before it existed.
 
 use std::io::{self, Write};
 
@@ -23,7 +27,9 @@ impl CsvSink {
 
     fn ensure_header(&mut self) -> io::Result<()> {
         if !self.header_written {
-            self.out.write_record(columns(&self.paths))?;
+            let mut header = columns(&self.paths);
+            header.push("error".to_owned());
+            self.out.write_record(header)?;
             self.header_written = true;
         }
         Ok(())
@@ -33,7 +39,14 @@ impl CsvSink {
 impl RecordSink for CsvSink {
     fn write(&mut self, record: &Record) -> io::Result<()> {
         self.ensure_header()?;
-        self.out.write_record(cells(record, &self.paths))?;
+        let mut row = cells(record, &self.paths);
+        row.push(
+            record
+                .failure
+                .as_ref()
+                .map_or_else(String::new, |f| f.message.clone()),
+        );
+        self.out.write_record(row)?;
         Ok(())
     }
 
@@ -44,5 +57,78 @@ impl RecordSink for CsvSink {
     fn finish(&mut self) -> io::Result<()> {
         self.ensure_header()?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plan::ids::Id;
+    use crate::record::{ErrorKind, Failure, Timing};
+
+    /// A writer whose bytes the test can read after the sink is done with it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn record(id: u64, status: Option<u16>, failure: Option<Failure>) -> Record {
+        Record {
+            index: id,
+            id: Id::Num(id),
+            url: format!("http://h/{id}"),
+            status,
+            http_version: None,
+            timing: Timing::default(),
+            elapsed: Duration::from_micros(1_500),
+            scheduled: Duration::ZERO,
+            started: Duration::ZERO,
+            bytes: 0,
+            wire_bytes: 0,
+            attempts: 1,
+            fields: vec![serde_json::Value::Null; usize::from(failure.is_none())],
+            failure,
+        }
+    }
+
+    #[test]
+    fn a_failure_has_its_message_in_the_error_column_quoted_as_csv_needs() {
+        let out = Shared::default();
+        let paths = vec!["name".parse().expect("path")];
+        let mut sink = CsvSink::new(Box::new(out.clone()), paths);
+        let message = "HTTP 502 Bad Gateway, said \"upstream\"\nthen hung up";
+        sink.write(&record(1, Some(200), None)).unwrap();
+        let failure = Failure {
+            kind: ErrorKind::Status,
+            message: message.to_owned(),
+        };
+        sink.write(&record(2, Some(502), Some(failure))).unwrap();
+        sink.finish().unwrap();
+
+        let bytes = out.0.lock().unwrap().clone();
+        let mut reader = csv::Reader::from_reader(bytes.as_slice());
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(header, ["id", "status", "elapsed_ms", "name", "error"]);
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(&rows[0][4], "", "no error on a success");
+        assert_eq!((&rows[1][0], &rows[1][1]), ("2", "502"));
+        assert_eq!(&rows[1][4], message, "comma, quotes and newline survive");
     }
 }

@@ -98,7 +98,8 @@ pub fn sink(
     }
 }
 
-/// The column headers shared by the tabular formats: `id,status,elapsed_ms,<paths>`.
+/// The column headers shared by the tabular formats: `id,status,elapsed_ms,<paths>` (CSV adds
+/// `error`).
 fn columns(paths: &[FieldPath]) -> Vec<String> {
     ["id", "status", "elapsed_ms"]
         .into_iter()

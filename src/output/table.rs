@@ -1,4 +1,4 @@
-//! The terminal table: the CSV columns, aligned. Column widths come from the first rows, which are
+//! The terminal table: the CSV columns but `error`, aligned. Column widths come from the first rows, which are
 //! held back until there are enough of them; later rows stream with those widths (a longer value
 //! just pushes its line wider), so a long range never sits in memory.
 

@@ -6,6 +6,7 @@
 pub mod ids;
 pub mod rate;
 pub mod shard;
+pub mod spool;
 pub mod template;
 pub mod url;
 

@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 
 use super::stats::{decode_histogram, empty_histogram, encode_histogram, Ending, LatencySummary};
 use super::timeline::SecondReport;
+use super::units::rfc3339;
 use super::{
     compression_ratio, limited_by, per_second, RateReport, Report, RunReport, SlowReport,
     SCHEMA_VERSION,
@@ -229,6 +230,8 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
         http_versions: add_maps(|r| &r.http_versions),
         started_at,
         ended_at,
+        started_at_rfc3339: rfc3339(started_at),
+        ended_at_rfc3339: rfc3339(ended_at),
         histogram: encode_histogram(&histogram),
     })
 }

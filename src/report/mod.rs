@@ -67,7 +67,8 @@ pub struct RunReport {
     pub mode: RunMode,
     /// `completed`, `deadline`, `max_errors` or `cancelled`.
     pub ended: Ending,
-    /// Ids the run was asked to fetch (null for a word list, not counted before it is read).
+    /// Ids the run was asked to fetch, after `--shard` and `--resume` (null for stdin streamed to a
+    /// single run, not counted before it is read).
     pub planned: Option<u64>,
     /// Ids not fetched because the run ended early (`planned - requests`; null when unknown).
     pub not_fetched: Option<u64>,
@@ -129,12 +130,27 @@ pub struct RunReport {
     /// First request start and last request end, Unix seconds (wall clock), for merging shards.
     pub started_at: f64,
     pub ended_at: f64,
+    /// `started_at` and `ended_at` as RFC 3339, UTC, to the millisecond
+    /// (`2025-03-01T12:00:00.123Z`).
+    // Defaulted so reports written before these fields still load (`merge` and `compare`), but
+    // every report written has them, so the schema gets no `"default": ""`, not a date-time.
+    #[serde(default)]
+    #[schemars(extend("format" = "date-time"), transform = without_default)]
+    pub started_at_rfc3339: String,
+    #[serde(default)]
+    #[schemars(extend("format" = "date-time"), transform = without_default)]
+    pub ended_at_rfc3339: String,
     /// The latency histogram (microseconds), lossless: hdrhistogram's V2 serialization, base64.
     /// `merge` adds these, so merged percentiles are exact.
     pub histogram: String,
     /// The same per outcome class, and from the schedule (for exact merges of those too).
     pub histogram_by_class: BTreeMap<String, String>,
     pub histogram_corrected: Option<String>,
+}
+
+/// Drops the `default` schemars derives from `#[serde(default)]` (for fields only old reports lack).
+fn without_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
 }
 
 /// Target, achieved and limiting factor of a run's request rate.
@@ -254,6 +270,8 @@ impl RunReport {
             histogram_corrected: stats.corrected().map(encode_histogram),
             started_at,
             ended_at,
+            started_at_rfc3339: units::rfc3339(started_at),
+            ended_at_rfc3339: units::rfc3339(ended_at),
             histogram: encode_histogram(stats.histogram()),
             mode: stats.mode,
             ended: stats.ending,

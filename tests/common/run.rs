@@ -21,6 +21,21 @@ pub async fn fetchbench(args: &[&str]) -> Output {
     .expect("join")
 }
 
+/// Runs the binary with `args` and `stdin` as its standard input, to its end.
+pub async fn fetchbench_with_stdin(args: &[&str], stdin: String) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::new(BIN)
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .write_stdin(stdin)
+            .output()
+            .expect("run fetchbench")
+    })
+    .await
+    .expect("join")
+}
+
 /// The NDJSON records in `bytes`; panics on any line that is not a whole record.
 pub fn records_in(bytes: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(bytes)
