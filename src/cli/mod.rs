@@ -230,6 +230,20 @@ pub struct RunArgs {
     #[arg(long)]
     pub insecure: bool,
 
+    /// Trust the CA certificates in FILE (PEM, one or more) besides the system's, e.g. a
+    /// private CA's for a staging server.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Client certificate for mutual TLS (PEM, leaf first, then any intermediates), sent to
+    /// servers that ask for one. FILE may hold the private key too; else give --key.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key of the --cert certificate (PEM: PKCS#8, RSA or EC).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
     /// After Ctrl-C or SIGTERM, how long in-flight requests may take to finish before they are
     /// aborted. A second signal exits at once.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
