@@ -203,8 +203,9 @@ pub struct RunArgs {
     pub connect_timeout: Duration,
 
     /// Retries per request on connect errors, timeouts, a body cut short, and HTTP 408, 429, 500,
-    /// 502, 503, 504 (never on other 4xx), with exponential backoff and full jitter (100 ms
-    /// doubling up to 30 s). Retries wait for the same --rate limit as first attempts.
+    /// 502, 503, 504 (never on other 4xx, nor on TLS certificate errors), with exponential backoff
+    /// and full jitter (100 ms doubling up to 30 s). Retries wait for the same --rate limit as
+    /// first attempts.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub retries: u32,
 

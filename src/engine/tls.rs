@@ -1,12 +1,15 @@
-//! TLS as a user sets it up: the PEM files curl's flags take (`--cacert` for extra trusted CAs,
-//! `--cert`/`--key` for mutual TLS), parsed and checked before any request, so a bad file is a
-//! usage error that names it rather than a failure of every request.
+//! TLS as a user sets it up and as it fails: the PEM files curl's flags take (`--cacert` for
+//! extra trusted CAs, `--cert`/`--key` for mutual TLS), parsed and checked before any request so
+//! a bad file is a usage error that names it; and what a `rustls` error behind a failed request
+//! means: whether another attempt could fix it, and which flag would.
 
+use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::{self, PemObject, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{AlertDescription, CertificateError};
 use thiserror::Error;
 
 /// A PEM file given to a TLS flag that cannot be used.
@@ -174,4 +177,122 @@ fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
     rustls::crypto::CryptoProvider::get_default()
         .cloned()
         .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
+}
+
+/// The `rustls` error behind a failed request, if TLS is what failed. On its way up it is wrapped
+/// in an `io::Error` by rustls, and that one in another by hyper-rustls; an `io::Error`'s
+/// `source()` skips what it wraps (it yields the wrapped error's own source), so walking the
+/// chain alone never meets it: each io error is opened, as deep as they nest.
+pub(crate) fn rustls_cause<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        let mut inner = Some(cause);
+        while let Some(link) = inner {
+            if let Some(tls) = link.downcast_ref::<rustls::Error>() {
+                return Some(tls);
+            }
+            inner = link
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .map(|e| e as &(dyn StdError + 'static));
+        }
+        next = cause.source();
+    }
+    None
+}
+
+/// Whether the same handshake could succeed on another attempt, and what the user can do.
+pub(crate) struct TlsAdvice {
+    /// False for anything about certificates or the peers' settings: the next handshake meets
+    /// the same certificate and the same settings, so retrying only multiplies the failure.
+    pub transient: bool,
+    /// The flags that fix it, as a clause to end the message with; None when no flag does.
+    pub fix: Option<&'static str>,
+}
+
+/// How `error` should be handled and what would fix it.
+pub(crate) fn advice(error: &rustls::Error) -> TlsAdvice {
+    use rustls::Error as E;
+    let permanent = |fix| TlsAdvice {
+        transient: false,
+        fix: Some(fix),
+    };
+    match error {
+        E::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => permanent(
+            "use a host name the certificate names (--resolve HOST:PORT:ADDR keeps the address), \
+             or --insecure to skip verification",
+        ),
+        E::InvalidCertificate(
+            CertificateError::UnknownIssuer
+            | CertificateError::BadSignature
+            | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+            | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. },
+        ) => permanent("trust its CA with --cacert FILE, or skip verification with --insecure"),
+        E::InvalidCertificate(_) | E::InvalidCertRevocationList(_) | E::NoCertificatesPresented => {
+            permanent("--insecure skips verification")
+        }
+        // The server turned down the client's certificate, or wanted one and got none.
+        E::AlertReceived(
+            AlertDescription::CertificateRequired
+            | AlertDescription::BadCertificate
+            | AlertDescription::UnsupportedCertificate
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::UnknownCA
+            | AlertDescription::AccessDenied,
+        ) => permanent("the server wants a client certificate it trusts: --cert FILE --key FILE"),
+        E::AlertReceived(
+            AlertDescription::HandshakeFailure
+            | AlertDescription::ProtocolVersion
+            | AlertDescription::InsufficientSecurity
+            | AlertDescription::NoApplicationProtocol,
+        )
+        | E::PeerIncompatible(_)
+        | E::NoApplicationProtocol => TlsAdvice {
+            transient: false,
+            fix: None,
+        },
+        // A garbled record or an internal error on the other side: the next connection may do.
+        _ => TlsAdvice {
+            transient: true,
+            fix: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rustls_error_is_found_inside_nested_io_errors() {
+        // As rustls and then hyper-rustls wrap it.
+        let tls = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, tls.clone());
+        let outer = std::io::Error::other(inner);
+        assert_eq!(rustls_cause(&outer), Some(&tls));
+        let plain = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(rustls_cause(&plain), None);
+    }
+
+    #[test]
+    fn certificate_errors_are_permanent_and_name_their_fix() {
+        let unknown = advice(&rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        assert!(!unknown.transient);
+        assert!(unknown.fix.is_some_and(|f| f.contains("--cacert FILE")));
+        let name = advice(&rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName,
+        ));
+        assert!(!name.transient && name.fix.is_some_and(|f| f.contains("--insecure")));
+        let wanted = advice(&rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired,
+        ));
+        assert!(!wanted.transient && wanted.fix.is_some_and(|f| f.contains("--cert FILE")));
+        assert!(advice(&rustls::Error::DecryptError).transient);
+    }
 }
