@@ -148,6 +148,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         .for_shard(plan.shard);
     report.keepalive = !plan.client.no_keepalive;
     report.proxy = proxy_in_use(&plan);
+    report.insecure = plan.client.insecure;
     if !plan.quiet {
         print_report(&report, paint);
     }

@@ -303,7 +303,18 @@ async fn insecure_accepts_the_certificate_warns_and_speaks_h2_by_alpn() {
     let server = TlsServer::start(server_config(pki.server_leaf())).await;
     let out = fetchbench(
         &pki,
-        &["--url", &server.url(), "--insecure", "-f", "version", "-q"],
+        &[
+            "--url",
+            &server.url(),
+            "--insecure",
+            "-f",
+            "version",
+            "-q",
+            "--report",
+            &pki.arg("report.json"),
+            "--html",
+            &pki.arg("report.html"),
+        ],
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -318,6 +329,10 @@ async fn insecure_accepts_the_certificate_warns_and_speaks_h2_by_alpn() {
     assert_eq!(recs[0]["http_version"], "HTTP/2.0");
     assert_eq!(recs[0]["fields"]["version"], "HTTP/2.0");
     assert_eq!(server.requests(), 1);
+    // The report is stamped, so figures from an unverified server are not taken for others.
+    assert_eq!(read_json(&pki.path("report.json"))["insecure"], true);
+    let html = std::fs::read_to_string(pki.path("report.html")).expect("html report");
+    assert!(html.contains("TLS certificates not verified (--insecure)"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,6 +369,8 @@ async fn cacert_trusts_a_private_ca_and_h2_is_negotiated_by_alpn() {
             "-f",
             "version",
             "-q",
+            "--report",
+            &pki.arg("report.json"),
         ],
     )
     .await;
@@ -365,6 +382,7 @@ async fn cacert_trusts_a_private_ca_and_h2_is_negotiated_by_alpn() {
     assert_eq!(recs[0]["http_version"], "HTTP/2.0");
     assert_eq!(recs[0]["fields"]["version"], "HTTP/2.0");
     assert_eq!(server.requests(), 1);
+    assert_eq!(read_json(&pki.path("report.json"))["insecure"], false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

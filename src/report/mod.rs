@@ -50,6 +50,10 @@ pub struct Report {
     /// figures measure the proxy too.
     #[serde(default)]
     pub proxy: Option<String>,
+    /// True when TLS certificates were not verified (`--insecure`): the figures may come from a
+    /// server other than the one meant.
+    #[serde(default)]
+    pub insecure: bool,
     /// For a concurrency sweep (`-c 1,4,16`), the lowest level within 10% of the best rate;
     /// null with fewer than two concurrent runs.
     #[serde(default)]
@@ -305,6 +309,7 @@ impl Report {
             interrupted: None,
             keepalive: true,
             proxy: None,
+            insecure: false,
         }
     }
 
