@@ -156,6 +156,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         .interrupted_by(interrupted.map(Signal::name))
         .for_shard(plan.shard);
     report.keepalive = !plan.client.no_keepalive;
+    report.insecure = plan.client.insecure;
     if !plan.quiet {
         print_report(&report, paint);
     }

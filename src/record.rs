@@ -15,8 +15,12 @@ use crate::plan::ids::Id;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
-    /// Could not connect (refused, DNS, TLS handshake).
+    /// Could not connect (refused, DNS, reset during the handshake).
     Connect,
+    /// TLS failed: a certificate not trusted or not for this host, a client certificate refused
+    /// or missing, no protocol in common. Not retried, unless it may be a one-off (a garbled
+    /// record, an internal error on the server's side).
+    Tls,
     /// The request or a phase of it ran out of time.
     Timeout,
     /// The server answered with a non-2xx status.
@@ -35,6 +39,7 @@ impl ErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Status => "status",
             ErrorKind::Body => "body",

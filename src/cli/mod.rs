@@ -205,8 +205,9 @@ pub struct RunArgs {
     pub connect_timeout: Duration,
 
     /// Retries per request on connect errors, timeouts, a body cut short, and HTTP 408, 429, 500,
-    /// 502, 503, 504 (never on other 4xx), with exponential backoff and full jitter (100 ms
-    /// doubling up to 30 s). Retries wait for the same --rate limit as first attempts.
+    /// 502, 503, 504 (never on other 4xx, nor on TLS certificate errors), with exponential backoff
+    /// and full jitter (100 ms doubling up to 30 s). Retries wait for the same --rate limit as
+    /// first attempts.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub retries: u32,
 
@@ -231,6 +232,20 @@ pub struct RunArgs {
     /// Accept invalid TLS certificates (unsafe: anyone on the path can read and change traffic).
     #[arg(long)]
     pub insecure: bool,
+
+    /// Trust the CA certificates in FILE (PEM, one or more) besides the system's, e.g. a
+    /// private CA's for a staging server.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Client certificate for mutual TLS (PEM, leaf first, then any intermediates), sent to
+    /// servers that ask for one. FILE may hold the private key too; else give --key.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key of the --cert certificate (PEM: PKCS#8, RSA or EC).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
 
     /// After Ctrl-C or SIGTERM, how long in-flight requests may take to finish before they are
     /// aborted. A second signal exits at once.

@@ -10,6 +10,7 @@ use super::values::parse_header;
 use super::{HeaderArg, RunArgs};
 use crate::app::AppError;
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
+use crate::engine::tls::{self, TlsFileError};
 use crate::engine::{ClientOptions, RetryPolicy};
 use crate::extract::FieldSet;
 use crate::fixture::FixtureOptions;
@@ -21,6 +22,11 @@ use crate::plan::{Destination, Plan, Target};
 
 fn usage(flag: &'static str, message: String) -> AppError {
     AppError::Usage { flag, message }
+}
+
+/// A TLS file that cannot be used, as the usage error of the flag that named it.
+fn tls_usage(error: TlsFileError) -> AppError {
+    usage(error.flag, error.to_string())
 }
 
 /// The text of `--data`/`--json`: as given, or read from the file after `@`.
@@ -123,6 +129,14 @@ impl RunArgs {
                 .collect(),
             location_trusted: self.location_trusted,
         };
+        let ca_certs = match &self.cacert {
+            Some(path) => tls::load_ca_bundle(path).map_err(tls_usage)?,
+            None => Vec::new(),
+        };
+        let identity = match &self.cert {
+            Some(cert) => Some(tls::load_identity(cert, self.key.as_deref()).map_err(tls_usage)?),
+            None => None,
+        };
         let defaults = ClientOptions::default();
         Ok(Plan {
             target,
@@ -145,6 +159,8 @@ impl RunArgs {
                 max_redirects: self.max_redirects,
                 max_body: self.max_body,
                 insecure: self.insecure,
+                ca_certs,
+                identity,
                 compression: !self.no_compression,
                 retry: RetryPolicy {
                     retries: self.retries,

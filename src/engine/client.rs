@@ -26,6 +26,10 @@ pub struct ClientOptions {
     pub max_body: u64,
     /// Accept invalid TLS certificates.
     pub insecure: bool,
+    /// CA certificates trusted besides the platform's roots (`--cacert`).
+    pub ca_certs: Vec<reqwest::Certificate>,
+    /// The client certificate and key presented to servers that ask for one (`--cert`/`--key`).
+    pub identity: Option<reqwest::Identity>,
     /// Ask for compressed bodies (gzip, br, zstd, deflate) and decode them.
     pub compression: bool,
     /// Speak HTTP/2 from the first byte (prior knowledge), also on http://.
@@ -50,6 +54,8 @@ impl Default for ClientOptions {
             max_redirects: 10,
             max_body: 64 * 1024 * 1024,
             insecure: false,
+            ca_certs: Vec::new(),
+            identity: None,
             compression: true,
             http2: false,
             no_keepalive: false,
@@ -124,6 +130,14 @@ pub(crate) fn build(
         // reqwest's own retries are for HTTP/2 refusals, which HTTP/1 cannot have; its retry
         // layer would still copy every request in case (`Engine` retries by its own policy).
         builder = builder.retry(reqwest::retry::never().max_retries_per_request(0));
+    }
+    if !options.ca_certs.is_empty() {
+        // Merged with the platform's roots, not instead of them: a private CA for one host
+        // should not break the public ones a redirect may lead to.
+        builder = builder.tls_certs_merge(options.ca_certs.iter().cloned());
+    }
+    if let Some(identity) = &options.identity {
+        builder = builder.identity(identity.clone());
     }
     for (host, addr) in &options.resolve {
         builder = builder.resolve(host, *addr);

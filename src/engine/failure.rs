@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::client::head_limits;
 use super::direct::DirectError;
 use super::retry::Transience;
+use super::tls;
 use super::transport::TransportError;
 use super::ClientOptions;
 use crate::record::{ErrorKind, Failure};
@@ -63,6 +64,22 @@ fn describe_pooled(error: &reqwest::Error, options: &ClientOptions) -> (Failure,
             timed_out("timed out", options.timeout, "--timeout")
         };
         (ErrorKind::Timeout, transient, message)
+    } else if let Some(cause) = tls::rustls_cause(error) {
+        // Before the connect test: a certificate error is a connect error to reqwest, yet no
+        // retry can fix it. A client certificate refused under TLS 1.3 surfaces later, on
+        // reading the response, as a request error; over HTTP/2 not even then, as h2 keeps
+        // only the text of the io errors it passes on.
+        let advice = tls::advice(cause);
+        let message = match advice.fix {
+            Some(fix) => format!("TLS: {cause}: {fix}"),
+            None => format!("TLS: {cause}"),
+        };
+        let transience = if advice.transient {
+            transient
+        } else {
+            Transience::Permanent
+        };
+        (ErrorKind::Tls, transience, message)
     } else if error.is_connect() {
         (ErrorKind::Connect, transient, error_chain(error))
     } else if error.is_redirect() {

@@ -24,6 +24,7 @@ pub mod retry;
 mod run;
 mod settle;
 pub mod shape;
+pub(crate) mod tls;
 mod transport;
 mod worker;
 

@@ -79,6 +79,8 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
     });
     let mut merged = Report::from_runs(runs, shard);
     merged.interrupted = reports.iter().find_map(|r| r.interrupted.clone());
+    // One unverified shard is enough to qualify the whole.
+    merged.insecure = reports.iter().any(|r| r.insecure);
     Ok(merged)
 }
 

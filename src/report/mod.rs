@@ -51,6 +51,10 @@ pub struct Report {
     /// Each run says how many of its requests went through one.
     #[serde(default)]
     pub proxy: Option<String>,
+    /// True when TLS certificates were not verified (`--insecure`): the figures may come from a
+    /// server other than the one meant.
+    #[serde(default)]
+    pub insecure: bool,
     /// For a concurrency sweep (`-c 1,4,16`), the lowest level within 10% of the best rate;
     /// null with fewer than two concurrent runs.
     #[serde(default)]
@@ -342,6 +346,7 @@ impl Report {
             interrupted: None,
             keepalive: true,
             proxy,
+            insecure: false,
         }
     }
 

@@ -74,6 +74,9 @@ fn header(report: &Report) -> String {
     if let Some(proxy) = &report.proxy {
         let _ = write!(html, " · through proxy {}", escape(proxy));
     }
+    if report.insecure {
+        html.push_str(" · TLS certificates not verified (--insecure)");
+    }
     html.push_str("</p>\n");
     if let Some(signal) = &report.interrupted {
         let _ = writeln!(

@@ -1,0 +1,666 @@
+//! https against a real TLS server on loopback: a throwaway CA made by rcgen signs the server's
+//! certificate (for 127.0.0.1), tokio-rustls serves it with ALPN h2 and http/1.1 in front of an
+//! axum app, and the server counts the requests it answered and the handshakes it lost.
+//!
+//! fetchbench runs with `SSL_CERT_FILE` set to a CA of its own and `SSL_CERT_DIR` unset, so the
+//! platform verifier trusts exactly that (the machine's roots, or their absence, change nothing).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::routing::get;
+use axum::Router;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+use common::run::{read_json, records, stderr, BIN};
+
+/// A CA that signs certificates, and the directory the tests' PEM files go to.
+struct Pki {
+    ca: CertifiedIssuer<'static, KeyPair>,
+    dir: tempfile::TempDir,
+}
+
+/// A certificate signed by a [`Pki`]'s CA, with its key, as rustls takes them.
+struct Leaf {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Pki {
+    /// A new CA, its certificate written to `ca.pem`, and a second, unrelated CA in `other-ca.pem`
+    /// (what the client trusts when it is told nothing).
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca = new_ca("fetchbench test CA");
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).expect("write ca.pem");
+        let other = new_ca("some other CA");
+        std::fs::write(dir.path().join("other-ca.pem"), other.pem()).expect("write other-ca.pem");
+        Self { ca, dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The path of file `name` in the PEM directory, as an argument.
+    fn arg(&self, name: &str) -> String {
+        self.path(name).to_str().expect("utf-8 path").to_owned()
+    }
+
+    /// A certificate for `names` (an IP address becomes an IP SAN), signed by the CA, for
+    /// `purpose` (server or client authentication). With `file`, its PEM goes to `file.pem`
+    /// and the key's to `file-key.pem`.
+    fn leaf(&self, names: &[&str], purpose: ExtendedKeyUsagePurpose, file: Option<&str>) -> Leaf {
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let mut params = CertificateParams::new(names).expect("leaf params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "fetchbench test");
+        params.extended_key_usages = vec![purpose];
+        let key = KeyPair::generate().expect("leaf key");
+        let cert = params.signed_by(&key, &self.ca).expect("sign leaf");
+        if let Some(file) = file {
+            std::fs::write(self.path(&format!("{file}.pem")), cert.pem()).expect("write cert");
+            std::fs::write(self.path(&format!("{file}-key.pem")), key.serialize_pem())
+                .expect("write key");
+        }
+        Leaf {
+            chain: vec![cert.der().clone()],
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+        }
+    }
+
+    /// A server certificate for 127.0.0.1.
+    fn server_leaf(&self) -> Leaf {
+        self.leaf(&["127.0.0.1"], ExtendedKeyUsagePurpose::ServerAuth, None)
+    }
+}
+
+fn new_ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    CertifiedIssuer::self_signed(params, KeyPair::generate().expect("CA key")).expect("CA")
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A server config presenting `leaf`, offering h2 then http/1.1, with no client authentication.
+fn server_config(leaf: Leaf) -> rustls::ServerConfig {
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth();
+    finish(builder.with_single_cert(leaf.chain, leaf.key))
+}
+
+/// The same, requiring a client certificate signed by `pki`'s CA (mutual TLS).
+fn mutual_tls_config(pki: &Pki, leaf: Leaf) -> rustls::ServerConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.ca.der().clone()).expect("CA as root");
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .expect("client verifier");
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_client_cert_verifier(verifier);
+    finish(builder.with_single_cert(leaf.chain, leaf.key))
+}
+
+fn finish(config: Result<rustls::ServerConfig, rustls::Error>) -> rustls::ServerConfig {
+    let mut config = config.expect("server certificate");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config
+}
+
+/// What the server saw.
+#[derive(Default)]
+struct Counts {
+    /// Requests answered.
+    requests: AtomicU32,
+}
+
+/// An https server on 127.0.0.1: `/v/{id}` answers `{"version": "HTTP/2.0"}` (the version the
+/// request came in), after a TLS handshake under the given config.
+struct TlsServer {
+    addr: SocketAddr,
+    counts: Arc<Counts>,
+    /// TLS handshakes that failed, as they fail.
+    failed_handshakes: watch::Receiver<u32>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TlsServer {
+    async fn start(config: rustls::ServerConfig) -> Self {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = tcp.local_addr().expect("address");
+        let (failed, failed_handshakes) = watch::channel(0);
+        let listener = TlsListener {
+            tcp,
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+            failed,
+        };
+        let counts = Arc::new(Counts::default());
+        let app = Router::new()
+            .route("/v/{id}", get(version))
+            .with_state(Arc::clone(&counts));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            addr,
+            counts,
+            failed_handshakes,
+            task,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}/v/{{}}", self.addr)
+    }
+
+    fn requests(&self) -> u32 {
+        self.counts.requests.load(Ordering::SeqCst)
+    }
+
+    /// Waits until at least `n` handshakes have failed, and says how many have.
+    async fn failed_handshakes(&self, n: u32) -> u32 {
+        let mut seen = self.failed_handshakes.clone();
+        let failed = *seen.wait_for(|&f| f >= n).await.expect("server running");
+        failed
+    }
+}
+
+async fn version(State(counts): State<Arc<Counts>>, request: Request) -> String {
+    counts.requests.fetch_add(1, Ordering::SeqCst);
+    serde_json::json!({ "version": format!("{:?}", request.version()) }).to_string()
+}
+
+/// TCP accepted, then TLS: a connection whose handshake fails is counted and dropped, and the
+/// next one is awaited. Handshakes run one at a time, which is all these tests need.
+struct TlsListener {
+    tcp: TcpListener,
+    acceptor: TlsAcceptor,
+    failed: watch::Sender<u32>,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            match self.acceptor.accept(tcp).await {
+                Ok(tls) => return (tls, addr),
+                Err(_) => self.failed.send_modify(|n| *n += 1),
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// Runs fetchbench with `args` (one sequential request for id 1 unless `args` say otherwise),
+/// trusting only `other-ca.pem` by default, off the runtime so the server keeps answering.
+async fn fetchbench(pki: &Pki, args: &[&str]) -> Output {
+    let mut all: Vec<String> = ["-r", "1", "-m", "sequential", "--no-progress"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    all.extend(args.iter().map(|s| s.to_string()));
+    let system_roots = pki.path("other-ca.pem");
+    tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::new(BIN)
+            .args(&all)
+            .env("NO_COLOR", "1")
+            .env("SSL_CERT_FILE", system_roots)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .expect("run fetchbench")
+    })
+    .await
+    .expect("join")
+}
+
+/// The one record of a one-request run, checked to be a TLS failure after a single attempt
+/// (the report counts it under `tls`); returns its message.
+fn tls_failure(out: &Output, report: &Path) -> String {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    let recs = records(out);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["attempts"], 1, "not retried: {}", recs[0]);
+    assert!(recs[0]["status"].is_null(), "{}", recs[0]);
+    let report = read_json(report);
+    assert_eq!(
+        report["runs"][0]["error_kinds"],
+        serde_json::json!({ "tls": 1 }),
+        "{report}"
+    );
+    assert_eq!(report["runs"][0]["retries"], 0);
+    let message = recs[0]["error"].as_str().expect("an error message");
+    assert!(message.starts_with("TLS: "), "{message}");
+    message.to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_fails_at_once_as_a_tls_error_that_names_the_fix() {
+    let pki = Pki::new();
+    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    let report = pki.path("report.json");
+    let out = fetchbench(
+        &pki,
+        &["--url", &server.url(), "--report", &pki.arg("report.json")],
+    )
+    .await;
+    let message = tls_failure(&out, &report);
+    assert!(message.contains("UnknownIssuer"), "{message}");
+    assert!(
+        message.contains("--cacert FILE") && message.contains("--insecure"),
+        "{message}"
+    );
+    // One handshake, refused by the client; no request reached the application.
+    assert_eq!(server.failed_handshakes(1).await, 1);
+    assert_eq!(server.requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insecure_accepts_the_certificate_warns_and_speaks_h2_by_alpn() {
+    let pki = Pki::new();
+    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    let out = fetchbench(
+        &pki,
+        &[
+            "--url",
+            &server.url(),
+            "--insecure",
+            "-f",
+            "version",
+            "-q",
+            "--report",
+            &pki.arg("report.json"),
+            "--html",
+            &pki.arg("report.html"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: --insecure: TLS certificates are not verified"),
+        "even with -q: {}",
+        stderr(&out)
+    );
+    let recs = records(&out);
+    assert_eq!(recs[0]["status"], 200);
+    // Both ends say h2: the record (from the client) and the server's own view of the request.
+    assert_eq!(recs[0]["http_version"], "HTTP/2.0");
+    assert_eq!(recs[0]["fields"]["version"], "HTTP/2.0");
+    assert_eq!(server.requests(), 1);
+    // The report is stamped, so figures from an unverified server are not taken for others.
+    assert_eq!(read_json(&pki.path("report.json"))["insecure"], true);
+    let html = std::fs::read_to_string(pki.path("report.html")).expect("html report");
+    assert!(html.contains("TLS certificates not verified (--insecure)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_https_connection_is_still_retried() {
+    // Bind then drop a listener: the port is closed, so connecting is refused.
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address")
+    };
+    let pki = Pki::new();
+    let url = format!("https://{addr}/v/{{}}");
+    let out = fetchbench(&pki, &["--url", &url, "--retries", "1", "-q"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs[0]["attempts"], 2, "{}", recs[0]);
+    assert!(
+        !recs[0]["error"].as_str().expect("error").starts_with("TLS"),
+        "{}",
+        recs[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cacert_trusts_a_private_ca_and_h2_is_negotiated_by_alpn() {
+    let pki = Pki::new();
+    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    let out = fetchbench(
+        &pki,
+        &[
+            "--url",
+            &server.url(),
+            "--cacert",
+            &pki.arg("ca.pem"),
+            "-f",
+            "version",
+            "-q",
+            "--report",
+            &pki.arg("report.json"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs[0]["status"], 200, "{}", recs[0]);
+    assert_eq!(recs[0]["attempts"], 1);
+    assert_eq!(recs[0]["http_version"], "HTTP/2.0");
+    assert_eq!(recs[0]["fields"]["version"], "HTTP/2.0");
+    assert_eq!(server.requests(), 1);
+    assert_eq!(read_json(&pki.path("report.json"))["insecure"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_of_several_cas_is_read_whole() {
+    let pki = Pki::new();
+    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    // The server's CA second, after an unrelated one.
+    let bundle = pki.path("bundle.pem");
+    let text = std::fs::read_to_string(pki.path("other-ca.pem")).expect("other CA")
+        + &std::fs::read_to_string(pki.path("ca.pem")).expect("CA");
+    std::fs::write(&bundle, text).expect("write bundle");
+    let out = fetchbench(
+        &pki,
+        &[
+            "--url",
+            &server.url(),
+            "--cacert",
+            &pki.arg("bundle.pem"),
+            "-q",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(records(&out)[0]["status"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssl_cert_file_is_read_by_the_platform_verifier() {
+    // docs/tls.md says so: SSL_CERT_FILE names the trusted roots on Linux.
+    let pki = Pki::new();
+    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    let url = server.url();
+    let ca = pki.path("ca.pem");
+    let out = tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::new(BIN)
+            .args(["--url", &url, "-r", "1", "-m", "sequential", "-q"])
+            .env("SSL_CERT_FILE", ca)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .expect("run fetchbench")
+    })
+    .await
+    .expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(records(&out)[0]["status"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_needs_the_client_certificate_and_key() {
+    let pki = Pki::new();
+    let server = TlsServer::start(mutual_tls_config(&pki, pki.server_leaf())).await;
+    pki.leaf(
+        &["fetchbench-client"],
+        ExtendedKeyUsagePurpose::ClientAuth,
+        Some("client"),
+    );
+    let url = server.url();
+    let cacert = pki.arg("ca.pem");
+    let base = ["--url", url.as_str(), "--cacert", cacert.as_str(), "-q"];
+
+    // Under TLS 1.3 the client ends its side of the handshake before the server checks the
+    // certificate, and the refusal comes on the first read: as the server's alert (which h2 hands
+    // up as text only, so it cannot be told from other errors) or as a reset. How it shows
+    // varies; that it fails does not. (Under TLS 1.2 it is a TLS error; see the test below.)
+    let without = fetchbench(&pki, &base).await;
+    assert_eq!(without.status.code(), Some(1), "{}", stderr(&without));
+    assert!(records(&without)[0]["error"].is_string());
+    assert!(
+        server.failed_handshakes(1).await >= 1,
+        "the server refused it"
+    );
+    assert_eq!(
+        server.requests(),
+        0,
+        "no request without a client certificate"
+    );
+
+    let cert = pki.arg("client.pem");
+    let key = pki.arg("client-key.pem");
+    let with = fetchbench(
+        &pki,
+        &[&base[..], &["--cert", &cert, "--key", &key]].concat(),
+    )
+    .await;
+    assert_eq!(with.status.code(), Some(0), "{}", stderr(&with));
+    assert_eq!(records(&with)[0]["status"], 200);
+    assert_eq!(server.requests(), 1);
+
+    // The key may sit in the certificate's file instead (curl's --cert takes both).
+    let both = pki.path("client-and-key.pem");
+    let text = std::fs::read_to_string(pki.path("client.pem")).expect("cert")
+        + &std::fs::read_to_string(pki.path("client-key.pem")).expect("key");
+    std::fs::write(&both, text).expect("write combined");
+    let combined = fetchbench(
+        &pki,
+        &[&base[..], &["--cert", &pki.arg("client-and-key.pem")]].concat(),
+    )
+    .await;
+    assert_eq!(combined.status.code(), Some(0), "{}", stderr(&combined));
+    assert_eq!(server.requests(), 2);
+}
+
+/// Runs fetchbench with `args` against an https URL nobody listens on (a bad file must stop it
+/// before any request) and checks it is a usage error naming `flag` and `file`.
+async fn assert_usage_error(pki: &Pki, args: &[&str], flag: &str, file: &str, problem: &str) {
+    let all = [&["--url", "https://127.0.0.1:9/{}"][..], args].concat();
+    let out = fetchbench(pki, &all).await;
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        out.stdout.is_empty(),
+        "no record: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(text.contains(&format!("{flag}: ")), "no {flag:?} in {text}");
+    assert!(text.contains(file), "no {file:?} in {text}");
+    assert!(text.contains(problem), "no {problem:?} in {text}");
+    assert!(!text.contains("panicked"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_or_unparsable_tls_files_are_usage_errors_before_any_request() {
+    let pki = Pki::new();
+    pki.leaf(
+        &["client"],
+        ExtendedKeyUsagePurpose::ClientAuth,
+        Some("client"),
+    );
+    pki.leaf(
+        &["other"],
+        ExtendedKeyUsagePurpose::ClientAuth,
+        Some("stranger"),
+    );
+    std::fs::write(pki.path("junk.pem"), "not a certificate\n").expect("write junk");
+    std::fs::write(
+        pki.path("broken.pem"),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n",
+    )
+    .expect("write broken");
+    let missing = pki.arg("missing.pem");
+    let junk = pki.arg("junk.pem");
+    let broken = pki.arg("broken.pem");
+    let cert = pki.arg("client.pem");
+    let key = pki.arg("client-key.pem");
+    let other_key = pki.arg("stranger-key.pem");
+
+    assert_usage_error(
+        &pki,
+        &["--cacert", &missing],
+        "--cacert",
+        &missing,
+        "cannot read",
+    )
+    .await;
+    assert_usage_error(
+        &pki,
+        &["--cacert", &junk],
+        "--cacert",
+        &junk,
+        "no certificate",
+    )
+    .await;
+    assert_usage_error(
+        &pki,
+        &["--cacert", &broken],
+        "--cacert",
+        &broken,
+        "not valid PEM",
+    )
+    .await;
+    // A private key is no CA certificate.
+    assert_usage_error(
+        &pki,
+        &["--cacert", &key],
+        "--cacert",
+        &key,
+        "no certificate",
+    )
+    .await;
+    assert_usage_error(
+        &pki,
+        &["--cert", &missing],
+        "--cert",
+        &missing,
+        "cannot read",
+    )
+    .await;
+    assert_usage_error(&pki, &["--cert", &cert], "--cert", &cert, "--key FILE").await;
+    assert_usage_error(
+        &pki,
+        &["--cert", &cert, "--key", &missing],
+        "--key",
+        &missing,
+        "cannot read",
+    )
+    .await;
+    assert_usage_error(
+        &pki,
+        &["--cert", &cert, "--key", &junk],
+        "--key",
+        &junk,
+        "no private key",
+    )
+    .await;
+    assert_usage_error(
+        &pki,
+        &["--cert", &cert, "--key", &other_key],
+        "--key",
+        &other_key,
+        "not the certificate's",
+    )
+    .await;
+
+    // --key alone means nothing: clap refuses it.
+    let out = fetchbench(&pki, &["--url", "https://127.0.0.1:9/{}", "--key", &key]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--cert"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_for_another_name_is_a_tls_error_even_from_a_trusted_ca() {
+    let pki = Pki::new();
+    let leaf = pki.leaf(&["other.test"], ExtendedKeyUsagePurpose::ServerAuth, None);
+    let server = TlsServer::start(server_config(leaf)).await;
+    let out = fetchbench(
+        &pki,
+        &[
+            "--url",
+            &server.url(),
+            "--cacert",
+            &pki.arg("ca.pem"),
+            "--report",
+            &pki.arg("report.json"),
+        ],
+    )
+    .await;
+    let message = tls_failure(&out, &pki.path("report.json"));
+    assert!(
+        message.contains("not valid for name") && message.contains("other.test"),
+        "{message}"
+    );
+    assert!(message.contains("--insecure"), "{message}");
+    assert_eq!(server.failed_handshakes(1).await, 1);
+    assert_eq!(server.requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_tls_1_2_a_missing_client_certificate_is_a_tls_error_not_retried() {
+    // TLS 1.2 refuses the client inside the handshake, so the alert always reaches it (under
+    // 1.3 it may be lost to a reset; see mutual_tls_needs_the_client_certificate_and_key).
+    let pki = Pki::new();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.ca.der().clone()).expect("CA as root");
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .expect("client verifier");
+    let leaf = pki.server_leaf();
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .expect("TLS 1.2")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(leaf.chain, leaf.key);
+    let server = TlsServer::start(finish(config)).await;
+    let out = fetchbench(
+        &pki,
+        &[
+            "--url",
+            &server.url(),
+            "--cacert",
+            &pki.arg("ca.pem"),
+            "--report",
+            &pki.arg("report.json"),
+        ],
+    )
+    .await;
+    let message = tls_failure(&out, &pki.path("report.json"));
+    assert!(message.contains("--cert FILE --key FILE"), "{message}");
+    assert_eq!(server.failed_handshakes(1).await, 1);
+    assert_eq!(server.requests(), 0);
+}
