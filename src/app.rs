@@ -11,15 +11,15 @@ use std::net::{Ipv4Addr, SocketAddr};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{self, EngineError, JobSpec};
+use crate::engine::{EngineError, JobSpec, Run, RunSpec};
 use crate::fixture::{BackgroundFixture, FixtureServer, ServeError};
 use crate::output::{self, Discard, Format, RecordSink};
-use crate::plan::ids::IdsError;
+use crate::plan::ids::{Id, IdsError};
 use crate::plan::template::{Template, TemplateError};
 use crate::plan::{Destination, Plan, Target};
 use crate::progress::ProgressSink;
 use crate::report::paint::Paint;
-use crate::report::stats::Ending;
+use crate::report::stats::{Ending, RunStats};
 use crate::report::{html, human, Report};
 use crate::resume::{self, DoneIds};
 pub use crate::signals::Signal;
@@ -63,6 +63,9 @@ pub enum AppError {
     Engine(#[from] EngineError),
     #[error("could not write the report: {0}")]
     Report(io::Error),
+    /// Writing a record failed (a closed pipe, a full disk); the run stopped.
+    #[error("could not write results: {0}")]
+    Output(io::Error),
     #[error("--ids: {0}")]
     Ids(#[from] IdsError),
 }
@@ -80,7 +83,7 @@ impl AppError {
 
     /// True when the reader of stdout went away (`| head`): not an error worth a message.
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, AppError::Engine(EngineError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe)
+        matches!(self, AppError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
     }
 }
 
@@ -141,7 +144,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             .filter(|(position, _)| plan.shard.is_none_or(|s| s.takes(*position as u64)))
             .map(|(_, id)| id)
             .filter(|id| !done.contains(id));
-        let stats = engine::run(&job, *run, ids, &mut progress, &cancel).await?;
+        let stats = run_one(&job, *run, ids, &mut progress, &cancel).await?;
         drop(progress);
         let ended_early = stats.ending != Ending::Completed;
         all_stats.push(stats);
@@ -149,7 +152,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             break;
         }
     }
-    sink.finish().map_err(EngineError::Output)?;
+    sink.finish().map_err(AppError::Output)?;
 
     let interrupted = signals.received();
     let mut report = Report::new(&all_stats, todo)
@@ -239,6 +242,24 @@ fn check_writable(path: Option<&std::path::Path>, flag: &'static str) -> Result<
         flag,
         message: format!("cannot create {}: {e}", path.display()),
     })
+}
+
+/// One run of the job, its records written to `sink` and counted into its statistics.
+async fn run_one(
+    job: &JobSpec,
+    spec: RunSpec,
+    ids: impl Iterator<Item = Id>,
+    sink: &mut dyn RecordSink,
+    cancel: &CancellationToken,
+) -> Result<RunStats, AppError> {
+    let mut run = Run::start(job, spec, ids, cancel.clone())?;
+    run.warm_up(job.warmup).await;
+    let mut stats = RunStats::new(spec.mode, spec.concurrency.max(1), job.rate);
+    output::write_run(&mut run, sink, |record| stats.add(record))
+        .await
+        .map_err(AppError::Output)?;
+    stats.conclude(run.end());
+    Ok(stats)
 }
 
 /// The template to fetch, starting the fixture server (kept alive by the caller) when needed.

@@ -9,13 +9,15 @@ use futures_core::Stream;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{ClientOptions, EngineError, JobSpec, Order, RetryPolicy, Run, RunSpec};
+use crate::engine::{
+    ClientOptions, EngineError, JobSpec, Order, RetryPolicy, Run, RunMode, RunSpec,
+};
 use crate::extract::{FieldPath, FieldSet, PathError};
 use crate::plan::ids::{Id, IdRange, RangeError};
 use crate::plan::rate::{Rate, RateError};
 use crate::plan::template::{Template, TemplateError};
 use crate::record::Record;
-use crate::report::stats::RunMode;
+use crate::report::stats::RunStats;
 use crate::report::RunReport;
 
 /// Why a job could not be built or run.
@@ -145,10 +147,13 @@ impl Job {
         on_done: impl FnOnce(&RunReport),
     ) -> Result<RunReport, JobError> {
         let mut run = self.start()?;
+        let mut stats = RunStats::new(self.run.mode, self.run.concurrency.max(1), self.spec.rate);
         while let Some(record) = run.next().await {
+            stats.add(&record);
             on_record(&record);
         }
-        let summary = RunReport::from_stats(&run.into_stats(), Some(self.len()));
+        stats.conclude(run.end());
+        let summary = RunReport::from_stats(&stats, Some(self.len()));
         on_done(&summary);
         Ok(summary)
     }

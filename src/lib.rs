@@ -44,8 +44,9 @@ pub mod report;
 pub mod resume;
 mod signals;
 
+pub use engine::{Ending, RunMode};
 pub use job::{Job, JobBuilder, JobError};
 pub use plan::ids::Id;
 pub use record::{ErrorKind, Failure, Record};
-pub use report::stats::{Ending, LatencySummary, RunMode};
+pub use report::stats::LatencySummary;
 pub use report::RunReport;

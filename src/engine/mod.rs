@@ -28,19 +28,16 @@ pub(crate) mod tls;
 mod transport;
 mod worker;
 
-use std::io;
+use std::fmt;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use tokio_util::sync::CancellationToken;
 
 use crate::extract::FieldSet;
-use crate::output::RecordSink;
-use crate::plan::ids::Id;
 use crate::plan::rate::Rate;
 use crate::plan::template::Template;
-use crate::report::stats::{RunMode, RunStats};
 
 pub use self::client::ClientOptions;
 pub use self::proxy::ProxyError;
@@ -54,9 +51,53 @@ pub enum EngineError {
     /// The client could not be built (a TLS setting, a proxy that is not a URL).
     #[error(transparent)]
     Setup(#[from] SetupError),
-    /// Writing a record failed (a closed pipe, a full disk); the run stopped.
-    #[error("could not write results: {0}")]
-    Output(#[source] io::Error),
+}
+
+/// Which scheduling a run used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    Sequential,
+    Concurrent,
+}
+
+impl fmt::Display for RunMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunMode::Sequential => "sequential",
+            RunMode::Concurrent => "concurrent",
+        })
+    }
+}
+
+/// How a run ended.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// Every id was fetched.
+    #[default]
+    Completed,
+    /// The time budget (--deadline) ran out.
+    Deadline,
+    /// --max-errors failed requests.
+    MaxErrors,
+    /// Cancelled (a signal, or the library's cancellation handle).
+    Cancelled,
+}
+
+/// What the engine knows of a run once it is over, beside its records: how it ended and what it
+/// cost. The caller's statistics add these to what they gathered from the records.
+#[derive(Debug, Clone, Default)]
+pub struct RunEnd {
+    pub ending: Ending,
+    /// Connections the measured run opened (the warm-up's not counted).
+    pub connections_opened: u64,
+    /// User plus system CPU time of the process during the run.
+    pub client_cpu: Option<Duration>,
+    /// Requests that went through a proxy, and which proxies carried them.
+    pub proxy: ProxyUse,
 }
 
 /// What to fetch and how: shared by every run of a job.
@@ -113,45 +154,4 @@ impl RunSpec {
 /// How far dispatch may run ahead of the oldest record not yet released.
 fn reorder_window(concurrency: usize) -> u64 {
     (concurrency as u64).saturating_mul(4).max(16)
-}
-
-/// Longest a written record may wait in the sink's buffer before it is flushed.
-const FLUSH_INTERVAL: Duration = Duration::from_millis(10);
-
-/// Runs `ids` under `run`, writing records to `sink` as they are released. Records are flushed in
-/// batches: when no record came for `FLUSH_INTERVAL` (10 ms), or that long after the last flush, so a
-/// reader sees each whole record within 10 ms without a write call per record at 50,000/s.
-pub async fn run(
-    job: &JobSpec,
-    run: RunSpec,
-    ids: impl Iterator<Item = Id>,
-    sink: &mut dyn RecordSink,
-    cancel: &CancellationToken,
-) -> Result<RunStats, EngineError> {
-    let mut run = Run::start(job, run, ids, cancel.clone())?;
-    run.warm_up(job.warmup).await;
-    // One timer for the whole run, re-armed when a batch starts: a timer per record would cost
-    // more than the write it saves.
-    let flush_timer = tokio::time::sleep(FLUSH_INTERVAL);
-    tokio::pin!(flush_timer);
-    let mut unflushed = false;
-    loop {
-        tokio::select! {
-            // `Run::next` is cancel-safe, so giving up on it to flush loses nothing.
-            next = run.next() => {
-                let Some(record) = next else { break };
-                sink.write(&record).map_err(EngineError::Output)?;
-                if !unflushed {
-                    unflushed = true;
-                    flush_timer.as_mut().reset(tokio::time::Instant::now() + FLUSH_INTERVAL);
-                }
-            }
-            () = &mut flush_timer, if unflushed => {
-                sink.flush().map_err(EngineError::Output)?;
-                unflushed = false;
-            }
-        }
-    }
-    sink.flush().map_err(EngineError::Output)?;
-    Ok(run.into_stats())
 }

@@ -19,10 +19,9 @@ use super::pacer::Pacer;
 use super::reorder::Reorder;
 use super::request::Fetcher;
 use super::worker::{Event, Job, Pool, Report};
-use super::{EngineError, JobSpec, Order, RunSpec};
+use super::{Ending, EngineError, JobSpec, Order, RunEnd, RunSpec};
 use crate::plan::ids::Id;
 use crate::record::Record;
-use crate::report::stats::{Ending, RunStats};
 
 /// A run in progress: ask it for the next record until it has none.
 ///
@@ -42,7 +41,6 @@ pub struct Run<I: Iterator<Item = Id>> {
     dispatched: u64,
     handed_out: u64,
     failed: u64,
-    stats: RunStats,
     cancel: CancellationToken,
     /// Resolves on cancel; made once, so waiting for it in every turn of the loop does not
     /// register and unregister a waiter each time.
@@ -100,7 +98,6 @@ impl<I: Iterator<Item = Id>> Run<I> {
             dispatched: 0,
             handed_out: 0,
             failed: 0,
-            stats: RunStats::new(spec.mode, concurrency, job.rate),
             cancelled: Box::pin(cancel.clone().cancelled_owned()),
             cancel,
             grace: job.grace,
@@ -204,7 +201,6 @@ impl<I: Iterator<Item = Id>> Run<I> {
         self.connections_before = self.connections.opened();
         self.proxied_before = self.fetcher.proxy_use().requests;
         self.cpu_at_start = process_cpu_time();
-        self.stats = RunStats::new(self.stats.mode, self.stats.concurrency, self.stats.rate);
     }
 
     /// The next id to fetch: the warm-up's ids first, then the rest of the range.
@@ -216,22 +212,23 @@ impl<I: Iterator<Item = Id>> Run<I> {
         !self.requeued.is_empty() || self.ids.peek().is_some()
     }
 
-    /// The figures of the run, with how it ended.
-    pub fn into_stats(self) -> RunStats {
-        let mut stats = self.stats;
-        stats.ending = self.ending.unwrap_or(Ending::Completed);
-        stats.connections_opened = self.connections.opened() - self.connections_before;
+    /// How the run ended and what it cost, once its last record has been taken.
+    pub fn end(self) -> RunEnd {
         let proxy_use = self.fetcher.proxy_use();
-        stats.proxied_requests = proxy_use.requests - self.proxied_before;
-        stats.proxies = proxy_use.proxies.into_iter().collect();
-        stats.client_cpu = process_cpu_time()
-            .zip(self.cpu_at_start)
-            .map(|(now, start)| now.saturating_sub(start));
-        stats
+        RunEnd {
+            ending: self.ending.unwrap_or(Ending::Completed),
+            connections_opened: self.connections.opened() - self.connections_before,
+            client_cpu: process_cpu_time()
+                .zip(self.cpu_at_start)
+                .map(|(now, start)| now.saturating_sub(start)),
+            proxy: super::ProxyUse {
+                requests: proxy_use.requests - self.proxied_before,
+                proxies: proxy_use.proxies,
+            },
+        }
     }
 
     fn hand_out(&mut self, record: Record) -> Record {
-        self.stats.add(&record);
         self.handed_out += 1;
         record
     }

@@ -4,6 +4,7 @@
 //! arrives; only the table holds back its first rows, to size its columns.
 
 mod csv;
+mod flush;
 mod json;
 pub mod merge;
 mod ndjson;
@@ -19,6 +20,7 @@ use crate::extract::FieldPath;
 use crate::record::Record;
 
 pub use self::csv::CsvSink;
+pub use self::flush::write_run;
 pub use self::json::JsonSink;
 pub use self::ndjson::NdjsonSink;
 pub use self::table::TableSink;

@@ -4,53 +4,21 @@
 //! samples, so a run of a million ids costs the same few kilobytes as a run of ten.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
+
 use serde::{Deserialize, Serialize};
+
+pub use crate::engine::{Ending, RunEnd, RunMode};
 
 use super::timeline::Timeline;
 use super::waterfall::Waterfall;
 use crate::plan::ids::Id;
 use crate::plan::rate::Rate;
 use crate::record::{ErrorKind, Record};
-
-/// Which scheduling a run used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RunMode {
-    Sequential,
-    Concurrent,
-}
-
-impl fmt::Display for RunMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RunMode::Sequential => "sequential",
-            RunMode::Concurrent => "concurrent",
-        })
-    }
-}
-
-/// How a run ended.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Ending {
-    /// Every id was fetched.
-    #[default]
-    Completed,
-    /// The time budget (--deadline) ran out.
-    Deadline,
-    /// --max-errors failed requests.
-    MaxErrors,
-    /// Cancelled (a signal, or the library's cancellation handle).
-    Cancelled,
-}
 
 /// Highest latency the histogram tracks exactly: one hour, in microseconds; longer ones saturate.
 const MAX_TRACKED_MICROS: u64 = 3_600_000_000;
@@ -103,6 +71,15 @@ pub struct RunStats {
 }
 
 impl RunStats {
+    /// Adds what the engine knows of the run once it is over: how it ended and what it cost.
+    pub fn conclude(&mut self, end: RunEnd) {
+        self.ending = end.ending;
+        self.connections_opened = end.connections_opened;
+        self.client_cpu = end.client_cpu;
+        self.proxied_requests = end.proxy.requests;
+        self.proxies = end.proxy.proxies.into_iter().collect();
+    }
+
     pub fn new(mode: RunMode, concurrency: usize, rate: Option<Rate>) -> Self {
         Self {
             mode,
