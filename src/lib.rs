@@ -22,8 +22,6 @@
 //! `report`. Those modules serve the `fetchbench` binary and are not part of the documented API.
 
 #[doc(hidden)]
-pub mod app;
-#[doc(hidden)]
 pub mod cli;
 #[doc(hidden)]
 pub mod engine;
@@ -35,14 +33,9 @@ mod job;
 pub mod output;
 #[doc(hidden)]
 pub mod plan;
-#[doc(hidden)]
-pub mod progress;
 mod record;
 #[doc(hidden)]
 pub mod report;
-#[doc(hidden)]
-pub mod resume;
-mod signals;
 
 pub use engine::{Ending, RunMode};
 pub use job::{Job, JobBuilder, JobError};

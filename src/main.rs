@@ -11,8 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::Parser;
-use fetchbench::app;
-use fetchbench::cli::{self, Cli, Command};
+use fetchbench::cli::{self, run as app, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

@@ -14,7 +14,6 @@ use crate::output::Format;
 use crate::plan::ids::IdRange;
 use crate::plan::rate::{parse_duration, Rate};
 use crate::plan::shard::Shard;
-use crate::plan::Mode;
 
 /// Fetch a templated URL over a range of ids, one after another or through a bounded,
 /// rate-limited concurrent pool; extract JSON fields in id order; compare the timings.
@@ -287,7 +286,13 @@ pub struct RunArgs {
 
 mod commands;
 mod plan;
+pub mod progress;
+pub mod resume;
+pub mod run;
+mod signals;
 mod values;
+
+pub use self::plan::{Destination, Mode, Plan, Target};
 
 pub use self::commands::{CompareArgs, MergeArgs, ServeArgs};
 pub use self::values::HeaderArg;

@@ -2,23 +2,26 @@
 //! (word lists, bodies and headers read from files, shards from the environment), all before any
 //! request, each failing with the flag it concerns.
 
-use std::path::Path;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
 
 use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
+use super::run::AppError;
 use super::values::parse_header;
 use super::{HeaderArg, RunArgs};
-use crate::app::AppError;
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
 use crate::engine::tls::{self, TlsFileError};
-use crate::engine::{ClientOptions, RetryPolicy};
+use crate::engine::{ClientOptions, RetryPolicy, RunMode, RunSpec};
 use crate::extract::FieldSet;
 use crate::fixture::FixtureOptions;
 use crate::output::Format;
 use crate::plan::ids::IdSource;
+use crate::plan::rate::Rate;
 use crate::plan::shard::Shard;
 use crate::plan::template::Template;
-use crate::plan::{Destination, Plan, Target};
 
 fn usage(flag: &'static str, message: String) -> AppError {
     AppError::Usage { flag, message }
@@ -191,4 +194,82 @@ fn format_from_extension(path: &Path) -> Option<Format> {
         "txt" => Some(Format::Table),
         _ => None,
     }
+}
+
+/// Which runs to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// One request after another.
+    Sequential,
+    /// Up to --concurrency requests in flight.
+    Concurrent,
+    /// Sequential first, then concurrent, compared side by side.
+    Both,
+}
+
+impl Mode {
+    /// The runs this mode makes, in order: sequential first, then one concurrent run per level
+    /// (a sweep when there are several). The last run's records are the results written.
+    pub fn runs(self, levels: &[usize]) -> Vec<RunSpec> {
+        let sequential = RunSpec::new(RunMode::Sequential, 1);
+        let concurrent = levels
+            .iter()
+            .map(|&level| RunSpec::new(RunMode::Concurrent, level));
+        match self {
+            Mode::Sequential => vec![sequential],
+            Mode::Concurrent => concurrent.collect(),
+            Mode::Both => std::iter::once(sequential).chain(concurrent).collect(),
+        }
+    }
+}
+
+/// Where requests go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The built-in fixture server, started on loopback for this run.
+    Fixture(FixtureOptions),
+    /// A user-given URL template.
+    Url(Template),
+}
+
+/// Where the results go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Stdout,
+    File(PathBuf),
+}
+
+/// A validated job, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub target: Target,
+    pub ids: IdSource,
+    /// Only this shard's share of the ids.
+    pub shard: Option<Shard>,
+    pub mode: Mode,
+    /// Concurrency levels: one concurrent run per level (never empty).
+    pub concurrency: Vec<usize>,
+    pub rate: Option<Rate>,
+    pub burst: NonZeroU32,
+    pub fields: FieldSet,
+    pub client: ClientOptions,
+    pub format: Format,
+    pub output: Destination,
+    pub report: Option<PathBuf>,
+    /// The visual report's path.
+    pub html: Option<PathBuf>,
+    /// After a signal, how long in-flight requests may finish before they are aborted.
+    pub grace: std::time::Duration,
+    /// Skip the ids already in the output file and append the rest.
+    pub resume: bool,
+    /// Requests made before each measured run, counted in no figure.
+    pub warmup: u64,
+    /// Time budget per run.
+    pub deadline: Option<std::time::Duration>,
+    /// Stop a run after this many failed requests.
+    pub max_errors: Option<u64>,
+    /// Show progress bars (still only when stderr is a terminal).
+    pub progress: bool,
+    /// Print nothing on stderr but errors.
+    pub quiet: bool,
 }

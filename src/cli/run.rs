@@ -11,19 +11,19 @@ use std::net::{Ipv4Addr, SocketAddr};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+use super::progress::ProgressSink;
+use super::resume::{self, DoneIds};
+pub use super::signals::Signal;
+use super::signals::SignalWatch;
+use super::{Destination, Plan, Target};
 use crate::engine::{EngineError, JobSpec, Run, RunSpec};
 use crate::fixture::{BackgroundFixture, FixtureServer, ServeError};
 use crate::output::{self, Discard, Format, RecordSink};
 use crate::plan::ids::{Id, IdsError};
 use crate::plan::template::{Template, TemplateError};
-use crate::plan::{Destination, Plan, Target};
-use crate::progress::ProgressSink;
 use crate::report::paint::Paint;
 use crate::report::stats::{Ending, RunStats};
 use crate::report::{html, human, Report};
-use crate::resume::{self, DoneIds};
-pub use crate::signals::Signal;
-use crate::signals::SignalWatch;
 
 /// How the process ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,7 +313,7 @@ pub async fn serve(
 
 /// `fetchbench merge`: shard reports into one report (printed side by side, JSON to the output),
 /// or with `--results`, NDJSON results into one file in id order.
-pub fn merge(args: &crate::cli::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
+pub fn merge(args: &super::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
     let failed = |flag: &'static str, message: String| AppError::Usage { flag, message };
     let mut out: Box<dyn Write> =
         match &args.output {
@@ -355,7 +355,7 @@ pub fn merge(args: &crate::cli::MergeArgs, paint: Paint) -> Result<Exit, AppErro
 }
 
 /// `fetchbench compare`: exit 1 when the current report regressed past the threshold.
-pub fn compare(args: &crate::cli::CompareArgs) -> Result<Exit, AppError> {
+pub fn compare(args: &super::CompareArgs) -> Result<Exit, AppError> {
     let read = |p: &std::path::Path| {
         Report::read_json(p).map_err(|e| AppError::Usage {
             flag: "compare",
@@ -375,7 +375,7 @@ pub fn compare(args: &crate::cli::CompareArgs) -> Result<Exit, AppError> {
 
 /// `fetchbench completions SHELL`: the completion script, generated from the clap definition.
 pub fn completions(shell: clap_complete::Shell) -> Result<Exit, AppError> {
-    let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+    let mut command = <super::Cli as clap::CommandFactory>::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "fetchbench", &mut script);
     print_quietly(&script)
@@ -383,7 +383,7 @@ pub fn completions(shell: clap_complete::Shell) -> Result<Exit, AppError> {
 
 /// `fetchbench man`: the man page, generated from the clap definition.
 pub fn man_page() -> Result<Exit, AppError> {
-    let command = <crate::cli::Cli as clap::CommandFactory>::command();
+    let command = <super::Cli as clap::CommandFactory>::command();
     let mut page = Vec::new();
     clap_mangen::Man::new(command)
         .render(&mut page)
