@@ -405,9 +405,55 @@ pub fn stdout_is_terminal() -> bool {
 mod tests {
     use super::*;
 
+    use clap::CommandFactory;
+
+    /// Every heading of the main command's `--help`, in the order it shows them.
+    const HEADINGS: [&str; 7] = [
+        INPUT,
+        REQUESTS,
+        CONCURRENCY,
+        OUTPUT,
+        LIMITS,
+        REPORT,
+        FIXTURE,
+    ];
+
     #[test]
     fn cli_definition_is_consistent() {
-        use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    /// A new option has to name its heading: none lands in the catch-all "Options" list, which
+    /// clap keeps for its own --help and --version.
+    #[test]
+    fn every_option_of_the_main_command_has_a_heading() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let ungrouped: Vec<String> = cmd
+            .get_arguments()
+            .filter(|arg| !matches!(arg.get_id().as_str(), "help" | "version"))
+            .filter(|arg| {
+                !arg.get_help_heading()
+                    .is_some_and(|h| HEADINGS.contains(&h))
+            })
+            .map(|arg| format!("{} ({:?})", arg.get_id(), arg.get_help_heading()))
+            .collect();
+        assert!(
+            ungrouped.is_empty(),
+            "options without a heading from {HEADINGS:?}: {ungrouped:?}"
+        );
+    }
+
+    /// `--help` lists headings in the order of their first option, so that order is the list's.
+    #[test]
+    fn headings_come_in_order_and_none_is_empty() {
+        let cmd = Cli::command();
+        let mut seen: Vec<&str> = Vec::new();
+        for heading in cmd.get_arguments().filter_map(|arg| arg.get_help_heading()) {
+            if !seen.contains(&heading) {
+                seen.push(heading);
+            }
+        }
+        assert_eq!(seen, HEADINGS);
     }
 }
