@@ -25,12 +25,19 @@ use crate::plan::shard::Shard;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Colours in the report on stderr: auto (when stderr is a terminal and NO_COLOR is unset),
-    /// always or never.
-    #[arg(long, global = true, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
     #[command(flatten)]
     pub run: RunArgs,
+    // After `run`, so that "Report" is not the first heading (see `INPUT` below).
+    /// Colours in the report on stderr: auto (when stderr is a terminal and NO_COLOR is unset),
+    /// always or never.
+    #[arg(
+        long,
+        global = true,
+        value_name = "WHEN",
+        default_value_t = ColorChoice::Auto,
+        help_heading = REPORT
+    )]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,12 +62,23 @@ pub enum Command {
     Schema,
 }
 
+// The `--help` headings of the main command's options (the test at the end checks that every
+// option has one). clap shows them in the order of each one's first argument, so the fields of
+// `RunArgs` stay grouped by heading, the groups in this order.
+const INPUT: &str = "Input";
+const REQUESTS: &str = "Requests";
+const CONCURRENCY: &str = "Concurrency and rate";
+const OUTPUT: &str = "Output";
+const LIMITS: &str = "Limits and retries";
+const REPORT: &str = "Report";
+const FIXTURE: &str = "Fixture";
+
 /// Options of a fetch run (the default command).
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// URL with a `{}` placeholder for the id (also `{id}`; `{:03}` / `{id:03}` zero-pad),
     /// e.g. `https://pokeapi.co/api/v2/pokemon/{}/`. Default: the built-in fixture server.
-    #[arg(long, value_name = "TEMPLATE", value_parser = parse_url_template)]
+    #[arg(long, value_name = "TEMPLATE", value_parser = parse_url_template, help_heading = INPUT)]
     pub url: Option<String>,
 
     /// Ids: `1..151` (half-open), `1..=150`, `7`, `1..100:5` (step 5), or a comma list of those
@@ -70,19 +88,10 @@ pub struct RunArgs {
         long,
         value_name = "SPEC",
         default_value = "1..151",
-        conflicts_with = "ids"
+        conflicts_with = "ids",
+        help_heading = INPUT
     )]
     pub range: IdRange,
-
-    /// Fetch only shard I of N (0-based): the ids whose position in the range is I modulo N, so N
-    /// processes on N machines split the job evenly. Without it, a Kubernetes Indexed Job's
-    /// JOB_COMPLETION_INDEX is used with --shards N (or FETCHBENCH_SHARDS).
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<Shard>,
-
-    /// The shard count to go with JOB_COMPLETION_INDEX.
-    #[arg(long, value_name = "N", value_parser = parse_at_least_one, conflicts_with = "shard")]
-    pub shards: Option<u64>,
 
     /// Ids from a word list instead of a range: one per line (`-` reads stdin), blank lines and
     /// `#` comments skipped, whitespace trimmed; read as it goes, never all at once (a file is
@@ -90,198 +99,289 @@ pub struct RunArgs {
     /// copied to a temporary file, so every run gets the same ids. Each value is percent-encoded
     /// for its place in the URL (`mr mime` -> `mr%20mime`) unless --raw; records carry it as "id"
     /// (a string unless it is a number).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = INPUT)]
     pub ids: Option<PathBuf>,
 
     /// Substitute ids into the URL exactly as written, without percent-encoding (for word lists
     /// of full paths such as `a/b?c=d`). You are responsible for the result being a valid URL.
-    #[arg(long)]
+    #[arg(long, help_heading = INPUT)]
     pub raw: bool,
 
+    /// Fetch only shard I of N (0-based): the ids whose position in the range is I modulo N, so N
+    /// processes on N machines split the job evenly. Without it, a Kubernetes Indexed Job's
+    /// JOB_COMPLETION_INDEX is used with --shards N (or FETCHBENCH_SHARDS).
+    #[arg(long, value_name = "I/N", help_heading = INPUT)]
+    pub shard: Option<Shard>,
+
+    /// The shard count to go with JOB_COMPLETION_INDEX.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = parse_at_least_one,
+        conflicts_with = "shard",
+        help_heading = INPUT
+    )]
+    pub shards: Option<u64>,
+
     /// HTTP method. Default: GET, or POST with --data/--json.
-    #[arg(short = 'X', long, value_name = "METHOD", value_parser = parse_method)]
+    #[arg(
+        short = 'X',
+        long,
+        value_name = "METHOD",
+        value_parser = parse_method,
+        help_heading = REQUESTS
+    )]
     pub method: Option<reqwest::Method>,
 
     /// Request body; the placeholder is filled in here too (only `{}`, `{id}`, `{:03}`, `{id:03}`:
     /// other braces stay as they are). `@FILE` reads the body from FILE.
-    #[arg(short = 'd', long, value_name = "BODY", conflicts_with = "json")]
+    #[arg(short = 'd', long, value_name = "BODY", conflicts_with = "json", help_heading = REQUESTS)]
     pub data: Option<String>,
 
     /// JSON request body (sets Content-Type and Accept to application/json); the placeholder is
     /// filled in, a text id JSON-escaped (write the quotes yourself: `{"name":"{}"}`), other
     /// braces stay as they are. `@FILE` reads it from FILE.
-    #[arg(long, value_name = "BODY")]
+    #[arg(long, value_name = "BODY", help_heading = REQUESTS)]
     pub json: Option<String>,
+
+    /// Add a request header, 'Name: value' (repeatable); the placeholder is filled in here too.
+    /// `@FILE` reads headers from FILE, one per line, so secrets stay out of `ps` and shell
+    /// history (so does the FETCHBENCH_AUTH environment variable, sent as Authorization).
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "'K: V'",
+        value_parser = parse_header_arg,
+        help_heading = REQUESTS
+    )]
+    pub headers: Vec<HeaderArg>,
+
+    /// User-Agent header. Default: `fetchbench/VERSION`.
+    #[arg(long, value_name = "UA", value_parser = parse_user_agent, help_heading = REQUESTS)]
+    pub user_agent: Option<String>,
+
+    /// Speak HTTP/2 from the first byte (prior knowledge), also over plain http:// (h2c). Over
+    /// https HTTP/2 is negotiated by ALPN anyway. Records say which version answered.
+    #[arg(long, help_heading = REQUESTS)]
+    pub http2: bool,
 
     /// Open a new connection for every request (no keep-alive), for both runs of --mode both.
     /// Reuse is the default: it changes results several-fold, so the report says which it was.
-    #[arg(long)]
+    #[arg(long, help_heading = REQUESTS)]
     pub no_keepalive: bool,
 
     /// Pin HOST:PORT to ADDR (curl's syntax, e.g. `api.example.com:443:10.0.0.5`): no DNS for
     /// it, and a staging server can be tested under the real host name. Repeatable.
-    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
+    #[arg(
+        long,
+        value_name = "HOST:PORT:ADDR",
+        value_parser = parse_resolve,
+        help_heading = REQUESTS
+    )]
     pub resolve: Vec<(String, std::net::SocketAddr)>,
 
     /// Send every request through this proxy (`http://host:port`). Without it, the HTTP_PROXY,
     /// HTTPS_PROXY and NO_PROXY environment variables apply. The report says a proxy was used:
     /// through a proxy you measure the proxy too.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = REQUESTS)]
     pub proxy: Option<String>,
-
-    /// N requests before each measured run (the first N ids), counted in no figure, so cold
-    /// connections and caches do not skew a short run.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub warmup: u64,
-
-    /// Speak HTTP/2 from the first byte (prior knowledge), also over plain http:// (h2c). Over
-    /// https HTTP/2 is negotiated by ALPN anyway. Records say which version answered.
-    #[arg(long)]
-    pub http2: bool,
 
     /// On a redirect to another origin (scheme, host or port), keep Authorization, cookies and
     /// every credential-like header (curl's name; unsafe: the other host gets your secrets). By
     /// default they are dropped.
-    #[arg(long)]
+    #[arg(long, help_heading = REQUESTS)]
     pub location_trusted: bool,
 
+    /// Send no Accept-Encoding: ask for uncompressed bodies. By default fetchbench asks for gzip,
+    /// br, zstd or deflate and decodes them (field extraction and --max-body see decoded bytes).
+    #[arg(long, help_heading = REQUESTS)]
+    pub no_compression: bool,
+
+    /// Accept invalid TLS certificates (unsafe: anyone on the path can read and change traffic).
+    #[arg(long, help_heading = REQUESTS)]
+    pub insecure: bool,
+
+    /// Trust the CA certificates in FILE (PEM, one or more) besides the system's, e.g. a
+    /// private CA's for a staging server.
+    #[arg(long, value_name = "FILE", help_heading = REQUESTS)]
+    pub cacert: Option<PathBuf>,
+
+    /// Client certificate for mutual TLS (PEM, leaf first, then any intermediates), sent to
+    /// servers that ask for one. FILE may hold the private key too; else give --key.
+    #[arg(long, value_name = "FILE", help_heading = REQUESTS)]
+    pub cert: Option<PathBuf>,
+
+    /// Private key of the --cert certificate (PEM: PKCS#8, RSA or EC).
+    #[arg(long, value_name = "FILE", requires = "cert", help_heading = REQUESTS)]
+    pub key: Option<PathBuf>,
+
     /// Which runs to make; `both` runs sequential then concurrent and compares them.
-    #[arg(short, long, value_enum, default_value_t = Mode::Both)]
+    #[arg(short, long, value_enum, default_value_t = Mode::Both, help_heading = CONCURRENCY)]
     pub mode: Mode,
 
     /// At most N requests in flight in concurrent mode. A list (`1,4,16,64,256`) sweeps: one
     /// concurrent run per level on the same ids, compared in one table that names the knee.
-    #[arg(short, long, value_name = "N[,N...]", default_values_t = [50], value_delimiter = ',', value_parser = parse_concurrency)]
+    #[arg(
+        short,
+        long,
+        value_name = "N[,N...]",
+        default_values_t = [50],
+        value_delimiter = ',',
+        value_parser = parse_concurrency,
+        help_heading = CONCURRENCY
+    )]
     pub concurrency: Vec<usize>,
 
     /// Global rate limit across all requests: `20/s`, `600/m`, `5/100ms`. Default: unlimited.
-    #[arg(long, value_name = "RATE")]
+    #[arg(long, value_name = "RATE", help_heading = CONCURRENCY)]
     pub rate: Option<Rate>,
 
     /// Requests the rate limiter lets out at once after an idle spell.
-    #[arg(long, value_name = "N", default_value = "1", requires = "rate")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "1",
+        requires = "rate",
+        help_heading = CONCURRENCY
+    )]
     pub burst: NonZeroU32,
+
+    /// N requests before each measured run (the first N ids), counted in no figure, so cold
+    /// connections and caches do not skew a short run.
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = CONCURRENCY)]
+    pub warmup: u64,
 
     /// A JSON path to extract from each response (repeatable): `name`, `types[0].type.name`,
     /// `stats[*].base_stat` (a list), `sprites.front_default`. A missing path gives null.
-    #[arg(short, long = "field", value_name = "PATH")]
+    #[arg(short, long = "field", value_name = "PATH", help_heading = OUTPUT)]
     pub fields: Vec<FieldPath>,
 
     /// Results format: table, ndjson, json or csv. Default: from the --output extension, else
     /// table on a terminal and ndjson otherwise.
-    #[arg(long, value_name = "FMT")]
+    #[arg(long, value_name = "FMT", help_heading = OUTPUT)]
     pub format: Option<Format>,
 
     /// Write the results to FILE (`-` = stdout).
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", help_heading = OUTPUT)]
     pub output: Option<PathBuf>,
 
-    /// Write the timing report as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
-
-    /// Write a self-contained visual report to FILE: a waterfall of every request per run on one
-    /// time axis, latency histograms and, for a sweep, rate and p99 against concurrency.
-    #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
-
-    /// Add a request header, 'Name: value' (repeatable); the placeholder is filled in here too.
-    /// `@FILE` reads headers from FILE, one per line, so secrets stay out of `ps` and shell
-    /// history (so does the FETCHBENCH_AUTH environment variable, sent as Authorization).
-    #[arg(short = 'H', long = "header", value_name = "'K: V'", value_parser = parse_header_arg)]
-    pub headers: Vec<HeaderArg>,
-
-    /// User-Agent header. Default: `fetchbench/VERSION`.
-    #[arg(long, value_name = "UA", value_parser = parse_user_agent)]
-    pub user_agent: Option<String>,
+    /// Continue an interrupted run: keep the successful records already in --output (NDJSON),
+    /// fetch only the other ids, and append them. Ids recorded with an error are fetched again
+    /// (their old records are removed), and a last line cut short by a crash is dropped.
+    #[arg(long, requires = "output", help_heading = OUTPUT)]
+    pub resume: bool,
 
     /// Time limit per attempt, from connect to the end of the body.
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_positive_duration)]
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "30s",
+        value_parser = parse_positive_duration,
+        help_heading = LIMITS
+    )]
     pub timeout: Duration,
 
     /// Time limit to establish a connection (TCP and TLS).
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_positive_duration)]
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "10s",
+        value_parser = parse_positive_duration,
+        help_heading = LIMITS
+    )]
     pub connect_timeout: Duration,
 
     /// Retries per request on connect errors, timeouts, a body cut short, and HTTP 408, 429, 500,
     /// 502, 503, 504 (never on other 4xx, nor on TLS certificate errors), with exponential backoff
     /// and full jitter (100 ms doubling up to 30 s). Retries wait for the same --rate limit as
     /// first attempts.
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 2, help_heading = LIMITS)]
     pub retries: u32,
 
     /// Longest wait a server's Retry-After header may impose before a retry.
-    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "60s",
+        value_parser = parse_duration,
+        help_heading = LIMITS
+    )]
     pub max_retry_wait: Duration,
 
     /// Redirects followed per request; more, or a loop, is a "redirect" error.
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = 10, help_heading = LIMITS)]
     pub max_redirects: usize,
 
     /// Largest body accepted (after decompression): `64MiB`, `512KiB`, `1000000`. A larger one
     /// fails with "body too large" as soon as the cap is passed.
-    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "64MiB",
+        value_parser = parse_size,
+        help_heading = LIMITS
+    )]
     pub max_body: u64,
-
-    /// Send no Accept-Encoding: ask for uncompressed bodies. By default fetchbench asks for gzip,
-    /// br, zstd or deflate and decodes them (field extraction and --max-body see decoded bytes).
-    #[arg(long)]
-    pub no_compression: bool,
-
-    /// Accept invalid TLS certificates (unsafe: anyone on the path can read and change traffic).
-    #[arg(long)]
-    pub insecure: bool,
-
-    /// Trust the CA certificates in FILE (PEM, one or more) besides the system's, e.g. a
-    /// private CA's for a staging server.
-    #[arg(long, value_name = "FILE")]
-    pub cacert: Option<PathBuf>,
-
-    /// Client certificate for mutual TLS (PEM, leaf first, then any intermediates), sent to
-    /// servers that ask for one. FILE may hold the private key too; else give --key.
-    #[arg(long, value_name = "FILE")]
-    pub cert: Option<PathBuf>,
-
-    /// Private key of the --cert certificate (PEM: PKCS#8, RSA or EC).
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    pub key: Option<PathBuf>,
-
-    /// After Ctrl-C or SIGTERM, how long in-flight requests may take to finish before they are
-    /// aborted. A second signal exits at once.
-    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
-    pub grace: Duration,
 
     /// Time budget for a run (like asyncio's `wait(timeout=)`): when it is spent, no request
     /// starts, in-flight ones are cancelled, finished records are kept, and the exit code is 124.
-    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration, help_heading = LIMITS)]
     pub deadline: Option<Duration>,
 
     /// Stop a run after N failed requests (1 = cancel everything on the first failure, like
     /// asyncio's TaskGroup); in-flight ones are cancelled. Exit code 1.
-    #[arg(long, value_name = "N", value_parser = parse_at_least_one)]
+    #[arg(long, value_name = "N", value_parser = parse_at_least_one, help_heading = LIMITS)]
     pub max_errors: Option<u64>,
 
-    /// Continue an interrupted run: keep the successful records already in --output (NDJSON),
-    /// fetch only the other ids, and append them. Ids recorded with an error are fetched again
-    /// (their old records are removed), and a last line cut short by a crash is dropped.
-    #[arg(long, requires = "output")]
-    pub resume: bool,
+    /// After Ctrl-C or SIGTERM, how long in-flight requests may take to finish before they are
+    /// aborted. A second signal exits at once.
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "5s",
+        value_parser = parse_duration,
+        help_heading = LIMITS
+    )]
+    pub grace: Duration,
 
-    /// Simulated latency of the built-in fixture server.
-    #[arg(long, value_name = "DUR", default_value = "40ms", value_parser = parse_duration, conflicts_with = "url")]
-    pub latency: Duration,
+    /// Write the timing report as JSON to FILE.
+    #[arg(long, value_name = "FILE", help_heading = REPORT)]
+    pub report: Option<PathBuf>,
 
-    /// Extra random latency of the built-in fixture server, uniform in 0..=DUR.
-    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration, conflicts_with = "url")]
-    pub jitter: Duration,
+    /// Write a self-contained visual report to FILE: a waterfall of every request per run on one
+    /// time axis, latency histograms and, for a sweep, rate and p99 against concurrency.
+    #[arg(long, value_name = "FILE", help_heading = REPORT)]
+    pub html: Option<PathBuf>,
 
     /// Print nothing on stderr but errors (no progress, no report).
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = REPORT)]
     pub quiet: bool,
 
     /// Hide the progress bars.
-    #[arg(long)]
+    #[arg(long, help_heading = REPORT)]
     pub no_progress: bool,
+
+    /// Simulated latency of the built-in fixture server.
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "40ms",
+        value_parser = parse_duration,
+        conflicts_with = "url",
+        help_heading = FIXTURE
+    )]
+    pub latency: Duration,
+
+    /// Extra random latency of the built-in fixture server, uniform in 0..=DUR.
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "0",
+        value_parser = parse_duration,
+        conflicts_with = "url",
+        help_heading = FIXTURE
+    )]
+    pub jitter: Duration,
 }
 
 mod commands;
@@ -310,9 +410,55 @@ pub fn stdout_is_terminal() -> bool {
 mod tests {
     use super::*;
 
+    use clap::CommandFactory;
+
+    /// Every heading of the main command's `--help`, in the order it shows them.
+    const HEADINGS: [&str; 7] = [
+        INPUT,
+        REQUESTS,
+        CONCURRENCY,
+        OUTPUT,
+        LIMITS,
+        REPORT,
+        FIXTURE,
+    ];
+
     #[test]
     fn cli_definition_is_consistent() {
-        use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    /// A new option has to name its heading: none lands in the catch-all "Options" list, which
+    /// clap keeps for its own --help and --version.
+    #[test]
+    fn every_option_of_the_main_command_has_a_heading() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let ungrouped: Vec<String> = cmd
+            .get_arguments()
+            .filter(|arg| !matches!(arg.get_id().as_str(), "help" | "version"))
+            .filter(|arg| {
+                !arg.get_help_heading()
+                    .is_some_and(|h| HEADINGS.contains(&h))
+            })
+            .map(|arg| format!("{} ({:?})", arg.get_id(), arg.get_help_heading()))
+            .collect();
+        assert!(
+            ungrouped.is_empty(),
+            "options without a heading from {HEADINGS:?}: {ungrouped:?}"
+        );
+    }
+
+    /// `--help` lists headings in the order of their first option, so that order is the list's.
+    #[test]
+    fn headings_come_in_order_and_none_is_empty() {
+        let cmd = Cli::command();
+        let mut seen: Vec<&str> = Vec::new();
+        for heading in cmd.get_arguments().filter_map(|arg| arg.get_help_heading()) {
+            if !seen.contains(&heading) {
+                seen.push(heading);
+            }
+        }
+        assert_eq!(seen, HEADINGS);
     }
 }
