@@ -181,7 +181,7 @@ async fn a_connection_closed_while_idle_costs_a_resend_not_a_retry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn response_heads_are_limited_as_curl_limits_them_and_the_error_says_which() {
-    // 200 fields of 500 bytes (100 KB): within the limits.
+    // 200 fields of 500 bytes (100 KB): more fields than the default 100, within the sizes.
     let many = RawHttp::start(|_| Some(response_with(&fields(200, 500)))).await;
     // 800 fields of 500 bytes (400 KB): over the 300 KiB a head may have.
     let huge = RawHttp::start(|_| Some(response_with(&fields(800, 500)))).await;
@@ -190,39 +190,52 @@ async fn response_heads_are_limited_as_curl_limits_them_and_the_error_says_which
     // One field of 100 KB: at curl's limit, accepted.
     let at_limit = RawHttp::start(|_| Some(response_with(&fields(1, 100 * 1000)))).await;
 
-    let run = |server: &RawHttp| {
+    let run = |server: &RawHttp, extra: &'static [&'static str]| {
         let template = server.template();
         async move {
-            let out = fetchbench_with(
-                &["--url", &template, "-r", "1", "-m", "sequential", "-q"],
-                &[],
-            )
-            .await;
+            let mut args = vec![
+                "--url",
+                template.as_str(),
+                "-r",
+                "1",
+                "-m",
+                "sequential",
+                "-q",
+            ];
+            args.extend_from_slice(extra);
+            let out = fetchbench_with(&args, &[]).await;
             let record = records(&out).pop().expect("one record");
             (out.status.code(), record)
         }
     };
-    let (code, record) = run(&many).await;
+    let (code, record) = run(&many, &[]).await;
+    assert_eq!(code, Some(1));
+    let error = record["error"].as_str().expect("an error");
+    assert!(
+        error.contains("more than 100 header fields (--max-headers)"),
+        "{error}"
+    );
+    let (code, record) = run(&many, &["--max-headers", "1000"]).await;
     assert_eq!(
         (code, &record["status"]),
         (Some(0), &200.into()),
         "{record}"
     );
-    let (code, record) = run(&at_limit).await;
+    let (code, record) = run(&at_limit, &[]).await;
     assert_eq!(
         (code, &record["status"]),
         (Some(0), &200.into()),
         "{record}"
     );
 
-    let (code, record) = run(&huge).await;
+    let (code, record) = run(&huge, &["--max-headers", "1000"]).await;
     assert_eq!(code, Some(1));
     let error = record["error"].as_str().expect("an error");
     assert!(error.contains("response head too large"), "{error}");
     assert!(error.contains("300 KiB"), "{error}");
     assert_eq!(record["attempts"], 1, "a limit is not retried");
 
-    let (code, record) = run(&wide).await;
+    let (code, record) = run(&wide, &[]).await;
     assert_eq!(code, Some(1));
     let error = record["error"].as_str().expect("an error");
     assert!(error.contains("x-filler-0"), "{error}");

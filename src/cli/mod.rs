@@ -312,6 +312,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 10, help_heading = LIMITS)]
     pub max_redirects: usize,
 
+    /// Most header fields a response may have; more fails with "response head too large". Above
+    /// the default, every response costs a little more to parse. Whatever the count, a head is
+    /// at most 300 KiB and one field at most 100 KiB, as curl limits them.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..),
+        help_heading = LIMITS
+    )]
+    pub max_headers: usize,
+
     /// Largest body accepted (after decompression): `64MiB`, `512KiB`, `1000000`. A larger one
     /// fails with "body too large" as soon as the cap is passed.
     #[arg(

@@ -160,6 +160,7 @@ impl RunArgs {
                 timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
                 max_redirects: self.max_redirects,
+                max_headers: self.max_headers,
                 max_body: self.max_body,
                 insecure: self.insecure,
                 ca_certs,

@@ -22,6 +22,8 @@ pub struct ClientOptions {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub max_redirects: usize,
+    /// Most header fields a response may have (see `head_limits`).
+    pub max_headers: usize,
     /// Bodies larger than this (after decompression) fail with "body too large" once it is passed.
     pub max_body: u64,
     /// Accept invalid TLS certificates.
@@ -52,6 +54,7 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             max_redirects: 10,
+            max_headers: head_limits::FIELDS,
             max_body: 64 * 1024 * 1024,
             insecure: false,
             ca_certs: Vec::new(),
@@ -66,17 +69,19 @@ impl Default for ClientOptions {
     }
 }
 
-/// How large a response head may be, as curl limits it: one header field at most 100 KiB
+/// How large a response head may be. The sizes are curl's: one header field at most 100 KiB
 /// (`CURL_MAX_HTTP_HEADER`), the whole head at most 300 KiB (`MAX_HTTP_RESP_HEADER_SIZE`). curl
-/// does not count fields; hyper must, so the count is set high enough that a head of many short
-/// fields meets the size limit first in practice.
+/// does not count fields; hyper must, and parses up to 100 into an array on the stack: any other
+/// count puts two arrays of that many slots on the heap for every response, which costs more
+/// than the rest of the client's work on a small response (docs/performance.md). So 100 is the
+/// default and `--max-headers` raises it for the APIs that need more.
 pub mod head_limits {
     /// Largest header field (name and value).
     pub const FIELD_BYTES: usize = 100 * 1024;
     /// Largest response head: status line and every header.
     pub const HEAD_BYTES: usize = 300 * 1024;
-    /// Most header fields in one response.
-    pub const FIELDS: usize = 1000;
+    /// Most header fields in one response, unless `--max-headers` says otherwise: hyper's own.
+    pub const FIELDS: usize = 100;
 }
 
 /// The headers every request starts with: `Accept: */*` (as reqwest and curl send), the
@@ -120,10 +125,12 @@ pub(crate) fn build(
         .danger_accept_invalid_certs(options.insecure)
         .pool_max_idle_per_host(if options.no_keepalive { 0 } else { concurrency })
         .tcp_nodelay(true)
-        .http1_max_headers(head_limits::FIELDS)
         .http2_max_header_list_size(head_limits::HEAD_BYTES as u32)
         .connector_layer(connections.clone())
         .dns_resolver(resolver);
+    if options.max_headers != head_limits::FIELDS {
+        builder = builder.http1_max_headers(options.max_headers);
+    }
     if options.http2 {
         builder = builder.http2_prior_knowledge();
     } else {

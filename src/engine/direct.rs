@@ -66,6 +66,8 @@ impl Origin {
 /// Idle connections and how to open new ones, shared by all request tasks of a run.
 #[derive(Debug)]
 pub(crate) struct Direct {
+    /// How connections speak HTTP/1: the response head limits (see `head_limits`).
+    http1: http1::Builder,
     idle: Mutex<Vec<(Origin, SendRequest<Body>)>>,
     keepalive: bool,
     connect_timeout: Duration,
@@ -102,8 +104,15 @@ impl Direct {
         pinned: Vec<(String, SocketAddr)>,
         resolver: ResolveOnce,
         counter: ConnectionCounter,
+        max_headers: usize,
     ) -> Self {
+        let mut http1 = http1::Builder::new();
+        http1.max_header_size(head_limits::HEAD_BYTES);
+        if max_headers != head_limits::FIELDS {
+            http1.max_headers(max_headers);
+        }
         Self {
+            http1,
             idle: Mutex::new(Vec::new()),
             keepalive,
             connect_timeout,
@@ -168,11 +177,7 @@ impl Direct {
             .map_err(DirectError::Connect)?;
         // Requests are small and written whole: waiting to coalesce them only adds latency.
         stream.set_nodelay(true).map_err(DirectError::Connect)?;
-        let (sender, connection) = http1::Builder::new()
-            .max_headers(head_limits::FIELDS)
-            .max_header_size(head_limits::HEAD_BYTES)
-            .handshake(TokioIo::new(stream))
-            .await?;
+        let (sender, connection) = self.http1.handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             // The connection's own errors reach the request that uses it; nothing to add here.
             let _ = connection.await;

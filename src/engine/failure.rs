@@ -42,9 +42,11 @@ fn describe_direct(error: &DirectError, options: &ClientOptions) -> (Failure, Tr
             (ErrorKind::Connect, transient, chain(error))
         }
         DirectError::Http(e) if is_cut_short(e) => (ErrorKind::Body, transient, chain(error)),
-        DirectError::Http(e) if e.is_parse_too_large() => {
-            (ErrorKind::Request, Transience::Permanent, head_too_large())
-        }
+        DirectError::Http(e) if e.is_parse_too_large() => (
+            ErrorKind::Request,
+            Transience::Permanent,
+            head_too_large(options),
+        ),
         DirectError::Http(_) => (ErrorKind::Request, Transience::Permanent, chain(error)),
     };
     (Failure { kind, message }, transience)
@@ -89,7 +91,11 @@ fn describe_pooled(error: &reqwest::Error, options: &ClientOptions) -> (Failure,
             error_chain(error),
         )
     } else if head_was_too_large(error) {
-        (ErrorKind::Request, Transience::Permanent, head_too_large())
+        (
+            ErrorKind::Request,
+            Transience::Permanent,
+            head_too_large(options),
+        )
     } else if error.is_body() || is_cut_short(error) {
         (ErrorKind::Body, transient, error_chain(error))
     } else if error.is_decode() {
@@ -111,11 +117,11 @@ pub(crate) fn permanent(kind: ErrorKind, message: String) -> (Failure, Transienc
 
 /// A response head over hyper's limits (see `client::head_limits`): hyper reports too many fields
 /// and too many bytes alike, so the message names both.
-fn head_too_large() -> String {
+fn head_too_large(options: &ClientOptions) -> String {
     format!(
-        "response head too large: more than {} header fields or {} KiB in all (the response \
-         head limits)",
-        head_limits::FIELDS,
+        "response head too large: more than {} header fields (--max-headers) or {} KiB in all \
+         (the response head limits)",
+        options.max_headers,
         head_limits::HEAD_BYTES / 1024
     )
 }

@@ -143,6 +143,7 @@ impl Transport {
                 options.resolve.clone(),
                 resolver.clone(),
                 counter.clone(),
+                options.max_headers,
             ))
         });
         let transport = Self {
