@@ -43,6 +43,8 @@ pub mod report;
 #[doc(hidden)]
 pub mod resume;
 mod signals;
+#[cfg(test)]
+mod test_support;
 
 pub use job::{Job, JobBuilder, JobError};
 pub use plan::ids::Id;

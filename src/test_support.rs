@@ -1,0 +1,73 @@
+//! Strategies the property tests share: text built to reach the corners of a parser.
+//!
+//! proptest's own `any::<String>()` draws no control characters, and a uniformly random string
+//! almost never spells a parser's syntax, so these mix the two: a parser's own tokens, numbers at
+//! and past the edge of `u64`, control characters, and characters that normalise to ASCII.
+
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+
+/// `cases` cases, and no regression files: a case a property finds is kept as a plain unit test
+/// next to it instead, where it reads as what it is.
+pub(crate) fn config(cases: u32) -> Config {
+    Config {
+        failure_persistence: None,
+        ..Config::with_cases(cases)
+    }
+}
+
+/// Any char, weighted toward the ones parsers trip on.
+pub(crate) fn wild_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        3 => any::<char>(),
+        2 => proptest::char::range('\0', '\u{1f}'),
+        1 => proptest::char::range('\u{7f}', '\u{9f}'),
+        3 => proptest::char::range(' ', '~'),
+        1 => prop::sample::select(ODD_CHARS),
+    ]
+}
+
+/// A soft hyphen and a zero-width space (IDNA drops them), full-width letters and a full-width
+/// dot (IDNA maps them to ASCII), a BOM, a line separator, letters whose case changes length.
+const ODD_CHARS: &[char] = &[
+    '\u{ad}', '\u{200b}', 'ｈ', 'Ｈ', '．', '\u{feff}', '\u{2028}', 'é', 'İ', 'ß', 'Ⱥ',
+];
+
+/// Numbers past `u64`, and forms a lenient parser might take (signs, leading zeros, exponents,
+/// hex, fractions, nothing).
+const ODD_NUMBERS: &[&str] = &[
+    "18446744073709551616",
+    "99999999999999999999999999999999",
+    "-1",
+    "+7",
+    "007",
+    "1e3",
+    "0x10",
+    "1.5",
+    "",
+];
+
+/// Up to `max` wild chars.
+pub(crate) fn wild_string(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(wild_char(), 0..=max).prop_map(String::from_iter)
+}
+
+/// Numbers as text: small ones, any `u64`, the last few up to `u64::MAX`, and [`ODD_NUMBERS`].
+pub(crate) fn number_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0u64..1000).prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        (0u64..3).prop_map(|k| (u64::MAX - k).to_string()),
+        prop::sample::select(ODD_NUMBERS).prop_map(str::to_owned),
+    ]
+}
+
+/// Up to `max` pieces, each one of `tokens`, a number or a wild char, concatenated.
+pub(crate) fn soup(tokens: &'static [&'static str], max: usize) -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        4 => prop::sample::select(tokens).prop_map(str::to_owned),
+        2 => number_text(),
+        2 => wild_char().prop_map(String::from),
+    ];
+    prop::collection::vec(piece, 0..=max).prop_map(|pieces| pieces.concat())
+}
