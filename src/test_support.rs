@@ -4,8 +4,12 @@
 //! almost never spells a parser's syntax, so these mix the two: a parser's own tokens, numbers at
 //! and past the edge of `u64`, control characters, and characters that normalise to ASCII.
 
+use std::sync::Arc;
+
 use proptest::prelude::*;
 use proptest::test_runner::Config;
+
+use crate::plan::ids::Id;
 
 /// `cases` cases, and no regression files: a case a property finds is kept as a plain unit test
 /// next to it instead, where it reads as what it is.
@@ -70,4 +74,69 @@ pub(crate) fn soup(tokens: &'static [&'static str], max: usize) -> impl Strategy
         2 => wild_char().prop_map(String::from),
     ];
     prop::collection::vec(piece, 0..=max).prop_map(|pieces| pieces.concat())
+}
+
+/// A numeric id (any `u64`) or a text id of wild chars.
+pub(crate) fn any_id() -> impl Strategy<Value = Id> {
+    prop_oneof![
+        any::<u64>().prop_map(Id::Num),
+        wild_string(12).prop_map(|text| Id::Text(Arc::from(text))),
+    ]
+}
+
+/// Scheme and authority spellings, normalised or not by the URL parser: case, default ports,
+/// an empty port, IP forms, credentials, and hosts IDNA rewrites to a different length.
+const URL_STARTS: &[&str] = &[
+    "http://h",
+    "https://pokeapi.co",
+    "HTTP://H.example",
+    "hTTps://h",
+    "http://127.0.0.1:8080",
+    "http://0x7f.1",
+    "http://h:80",
+    "https://h:443",
+    "http://h:",
+    "http://[::1]",
+    "http://[::1]:9",
+    "http://user:pw@h",
+    "http://u@h:1",
+    "http://ｈｈ",
+    "http://a\u{ad}b",
+    "http://é.example",
+    "http://h.",
+    "http://%68",
+];
+
+/// Pieces of a URL after its authority: separators, dot segments, escapes good and bad.
+const URL_TAIL_TOKENS: &[&str] = &[
+    "/", "/", "?", "#", "&", "=", ".", "..", "/./", "/../", "%", "%2e", "%41", "\\", " ", "\t",
+    "a", "q=", "{", "}",
+];
+
+/// What ends the authority.
+const SEPARATORS: &[&str] = &["/", "?", "#"];
+
+/// The placeholder forms.
+const PLACEHOLDERS: &[&str] = &["{}", "{id}", "{:03}", "{id:012}"];
+
+/// A URL template whose placeholders all come after the authority: a start from [`URL_STARTS`],
+/// then `/`, `?` or `#`, then literal pieces and placeholders, at least one of them.
+pub(crate) fn url_template() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        3 => prop::sample::select(URL_TAIL_TOKENS).prop_map(str::to_owned),
+        2 => prop::sample::select(PLACEHOLDERS).prop_map(str::to_owned),
+        2 => wild_char().prop_map(String::from),
+    ];
+    (
+        prop::sample::select(URL_STARTS),
+        prop::sample::select(SEPARATORS),
+        prop::collection::vec(piece, 0..8),
+        prop::sample::select(PLACEHOLDERS),
+        0..9usize,
+    )
+        .prop_map(|(start, separator, mut pieces, placeholder, at)| {
+            let at = at.min(pieces.len());
+            pieces.insert(at, placeholder.to_owned());
+            format!("{start}{separator}{}", pieces.concat())
+        })
 }
