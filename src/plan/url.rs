@@ -66,9 +66,11 @@ impl UrlRenderer {
         let before_path = &sample[..url::Position::BeforePath];
         // The raw text must spell scheme and host exactly as the parsed URL does (no default port,
         // no upper case, nothing the parser normalises), and the path must start right after.
-        let next = prefix[before_path.len().min(prefix.len())..].chars().next();
-        let path_starts = matches!(next, None | Some('/' | '?' | '#'));
-        if !prefix.starts_with(before_path) || !path_starts || sample.cannot_be_a_base() {
+        // Compared before any slicing: IDNA respells some hosts shorter (`ｈ` is three bytes, its
+        // `h` one), so the parsed length can fall inside a character of the raw text.
+        let after = prefix.strip_prefix(before_path)?;
+        let path_starts = matches!(after.chars().next(), None | Some('/' | '?' | '#'));
+        if !path_starts || sample.cannot_be_a_base() {
             return None;
         }
         let prefix_len = before_path.len();
@@ -133,6 +135,19 @@ mod tests {
                 .base
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_host_the_parser_respells_shorter_is_parsed_whole() {
+        // Found by a property: slicing the raw text at the parsed prefix's length panicked
+        // inside the multi-byte `ｈ` (IDNA maps it to `h`) and a soft hyphen (IDNA drops it).
+        for text in ["http://ｈｈ/{}", "http://ｈ{}/", "http://a\u{ad}b/x/{}"] {
+            let renderer = UrlRenderer::new(Template::parse_url(text).unwrap());
+            assert!(renderer.base().is_none(), "{text}");
+            let id = Id::Num(7);
+            let expected = reqwest::Url::parse(&renderer.render(&id)).unwrap();
+            assert_eq!(renderer.url(&id).unwrap(), expected, "{text}");
+        }
     }
 
     #[test]
