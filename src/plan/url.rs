@@ -83,6 +83,9 @@ impl UrlRenderer {
         let Some((base, prefix_len)) = &self.base else {
             return reqwest::Url::parse(&text);
         };
+        // Parsing drops C0 controls and spaces at the end of a URL (the WHATWG URL standard trims
+        // them); the setters below would keep them, escaped.
+        let text = text.trim_end_matches(|c: char| c <= ' ');
         let rest = text.get(*prefix_len..).unwrap_or("");
         let (rest, fragment) = match rest.split_once('#') {
             Some((rest, fragment)) => (rest, Some(fragment)),
@@ -147,6 +150,24 @@ mod tests {
             let id = Id::Num(7);
             let expected = reqwest::Url::parse(&renderer.render(&id)).unwrap();
             assert_eq!(renderer.url(&id).unwrap(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn what_parsing_trims_off_the_end_the_renderer_trims_too() {
+        // Found by a property: a trailing space or control character, from the template or a
+        // `--raw` text id, was escaped into the path (`/x/1%20`) where parsing drops it (`/x/1`).
+        let cases = [
+            ("http://h/x/{} ", Id::Num(1)),
+            ("http://h/x/{}?q=1\t", Id::Num(1)),
+            ("http://h/x/{}", Id::from_line("a\u{1}")),
+            ("http://h/x#{}", Id::from_line("a\0")),
+        ];
+        for (text, id) in cases {
+            let renderer = UrlRenderer::new(Template::parse_url_with(text, true).unwrap());
+            assert!(renderer.base().is_some(), "{text}");
+            let expected = reqwest::Url::parse(&renderer.render(&id)).unwrap();
+            assert_eq!(renderer.url(&id).unwrap(), expected, "{text} with {id:?}");
         }
     }
 
