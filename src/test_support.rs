@@ -140,3 +140,35 @@ pub(crate) fn url_template() -> impl Strategy<Value = String> {
             format!("{start}{separator}{}", pieces.concat())
         })
 }
+
+/// Object keys: a few short ones that paths name, so paths find something, and wild ones.
+pub(crate) fn json_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(JSON_KEYS).prop_map(str::to_owned),
+        1 => wild_string(8),
+    ]
+}
+
+/// The keys [`json_key`] favours; the ones with `.` or `[` no path can name.
+pub(crate) const JSON_KEYS: &[&str] = &["a", "b", "name", "", "a.b", "x[0]", "\"q\""];
+
+/// Any JSON document of a few levels: numbers of every kind (floats that print and parse back
+/// exactly, so documents compare equal after a round trip), wild strings, arrays, objects.
+pub(crate) fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<i32>().prop_map(|n| Value::from(f64::from(n) / 1024.0)),
+        wild_string(12).prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::vec((json_key(), inner), 0..5)
+                .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+        ]
+    })
+}
