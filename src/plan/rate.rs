@@ -23,6 +23,8 @@ pub enum RateError {
     Period(String),
     #[error("`{0}` is faster than one request per nanosecond")]
     TooFast(String),
+    #[error("`{0}` is slower than one request per 584 billion years")]
+    TooSlow(String),
 }
 
 /// A request rate: `count` requests per `period`.
@@ -40,7 +42,14 @@ impl Rate {
 
     /// The time between two requests at this rate.
     pub fn interval(&self) -> Duration {
-        self.period.div_f64(self.count)
+        // Parsing refuses a rate whose interval does not fit, so the fallback is never taken.
+        self.checked_interval().unwrap_or(Duration::MAX)
+    }
+
+    /// `period / count`, or None when that is longer than a `Duration` holds (a count below
+    /// about 1e-19 per second): `Duration::div_f64` would panic.
+    fn checked_interval(&self) -> Option<Duration> {
+        Duration::try_from_secs_f64(self.period.as_secs_f64() / self.count).ok()
     }
 
     /// The governor quota: one cell every [`Rate::interval`], `burst` cells at most at once.
@@ -79,10 +88,11 @@ impl FromStr for Rate {
             .ok_or_else(|| RateError::Count(count_text.to_owned()))?;
         let period = parse_period(period_text.trim())?;
         let rate = Rate { count, period };
-        if rate.interval().is_zero() {
-            return Err(RateError::TooFast(text.to_owned()));
+        match rate.checked_interval() {
+            None => Err(RateError::TooSlow(text.to_owned())),
+            Some(interval) if interval.is_zero() => Err(RateError::TooFast(text.to_owned())),
+            Some(_) => Ok(rate),
         }
-        Ok(rate)
     }
 }
 
@@ -141,6 +151,22 @@ mod tests {
             "1e12/1ms".parse::<Rate>(),
             Err(RateError::TooFast(_))
         ));
+    }
+
+    #[test]
+    fn refuses_rates_too_slow_for_a_duration() {
+        // Found by a property: the interval of these overflowed `Duration` and parsing panicked
+        // (`--rate 1e-300/s` exited 101).
+        for text in [
+            "1e-300/s",
+            "5e-324/s",
+            "1e-20/h",
+            "0.00000000000000000001/h",
+        ] {
+            assert_eq!(text.parse::<Rate>(), Err(RateError::TooSlow(text.into())));
+        }
+        let slowest: Rate = "1e-19/s".parse().unwrap();
+        assert!(slowest.interval() > Duration::from_secs(9_000_000_000_000_000_000));
     }
 
     #[test]
