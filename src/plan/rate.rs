@@ -53,9 +53,19 @@ impl Rate {
     }
 
     /// The governor quota: one cell every [`Rate::interval`], `burst` cells at most at once.
+    ///
+    /// governor counts in u64 nanoseconds (584 years) and panics past them, on the period alone
+    /// or on the period times the burst. So the period is capped at half of that, and the burst
+    /// at what fits with it, leaving the other half for the run's own clock: past either cap a
+    /// run would have to last centuries to tell.
     pub fn quota(&self, burst: NonZeroU32) -> Quota {
+        const ROOM: u64 = u64::MAX / 2;
+        let period = self.interval().min(Duration::from_nanos(ROOM));
+        let nanos = u64::try_from(period.as_nanos()).unwrap_or(ROOM).max(1);
+        let fits = u32::try_from(ROOM / nanos).unwrap_or(u32::MAX);
+        let burst = NonZeroU32::new(fits).map_or(NonZeroU32::MIN, |fits| burst.min(fits));
         // `interval` is checked non-zero at parse time, so `with_period` always succeeds.
-        Quota::with_period(self.interval())
+        Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
             .allow_burst(burst)
     }
@@ -167,6 +177,38 @@ mod tests {
         }
         let slowest: Rate = "1e-19/s".parse().unwrap();
         assert!(slowest.interval() > Duration::from_secs(9_000_000_000_000_000_000));
+    }
+
+    #[test]
+    fn any_rate_and_burst_make_a_limiter() {
+        // Found by a property: governor panicked on a period past 584 years (`--rate 1e-11/s`)
+        // and on a period times the burst past it (`--rate 1/5s --burst 4294967295`).
+        use governor::RateLimiter;
+        let cases = [
+            ("1e-11/s", 1),
+            ("1e-19/s", 1),
+            ("1e-19/s", u32::MAX),
+            ("1/5s", u32::MAX),
+            ("20/s", u32::MAX),
+        ];
+        for (text, burst) in cases {
+            let rate: Rate = text.parse().unwrap();
+            let quota = rate.quota(NonZeroU32::new(burst).unwrap());
+            let limiter = RateLimiter::direct(quota);
+            assert!(limiter.check().is_ok(), "{text} --burst {burst}");
+            assert!(quota.burst_size() <= NonZeroU32::new(burst).unwrap());
+        }
+        let slow: Rate = "1e-11/s".parse().unwrap();
+        let limiter = RateLimiter::direct(slow.quota(NonZeroU32::MIN));
+        assert!(limiter.check().is_ok());
+        assert!(limiter.check().is_err());
+        // Within the caps the quota is the rate's, burst and all.
+        let quota = "600/m"
+            .parse::<Rate>()
+            .unwrap()
+            .quota(NonZeroU32::new(5).unwrap());
+        assert_eq!(quota.replenish_interval(), Duration::from_millis(100));
+        assert_eq!(quota.burst_size().get(), 5);
     }
 
     #[test]
