@@ -71,15 +71,26 @@ impl Rate {
     }
 }
 
+/// The rate as its count per its period, which parses back to the same rate: `f64`'s `Display`
+/// is the shortest text that reads back exactly, and so is humantime's for a duration.
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/s", trim_float(self.per_second()))
+        let unit = match (self.period.as_secs(), self.period.subsec_nanos()) {
+            (1, 0) => Some("s"),
+            (60, 0) => Some("m"),
+            (3600, 0) => Some("h"),
+            _ => None,
+        };
+        match unit {
+            Some(unit) => write!(f, "{}/{unit}", self.count),
+            None => write!(
+                f,
+                "{}/{}",
+                self.count,
+                humantime::format_duration(self.period)
+            ),
+        }
     }
-}
-
-fn trim_float(x: f64) -> String {
-    let s = format!("{x:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 impl FromStr for Rate {
@@ -142,6 +153,24 @@ mod tests {
         let r: Rate = "2.5/s".parse().unwrap();
         assert_eq!(r.interval(), Duration::from_millis(400));
         assert_eq!(r.to_string(), "2.5/s");
+    }
+
+    #[test]
+    fn a_rate_shows_as_it_was_written_and_parses_back() {
+        // Found by a property: the rate showed as requests per second to three decimals, so a
+        // slow one lost itself (`1/h` showed as `0/s`, which is not a rate at all).
+        for (text, shown) in [
+            ("1/h", "1/h"),
+            ("600/m", "600/m"),
+            ("5/100ms", "5/100ms"),
+            ("2.5/s", "2.5/s"),
+            ("3/1m30s", "3/1m 30s"),
+            ("1e-7/sec", "0.0000001/s"),
+        ] {
+            let rate: Rate = text.parse().unwrap();
+            assert_eq!(rate.to_string(), shown);
+            assert_eq!(shown.parse::<Rate>(), Ok(rate));
+        }
     }
 
     #[test]
