@@ -210,8 +210,9 @@ mod tests {
 
     #[test]
     fn any_rate_and_burst_make_a_limiter() {
-        // Found by a property: governor panicked on a period past 584 years (`--rate 1e-11/s`)
-        // and on a period times the burst past it (`--rate 1/5s --burst 4294967295`).
+        // Found trying what the parser accepts on a limiter: governor panicked on a period past
+        // 584 years (`--rate 1e-11/s`) and on a period times the burst past it (`--rate 1/5s
+        // --burst 4294967295`).
         use governor::RateLimiter;
         let cases = [
             ("1e-11/s", 1),
