@@ -36,6 +36,8 @@ pub mod plan;
 mod record;
 #[doc(hidden)]
 pub mod report;
+#[cfg(test)]
+mod test_support;
 
 pub use engine::{Ending, RunMode};
 pub use job::{Job, JobBuilder, JobError};

@@ -3,8 +3,10 @@
 //! A 560 KB pokeapi document parsed into a `serde_json::Value` allocates every string, map and
 //! array in it, to read one `name`. Here the paths are merged into a trie and the document is
 //! deserialized against it: keys no path names are skipped with `IgnoredAny` (still validated, so
-//! a broken document is still an error), and the result is a pruned `Value` with the same shape
-//! along the requested paths, which `FieldPath::get` then reads as it would the full document.
+//! a broken document is still an error, except that a skipped string is not decoded: bytes that
+//! are not UTF-8 and lone surrogate escapes pass there), and the result is a pruned `Value` with
+//! the same shape along the requested paths, which `FieldPath::get` then reads as it would the
+//! full document.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -23,6 +23,8 @@ pub enum RateError {
     Period(String),
     #[error("`{0}` is faster than one request per nanosecond")]
     TooFast(String),
+    #[error("`{0}` is slower than one request per 584 billion years")]
+    TooSlow(String),
 }
 
 /// A request rate: `count` requests per `period`.
@@ -40,27 +42,55 @@ impl Rate {
 
     /// The time between two requests at this rate.
     pub fn interval(&self) -> Duration {
-        self.period.div_f64(self.count)
+        // Parsing refuses a rate whose interval does not fit, so the fallback is never taken.
+        self.checked_interval().unwrap_or(Duration::MAX)
+    }
+
+    /// `period / count`, or None when that is longer than a `Duration` holds (a count below
+    /// about 1e-19 per second): `Duration::div_f64` would panic.
+    fn checked_interval(&self) -> Option<Duration> {
+        Duration::try_from_secs_f64(self.period.as_secs_f64() / self.count).ok()
     }
 
     /// The governor quota: one cell every [`Rate::interval`], `burst` cells at most at once.
+    ///
+    /// governor counts in u64 nanoseconds (584 years) and panics past them, on the period alone
+    /// or on the period times the burst. So the period is capped at half of that, and the burst
+    /// at what fits with it, leaving the other half for the run's own clock: past either cap a
+    /// run would have to last centuries to tell.
     pub fn quota(&self, burst: NonZeroU32) -> Quota {
+        const ROOM: u64 = u64::MAX / 2;
+        let period = self.interval().min(Duration::from_nanos(ROOM));
+        let nanos = u64::try_from(period.as_nanos()).unwrap_or(ROOM).max(1);
+        let fits = u32::try_from(ROOM / nanos).unwrap_or(u32::MAX);
+        let burst = NonZeroU32::new(fits).map_or(NonZeroU32::MIN, |fits| burst.min(fits));
         // `interval` is checked non-zero at parse time, so `with_period` always succeeds.
-        Quota::with_period(self.interval())
+        Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
             .allow_burst(burst)
     }
 }
 
+/// The rate as its count per its period, which parses back to the same rate: `f64`'s `Display`
+/// is the shortest text that reads back exactly, and so is humantime's for a duration.
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/s", trim_float(self.per_second()))
+        let unit = match (self.period.as_secs(), self.period.subsec_nanos()) {
+            (1, 0) => Some("s"),
+            (60, 0) => Some("m"),
+            (3600, 0) => Some("h"),
+            _ => None,
+        };
+        match unit {
+            Some(unit) => write!(f, "{}/{unit}", self.count),
+            None => write!(
+                f,
+                "{}/{}",
+                self.count,
+                humantime::format_duration(self.period)
+            ),
+        }
     }
-}
-
-fn trim_float(x: f64) -> String {
-    let s = format!("{x:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 impl FromStr for Rate {
@@ -79,10 +109,11 @@ impl FromStr for Rate {
             .ok_or_else(|| RateError::Count(count_text.to_owned()))?;
         let period = parse_period(period_text.trim())?;
         let rate = Rate { count, period };
-        if rate.interval().is_zero() {
-            return Err(RateError::TooFast(text.to_owned()));
+        match rate.checked_interval() {
+            None => Err(RateError::TooSlow(text.to_owned())),
+            Some(interval) if interval.is_zero() => Err(RateError::TooFast(text.to_owned())),
+            Some(_) => Ok(rate),
         }
-        Ok(rate)
     }
 }
 
@@ -125,6 +156,24 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_shows_as_it_was_written_and_parses_back() {
+        // Found by a property: the rate showed as requests per second to three decimals, so a
+        // slow one lost itself (`1/h` showed as `0/s`, which is not a rate at all).
+        for (text, shown) in [
+            ("1/h", "1/h"),
+            ("600/m", "600/m"),
+            ("5/100ms", "5/100ms"),
+            ("2.5/s", "2.5/s"),
+            ("3/1m30s", "3/1m 30s"),
+            ("1e-7/sec", "0.0000001/s"),
+        ] {
+            let rate: Rate = text.parse().unwrap();
+            assert_eq!(rate.to_string(), shown);
+            assert_eq!(shown.parse::<Rate>(), Ok(rate));
+        }
+    }
+
+    #[test]
     fn refuses_bad_rates() {
         assert_eq!(
             "fast".parse::<Rate>(),
@@ -144,9 +193,158 @@ mod tests {
     }
 
     #[test]
+    fn refuses_rates_too_slow_for_a_duration() {
+        // Found by a property: the interval of these overflowed `Duration` and parsing panicked
+        // (`--rate 1e-300/s` exited 101).
+        for text in [
+            "1e-300/s",
+            "5e-324/s",
+            "1e-20/h",
+            "0.00000000000000000001/h",
+        ] {
+            assert_eq!(text.parse::<Rate>(), Err(RateError::TooSlow(text.into())));
+        }
+        let slowest: Rate = "1e-19/s".parse().unwrap();
+        assert!(slowest.interval() > Duration::from_secs(9_000_000_000_000_000_000));
+    }
+
+    #[test]
+    fn any_rate_and_burst_make_a_limiter() {
+        // Found trying what the parser accepts on a limiter: governor panicked on a period past
+        // 584 years (`--rate 1e-11/s`) and on a period times the burst past it (`--rate 1/5s
+        // --burst 4294967295`).
+        use governor::RateLimiter;
+        let cases = [
+            ("1e-11/s", 1),
+            ("1e-19/s", 1),
+            ("1e-19/s", u32::MAX),
+            ("1/5s", u32::MAX),
+            ("20/s", u32::MAX),
+        ];
+        for (text, burst) in cases {
+            let rate: Rate = text.parse().unwrap();
+            let quota = rate.quota(NonZeroU32::new(burst).unwrap());
+            let limiter = RateLimiter::direct(quota);
+            assert!(limiter.check().is_ok(), "{text} --burst {burst}");
+            assert!(quota.burst_size() <= NonZeroU32::new(burst).unwrap());
+        }
+        let slow: Rate = "1e-11/s".parse().unwrap();
+        let limiter = RateLimiter::direct(slow.quota(NonZeroU32::MIN));
+        assert!(limiter.check().is_ok());
+        assert!(limiter.check().is_err());
+        // Within the caps the quota is the rate's, burst and all.
+        let quota = "600/m"
+            .parse::<Rate>()
+            .unwrap()
+            .quota(NonZeroU32::new(5).unwrap());
+        assert_eq!(quota.replenish_interval(), Duration::from_millis(100));
+        assert_eq!(quota.burst_size().get(), 5);
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("40ms"), Ok(Duration::from_millis(40)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("soon").is_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::test_support::{config, number_text, soup, wild_string};
+
+    const TOKENS: &[&str] = &[
+        "/", "s", "m", "h", "ms", "us", "ns", "min", "hour", "sec", "1e-300", "1e300", "5e-324",
+        "inf", "NaN", ".", "e", "-", " ", "0", "years", "d",
+    ];
+
+    /// A duration humantime can print: whole seconds up to about 3,000 years, and nanoseconds.
+    fn duration() -> impl Strategy<Value = Duration> {
+        let secs = prop_oneof![0u64..100, 0u64..100_000, 0u64..100_000_000_000];
+        (secs, prop_oneof![Just(0u32), 0u32..1_000_000_000])
+            .prop_map(|(secs, nanos)| Duration::new(secs, nanos))
+    }
+
+    /// How a period is written: a unit word, or a duration.
+    fn period() -> impl Strategy<Value = (String, Duration)> {
+        prop_oneof![
+            prop::sample::select(
+                &[
+                    ("s", 1u64),
+                    ("sec", 1),
+                    ("second", 1),
+                    ("m", 60),
+                    ("min", 60),
+                    ("minute", 60),
+                    ("h", 3600),
+                    ("hour", 3600),
+                ][..]
+            )
+            .prop_map(|(unit, secs)| (unit.to_owned(), Duration::from_secs(secs))),
+            duration()
+                .prop_filter("a period is not zero", |d| !d.is_zero())
+                .prop_map(|d| (humantime::format_duration(d).to_string(), d)),
+        ]
+    }
+
+    /// A count of requests: whole, with a fraction, or tiny.
+    fn count() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            (1u32..100_000).prop_map(f64::from),
+            (1u32..100_000).prop_map(|n| f64::from(n) / 1000.0),
+            (1e-6..1e6f64),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config(256))]
+
+        #[test]
+        fn any_text_parses_or_is_refused(text in prop_oneof![soup(TOKENS, 8), wild_string(16)]) {
+            if let Ok(rate) = text.parse::<Rate>() {
+                prop_assert!(!rate.interval().is_zero());
+                prop_assert!(rate.per_second().is_finite() && rate.per_second() > 0.0);
+                prop_assert_eq!(rate.to_string().parse::<Rate>(), Ok(rate));
+            }
+            let _ = parse_duration(&text);
+        }
+
+        #[test]
+        fn any_count_per_any_period_parses_or_is_refused(
+            count in prop_oneof![
+                number_text(),
+                any::<f64>().prop_map(|x| x.to_string()),
+                any::<f64>().prop_map(|x| format!("{x:e}")),
+            ],
+            unit in soup(TOKENS, 3),
+        ) {
+            let text = format!("{count}/{unit}");
+            if let Ok(rate) = text.parse::<Rate>() {
+                prop_assert!(!rate.interval().is_zero());
+                prop_assert_eq!(rate.to_string().parse::<Rate>(), Ok(rate));
+                for burst in [NonZeroU32::MIN, NonZeroU32::MAX] {
+                    let limiter = governor::RateLimiter::direct(rate.quota(burst));
+                    prop_assert!(limiter.check().is_ok());
+                }
+            }
+        }
+
+        #[test]
+        fn a_written_rate_is_that_count_per_that_period(count in count(), (unit, period) in period()) {
+            let text = format!("{count}/{unit}");
+            let rate: Rate = text.parse().map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+            prop_assert_eq!(rate, Rate { count, period });
+            let shown = rate.to_string();
+            prop_assert_eq!(shown.parse::<Rate>(), Ok(rate), "{} shown as {}", text, shown);
+        }
+
+        #[test]
+        fn a_printed_duration_parses_back_to_itself(d in duration()) {
+            let text = humantime::format_duration(d).to_string();
+            prop_assert_eq!(parse_duration(&text), Ok(d), "{}", text);
+        }
     }
 }

@@ -66,9 +66,11 @@ impl UrlRenderer {
         let before_path = &sample[..url::Position::BeforePath];
         // The raw text must spell scheme and host exactly as the parsed URL does (no default port,
         // no upper case, nothing the parser normalises), and the path must start right after.
-        let next = prefix[before_path.len().min(prefix.len())..].chars().next();
-        let path_starts = matches!(next, None | Some('/' | '?' | '#'));
-        if !prefix.starts_with(before_path) || !path_starts || sample.cannot_be_a_base() {
+        // Compared before any slicing: IDNA respells some hosts shorter (`ｈ` is three bytes, its
+        // `h` one), so the parsed length can fall inside a character of the raw text.
+        let after = prefix.strip_prefix(before_path)?;
+        let path_starts = matches!(after.chars().next(), None | Some('/' | '?' | '#'));
+        if !path_starts || sample.cannot_be_a_base() {
             return None;
         }
         let prefix_len = before_path.len();
@@ -81,6 +83,9 @@ impl UrlRenderer {
         let Some((base, prefix_len)) = &self.base else {
             return reqwest::Url::parse(&text);
         };
+        // Parsing drops C0 controls and spaces at the end of a URL (the WHATWG URL standard trims
+        // them); the setters below would keep them, escaped.
+        let text = text.trim_end_matches(|c: char| c <= ' ');
         let rest = text.get(*prefix_len..).unwrap_or("");
         let (rest, fragment) = match rest.split_once('#') {
             Some((rest, fragment)) => (rest, Some(fragment)),
@@ -136,6 +141,37 @@ mod tests {
     }
 
     #[test]
+    fn a_host_the_parser_respells_shorter_is_parsed_whole() {
+        // Found by a property: slicing the raw text at the parsed prefix's length panicked
+        // inside the multi-byte `ｈ` (IDNA maps it to `h`) and a soft hyphen (IDNA drops it).
+        for text in ["http://ｈｈ/{}", "http://ｈ{}/", "http://a\u{ad}b/x/{}"] {
+            let renderer = UrlRenderer::new(Template::parse_url(text).unwrap());
+            assert!(renderer.base().is_none(), "{text}");
+            let id = Id::Num(7);
+            let expected = reqwest::Url::parse(&renderer.render(&id)).unwrap();
+            assert_eq!(renderer.url(&id).unwrap(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn what_parsing_trims_off_the_end_the_renderer_trims_too() {
+        // Found by a property: a trailing space or control character, from the template or a
+        // `--raw` text id, was escaped into the path (`/x/1%20`) where parsing drops it (`/x/1`).
+        let cases = [
+            ("http://h/x/{} ", Id::Num(1)),
+            ("http://h/x/{}?q=1\t", Id::Num(1)),
+            ("http://h/x/{}", Id::from_line("a\u{1}")),
+            ("http://h/x#{}", Id::from_line("a\0")),
+        ];
+        for (text, id) in cases {
+            let renderer = UrlRenderer::new(Template::parse_url_with(text, true).unwrap());
+            assert!(renderer.base().is_some(), "{text}");
+            let expected = reqwest::Url::parse(&renderer.render(&id)).unwrap();
+            assert_eq!(renderer.url(&id).unwrap(), expected, "{text} with {id:?}");
+        }
+    }
+
+    #[test]
     fn verbatim_text_is_the_parsed_url_or_nothing() {
         let plain = [
             "http://127.0.0.1:8080/api/v2/pokemon/{}/",
@@ -164,6 +200,84 @@ mod tests {
         for text in parsed_only {
             let renderer = UrlRenderer::new(Template::parse(text).unwrap());
             assert_eq!(renderer.verbatim(&Id::Num(7)), None, "{text}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::test_support::{any_id, config, soup, url_template};
+
+    /// Templates whose id lands in the authority, where it can make a URL invalid.
+    const AUTHORITY_TEMPLATES: &[&str] = &[
+        "http://{}/x",
+        "https://{}",
+        "http://h{}",
+        "http://h{}.example/",
+        "http://h:{}/",
+        "http://h:8{}/x",
+        "http://127.0.0.{}/",
+        "http://[::{}]/",
+        "http://u{}@h/",
+        "http://ｈ{}/",
+    ];
+
+    const TOKENS: &[&str] = &[
+        "http://", "https://", "h", "ｈ", "\u{ad}", "é", ":", "80", "@", "[", "]", "/", "?", "#",
+        ".", "..", "{}", "{id}", "{:03}", " ", "\\",
+    ];
+
+    /// What `renderer` gives for `id` is what parsing the whole rendered text gives.
+    fn agrees_with_parsing(renderer: &UrlRenderer, id: &Id) -> Result<(), TestCaseError> {
+        let text = renderer.render(id);
+        let parsed = reqwest::Url::parse(&text).ok();
+        prop_assert_eq!(
+            renderer.url(id).ok(),
+            parsed.clone(),
+            "{:?} with {:?}",
+            text,
+            id
+        );
+        if let Some(verbatim) = renderer.verbatim(id) {
+            prop_assert_eq!(
+                Some(verbatim.as_str()),
+                parsed.as_ref().map(reqwest::Url::as_str)
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config(256))]
+
+        #[test]
+        fn the_renderer_gives_what_parsing_gives_for_any_template_and_id(
+            text in prop_oneof![url_template(), soup(TOKENS, 10)],
+            raw in any::<bool>(),
+            ids in prop::collection::vec(any_id(), 1..4),
+        ) {
+            let Ok(template) = Template::parse_url_with(&text, raw) else {
+                return Ok(());
+            };
+            let renderer = UrlRenderer::new(template);
+            for id in &ids {
+                agrees_with_parsing(&renderer, id)?;
+            }
+        }
+
+        #[test]
+        fn an_id_in_the_authority_is_parsed_whole(
+            text in prop::sample::select(AUTHORITY_TEMPLATES),
+            ids in prop::collection::vec(any_id(), 1..4),
+        ) {
+            let renderer = UrlRenderer::new(Template::parse(text).unwrap());
+            prop_assert!(renderer.base().is_none(), "{}", text);
+            for id in &ids {
+                agrees_with_parsing(&renderer, id)?;
+            }
         }
     }
 }
