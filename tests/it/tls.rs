@@ -5,8 +5,6 @@
 //! fetchbench runs with `SSL_CERT_FILE` set to a CA of its own and `SSL_CERT_DIR` unset, so the
 //! platform verifier trusts exactly that (the machine's roots, or their absence, change nothing).
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -26,7 +24,7 @@ use tokio::sync::watch;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use common::run::{read_json, records, stderr, BIN};
+use crate::common::run::{read_json, records, stderr, BIN};
 
 /// A CA that signs certificates, and the directory the tests' PEM files go to.
 struct Pki {

@@ -1,13 +1,11 @@
 //! Scraping anything templated: word lists (file and stdin), methods and templated bodies,
 //! HTTP/2, and secrets that never leak (cross-origin redirects, passwords in URLs).
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::run::{records, stderr, strings, BIN};
-use common::{Behaviour, TestServer};
+use crate::common::run::{records, stderr, strings, BIN};
+use crate::common::{Behaviour, TestServer};
 use serde_json::{json, Value};
 
 async fn fetchbench(

@@ -1,12 +1,10 @@
 //! Numbers that explain themselves: outcomes apart, scheduled vs sent (coordinated omission), who
 //! limited the rate, the slowest ids, and the timestamps of every record.
 
-mod common;
-
 use std::time::Duration;
 
-use common::run::{fetchbench, read_json, records, stderr};
-use common::{Behaviour, TestServer};
+use crate::common::run::{fetchbench, read_json, records, stderr};
+use crate::common::{Behaviour, TestServer};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,14 +1,12 @@
 //! Every way a CLI run ends: a deadline (124), an error budget (1), a reader that goes away
 //! (`| head -3`: 0, quietly, and the requests stop), against a loopback server with latency.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::run::{strings, BIN};
-use common::{Behaviour, TestServer};
+use crate::common::run::{strings, BIN};
+use crate::common::{Behaviour, TestServer};
 use serde_json::Value;
 
 async fn fetchbench(args: Vec<String>) -> std::process::Output {

@@ -1,12 +1,10 @@
 //! The `fetchbench` binary as users run it: exit codes 0/1/2, messages, formats and the report,
 //! against a real loopback server started by the test (or the built-in fixture server).
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::run::{fetchbench, fetchbench_with_stdin, records, stderr};
-use common::{scrambled_delay, Behaviour, TestServer};
+use crate::common::run::{fetchbench, fetchbench_with_stdin, records, stderr};
+use crate::common::{scrambled_delay, Behaviour, TestServer};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -475,7 +473,7 @@ async fn stdin_ids_shard_and_resume_alike_in_every_run() {
     assert!(run_summaries(&report_json)
         .iter()
         .all(|(_, requests, planned)| *requests == 6 && *planned == Some(6)));
-    let all = common::run::records_in(&std::fs::read(&output).unwrap());
+    let all = crate::common::run::records_in(&std::fs::read(&output).unwrap());
     let written: Vec<u64> = all.iter().map(|r| r["id"].as_u64().unwrap()).collect();
     assert_eq!(written, ids, "the earlier four, then the rest in order");
 }

@@ -1,10 +1,8 @@
 //! Compression on the request path: fetchbench asks for compressed bodies, decodes gzip and brotli
 //! as they stream in, reports wire and decoded sizes, and stops a gzip bomb at the body cap.
 
-mod common;
-
-use common::run::{fetchbench, records, stderr, BIN};
-use common::{gzip, item_body, Behaviour, TestServer};
+use crate::common::run::{fetchbench, records, stderr, BIN};
+use crate::common::{gzip, item_body, Behaviour, TestServer};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,7 +135,7 @@ async fn a_gzip_bomb_stops_at_the_cap_with_memory_near_it() {
     let server = TestServer::start(Behaviour::default()).await;
     let template = server.route("bomb");
     let (out, peak_rss) = tokio::task::spawn_blocking(move || {
-        common::run_measuring_memory(
+        crate::common::run_measuring_memory(
             BIN,
             &[
                 "--url",

@@ -1,13 +1,11 @@
 //! Beyond one machine: shards as separate processes against one local server, their exact merge,
 //! the merged results, `compare` as a CI gate, Kubernetes' JOB_COMPLETION_INDEX, the manifest.
 
-mod common;
-
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::run::{read_json, strings, BIN};
-use common::{Behaviour, TestServer};
+use crate::common::run::{read_json, strings, BIN};
+use crate::common::{Behaviour, TestServer};
 use serde_json::Value;
 
 async fn fetchbench(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {

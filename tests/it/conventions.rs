@@ -1,11 +1,9 @@
 //! The sweep, the terminal report's colours and histogram, and the report's JSON Schema: what a
 //! user of the field's CLIs expects beyond the main job.
 
-mod common;
-
 use std::process::Command;
 
-use common::run::{fetchbench, read_json, stderr, BIN};
+use crate::common::run::{fetchbench, read_json, stderr, BIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrency_list_sweeps_one_run_per_level_and_names_the_knee() {

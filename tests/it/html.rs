@@ -6,8 +6,6 @@
 //! Chromium is required, not optional: without it these tests fail and say how to install it,
 //! so a machine without a browser cannot pass them by skipping.
 
-mod common;
-
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -15,7 +13,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::run::BIN;
+use crate::common::run::BIN;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Longest a page visit may take before Chromium is deemed hung and killed.

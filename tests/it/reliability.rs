@@ -2,15 +2,13 @@
 //! retries (503, 429 + Retry-After, a body cut short), timeouts, redirect loops, endless bodies,
 //! non-JSON, 500s, signals mid-run, and resuming after an interruption.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::run::{fetchbench, ids, records_in, stderr, BIN};
-use common::{Behaviour, RawFault, RawServer, TestServer};
+use crate::common::run::{fetchbench, ids, records_in, stderr, BIN};
+use crate::common::{Behaviour, RawFault, RawServer, TestServer};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,7 +273,7 @@ async fn an_endless_body_stops_at_the_cap_with_memory_near_it() {
     let server = RawServer::start(RawFault::Endless { limit: 512 << 20 }).await;
     let template = server.template();
     let (out, peak_rss) = tokio::task::spawn_blocking(move || {
-        common::run_measuring_memory(
+        crate::common::run_measuring_memory(
             BIN,
             &[
                 "--url",

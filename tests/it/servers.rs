@@ -2,14 +2,12 @@
 //! connection without a word, send huge response heads, stand in the path as a proxy. Each is a
 //! raw server on loopback; fetchbench runs as a process against it.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use common::run::{read_json, records, stderr, BIN};
+use crate::common::run::{read_json, records, stderr, BIN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -358,7 +356,7 @@ async fn through(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_says_which_requests_went_through_a_proxy() {
-    let server = common::TestServer::start(common::Behaviour::default()).await;
+    let server = crate::common::TestServer::start(crate::common::Behaviour::default()).await;
     let proxy = CountingProxy::start().await;
     let by_ip = server.template();
     let by_name = by_ip.replace("127.0.0.1", "localhost");

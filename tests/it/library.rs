@@ -2,13 +2,11 @@
 //! gather; ordering, exactly-once, the concurrency bound, the rate limit (counted at the server),
 //! the real pokeapi documents, and every way a job ends early.
 
-mod common;
-
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{scrambled_delay, Behaviour, TestServer};
+use crate::common::{scrambled_delay, Behaviour, TestServer};
 use fetchbench::fixture::{FixtureOptions, FixtureServer};
 use fetchbench::{Ending, ErrorKind, Job, JobBuilder, Record, RunMode};
 use futures_util::StreamExt;

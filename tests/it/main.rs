@@ -1,0 +1,17 @@
+//! The integration tests as one crate, linked once instead of once per file: each module is one
+//! former `tests/<name>.rs`; `common` holds the test servers and the helpers that run the binary.
+
+mod cli;
+mod common;
+mod compression;
+mod conventions;
+mod endings;
+mod extract;
+mod html;
+mod library;
+mod numbers;
+mod reliability;
+mod requests;
+mod servers;
+mod shards;
+mod tls;
