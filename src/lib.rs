@@ -18,30 +18,30 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Data flows one way: `cli` -> `plan` -> `engine` -> ordered records -> `output` sinks and the
-//! `report`. Those modules serve the `fetchbench` binary and are not part of the documented API.
+//! Data flows one way: the input vocabulary (`plan`), `record` and `extract` <- `engine` <-
+//! `output` and `report` <- `cli`, the binary's driver. Only [`extract`] and [`fixture`] are
+//! modules of the documented API; `cli` serves the `fetchbench` binary and is hidden.
 
 #[doc(hidden)]
 pub mod cli;
-#[doc(hidden)]
-pub mod engine;
-#[doc(hidden)]
+mod engine;
 pub mod extract;
 pub mod fixture;
 mod job;
-#[doc(hidden)]
-pub mod output;
-#[doc(hidden)]
-pub mod plan;
+mod output;
+mod plan;
 mod record;
-#[doc(hidden)]
-pub mod report;
+mod report;
 #[cfg(test)]
 mod test_support;
 
-pub use engine::{Ending, RunMode};
+// The documented API: every type a public signature names is re-exported here.
+pub use engine::{Ending, EngineError, ProxyError, RunMode, SetupError};
 pub use job::{Job, JobBuilder, JobError};
-pub use plan::ids::Id;
-pub use record::{ErrorKind, Failure, Record};
+pub use plan::ids::{Id, RangeError};
+pub use plan::rate::RateError;
+pub use plan::template::TemplateError;
+pub use record::{ErrorKind, Failure, Record, Timing};
 pub use report::stats::LatencySummary;
-pub use report::RunReport;
+pub use report::timeline::SecondReport;
+pub use report::{PhasesReport, RateReport, RunReport, SlowReport};

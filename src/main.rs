@@ -34,7 +34,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     // The job runs as a task on a worker thread rather than on this thread (block_on): its request
     // tasks then wake it on the same thread, without a cross-thread wake-up per request.
-    let paint = fetchbench::report::paint::Paint::for_stderr(cli.color);
+    let paint = cli::Paint::for_stderr(cli.color);
     let job = runtime.spawn(async move {
         match cli.command {
             Some(Command::Serve(args)) => app::serve(args.addr(), args.fixture_options())

@@ -405,6 +405,7 @@ mod signals;
 mod values;
 
 pub use self::plan::{Destination, Mode, Plan, Target};
+pub use crate::report::paint::Paint;
 
 pub use self::commands::{CompareArgs, MergeArgs, ServeArgs};
 pub use self::values::HeaderArg;

@@ -28,6 +28,7 @@ impl<T> Default for Reorder<T> {
 }
 
 impl<T> Reorder<T> {
+    #[cfg(test)]
     /// The index of the next item to release; everything before it has been released.
     pub fn next_index(&self) -> u64 {
         self.next

@@ -67,6 +67,7 @@ impl Spool {
         }
     }
 
+    #[cfg(test)]
     /// True once the input outgrew memory and went to a file.
     pub fn on_disk(&self) -> bool {
         self.file.lock().is_ok_and(|file| file.is_rolled())
