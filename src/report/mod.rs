@@ -6,6 +6,7 @@
 pub mod bars;
 pub mod buckets;
 pub mod compare;
+pub mod figures;
 pub mod html;
 pub mod human;
 pub mod merge;

@@ -1,5 +1,5 @@
-//! Units people read: byte counts in decimal units, shared by the terminal and HTML reports, and
-//! wall-clock times as RFC 3339 for the JSON report.
+//! Units people read: byte counts in decimal units and milliseconds, shared by the terminal and
+//! HTML reports, and wall-clock times as RFC 3339 for the JSON report.
 
 use std::fmt::Write;
 use std::time::{Duration, UNIX_EPOCH};
@@ -18,6 +18,11 @@ pub fn bytes(n: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// Milliseconds, to a tenth: `41.3 ms`.
+pub fn ms(x: f64) -> String {
+    format!("{x:.1} ms")
 }
 
 /// Unix seconds as RFC 3339 in UTC to the millisecond: `2023-11-14T22:13:20.123Z`.

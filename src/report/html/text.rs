@@ -1,8 +1,7 @@
 //! Text that goes into the page: HTML escaping for anything that came from data (ids, urls,
-//! messages, the proxy), and the few number formats the charts and the table share, so a figure
-//! reads the same in an axis label, a tooltip and a table cell.
-
-use std::fmt::Write as _;
+//! messages, the proxy, the summary's cells), and the few number formats the charts share, so a
+//! figure reads the same in an axis label and a tooltip. The summary table's cells come from
+//! `report::figures`, as the terminal's do.
 
 /// `text` with the five characters that mean something in HTML (in content and in quoted
 /// attributes) replaced by entities.
@@ -60,8 +59,6 @@ fn trim(value: f64, step: f64) -> String {
     format!("{value:.decimals$}")
 }
 
-pub use crate::report::units::bytes;
-
 /// A count with thousands separators: `100,000`.
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
@@ -71,21 +68,6 @@ pub fn count(n: u64) -> String {
             out.push(',');
         }
         out.push(c);
-    }
-    out
-}
-
-/// `key×n key×n`, escaped, or `-` when empty.
-pub fn counts<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a u64)>) -> String {
-    let mut out = String::new();
-    for (key, n) in pairs {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        let _ = write!(out, "{}×{n}", escape(key));
-    }
-    if out.is_empty() {
-        out.push('-');
     }
     out
 }
@@ -117,18 +99,9 @@ mod tests {
     fn numbers_read_well() {
         assert_eq!(ms(0.4123), "0.412 ms");
         assert_eq!(ms(41.26), "41.3 ms");
-        assert_eq!(bytes(999), "999 B");
-        assert_eq!(bytes(34_700_000), "34.7 MB");
         assert_eq!(count(100_000), "100,000");
         assert_eq!(count(999), "999");
         assert_eq!(tick_number(0.25, 0.05), "0.25");
         assert_eq!(tick_number(1200.0, 200.0), "1,200");
-    }
-
-    #[test]
-    fn counts_are_escaped() {
-        let map = std::collections::BTreeMap::from([("<b>".to_owned(), 2u64)]);
-        assert_eq!(counts(&map), "&lt;b&gt;×2");
-        assert_eq!(counts(&std::collections::BTreeMap::new()), "-");
     }
 }
