@@ -20,9 +20,14 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// Milliseconds, to a tenth: `41.3 ms`.
+/// Milliseconds, to a tenth, or to the microsecond below one: `41.3 ms`, `0.412 ms` (a tenth
+/// would make a loopback run's latencies read `0.4 ms` or `0.0 ms`).
 pub fn ms(x: f64) -> String {
-    format!("{x:.1} ms")
+    if x < 1.0 {
+        format!("{x:.3} ms")
+    } else {
+        format!("{x:.1} ms")
+    }
 }
 
 /// Unix seconds as RFC 3339 in UTC to the millisecond: `2023-11-14T22:13:20.123Z`.
@@ -56,6 +61,14 @@ mod tests {
         assert_eq!(rfc3339(-5.0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(f64::NAN), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(f64::INFINITY), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn milliseconds_to_a_tenth_or_below_one_to_the_microsecond() {
+        assert_eq!(ms(41.26), "41.3 ms");
+        assert_eq!(ms(1.0), "1.0 ms");
+        assert_eq!(ms(0.4123), "0.412 ms");
+        assert_eq!(ms(0.0), "0.000 ms");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Text that goes into the page: HTML escaping for anything that came from data (ids, urls,
 //! messages, the proxy, the summary's cells), and the few number formats the charts share, so a
-//! figure reads the same in an axis label and a tooltip. The summary table's cells come from
-//! `report::figures`, as the terminal's do.
+//! figure reads the same in an axis label, a tooltip and a table cell (milliseconds are
+//! `units::ms`, as in the summary rows of `report::figures` and on the terminal).
 
 /// `text` with the five characters that mean something in HTML (in content and in quoted
 /// attributes) replaced by entities.
@@ -20,14 +20,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Milliseconds for a table cell or a tooltip: `0.412 ms`, `41.3 ms`, `1234.5 ms`.
-pub fn ms(x: f64) -> String {
-    if x < 1.0 {
-        format!("{x:.3} ms")
-    } else {
-        format!("{x:.1} ms")
-    }
-}
+pub use crate::report::units::ms;
 
 /// A time-axis label: `0`, `250 ms`, `1.5 s`; one unit per axis (seconds once the axis spans
 /// `axis_ms` of a second or more), and `step_ms` decides the precision.
@@ -97,8 +90,6 @@ mod tests {
 
     #[test]
     fn numbers_read_well() {
-        assert_eq!(ms(0.4123), "0.412 ms");
-        assert_eq!(ms(41.26), "41.3 ms");
         assert_eq!(count(100_000), "100,000");
         assert_eq!(count(999), "999");
         assert_eq!(tick_number(0.25, 0.05), "0.25");
