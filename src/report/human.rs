@@ -3,9 +3,10 @@
 
 use std::io::{self, Write};
 
+use super::figures::rows;
 use super::paint::Paint;
-use super::stats::{decode_histogram, Ending, LatencySummary};
-use super::units::bytes;
+use super::stats::{decode_histogram, Ending};
+use super::units::{bytes, ms};
 use super::{bars, sweep, Report, RunReport};
 
 /// Writes the side-by-side table, the latency histograms and the comparison in words.
@@ -18,10 +19,10 @@ pub fn write(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<(
     }
     let headers: Vec<String> = report.runs.iter().map(RunReport::name).collect();
     let rows = rows(&report.runs);
-    let label_width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    let label_width = rows.iter().map(|row| row.label.len()).max().unwrap_or(0);
     let column_width = rows
         .iter()
-        .flat_map(|(_, cells)| cells.iter().map(|c| c.chars().count()))
+        .flat_map(|row| row.cells.iter().map(|c| c.text.chars().count()))
         .chain(headers.iter().map(String::len))
         .max()
         .unwrap_or(0);
@@ -30,13 +31,17 @@ pub fn write(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<(
         write!(out, "  {}", paint.bold(&format!("{header:>column_width$}")))?;
     }
     writeln!(out)?;
-    for (label, cells) in &rows {
+    for row in &rows {
+        let label = row.label;
         write!(out, "{}", paint.dim(&format!("{label:label_width$}")))?;
-        for cell in cells {
-            let cell = format!("{cell:>column_width$}");
-            let alarming = *label == "errors" && cell.trim() != "0";
-            let cell = if alarming { paint.bad(&cell) } else { cell };
-            write!(out, "  {cell}")?;
+        for cell in &row.cells {
+            let text = format!("{:>column_width$}", cell.text);
+            let text = if cell.alarming {
+                paint.bad(&text)
+            } else {
+                text
+            };
+            write!(out, "  {text}")?;
         }
         writeln!(out)?;
     }
@@ -154,101 +159,6 @@ pub fn comparison(report: &Report) -> Option<String> {
     })
 }
 
-type Row = (&'static str, Vec<String>);
-
-fn rows(runs: &[RunReport]) -> Vec<Row> {
-    let row = |label, cell: &dyn Fn(&RunReport) -> String| (label, runs.iter().map(cell).collect());
-    let mut extra = vec![];
-    // Fast failures pull a blended median down: when some answers were not 2xx, the 2xx figures
-    // come first.
-    let mixed = runs
-        .iter()
-        .any(|r| r.latency_ms_by_class.keys().any(|c| c != "2xx"));
-    if mixed {
-        let class = |r: &RunReport, pick: fn(&LatencySummary) -> f64| {
-            r.latency_ms_by_class
-                .get("2xx")
-                .map_or_else(|| "-".to_owned(), |l| ms(pick(l)))
-        };
-        extra.push(row("2xx latency p50", &|r| class(r, |l| l.p50)));
-        extra.push(row("2xx latency p99", &|r| class(r, |l| l.p99)));
-        extra.push(row("not 2xx", &|r| {
-            let two = r
-                .status
-                .iter()
-                .filter(|(s, _)| s.starts_with('2'))
-                .map(|(_, n)| n)
-                .sum::<u64>();
-            (r.requests - two).to_string()
-        }));
-    }
-    if runs.iter().any(|r| r.proxied_requests > 0) {
-        // Through a proxy the figures measure the proxy too: say which, and for how many.
-        extra.push(row("through proxy", &|r| match r.proxies.as_slice() {
-            [] => "none".to_owned(),
-            proxies => format!(
-                "{} of {}: {}",
-                r.proxied_requests,
-                r.requests,
-                proxies.join(", ")
-            ),
-        }));
-    }
-    if runs.iter().any(|r| r.latency_corrected_ms.is_some()) {
-        let corrected = |r: &RunReport, pick: fn(&LatencySummary) -> f64| {
-            r.latency_corrected_ms
-                .as_ref()
-                .map_or_else(|| "-".to_owned(), |l| ms(pick(l)))
-        };
-        extra.push(row("p50 from schedule", &|r| corrected(r, |l| l.p50)));
-        extra.push(row("p99 from schedule", &|r| corrected(r, |l| l.p99)));
-    }
-    let mut rows = vec![
-        row("concurrency", &|r| r.concurrency.to_string()),
-        row("rate", &|r| {
-            r.rate
-                .target
-                .map_or_else(|| "unlimited".to_owned(), |x| format!("{x:.1}/s"))
-        }),
-        row("requests", &|r| r.requests.to_string()),
-        row("ok", &|r| r.ok.to_string()),
-        row("errors", &|r| r.errors.to_string()),
-        row("retries", &|r| r.retries.to_string()),
-        row("wall", &|r| format!("{:.3} s", r.wall_s)),
-        row("requests/s", &|r| format!("{:.1}", r.rps)),
-        row("bytes", &|r| bytes(r.bytes)),
-        row("on the wire", &|r| bytes(r.wire_bytes)),
-        row("compression", &|r| {
-            r.compression_ratio
-                .map_or_else(|| "-".to_owned(), |x| format!("{x:.1}x"))
-        }),
-        row("wire rate", &|r| format!("{:.1} MB/s", r.wire_mb_per_s)),
-        row("latency min", &|r| ms(r.latency_ms.min)),
-        row("latency mean", &|r| ms(r.latency_ms.mean)),
-        row("latency p50", &|r| ms(r.latency_ms.p50)),
-        row("latency p90", &|r| ms(r.latency_ms.p90)),
-        row("latency p99", &|r| ms(r.latency_ms.p99)),
-        row("latency p99.9", &|r| ms(r.latency_ms.p999)),
-        row("latency max", &|r| ms(r.latency_ms.max)),
-        row("status", &|r| counts(&r.status)),
-        row("http version", &|r| counts(&r.http_versions)),
-        row("error kinds", &|r| counts(&r.error_kinds)),
-        row("in flight (mean)", &|r| format!("{:.1}", r.mean_in_flight)),
-        row("connections", &|r| r.connections_opened.to_string()),
-        row("client CPU", &|r| {
-            r.client_cpu_s
-                .map_or_else(|| "-".to_owned(), |s| format!("{s:.3} s"))
-        }),
-    ];
-    // The outcome and schedule figures go right before the blended latencies.
-    let at = rows
-        .iter()
-        .position(|(label, _)| *label == "latency min")
-        .unwrap_or(rows.len());
-    rows.splice(at..at, extra);
-    rows
-}
-
 /// What held the rate, in words: "achieved 9.8/s of 20.0/s: limited by concurrency 1; raise -c".
 fn rate_sentence(run: &RunReport) -> Option<String> {
     let limited = run.rate.limited_by.as_deref()?;
@@ -287,19 +197,4 @@ fn slowest_line(run: &RunReport) -> Option<String> {
         run.name(),
         list.join(", ")
     ))
-}
-
-fn ms(x: f64) -> String {
-    format!("{x:.1} ms")
-}
-
-/// `200×148 404×2`, or `-` when empty.
-fn counts(map: &std::collections::BTreeMap<String, u64>) -> String {
-    if map.is_empty() {
-        return "-".to_owned();
-    }
-    map.iter()
-        .map(|(key, n)| format!("{key}×{n}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }

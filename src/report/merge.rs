@@ -11,13 +11,9 @@ use thiserror::Error;
 
 use hdrhistogram::Histogram;
 
-use super::stats::{decode_histogram, empty_histogram, encode_histogram, Ending, LatencySummary};
+use super::stats::{decode_histogram, empty_histogram, Ending};
 use super::timeline::SecondReport;
-use super::units::rfc3339;
-use super::{
-    compression_ratio, limited_by, per_second, RateReport, Report, RunReport, SlowReport,
-    SCHEMA_VERSION,
-};
+use super::{Report, RunParts, RunReport, SlowReport, SCHEMA_VERSION};
 use crate::plan::shard::Shard;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -162,36 +158,30 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
         .fold(f64::NEG_INFINITY, f64::max);
     let wall_s = (ended_at - started_at).max(0.0);
     let requests = sum(|r| r.requests);
-    let (bytes, wire_bytes) = (sum(|r| r.bytes), sum(|r| r.wire_bytes));
-    let planned = runs.iter().map(|r| r.planned).sum::<Option<u64>>();
     let concurrency = runs.iter().map(|r| r.concurrency).sum();
-    let target = runs.iter().map(|r| r.rate.target).sum::<Option<f64>>();
-    let rps = per_second(requests as f64, wall_s);
     let mean_in_flight = runs
         .iter()
         .map(|r| r.mean_in_flight * r.wall_s)
         .sum::<f64>()
         / wall_s.max(f64::MIN_POSITIVE);
-    let client_cpu_s = runs.iter().map(|r| r.client_cpu_s).sum::<Option<f64>>();
-    Ok(RunReport {
+    Ok(RunReport::from_parts(RunParts {
         mode: first.mode,
         ended: runs
             .iter()
             .map(|r| r.ended)
             .find(|e| *e != Ending::Completed)
             .unwrap_or(Ending::Completed),
-        planned,
+        planned: runs.iter().map(|r| r.planned).sum::<Option<u64>>(),
         not_fetched: runs.iter().map(|r| r.not_fetched).sum::<Option<u64>>(),
         concurrency,
-        rate: RateReport {
-            target,
-            achieved: rps,
-            // Each shard ran on its own machine: its CPU share says nothing of the others'.
-            limited_by: limited_by(target, rps, mean_in_flight, concurrency, None)
-                .map(str::to_owned),
-        },
-        mean_in_flight,
-        client_cpu_s,
+        target: runs.iter().map(|r| r.rate.target).sum::<Option<f64>>(),
+        closed_loop: first.closed_loop,
+        requests,
+        ok: sum(|r| r.ok),
+        errors: sum(|r| r.errors),
+        retries: sum(|r| r.retries),
+        bytes: sum(|r| r.bytes),
+        wire_bytes: sum(|r| r.wire_bytes),
         connections_opened: sum(|r| r.connections_opened),
         proxied_requests: sum(|r| r.proxied_requests),
         proxies: runs
@@ -200,40 +190,112 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect(),
-        closed_loop: first.closed_loop,
-        requests,
-        ok: sum(|r| r.ok),
-        errors: sum(|r| r.errors),
-        retries: sum(|r| r.retries),
-        wall_s,
-        rps,
-        bytes,
-        wire_bytes,
-        compression_ratio: compression_ratio(bytes, wire_bytes),
-        wire_mb_per_s: per_second(wire_bytes as f64 / 1e6, wall_s),
-        latency_ms: LatencySummary::of(&histogram),
-        latency_ms_by_class: by_class
-            .iter()
-            .map(|(c, h)| (c.clone(), LatencySummary::of(h)))
-            .collect(),
-        latency_corrected_ms: corrected.as_ref().map(LatencySummary::of),
-        // Phase and per-second percentiles travel without histograms: not merged exactly, so
-        // not merged at all; per-second counts are added by wall-clock second.
-        phases_ms: Default::default(),
-        per_second: merge_seconds(&runs, started_at),
-        slowest,
-        histogram_by_class: by_class
-            .iter()
-            .map(|(c, h)| (c.clone(), encode_histogram(h)))
-            .collect(),
-        histogram_corrected: corrected.as_ref().map(encode_histogram),
         status: add_maps(|r| &r.status),
         error_kinds: add_maps(|r| &r.error_kinds),
         http_versions: add_maps(|r| &r.http_versions),
         started_at,
         ended_at,
-        started_at_rfc3339: rfc3339(started_at),
-        ended_at_rfc3339: rfc3339(ended_at),
-        histogram: encode_histogram(&histogram),
-    })
+        wall_s,
+        mean_in_flight,
+        client_cpu_s: runs.iter().map(|r| r.client_cpu_s).sum::<Option<f64>>(),
+        // Each shard ran on its own machine: its CPU share says nothing of the others'.
+        cpu_share: None,
+        histogram: &histogram,
+        by_class: by_class.iter().map(|(c, h)| (c.clone(), h)).collect(),
+        corrected: corrected.as_ref(),
+        slowest,
+        // Phase and per-second percentiles travel without histograms: not merged exactly, so
+        // not merged at all; per-second counts are added by wall-clock second.
+        phases_ms: Default::default(),
+        per_second: merge_seconds(&runs, started_at),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::report::html::fixture;
+    use crate::report::stats::RunStats;
+
+    /// `field` of both reports, as numbers, after checking they agree to within `tolerance`;
+    /// then the merged one's is made the run's, so the rest can be compared exactly.
+    fn close(run: &Value, merged: &mut Value, field: &str, tolerance: f64) {
+        let (a, b) = (
+            run[field].as_f64().unwrap(),
+            merged[field].as_f64().unwrap(),
+        );
+        assert!(
+            (a - b).abs() <= tolerance * a.abs().max(1.0),
+            "{field}: {a} vs {b}"
+        );
+        merged[field] = run[field].clone();
+    }
+
+    /// A run's report and the merge of that report alone agree in every field but the few a
+    /// merge cannot keep (phase and per-second percentiles) and the floats it recomputes from
+    /// the wall-clock span (equal up to rounding).
+    fn merge_of_one_is_the_run(stats: &RunStats) {
+        let report = Report::new(std::slice::from_ref(stats), Some(stats.requests + 7));
+        let merged = merge(std::slice::from_ref(&report)).expect("merge");
+        let mut run = serde_json::to_value(&report.runs[0]).unwrap();
+        let mut merged = serde_json::to_value(&merged.runs[0]).unwrap();
+        // The wall time of a merge is ended_at - started_at, in Unix seconds: the run's own up
+        // to the rounding of adding the epoch.
+        for field in ["wall_s", "rps", "wire_mb_per_s", "mean_in_flight"] {
+            close(&run, &mut merged, field, 1e-6);
+        }
+        let (rate, merged_rate) = (&run["rate"], &mut merged["rate"]);
+        close(rate, merged_rate, "achieved", 1e-6);
+        let no_phases = serde_json::to_value(crate::report::PhasesReport::default()).unwrap();
+        assert_eq!(merged["phases_ms"], no_phases);
+        merged["phases_ms"] = run["phases_ms"].clone();
+        for (second, merged_second) in run["per_second"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .zip(merged["per_second"].as_array_mut().unwrap())
+        {
+            assert!(merged_second["p50_ms"].is_null() && merged_second["p99_ms"].is_null());
+            second["p50_ms"] = Value::Null;
+            second["p99_ms"] = Value::Null;
+        }
+        let (run, merged) = (run.as_object().unwrap(), merged.as_object().unwrap());
+        assert!(run.keys().eq(merged.keys()));
+        for (field, value) in run {
+            assert_eq!(&merged[field], value, "{field}");
+        }
+    }
+
+    #[test]
+    fn a_merge_of_one_run_is_that_run() {
+        merge_of_one_is_the_run(&fixture::run(150, 1, |n| n % 40 == 3));
+        merge_of_one_is_the_run(&fixture::run(0, 1, |_| false));
+        let mut rated = fixture::rated(300, 8, "400/s".parse().unwrap(), |n| n % 9 == 0);
+        rated.proxied_requests = 120;
+        rated.proxies = vec!["http://proxy:3128".to_owned()];
+        rated.connections_opened = 8;
+        rated.retries = 4;
+        merge_of_one_is_the_run(&rated);
+    }
+
+    #[test]
+    fn a_merge_of_one_run_keeps_its_cpu_but_not_its_cpu_limit() {
+        // Slots not always full (39 of 50 in flight), and every core busy for the whole run: the
+        // run blames the client's CPU.
+        let mut stats = fixture::run(150, 50, |_| false);
+        let wall = stats.wall();
+        assert!(wall > Duration::ZERO);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as u32;
+        stats.client_cpu = Some(wall * cores);
+        let report = Report::new(std::slice::from_ref(&stats), None);
+        let merged = merge(std::slice::from_ref(&report)).expect("merge");
+        let (run, merged) = (&report.runs[0], &merged.runs[0]);
+        assert_eq!(run.rate.limited_by.as_deref(), Some("client_cpu"));
+        assert_eq!(merged.client_cpu_s, run.client_cpu_s);
+        assert_eq!(merged.rate.limited_by.as_deref(), Some("server"));
+    }
 }

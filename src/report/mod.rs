@@ -6,6 +6,7 @@
 pub mod bars;
 pub mod buckets;
 pub mod compare;
+pub mod figures;
 pub mod html;
 pub mod human;
 pub mod merge;
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use self::stats::{encode_histogram, Ending, LatencySummary, RunMode, RunStats};
@@ -219,44 +221,45 @@ impl RunReport {
         }
     }
 
+    /// The report of a finished run that was asked to fetch `planned` ids.
     pub fn from_stats(stats: &RunStats, planned: Option<u64>) -> Self {
         let (started_at, ended_at) = stats.span_unix();
-        let wall = stats.wall().as_secs_f64();
-        let target = stats.rate.map(|r| r.per_second());
+        let wall_s = stats.wall().as_secs_f64();
         let client_cpu_s = stats.client_cpu.map(|c| c.as_secs_f64());
-        let cpu_share = client_cpu_s.filter(|_| wall > 0.0).map(|c| c / wall);
-        Self {
-            rate: RateReport {
-                target,
-                achieved: stats.rps(),
-                limited_by: limited_by(
-                    target,
-                    stats.rps(),
-                    stats.mean_in_flight(),
-                    stats.concurrency,
-                    cpu_share,
-                )
-                .map(str::to_owned),
-            },
-            mean_in_flight: stats.mean_in_flight(),
+        let by_class = stats
+            .by_class()
+            .iter()
+            .map(|(class, h)| ((*class).to_owned(), h))
+            .collect();
+        Self::from_parts(RunParts {
+            mode: stats.mode,
+            ended: stats.ending,
+            planned,
+            not_fetched: planned.map(|p| p.saturating_sub(stats.requests)),
+            concurrency: stats.concurrency,
+            target: stats.rate.map(|r| r.per_second()),
+            closed_loop: stats.rate.is_none(),
+            requests: stats.requests,
+            ok: stats.ok,
+            errors: stats.errors(),
+            retries: stats.retries,
+            bytes: stats.bytes,
+            wire_bytes: stats.wire_bytes,
             connections_opened: stats.connections_opened,
             proxied_requests: stats.proxied_requests,
             proxies: stats.proxies.clone(),
+            status: keyed_by_text(&stats.status),
+            error_kinds: keyed_by_text(&stats.error_kinds),
+            http_versions: keyed_by_text(&stats.versions),
+            started_at,
+            ended_at,
+            wall_s,
+            mean_in_flight: stats.mean_in_flight(),
             client_cpu_s,
-            closed_loop: stats.rate.is_none(),
-            latency_ms_by_class: stats
-                .by_class()
-                .iter()
-                .map(|(class, h)| ((*class).to_owned(), LatencySummary::of(h)))
-                .collect(),
-            latency_corrected_ms: stats.corrected().map(LatencySummary::of),
-            phases_ms: PhasesReport {
-                dns: stats.phases.dns.as_ref().map(LatencySummary::of),
-                connect: stats.phases.connect.as_ref().map(LatencySummary::of),
-                ttfb: stats.phases.ttfb.as_ref().map(LatencySummary::of),
-                body: stats.phases.body.as_ref().map(LatencySummary::of),
-            },
-            per_second: stats.timeline.report(),
+            cpu_share: client_cpu_s.filter(|_| wall_s > 0.0).map(|c| c / wall_s),
+            histogram: stats.histogram(),
+            by_class,
+            corrected: stats.corrected(),
             slowest: stats
                 .slowest()
                 .iter()
@@ -266,50 +269,154 @@ impl RunReport {
                     bytes: s.bytes,
                 })
                 .collect(),
-            histogram_by_class: stats
-                .by_class()
+            phases_ms: PhasesReport {
+                dns: stats.phases.dns.as_ref().map(LatencySummary::of),
+                connect: stats.phases.connect.as_ref().map(LatencySummary::of),
+                ttfb: stats.phases.ttfb.as_ref().map(LatencySummary::of),
+                body: stats.phases.body.as_ref().map(LatencySummary::of),
+            },
+            per_second: stats.timeline.report(),
+        })
+    }
+
+    /// The one place a [`RunReport`] is put together, for a run ([`RunReport::from_stats`]) and
+    /// for a merge of shards (`merge`): everything not in `parts` (the rate, rps, compression,
+    /// wire rate, latency summaries, encoded histograms, RFC 3339 times) is derived here, the
+    /// same way for both.
+    fn from_parts(parts: RunParts<'_>) -> Self {
+        let RunParts {
+            mode,
+            ended,
+            planned,
+            not_fetched,
+            concurrency,
+            target,
+            closed_loop,
+            requests,
+            ok,
+            errors,
+            retries,
+            bytes,
+            wire_bytes,
+            connections_opened,
+            proxied_requests,
+            proxies,
+            status,
+            error_kinds,
+            http_versions,
+            started_at,
+            ended_at,
+            wall_s,
+            mean_in_flight,
+            client_cpu_s,
+            cpu_share,
+            histogram,
+            by_class,
+            corrected,
+            slowest,
+            phases_ms,
+            per_second: seconds,
+        } = parts;
+        let rps = per_second(requests as f64, wall_s);
+        Self {
+            mode,
+            ended,
+            planned,
+            not_fetched,
+            concurrency,
+            rate: RateReport {
+                target,
+                achieved: rps,
+                limited_by: limited_by(target, rps, mean_in_flight, concurrency, cpu_share)
+                    .map(str::to_owned),
+            },
+            mean_in_flight,
+            client_cpu_s,
+            connections_opened,
+            proxied_requests,
+            proxies,
+            closed_loop,
+            requests,
+            ok,
+            errors,
+            retries,
+            wall_s,
+            rps,
+            bytes,
+            wire_bytes,
+            compression_ratio: compression_ratio(bytes, wire_bytes),
+            wire_mb_per_s: per_second(wire_bytes as f64 / 1e6, wall_s),
+            latency_ms: LatencySummary::of(histogram),
+            latency_ms_by_class: by_class
                 .iter()
-                .map(|(class, h)| ((*class).to_owned(), encode_histogram(h)))
+                .map(|(class, h)| (class.clone(), LatencySummary::of(h)))
                 .collect(),
-            histogram_corrected: stats.corrected().map(encode_histogram),
+            latency_corrected_ms: corrected.map(LatencySummary::of),
+            slowest,
+            phases_ms,
+            per_second: seconds,
+            status,
+            error_kinds,
+            http_versions,
             started_at,
             ended_at,
             started_at_rfc3339: units::rfc3339(started_at),
             ended_at_rfc3339: units::rfc3339(ended_at),
-            histogram: encode_histogram(stats.histogram()),
-            mode: stats.mode,
-            ended: stats.ending,
-            planned,
-            not_fetched: planned.map(|p| p.saturating_sub(stats.requests)),
-            concurrency: stats.concurrency,
-            requests: stats.requests,
-            ok: stats.ok,
-            errors: stats.errors(),
-            retries: stats.retries,
-            wall_s: stats.wall().as_secs_f64(),
-            rps: stats.rps(),
-            bytes: stats.bytes,
-            wire_bytes: stats.wire_bytes,
-            compression_ratio: compression_ratio(stats.bytes, stats.wire_bytes),
-            wire_mb_per_s: per_second(stats.wire_bytes as f64 / 1e6, stats.wall().as_secs_f64()),
-            latency_ms: stats.latency(),
-            status: stats
-                .status
+            histogram: encode_histogram(histogram),
+            histogram_by_class: by_class
                 .iter()
-                .map(|(code, n)| (code.to_string(), *n))
+                .map(|(class, h)| (class.clone(), encode_histogram(h)))
                 .collect(),
-            error_kinds: stats
-                .error_kinds
-                .iter()
-                .map(|(kind, n)| (kind.to_string(), *n))
-                .collect(),
-            http_versions: stats
-                .versions
-                .iter()
-                .map(|(version, n)| ((*version).to_owned(), *n))
-                .collect(),
+            histogram_corrected: corrected.map(encode_histogram),
         }
     }
+}
+
+/// A count per status code, error kind or version, keyed by its text as the JSON has it.
+fn keyed_by_text<K: ToString>(map: &BTreeMap<K, u64>) -> BTreeMap<String, u64> {
+    map.iter().map(|(key, n)| (key.to_string(), *n)).collect()
+}
+
+/// What a run's report is made of: the figures a run measures and a merge adds up (each in its
+/// own way), from which [`RunReport::from_parts`] derives the rest. A field here is a fact both
+/// must supply; a field derived from these is written once, in `from_parts`.
+struct RunParts<'a> {
+    mode: RunMode,
+    ended: Ending,
+    planned: Option<u64>,
+    not_fetched: Option<u64>,
+    concurrency: usize,
+    /// Requests per second asked for with `--rate`.
+    target: Option<f64>,
+    closed_loop: bool,
+    requests: u64,
+    ok: u64,
+    errors: u64,
+    retries: u64,
+    bytes: u64,
+    wire_bytes: u64,
+    connections_opened: u64,
+    proxied_requests: u64,
+    proxies: Vec<String>,
+    status: BTreeMap<String, u64>,
+    error_kinds: BTreeMap<String, u64>,
+    http_versions: BTreeMap<String, u64>,
+    /// The span: first start and last end (Unix seconds), and the wall time between them.
+    started_at: f64,
+    ended_at: f64,
+    wall_s: f64,
+    mean_in_flight: f64,
+    client_cpu_s: Option<f64>,
+    /// The client's CPU seconds per wall second, when they say something of the rate's limit
+    /// (not for a merge: each shard ran on its own machine).
+    cpu_share: Option<f64>,
+    /// The latency histograms, all requests and per outcome class, and from the schedule.
+    histogram: &'a Histogram<u64>,
+    by_class: BTreeMap<String, &'a Histogram<u64>>,
+    corrected: Option<&'a Histogram<u64>>,
+    slowest: Vec<SlowReport>,
+    phases_ms: PhasesReport,
+    per_second: Vec<self::timeline::SecondReport>,
 }
 
 /// The proxies the runs' requests went through, or None when no request did.
@@ -411,11 +518,11 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Decoded over wire bytes, when anything came over the wire.
-pub(crate) fn compression_ratio(bytes: u64, wire_bytes: u64) -> Option<f64> {
+fn compression_ratio(bytes: u64, wire_bytes: u64) -> Option<f64> {
     (wire_bytes > 0).then(|| bytes as f64 / wire_bytes as f64)
 }
 
-pub(crate) fn per_second(amount: f64, seconds: f64) -> f64 {
+fn per_second(amount: f64, seconds: f64) -> f64 {
     if seconds > 0.0 {
         amount / seconds
     } else {

@@ -1,5 +1,5 @@
-//! Units people read: byte counts in decimal units, shared by the terminal and HTML reports, and
-//! wall-clock times as RFC 3339 for the JSON report.
+//! Units people read: byte counts in decimal units and milliseconds, shared by the terminal and
+//! HTML reports, and wall-clock times as RFC 3339 for the JSON report.
 
 use std::fmt::Write;
 use std::time::{Duration, UNIX_EPOCH};
@@ -17,6 +17,16 @@ pub fn bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Milliseconds, to a tenth, or to the microsecond below one: `41.3 ms`, `0.412 ms` (a tenth
+/// would make a loopback run's latencies read `0.4 ms` or `0.0 ms`).
+pub fn ms(x: f64) -> String {
+    if x < 1.0 {
+        format!("{x:.3} ms")
+    } else {
+        format!("{x:.1} ms")
     }
 }
 
@@ -51,6 +61,14 @@ mod tests {
         assert_eq!(rfc3339(-5.0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(f64::NAN), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(f64::INFINITY), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn milliseconds_to_a_tenth_or_below_one_to_the_microsecond() {
+        assert_eq!(ms(41.26), "41.3 ms");
+        assert_eq!(ms(1.0), "1.0 ms");
+        assert_eq!(ms(0.4123), "0.412 ms");
+        assert_eq!(ms(0.0), "0.000 ms");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::plan::ids::Id;
+use crate::plan::rate::Rate;
 use crate::record::{ErrorKind, Failure, Record, Timing};
 use crate::report::stats::{RunMode, RunStats};
 use crate::report::Report;
@@ -26,7 +27,19 @@ pub fn run_as(
     concurrency: usize,
     fails: fn(u64) -> bool,
 ) -> RunStats {
-    let mut stats = RunStats::new(mode, concurrency, None);
+    fill(RunStats::new(mode, concurrency, None), requests, fails)
+}
+
+/// A concurrent run as [`run`] makes, with `--rate` given (so latencies are also timed from the
+/// schedule).
+pub fn rated(requests: u64, concurrency: usize, rate: Rate, fails: fn(u64) -> bool) -> RunStats {
+    let stats = RunStats::new(RunMode::Concurrent, concurrency, Some(rate));
+    fill(stats, requests, fails)
+}
+
+/// `stats` after `requests` records through its slots.
+fn fill(mut stats: RunStats, requests: u64, fails: fn(u64) -> bool) -> RunStats {
+    let concurrency = stats.concurrency;
     let mut slots = vec![Duration::ZERO; concurrency.max(1)];
     for n in 0..requests {
         let (slot, free_at) = slots

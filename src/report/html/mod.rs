@@ -7,7 +7,7 @@
 //! `text::escape`.
 
 #[cfg(test)]
-mod fixture;
+pub(super) mod fixture;
 mod histogram;
 mod svg;
 mod sweep;

@@ -1,13 +1,10 @@
-//! The side-by-side summary: one column per run, one row per figure, the same figures the
-//! terminal report leads with, then the comparison in words and the slowest ids.
+//! The side-by-side summary: one column per run, one row per figure, the rows the terminal
+//! report leads with ([`figures::rows`]), then the comparison in words and the slowest ids.
 
 use std::fmt::Write as _;
 
-use super::text::{bytes, count, counts, escape, ms};
-use crate::report::{human, Report, RunReport};
-
-/// A row: its label, and a cell per run (already escaped) with whether it is alarming.
-type Row = (&'static str, Vec<(String, bool)>);
+use super::text::{escape, ms};
+use crate::report::{figures, human, Report, RunReport};
 
 /// The summary section.
 pub fn section(report: &Report) -> String {
@@ -27,48 +24,16 @@ fn table(runs: &[RunReport]) -> String {
         let _ = write!(html, "<th>{}</th>", escape(&run.name()));
     }
     html.push_str("</tr></thead>\n<tbody>\n");
-    for (label, cells) in rows(runs) {
-        let _ = write!(html, "<tr><th>{label}</th>");
-        for (cell, alarming) in cells {
-            let class = if alarming { " class=\"bad\"" } else { "" };
-            let _ = write!(html, "<td{class}>{cell}</td>");
+    for row in figures::rows(runs) {
+        let _ = write!(html, "<tr><th>{}</th>", escape(row.label));
+        for cell in row.cells {
+            let class = if cell.alarming { " class=\"bad\"" } else { "" };
+            let _ = write!(html, "<td{class}>{}</td>", escape(&cell.text));
         }
         html.push_str("</tr>\n");
     }
     html.push_str("</tbody></table>\n");
     html
-}
-
-fn rows(runs: &[RunReport]) -> Vec<Row> {
-    let row = |label, cell: &dyn Fn(&RunReport) -> String| -> Row {
-        (label, runs.iter().map(|r| (cell(r), false)).collect())
-    };
-    let mut rows = vec![
-        row("concurrency", &|r| r.concurrency.to_string()),
-        row("requests", &|r| count(r.requests)),
-        row("ok", &|r| count(r.ok)),
-        (
-            "errors",
-            runs.iter()
-                .map(|r| (count(r.errors), r.errors > 0))
-                .collect(),
-        ),
-        row("wall", &|r| format!("{:.3} s", r.wall_s)),
-        row("requests/s", &|r| format!("{:.1}", r.rps)),
-        row("latency min", &|r| ms(r.latency_ms.min)),
-        row("latency mean", &|r| ms(r.latency_ms.mean)),
-        row("latency p50", &|r| ms(r.latency_ms.p50)),
-        row("latency p90", &|r| ms(r.latency_ms.p90)),
-        row("latency p99", &|r| ms(r.latency_ms.p99)),
-        row("latency max", &|r| ms(r.latency_ms.max)),
-        row("bytes", &|r| bytes(r.bytes)),
-        row("on the wire", &|r| bytes(r.wire_bytes)),
-        row("status", &|r| counts(&r.status)),
-    ];
-    if runs.iter().any(|r| !r.error_kinds.is_empty()) {
-        rows.push(row("error kinds", &|r| counts(&r.error_kinds)));
-    }
-    rows
 }
 
 /// "sequential: slowest ids 151 (73.1 ms), ..." per run, ids escaped.
@@ -119,6 +84,29 @@ mod tests {
         assert!(html.contains("<tr><th>errors</th><td>0</td><td class=\"bad\">1</td></tr>"));
         assert!(html.contains("ran ") && html.contains("faster than sequential"));
         assert!(html.contains("error kinds"));
+    }
+
+    #[test]
+    fn the_rows_of_the_terminal_report_in_its_order_escaped() {
+        let sequential = fixture::run(150, 1, |_| false);
+        let concurrent = fixture::run(150, 50, |n| n == 3);
+        let mut report = fixture::report(&[&sequential, &concurrent]);
+        report.runs[1].proxied_requests = 150;
+        report.runs[1].proxies = vec!["http://<proxy>:3128".to_owned()];
+        let html = section(&report);
+        let rows = figures::rows(&report.runs);
+        let mut from = 0;
+        for row in &rows {
+            let th = format!("<tr><th>{}</th>", row.label);
+            let at = html[from..].find(&th).expect(row.label);
+            from += at + th.len();
+        }
+        let body = html.split_once("<tbody>").expect("a table body").1;
+        assert_eq!(body.matches("<tr>").count(), rows.len());
+        assert!(html.contains(
+            "<tr><th>through proxy</th><td>none</td><td>150 of 150: http://&lt;proxy&gt;:3128</td>"
+        ));
+        assert!(html.contains("<tr><th>rate</th><td>unlimited</td><td>unlimited</td></tr>"));
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! Text that goes into the page: HTML escaping for anything that came from data (ids, urls,
-//! messages, the proxy), and the few number formats the charts and the table share, so a figure
-//! reads the same in an axis label, a tooltip and a table cell.
-
-use std::fmt::Write as _;
+//! messages, the proxy, the summary's cells), and the few number formats the charts share, so a
+//! figure reads the same in an axis label, a tooltip and a table cell (milliseconds are
+//! `units::ms`, as in the summary rows of `report::figures` and on the terminal).
 
 /// `text` with the five characters that mean something in HTML (in content and in quoted
 /// attributes) replaced by entities.
@@ -21,14 +20,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Milliseconds for a table cell or a tooltip: `0.412 ms`, `41.3 ms`, `1234.5 ms`.
-pub fn ms(x: f64) -> String {
-    if x < 1.0 {
-        format!("{x:.3} ms")
-    } else {
-        format!("{x:.1} ms")
-    }
-}
+pub use crate::report::units::ms;
 
 /// A time-axis label: `0`, `250 ms`, `1.5 s`; one unit per axis (seconds once the axis spans
 /// `axis_ms` of a second or more), and `step_ms` decides the precision.
@@ -60,8 +52,6 @@ fn trim(value: f64, step: f64) -> String {
     format!("{value:.decimals$}")
 }
 
-pub use crate::report::units::bytes;
-
 /// A count with thousands separators: `100,000`.
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
@@ -71,21 +61,6 @@ pub fn count(n: u64) -> String {
             out.push(',');
         }
         out.push(c);
-    }
-    out
-}
-
-/// `key×n key×n`, escaped, or `-` when empty.
-pub fn counts<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a u64)>) -> String {
-    let mut out = String::new();
-    for (key, n) in pairs {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        let _ = write!(out, "{}×{n}", escape(key));
-    }
-    if out.is_empty() {
-        out.push('-');
     }
     out
 }
@@ -115,20 +90,9 @@ mod tests {
 
     #[test]
     fn numbers_read_well() {
-        assert_eq!(ms(0.4123), "0.412 ms");
-        assert_eq!(ms(41.26), "41.3 ms");
-        assert_eq!(bytes(999), "999 B");
-        assert_eq!(bytes(34_700_000), "34.7 MB");
         assert_eq!(count(100_000), "100,000");
         assert_eq!(count(999), "999");
         assert_eq!(tick_number(0.25, 0.05), "0.25");
         assert_eq!(tick_number(1200.0, 200.0), "1,200");
-    }
-
-    #[test]
-    fn counts_are_escaped() {
-        let map = std::collections::BTreeMap::from([("<b>".to_owned(), 2u64)]);
-        assert_eq!(counts(&map), "&lt;b&gt;×2");
-        assert_eq!(counts(&std::collections::BTreeMap::new()), "-");
     }
 }

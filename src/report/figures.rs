@@ -1,0 +1,240 @@
+//! The rows both renderers show: label and the text of each run's cell, in order.
+//!
+//! The terminal table (`human`) and the HTML summary (`html::table`) lay out these rows and only
+//! these, so the two cannot drift apart: a figure added here appears in both, with the same label,
+//! at the same place, reading the same. What stays with each renderer is presentation: alignment
+//! and colour on the terminal, escaping and classes in the page, and what only one of them draws
+//! (bars, charts, sentences).
+
+use std::collections::BTreeMap;
+
+use super::stats::LatencySummary;
+use super::units::{bytes, ms};
+use super::RunReport;
+
+/// One figure across the runs: its label and a cell per run, in the runs' order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub label: &'static str,
+    pub cells: Vec<Cell>,
+}
+
+/// A run's cell: plain text (not escaped, not padded), and whether it is bad news, which the
+/// renderers mark (red on the terminal, `class="bad"` in the page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub text: String,
+    pub alarming: bool,
+}
+
+/// The summary rows of `runs`: how they were run, the counts, the bytes, the outcome and
+/// schedule figures when there are any, the latencies, then what answered and how.
+pub fn rows(runs: &[RunReport]) -> Vec<Row> {
+    let row = |label, cell: &dyn Fn(&RunReport) -> String| Row {
+        label,
+        cells: runs
+            .iter()
+            .map(|r| Cell {
+                text: cell(r),
+                alarming: false,
+            })
+            .collect(),
+    };
+    let mut rows = vec![
+        row("concurrency", &|r| r.concurrency.to_string()),
+        row("rate", &|r| {
+            r.rate
+                .target
+                .map_or_else(|| "unlimited".to_owned(), |x| format!("{x:.1}/s"))
+        }),
+        row("requests", &|r| r.requests.to_string()),
+        row("ok", &|r| r.ok.to_string()),
+        Row {
+            label: "errors",
+            cells: runs
+                .iter()
+                .map(|r| Cell {
+                    text: r.errors.to_string(),
+                    alarming: r.errors > 0,
+                })
+                .collect(),
+        },
+        row("retries", &|r| r.retries.to_string()),
+        row("wall", &|r| format!("{:.3} s", r.wall_s)),
+        row("requests/s", &|r| format!("{:.1}", r.rps)),
+        row("bytes", &|r| bytes(r.bytes)),
+        row("on the wire", &|r| bytes(r.wire_bytes)),
+        row("compression", &|r| {
+            r.compression_ratio
+                .map_or_else(|| "-".to_owned(), |x| format!("{x:.1}x"))
+        }),
+        row("wire rate", &|r| format!("{:.1} MB/s", r.wire_mb_per_s)),
+    ];
+    // Fast failures pull a blended median down: when some answers were not 2xx, the 2xx figures
+    // come before the blended latencies.
+    let mixed = runs
+        .iter()
+        .any(|r| r.latency_ms_by_class.keys().any(|c| c != "2xx"));
+    if mixed {
+        let class = |r: &RunReport, pick: fn(&LatencySummary) -> f64| {
+            r.latency_ms_by_class
+                .get("2xx")
+                .map_or_else(|| "-".to_owned(), |l| ms(pick(l)))
+        };
+        rows.push(row("2xx latency p50", &|r| class(r, |l| l.p50)));
+        rows.push(row("2xx latency p99", &|r| class(r, |l| l.p99)));
+        rows.push(row("not 2xx", &|r| {
+            let two = r
+                .status
+                .iter()
+                .filter(|(s, _)| s.starts_with('2'))
+                .map(|(_, n)| n)
+                .sum::<u64>();
+            r.requests.saturating_sub(two).to_string()
+        }));
+    }
+    if runs.iter().any(|r| r.proxied_requests > 0) {
+        // Through a proxy the figures measure the proxy too: say which, and for how many.
+        rows.push(row("through proxy", &|r| match r.proxies.as_slice() {
+            [] => "none".to_owned(),
+            proxies => format!(
+                "{} of {}: {}",
+                r.proxied_requests,
+                r.requests,
+                proxies.join(", ")
+            ),
+        }));
+    }
+    if runs.iter().any(|r| r.latency_corrected_ms.is_some()) {
+        let corrected = |r: &RunReport, pick: fn(&LatencySummary) -> f64| {
+            r.latency_corrected_ms
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |l| ms(pick(l)))
+        };
+        rows.push(row("p50 from schedule", &|r| corrected(r, |l| l.p50)));
+        rows.push(row("p99 from schedule", &|r| corrected(r, |l| l.p99)));
+    }
+    rows.extend([
+        row("latency min", &|r| ms(r.latency_ms.min)),
+        row("latency mean", &|r| ms(r.latency_ms.mean)),
+        row("latency p50", &|r| ms(r.latency_ms.p50)),
+        row("latency p90", &|r| ms(r.latency_ms.p90)),
+        row("latency p99", &|r| ms(r.latency_ms.p99)),
+        row("latency p99.9", &|r| ms(r.latency_ms.p999)),
+        row("latency max", &|r| ms(r.latency_ms.max)),
+        row("status", &|r| counts(&r.status)),
+        row("http version", &|r| counts(&r.http_versions)),
+        row("error kinds", &|r| counts(&r.error_kinds)),
+        row("in flight (mean)", &|r| format!("{:.1}", r.mean_in_flight)),
+        row("connections", &|r| r.connections_opened.to_string()),
+        row("client CPU", &|r| {
+            r.client_cpu_s
+                .map_or_else(|| "-".to_owned(), |s| format!("{s:.3} s"))
+        }),
+    ]);
+    rows
+}
+
+/// `200×148 404×2`, or `-` when empty.
+fn counts(map: &BTreeMap<String, u64>) -> String {
+    if map.is_empty() {
+        return "-".to_owned();
+    }
+    map.iter()
+        .map(|(key, n)| format!("{key}×{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::html::fixture;
+
+    fn labels(rows: &[Row]) -> Vec<&'static str> {
+        rows.iter().map(|r| r.label).collect()
+    }
+
+    #[test]
+    fn the_common_rows_in_order() {
+        let sequential = fixture::run(150, 1, |_| false);
+        let rows = rows(&fixture::report(&[&sequential]).runs);
+        assert_eq!(
+            labels(&rows),
+            [
+                "concurrency",
+                "rate",
+                "requests",
+                "ok",
+                "errors",
+                "retries",
+                "wall",
+                "requests/s",
+                "bytes",
+                "on the wire",
+                "compression",
+                "wire rate",
+                "latency min",
+                "latency mean",
+                "latency p50",
+                "latency p90",
+                "latency p99",
+                "latency p99.9",
+                "latency max",
+                "status",
+                "http version",
+                "error kinds",
+                "in flight (mean)",
+                "connections",
+                "client CPU",
+            ]
+        );
+        let cell = |label| &rows.iter().find(|r| r.label == label).unwrap().cells[0];
+        assert_eq!(cell("requests").text, "150");
+        assert_eq!(cell("rate").text, "unlimited");
+        assert_eq!(cell("on the wire").text, "150.0 kB");
+        assert_eq!(cell("status").text, "200×150");
+        assert_eq!(cell("error kinds").text, "-");
+        assert!(rows.iter().all(|r| r.cells.iter().all(|c| !c.alarming)));
+    }
+
+    #[test]
+    fn outcome_proxy_and_schedule_rows_come_before_the_blended_latencies() {
+        let sequential = fixture::run(150, 1, |_| false);
+        let concurrent = fixture::run(150, 50, |n| n == 3);
+        let mut report = fixture::report(&[&sequential, &concurrent]);
+        report.runs[1].proxied_requests = 150;
+        report.runs[1].proxies = vec!["http://proxy:3128".to_owned()];
+        report.runs[1].latency_corrected_ms = Some(report.runs[1].latency_ms);
+        let rows = rows(&report.runs);
+        let at = |label| rows.iter().position(|r| r.label == label).unwrap();
+        let wire = at("wire rate");
+        let extra = [
+            "2xx latency p50",
+            "2xx latency p99",
+            "not 2xx",
+            "through proxy",
+            "p50 from schedule",
+            "p99 from schedule",
+        ];
+        for (k, label) in extra.iter().enumerate() {
+            assert_eq!(at(label), wire + 1 + k, "{label}");
+        }
+        assert_eq!(at("latency min"), wire + 1 + extra.len());
+        let cells = |label| -> Vec<String> {
+            rows[at(label)]
+                .cells
+                .iter()
+                .map(|c| c.text.clone())
+                .collect()
+        };
+        assert_eq!(cells("not 2xx"), ["0", "1"]);
+        assert_eq!(
+            cells("through proxy"),
+            ["none", "150 of 150: http://proxy:3128"]
+        );
+        assert_eq!(cells("p50 from schedule")[0], "-");
+        let errors = &rows[at("errors")].cells;
+        assert_eq!((errors[0].alarming, errors[1].alarming), (false, true));
+    }
+}
