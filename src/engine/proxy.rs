@@ -66,6 +66,16 @@ impl ProxyRoutes {
         (!self.bypass.matches(host)).then_some(proxy)
     }
 
+    /// The proxy of plain-http requests.
+    pub(crate) fn http(&self) -> Option<&Url> {
+        self.http.as_ref()
+    }
+
+    /// The proxy of https requests.
+    pub(crate) fn https(&self) -> Option<&Url> {
+        self.https.as_ref()
+    }
+
     /// Whether any request could go through a proxy.
     pub(crate) fn any(&self) -> bool {
         self.http.is_some() || self.https.is_some()

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -112,9 +112,8 @@ pub(crate) struct Transport {
     /// For requests that go through a proxy, built on first use.
     proxied: OnceLock<reqwest::Client>,
     routes: ProxyRoutes,
-    /// Requests sent through a proxy, and the proxies that carried them.
-    proxied_requests: AtomicU64,
-    proxies_used: Mutex<BTreeSet<String>>,
+    /// Requests sent through the http and the https proxy.
+    proxied_requests: [AtomicU64; 2],
     concurrency: usize,
     counter: ConnectionCounter,
     resolver: ResolveOnce,
@@ -150,8 +149,7 @@ impl Transport {
             pooled: OnceLock::new(),
             proxied: OnceLock::new(),
             routes,
-            proxied_requests: AtomicU64::new(0),
-            proxies_used: Mutex::new(BTreeSet::new()),
+            proxied_requests: [AtomicU64::new(0), AtomicU64::new(0)],
             concurrency,
             counter: counter.clone(),
             resolver,
@@ -199,13 +197,18 @@ impl Transport {
 
     /// The requests sent through a proxy so far, and the proxies that carried them.
     pub(crate) fn proxy_use(&self) -> ProxyUse {
+        let [http, https] = self
+            .proxied_requests
+            .each_ref()
+            .map(|n| n.load(Ordering::Relaxed));
+        let used = [(http, self.routes.http()), (https, self.routes.https())];
         ProxyUse {
-            requests: self.proxied_requests.load(Ordering::Relaxed),
-            proxies: self
-                .proxies_used
-                .lock()
-                .map(|used| used.clone())
-                .unwrap_or_default(),
+            requests: http + https,
+            proxies: used
+                .into_iter()
+                .filter(|(n, _)| *n > 0)
+                .filter_map(|(_, proxy)| proxy.map(proxy::shown))
+                .collect(),
         }
     }
 
@@ -240,14 +243,12 @@ impl Transport {
 
     /// The reqwest client that carries a request to `url`, counting it if it goes through a
     /// proxy.
-    fn reqwest_for(&self, url: &Url) -> Result<&reqwest::Client, reqwest::Error> {
-        let Some(proxy) = self.routes.for_url(url) else {
+    fn reqwest_for(&self, url: &Url, proxied: bool) -> Result<&reqwest::Client, reqwest::Error> {
+        if !proxied {
             return self.pooled();
-        };
-        self.proxied_requests.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut used) = self.proxies_used.lock() {
-            used.insert(proxy::shown(proxy));
         }
+        let scheme = usize::from(url.scheme() == "https");
+        self.proxied_requests[scheme].fetch_add(1, Ordering::Relaxed);
         self.proxied()
     }
 
@@ -305,10 +306,16 @@ impl Transport {
                     .await;
             }
         };
-        let direct = self.direct.as_ref().zip(Origin::of(url));
-        let direct = direct.filter(|_| self.routes.for_url(url).is_none());
+        let proxied = self.routes.for_url(url).is_some();
+        let direct = self
+            .direct
+            .as_ref()
+            .zip(Origin::of(url))
+            .filter(|_| !proxied);
         let Some((direct, origin)) = direct else {
-            let client = self.reqwest_for(url).map_err(TransportError::Pooled)?;
+            let client = self
+                .reqwest_for(url, proxied)
+                .map_err(TransportError::Pooled)?;
             let mut builder = client.request(method, url.clone()).headers(headers.clone());
             if let Some(body) = body {
                 builder = builder.body(body.clone());
