@@ -12,8 +12,8 @@ use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TY
 use super::run::AppError;
 use super::values::parse_header;
 use super::{HeaderArg, RunArgs};
+use crate::engine::http::tls::{self, TlsFileError};
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
-use crate::engine::tls::{self, TlsFileError};
 use crate::engine::{ClientOptions, RetryPolicy, RunMode, RunSpec};
 use crate::extract::FieldSet;
 use crate::fixture::FixtureOptions;

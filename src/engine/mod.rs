@@ -8,25 +8,14 @@
 //! ahead of the oldest unreleased one, so memory stays flat for a range of any length, and a
 //! consumer that stops asking (a dropped stream, a closed pipe) stops the requests too.
 
-pub mod client;
-pub mod connections;
-pub mod decode;
-mod direct;
-mod failure;
+pub mod fetch;
+pub mod http;
+mod options;
 pub mod pacer;
-mod proxy;
-mod redirect;
 pub mod reorder;
-mod reply;
-pub mod request;
-mod resolver;
-pub mod retry;
 mod run;
-mod settle;
 pub mod shape;
-pub(crate) mod tls;
-mod transport;
-mod worker;
+pub(crate) mod worker;
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -39,11 +28,10 @@ use crate::extract::FieldSet;
 use crate::plan::rate::Rate;
 use crate::plan::template::Template;
 
-pub use self::client::ClientOptions;
-pub use self::proxy::ProxyError;
-pub use self::retry::RetryPolicy;
+pub use self::http::proxy::ProxyError;
+pub use self::http::transport::{ProxyUse, SetupError};
+pub use self::options::{ClientOptions, RetryPolicy};
 pub use self::run::Run;
-pub use self::transport::{ProxyUse, SetupError};
 
 /// Why a run could not start or stopped before its end.
 #[derive(Debug, Error)]

@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use tokio::time::Instant as Deadline;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use super::connections::ConnectionCounter;
 use super::pacer::Pacer;
 use super::reorder::Reorder;
-use super::request::Fetcher;
 use super::worker::{Event, Job, Pool, Report};
 use super::{Ending, EngineError, JobSpec, Order, RunEnd, RunSpec};
+use crate::engine::fetch::request::Fetcher;
+use crate::engine::http::connections::ConnectionCounter;
 use crate::plan::ids::Id;
 use crate::record::Record;
 

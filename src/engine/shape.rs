@@ -189,6 +189,12 @@ pub fn auth_from_env() -> Option<(HeaderName, HeaderValue)> {
     Some((AUTHORIZATION, value))
 }
 
+/// The rendered parts of one id's request, the same for every attempt.
+pub(crate) struct Outgoing {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

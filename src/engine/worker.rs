@@ -14,7 +14,7 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::request::Fetcher;
+use crate::engine::fetch::request::Fetcher;
 use crate::plan::ids::Id;
 use crate::record::Record;
 

@@ -7,4 +7,3 @@ pub mod rate;
 pub mod shard;
 pub mod spool;
 pub mod template;
-pub mod url;

@@ -8,8 +8,8 @@ use hyper::body::{Body as _, Incoming};
 use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Version};
 
-use super::direct::{DirectError, Lease};
-use super::transport::TransportError;
+use crate::engine::http::direct::{DirectError, Lease};
+use crate::engine::http::error::TransportError;
 
 /// A response from either stack, its body still to be read.
 #[derive(Debug)]

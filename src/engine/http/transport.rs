@@ -13,13 +13,14 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, HOST};
 use reqwest::{Method, Url};
 
-use super::client::{self, ClientOptions};
-use super::connections::{self, ConnectionCounter};
-use super::direct::{self, Direct, DirectError, Origin};
-use super::failure;
-use super::proxy::{self, ProxyError, ProxyRoutes};
-pub(crate) use super::reply::Reply;
-use super::resolver::ResolveOnce;
+use crate::engine::http::client;
+use crate::engine::http::connections::{self, ConnectionCounter};
+use crate::engine::http::direct::{self, Direct, DirectError, Origin};
+pub(crate) use crate::engine::http::error::TransportError;
+use crate::engine::http::proxy::{self, ProxyError, ProxyRoutes};
+pub(crate) use crate::engine::http::reply::Reply;
+use crate::engine::http::resolver::ResolveOnce;
+use crate::engine::options::ClientOptions;
 
 /// Where a request goes.
 #[derive(Debug, Clone, Copy)]
@@ -82,25 +83,6 @@ pub struct ProxyUse {
     pub requests: u64,
     /// The proxies, passwords redacted.
     pub proxies: BTreeSet<String>,
-}
-
-/// A failed exchange, from whichever stack carried it.
-#[derive(Debug)]
-pub(crate) enum TransportError {
-    Pooled(reqwest::Error),
-    Direct(DirectError),
-}
-
-impl TransportError {
-    /// Whether an open connection dropped before the exchange ended (reset, closed early); a
-    /// connect that failed (a handshake cut short) is not one.
-    pub(crate) fn is_cut_short(&self) -> bool {
-        match self {
-            TransportError::Pooled(e) => !e.is_connect() && failure::is_cut_short(e),
-            TransportError::Direct(DirectError::Http(e)) => failure::is_cut_short(e),
-            TransportError::Direct(_) => false,
-        }
-    }
 }
 
 /// The two stacks of a run.

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use reqwest::Url;
 use thiserror::Error;
 
-use super::shape;
+use crate::engine::shape;
 
 /// The environment's proxy variables for plain http, in the order they are read.
 const HTTP_VARIABLES: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use super::connections::note_dns;
+use crate::engine::http::connections::note_dns;
 
 /// Caches each host's addresses for the life of one run; shared by reqwest's connector and the
 /// direct HTTP/1 path (clones share the cache).

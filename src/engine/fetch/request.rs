@@ -13,20 +13,20 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
-use super::client::{head_limits, ClientOptions};
-use super::connections::{self, ConnectionCounter};
-use super::decode::Encoding;
-use super::failure::{self, permanent, too_large};
-use super::pacer::Pacer;
-use super::redirect;
-use super::retry::{is_transient_status, retry_after, Transience};
-use super::settle::{Fetched, Settler, WireBody};
-use super::shape;
-use super::transport::{Prepared, Reply, Target, Transport};
+use crate::engine::fetch::decode::Encoding;
+use crate::engine::fetch::failure::{self, permanent, too_large};
+use crate::engine::fetch::redirect;
+use crate::engine::fetch::retry::{is_transient_status, retry_after, Transience};
+use crate::engine::fetch::settle::{Fetched, Settler, WireBody};
+use crate::engine::http::connections::{self, ConnectionCounter};
+use crate::engine::http::transport::{Prepared, Reply, Target, Transport};
+use crate::engine::http::url::UrlRenderer;
+use crate::engine::options::{head_limits, ClientOptions};
+use crate::engine::pacer::Pacer;
+use crate::engine::shape::{self, Outgoing};
 use crate::extract::FieldSet;
 use crate::plan::ids::Id;
 use crate::plan::template::Template;
-use crate::plan::url::UrlRenderer;
 use crate::record::{duration_ms, ErrorKind, Failure, Record, Timing};
 
 /// Everything a request task needs, shared by all tasks of a run.
@@ -64,7 +64,7 @@ impl Fetcher {
         pacer: Arc<Pacer>,
         cancel: CancellationToken,
         connections: ConnectionCounter,
-    ) -> Result<Self, super::SetupError> {
+    ) -> Result<Self, crate::engine::SetupError> {
         let mut transport = Transport::new(options, concurrency, &connections)?;
         let urls = UrlRenderer::new(template);
         if let Some((base, headers)) = urls.base().zip(options.shape.fixed_headers()) {
@@ -109,12 +109,12 @@ impl Fetcher {
     }
 
     /// The requests sent through a proxy so far, and the proxies that carried them.
-    pub(crate) fn proxy_use(&self) -> super::ProxyUse {
+    pub(crate) fn proxy_use(&self) -> crate::engine::ProxyUse {
         self.transport.proxy_use()
     }
 
     /// Decodes bodies and extracts fields for this run's requests.
-    pub(super) fn settler(&self) -> &Arc<Settler> {
+    pub(crate) fn settler(&self) -> &Arc<Settler> {
         &self.settler
     }
 
@@ -127,7 +127,7 @@ impl Fetcher {
     /// elapsed time covers every attempt and the waits between them. The body is not settled
     /// yet: the caller frees the request's slot first, so the next request starts while this
     /// one's fields are extracted (see `Settler::settle_here` and `Settler::settle_on_pool`).
-    pub(super) async fn fetch(
+    pub(crate) async fn fetch(
         &self,
         index: u64,
         id: &Id,
@@ -358,12 +358,6 @@ impl Located<'_> {
             Located::Verbatim(text, _) | Located::Parsed(text, _) | Located::Invalid(text) => text,
         }
     }
-}
-
-/// The rendered parts of one id's request, the same for every attempt.
-pub(crate) struct Outgoing {
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Option<String>,
 }
 
 /// The first header field over `head_limits::FIELD_BYTES`, and its size. hyper limits only the

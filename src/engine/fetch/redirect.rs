@@ -6,12 +6,11 @@ use std::borrow::Cow;
 use reqwest::header::LOCATION;
 use reqwest::{Method, Url};
 
-use super::client::ClientOptions;
-use super::failure::{self, permanent};
-use super::request::Outgoing;
-use super::retry::Transience;
-use super::shape;
-use super::transport::{Reply, Target, Transport};
+use crate::engine::fetch::failure::{self, permanent};
+use crate::engine::fetch::retry::Transience;
+use crate::engine::http::transport::{Reply, Target, Transport};
+use crate::engine::options::ClientOptions;
+use crate::engine::shape::{self, Outgoing};
 use crate::record::{ErrorKind, Failure};
 
 /// Sends the request and follows redirects (up to `--max-redirects`): a 303, or a 301/302

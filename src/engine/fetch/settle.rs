@@ -13,47 +13,47 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::decode::{self, DecodeError, Decoded, Encoding};
-use super::failure::too_large;
+use crate::engine::fetch::decode::{self, DecodeError, Decoded, Encoding};
+use crate::engine::fetch::failure::too_large;
 use crate::extract::FieldSet;
 use crate::record::{ErrorKind, Failure, Record};
 
 /// A successful response's body as it came off the wire.
 #[derive(Debug)]
-pub(super) struct WireBody {
-    pub(super) encoding: Encoding,
-    pub(super) bytes: u64,
+pub(crate) struct WireBody {
+    pub(crate) encoding: Encoding,
+    pub(crate) bytes: u64,
     /// Chunk by chunk as received (never copied while it arrived); empty when nothing needed it.
-    pub(super) chunks: Vec<Bytes>,
+    pub(crate) chunks: Vec<Bytes>,
 }
 
 /// What a settled body gives the record.
 #[derive(Debug)]
-pub(super) struct Settled {
+pub(crate) struct Settled {
     /// Decoded size.
-    pub(super) bytes: u64,
-    pub(super) fields: Vec<Value>,
-    pub(super) failure: Option<Failure>,
+    pub(crate) bytes: u64,
+    pub(crate) fields: Vec<Value>,
+    pub(crate) failure: Option<Failure>,
 }
 
 /// Decodes and extracts; shared by a run's request tasks and the settling pool.
 #[derive(Debug)]
-pub(super) struct Settler {
-    pub(super) fields: FieldSet,
-    pub(super) max_body: u64,
+pub(crate) struct Settler {
+    pub(crate) fields: FieldSet,
+    pub(crate) max_body: u64,
 }
 
 impl Settler {
     /// Whether settling `body` costs enough (tens of microseconds and up) to be worth a hand-off
     /// to the pool; small bodies are settled where they are.
-    pub(super) fn is_heavy(&self, body: &WireBody) -> bool {
+    pub(crate) fn is_heavy(&self, body: &WireBody) -> bool {
         const HEAVY_WIRE_BYTES: u64 = 16 * 1024;
         body.encoding != Encoding::Identity
             || (!self.fields.is_empty() && body.bytes >= HEAVY_WIRE_BYTES)
     }
 
     /// Nulls for every field: what a failed request records.
-    pub(super) fn nulls(&self) -> Vec<Value> {
+    pub(crate) fn nulls(&self) -> Vec<Value> {
         vec![Value::Null; self.fields.paths().len()]
     }
 
@@ -67,7 +67,7 @@ impl Settler {
     }
 
     /// Decodes `body` (under the cap) and extracts its fields.
-    pub(super) fn settle(&self, body: &WireBody) -> Settled {
+    pub(crate) fn settle(&self, body: &WireBody) -> Settled {
         let cap = self.max_body;
         let keep = !self.fields.is_empty();
         let decoded = match decode::decode(body.encoding, &body.chunks, cap, keep) {
@@ -111,13 +111,13 @@ impl Settler {
 
 impl Settler {
     /// Whether settling `fetched` is worth a hand-off to the settling pool.
-    pub(super) fn is_heavy_to_finish(&self, fetched: &Fetched) -> bool {
+    pub(crate) fn is_heavy_to_finish(&self, fetched: &Fetched) -> bool {
         fetched.record.failure.is_none() && self.is_heavy(&fetched.body)
     }
 
     /// The finished record: the body decoded and its fields extracted here and now (a failed
     /// request keeps its wire size and gets nulls).
-    pub(super) fn settle_here(&self, fetched: Fetched) -> Record {
+    pub(crate) fn settle_here(&self, fetched: Fetched) -> Record {
         let Fetched { mut record, body } = fetched;
         if record.failure.is_some() {
             record.fields = self.nulls();
@@ -128,7 +128,7 @@ impl Settler {
 
     /// Settles `fetched` on the settling pool and hands the finished record to `deliver` there,
     /// so this worker goes on with the network meanwhile.
-    pub(super) fn settle_on_pool(
+    pub(crate) fn settle_on_pool(
         self: &Arc<Self>,
         fetched: Fetched,
         deliver: impl FnOnce(Record) + Send + 'static,
@@ -141,9 +141,9 @@ impl Settler {
 }
 
 /// A request's outcome before its body is settled: the record, its fields still to come.
-pub(super) struct Fetched {
-    pub(super) record: Record,
-    pub(super) body: WireBody,
+pub(crate) struct Fetched {
+    pub(crate) record: Record,
+    pub(crate) body: WireBody,
 }
 
 /// The record with its settled body: decoded size, fields, and the first failure.
@@ -158,7 +158,7 @@ fn finish(mut record: Record, settled: Settled) -> Record {
 
 /// Settles `body` on the settling pool and hands the result to `then` on the pool's thread (in
 /// place when the pool could not start). A panic while settling becomes the record's failure.
-pub(super) fn offload(
+pub(crate) fn offload(
     settler: Arc<Settler>,
     body: WireBody,
     then: impl FnOnce(Settled) + Send + 'static,

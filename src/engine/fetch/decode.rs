@@ -11,9 +11,6 @@ use std::io::{self, Write};
 use reqwest::header::{HeaderMap, CONTENT_ENCODING};
 use thiserror::Error;
 
-/// What fetchbench offers in `Accept-Encoding` unless told not to.
-pub const ACCEPT_ENCODING: &str = "gzip, br, zstd, deflate";
-
 /// Why a body could not be decoded.
 #[derive(Debug, Error)]
 pub enum DecodeError {

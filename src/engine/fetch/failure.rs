@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use super::client::head_limits;
-use super::direct::DirectError;
-use super::retry::Transience;
-use super::tls;
-use super::transport::TransportError;
-use super::ClientOptions;
+use crate::engine::fetch::retry::Transience;
+use crate::engine::http::direct::DirectError;
+use crate::engine::http::error::{is_cut_short, TransportError};
+use crate::engine::http::tls;
+use crate::engine::options::head_limits;
+use crate::engine::ClientOptions;
 use crate::record::{ErrorKind, Failure};
 
 /// Classifies a failed exchange; `options` supplies the timeouts the messages name.
@@ -156,30 +156,6 @@ fn timed_out(what: &str, after: Duration, flag: &str) -> String {
         "{what} after {} ({flag})",
         humantime::format_duration(after)
     )
-}
-
-/// True when the connection dropped mid-exchange (reset, closed before the response ended):
-/// transient by nature, though reqwest reports it as a plain request error.
-pub(crate) fn is_cut_short(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(error);
-    while let Some(cause) = source {
-        if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
-            if hyper_error.is_incomplete_message() || hyper_error.is_canceled() {
-                return true;
-            }
-        }
-        if let Some(io_error) = cause.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind as Io;
-            if matches!(
-                io_error.kind(),
-                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof
-            ) {
-                return true;
-            }
-        }
-        source = cause.source();
-    }
-    false
 }
 
 /// "outer: inner: root cause".

@@ -3,35 +3,14 @@
 //! Transient failures (connect errors, timeouts, a body cut short, 408/429/500/502/503/504) are
 //! retried with exponential backoff and full jitter; a server's `Retry-After` (seconds or an HTTP
 //! date) wins over the backoff, capped so one server cannot park a run for hours. Everything else
-//! (other 4xx, a body over the cap, non-JSON) is final: retrying cannot change it.
+//! (other 4xx, a body over the cap, non-JSON) is final: retrying cannot change it. The policy
+//! itself, how many and how patiently, is part of the job's options (`engine::options`).
 
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
-/// How many times and how patiently to retry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt (0 = try once).
-    pub retries: u32,
-    /// First backoff ceiling; doubles with every retry.
-    pub base: Duration,
-    /// Largest backoff ceiling.
-    pub cap: Duration,
-    /// Longest wait a `Retry-After` header may impose.
-    pub max_retry_wait: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            retries: 2,
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(30),
-            max_retry_wait: Duration::from_secs(60),
-        }
-    }
-}
+pub use crate::engine::options::RetryPolicy;
 
 /// Whether an attempt's failure is worth another try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

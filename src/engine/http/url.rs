@@ -1,8 +1,8 @@
 //! The URL of each id: a template rendered and parsed, with the parse of what every URL shares
 //! (scheme, host, port) done once per run instead of once per id.
 
-use super::ids::Id;
-use super::template::Template;
+use crate::plan::ids::Id;
+use crate::plan::template::Template;
 
 /// Renders a URL template straight to a parsed [`reqwest::Url`] per id.
 ///

@@ -20,9 +20,9 @@ use hyper_util::rt::TokioIo;
 use reqwest::Url;
 use thiserror::Error;
 
-use super::client::head_limits;
-use super::connections::{self, ConnectionCounter};
-use super::resolver::ResolveOnce;
+use crate::engine::http::connections::{self, ConnectionCounter};
+use crate::engine::http::resolver::ResolveOnce;
+use crate::engine::options::head_limits;
 
 /// A request body as the direct path sends it.
 pub(crate) type Body = Full<Bytes>;

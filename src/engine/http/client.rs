@@ -1,0 +1,94 @@
+//! The one place the job's options become a `reqwest::Client`, and the headers every request
+//! starts with on either stack.
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, USER_AGENT};
+use reqwest::Client;
+
+use crate::engine::http::connections::ConnectionCounter;
+use crate::engine::http::resolver::ResolveOnce;
+use crate::engine::options::{head_limits, ClientOptions};
+
+/// What fetchbench offers in `Accept-Encoding` unless told not to: what `fetch::decode` decodes.
+pub const ACCEPT_ENCODING_VALUE: &str = "gzip, br, zstd, deflate";
+
+/// The headers every request starts with: `Accept: */*` (as reqwest and curl send), the
+/// User-Agent, and Accept-Encoding unless compression is off or the user set their own.
+pub(crate) fn default_headers(options: &ClientOptions) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    if let Ok(agent) = HeaderValue::from_str(&options.user_agent) {
+        headers.insert(USER_AGENT, agent);
+    }
+    let user_sets_encoding = options
+        .shape
+        .headers
+        .iter()
+        .any(|(n, _)| n == ACCEPT_ENCODING);
+    if options.compression && !user_sets_encoding {
+        headers.insert(
+            ACCEPT_ENCODING,
+            HeaderValue::from_static(ACCEPT_ENCODING_VALUE),
+        );
+    }
+    headers
+}
+
+/// A client whose idle pool holds one connection per concurrent slot, through `proxies` (none:
+/// not even the environment's, since `proxy` decides which requests go through one). Redirects
+/// are off here: `Fetcher` follows them itself, knowing which headers are secrets.
+pub(crate) fn build(
+    options: &ClientOptions,
+    concurrency: usize,
+    connections: &ConnectionCounter,
+    resolver: ResolveOnce,
+    proxies: Vec<reqwest::Proxy>,
+) -> Result<Client, reqwest::Error> {
+    install_crypto();
+    let mut builder = Client::builder()
+        .default_headers(default_headers(options))
+        .timeout(options.timeout)
+        .connect_timeout(options.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .danger_accept_invalid_certs(options.insecure)
+        .pool_max_idle_per_host(if options.no_keepalive { 0 } else { concurrency })
+        .tcp_nodelay(true)
+        .http2_max_header_list_size(head_limits::HEAD_BYTES as u32)
+        .connector_layer(connections.clone())
+        .dns_resolver(resolver);
+    if options.max_headers != head_limits::FIELDS {
+        builder = builder.http1_max_headers(options.max_headers);
+    }
+    if options.http2 {
+        builder = builder.http2_prior_knowledge();
+    } else {
+        // reqwest's own retries are for HTTP/2 refusals, which HTTP/1 cannot have; its retry
+        // layer would still copy every request in case (`Engine` retries by its own policy).
+        builder = builder.retry(reqwest::retry::never().max_retries_per_request(0));
+    }
+    if !options.ca_certs.is_empty() {
+        // Merged with the platform's roots, not instead of them: a private CA for one host
+        // should not break the public ones a redirect may lead to.
+        builder = builder.tls_certs_merge(options.ca_certs.iter().cloned());
+    }
+    if let Some(identity) = &options.identity {
+        builder = builder.identity(identity.clone());
+    }
+    for (host, addr) in &options.resolve {
+        builder = builder.resolve(host, *addr);
+    }
+    builder = builder.no_proxy();
+    for proxy in proxies {
+        builder = builder.proxy(proxy);
+    }
+    builder.build()
+}
+
+/// Makes ring the process's TLS crypto provider, unless one is installed already (by an earlier
+/// run, or by a program using the library that chose its own). reqwest is built without a
+/// provider of its own so that the first build does not compile aws-lc-sys.
+fn install_crypto() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may win the race; its provider is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
