@@ -58,6 +58,7 @@ pub enum JobError {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Job {
+    template: Template,
     spec: JobSpec,
     ids: IdRange,
     run: RunSpec,
@@ -185,6 +186,7 @@ impl Job {
             ..self.run
         };
         let run = Run::start(
+            &self.template,
             &self.spec,
             lazy,
             self.ids.clone().into_ids().map(Id::Num),
@@ -198,7 +200,13 @@ impl Job {
 
     fn start(&self) -> Result<Run<impl Iterator<Item = Id> + Send + 'static>, JobError> {
         let ids = self.ids.clone().into_ids().map(Id::Num);
-        Ok(Run::start(&self.spec, self.run, ids, self.cancel.clone())?)
+        Ok(Run::start(
+            &self.template,
+            &self.spec,
+            self.run,
+            ids,
+            self.cancel.clone(),
+        )?)
     }
 }
 
@@ -297,8 +305,8 @@ impl JobBuilder {
             .map(|p| p.parse::<FieldPath>())
             .collect::<Result<Vec<_>, _>>()?;
         let rate = self.rate.as_deref().map(str::parse::<Rate>).transpose()?;
+        let template = Template::parse_url(&self.template)?;
         let spec = JobSpec {
-            template: Template::parse_url(&self.template)?,
             fields: FieldSet::new(fields),
             client: self.client,
             rate,
@@ -313,6 +321,7 @@ impl JobBuilder {
             ..RunSpec::new(self.mode, self.concurrency)
         };
         Ok(Job {
+            template,
             spec,
             ids: self.ids.parse()?,
             run,

@@ -2,7 +2,6 @@
 //! (word lists, bodies and headers read from files, shards from the environment), all before any
 //! request, each failing with the flag it concerns.
 
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
@@ -14,12 +13,11 @@ use super::values::parse_header;
 use super::{HeaderArg, RunArgs};
 use crate::engine::http::tls::{self, TlsFileError};
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
-use crate::engine::{ClientOptions, RetryPolicy, RunMode, RunSpec};
+use crate::engine::{ClientOptions, JobSpec, RetryPolicy, RunMode, RunSpec};
 use crate::extract::FieldSet;
 use crate::fixture::FixtureOptions;
 use crate::output::Format;
 use crate::plan::ids::IdSource;
-use crate::plan::rate::Rate;
 use crate::plan::shard::Shard;
 use crate::plan::template::Template;
 
@@ -147,36 +145,38 @@ impl RunArgs {
             shard,
             mode: self.mode,
             concurrency: self.concurrency,
-            rate: self.rate,
-            burst: self.burst,
-            fields: FieldSet::new(self.fields),
-            client: ClientOptions {
-                shape,
-                http2: self.http2,
-                no_keepalive: self.no_keepalive,
-                resolve: self.resolve.clone(),
-                proxy: self.proxy.clone(),
-                user_agent: self.user_agent.unwrap_or(defaults.user_agent),
-                timeout: self.timeout,
-                connect_timeout: self.connect_timeout,
-                max_redirects: self.max_redirects,
-                max_headers: self.max_headers,
-                max_body: self.max_body,
-                insecure: self.insecure,
-                ca_certs,
-                identity,
-                compression: !self.no_compression,
-                retry: RetryPolicy {
-                    retries: self.retries,
-                    max_retry_wait: self.max_retry_wait,
-                    ..RetryPolicy::default()
+            job: JobSpec {
+                rate: self.rate,
+                burst: self.burst,
+                fields: FieldSet::new(self.fields),
+                client: ClientOptions {
+                    shape,
+                    http2: self.http2,
+                    no_keepalive: self.no_keepalive,
+                    resolve: self.resolve.clone(),
+                    proxy: self.proxy.clone(),
+                    user_agent: self.user_agent.unwrap_or(defaults.user_agent),
+                    timeout: self.timeout,
+                    connect_timeout: self.connect_timeout,
+                    max_redirects: self.max_redirects,
+                    max_headers: self.max_headers,
+                    max_body: self.max_body,
+                    insecure: self.insecure,
+                    ca_certs,
+                    identity,
+                    compression: !self.no_compression,
+                    retry: RetryPolicy {
+                        retries: self.retries,
+                        max_retry_wait: self.max_retry_wait,
+                        ..RetryPolicy::default()
+                    },
                 },
+                grace: self.grace,
+                deadline: self.deadline,
+                warmup: self.warmup,
+                max_errors: self.max_errors,
             },
-            grace: self.grace,
             resume: self.resume,
-            deadline: self.deadline,
-            warmup: self.warmup,
-            max_errors: self.max_errors,
             format,
             output,
             report: self.report,
@@ -250,25 +250,15 @@ pub struct Plan {
     pub mode: Mode,
     /// Concurrency levels: one concurrent run per level (never empty).
     pub concurrency: Vec<usize>,
-    pub rate: Option<Rate>,
-    pub burst: NonZeroU32,
-    pub fields: FieldSet,
-    pub client: ClientOptions,
+    /// How every run fetches: the same settings the library's builder makes.
+    pub job: JobSpec,
     pub format: Format,
     pub output: Destination,
     pub report: Option<PathBuf>,
     /// The visual report's path.
     pub html: Option<PathBuf>,
-    /// After a signal, how long in-flight requests may finish before they are aborted.
-    pub grace: std::time::Duration,
     /// Skip the ids already in the output file and append the rest.
     pub resume: bool,
-    /// Requests made before each measured run, counted in no figure.
-    pub warmup: u64,
-    /// Time budget per run.
-    pub deadline: Option<std::time::Duration>,
-    /// Stop a run after this many failed requests.
-    pub max_errors: Option<u64>,
     /// Show progress bars (still only when stderr is a terminal).
     pub progress: bool,
     /// Print nothing on stderr but errors.

@@ -99,22 +99,12 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     // process, nothing fetched.
     let id_list = plan.ids.prepare(runs.len())?;
     let (template, _fixture) = resolve_target(&plan).await?;
-    if plan.client.insecure {
+    if plan.job.client.insecure {
         eprintln!("fetchbench: warning: --insecure: TLS certificates are not verified");
     }
-    let job = JobSpec {
-        template,
-        fields: plan.fields.clone(),
-        client: plan.client.clone(),
-        rate: plan.rate,
-        burst: plan.burst,
-        grace: plan.grace,
-        deadline: plan.deadline,
-        max_errors: plan.max_errors,
-        warmup: plan.warmup,
-    };
+    let job = &plan.job;
     let cancel = CancellationToken::new();
-    let signals = SignalWatch::spawn(cancel.clone(), plan.grace);
+    let signals = SignalWatch::spawn(cancel.clone(), plan.job.grace);
 
     let planned = match plan.shard {
         Some(shard) => id_list.count().map(|n| shard.share_of(n)),
@@ -144,7 +134,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             .filter(|(position, _)| plan.shard.is_none_or(|s| s.takes(*position as u64)))
             .map(|(_, id)| id)
             .filter(|id| !done.contains(id));
-        let stats = run_one(&job, *run, ids, &mut progress, &cancel).await?;
+        let stats = run_one(&template, job, *run, ids, &mut progress, &cancel).await?;
         drop(progress);
         let ended_early = stats.ending != Ending::Completed;
         all_stats.push(stats);
@@ -158,8 +148,8 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     let mut report = Report::new(&all_stats, todo)
         .interrupted_by(interrupted.map(Signal::name))
         .for_shard(plan.shard);
-    report.keepalive = !plan.client.no_keepalive;
-    report.insecure = plan.client.insecure;
+    report.keepalive = !plan.job.client.no_keepalive;
+    report.insecure = plan.job.client.insecure;
     if !plan.quiet {
         print_report(&report, paint);
     }
@@ -230,7 +220,11 @@ fn open_output(plan: &Plan) -> Result<Box<dyn RecordSink + Send>, AppError> {
             })?)
         }
     };
-    Ok(output::sink(plan.format, out, plan.fields.paths().to_vec()))
+    Ok(output::sink(
+        plan.format,
+        out,
+        plan.job.fields.paths().to_vec(),
+    ))
 }
 
 /// Refuses an unwritable report path before anything is fetched, rather than after the run.
@@ -246,13 +240,14 @@ fn check_writable(path: Option<&std::path::Path>, flag: &'static str) -> Result<
 
 /// One run of the job, its records written to `sink` and counted into its statistics.
 async fn run_one(
+    template: &Template,
     job: &JobSpec,
     spec: RunSpec,
     ids: impl Iterator<Item = Id>,
     sink: &mut dyn RecordSink,
     cancel: &CancellationToken,
 ) -> Result<RunStats, AppError> {
-    let mut run = Run::start(job, spec, ids, cancel.clone())?;
+    let mut run = Run::start(template, job, spec, ids, cancel.clone())?;
     run.warm_up(job.warmup).await;
     let mut stats = RunStats::new(spec.mode, spec.concurrency.max(1), job.rate);
     output::write_run(&mut run, sink, |record| stats.add(record))

@@ -26,7 +26,6 @@ use thiserror::Error;
 
 use crate::extract::FieldSet;
 use crate::plan::rate::Rate;
-use crate::plan::template::Template;
 
 pub use self::http::proxy::ProxyError;
 pub use self::http::transport::{ProxyUse, SetupError};
@@ -88,10 +87,10 @@ pub struct RunEnd {
     pub proxy: ProxyUse,
 }
 
-/// What to fetch and how: shared by every run of a job.
+/// How to fetch, shared by every run of a job; what to fetch is the URL template and the ids
+/// each run is given. The command line's plan and the library's builder both make one.
 #[derive(Debug, Clone)]
 pub struct JobSpec {
-    pub template: Template,
     pub fields: FieldSet,
     pub client: ClientOptions,
     pub rate: Option<Rate>,

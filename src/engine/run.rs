@@ -21,6 +21,7 @@ use super::{Ending, EngineError, JobSpec, Order, RunEnd, RunSpec};
 use crate::engine::fetch::request::Fetcher;
 use crate::engine::http::connections::ConnectionCounter;
 use crate::plan::ids::Id;
+use crate::plan::template::Template;
 use crate::record::Record;
 
 /// A run in progress: ask it for the next record until it has none.
@@ -67,6 +68,7 @@ pub struct Run<I: Iterator<Item = Id>> {
 impl<I: Iterator<Item = Id>> Run<I> {
     /// Sets up the client and the limiter; nothing is sent until [`Run::next`] is awaited.
     pub fn start(
+        template: &Template,
         job: &JobSpec,
         spec: RunSpec,
         ids: I,
@@ -76,7 +78,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
         let pacer = Arc::new(Pacer::new(job.rate, job.burst));
         let connections = ConnectionCounter::default();
         let fetcher = Fetcher::new(
-            job.template.clone(),
+            template.clone(),
             job.fields.clone(),
             &job.client,
             concurrency,
