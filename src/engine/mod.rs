@@ -9,10 +9,11 @@
 //! consumer that stops asking (a dropped stream, a closed pipe) stops the requests too.
 
 pub mod fetch;
+pub(crate) mod frontier;
 pub mod http;
 mod options;
 pub mod pacer;
-pub mod reorder;
+pub(crate) mod release;
 mod run;
 pub mod shape;
 pub(crate) mod worker;

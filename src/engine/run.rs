@@ -6,7 +6,6 @@
 //! same way: no new request, in-flight ones finished or aborted, completed records kept.
 
 use std::collections::VecDeque;
-use std::iter::Peekable;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,8 +13,9 @@ use std::time::{Duration, Instant};
 use tokio::time::Instant as Deadline;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use super::frontier::{Frontier, Work};
 use super::pacer::Pacer;
-use super::reorder::Reorder;
+use super::release::Reorder;
 use super::worker::{Event, Job, Pool, Report};
 use super::{Ending, EngineError, JobSpec, Order, RunEnd, RunSpec};
 use crate::engine::fetch::request::Fetcher;
@@ -32,7 +32,8 @@ pub struct Run<I: Iterator<Item = Id>> {
     pacer: Arc<Pacer>,
     /// One worker per request in flight, at most the concurrency.
     pool: Pool,
-    ids: Peekable<I>,
+    /// What is still to dispatch.
+    frontier: Frontier<I>,
     order: Order,
     window: u64,
     epoch: Instant,
@@ -58,8 +59,6 @@ pub struct Run<I: Iterator<Item = Id>> {
     connections_before: u64,
     /// Requests the warm-up sent through a proxy.
     proxied_before: u64,
-    /// Ids the warm-up took from `ids`, to fetch again.
-    requeued: VecDeque<Id>,
     /// Set once dispatch has stopped early; in-flight requests are aborted at `abort_at`.
     ending: Option<Ending>,
     abort_at: Option<Deadline>,
@@ -91,7 +90,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             pool: Pool::new(Arc::clone(&fetcher), concurrency),
             fetcher,
             pacer,
-            ids: ids.peekable(),
+            frontier: Frontier::new(ids),
             order: spec.order,
             window: spec.lookahead.max(1),
             epoch: Instant::now(),
@@ -110,7 +109,6 @@ impl<I: Iterator<Item = Id>> Run<I> {
             connections,
             connections_before: 0,
             proxied_before: 0,
-            requeued: VecDeque::new(),
             ending: None,
             abort_at: None,
         })
@@ -126,11 +124,13 @@ impl<I: Iterator<Item = Id>> Run<I> {
             if self.pacer.is_unlimited() {
                 // Nothing to wait for before a start: every free worker gets its id now.
                 while self.ending.is_none() && self.can_start() {
-                    let Some(id) = self.next_id() else { break };
-                    self.dispatch(id);
+                    let Some(work) = self.frontier.pop() else {
+                        break;
+                    };
+                    self.dispatch(work);
                 }
             }
-            let more = self.ending.is_none() && self.has_more_ids();
+            let more = self.ending.is_none() && self.frontier.has_more();
             let waiting = self.pool.waiting();
             if !waiting && !more {
                 self.ready.extend(self.reorder.drain());
@@ -160,8 +160,8 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 // A free worker first, then the rate limiter's go-ahead (cancel-safe: a dropped
                 // wait takes no permit).
                 () = self.pacer.ready(), if can_start => {
-                    if let Some(id) = self.next_id() {
-                        self.dispatch(id);
+                    if let Some(work) = self.frontier.pop() {
+                        self.dispatch(work);
                     }
                 }
             }
@@ -175,12 +175,13 @@ impl<I: Iterator<Item = Id>> Run<I> {
         if n == 0 {
             return;
         }
-        let first: Vec<Id> = self
-            .ids
-            .by_ref()
-            .take(usize::try_from(n).unwrap_or(usize::MAX))
-            .collect();
-        let mut warming = first.iter().cloned().zip(0..);
+        let first = self.frontier.take_seeds(n);
+        // Numbered apart: these records are forgotten, and the seeds go back to the frontier.
+        let mut warming = first.iter().cloned().zip(0..).map(|(id, k)| Work {
+            seq: k,
+            position: k,
+            id,
+        });
         let mut next = warming.next();
         while next.is_some() || self.pool.waiting() {
             tokio::select! {
@@ -191,27 +192,18 @@ impl<I: Iterator<Item = Id>> Run<I> {
                     }
                 }
                 () = self.pacer.ready(), if next.is_some() && self.pool.has_free_worker() => {
-                    if let Some((id, index)) = next.take() {
-                        let _ = self.pool.send(self.job(index, id, Duration::ZERO));
+                    if let Some(work) = next.take() {
+                        let _ = self.pool.send(self.job(work, Duration::ZERO));
                         next = warming.next();
                     }
                 }
             }
         }
-        self.requeued.extend(first);
+        self.frontier.hand_back(first);
         self.epoch = Instant::now();
         self.connections_before = self.connections.opened();
         self.proxied_before = self.fetcher.proxy_use().requests;
         self.cpu_at_start = process_cpu_time();
-    }
-
-    /// The next id to fetch: the warm-up's ids first, then the rest of the range.
-    fn next_id(&mut self) -> Option<Id> {
-        self.requeued.pop_front().or_else(|| self.ids.next())
-    }
-
-    fn has_more_ids(&mut self) -> bool {
-        !self.requeued.is_empty() || self.ids.peek().is_some()
     }
 
     /// How the run ended and what it cost, once its last record has been taken.
@@ -268,20 +260,18 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
     }
 
-    fn dispatch(&mut self, id: Id) {
-        let index = self.dispatched;
+    fn dispatch(&mut self, work: Work) {
         self.dispatched += 1;
-        let scheduled = self.scheduled_start(index);
-        if let Err(job) = self.pool.send(self.job(index, id, scheduled)) {
-            let record = self.fetcher.lost(job.index, &job.id, job.epoch);
+        let scheduled = self.scheduled_start(work.seq);
+        if let Err(job) = self.pool.send(self.job(work, scheduled)) {
+            let record = self.fetcher.lost(&job.work, job.epoch);
             self.complete(record);
         }
     }
 
-    fn job(&self, index: u64, id: Id, scheduled: Duration) -> Job {
+    fn job(&self, work: Work, scheduled: Duration) -> Job {
         Job {
-            index,
-            id,
+            work,
             epoch: self.epoch,
             scheduled,
         }
@@ -302,13 +292,13 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
     }
 
-    /// When request `index` was due: on the rate's open-loop schedule, the k-th at k/R with the
-    /// first `burst` at once (as GCRA admits them), whether or not a slot was free then; without
-    /// a rate, now (closed loop: coordinated omission applies).
-    fn scheduled_start(&self, index: u64) -> Duration {
+    /// When request number `seq` was due: on the rate's open-loop schedule, the k-th at k/R with
+    /// the first `burst` at once (as GCRA admits them), whether or not a slot was free then;
+    /// without a rate, now (closed loop: coordinated omission applies).
+    fn scheduled_start(&self, seq: u64) -> Duration {
         match self.schedule {
             Some((interval, burst)) => {
-                let k = u32::try_from(index.saturating_sub(burst - 1)).unwrap_or(u32::MAX);
+                let k = u32::try_from(seq.saturating_sub(burst - 1)).unwrap_or(u32::MAX);
                 interval.saturating_mul(k)
             }
             None => self.epoch.elapsed(),

@@ -15,14 +15,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::engine::fetch::request::Fetcher;
-use crate::plan::ids::Id;
+use crate::engine::frontier::Work;
 use crate::record::Record;
 
-/// One id to fetch, as the scheduler dispatched it.
+/// One piece of work to fetch, as the scheduler dispatched it.
 #[derive(Debug)]
 pub(super) struct Job {
-    pub(super) index: u64,
-    pub(super) id: Id,
+    pub(super) work: Work,
     /// The start of the run, which the record's offsets count from.
     pub(super) epoch: Instant,
     /// When the request was due (see `Run::scheduled_start`).
@@ -224,7 +223,7 @@ async fn fetch_one(
     AssertUnwindSafe(fetching)
         .catch_unwind()
         .await
-        .unwrap_or_else(|_| Some(fetcher.lost(job.index, &job.id, job.epoch)))
+        .unwrap_or_else(|_| Some(fetcher.lost(&job.work, job.epoch)))
 }
 
 async fn fetch_and_settle(
@@ -232,9 +231,7 @@ async fn fetch_and_settle(
     job: &Job,
     events: &mpsc::UnboundedSender<Event>,
 ) -> Option<Record> {
-    let fetched = fetcher
-        .fetch(job.index, &job.id, job.epoch, job.scheduled)
-        .await;
+    let fetched = fetcher.fetch(&job.work, job.epoch, job.scheduled).await;
     let settler = fetcher.settler();
     if !settler.is_heavy_to_finish(&fetched) {
         return Some(settler.settle_here(fetched));

@@ -18,6 +18,7 @@ use crate::engine::fetch::failure::{self, permanent, too_large};
 use crate::engine::fetch::redirect;
 use crate::engine::fetch::retry::{is_transient_status, retry_after, Transience};
 use crate::engine::fetch::settle::{Fetched, Settler, WireBody};
+use crate::engine::frontier::Work;
 use crate::engine::http::connections::{self, ConnectionCounter};
 use crate::engine::http::transport::{Prepared, Reply, Target, Transport};
 use crate::engine::http::url::UrlRenderer;
@@ -85,12 +86,12 @@ impl Fetcher {
 
     /// The record of a request whose task failed (panicked) before it could finish its own:
     /// a failure, never a gap in the output.
-    pub(crate) fn lost(&self, index: u64, id: &Id, epoch: Instant) -> Record {
+    pub(crate) fn lost(&self, work: &Work, epoch: Instant) -> Record {
         let now = epoch.elapsed();
         Record {
-            index,
-            url: self.url(id),
-            id: id.clone(),
+            index: work.position,
+            url: self.url(&work.id),
+            id: work.id.clone(),
             status: None,
             http_version: None,
             timing: Timing::default(),
@@ -127,13 +128,8 @@ impl Fetcher {
     /// elapsed time covers every attempt and the waits between them. The body is not settled
     /// yet: the caller frees the request's slot first, so the next request starts while this
     /// one's fields are extracted (see `Settler::settle_here` and `Settler::settle_on_pool`).
-    pub(crate) async fn fetch(
-        &self,
-        index: u64,
-        id: &Id,
-        epoch: Instant,
-        scheduled: Duration,
-    ) -> Fetched {
+    pub(crate) async fn fetch(&self, work: &Work, epoch: Instant, scheduled: Duration) -> Fetched {
+        let id = &work.id;
         let located = self.locate(id);
         let target = located.target();
         let request = Outgoing {
@@ -162,7 +158,7 @@ impl Fetcher {
             tokio::task::yield_now().await;
         }
         let record = Record {
-            index,
+            index: work.position,
             id: id.clone(),
             url: located.shown(),
             status: attempt.status,

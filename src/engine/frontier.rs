@@ -1,0 +1,117 @@
+//! The work a run has still to do, in the order it is dispatched.
+//!
+//! Two numbers per item, because a crawl pulls them apart: the dispatch sequence (the k-th
+//! request sent, which the open-loop schedule k/R is keyed on) and the output position (where
+//! its record goes in the results). For a flat run of seeds they are equal; once responses
+//! create work, discovered items are dispatched before later seeds, smallest position first, so
+//! the oldest unreleased record always gets the next slot (see `release`).
+
+use std::collections::VecDeque;
+use std::iter::Peekable;
+
+use crate::plan::ids::Id;
+
+/// One request to make.
+#[derive(Debug, Clone)]
+pub(crate) struct Work {
+    /// The how-manieth request of the run this is (0-based): its place on the schedule.
+    pub(crate) seq: u64,
+    /// Where its record goes in the output (0-based, in seed order).
+    pub(crate) position: u64,
+    pub(crate) id: Id,
+}
+
+/// The seeds still to fetch (the range or word list, pulled as needed) and any handed back.
+pub(crate) struct Frontier<I: Iterator<Item = Id>> {
+    seeds: Peekable<I>,
+    /// Seeds taken out and handed back (the warm-up's), fetched first.
+    returned: VecDeque<Id>,
+    next_seq: u64,
+    next_position: u64,
+}
+
+impl<I: Iterator<Item = Id>> Frontier<I> {
+    pub(crate) fn new(seeds: I) -> Self {
+        Self {
+            seeds: seeds.peekable(),
+            returned: VecDeque::new(),
+            next_seq: 0,
+            next_position: 0,
+        }
+    }
+
+    /// The next work to dispatch, numbered; None when every seed has gone out.
+    pub(crate) fn pop(&mut self) -> Option<Work> {
+        let id = self.returned.pop_front().or_else(|| self.seeds.next())?;
+        let work = Work {
+            seq: self.next_seq,
+            position: self.next_position,
+            id,
+        };
+        self.next_seq += 1;
+        self.next_position += 1;
+        Some(work)
+    }
+
+    /// Whether anything is left to dispatch.
+    pub(crate) fn has_more(&mut self) -> bool {
+        !self.returned.is_empty() || self.seeds.peek().is_some()
+    }
+
+    /// Takes up to `n` seeds out without numbering them (the warm-up fetches them off the
+    /// books, then hands them back with [`Frontier::hand_back`]).
+    pub(crate) fn take_seeds(&mut self, n: u64) -> Vec<Id> {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        self.seeds.by_ref().take(n).collect()
+    }
+
+    /// Puts seeds back at the front, in order.
+    pub(crate) fn hand_back(&mut self, seeds: Vec<Id>) {
+        for id in seeds.into_iter().rev() {
+            self.returned.push_front(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(range: std::ops::Range<u64>) -> impl Iterator<Item = Id> {
+        range.map(Id::Num)
+    }
+
+    #[test]
+    fn seeds_come_out_numbered_in_order() {
+        let mut frontier = Frontier::new(ids(1..4));
+        let popped: Vec<_> = std::iter::from_fn(|| frontier.pop())
+            .map(|w| (w.seq, w.position, w.id))
+            .collect();
+        assert_eq!(
+            popped,
+            [(0, 0, Id::Num(1)), (1, 1, Id::Num(2)), (2, 2, Id::Num(3))]
+        );
+        assert!(!frontier.has_more());
+    }
+
+    #[test]
+    fn seeds_handed_back_go_out_first_and_are_numbered_then() {
+        let mut frontier = Frontier::new(ids(1..5));
+        let taken = frontier.take_seeds(2);
+        assert_eq!(taken, [Id::Num(1), Id::Num(2)]);
+        frontier.hand_back(taken);
+        assert!(frontier.has_more());
+        let order: Vec<_> = std::iter::from_fn(|| frontier.pop())
+            .map(|w| (w.seq, w.id))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (0, Id::Num(1)),
+                (1, Id::Num(2)),
+                (2, Id::Num(3)),
+                (3, Id::Num(4))
+            ]
+        );
+    }
+}
