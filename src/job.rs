@@ -10,7 +10,7 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{
-    ClientOptions, EngineError, JobSpec, Order, RetryPolicy, Run, RunMode, RunSpec,
+    ClientOptions, CrawlRules, EngineError, JobSpec, Order, RetryPolicy, Run, RunMode, RunSpec,
 };
 use crate::extract::{FieldPath, FieldSet, PathError};
 use crate::plan::ids::{Id, IdRange, RangeError};
@@ -79,6 +79,9 @@ pub struct JobBuilder {
     client: ClientOptions,
     deadline: Option<Duration>,
     max_errors: Option<u64>,
+    follow: Vec<String>,
+    next: Option<String>,
+    every_level: bool,
     cancel: CancellationToken,
 }
 
@@ -98,6 +101,9 @@ impl Job {
             client: ClientOptions::default(),
             deadline: None,
             max_errors: None,
+            follow: Vec::new(),
+            next: None,
+            every_level: false,
             cancel: CancellationToken::new(),
         }
     }
@@ -151,7 +157,9 @@ impl Job {
         let mut stats = RunStats::new(self.run.mode, self.run.concurrency.max(1), self.spec.rate);
         while let Some(record) = run.next().await {
             stats.add(&record);
-            on_record(&record);
+            if record.is_result() {
+                on_record(&record);
+            }
         }
         stats.conclude(run.end());
         let summary = RunReport::from_stats(&stats, Some(self.len()));
@@ -193,8 +201,13 @@ impl Job {
             self.cancel.clone(),
         )?;
         Ok(futures_util::stream::unfold(run, |mut run| async move {
-            let record = run.next().await?;
-            Some((record, run))
+            loop {
+                let record = run.next().await?;
+                // A crawl's steps on the way to its results are not delivered.
+                if record.is_result() {
+                    return Some((record, run));
+                }
+            }
         }))
     }
 
@@ -211,6 +224,28 @@ impl Job {
 }
 
 impl JobBuilder {
+    /// Follows the URLs found at `path` in each document (`results[*].url`, `species.url`);
+    /// each call is the next level: the second path is searched in the documents the first led
+    /// to. Records come out depth-first in document order; by default only the last level's
+    /// (and every failure) are delivered.
+    pub fn follow(mut self, path: &str) -> Self {
+        self.follow.push(path.to_owned());
+        self
+    }
+
+    /// Pages through each seed's chain: the next page's URL at `path` in the body (`next`), or
+    /// in the `Link` header's `rel="next"` with `"link"`.
+    pub fn next_page(mut self, path_or_link: &str) -> Self {
+        self.next = Some(path_or_link.to_owned());
+        self
+    }
+
+    /// Delivers every level's records in a crawl, not only the last level's.
+    pub fn every_level(mut self) -> Self {
+        self.every_level = true;
+        self
+    }
+
     /// The ids: `1..151` (half-open), `1..=150`, `7`, `1..100:5`, or a comma list of those.
     pub fn ids(mut self, spec: &str) -> Self {
         self.ids = spec.to_owned();
@@ -305,9 +340,23 @@ impl JobBuilder {
             .map(|p| p.parse::<FieldPath>())
             .collect::<Result<Vec<_>, _>>()?;
         let rate = self.rate.as_deref().map(str::parse::<Rate>).transpose()?;
-        let template = Template::parse_url(&self.template)?;
+        let crawl = CrawlRules {
+            every_level: self.every_level,
+            ..CrawlRules::parse(&self.follow, self.next.as_deref())?
+        };
+        // A crawl may start from one URL without a placeholder: its one seed.
+        let template = match crawl.is_crawl() {
+            true => Template::parse_url_or_fixed(&self.template, false)?,
+            false => Template::parse_url(&self.template)?,
+        };
+        let ids = if template.has_placeholder() {
+            self.ids.as_str()
+        } else {
+            "1"
+        };
         let spec = JobSpec {
             fields: FieldSet::new(fields),
+            crawl,
             client: self.client,
             rate,
             burst: NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN),
@@ -323,7 +372,7 @@ impl JobBuilder {
         Ok(Job {
             template,
             spec,
-            ids: self.ids.parse()?,
+            ids: ids.parse()?,
             run,
             cancel: self.cancel,
         })

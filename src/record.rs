@@ -33,6 +33,8 @@ pub enum ErrorKind {
     Redirect,
     /// Anything else the client reported.
     Request,
+    /// A crawl's chain of pages named one of its pages again; the chain ends there.
+    Pagination,
 }
 
 impl ErrorKind {
@@ -46,6 +48,7 @@ impl ErrorKind {
             ErrorKind::Json => "json",
             ErrorKind::Redirect => "redirect",
             ErrorKind::Request => "request",
+            ErrorKind::Pagination => "pagination",
         }
     }
 }
@@ -106,9 +109,28 @@ pub struct Record {
     pub failure: Option<Failure>,
     /// One value per requested path, in the order the paths were given.
     pub fields: Vec<Value>,
+    /// Where a crawl found it; None outside a crawl.
+    pub crawl: Option<Box<Lineage>>,
+}
+
+/// Where a crawl's record came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lineage {
+    /// Links followed from the seed's page to reach it (0 for a seed and its next pages).
+    pub depth: u32,
+    /// The URL of the document that named it; None for a seed.
+    pub parent: Option<String>,
+    /// Whether it is one of the results (a document of the last level, or a failure at any
+    /// level, or any record when every level is asked for), rather than a step on the way.
+    pub result: bool,
 }
 
 impl Record {
+    /// Whether the record belongs in the results: always outside a crawl (see [`Lineage`]).
+    pub fn is_result(&self) -> bool {
+        self.crawl.as_ref().is_none_or(|c| c.result)
+    }
+
     pub fn is_ok(&self) -> bool {
         self.failure.is_none()
     }
@@ -165,6 +187,10 @@ impl RecordJson<'_> {
         out.write_all(b"{\"id\":")?;
         serde_json::to_writer(&mut *out, &r.id)?;
         entry!(out, "url", &r.url);
+        if let Some(lineage) = &r.crawl {
+            entry!(out, "depth", &lineage.depth);
+            entry!(out, "parent", &lineage.parent);
+        }
         entry!(out, "status", &r.status);
         entry!(out, "http_version", &r.http_version);
         entry!(out, "elapsed_ms", &r.elapsed_ms());
@@ -223,6 +249,7 @@ mod tests {
             attempts: 2,
             failure,
             fields,
+            crawl: None,
         }
     }
 

@@ -65,7 +65,11 @@ pub enum Command {
 // The `--help` headings of the main command's options (the test at the end checks that every
 // option has one). clap shows them in the order of each one's first argument, so the fields of
 // `RunArgs` stay grouped by heading, the groups in this order.
+/// The ids of a run given none: the 151 pokemon of the first generation, as the fixture has.
+pub(crate) const DEFAULT_RANGE: &str = "1..151";
+
 const INPUT: &str = "Input";
+const CRAWL: &str = "Crawl";
 const REQUESTS: &str = "Requests";
 const CONCURRENCY: &str = "Concurrency and rate";
 const OUTPUT: &str = "Output";
@@ -87,7 +91,7 @@ pub struct RunArgs {
         short,
         long,
         value_name = "SPEC",
-        default_value = "1..151",
+        default_value = DEFAULT_RANGE,
         conflicts_with = "ids",
         help_heading = INPUT
     )]
@@ -122,6 +126,37 @@ pub struct RunArgs {
         help_heading = INPUT
     )]
     pub shards: Option<u64>,
+
+    /// Follow the URLs found at PATH in each document (`'results[*].url'`, `species.url`);
+    /// repeat for the next level (`--follow 'results[*].url' --follow species.url`: list ->
+    /// pokemon -> species). Relative URLs resolve against the document's URL; each URL is
+    /// requested once per run; other origins only with --allow-origin. Records come out
+    /// depth-first in document order, whatever order the responses arrive in.
+    #[arg(long, value_name = "PATH", help_heading = CRAWL)]
+    pub follow: Vec<String>,
+
+    /// Page through each seed's chain: the next page's URL at PATH in the body (`next`), or
+    /// `link` for the `Link` header's `rel="next"`. A chain ends at a null or absent next; a
+    /// page named twice in a chain ends it with a "pagination" failure.
+    #[arg(long, value_name = "PATH|link", help_heading = CRAWL)]
+    pub next: Option<String>,
+
+    /// Let links lead to this origin too (`https://host[:port]`), or to any with `*`; by
+    /// default a crawl stays on the origin of the page that named the link.
+    #[arg(long, value_name = "ORIGIN", help_heading = CRAWL)]
+    pub allow_origin: Vec<String>,
+
+    /// Most pages a chain may have (its first included).
+    #[arg(long, value_name = "N", value_parser = parse_at_least_one, help_heading = CRAWL)]
+    pub max_pages: Option<u64>,
+
+    /// Most requests a crawl may make in a run; what it finds beyond is counted, not fetched.
+    #[arg(long, value_name = "N", value_parser = parse_at_least_one, help_heading = CRAWL)]
+    pub max_requests: Option<u64>,
+
+    /// Write every level's records, not only the last level's (failures are always written).
+    #[arg(long, help_heading = CRAWL)]
+    pub all_levels: bool,
 
     /// HTTP method. Default: GET, or POST with --data/--json.
     #[arg(
@@ -426,8 +461,9 @@ mod tests {
     use clap::CommandFactory;
 
     /// Every heading of the main command's `--help`, in the order it shows them.
-    const HEADINGS: [&str; 7] = [
+    const HEADINGS: [&str; 8] = [
         INPUT,
+        CRAWL,
         REQUESTS,
         CONCURRENCY,
         OUTPUT,

@@ -10,14 +10,14 @@ use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TY
 
 use super::run::AppError;
 use super::values::parse_header;
-use super::{HeaderArg, RunArgs};
+use super::{HeaderArg, RunArgs, DEFAULT_RANGE};
 use crate::engine::http::tls::{self, TlsFileError};
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
-use crate::engine::{ClientOptions, JobSpec, RetryPolicy, RunMode, RunSpec};
+use crate::engine::{ClientOptions, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec};
 use crate::extract::FieldSet;
 use crate::fixture::FixtureOptions;
 use crate::output::Format;
-use crate::plan::ids::IdSource;
+use crate::plan::ids::{IdSource, RangeError};
 use crate::plan::shard::Shard;
 use crate::plan::template::Template;
 
@@ -68,8 +68,95 @@ fn collect_headers(args: Vec<HeaderArg>) -> Result<Vec<(HeaderName, HeaderValue)
 }
 
 impl RunArgs {
+    /// The URL template; without a placeholder only for a crawl, which then starts from that
+    /// one URL (and may be given no ids).
+    fn url_template(&self, text: &str, crawl: bool) -> Result<Template, AppError> {
+        let template = Template::parse_url_or_fixed(text, self.raw)
+            .map_err(|e| usage("--url", e.to_string()))?;
+        if template.has_placeholder() {
+            return Ok(template);
+        }
+        if !crawl {
+            let message = "template has no placeholder: put `{}` (or `{id}`) where the id goes, \
+                           or crawl from this one URL with --next or --follow";
+            return Err(usage("--url", message.to_owned()));
+        }
+        if self.ids.is_some() || self.range.to_string() != DEFAULT_RANGE {
+            let message = "a URL without a placeholder is one seed: drop --range/--ids, or put \
+                           `{}` where each id goes";
+            return Err(usage("--url", message.to_owned()));
+        }
+        Ok(template)
+    }
+
+    /// The crawl's rules from --follow, --next and their limits.
+    fn crawl_rules(&self) -> Result<CrawlRules, AppError> {
+        let rules = CrawlRules::parse(&self.follow, self.next.as_deref()).map_err(|e| {
+            let flag = if self
+                .next
+                .as_deref()
+                .is_some_and(|n| e.to_string().contains(n))
+            {
+                "--next"
+            } else {
+                "--follow"
+            };
+            usage(flag, e.to_string())
+        })?;
+        let origins = if self.allow_origin.iter().any(|o| o == "*") {
+            Origins::Any
+        } else if self.allow_origin.is_empty() {
+            Origins::Seeds
+        } else {
+            let parsed = self
+                .allow_origin
+                .iter()
+                .map(|o| match reqwest::Url::parse(o) {
+                    Ok(url) if url.has_host() => Ok(url.origin().ascii_serialization()),
+                    _ => Err(usage(
+                        "--allow-origin",
+                        format!("`{o}` is not an origin like https://host[:port], nor `*`"),
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Origins::Also(parsed)
+        };
+        let rules = CrawlRules {
+            origins,
+            max_pages: self.max_pages,
+            max_requests: self.max_requests,
+            every_level: self.all_levels,
+            ..rules
+        };
+        let crawl_only = [
+            ("--allow-origin", !self.allow_origin.is_empty()),
+            ("--max-pages", self.max_pages.is_some()),
+            ("--max-requests", self.max_requests.is_some()),
+            ("--all-levels", self.all_levels),
+        ];
+        if let Some((flag, _)) = crawl_only
+            .iter()
+            .find(|(_, set)| *set)
+            .filter(|_| !rules.is_crawl())
+        {
+            return Err(usage(
+                flag,
+                "applies to a crawl: add --follow or --next".to_owned(),
+            ));
+        }
+        Ok(rules)
+    }
+
     /// The validated plan. `stdout_is_terminal` picks the default format.
     pub fn into_plan(self, stdout_is_terminal: bool) -> Result<Plan, AppError> {
+        let crawl = self.crawl_rules()?;
+        let target = match &self.url {
+            Some(text) => Target::Url(self.url_template(text, crawl.is_crawl())?),
+            None => Target::Fixture(FixtureOptions {
+                latency: self.latency,
+                jitter: self.jitter,
+            }),
+        };
         let output = match self.output {
             Some(path) if path.as_os_str() != "-" => Destination::File(path),
             _ => Destination::Stdout,
@@ -79,16 +166,6 @@ impl RunArgs {
             Destination::Stdout if stdout_is_terminal => Format::Table,
             Destination::Stdout => Format::Ndjson,
         });
-        let target = match &self.url {
-            Some(text) => Target::Url(
-                Template::parse_url_with(text, self.raw)
-                    .map_err(|e| usage("--url", e.to_string()))?,
-            ),
-            None => Target::Fixture(FixtureOptions {
-                latency: self.latency,
-                jitter: self.jitter,
-            }),
-        };
         let ids = match &self.ids {
             Some(path) if path.as_os_str() == "-" => IdSource::Stdin,
             Some(path) => {
@@ -96,6 +173,11 @@ impl RunArgs {
                     .map_err(|e| usage("--ids", format!("cannot read {}: {e}", path.display())))?;
                 IdSource::File(path.clone())
             }
+            // A URL without a placeholder is the one seed of its crawl.
+            None if matches!(&target, Target::Url(t) if !t.has_placeholder()) => IdSource::Range(
+                "1".parse()
+                    .map_err(|e: RangeError| usage("--range", e.to_string()))?,
+            ),
             None => IdSource::Range(self.range.clone()),
         };
         let shard = match self.shard {
@@ -139,6 +221,12 @@ impl RunArgs {
             None => None,
         };
         let defaults = ClientOptions::default();
+        if self.resume && crawl.is_crawl() {
+            return Err(usage(
+                "--resume",
+                "a crawl (--follow, --next) cannot be resumed yet: run it again".to_owned(),
+            ));
+        }
         Ok(Plan {
             target,
             ids,
@@ -146,6 +234,7 @@ impl RunArgs {
             mode: self.mode,
             concurrency: self.concurrency,
             job: JobSpec {
+                crawl,
                 rate: self.rate,
                 burst: self.burst,
                 fields: FieldSet::new(self.fields),

@@ -58,8 +58,10 @@ pub(super) fn parse_user_agent(text: &str) -> Result<String, String> {
         .map_err(|_| "is not a valid header value (control characters?)".to_owned())
 }
 
+/// A URL template; one without a placeholder passes here and is refused later unless the run
+/// crawls from it (see `plan`).
 pub(super) fn parse_url_template(text: &str) -> Result<String, String> {
-    Template::parse_url(text)
+    Template::parse_url_or_fixed(text, false)
         .map(|_| text.to_owned())
         .map_err(|e| e.to_string())
 }

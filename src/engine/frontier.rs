@@ -9,6 +9,10 @@
 use std::collections::VecDeque;
 use std::iter::Peekable;
 
+use std::collections::BTreeMap;
+
+use crate::engine::crawl::Place;
+use crate::engine::release::Position;
 use crate::plan::ids::Id;
 
 /// One request to make.
@@ -18,12 +22,20 @@ pub(crate) struct Work {
     pub(crate) seq: u64,
     /// Where its record goes in the output (0-based, in seed order).
     pub(crate) position: u64,
+    /// The seed it came from (its id fills the templated headers and body).
     pub(crate) id: Id,
+    /// Where it sits in a crawl; None in a flat run.
+    pub(crate) place: Option<Box<Place>>,
 }
 
 /// The seeds still to fetch (the range or word list, pulled as needed) and any handed back.
 pub(crate) struct Frontier<I: Iterator<Item = Id>> {
     seeds: Peekable<I>,
+    /// In a crawl: the work its responses created, by position, with its seed's id. Taken
+    /// before the next seed, smallest position first, so the oldest unreleased record always
+    /// gets the next free slot.
+    found: BTreeMap<Position, (Place, Id)>,
+    crawl: bool,
     /// Seeds taken out and handed back (the warm-up's), fetched first.
     returned: VecDeque<Id>,
     next_seq: u64,
@@ -31,9 +43,12 @@ pub(crate) struct Frontier<I: Iterator<Item = Id>> {
 }
 
 impl<I: Iterator<Item = Id>> Frontier<I> {
-    pub(crate) fn new(seeds: I) -> Self {
+    /// A frontier of `seeds`; `crawl` when responses create work.
+    pub(crate) fn new(seeds: I, crawl: bool) -> Self {
         Self {
             seeds: seeds.peekable(),
+            found: BTreeMap::new(),
+            crawl,
             returned: VecDeque::new(),
             next_seq: 0,
             next_position: 0,
@@ -42,20 +57,40 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
 
     /// The next work to dispatch, numbered; None when every seed has gone out.
     pub(crate) fn pop(&mut self) -> Option<Work> {
+        let seq = self.next_seq;
+        if let Some((_, (place, id))) = self.found.pop_first() {
+            self.next_seq += 1;
+            return Some(Work {
+                seq,
+                position: self.next_position,
+                id,
+                place: Some(Box::new(place)),
+            });
+        }
         let id = self.returned.pop_front().or_else(|| self.seeds.next())?;
-        let work = Work {
-            seq: self.next_seq,
-            position: self.next_position,
-            id,
-        };
+        let position = self.next_position;
+        let place = self.crawl.then(|| {
+            let k = u32::try_from(position).unwrap_or(u32::MAX);
+            Box::new(Place::seed(k))
+        });
         self.next_seq += 1;
         self.next_position += 1;
-        Some(work)
+        Some(Work {
+            seq,
+            position,
+            id,
+            place,
+        })
+    }
+
+    /// Work a response created, for the seed `id`.
+    pub(crate) fn add(&mut self, place: Place, id: Id) {
+        self.found.insert(place.at.clone(), (place, id));
     }
 
     /// Whether anything is left to dispatch.
     pub(crate) fn has_more(&mut self) -> bool {
-        !self.returned.is_empty() || self.seeds.peek().is_some()
+        !self.found.is_empty() || !self.returned.is_empty() || self.seeds.peek().is_some()
     }
 
     /// Takes up to `n` seeds out without numbering them (the warm-up fetches them off the
@@ -83,7 +118,7 @@ mod tests {
 
     #[test]
     fn seeds_come_out_numbered_in_order() {
-        let mut frontier = Frontier::new(ids(1..4));
+        let mut frontier = Frontier::new(ids(1..4), false);
         let popped: Vec<_> = std::iter::from_fn(|| frontier.pop())
             .map(|w| (w.seq, w.position, w.id))
             .collect();
@@ -95,8 +130,33 @@ mod tests {
     }
 
     #[test]
+    fn found_work_goes_out_before_the_next_seed_smallest_position_first() {
+        let mut frontier = Frontier::new(ids(1..3), true);
+        let first = frontier.pop().expect("seed 1");
+        let seed = first.place.expect("a crawl place");
+        let child = |rank| Place {
+            at: seed.at.child(rank),
+            depth: 1,
+            ..Place::seed(0)
+        };
+        frontier.add(child(1), Id::Num(1));
+        frontier.add(child(0), Id::Num(1));
+        let order: Vec<_> = std::iter::from_fn(|| frontier.pop())
+            .map(|w| (w.seq, w.place.map(|p| p.at)))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (1, Some(seed.at.child(0))),
+                (2, Some(seed.at.child(1))),
+                (3, Some(Position::seed(1)))
+            ]
+        );
+    }
+
+    #[test]
     fn seeds_handed_back_go_out_first_and_are_numbered_then() {
-        let mut frontier = Frontier::new(ids(1..5));
+        let mut frontier = Frontier::new(ids(1..5), false);
         let taken = frontier.take_seeds(2);
         assert_eq!(taken, [Id::Num(1), Id::Num(2)]);
         frontier.hand_back(taken);

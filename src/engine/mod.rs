@@ -8,6 +8,7 @@
 //! ahead of the oldest unreleased one, so memory stays flat for a range of any length, and a
 //! consumer that stops asking (a dropped stream, a closed pipe) stops the requests too.
 
+pub(crate) mod crawl;
 pub mod fetch;
 pub(crate) mod frontier;
 pub mod http;
@@ -28,6 +29,7 @@ use thiserror::Error;
 use crate::extract::FieldSet;
 use crate::plan::rate::Rate;
 
+pub use self::crawl::{CrawlCounts, CrawlRules, Origins};
 pub use self::http::proxy::ProxyError;
 pub use self::http::transport::{ProxyUse, SetupError};
 pub use self::options::{ClientOptions, RetryPolicy};
@@ -86,6 +88,8 @@ pub struct RunEnd {
     pub client_cpu: Option<Duration>,
     /// Requests that went through a proxy, and which proxies carried them.
     pub proxy: ProxyUse,
+    /// In a crawl: pages, and the links skipped and why.
+    pub crawl: Option<CrawlCounts>,
 }
 
 /// How to fetch, shared by every run of a job; what to fetch is the URL template and the ids
@@ -93,6 +97,8 @@ pub struct RunEnd {
 #[derive(Debug, Clone)]
 pub struct JobSpec {
     pub fields: FieldSet,
+    /// What responses lead to (links to follow, next pages), if anything.
+    pub crawl: CrawlRules,
     pub client: ClientOptions,
     pub rate: Option<Rate>,
     pub burst: NonZeroU32,

@@ -67,18 +67,28 @@ impl<T> Reorder<T> {
     }
 }
 
-/// Where a record of a crawl goes: its seed's number, then the rank, in its parent's document,
-/// of each link followed to reach it. Ordered as paths are (a parent before its children, the
-/// children in document order, all of them before the parent's next sibling): a depth-first
-/// pre-order, decided by the documents and never by timing.
+/// Where a record of a crawl goes: its seed's number, its page in the seed's chain of pages,
+/// then the rank, in its parent's document, of each link followed to reach it. Ordered as
+/// paths are (a parent before its children, the children in document order, all of them before
+/// the parent's next sibling): a depth-first pre-order, decided by the documents and never by
+/// timing. A chain's next page is a sibling rather than a child, so a path is never longer
+/// than the levels followed plus two, however long the chain.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Position(Vec<u32>);
 
-// The crawl's release: flat runs use `Reorder`; runs whose responses create work use these.
-#[cfg_attr(not(test), allow(dead_code))]
 impl Position {
+    /// The first page of seed `k`.
     pub(crate) fn seed(k: u32) -> Self {
-        Self(vec![k])
+        Self(vec![k, 0])
+    }
+
+    /// The next page of the chain this page (`seed, page`) belongs to.
+    pub(crate) fn next_page(&self) -> Self {
+        let mut path = self.0.clone();
+        if let Some(page) = path.last_mut() {
+            *page = page.saturating_add(1);
+        }
+        Self(path)
     }
 
     /// The position of the `rank`-th link found in this one's document.
@@ -98,7 +108,6 @@ impl Position {
 /// taking the smallest position first, the first unreleased entry is always in flight or next
 /// to go, so a bounded window cannot deadlock however many children one entry has.
 #[derive(Debug)]
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct Tree<T> {
     entries: BTreeMap<Position, Option<T>>,
 }
@@ -111,20 +120,30 @@ impl<T> Default for Tree<T> {
     }
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl<T> Tree<T> {
     /// Holds a place for work now dispatched.
     pub(crate) fn register(&mut self, at: Position) {
         self.entries.entry(at).or_insert(None);
     }
 
-    /// The record for `at` has arrived, and its document named `children` links to follow:
-    /// their places are held (positions `at.child(0..children)`) before `at` can be released.
-    pub(crate) fn fill(&mut self, at: Position, item: T, children: u32) {
-        for rank in 0..children {
-            self.register(at.child(rank));
+    /// The record for `at` has arrived, and its document led to `children` (its links, its next
+    /// page): their places are held before `at` can be released.
+    pub(crate) fn fill(
+        &mut self,
+        at: Position,
+        item: T,
+        children: impl IntoIterator<Item = Position>,
+    ) {
+        for child in children {
+            self.register(child);
         }
         self.entries.insert(at, Some(item));
+    }
+
+    /// Every record still held, in order, the places never filled skipped (for the end of a
+    /// run stopped early).
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = T> {
+        std::mem::take(&mut self.entries).into_values().flatten()
     }
 
     /// The next record in pre-order, if it has arrived.
@@ -138,6 +157,7 @@ impl<T> Tree<T> {
     }
 
     /// Entries held and not yet released (in flight, discovered or parked).
+    #[cfg(test)]
     pub(crate) fn held(&self) -> usize {
         self.entries.len()
     }
@@ -187,10 +207,10 @@ mod tests {
     /// A toy crawl: what each position's document links to.
     fn children_of(at: &Position) -> u32 {
         match at.0.as_slice() {
-            [0] => 3,
-            [0, 1] => 2,
-            [2] => 1,
-            [2, 0] => 2,
+            [0, 0] => 3,
+            [0, 0, 1] => 2,
+            [2, 0] => 1,
+            [2, 0, 0] => 2,
             _ => 0,
         }
     }
@@ -212,29 +232,55 @@ mod tests {
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
                 let at = in_flight.swap_remove((turn >> 33) as usize % in_flight.len());
-                let children = children_of(&at);
-                in_flight.extend((0..children).map(|r| at.child(r)));
+                let children: Vec<_> = (0..children_of(&at)).map(|r| at.child(r)).collect();
+                in_flight.extend(children.iter().cloned());
                 tree.fill(at.clone(), at, children);
                 while let Some((_, item)) = tree.pop_ready() {
                     released.push(item.0);
                 }
             }
             let expected: Vec<Vec<u32>> = vec![
-                vec![0],
                 vec![0, 0],
-                vec![0, 1],
-                vec![0, 1, 0],
-                vec![0, 1, 1],
-                vec![0, 2],
-                vec![1],
-                vec![2],
+                vec![0, 0, 0],
+                vec![0, 0, 1],
+                vec![0, 0, 1, 0],
+                vec![0, 0, 1, 1],
+                vec![0, 0, 2],
+                vec![1, 0],
                 vec![2, 0],
                 vec![2, 0, 0],
-                vec![2, 0, 1],
+                vec![2, 0, 0, 0],
+                vec![2, 0, 0, 1],
             ];
             assert_eq!(released, expected, "completion order {seed}");
             assert_eq!(tree.held(), 0);
         }
+    }
+
+    #[test]
+    fn a_chain_of_pages_is_a_row_of_siblings_with_their_items_between() {
+        let page1 = Position::seed(4);
+        let page2 = page1.next_page();
+        let mut order = vec![
+            page2.child(0),
+            page2.clone(),
+            page1.child(1),
+            page1.clone(),
+            page1.child(0),
+        ];
+        order.sort();
+        assert_eq!(
+            order,
+            [
+                page1.clone(),
+                page1.child(0),
+                page1.child(1),
+                page2.clone(),
+                page2.child(0)
+            ]
+        );
+        assert!(page2 < Position::seed(5));
+        assert_eq!(page2.next_page().0.len(), 2);
     }
 
     #[test]
@@ -259,7 +305,8 @@ mod tests {
             }
             let Some(at) = in_flight.pop() else { break };
             let children = if at == Position::seed(0) { 50 } else { 0 };
-            to_dispatch.extend((0..children).map(|r| at.child(r)));
+            let children: Vec<_> = (0..children).map(|r| at.child(r)).collect();
+            to_dispatch.extend(children.iter().cloned());
             tree.fill(at.clone(), at, children);
             while let Some((at, _)) = tree.pop_ready() {
                 released.push(at);

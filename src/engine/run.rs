@@ -13,16 +13,18 @@ use std::time::{Duration, Instant};
 use tokio::time::Instant as Deadline;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use super::crawl::{Crawl, Found, Place};
+use super::fetch::settle::Done;
 use super::frontier::{Frontier, Work};
 use super::pacer::Pacer;
-use super::release::Reorder;
+use super::release::{Reorder, Tree};
 use super::worker::{Event, Job, Pool, Report};
 use super::{Ending, EngineError, JobSpec, Order, RunEnd, RunSpec};
 use crate::engine::fetch::request::Fetcher;
 use crate::engine::http::connections::ConnectionCounter;
 use crate::plan::ids::Id;
 use crate::plan::template::Template;
-use crate::record::Record;
+use crate::record::{ErrorKind, Failure, Record};
 
 /// A run in progress: ask it for the next record until it has none.
 ///
@@ -38,6 +40,10 @@ pub struct Run<I: Iterator<Item = Id>> {
     window: u64,
     epoch: Instant,
     reorder: Reorder<Record>,
+    /// A crawl's release, in pre-order of positions (see `release::Tree`).
+    tree: Tree<Record>,
+    /// A crawl's books; None in a flat run.
+    crawl: Option<Crawl>,
     /// Records ready to release outside the reorder window (completion order, or after an abort).
     ready: VecDeque<Record>,
     dispatched: u64,
@@ -78,8 +84,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
         let connections = ConnectionCounter::default();
         let fetcher = Fetcher::new(
             template.clone(),
-            job.fields.clone(),
-            &job.client,
+            job,
             concurrency,
             Arc::clone(&pacer),
             cancel.clone(),
@@ -90,11 +95,13 @@ impl<I: Iterator<Item = Id>> Run<I> {
             pool: Pool::new(Arc::clone(&fetcher), concurrency),
             fetcher,
             pacer,
-            frontier: Frontier::new(ids),
+            frontier: Frontier::new(ids, job.crawl.is_crawl()),
             order: spec.order,
             window: spec.lookahead.max(1),
             epoch: Instant::now(),
             reorder: Reorder::default(),
+            tree: Tree::default(),
+            crawl: job.crawl.is_crawl().then(|| Crawl::new(job.crawl.clone())),
             ready: VecDeque::new(),
             dispatched: 0,
             handed_out: 0,
@@ -134,6 +141,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             let waiting = self.pool.waiting();
             if !waiting && !more {
                 self.ready.extend(self.reorder.drain());
+                self.ready.extend(self.tree.drain());
                 let record = self.ready.pop_front()?;
                 return Some(self.hand_out(record));
             }
@@ -181,6 +189,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             seq: k,
             position: k,
             id,
+            place: None,
         });
         let mut next = warming.next();
         while next.is_some() || self.pool.waiting() {
@@ -219,6 +228,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 requests: proxy_use.requests - self.proxied_before,
                 proxies: proxy_use.proxies,
             },
+            crawl: self.crawl.map(|c| c.counts),
         }
     }
 
@@ -228,7 +238,10 @@ impl<I: Iterator<Item = Id>> Run<I> {
     }
 
     fn pop_ready(&mut self) -> Option<Record> {
-        self.ready.pop_front().or_else(|| self.reorder.pop_ready())
+        self.ready
+            .pop_front()
+            .or_else(|| self.reorder.pop_ready())
+            .or_else(|| Some(self.tree.pop_ready()?.1))
     }
 
     /// Stops dispatch; in-flight requests get `grace` to finish.
@@ -250,17 +263,28 @@ impl<I: Iterator<Item = Id>> Run<I> {
 
     /// Whether a request may start now: the window has room and a worker is free.
     fn can_start(&self) -> bool {
-        self.dispatched - self.handed_out < self.window && self.pool.has_free_worker()
+        self.dispatched.saturating_sub(self.handed_out) < self.window && self.pool.has_free_worker()
     }
 
     /// Books a worker's report and completes the record it carries, if any.
     fn take_event(&mut self, event: Event) {
-        if let Some(record) = self.pool.book(event) {
-            self.complete(record);
+        if let Some(done) = self.pool.book(event) {
+            self.complete(done);
         }
     }
 
-    fn dispatch(&mut self, work: Work) {
+    fn dispatch(&mut self, mut work: Work) {
+        if let (Some(crawl), Some(place)) = (self.crawl.as_mut(), work.place.as_deref_mut()) {
+            if place.url.is_none() {
+                // A seed: links on its page resolve against its URL.
+                let url = self.fetcher.seed_url(&work.id);
+                if !crawl.admit_seed(place, url.as_ref()) {
+                    return;
+                }
+                place.url = url;
+            }
+            self.tree.register(place.at.clone());
+        }
         self.dispatched += 1;
         let scheduled = self.scheduled_start(work.seq);
         if let Err(job) = self.pool.send(self.job(work, scheduled)) {
@@ -287,8 +311,8 @@ impl<I: Iterator<Item = Id>> Run<I> {
     }
 
     fn forget_unfinished(&mut self) {
-        for record in self.pool.forget_unfinished() {
-            self.complete(record);
+        for done in self.pool.forget_unfinished() {
+            self.complete(done);
         }
     }
 
@@ -305,16 +329,82 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
     }
 
-    fn complete(&mut self, record: Record) {
+    fn complete(&mut self, done: Done) {
+        let Done {
+            record,
+            place,
+            found,
+        } = done;
+        self.count_failure(&record);
+        if let Some(place) = place.filter(|_| self.crawl.is_some()) {
+            return self.complete_crawled(record, *place, found);
+        }
+        match self.order {
+            Order::Ids => self.reorder.insert(record.index, record),
+            Order::Completion => self.ready.push_back(record),
+        }
+    }
+
+    fn count_failure(&mut self, record: &Record) {
         if !record.is_ok() {
             self.failed += 1;
             if self.max_errors.is_some_and(|max| self.failed >= max) {
                 self.stop(Ending::MaxErrors, Duration::ZERO);
             }
         }
-        match self.order {
-            Order::Ids => self.reorder.insert(record.index, record),
-            Order::Completion => self.ready.push_back(record),
+    }
+
+    /// A crawl's record: what its document led to goes to the frontier, its place in the
+    /// release is filled (its children's held first), and it is marked a result or a step.
+    fn complete_crawled(&mut self, mut record: Record, place: Place, found: Found) {
+        let Some(crawl) = self.crawl.as_mut() else {
+            return;
+        };
+        let rules = &crawl.rules;
+        let result = rules.every_level || !record.is_ok() || place.depth >= rules.last_depth();
+        if let Some(lineage) = record.crawl.as_mut() {
+            lineage.result = result;
+        }
+        let mut children = Vec::new();
+        let mut looped = None;
+        if let (true, None, Some(base)) = (record.is_ok(), self.ending, place.url.as_ref()) {
+            let discovered = crawl.discover(&place, base, found);
+            for child in discovered.places {
+                children.push(child.at.clone());
+                self.frontier.add(child, record.id.clone());
+            }
+            looped = discovered.looped;
+        }
+        let id = record.id.clone();
+        let position = record.index;
+        let in_order = self.order == Order::Ids;
+        if in_order {
+            if let Some((at, _)) = &looped {
+                children.push(at.at.clone());
+            }
+            self.tree.fill(place.at, record, children);
+        } else {
+            self.ready.push_back(record);
+        }
+        if let Some((at, next)) = looped {
+            let failure = Failure {
+                kind: ErrorKind::Pagination,
+                message: format!(
+                    "pagination loop: the next page {next} is a page of this chain already; \
+                     the chain ends here"
+                ),
+            };
+            let record = self
+                .fetcher
+                .unsent(&id, position, Some(&at), self.epoch, failure);
+            self.count_failure(&record);
+            // Released as if dispatched, so the window's books balance.
+            self.dispatched += 1;
+            if in_order {
+                self.tree.fill(at.at, record, []);
+            } else {
+                self.ready.push_back(record);
+            }
         }
     }
 }

@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::engine::fetch::request::Fetcher;
+use crate::engine::fetch::settle::Done;
 use crate::engine::frontier::Work;
-use crate::record::Record;
 
 /// One piece of work to fetch, as the scheduler dispatched it.
 #[derive(Debug)]
@@ -33,12 +33,9 @@ pub(super) struct Job {
 pub(super) enum Event {
     /// Worker `worker` is free again; `record` is its job's record unless the settling pool
     /// will deliver it.
-    Free {
-        worker: usize,
-        record: Option<Record>,
-    },
+    Free { worker: usize, done: Option<Done> },
     /// A record settled on the pool.
-    Settled(Record),
+    Settled(Done),
 }
 
 /// The scheduler's handle on one worker: where its next job goes.
@@ -160,18 +157,18 @@ impl Pool {
         self.events.try_recv().ok()
     }
 
-    /// Books what a worker reported; the record it carries, if any.
-    pub(super) fn book(&mut self, event: Event) -> Option<Record> {
-        let record = match event {
-            Event::Free { worker, record } => {
+    /// Books what a worker reported; the finished record it carries, if any.
+    pub(super) fn book(&mut self, event: Event) -> Option<Done> {
+        let done = match event {
+            Event::Free { worker, done } => {
                 self.busy = self.busy.saturating_sub(1);
                 self.free.push(worker);
-                record?
+                done?
             }
-            Event::Settled(record) => record,
+            Event::Settled(done) => done,
         };
         self.outstanding = self.outstanding.saturating_sub(1);
-        Some(record)
+        Some(done)
     }
 
     /// Aborts every worker; true if none is left running. A worker may finish its request while
@@ -186,7 +183,7 @@ impl Pool {
 
     /// Once every worker has stopped: the records still queued come back, and the requests that
     /// never finished are forgotten. Bodies settling on the pool still arrive.
-    pub(super) fn forget_unfinished(&mut self) -> Vec<Record> {
+    pub(super) fn forget_unfinished(&mut self) -> Vec<Done> {
         let mut queued = Vec::new();
         while let Some(event) = self.report_now() {
             queued.extend(self.book(event));
@@ -205,8 +202,8 @@ async fn work(
     events: mpsc::UnboundedSender<Event>,
 ) {
     while let Some(job) = jobs.recv().await {
-        let record = fetch_one(&fetcher, &job, &events).await;
-        if events.send(Event::Free { worker, record }).is_err() {
+        let done = fetch_one(&fetcher, &job, &events).await;
+        if events.send(Event::Free { worker, done }).is_err() {
             return;
         }
     }
@@ -218,7 +215,7 @@ async fn fetch_one(
     fetcher: &Fetcher,
     job: &Job,
     events: &mpsc::UnboundedSender<Event>,
-) -> Option<Record> {
+) -> Option<Done> {
     let fetching = fetch_and_settle(fetcher, job, events);
     AssertUnwindSafe(fetching)
         .catch_unwind()
@@ -230,16 +227,16 @@ async fn fetch_and_settle(
     fetcher: &Fetcher,
     job: &Job,
     events: &mpsc::UnboundedSender<Event>,
-) -> Option<Record> {
+) -> Option<Done> {
     let fetched = fetcher.fetch(&job.work, job.epoch, job.scheduled).await;
     let settler = fetcher.settler();
     if !settler.is_heavy_to_finish(&fetched) {
         return Some(settler.settle_here(fetched));
     }
     let events = events.clone();
-    settler.settle_on_pool(fetched, move |record| {
+    settler.settle_on_pool(fetched, move |done| {
         // The scheduler is gone only when the run was dropped: nobody is left to tell.
-        let _ = events.send(Event::Settled(record));
+        let _ = events.send(Event::Settled(done));
     });
     None
 }

@@ -98,6 +98,7 @@ mod tests {
             wire_bytes: 0,
             attempts: 1,
             fields: vec![serde_json::Value::Null; usize::from(failure.is_none())],
+            crawl: None,
             failure,
         }
     }

@@ -13,8 +13,9 @@ use crate::record::Record;
 /// Longest a written record may wait in the sink's buffer before it is flushed.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Takes every record of `run`, shows each to `each` (the caller's statistics), then writes it
-/// to `sink`. A write error stops the run there: its requests are dropped with it.
+/// Takes every record of `run`, shows each to `each` (the caller's statistics), then writes the
+/// results to `sink` (a crawl's steps on the way to them are counted, not written). A write
+/// error stops the run there: its requests are dropped with it.
 pub async fn write_run<I: Iterator<Item = Id>>(
     run: &mut Run<I>,
     sink: &mut dyn RecordSink,
@@ -31,6 +32,9 @@ pub async fn write_run<I: Iterator<Item = Id>>(
             next = run.next() => {
                 let Some(record) = next else { break };
                 each(&record);
+                if !record.is_result() {
+                    continue;
+                }
                 sink.write(&record)?;
                 if !unflushed {
                     unflushed = true;

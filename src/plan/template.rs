@@ -99,20 +99,39 @@ impl Template {
 
     /// `place_at` says how a text id is written, given the literal text before its placeholder.
     fn parse_placed(text: &str, place_at: impl Fn(&str) -> Place) -> Result<Self, TemplateError> {
-        let pieces = split_pieces(text, place_at);
-        if !pieces.iter().any(|p| matches!(p, Piece::Id { .. })) {
+        let template = Self::from_pieces(text, place_at);
+        if !template.has_placeholder() {
             return Err(TemplateError::NoPlaceholder);
         }
-        Ok(Self {
-            pieces,
+        Ok(template)
+    }
+
+    fn from_pieces(text: &str, place_at: impl Fn(&str) -> Place) -> Self {
+        Self {
+            pieces: split_pieces(text, place_at),
             source: text.to_owned(),
-        })
+        }
+    }
+
+    /// Whether an id goes anywhere in it.
+    pub fn has_placeholder(&self) -> bool {
+        self.pieces.iter().any(|p| matches!(p, Piece::Id { .. }))
     }
 
     /// Parses a URL template and checks, before any I/O, that it renders to an http(s) URL.
     /// Text ids are percent-encoded for their place (path segment or query value) unless `raw`.
     pub fn parse_url_with(text: &str, raw: bool) -> Result<Self, TemplateError> {
-        let template = Self::parse_placed(text, |before| {
+        let template = Self::parse_url_or_fixed(text, raw)?;
+        if !template.has_placeholder() {
+            return Err(TemplateError::NoPlaceholder);
+        }
+        Ok(template)
+    }
+
+    /// As [`Template::parse_url_with`], but a URL without a placeholder is a template too: the
+    /// one URL a crawl starts from.
+    pub fn parse_url_or_fixed(text: &str, raw: bool) -> Result<Self, TemplateError> {
+        let template = Self::from_pieces(text, |before| {
             if raw {
                 Place::Raw
             } else if before.contains('?') {
@@ -125,7 +144,7 @@ impl Template {
             } else {
                 Place::Raw
             }
-        })?;
+        });
         let sample = template.render(&Id::Num(1));
         let url = reqwest::Url::parse(&sample).map_err(|e| TemplateError::InvalidUrl {
             url: sample.clone(),

@@ -105,6 +105,14 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
             ),
         }));
     }
+    if runs.iter().any(|r| r.crawl.is_some()) {
+        // What a crawl followed and skipped, level by level.
+        rows.push(row("crawl", &|r| {
+            r.crawl
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |c| c.summary())
+        }));
+    }
     if runs.iter().any(|r| r.latency_corrected_ms.is_some()) {
         let corrected = |r: &RunReport, pick: fn(&LatencySummary) -> f64| {
             r.latency_corrected_ms

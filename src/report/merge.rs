@@ -193,6 +193,9 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
         status: add_maps(|r| &r.status),
         error_kinds: add_maps(|r| &r.error_kinds),
         http_versions: add_maps(|r| &r.http_versions),
+        crawl: crate::report::crawl::CrawlReport::merge(
+            runs.iter().filter_map(|r| r.crawl.as_ref()),
+        ),
         started_at,
         ended_at,
         wall_s,

@@ -6,6 +6,7 @@
 pub mod bars;
 pub mod buckets;
 pub mod compare;
+pub mod crawl;
 pub mod figures;
 pub mod html;
 pub mod human;
@@ -133,6 +134,9 @@ pub struct RunReport {
     /// Responses per HTTP version that answered (`HTTP/1.1`, `HTTP/2.0`).
     #[serde(default)]
     pub http_versions: BTreeMap<String, u64>,
+    /// A crawl's levels, pages and skipped links; null for a flat run.
+    #[serde(default)]
+    pub crawl: Option<self::crawl::CrawlReport>,
     /// First request start and last request end, Unix seconds (wall clock), for merging shards.
     pub started_at: f64,
     pub ended_at: f64,
@@ -251,6 +255,10 @@ impl RunReport {
             status: keyed_by_text(&stats.status),
             error_kinds: keyed_by_text(&stats.error_kinds),
             http_versions: keyed_by_text(&stats.versions),
+            crawl: stats
+                .crawl
+                .as_ref()
+                .map(|counts| self::crawl::CrawlReport::new(counts, &stats.levels)),
             started_at,
             ended_at,
             wall_s,
@@ -304,6 +312,7 @@ impl RunReport {
             status,
             error_kinds,
             http_versions,
+            crawl,
             started_at,
             ended_at,
             wall_s,
@@ -358,6 +367,7 @@ impl RunReport {
             status,
             error_kinds,
             http_versions,
+            crawl,
             started_at,
             ended_at,
             started_at_rfc3339: units::rfc3339(started_at),
@@ -417,6 +427,7 @@ struct RunParts<'a> {
     slowest: Vec<SlowReport>,
     phases_ms: PhasesReport,
     per_second: Vec<self::timeline::SecondReport>,
+    crawl: Option<self::crawl::CrawlReport>,
 }
 
 /// The proxies the runs' requests went through, or None when no request did.

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::engine::{Ending, RunEnd, RunMode};
 
+use super::crawl::LevelCounts;
+use crate::engine::CrawlCounts;
+
 use super::timeline::Timeline;
 use super::waterfall::Waterfall;
 use crate::plan::ids::Id;
@@ -49,6 +52,9 @@ pub struct RunStats {
     pub client_cpu: Option<Duration>,
     /// Connections the client opened.
     pub connections_opened: u64,
+    /// A crawl's pages and skipped links (None for a flat run), and its records per level.
+    pub crawl: Option<CrawlCounts>,
+    pub levels: BTreeMap<u32, LevelCounts>,
     /// Requests that went through a proxy, and the proxies (passwords redacted).
     pub proxied_requests: u64,
     pub proxies: Vec<String>,
@@ -78,6 +84,7 @@ impl RunStats {
         self.client_cpu = end.client_cpu;
         self.proxied_requests = end.proxy.requests;
         self.proxies = end.proxy.proxies.into_iter().collect();
+        self.crawl = end.crawl;
     }
 
     pub fn new(mode: RunMode, concurrency: usize, rate: Option<Rate>) -> Self {
@@ -97,6 +104,8 @@ impl RunStats {
             slowest: Vec::with_capacity(SLOWEST + 1),
             client_cpu: None,
             connections_opened: 0,
+            crawl: None,
+            levels: BTreeMap::new(),
             proxied_requests: 0,
             proxies: Vec::new(),
             phases: Phases::default(),
@@ -115,6 +124,7 @@ impl RunStats {
     /// Counts one record.
     pub fn add(&mut self, record: &Record) {
         self.requests += 1;
+        LevelCounts::add(&mut self.levels, record);
         self.bytes += record.bytes;
         self.wire_bytes += record.wire_bytes;
         self.retries += u64::from(record.attempts.saturating_sub(1));

@@ -143,6 +143,7 @@ mod tests {
                 message: "HTTP 500".to_owned(),
             }),
             fields: Vec::new(),
+            crawl: None,
         }
     }
 

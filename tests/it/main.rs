@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod compression;
 mod conventions;
+mod crawl;
 mod endings;
 mod extract;
 mod html;

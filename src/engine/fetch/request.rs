@@ -13,11 +13,12 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::crawl::{self, Found, NextPage, Place};
 use crate::engine::fetch::decode::Encoding;
 use crate::engine::fetch::failure::{self, permanent, too_large};
 use crate::engine::fetch::redirect;
 use crate::engine::fetch::retry::{is_transient_status, retry_after, Transience};
-use crate::engine::fetch::settle::{Fetched, Settler, WireBody};
+use crate::engine::fetch::settle::{Done, Fetched, Settler, WireBody};
 use crate::engine::frontier::Work;
 use crate::engine::http::connections::{self, ConnectionCounter};
 use crate::engine::http::transport::{Prepared, Reply, Target, Transport};
@@ -25,10 +26,10 @@ use crate::engine::http::url::UrlRenderer;
 use crate::engine::options::{head_limits, ClientOptions};
 use crate::engine::pacer::Pacer;
 use crate::engine::shape::{self, Outgoing};
-use crate::extract::FieldSet;
+use crate::engine::JobSpec;
 use crate::plan::ids::Id;
 use crate::plan::template::Template;
-use crate::record::{duration_ms, ErrorKind, Failure, Record, Timing};
+use crate::record::{duration_ms, ErrorKind, Failure, Lineage, Record, Timing};
 
 /// Everything a request task needs, shared by all tasks of a run.
 #[derive(Debug)]
@@ -41,6 +42,8 @@ pub struct Fetcher {
     pacer: Arc<Pacer>,
     /// Once cancelled, no retry starts; the last attempt's outcome stands.
     cancel: CancellationToken,
+    /// A crawl pages by the `Link` header: each page's is read.
+    link_pages: bool,
 }
 
 /// What one attempt received, before its body is decoded and its fields extracted.
@@ -53,19 +56,21 @@ struct Attempt {
     body: WireBody,
     failure: Option<Failure>,
     transience: Transience,
+    /// The `Link` header's next page, when the run pages by it.
+    next_link: Option<String>,
 }
 
 impl Fetcher {
     /// Builds the run's client and the shared state of its request tasks.
     pub fn new(
         template: Template,
-        fields: FieldSet,
-        options: &ClientOptions,
+        job: &JobSpec,
         concurrency: usize,
         pacer: Arc<Pacer>,
         cancel: CancellationToken,
         connections: ConnectionCounter,
     ) -> Result<Self, crate::engine::SetupError> {
+        let (options, crawl) = (&job.client, &job.crawl);
         let mut transport = Transport::new(options, concurrency, &connections)?;
         let urls = UrlRenderer::new(template);
         if let Some((base, headers)) = urls.base().zip(options.shape.fixed_headers()) {
@@ -74,10 +79,8 @@ impl Fetcher {
         Ok(Self {
             transport,
             urls,
-            settler: Arc::new(Settler {
-                fields,
-                max_body: options.max_body,
-            }),
+            settler: Arc::new(Settler::new(job.fields.clone(), options.max_body, crawl)),
+            link_pages: crawl.next == Some(NextPage::LinkHeader),
             options: options.clone(),
             pacer,
             cancel,
@@ -86,12 +89,43 @@ impl Fetcher {
 
     /// The record of a request whose task failed (panicked) before it could finish its own:
     /// a failure, never a gap in the output.
-    pub(crate) fn lost(&self, work: &Work, epoch: Instant) -> Record {
+    pub(crate) fn lost(&self, work: &Work, epoch: Instant) -> Done {
+        let message = "the request's task failed unexpectedly".to_owned();
+        let failure = Failure {
+            kind: ErrorKind::Request,
+            message,
+        };
+        Done {
+            record: self.unsent(
+                &work.id,
+                work.position,
+                work.place.as_deref(),
+                epoch,
+                failure,
+            ),
+            place: work.place.clone(),
+            found: Found::default(),
+        }
+    }
+
+    /// The record of work that ended without a response of its own: `failure` says why.
+    pub(crate) fn unsent(
+        &self,
+        id: &Id,
+        position: u64,
+        place: Option<&Place>,
+        epoch: Instant,
+        failure: Failure,
+    ) -> Record {
         let now = epoch.elapsed();
+        let url = match place.and_then(|p| p.url.as_ref()) {
+            Some(url) => shape::redact(url),
+            None => self.url(id),
+        };
         Record {
-            index: work.position,
-            url: self.url(&work.id),
-            id: work.id.clone(),
+            index: position,
+            url,
+            id: id.clone(),
             status: None,
             http_version: None,
             timing: Timing::default(),
@@ -101,12 +135,15 @@ impl Fetcher {
             bytes: 0,
             wire_bytes: 0,
             attempts: 1,
-            failure: Some(Failure {
-                kind: ErrorKind::Request,
-                message: "the request's task failed unexpectedly".to_owned(),
-            }),
+            failure: Some(failure),
             fields: self.settler.nulls(),
+            crawl: place.map(lineage),
         }
+    }
+
+    /// The URL a seed's request goes to, parsed (for a crawl, which resolves links against it).
+    pub(crate) fn seed_url(&self, id: &Id) -> Option<reqwest::Url> {
+        self.urls.url(id).ok()
     }
 
     /// The requests sent through a proxy so far, and the proxies that carried them.
@@ -130,7 +167,12 @@ impl Fetcher {
     /// one's fields are extracted (see `Settler::settle_here` and `Settler::settle_on_pool`).
     pub(crate) async fn fetch(&self, work: &Work, epoch: Instant, scheduled: Duration) -> Fetched {
         let id = &work.id;
-        let located = self.locate(id);
+        let place = work.place.as_deref();
+        let depth = place.map_or(0, |p| p.depth);
+        let located = match place.and_then(|p| p.url.as_ref()) {
+            Some(url) => Located::Parsed(shape::redact(url), url.clone()),
+            None => self.locate(id),
+        };
         let target = located.target();
         let request = Outgoing {
             headers: self.options.shape.headers_for(id),
@@ -138,7 +180,7 @@ impl Fetcher {
         };
         let start = Instant::now();
         let mut attempts = 1;
-        let mut attempt = self.attempt(target, &request).await;
+        let mut attempt = self.attempt(target, &request, depth).await;
         while let Some(wait) = attempt
             .failure
             .as_ref()
@@ -148,7 +190,7 @@ impl Fetcher {
                 break;
             }
             attempts += 1;
-            attempt = self.attempt(target, &request).await;
+            attempt = self.attempt(target, &request, depth).await;
         }
         let elapsed = start.elapsed();
         if self.transport.uses_pool() {
@@ -173,10 +215,13 @@ impl Fetcher {
             attempts,
             failure: attempt.failure,
             fields: Vec::new(),
+            crawl: place.map(lineage),
         };
         Fetched {
             record,
             body: attempt.body,
+            place: work.place.clone(),
+            next_link: attempt.next_link,
         }
     }
 
@@ -207,7 +252,7 @@ impl Fetcher {
 
     /// One request: send it and receive the whole body (undecoded). Transport errors and
     /// retryable statuses come back as a failure with their transience.
-    async fn attempt(&self, target: Option<Target<'_>>, request: &Outgoing) -> Attempt {
+    async fn attempt(&self, target: Option<Target<'_>>, request: &Outgoing, depth: u32) -> Attempt {
         let Some(target) = target else {
             let message = "not a valid URL once the id is filled in".to_owned();
             return failed_attempt(None, 0, permanent(ErrorKind::Request, message));
@@ -261,7 +306,10 @@ impl Fetcher {
                 return answered(failed_attempt(code, 0, failure));
             }
         };
-        let wanted = status.is_success() && !self.settler.fields.is_empty();
+        let wanted = status.is_success() && self.settler.needs_body(depth);
+        let next_link = (self.link_pages && depth == 0 && status.is_success())
+            .then(|| crawl::next_link(response.headers()))
+            .flatten();
         let keep = wanted || (status.is_success() && encoding != Encoding::Identity);
         let body_start = Instant::now();
         let received = self.receive(response, keep).await;
@@ -293,9 +341,11 @@ impl Fetcher {
                 encoding,
                 bytes: wire_bytes,
                 chunks: wire,
+                depth,
             },
             failure: None,
             transience: Transience::Permanent,
+            next_link,
         }
     }
 
@@ -329,6 +379,15 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// A crawl record's lineage; whether it is a result is decided when it completes.
+fn lineage(place: &Place) -> Box<Lineage> {
+    Box::new(Lineage {
+        depth: place.depth,
+        parent: place.parent.clone(),
+        result: true,
+    })
 }
 
 /// An id's URL: what the request is sent to, and what records show.
@@ -388,8 +447,10 @@ fn failed_attempt(
             encoding: Encoding::Identity,
             bytes: wire_bytes,
             chunks: Vec::new(),
+            depth: 0,
         },
         failure: Some(failure),
         transience,
+        next_link: None,
     }
 }

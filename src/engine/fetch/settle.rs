@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use serde_json::Value;
 
+use crate::engine::crawl::{CrawlRules, Found, Place};
 use crate::engine::fetch::decode::{self, DecodeError, Decoded, Encoding};
 use crate::engine::fetch::failure::too_large;
 use crate::extract::FieldSet;
@@ -25,6 +26,8 @@ pub(crate) struct WireBody {
     pub(crate) bytes: u64,
     /// Chunk by chunk as received (never copied while it arrived); empty when nothing needed it.
     pub(crate) chunks: Vec<Bytes>,
+    /// The crawl depth of its document, which decides the link paths searched (0 outside one).
+    pub(crate) depth: u32,
 }
 
 /// What a settled body gives the record.
@@ -34,6 +37,8 @@ pub(crate) struct Settled {
     pub(crate) bytes: u64,
     pub(crate) fields: Vec<Value>,
     pub(crate) failure: Option<Failure>,
+    /// The values at the document's link paths (a crawl's), in their order.
+    pub(crate) links: Vec<Value>,
 }
 
 /// Decodes and extracts; shared by a run's request tasks and the settling pool.
@@ -41,15 +46,49 @@ pub(crate) struct Settled {
 pub(crate) struct Settler {
     pub(crate) fields: FieldSet,
     pub(crate) max_body: u64,
+    /// In a crawl: its rules, and for each depth the fields with that level's link paths after
+    /// them, so a document is parsed once for both.
+    crawl: Option<(CrawlRules, Vec<FieldSet>)>,
 }
 
 impl Settler {
+    pub(crate) fn new(fields: FieldSet, max_body: u64, rules: &CrawlRules) -> Self {
+        let crawl = rules.is_crawl().then(|| {
+            let by_depth = (0..=rules.last_depth())
+                .map(|depth| {
+                    let mut paths = fields.paths().to_vec();
+                    paths.extend(rules.link_paths(depth));
+                    FieldSet::new(paths)
+                })
+                .collect();
+            (rules.clone(), by_depth)
+        });
+        Self {
+            fields,
+            max_body,
+            crawl,
+        }
+    }
+
+    /// The paths a document at `depth` is searched for: the fields, then any links.
+    fn paths_for(&self, depth: u32) -> &FieldSet {
+        self.crawl
+            .as_ref()
+            .and_then(|(_, sets)| sets.get(usize::try_from(depth).ok()?))
+            .unwrap_or(&self.fields)
+    }
+
+    /// Whether a successful body at `depth` must be kept to be searched.
+    pub(crate) fn needs_body(&self, depth: u32) -> bool {
+        !self.paths_for(depth).is_empty()
+    }
+
     /// Whether settling `body` costs enough (tens of microseconds and up) to be worth a hand-off
     /// to the pool; small bodies are settled where they are.
     pub(crate) fn is_heavy(&self, body: &WireBody) -> bool {
         const HEAVY_WIRE_BYTES: u64 = 16 * 1024;
         body.encoding != Encoding::Identity
-            || (!self.fields.is_empty() && body.bytes >= HEAVY_WIRE_BYTES)
+            || (self.needs_body(body.depth) && body.bytes >= HEAVY_WIRE_BYTES)
     }
 
     /// Nulls for every field: what a failed request records.
@@ -63,13 +102,15 @@ impl Settler {
             bytes,
             fields: self.nulls(),
             failure: Some(Failure { kind, message }),
+            links: Vec::new(),
         }
     }
 
     /// Decodes `body` (under the cap) and extracts its fields.
     pub(crate) fn settle(&self, body: &WireBody) -> Settled {
         let cap = self.max_body;
-        let keep = !self.fields.is_empty();
+        let paths = self.paths_for(body.depth);
+        let keep = !paths.is_empty();
         let decoded = match decode::decode(body.encoding, &body.chunks, cap, keep) {
             Ok(Some(decoded)) => decoded,
             Ok(None) => Decoded {
@@ -86,6 +127,7 @@ impl Settler {
                 bytes: decoded.bytes,
                 fields: Vec::new(),
                 failure: None,
+                links: Vec::new(),
             };
         }
         // Identity bodies were kept as received; decoded ones come back from the decoder.
@@ -98,12 +140,16 @@ impl Settler {
             }
             _ => &decoded.kept,
         };
-        match self.fields.extract(text) {
-            Ok(fields) => Settled {
-                bytes: decoded.bytes,
-                fields,
-                failure: None,
-            },
+        match paths.extract(text) {
+            Ok(mut fields) => {
+                let links = fields.split_off(self.fields.paths().len().min(fields.len()));
+                Settled {
+                    bytes: decoded.bytes,
+                    fields,
+                    failure: None,
+                    links,
+                }
+            }
             Err(e) => self.failed(decoded.bytes, ErrorKind::Json, e.to_string()),
         }
     }
@@ -117,13 +163,48 @@ impl Settler {
 
     /// The finished record: the body decoded and its fields extracted here and now (a failed
     /// request keeps its wire size and gets nulls).
-    pub(crate) fn settle_here(&self, fetched: Fetched) -> Record {
-        let Fetched { mut record, body } = fetched;
+    pub(crate) fn settle_here(&self, fetched: Fetched) -> Done {
+        let Fetched {
+            mut record,
+            body,
+            place,
+            next_link,
+        } = fetched;
         if record.failure.is_some() {
             record.fields = self.nulls();
-            return record;
+            return Done {
+                record,
+                place,
+                found: Found::default(),
+            };
         }
-        finish(record, self.settle(&body))
+        let depth = body.depth;
+        self.done(record, place, next_link, depth, self.settle(&body))
+    }
+
+    /// The record with its settled body, and what its document led to.
+    fn done(
+        &self,
+        record: Record,
+        place: Option<Box<Place>>,
+        next_link: Option<String>,
+        depth: u32,
+        mut settled: Settled,
+    ) -> Done {
+        let links = std::mem::take(&mut settled.links);
+        let record = finish(record, settled);
+        let mut found = match (&self.crawl, record.is_ok()) {
+            (Some((rules, _)), true) => Found::from_values(rules, depth, links),
+            _ => Found::default(),
+        };
+        if found.next.is_none() && record.is_ok() {
+            found.next = next_link;
+        }
+        Done {
+            record,
+            place,
+            found,
+        }
     }
 
     /// Settles `fetched` on the settling pool and hands the finished record to `deliver` there,
@@ -131,11 +212,18 @@ impl Settler {
     pub(crate) fn settle_on_pool(
         self: &Arc<Self>,
         fetched: Fetched,
-        deliver: impl FnOnce(Record) + Send + 'static,
+        deliver: impl FnOnce(Done) + Send + 'static,
     ) {
-        let Fetched { record, body } = fetched;
+        let Fetched {
+            record,
+            body,
+            place,
+            next_link,
+        } = fetched;
+        let depth = body.depth;
+        let settler = Arc::clone(self);
         offload(Arc::clone(self), body, move |settled| {
-            deliver(finish(record, settled));
+            deliver(settler.done(record, place, next_link, depth, settled));
         });
     }
 }
@@ -144,6 +232,18 @@ impl Settler {
 pub(crate) struct Fetched {
     pub(crate) record: Record,
     pub(crate) body: WireBody,
+    /// Where it sits in a crawl (None in a flat run).
+    pub(crate) place: Option<Box<Place>>,
+    /// The `Link` header's next page, when the crawl pages by it.
+    pub(crate) next_link: Option<String>,
+}
+
+/// A finished record, and in a crawl where it sits and what its document led to.
+#[derive(Debug)]
+pub(crate) struct Done {
+    pub(crate) record: Record,
+    pub(crate) place: Option<Box<Place>>,
+    pub(crate) found: Found,
 }
 
 /// The record with its settled body: decoded size, fields, and the first failure.
@@ -224,10 +324,11 @@ mod tests {
 
     fn settler(paths: &[&str], max_body: u64) -> Arc<Settler> {
         let paths = paths.iter().map(|p| p.parse::<FieldPath>().expect("path"));
-        Arc::new(Settler {
-            fields: FieldSet::new(paths.collect()),
+        Arc::new(Settler::new(
+            FieldSet::new(paths.collect()),
             max_body,
-        })
+            &CrawlRules::default(),
+        ))
     }
 
     fn gzip_body(text: &[u8]) -> WireBody {
@@ -238,6 +339,7 @@ mod tests {
             encoding: Encoding::Gzip,
             bytes: wire.len() as u64,
             chunks: vec![Bytes::from(wire)],
+            depth: 0,
         }
     }
 
@@ -280,6 +382,7 @@ mod tests {
             encoding: Encoding::Identity,
             bytes: 1024,
             chunks: vec![Bytes::from_static(b"{}")],
+            depth: 0,
         };
         assert!(!settler.is_heavy(&small));
         let large = WireBody {
@@ -287,5 +390,26 @@ mod tests {
             ..small
         };
         assert!(settler.is_heavy(&large));
+    }
+
+    #[test]
+    fn links_come_from_the_same_parse_as_the_fields() {
+        let rules = CrawlRules::parse(&["results[*].url".to_owned()], Some("next")).expect("rules");
+        let fields = FieldSet::new(vec!["count".parse().expect("path")]);
+        let settler = Settler::new(fields, 1 << 20, &rules);
+        let body = WireBody {
+            encoding: Encoding::Identity,
+            bytes: 0,
+            chunks: vec![Bytes::from_static(
+                br#"{"count":2,"next":"/p2","results":[{"url":"/a"},{"url":"/b"}]}"#,
+            )],
+            depth: 0,
+        };
+        let settled = settler.settle(&body);
+        assert_eq!(settled.fields, vec![json!(2)]);
+        assert_eq!(settled.links, vec![json!(["/a", "/b"]), json!("/p2")]);
+        let leaf = WireBody { depth: 1, ..body };
+        let settled = settler.settle(&leaf);
+        assert_eq!((settled.fields.len(), settled.links.len()), (1, 0));
     }
 }

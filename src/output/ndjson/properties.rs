@@ -195,6 +195,7 @@ fn record() -> impl Strategy<Value = Record> {
                 attempts,
                 failure,
                 fields,
+                crawl: None,
             },
         )
 }
@@ -290,6 +291,7 @@ proptest! {
                 attempts: 1,
                 failure: None,
                 fields: Vec::new(),
+                crawl: None,
             };
             match set.extract(&body) {
                 Ok(fields) => record.fields = fields,
@@ -338,6 +340,7 @@ fn a_lone_surrogate_in_a_body_is_a_json_failure_on_one_line() {
             message: error.clone(),
         }),
         fields: Vec::new(),
+        crawl: None,
     };
     let out = written(std::slice::from_ref(&record), &paths);
     let line: Value = serde_json::from_slice(out.strip_suffix(b"\n").unwrap()).unwrap();
@@ -368,6 +371,7 @@ proptest! {
             attempts: 1,
             failure: None,
             fields: vec![Value::from("small"), Value::Null],
+            crawl: None,
         };
         let mut record = small.clone();
         match at {

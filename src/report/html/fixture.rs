@@ -85,5 +85,6 @@ fn record(n: u64, started: Duration, elapsed: Duration, failed: bool) -> Record 
             message: "HTTP 500".to_owned(),
         }),
         fields: Vec::new(),
+        crawl: None,
     }
 }

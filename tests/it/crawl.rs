@@ -1,0 +1,540 @@
+//! Crawls against a small paging API on loopback: a list that names the next page and its
+//! items, items that name their species, `Link` headers, duplicates, other origins, loops and a
+//! failing page; records in pre-order whatever order the responses arrive in.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::common::run::{fetchbench, read_json, records, stderr};
+
+const ITEMS: u64 = 151;
+
+#[derive(Default)]
+struct Books {
+    hits: Mutex<HashMap<String, u32>>,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+    /// Another server's address, for links that leave the origin.
+    other: Mutex<Option<SocketAddr>>,
+}
+
+struct CrawlServer {
+    addr: SocketAddr,
+    books: Arc<Books>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CrawlServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl CrawlServer {
+    async fn start() -> Self {
+        let books = Arc::new(Books::default());
+        let app = Router::new()
+            .route("/list", get(list))
+            .route("/linked", get(linked))
+            .route("/loop", get(looping))
+            .route("/item/{id}/", get(item))
+            .route("/species/{id}/", get(species))
+            .with_state(Arc::clone(&books));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, books, task }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Requests per path prefix (`/list`, `/item`, `/species`, ...).
+    fn hits(&self, prefix: &str) -> u32 {
+        let hits = self.books.hits.lock().expect("books");
+        hits.iter()
+            .filter(|(path, _)| path.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    fn peak(&self) -> usize {
+        self.books.peak.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts a request and keeps the in-flight peak while the returned guard lives.
+fn hit(books: &Books, path: String) -> InFlight<'_> {
+    *books.hits.lock().expect("books").entry(path).or_default() += 1;
+    let now = books.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    books.peak.fetch_max(now, Ordering::SeqCst);
+    InFlight(&books.in_flight)
+}
+
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A JSON answer (the test server's axum has no JSON feature).
+fn json_response(value: Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+/// The query's `k=v` pairs.
+fn pairs(query: Option<String>) -> HashMap<String, String> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn base(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// Answers come back out of order: a delay that differs per id.
+async fn scramble(id: u64) {
+    tokio::time::sleep(Duration::from_millis(id.wrapping_mul(7919) % 13)).await;
+}
+
+/// `/list?offset=&limit=[&dups=1][&away=1][&fail=OFFSET]`: pokeapi's list shape.
+async fn list(
+    State(books): State<Arc<Books>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let q = pairs(query);
+    let offset: u64 = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let limit: u64 = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(20);
+    let _flight = hit(&books, format!("/list?offset={offset}"));
+    scramble(offset).await;
+    if q.get("fail").and_then(|v| v.parse::<u64>().ok()) == Some(offset) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "no").into_response();
+    }
+    let base = base(&headers);
+    let mut results: Vec<Value> = (offset + 1..=(offset + limit).min(ITEMS))
+        .map(|id| json!({"name": format!("item-{id}"), "url": format!("{base}/item/{id}/")}))
+        .collect();
+    if q.contains_key("dups") && offset == 0 {
+        for id in [1, 2, 3] {
+            results.push(json!({"url": format!("/item/{id}/")}));
+        }
+    }
+    if q.contains_key("away") && offset == 0 {
+        if let Some(other) = *books.other.lock().expect("books") {
+            results.push(json!({"url": format!("http://{other}/item/999/")}));
+        }
+    }
+    let extra: String = ["dups", "away", "fail"]
+        .iter()
+        .filter_map(|k| q.get(*k).map(|v| format!("&{k}={v}")))
+        .collect();
+    let next = (offset + limit < ITEMS)
+        .then(|| format!("{base}/list?offset={}&limit={limit}{extra}", offset + limit));
+    json_response(json!({"count": ITEMS, "next": next, "results": results}))
+}
+
+/// `/linked?page=N`: pages 1..=3 named by `Link` headers, 2 items each.
+async fn linked(
+    State(books): State<Arc<Books>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let page: u64 = pairs(query)
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1);
+    let _flight = hit(&books, format!("/linked?page={page}"));
+    let base = base(&headers);
+    let results: Vec<Value> = (1..=2)
+        .map(|k| json!({"url": format!("/item/{}/", (page - 1) * 2 + k)}))
+        .collect();
+    let mut response = json_response(json!({ "results": results }));
+    if page < 3 {
+        let link = format!(
+            "<{base}/linked?page=1>; rel=\"first\", <{base}/linked?page={}>; rel=\"next\"",
+            page + 1
+        );
+        if let Ok(value) = link.parse() {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    response
+}
+
+/// `/loop?page=N`: page 3 names page 2 as its next.
+async fn looping(State(books): State<Arc<Books>>, RawQuery(query): RawQuery) -> Response {
+    let page: u64 = pairs(query)
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1);
+    let _flight = hit(&books, format!("/loop?page={page}"));
+    let next = if page == 3 { 2 } else { page + 1 };
+    json_response(json!({"next": format!("/loop?page={next}"), "results": []}))
+}
+
+async fn item(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
+    let _flight = hit(&books, format!("/item/{id}/"));
+    scramble(id).await;
+    if id > ITEMS {
+        return (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#).into_response();
+    }
+    json_response(
+        json!({"id": id, "name": format!("item-{id}"), "species": {"url": format!("/species/{id}/")}}),
+    )
+}
+
+async fn species(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
+    let _flight = hit(&books, format!("/species/{id}/"));
+    scramble(id + 5).await;
+    json_response(json!({"id": id, "capture_rate": id * 3}))
+}
+
+fn names(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| r["fields"]["name"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+fn expected_items(range: std::ops::RangeInclusive<u64>) -> Vec<String> {
+    range.map(|id| format!("item-{id}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_pages_and_their_items_come_out_in_order_while_fetched_together() {
+    let server = CrawlServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let url = server.url("/list?limit=20");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--next",
+        "next",
+        "--follow",
+        "results[*].url",
+        "-f",
+        "name",
+        "-m",
+        "concurrent",
+        "-q",
+        "--report",
+        report.to_str().expect("UTF-8"),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(names(&recs), expected_items(1..=ITEMS));
+    assert!(recs.iter().all(|r| r["depth"] == 1));
+    assert!(recs[0]["parent"]
+        .as_str()
+        .is_some_and(|p| p.contains("/list")));
+    assert_eq!(server.hits("/list"), 8);
+    assert_eq!(server.hits("/item"), 151);
+    assert!(server.peak() >= 2, "details overlap the pages");
+    let crawl = &read_json(&report)["runs"][0]["crawl"];
+    assert_eq!(crawl["pages"], 7);
+    assert_eq!(crawl["levels"][0]["requests"], 8);
+    assert_eq!(crawl["levels"][1]["requests"], 151);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_pages_from_a_range_run_together() {
+    let server = CrawlServer::start().await;
+    let url = server.url("/list?offset={}&limit=20");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--range",
+        "0..160:20",
+        "--follow",
+        "results[*].url",
+        "-f",
+        "name",
+        "-m",
+        "concurrent",
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
+    assert!(
+        server.peak() >= 8,
+        "the 8 pages and their items were in flight together"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_header_names_the_next_page() {
+    let server = CrawlServer::start().await;
+    let url = server.url("/linked?page=1");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--next",
+        "link",
+        "--follow",
+        "results[*].url",
+        "-f",
+        "name",
+        "-q",
+        "-m",
+        "concurrent",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(names(&records(&out)), expected_items(1..=6));
+    assert_eq!(server.hits("/linked"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_are_fetched_once_and_counted() {
+    let server = CrawlServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let url = server.url("/list?limit=20&dups=1");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--next",
+        "next",
+        "--follow",
+        "results[*].url",
+        "-q",
+        "-m",
+        "concurrent",
+        "--report",
+        report.to_str().expect("UTF-8"),
+        "-o",
+        "/dev/null",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(server.hits("/item"), 151);
+    assert_eq!(read_json(&report)["runs"][0]["crawl"]["duplicates"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_to_another_origin_is_fetched_only_when_allowed() {
+    let server = CrawlServer::start().await;
+    let other = CrawlServer::start().await;
+    *server.books.other.lock().expect("books") = Some(other.addr);
+    let url = server.url("/list?limit=200&away=1");
+    let run = |extra: Vec<String>| {
+        let mut args: Vec<String> = [
+            "--url",
+            url.as_str(),
+            "--follow",
+            "results[*].url",
+            "-q",
+            "-m",
+            "concurrent",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra);
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            fetchbench(&args).await
+        }
+    };
+    let out = run(vec![]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(other.hits("/item"), 0);
+    assert_eq!(records(&out).len(), 151);
+    let out = run(vec![
+        "--allow-origin".into(),
+        format!("http://{}", other.addr),
+    ])
+    .await;
+    assert_eq!(other.hits("/item"), 1);
+    // Item 999 does not exist there: a 404 among the results.
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(records(&out).len(), 152);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_names_an_earlier_page_ends_its_chain_with_a_loop_failure() {
+    let server = CrawlServer::start().await;
+    let url = server.url("/loop?page=1");
+    let out = fetchbench(&["--url", &url, "--next", "next", "-q", "-m", "concurrent"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(server.hits("/loop"), 3);
+    let recs = records(&out);
+    assert_eq!(recs.len(), 4, "three pages and the loop");
+    let last = &recs[3];
+    assert!(
+        last["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("pagination loop")),
+        "{last}"
+    );
+    assert!(last["url"].as_str().is_some_and(|u| u.ends_with("page=2")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_levels_give_the_last_level_in_the_order_of_the_first() {
+    let server = CrawlServer::start().await;
+    let url = server.url("/list?limit=50");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--next",
+        "next",
+        "--follow",
+        "results[*].url",
+        "--follow",
+        "species.url",
+        "-f",
+        "capture_rate",
+        "-q",
+        "-m",
+        "concurrent",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rates: Vec<u64> = records(&out)
+        .iter()
+        .map(|r| r["fields"]["capture_rate"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(rates, (1..=ITEMS).map(|id| id * 3).collect::<Vec<_>>());
+    assert_eq!(server.hits("/species"), 151);
+
+    // Every level on request, each record after the one that named it.
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--next",
+        "next",
+        "--follow",
+        "results[*].url",
+        "--follow",
+        "species.url",
+        "--all-levels",
+        "-q",
+        "-m",
+        "concurrent",
+    ])
+    .await;
+    let recs = records(&out);
+    assert_eq!(recs.len(), 4 + 151 * 2);
+    let depths: Vec<u64> = recs
+        .iter()
+        .take(4)
+        .map(|r| r["depth"].as_u64().unwrap_or(9))
+        .collect();
+    assert_eq!(depths, [0, 1, 2, 1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_page_is_a_record_and_the_other_pages_still_run() {
+    let server = CrawlServer::start().await;
+    let url = server.url("/list?offset={}&limit=20&fail=40");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--range",
+        "0..160:20",
+        "--follow",
+        "results[*].url",
+        "-f",
+        "name",
+        "--retries",
+        "1",
+        "-q",
+        "-m",
+        "concurrent",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let recs = records(&out);
+    let failed: Vec<&Value> = recs.iter().filter(|r| !r["error"].is_null()).collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["status"], 500);
+    assert_eq!(failed[0]["depth"], 0);
+    assert_eq!(recs.len(), 151 - 20 + 1);
+    assert_eq!(server.hits("/list?offset=40"), 2, "retried once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crawl_flags_without_a_crawl_and_resume_are_refused() {
+    let out = fetchbench(&["--max-pages", "3", "-r", "1", "-q"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--follow or --next"),
+        "{}",
+        stderr(&out)
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("out.ndjson");
+    let out = fetchbench(&[
+        "--follow",
+        "species.url",
+        "-r",
+        "1",
+        "-o",
+        file.to_str().expect("UTF-8"),
+        "--resume",
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = fetchbench(&["--follow", "a..b", "-r", "1", "-q"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--follow"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_crawls_with_a_window_of_two_when_one_page_names_fifty() {
+    use futures_util::StreamExt;
+    let server = CrawlServer::start().await;
+    // A lazily pulled stream dispatches at most its concurrency ahead: window = concurrency = 2.
+    let job = fetchbench::Job::builder(&server.url("/list?limit=50"))
+        .follow("results[*].url")
+        .field("name")
+        .concurrency(2)
+        .build()
+        .expect("a job");
+    let stream = job.stream().expect("a stream");
+    let names: Vec<String> = tokio::time::timeout(
+        Duration::from_secs(60),
+        stream
+            .map(|r| r.fields[0].as_str().unwrap_or("?").to_owned())
+            .collect(),
+    )
+    .await
+    .expect("the crawl completes");
+    assert_eq!(names, expected_items(1..=50));
+    assert!(server.peak() <= 2);
+}
