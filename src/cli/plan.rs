@@ -13,7 +13,10 @@ use super::values::parse_header;
 use super::{HeaderArg, RunArgs, DEFAULT_RANGE};
 use crate::engine::http::tls::{self, TlsFileError};
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
-use crate::engine::{ClientOptions, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec};
+use crate::engine::{
+    ClientOptions, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec, StopRules,
+};
+use crate::extract::FieldPath;
 use crate::extract::FieldSet;
 use crate::fixture::FixtureOptions;
 use crate::output::Format;
@@ -121,11 +124,36 @@ impl RunArgs {
                 .collect::<Result<Vec<_>, _>>()?;
             Origins::Also(parsed)
         };
+        let path = |flag: &'static str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    t.parse::<FieldPath>()
+                        .map_err(|e| usage(flag, e.to_string()))
+                })
+                .transpose()
+        };
+        let stop = StopRules {
+            after_missing: self.stop_after_missing,
+            until_empty: path("--until-empty", &self.until_empty)?,
+            total: path("--total", &self.total)?,
+        };
+        let open = self.ids.is_none() && self.range.is_open();
+        if open && !stop.any() {
+            return Err(usage(
+                "--range",
+                format!(
+                    "`{}` has no end: add a stop rule (--stop-after-missing N, --until-empty \
+                     PATH or --total PATH), or give the range an end",
+                    self.range
+                ),
+            ));
+        }
         let rules = CrawlRules {
             origins,
             max_pages: self.max_pages,
             max_requests: self.max_requests,
             every_level: self.all_levels,
+            stop,
             ..rules
         };
         let crawl_only = [

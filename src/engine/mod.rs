@@ -17,6 +17,7 @@ pub mod pacer;
 pub(crate) mod release;
 mod run;
 pub mod shape;
+mod stop;
 pub(crate) mod worker;
 
 use std::fmt;
@@ -29,7 +30,7 @@ use thiserror::Error;
 use crate::extract::FieldSet;
 use crate::plan::rate::Rate;
 
-pub use self::crawl::{CrawlCounts, CrawlRules, Origins};
+pub use self::crawl::{CrawlCounts, CrawlRules, Origins, StopRules};
 pub use self::http::proxy::ProxyError;
 pub use self::http::transport::{ProxyUse, SetupError};
 pub use self::options::{ClientOptions, RetryPolicy};

@@ -200,7 +200,7 @@ impl Fetcher {
             tokio::task::yield_now().await;
         }
         let record = Record {
-            index: work.position,
+            index: work.output_index(),
             id: id.clone(),
             url: located.shown(),
             status: attempt.status,

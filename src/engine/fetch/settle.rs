@@ -53,7 +53,7 @@ pub(crate) struct Settler {
 
 impl Settler {
     pub(crate) fn new(fields: FieldSet, max_body: u64, rules: &CrawlRules) -> Self {
-        let crawl = rules.is_crawl().then(|| {
+        let crawl = rules.reads_documents().then(|| {
             let by_depth = (0..=rules.last_depth())
                 .map(|depth| {
                     let mut paths = fields.paths().to_vec();
