@@ -212,6 +212,12 @@ impl RunArgs {
             Some(shard) => Some(shard),
             None => Shard::from_env(self.shards).map_err(|e| usage("--shard", e.to_string()))?,
         };
+        // A crawl is split by seed, with all a seed leads to in its shard; one URL is one seed.
+        if shard.is_some() && matches!(&target, Target::Url(t) if !t.has_placeholder()) {
+            let message = "a crawl from one URL is one chain and cannot be split: give the URL a \
+                           `{}` and a range of seeds to shard";
+            return Err(usage("--shard", message.to_owned()));
+        }
         let mut headers = collect_headers(self.headers)?;
         let body = match (&self.data, &self.json) {
             (Some(data), _) => Some(Template::parse_body(&body_text("--data", data)?, false)),

@@ -539,6 +539,18 @@ async fn crawl_flags_without_a_crawl_and_resume_are_refused() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = fetchbench(&[
+        "--url",
+        "http://127.0.0.1:9/list",
+        "--next",
+        "next",
+        "--shard",
+        "0/2",
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot be split"), "{}", stderr(&out));
     let out = fetchbench(&["--follow", "a..b", "-r", "1", "-q"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--follow"), "{}", stderr(&out));
@@ -693,4 +705,34 @@ async fn a_range_of_pages_stops_at_the_first_empty_one() {
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_split_a_crawl_by_seed_and_together_hold_every_leaf_once() {
+    let server = CrawlServer::start().await;
+    let url = server.url("/list?offset={}&limit=20");
+    let mut all = Vec::new();
+    for shard in ["0/2", "1/2"] {
+        let out = fetchbench(&[
+            "--url",
+            &url,
+            "--range",
+            "0..160:20",
+            "--follow",
+            "results[*].url",
+            "-f",
+            "name",
+            "--shard",
+            shard,
+            "-m",
+            "concurrent",
+            "-q",
+        ])
+        .await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        all.extend(names(&records(&out)));
+    }
+    assert_eq!(server.hits("/item"), 151, "each leaf once over both shards");
+    all.sort_by_key(|n| n.trim_start_matches("item-").parse::<u64>().unwrap_or(0));
+    assert_eq!(all, expected_items(1..=ITEMS));
 }
