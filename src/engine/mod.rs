@@ -31,6 +31,7 @@ use crate::extract::FieldSet;
 use crate::plan::rate::Rate;
 
 pub use self::crawl::{CrawlCounts, CrawlRules, Origins, StopRules};
+pub use self::fetch::pushback::PushbackCounts;
 pub use self::http::proxy::ProxyError;
 pub use self::http::transport::{ProxyUse, SetupError};
 pub use self::options::{ClientOptions, RetryPolicy};
@@ -91,6 +92,8 @@ pub struct RunEnd {
     pub proxy: ProxyUse,
     /// In a crawl: pages, and the links skipped and why.
     pub crawl: Option<CrawlCounts>,
+    /// How often hosts pushed back (429, 503, a rate limit at zero), and the longest pause.
+    pub pushback: PushbackCounts,
 }
 
 /// How to fetch, shared by every run of a job; what to fetch is the URL template and the ids

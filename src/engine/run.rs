@@ -253,6 +253,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 proxies: proxy_use.proxies,
             },
             crawl: self.crawl_counts(),
+            pushback: self.fetcher.pushback(),
         }
     }
 

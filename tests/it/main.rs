@@ -11,6 +11,7 @@ mod extract;
 mod html;
 mod library;
 mod numbers;
+mod politeness;
 mod reliability;
 mod requests;
 mod servers;
