@@ -395,6 +395,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             found,
         } = done;
         self.count_failure(&record);
+        let found = found.map(|f| *f).unwrap_or_default();
         self.note_stop_facts(&record, &found);
         if let Some(place) = place.filter(|_| self.crawl.is_some()) {
             return self.complete_crawled(record, *place, found);

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::crawl::{self, Found, NextPage, Place};
+use crate::engine::crawl::{self, NextPage, Place};
 use crate::engine::fetch::decode::Encoding;
 use crate::engine::fetch::failure::{self, permanent, too_large};
 use crate::engine::fetch::pushback::{Pushback, PushbackCounts};
@@ -108,7 +108,7 @@ impl Fetcher {
                 failure,
             ),
             place: work.place.clone(),
-            found: Found::default(),
+            found: None,
         }
     }
 
