@@ -7,6 +7,7 @@ mod compression;
 mod conventions;
 mod endings;
 mod extract;
+mod fixture;
 mod html;
 mod library;
 mod numbers;
