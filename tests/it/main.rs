@@ -8,6 +8,7 @@ mod conventions;
 mod crawl;
 mod endings;
 mod extract;
+mod fixture;
 mod html;
 mod library;
 mod numbers;
