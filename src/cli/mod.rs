@@ -285,6 +285,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "RATE", help_heading = CONCURRENCY)]
     pub rate: Option<Rate>,
 
+    /// At most N requests in flight to any one host (a crawl that reaches several hosts, a word
+    /// list of full URLs); -c stays the run's limit.
+    #[arg(long, value_name = "N", value_parser = parse_concurrency, help_heading = CONCURRENCY)]
+    pub host_concurrency: Option<usize>,
+
+    /// Rate limit per host (`2/s`), beside --rate for the whole run.
+    #[arg(long, value_name = "RATE", help_heading = CONCURRENCY)]
+    pub host_rate: Option<Rate>,
+
     /// Requests the rate limiter lets out at once after an idle spell.
     #[arg(
         long,

@@ -283,6 +283,8 @@ impl RunArgs {
                     connect_timeout: self.connect_timeout,
                     max_redirects: self.max_redirects,
                     max_headers: self.max_headers,
+                    host_concurrency: self.host_concurrency,
+                    host_rate: self.host_rate,
                     max_body: self.max_body,
                     insecure: self.insecure,
                     ca_certs,

@@ -18,6 +18,10 @@ pub struct ClientOptions {
     pub max_redirects: usize,
     /// Most header fields a response may have (see `head_limits`).
     pub max_headers: usize,
+    /// At most this many requests in flight to one host (`--host-concurrency`).
+    pub host_concurrency: Option<usize>,
+    /// Request starts to one host paced at this rate (`--host-rate`).
+    pub host_rate: Option<crate::plan::rate::Rate>,
     /// Bodies larger than this (after decompression) fail with "body too large" once it is passed.
     pub max_body: u64,
     /// Accept invalid TLS certificates.
@@ -49,6 +53,8 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             max_redirects: 10,
             max_headers: head_limits::FIELDS,
+            host_concurrency: None,
+            host_rate: None,
             max_body: 64 * 1024 * 1024,
             insecure: false,
             ca_certs: Vec::new(),

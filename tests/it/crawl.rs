@@ -168,6 +168,16 @@ async fn list(
             results.push(json!({"url": format!("/item/{id}/")}));
         }
     }
+    if q.contains_key("split") {
+        // Every other item on the other server.
+        if let Some(other) = *books.other.lock().expect("books") {
+            for (k, item) in results.iter_mut().enumerate() {
+                if k % 2 == 1 {
+                    item["url"] = json!(format!("http://{other}/item/{}/", offset + 1 + k as u64));
+                }
+            }
+        }
+    }
     if q.contains_key("away") && offset == 0 {
         if let Some(other) = *books.other.lock().expect("books") {
             results.push(json!({"url": format!("http://{other}/item/999/")}));
@@ -735,4 +745,40 @@ async fn shards_split_a_crawl_by_seed_and_together_hold_every_leaf_once() {
     assert_eq!(server.hits("/item"), 151, "each leaf once over both shards");
     all.sort_by_key(|n| n.trim_start_matches("item-").parse::<u64>().unwrap_or(0));
     assert_eq!(all, expected_items(1..=ITEMS));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_concurrency_holds_each_host_to_its_share() {
+    let server = CrawlServer::start().await;
+    let other = CrawlServer::start().await;
+    *server.books.other.lock().expect("books") = Some(other.addr);
+    let url = server.url("/list?limit=40&split=1");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--follow",
+        "results[*].url",
+        "--allow-origin",
+        "*",
+        "-c",
+        "8",
+        "--host-concurrency",
+        "2",
+        "-m",
+        "concurrent",
+        "-q",
+        "-f",
+        "name",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(records(&out).len(), 40);
+    assert_eq!(server.hits("/item") + other.hits("/item"), 40);
+    assert!(other.hits("/item") == 20);
+    assert!(
+        server.peak() <= 2,
+        "{} in flight at one host",
+        server.peak()
+    );
+    assert!(other.peak() <= 2, "{} in flight at the other", other.peak());
 }

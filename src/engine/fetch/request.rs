@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::crawl::{self, NextPage, Place};
 use crate::engine::fetch::decode::Encoding;
 use crate::engine::fetch::failure::{self, permanent, too_large};
+use crate::engine::fetch::host_limits::HostLimits;
 use crate::engine::fetch::pushback::{Pushback, PushbackCounts};
 use crate::engine::fetch::redirect;
 use crate::engine::fetch::retry::{is_transient_status, retry_after, Transience};
@@ -47,6 +48,8 @@ pub struct Fetcher {
     link_pages: bool,
     /// Hosts that pushed back hold every request to them.
     pushback: Pushback,
+    /// `--host-concurrency` and `--host-rate`.
+    hosts: HostLimits,
 }
 
 /// What one attempt received, before its body is decoded and its fields extracted.
@@ -85,6 +88,7 @@ impl Fetcher {
             settler: Arc::new(Settler::new(job.fields.clone(), options.max_body, crawl)),
             link_pages: crawl.next == Some(NextPage::LinkHeader),
             pushback: Pushback::new(options.retry.max_retry_wait),
+            hosts: HostLimits::new(options.host_concurrency, options.host_rate),
             options: options.clone(),
             pacer,
             cancel,
@@ -267,6 +271,11 @@ impl Fetcher {
             return failed_attempt(None, 0, permanent(ErrorKind::Request, message));
         };
         self.pushback.wait(target.host()).await;
+        // Held until this function returns, after the body.
+        let _slot = match self.hosts.any() {
+            true => Some(self.hosts.admit(target.host()).await),
+            false => None,
+        };
         let sent = Instant::now();
         let (response, connect) = connections::timing_connect(redirect::send(
             &self.transport,

@@ -431,7 +431,12 @@ impl RawServer {
 }
 
 /// Runs `bin` to its end and returns its output with its peak resident memory in bytes.
-// The child is reaped by `wait4` (which also reports its rusage), not by `Child::wait`.
+///
+/// The peak is the child's own `VmHWM`, sampled while it runs: the rusage of `wait4` is no
+/// good here, since on exec Linux keeps the spawning process's high-water mark in the child's
+/// `ru_maxrss`, so a busy test process would be blamed on fetchbench. Only a run too short to
+/// be sampled falls back to it.
+// The child is reaped by `wait4`, not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
 pub fn run_measuring_memory(bin: &str, args: &[&str]) -> (std::process::Output, u64) {
     use std::process::{Command, Stdio};
@@ -446,16 +451,40 @@ pub fn run_measuring_memory(bin: &str, args: &[&str]) -> (std::process::Output, 
     let stderr = child.stderr.unwrap();
     let out_reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
     let err_reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampling = std::sync::Arc::clone(&done);
+    let sampler = std::thread::spawn(move || {
+        let mut peak = 0u64;
+        while !sampling.load(std::sync::atomic::Ordering::SeqCst) {
+            peak = peak.max(high_water_mark(pid).unwrap_or(0));
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        peak
+    });
     let mut status = 0;
     // SAFETY: rusage is plain old data; wait4 fills it for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let sampled = sampler.join().unwrap();
     let code = libc::WEXITSTATUS(status);
     let output = std::process::Output {
         status: std::os::unix::process::ExitStatusExt::from_raw(code << 8),
         stdout: out_reader.join().unwrap().into_bytes(),
         stderr: err_reader.join().unwrap().into_bytes(),
     };
-    (output, usage.ru_maxrss as u64 * 1024)
+    let peak = match sampled {
+        0 => usage.ru_maxrss as u64 * 1024,
+        sampled => sampled,
+    };
+    (output, peak)
+}
+
+/// A live process's peak resident memory (`VmHWM`), in bytes.
+fn high_water_mark(pid: libc::pid_t) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
