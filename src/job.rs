@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{
     ClientOptions, CrawlRules, EngineError, JobSpec, Order, RetryPolicy, Run, RunMode, RunSpec,
+    StopRules,
 };
 use crate::extract::{FieldPath, FieldSet, PathError};
 use crate::plan::ids::{Id, IdRange, RangeError};
@@ -33,6 +34,8 @@ pub enum JobError {
     Path(#[from] PathError),
     #[error("concurrency must be at least 1")]
     Concurrency,
+    #[error("the ids have no end: add a stop rule (stop_after_missing, until_empty or total)")]
+    OpenRange,
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -82,6 +85,9 @@ pub struct JobBuilder {
     follow: Vec<String>,
     next: Option<String>,
     every_level: bool,
+    stop_after_missing: Option<u64>,
+    until_empty: Option<String>,
+    total: Option<String>,
     cancel: CancellationToken,
 }
 
@@ -104,6 +110,9 @@ impl Job {
             follow: Vec::new(),
             next: None,
             every_level: false,
+            stop_after_missing: None,
+            until_empty: None,
+            total: None,
             cancel: CancellationToken::new(),
         }
     }
@@ -240,6 +249,25 @@ impl JobBuilder {
         self
     }
 
+    /// Ends ids with no end (`1..`) after `n` consecutive 404/410 answers (not delivered).
+    pub fn stop_after_missing(mut self, n: u64) -> Self {
+        self.stop_after_missing = Some(n.max(1));
+        self
+    }
+
+    /// Ends ids with no end (`0..:20`) at the first page whose list at `path` is empty.
+    pub fn until_empty(mut self, path: &str) -> Self {
+        self.until_empty = Some(path.to_owned());
+        self
+    }
+
+    /// Bounds ids with no end by the first page's number at `path` (e.g. `count`): ids below
+    /// the first id plus that number.
+    pub fn total(mut self, path: &str) -> Self {
+        self.total = Some(path.to_owned());
+        self
+    }
+
     /// Delivers every level's records in a crawl, not only the last level's.
     pub fn every_level(mut self) -> Self {
         self.every_level = true;
@@ -340,8 +368,15 @@ impl JobBuilder {
             .map(|p| p.parse::<FieldPath>())
             .collect::<Result<Vec<_>, _>>()?;
         let rate = self.rate.as_deref().map(str::parse::<Rate>).transpose()?;
+        let path = |text: &Option<String>| text.as_deref().map(str::parse::<FieldPath>).transpose();
+        let stop = StopRules {
+            after_missing: self.stop_after_missing,
+            until_empty: path(&self.until_empty)?,
+            total: path(&self.total)?,
+        };
         let crawl = CrawlRules {
             every_level: self.every_level,
+            stop,
             ..CrawlRules::parse(&self.follow, self.next.as_deref())?
         };
         // A crawl may start from one URL without a placeholder: its one seed.
@@ -354,6 +389,7 @@ impl JobBuilder {
         } else {
             "1"
         };
+        let crawl_stops = crawl.stop.any();
         let spec = JobSpec {
             fields: FieldSet::new(fields),
             crawl,
@@ -372,7 +408,13 @@ impl JobBuilder {
         Ok(Job {
             template,
             spec,
-            ids: ids.parse()?,
+            ids: {
+                let ids: IdRange = ids.parse()?;
+                if ids.is_open() && !crawl_stops {
+                    return Err(JobError::OpenRange);
+                }
+                ids
+            },
             run,
             cancel: self.cancel,
         })

@@ -158,6 +158,20 @@ pub struct RunArgs {
     #[arg(long, help_heading = CRAWL)]
     pub all_levels: bool,
 
+    /// Stop a range after N consecutive ids answered 404 or 410 (a hit resets the count); those
+    /// N are not written. Decided in id order, so it does not depend on timing.
+    #[arg(long, value_name = "N", value_parser = parse_at_least_one, help_heading = CRAWL)]
+    pub stop_after_missing: Option<u64>,
+
+    /// Stop a range at the first page (in id order) whose list at PATH is empty or absent.
+    #[arg(long, value_name = "PATH", help_heading = CRAWL)]
+    pub until_empty: Option<String>,
+
+    /// The first page's number at PATH (e.g. `count`) bounds the range: ids below the first id
+    /// plus that number. The other pages are then all known and go out through the pool at once.
+    #[arg(long, value_name = "PATH", help_heading = CRAWL)]
+    pub total: Option<String>,
+
     /// HTTP method. Default: GET, or POST with --data/--json.
     #[arg(
         short = 'X',

@@ -13,7 +13,10 @@ use super::values::parse_header;
 use super::{HeaderArg, RunArgs, DEFAULT_RANGE};
 use crate::engine::http::tls::{self, TlsFileError};
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
-use crate::engine::{ClientOptions, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec};
+use crate::engine::{
+    ClientOptions, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec, StopRules,
+};
+use crate::extract::FieldPath;
 use crate::extract::FieldSet;
 use crate::fixture::FixtureOptions;
 use crate::output::Format;
@@ -121,11 +124,36 @@ impl RunArgs {
                 .collect::<Result<Vec<_>, _>>()?;
             Origins::Also(parsed)
         };
+        let path = |flag: &'static str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    t.parse::<FieldPath>()
+                        .map_err(|e| usage(flag, e.to_string()))
+                })
+                .transpose()
+        };
+        let stop = StopRules {
+            after_missing: self.stop_after_missing,
+            until_empty: path("--until-empty", &self.until_empty)?,
+            total: path("--total", &self.total)?,
+        };
+        let open = self.ids.is_none() && self.range.is_open();
+        if open && !stop.any() {
+            return Err(usage(
+                "--range",
+                format!(
+                    "`{}` has no end: add a stop rule (--stop-after-missing N, --until-empty \
+                     PATH or --total PATH), or give the range an end",
+                    self.range
+                ),
+            ));
+        }
         let rules = CrawlRules {
             origins,
             max_pages: self.max_pages,
             max_requests: self.max_requests,
             every_level: self.all_levels,
+            stop,
             ..rules
         };
         let crawl_only = [
@@ -184,6 +212,12 @@ impl RunArgs {
             Some(shard) => Some(shard),
             None => Shard::from_env(self.shards).map_err(|e| usage("--shard", e.to_string()))?,
         };
+        // A crawl is split by seed, with all a seed leads to in its shard; one URL is one seed.
+        if shard.is_some() && matches!(&target, Target::Url(t) if !t.has_placeholder()) {
+            let message = "a crawl from one URL is one chain and cannot be split: give the URL a \
+                           `{}` and a range of seeds to shard";
+            return Err(usage("--shard", message.to_owned()));
+        }
         let mut headers = collect_headers(self.headers)?;
         let body = match (&self.data, &self.json) {
             (Some(data), _) => Some(Template::parse_body(&body_text("--data", data)?, false)),

@@ -123,7 +123,9 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         let last = i + 1 == runs.len();
         let mut discard = Discard;
         let target: &mut dyn RecordSink = if last { sink.as_mut() } else { &mut discard };
-        let mut progress = ProgressSink::new(target, todo, &run.mode.to_string(), plan.progress);
+        // A crawl's results are not its seeds: the bar counts without a total.
+        let total = todo.filter(|_| !job.crawl.is_crawl());
+        let mut progress = ProgressSink::new(target, total, &run.mode.to_string(), plan.progress);
         let ids = id_list
             .open()
             .map_err(|e| AppError::Usage {

@@ -39,6 +39,24 @@ pub enum Origins {
     Any,
 }
 
+/// Where a range with no known end stops, decided in id order so it does not depend on timing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StopRules {
+    /// After this many consecutive ids answered 404 or 410 (a hit resets the count).
+    pub after_missing: Option<u64>,
+    /// At the first page whose list at this path is empty (or absent).
+    pub until_empty: Option<FieldPath>,
+    /// The first page's number at this path bounds the range: ids below first id + total.
+    pub total: Option<FieldPath>,
+}
+
+impl StopRules {
+    /// Whether any rule is set: an open range needs one.
+    pub fn any(&self) -> bool {
+        self.after_missing.is_some() || self.until_empty.is_some() || self.total.is_some()
+    }
+}
+
 /// What a crawl follows, as the user asked.
 #[derive(Debug, Clone, Default)]
 pub struct CrawlRules {
@@ -53,6 +71,8 @@ pub struct CrawlRules {
     pub max_requests: Option<u64>,
     /// Write every level's records, not only the last level's (and the failures).
     pub every_level: bool,
+    /// Where a range with no known end stops.
+    pub stop: StopRules,
 }
 
 impl CrawlRules {
@@ -86,15 +106,24 @@ impl CrawlRules {
         u32::try_from(self.follow.len()).unwrap_or(u32::MAX)
     }
 
+    /// Whether documents are searched for anything besides the fields.
+    pub(crate) fn reads_documents(&self) -> bool {
+        self.is_crawl() || self.stop.until_empty.is_some() || self.stop.total.is_some()
+    }
+
     /// The paths a document at `depth` is searched for besides the fields: its level's links,
-    /// then (at depth 0) the next page's.
+    /// then (at depth 0) the next page's, the list whose emptiness ends the range, the total.
     pub(crate) fn link_paths(&self, depth: u32) -> Vec<FieldPath> {
         let mut paths = Vec::new();
         if let Some(path) = usize::try_from(depth).ok().and_then(|d| self.follow.get(d)) {
             paths.push(path.clone());
         }
-        if let (0, Some(NextPage::Path(path))) = (depth, &self.next) {
-            paths.push(path.clone());
+        if depth == 0 {
+            if let Some(NextPage::Path(path)) = &self.next {
+                paths.push(path.clone());
+            }
+            paths.extend(self.stop.until_empty.iter().cloned());
+            paths.extend(self.stop.total.iter().cloned());
         }
         paths
     }
@@ -127,11 +156,14 @@ impl Place {
     }
 }
 
-/// What a document named: the URLs of its level's links, in document order, and its next page.
+/// What a document named: the URLs of its level's links, in document order, its next page,
+/// and for the stop rules whether its list was empty and the total it gave.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Found {
     pub(crate) links: Vec<String>,
     pub(crate) next: Option<String>,
+    pub(crate) empty: bool,
+    pub(crate) total: Option<u64>,
 }
 
 impl Found {
@@ -146,11 +178,25 @@ impl Found {
                 strings_in(value, &mut found.links);
             }
         }
-        if depth == 0 && matches!(rules.next, Some(NextPage::Path(_))) {
+        if depth != 0 {
+            return found;
+        }
+        if matches!(rules.next, Some(NextPage::Path(_))) {
             found.next = values.next().and_then(|v| match v {
                 Value::String(s) if !s.is_empty() => Some(s),
                 _ => None,
             });
+        }
+        if rules.stop.until_empty.is_some() {
+            found.empty = match values.next() {
+                Some(Value::Array(items)) => items.is_empty(),
+                Some(Value::Object(map)) => map.is_empty(),
+                Some(Value::Null) | None => true,
+                Some(_) => false,
+            };
+        }
+        if rules.stop.total.is_some() {
+            found.total = values.next().and_then(|v| v.as_u64());
         }
         found
     }
@@ -219,6 +265,10 @@ pub struct CrawlCounts {
     pub over_budget: u64,
     /// Chains ended because a page named a page of the chain again.
     pub loops: u64,
+    /// Where and why a stop rule ended the range, if one did.
+    pub stopped: Option<String>,
+    /// Records that came in past the stop point: requested before it was known, not written.
+    pub past_stop: u64,
 }
 
 /// The books of one run's crawl.
@@ -426,6 +476,7 @@ mod tests {
                 "3/".into(),
             ],
             next: None,
+            ..Found::default()
         };
         let seed = Place::seed(0);
         let discovered = crawl.discover(&seed, &base, found);
@@ -457,6 +508,7 @@ mod tests {
         let next = |n: &str| Found {
             links: vec![],
             next: Some(n.to_owned()),
+            ..Found::default()
         };
         let d = crawl.discover(&first, &p1, next("?page=2"));
         let page2 = d.places.into_iter().next().expect("page 2");
@@ -479,6 +531,7 @@ mod tests {
         let found = Found {
             links: (0..5).map(|i| format!("/{i}")).collect(),
             next: None,
+            ..Found::default()
         };
         let d = crawl.discover(&Place::seed(0), &base, found);
         assert_eq!(d.places.len(), 2);

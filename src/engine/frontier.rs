@@ -28,6 +28,16 @@ pub(crate) struct Work {
     pub(crate) place: Option<Box<Place>>,
 }
 
+impl Work {
+    /// The index its record carries: its position in a flat run, its seed's in a crawl (the
+    /// stop rules and the release order of seeds go by it).
+    pub(crate) fn output_index(&self) -> u64 {
+        self.place
+            .as_ref()
+            .map_or(self.position, |p| u64::from(p.chain))
+    }
+}
+
 /// The seeds still to fetch (the range or word list, pulled as needed) and any handed back.
 pub(crate) struct Frontier<I: Iterator<Item = Id>> {
     seeds: Peekable<I>,
@@ -40,6 +50,14 @@ pub(crate) struct Frontier<I: Iterator<Item = Id>> {
     returned: VecDeque<Id>,
     next_seq: u64,
     next_position: u64,
+    /// No seed past this position (a stop rule fired), nor work found from one.
+    last_seed: Option<u64>,
+    /// No seed with a numeric id at or past this (a total bounded the range).
+    seed_bound: Option<u64>,
+    /// Only the first seed goes out until the total is known (see [`Frontier::hold_seeds`]).
+    holding: bool,
+    /// The first seed's numeric id, which a total counts from.
+    first_id: Option<u64>,
 }
 
 impl<I: Iterator<Item = Id>> Frontier<I> {
@@ -52,6 +70,48 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
             returned: VecDeque::new(),
             next_seq: 0,
             next_position: 0,
+            last_seed: None,
+            seed_bound: None,
+            holding: false,
+            first_id: None,
+        }
+    }
+
+    /// Sends only the first seed until [`Frontier::bound_seeds`] or [`Frontier::end_seeds_after`]
+    /// says how far the range goes.
+    pub(crate) fn hold_seeds(&mut self) {
+        self.holding = true;
+    }
+
+    /// The range goes up to (not including) the first seed's id plus `total`.
+    pub(crate) fn bound_seeds(&mut self, total: u64) {
+        self.holding = false;
+        let first = self.first_id.unwrap_or(0);
+        self.seed_bound = Some(first.saturating_add(total));
+    }
+
+    /// No seed after position `last`, nor any work found from one.
+    pub(crate) fn end_seeds_after(&mut self, last: u64) {
+        self.holding = false;
+        self.last_seed = Some(self.last_seed.map_or(last, |l| l.min(last)));
+        self.found
+            .retain(|_, (place, _)| u64::from(place.chain) <= last);
+    }
+
+    /// Whether the seeds may go on: not held back, not past a stop or a bound.
+    fn seeds_open(&mut self) -> bool {
+        if self.holding && self.next_position > 0 {
+            return false;
+        }
+        if self.last_seed.is_some_and(|last| self.next_position > last) {
+            return false;
+        }
+        match (
+            self.seed_bound,
+            self.returned.front().or_else(|| self.seeds.peek()),
+        ) {
+            (Some(bound), Some(Id::Num(id))) => *id < bound,
+            (_, next) => next.is_some(),
         }
     }
 
@@ -67,8 +127,17 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
                 place: Some(Box::new(place)),
             });
         }
+        if !self.seeds_open() {
+            return None;
+        }
         let id = self.returned.pop_front().or_else(|| self.seeds.next())?;
         let position = self.next_position;
+        if position == 0 {
+            self.first_id = match id {
+                Id::Num(n) => Some(n),
+                Id::Text(_) => None,
+            };
+        }
         let place = self.crawl.then(|| {
             let k = u32::try_from(position).unwrap_or(u32::MAX);
             Box::new(Place::seed(k))
@@ -90,7 +159,7 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
 
     /// Whether anything is left to dispatch.
     pub(crate) fn has_more(&mut self) -> bool {
-        !self.found.is_empty() || !self.returned.is_empty() || self.seeds.peek().is_some()
+        !self.found.is_empty() || self.seeds_open()
     }
 
     /// Takes up to `n` seeds out without numbering them (the warm-up fetches them off the

@@ -17,6 +17,7 @@ pub mod pacer;
 pub(crate) mod release;
 mod run;
 pub mod shape;
+mod stop;
 pub(crate) mod worker;
 
 use std::fmt;
@@ -29,7 +30,8 @@ use thiserror::Error;
 use crate::extract::FieldSet;
 use crate::plan::rate::Rate;
 
-pub use self::crawl::{CrawlCounts, CrawlRules, Origins};
+pub use self::crawl::{CrawlCounts, CrawlRules, Origins, StopRules};
+pub use self::fetch::pushback::PushbackCounts;
 pub use self::http::proxy::ProxyError;
 pub use self::http::transport::{ProxyUse, SetupError};
 pub use self::options::{ClientOptions, RetryPolicy};
@@ -90,6 +92,8 @@ pub struct RunEnd {
     pub proxy: ProxyUse,
     /// In a crawl: pages, and the links skipped and why.
     pub crawl: Option<CrawlCounts>,
+    /// How often hosts pushed back (429, 503, a rate limit at zero), and the longest pause.
+    pub pushback: PushbackCounts,
 }
 
 /// How to fetch, shared by every run of a job; what to fetch is the URL template and the ids

@@ -18,6 +18,7 @@ use super::fetch::settle::Done;
 use super::frontier::{Frontier, Work};
 use super::pacer::Pacer;
 use super::release::{Reorder, Tree};
+use super::stop::Stop;
 use super::worker::{Event, Job, Pool, Report};
 use super::{Ending, EngineError, JobSpec, Order, RunEnd, RunSpec};
 use crate::engine::fetch::request::Fetcher;
@@ -44,6 +45,12 @@ pub struct Run<I: Iterator<Item = Id>> {
     tree: Tree<Record>,
     /// A crawl's books; None in a flat run.
     crawl: Option<Crawl>,
+    /// The stop rules of a range with no known end; None without any.
+    stop: Option<Stop>,
+    /// `--total`'s path: the first page bounds the range.
+    total_path: Option<String>,
+    /// Records taken from the release order (handed out, held or dropped by a stop rule).
+    released: u64,
     /// Records ready to release outside the reorder window (completion order, or after an abort).
     ready: VecDeque<Record>,
     dispatched: u64,
@@ -91,17 +98,29 @@ impl<I: Iterator<Item = Id>> Run<I> {
             connections.clone(),
         )?;
         let fetcher = Arc::new(fetcher);
+        let mut frontier = Frontier::new(ids, job.crawl.is_crawl());
+        if job.crawl.stop.total.is_some() {
+            // Only the first page until it says how many there are.
+            frontier.hold_seeds();
+        }
         Ok(Self {
             pool: Pool::new(Arc::clone(&fetcher), concurrency),
             fetcher,
             pacer,
-            frontier: Frontier::new(ids, job.crawl.is_crawl()),
+            frontier,
             order: spec.order,
             window: spec.lookahead.max(1),
             epoch: Instant::now(),
             reorder: Reorder::default(),
             tree: Tree::default(),
             crawl: job.crawl.is_crawl().then(|| Crawl::new(job.crawl.clone())),
+            stop: job
+                .crawl
+                .stop
+                .any()
+                .then(|| Stop::new(job.crawl.stop.after_missing)),
+            total_path: job.crawl.stop.total.as_ref().map(|p| p.to_string()),
+            released: 0,
             ready: VecDeque::new(),
             dispatched: 0,
             handed_out: 0,
@@ -124,7 +143,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
     /// The next record, or None when the run is over (all ids done, or stopped early and drained).
     pub async fn next(&mut self) -> Option<Record> {
         loop {
-            if let Some(record) = self.pop_ready() {
+            if let Some(record) = self.take_released() {
                 return Some(self.hand_out(record));
             }
             self.notice_cancel();
@@ -142,7 +161,12 @@ impl<I: Iterator<Item = Id>> Run<I> {
             if !waiting && !more {
                 self.ready.extend(self.reorder.drain());
                 self.ready.extend(self.tree.drain());
-                let record = self.ready.pop_front()?;
+                if let Some(record) = self.take_released() {
+                    return Some(self.hand_out(record));
+                }
+                let stop = self.stop.as_mut()?;
+                stop.finish();
+                let record = stop.next_passed()?;
                 return Some(self.hand_out(record));
             }
             let can_start = more && self.can_start();
@@ -228,13 +252,48 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 requests: proxy_use.requests - self.proxied_before,
                 proxies: proxy_use.proxies,
             },
-            crawl: self.crawl.map(|c| c.counts),
+            crawl: self.crawl_counts(),
+            pushback: self.fetcher.pushback(),
         }
+    }
+
+    /// A crawl's counts and a stop rule's account, if either applies.
+    fn crawl_counts(&self) -> Option<super::CrawlCounts> {
+        if self.crawl.is_none() && self.stop.is_none() {
+            return None;
+        }
+        let mut counts = self
+            .crawl
+            .as_ref()
+            .map(|c| c.counts.clone())
+            .unwrap_or_default();
+        if let Some(stop) = &self.stop {
+            counts.stopped = stop.reason.clone();
+            counts.past_stop = stop.past;
+        }
+        Some(counts)
     }
 
     fn hand_out(&mut self, record: Record) -> Record {
         self.handed_out += 1;
         record
+    }
+
+    /// The next record to hand out: released in order, then through the stop rules, if any.
+    fn take_released(&mut self) -> Option<Record> {
+        loop {
+            if let Some(record) = self.stop.as_mut().and_then(Stop::next_passed) {
+                return Some(record);
+            }
+            let record = self.pop_ready()?;
+            self.released += 1;
+            let Some(stop) = self.stop.as_mut() else {
+                return Some(record);
+            };
+            if let Some(at) = stop.release(record) {
+                self.frontier.end_seeds_after(at);
+            }
+        }
     }
 
     fn pop_ready(&mut self) -> Option<Record> {
@@ -263,7 +322,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
 
     /// Whether a request may start now: the window has room and a worker is free.
     fn can_start(&self) -> bool {
-        self.dispatched.saturating_sub(self.handed_out) < self.window && self.pool.has_free_worker()
+        self.dispatched.saturating_sub(self.released) < self.window && self.pool.has_free_worker()
     }
 
     /// Books a worker's report and completes the record it carries, if any.
@@ -336,12 +395,35 @@ impl<I: Iterator<Item = Id>> Run<I> {
             found,
         } = done;
         self.count_failure(&record);
+        let found = found.map(|f| *f).unwrap_or_default();
+        self.note_stop_facts(&record, &found);
         if let Some(place) = place.filter(|_| self.crawl.is_some()) {
             return self.complete_crawled(record, *place, found);
         }
         match self.order {
             Order::Ids => self.reorder.insert(record.index, record),
             Order::Completion => self.ready.push_back(record),
+        }
+    }
+
+    /// What a page said for the stop rules: an empty list, the range's total.
+    fn note_stop_facts(&mut self, record: &Record, found: &Found) {
+        let page = record.crawl.as_ref().is_none_or(|c| c.depth == 0);
+        let Some(stop) = self.stop.as_mut().filter(|_| page) else {
+            return;
+        };
+        if found.empty {
+            stop.note_empty(record.index);
+        }
+        if let Some(path) = self.total_path.as_ref().filter(|_| record.index == 0) {
+            match found.total {
+                Some(total) => self.frontier.bound_seeds(total),
+                None => {
+                    let reason = format!("the first page gave no number at `{path}` (--total)");
+                    stop.end_after(0, reason);
+                    self.frontier.end_seeds_after(0);
+                }
+            }
         }
     }
 

@@ -94,7 +94,7 @@ impl IdSource {
     /// still being produced.
     pub fn prepare(&self, runs: usize) -> Result<IdList, IdsError> {
         let (spool, count) = match self {
-            IdSource::Range(range) => (None, Some(range.len())),
+            IdSource::Range(range) => (None, (!range.is_open()).then(|| range.len())),
             IdSource::File(path) => {
                 let file = std::fs::File::open(path).map_err(|source| IdsError::Read {
                     path: path.clone(),
@@ -206,14 +206,18 @@ pub enum RangeError {
     Overflow(String),
     #[error("segments must ascend without overlapping: `{later}` does not come after `{earlier}`")]
     NotAscending { earlier: String, later: String },
+    #[error("`{0}` has no end: only the last segment may be open (`1..`, `0..:20`)")]
+    OpenNotLast(String),
 }
 
-/// One arithmetic segment: `start`, `start + step`, ... while `< end`.
+/// One arithmetic segment: `start`, `start + step`, ... while `< end`; an open one (`1..`) ends
+/// at the last id a `u64` holds, in practice where a stop rule ends the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Segment {
     start: u64,
     end: u64,
     step: u64,
+    open: bool,
 }
 
 impl Segment {
@@ -234,6 +238,16 @@ pub struct IdRange {
 }
 
 impl IdRange {
+    /// Whether the range has no end (`1..`): a run over it needs a stop rule.
+    pub fn is_open(&self) -> bool {
+        self.segments.last().is_some_and(|s| s.open)
+    }
+
+    /// The first id.
+    pub fn first(&self) -> u64 {
+        self.segments.first().map_or(0, |s| s.start)
+    }
+
     /// Number of ids in the range (saturating at `u64::MAX`).
     pub fn len(&self) -> u64 {
         self.segments
@@ -279,6 +293,9 @@ impl FromStr for IdRange {
         let mut previous_text = "";
         for text in spec.split(',').map(str::trim) {
             let segment = parse_segment(text)?;
+            if segments.last().is_some_and(|p| p.open) {
+                return Err(RangeError::OpenNotLast(previous_text.to_owned()));
+            }
             if let Some(prev) = segments.last() {
                 if segment.start <= prev.last() {
                     return Err(RangeError::NotAscending {
@@ -314,6 +331,15 @@ fn parse_segment(text: &str) -> Result<Segment, RangeError> {
             .ok_or_else(|| RangeError::Overflow(text.to_owned()))?;
         (parse_number(a)?, end)
     } else if let Some((a, b)) = bounds.split_once("..") {
+        if b.trim().is_empty() {
+            let start = parse_number(a)?;
+            return Ok(Segment {
+                start,
+                end: u64::MAX,
+                step,
+                open: true,
+            });
+        }
         (parse_number(a)?, parse_number(b)?)
     } else {
         let id = parse_number(bounds)?;
@@ -325,7 +351,12 @@ fn parse_segment(text: &str) -> Result<Segment, RangeError> {
     if end <= start {
         return Err(RangeError::EmptySegment(text.to_owned()));
     }
-    Ok(Segment { start, end, step })
+    Ok(Segment {
+        start,
+        end,
+        step,
+        open: false,
+    })
 }
 
 fn parse_number(text: &str) -> Result<u64, RangeError> {

@@ -55,6 +55,12 @@ pub struct CrawlReport {
     pub over_budget: u64,
     /// Chains ended because a page named a page of the chain again.
     pub loops: u64,
+    /// Where and why a stop rule ended the range, or null.
+    #[serde(default)]
+    pub stopped: Option<String>,
+    /// Records that came in past the stop point (requested before it was known): not written.
+    #[serde(default)]
+    pub past_stop: u64,
     pub levels: Vec<LevelReport>,
 }
 
@@ -67,6 +73,8 @@ impl CrawlReport {
             invalid: counts.invalid,
             over_budget: counts.over_budget,
             loops: counts.loops,
+            stopped: counts.stopped.clone(),
+            past_stop: counts.past_stop,
             levels: levels
                 .iter()
                 .map(|(&depth, level)| LevelReport {
@@ -91,6 +99,10 @@ impl CrawlReport {
             into.invalid += report.invalid;
             into.over_budget += report.over_budget;
             into.loops += report.loops;
+            into.past_stop += report.past_stop;
+            if into.stopped.is_none() {
+                into.stopped.clone_from(&report.stopped);
+            }
             for level in &report.levels {
                 match into.levels.iter_mut().find(|l| l.depth == level.depth) {
                     Some(l) => {
@@ -111,13 +123,18 @@ impl CrawlReport {
 
     /// The summary's one-line account: "8 pages, 3 duplicates, ...".
     pub fn summary(&self) -> String {
+        let stopped = self
+            .stopped
+            .as_ref()
+            .map(|why| format!("; stopped {why}, {} past the stop", self.past_stop))
+            .unwrap_or_default();
         let levels: Vec<String> = self
             .levels
             .iter()
             .map(|l| format!("depth {}: {} ({} failed)", l.depth, l.requests, l.errors))
             .collect();
         format!(
-            "{}; {} pages, {} duplicates, {} out of scope, {} over budget, {} loops",
+            "{}; {} pages, {} duplicates, {} out of scope, {} over budget, {} loops{stopped}",
             levels.join(", "),
             self.pages,
             self.duplicates,

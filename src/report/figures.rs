@@ -105,6 +105,16 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
             ),
         }));
     }
+    if runs.iter().any(|r| r.host_pauses > 0) {
+        // Every request to a host that pushed back waited with it.
+        rows.push(row("host pushed back", &|r| {
+            format!(
+                "{} times, longest {}",
+                r.host_pauses,
+                ms(r.longest_pause_ms)
+            )
+        }));
+    }
     if runs.iter().any(|r| r.crawl.is_some()) {
         // What a crawl followed and skipped, level by level.
         rows.push(row("crawl", &|r| {

@@ -193,6 +193,8 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
         status: add_maps(|r| &r.status),
         error_kinds: add_maps(|r| &r.error_kinds),
         http_versions: add_maps(|r| &r.http_versions),
+        host_pauses: sum(|r| r.host_pauses),
+        longest_pause_ms: runs.iter().map(|r| r.longest_pause_ms).fold(0.0, f64::max),
         crawl: crate::report::crawl::CrawlReport::merge(
             runs.iter().filter_map(|r| r.crawl.as_ref()),
         ),

@@ -137,6 +137,12 @@ pub struct RunReport {
     /// A crawl's levels, pages and skipped links; null for a flat run.
     #[serde(default)]
     pub crawl: Option<self::crawl::CrawlReport>,
+    /// How often a host pushed back (a 429, a 503, a rate limit at zero), pausing every request
+    /// to it, and the longest such pause in milliseconds.
+    #[serde(default)]
+    pub host_pauses: u64,
+    #[serde(default)]
+    pub longest_pause_ms: f64,
     /// First request start and last request end, Unix seconds (wall clock), for merging shards.
     pub started_at: f64,
     pub ended_at: f64,
@@ -259,6 +265,8 @@ impl RunReport {
                 .crawl
                 .as_ref()
                 .map(|counts| self::crawl::CrawlReport::new(counts, &stats.levels)),
+            host_pauses: stats.pushback.pauses,
+            longest_pause_ms: stats.pushback.longest.as_secs_f64() * 1000.0,
             started_at,
             ended_at,
             wall_s,
@@ -313,6 +321,8 @@ impl RunReport {
             error_kinds,
             http_versions,
             crawl,
+            host_pauses,
+            longest_pause_ms,
             started_at,
             ended_at,
             wall_s,
@@ -368,6 +378,8 @@ impl RunReport {
             error_kinds,
             http_versions,
             crawl,
+            host_pauses,
+            longest_pause_ms,
             started_at,
             ended_at,
             started_at_rfc3339: units::rfc3339(started_at),
@@ -428,6 +440,8 @@ struct RunParts<'a> {
     phases_ms: PhasesReport,
     per_second: Vec<self::timeline::SecondReport>,
     crawl: Option<self::crawl::CrawlReport>,
+    host_pauses: u64,
+    longest_pause_ms: f64,
 }
 
 /// The proxies the runs' requests went through, or None when no request did.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::engine::{Ending, RunEnd, RunMode};
 
 use super::crawl::LevelCounts;
-use crate::engine::CrawlCounts;
+use crate::engine::{CrawlCounts, PushbackCounts};
 
 use super::timeline::Timeline;
 use super::waterfall::Waterfall;
@@ -55,6 +55,8 @@ pub struct RunStats {
     /// A crawl's pages and skipped links (None for a flat run), and its records per level.
     pub crawl: Option<CrawlCounts>,
     pub levels: BTreeMap<u32, LevelCounts>,
+    /// How often hosts pushed back, and the longest pause.
+    pub pushback: PushbackCounts,
     /// Requests that went through a proxy, and the proxies (passwords redacted).
     pub proxied_requests: u64,
     pub proxies: Vec<String>,
@@ -85,6 +87,7 @@ impl RunStats {
         self.proxied_requests = end.proxy.requests;
         self.proxies = end.proxy.proxies.into_iter().collect();
         self.crawl = end.crawl;
+        self.pushback = end.pushback;
     }
 
     pub fn new(mode: RunMode, concurrency: usize, rate: Option<Rate>) -> Self {
@@ -106,6 +109,7 @@ impl RunStats {
             connections_opened: 0,
             crawl: None,
             levels: BTreeMap::new(),
+            pushback: PushbackCounts::default(),
             proxied_requests: 0,
             proxies: Vec::new(),
             phases: Phases::default(),

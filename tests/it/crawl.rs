@@ -24,6 +24,11 @@ struct Books {
     hits: Mutex<HashMap<String, u32>>,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
+    /// The same for the list's pages alone.
+    pages_in_flight: AtomicUsize,
+    pages_peak: AtomicUsize,
+    /// Pages after the first seen so far, for a gate that holds them until all are in.
+    later_pages: tokio::sync::watch::Sender<usize>,
     /// Another server's address, for links that leave the origin.
     other: Mutex<Option<SocketAddr>>,
 }
@@ -48,6 +53,7 @@ impl CrawlServer {
             .route("/linked", get(linked))
             .route("/loop", get(looping))
             .route("/item/{id}/", get(item))
+            .route("/sparse/{id}", get(sparse))
             .route("/species/{id}/", get(species))
             .with_state(Arc::clone(&books));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -136,6 +142,19 @@ async fn list(
     let offset: u64 = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
     let limit: u64 = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(20);
     let _flight = hit(&books, format!("/list?offset={offset}"));
+    let now = books.pages_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    books.pages_peak.fetch_max(now, Ordering::SeqCst);
+    let _page = InFlight(&books.pages_in_flight);
+    // `gate=N`: the pages after the first wait until N of them are in (bounded: a client that
+    // never sends them together fails the test's count instead of hanging it).
+    if let (Some(gate), true) = (
+        q.get("gate").and_then(|g| g.parse::<usize>().ok()),
+        offset > 0,
+    ) {
+        books.later_pages.send_modify(|n| *n += 1);
+        let mut seen = books.later_pages.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(10), seen.wait_for(|n| *n >= gate)).await;
+    }
     scramble(offset).await;
     if q.get("fail").and_then(|v| v.parse::<u64>().ok()) == Some(offset) {
         return (StatusCode::INTERNAL_SERVER_ERROR, "no").into_response();
@@ -154,7 +173,7 @@ async fn list(
             results.push(json!({"url": format!("http://{other}/item/999/")}));
         }
     }
-    let extra: String = ["dups", "away", "fail"]
+    let extra: String = ["dups", "away", "fail", "gate"]
         .iter()
         .filter_map(|k| q.get(*k).map(|v| format!("&{k}={v}")))
         .collect();
@@ -211,6 +230,16 @@ async fn item(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response 
     json_response(
         json!({"id": id, "name": format!("item-{id}"), "species": {"url": format!("/species/{id}/")}}),
     )
+}
+
+/// Ids 1..=151 and 160 exist; the rest are 404.
+async fn sparse(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
+    let _flight = hit(&books, format!("/sparse/{id}"));
+    scramble(id).await;
+    if id <= ITEMS || id == 160 {
+        return json_response(json!({"id": id, "name": format!("item-{id}")}));
+    }
+    (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#).into_response()
 }
 
 async fn species(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
@@ -510,6 +539,18 @@ async fn crawl_flags_without_a_crawl_and_resume_are_refused() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = fetchbench(&[
+        "--url",
+        "http://127.0.0.1:9/list",
+        "--next",
+        "next",
+        "--shard",
+        "0/2",
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot be split"), "{}", stderr(&out));
     let out = fetchbench(&["--follow", "a..b", "-r", "1", "-q"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--follow"), "{}", stderr(&out));
@@ -537,4 +578,161 @@ async fn the_library_crawls_with_a_window_of_two_when_one_page_names_fifty() {
     .expect("the crawl completes");
     assert_eq!(names, expected_items(1..=50));
     assert!(server.peak() <= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_from_the_first_page_sends_the_other_pages_together() {
+    let server = CrawlServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let url = server.url("/list?offset={}&limit=20&gate=7");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--range",
+        "0..:20",
+        "--total",
+        "count",
+        "--follow",
+        "results[*].url",
+        "-f",
+        "name",
+        "-m",
+        "concurrent",
+        "-q",
+        "--report",
+        report.to_str().expect("UTF-8"),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
+    assert_eq!(
+        server.hits("/list"),
+        8,
+        "offsets 0..140: count 151 bounds the range"
+    );
+    assert_eq!(
+        server.books.pages_peak.load(Ordering::SeqCst),
+        7,
+        "after the first page the other 7 are in flight together"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_with_no_end_stops_after_consecutive_missing_ids() {
+    let server = CrawlServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let url = server.url("/sparse/{}");
+    let run = |n: &'static str| {
+        let url = url.clone();
+        let report = report.clone();
+        async move {
+            fetchbench(&[
+                "--url",
+                &url,
+                "--range",
+                "1..",
+                "--stop-after-missing",
+                n,
+                "-m",
+                "concurrent",
+                "-q",
+                "--report",
+                report.to_str().expect("UTF-8"),
+            ])
+            .await
+        }
+    };
+    let out = run("5").await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ids: Vec<u64> = records(&out)
+        .iter()
+        .filter_map(|r| r["id"].as_u64())
+        .collect();
+    assert_eq!(ids, (1..=ITEMS).collect::<Vec<_>>());
+    let crawl = &read_json(&report)["runs"][0]["crawl"];
+    assert!(
+        crawl["stopped"]
+            .as_str()
+            .is_some_and(|s| s.contains("from 152")),
+        "{crawl}"
+    );
+
+    let out = run("10").await;
+    let recs = records(&out);
+    let found: Vec<u64> = recs
+        .iter()
+        .filter(|r| r["status"] == 200)
+        .filter_map(|r| r["id"].as_u64())
+        .collect();
+    assert_eq!(found.last(), Some(&160));
+    assert_eq!(found.len(), 152);
+    // The misses between 151 and 160 are answers like any other: written, and failures.
+    assert_eq!(recs.len(), 160);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_with_no_end_and_no_stop_rule_is_refused() {
+    let out = fetchbench(&["--url", "http://127.0.0.1:9/{}", "--range", "1..", "-q"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for flag in ["--stop-after-missing", "--until-empty", "--total"] {
+        assert!(err.contains(flag), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_of_pages_stops_at_the_first_empty_one() {
+    let server = CrawlServer::start().await;
+    let url = server.url("/list?offset={}&limit=20");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--range",
+        "0..:20",
+        "--until-empty",
+        "results",
+        "--follow",
+        "results[*].url",
+        "-f",
+        "name",
+        "-m",
+        "concurrent",
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_split_a_crawl_by_seed_and_together_hold_every_leaf_once() {
+    let server = CrawlServer::start().await;
+    let url = server.url("/list?offset={}&limit=20");
+    let mut all = Vec::new();
+    for shard in ["0/2", "1/2"] {
+        let out = fetchbench(&[
+            "--url",
+            &url,
+            "--range",
+            "0..160:20",
+            "--follow",
+            "results[*].url",
+            "-f",
+            "name",
+            "--shard",
+            shard,
+            "-m",
+            "concurrent",
+            "-q",
+        ])
+        .await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        all.extend(names(&records(&out)));
+    }
+    assert_eq!(server.hits("/item"), 151, "each leaf once over both shards");
+    all.sort_by_key(|n| n.trim_start_matches("item-").parse::<u64>().unwrap_or(0));
+    assert_eq!(all, expected_items(1..=ITEMS));
 }

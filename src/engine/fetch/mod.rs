@@ -4,6 +4,7 @@
 
 pub mod decode;
 pub(crate) mod failure;
+pub(crate) mod pushback;
 mod redirect;
 pub mod request;
 pub mod retry;

@@ -13,9 +13,10 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::crawl::{self, Found, NextPage, Place};
+use crate::engine::crawl::{self, NextPage, Place};
 use crate::engine::fetch::decode::Encoding;
 use crate::engine::fetch::failure::{self, permanent, too_large};
+use crate::engine::fetch::pushback::{Pushback, PushbackCounts};
 use crate::engine::fetch::redirect;
 use crate::engine::fetch::retry::{is_transient_status, retry_after, Transience};
 use crate::engine::fetch::settle::{Done, Fetched, Settler, WireBody};
@@ -44,6 +45,8 @@ pub struct Fetcher {
     cancel: CancellationToken,
     /// A crawl pages by the `Link` header: each page's is read.
     link_pages: bool,
+    /// Hosts that pushed back hold every request to them.
+    pushback: Pushback,
 }
 
 /// What one attempt received, before its body is decoded and its fields extracted.
@@ -81,6 +84,7 @@ impl Fetcher {
             urls,
             settler: Arc::new(Settler::new(job.fields.clone(), options.max_body, crawl)),
             link_pages: crawl.next == Some(NextPage::LinkHeader),
+            pushback: Pushback::new(options.retry.max_retry_wait),
             options: options.clone(),
             pacer,
             cancel,
@@ -104,7 +108,7 @@ impl Fetcher {
                 failure,
             ),
             place: work.place.clone(),
-            found: Found::default(),
+            found: None,
         }
     }
 
@@ -144,6 +148,11 @@ impl Fetcher {
     /// The URL a seed's request goes to, parsed (for a crawl, which resolves links against it).
     pub(crate) fn seed_url(&self, id: &Id) -> Option<reqwest::Url> {
         self.urls.url(id).ok()
+    }
+
+    /// How often hosts pushed back, and the longest pause.
+    pub(crate) fn pushback(&self) -> PushbackCounts {
+        self.pushback.counts()
     }
 
     /// The requests sent through a proxy so far, and the proxies that carried them.
@@ -200,7 +209,7 @@ impl Fetcher {
             tokio::task::yield_now().await;
         }
         let record = Record {
-            index: work.position,
+            index: work.output_index(),
             id: id.clone(),
             url: located.shown(),
             status: attempt.status,
@@ -257,6 +266,7 @@ impl Fetcher {
             let message = "not a valid URL once the id is filled in".to_owned();
             return failed_attempt(None, 0, permanent(ErrorKind::Request, message));
         };
+        self.pushback.wait(target.host()).await;
         let sent = Instant::now();
         let (response, connect) = connections::timing_connect(redirect::send(
             &self.transport,
@@ -293,6 +303,12 @@ impl Fetcher {
         } else {
             Transience::Permanent
         };
+        let said = match transience {
+            Transience::Transient { retry_after } => retry_after,
+            Transience::Permanent => None,
+        };
+        self.pushback
+            .note(target.host(), status.as_u16(), said, response.headers());
         // From here on a server answered: every outcome, failures included, carries its version.
         let answered = |failed: Attempt| Attempt { version, ..failed };
         if let Some((name, bytes)) = oversized_field(response.headers()) {

@@ -53,7 +53,7 @@ pub(crate) struct Settler {
 
 impl Settler {
     pub(crate) fn new(fields: FieldSet, max_body: u64, rules: &CrawlRules) -> Self {
-        let crawl = rules.is_crawl().then(|| {
+        let crawl = rules.reads_documents().then(|| {
             let by_depth = (0..=rules.last_depth())
                 .map(|depth| {
                     let mut paths = fields.paths().to_vec();
@@ -175,7 +175,7 @@ impl Settler {
             return Done {
                 record,
                 place,
-                found: Found::default(),
+                found: None,
             };
         }
         let depth = body.depth;
@@ -193,13 +193,16 @@ impl Settler {
     ) -> Done {
         let links = std::mem::take(&mut settled.links);
         let record = finish(record, settled);
-        let mut found = match (&self.crawl, record.is_ok()) {
-            (Some((rules, _)), true) => Found::from_values(rules, depth, links),
-            _ => Found::default(),
+        let found = match (&self.crawl, record.is_ok()) {
+            (Some((rules, _)), true) => {
+                let mut found = Found::from_values(rules, depth, links);
+                if found.next.is_none() {
+                    found.next = next_link;
+                }
+                Some(Box::new(found))
+            }
+            _ => None,
         };
-        if found.next.is_none() && record.is_ok() {
-            found.next = next_link;
-        }
         Done {
             record,
             place,
@@ -243,7 +246,8 @@ pub(crate) struct Fetched {
 pub(crate) struct Done {
     pub(crate) record: Record,
     pub(crate) place: Option<Box<Place>>,
-    pub(crate) found: Found,
+    /// None in a flat run without stop rules: a flat record's event stays small.
+    pub(crate) found: Option<Box<Found>>,
 }
 
 /// The record with its settled body: decoded size, fields, and the first failure.

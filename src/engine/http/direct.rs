@@ -51,6 +51,11 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
+    /// The host name or address.
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
     /// The origin of an `http://` URL; None for anything the direct path does not carry.
     pub(crate) fn of(url: &Url) -> Option<Self> {
         if url.scheme() != "http" {

@@ -33,6 +33,14 @@ pub(crate) enum Target<'a> {
 }
 
 impl Target<'_> {
+    /// The host a request goes to (empty for a URL without one).
+    pub(crate) fn host(&self) -> &str {
+        match self {
+            Target::Url(url) => url.host_str().unwrap_or_default(),
+            Target::Verbatim(_, prepared) => prepared.origin.host(),
+        }
+    }
+
     /// The target as a parsed URL (to resolve a redirect's `Location` against).
     pub(crate) fn to_url(self) -> Result<Url, url::ParseError> {
         match self {

@@ -1,0 +1,142 @@
+//! Politeness against servers that push back: a 429 with `Retry-After` pauses every request to
+//! that host, not only the one it answered; a rate limit at zero waits for its reset.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::common::run::{fetchbench, read_json, records, stderr};
+
+#[derive(Default)]
+struct Books {
+    seen: AtomicU32,
+    too_many: AtomicU32,
+    arrivals: Mutex<Vec<Instant>>,
+}
+
+/// The first `first` requests get 429 `Retry-After: 2` at once; the others 200 after 100 ms (so
+/// the 429s are read before any 200 frees a slot).
+async fn limited(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
+    books.arrivals.lock().expect("books").push(Instant::now());
+    let n = books.seen.fetch_add(1, Ordering::SeqCst);
+    if n < 5 {
+        books.too_many.fetch_add(1, Ordering::SeqCst);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "2")],
+            "slow down",
+        )
+            .into_response();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        format!(r#"{{"id":{id}}}"#),
+    )
+        .into_response()
+}
+
+/// Answers 200 with `RateLimit-Remaining: 0, RateLimit-Reset: 1` on the first request.
+async fn quota(State(books): State<Arc<Books>>) -> Response {
+    books.arrivals.lock().expect("books").push(Instant::now());
+    let n = books.seen.fetch_add(1, Ordering::SeqCst);
+    let remaining = if n == 0 { "0" } else { "10" };
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (
+                header::HeaderName::from_static("ratelimit-remaining"),
+                remaining,
+            ),
+            (header::HeaderName::from_static("ratelimit-reset"), "1"),
+        ],
+        "{}",
+    )
+        .into_response()
+}
+
+async fn start(books: Arc<Books>) -> (String, tokio::task::JoinHandle<()>) {
+    let app = Router::new()
+        .route("/limited/{id}", get(limited))
+        .route("/quota/{id}", get(quota))
+        .with_state(books);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_pauses_every_request_to_the_host_until_its_retry_after() {
+    let books = Arc::new(Books::default());
+    let (base, server) = start(Arc::clone(&books)).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let out = fetchbench(&[
+        "--url",
+        &format!("{base}/limited/{{}}"),
+        "-r",
+        "1..=100",
+        "-m",
+        "concurrent",
+        "-c",
+        "32",
+        "-q",
+        "--report",
+        report.to_str().expect("UTF-8"),
+    ])
+    .await;
+    server.abort();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(records(&out).iter().all(|r| r["status"] == 200));
+    assert!(books.too_many.load(Ordering::SeqCst) <= 32);
+    let arrivals = books.arrivals.lock().expect("books").clone();
+    // The first 32 went out together; the next one only after the host's pause (2 s; a wide
+    // margin for a loaded machine).
+    let first = arrivals[0];
+    let after_burst = arrivals[32];
+    assert!(
+        after_burst.duration_since(first) >= Duration::from_millis(1500),
+        "a request reached the host {:?} after the 429s",
+        after_burst.duration_since(first)
+    );
+    let run = &read_json(&report)["runs"][0];
+    assert_eq!(run["host_pauses"], 1);
+    assert!(run["longest_pause_ms"]
+        .as_f64()
+        .is_some_and(|ms| ms >= 1999.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_at_zero_waits_for_its_reset_instead_of_drawing_429s() {
+    let books = Arc::new(Books::default());
+    let (base, server) = start(Arc::clone(&books)).await;
+    let out = fetchbench(&[
+        "--url",
+        &format!("{base}/quota/{{}}"),
+        "-r",
+        "1..=2",
+        "-m",
+        "sequential",
+        "-q",
+    ])
+    .await;
+    server.abort();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let arrivals = books.arrivals.lock().expect("books").clone();
+    assert_eq!(arrivals.len(), 2);
+    assert!(
+        arrivals[1].duration_since(arrivals[0]) >= Duration::from_millis(700),
+        "the second request did not wait for the reset"
+    );
+}
