@@ -10,6 +10,10 @@ Scenarios (pick with arguments; default: pokeapi raw scale):
   scale       20,000 and 400,000 ids to a file: time ratio and peak RSS
   link        the pokeapi job over a 100 Mbit/s and a 20 Mbit/s link between two network
               namespaces (veth + tbf); needs root and iproute2, else skipped with the reason
+  crawl       the offline crawl: the list (limit 20, a next-chain of 8 pages) -> 151 pokemon ->
+              151 species, 40 ms latency, c=50: fetchbench --next/--follow vs a Scrapy spider
+              (scripts/scrapy_crawl.py) vs the aiohttp gather extended (scripts/aiohttp_crawl.py);
+              floor max(critical path, waves); each tool's output checked for the 151 species
 Each command runs RUNS times (env RUNS, default 5), the tools of a scenario in interleaved rounds
 (A B C, A B C, ...) so a machine that gets busier during the run shifts them alike, each short run
 after an unmeasured warm-up of the same command (see measure_all); the table gives
@@ -17,7 +21,7 @@ the median whole-process wall time, its ratio to the floor max(ceil(N/c) x laten
 bandwidth) and to fetchbench.
 Installs nothing: tools that are absent are listed as skipped (see docs/performance.md).
 Run from the project root after `cargo build --profile release-lto` (the profile the
-published figures come from).
+published figures come from); env FETCHBENCH_BIN points it at another fetchbench binary.
 """
 import json
 import math
@@ -31,7 +35,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FETCHBENCH = os.path.join(ROOT, "target", "release-lto", "fetchbench")
+FETCHBENCH = os.environ.get("FETCHBENCH_BIN") or os.path.join(ROOT, "target", "release-lto", "fetchbench")
 RUNS = int(os.environ.get("RUNS", "5"))
 PORT = int(os.environ.get("BENCH_PORT", "18471"))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -103,9 +107,11 @@ def measure_all(tools, runs=RUNS, prefix=()):
             for label, _ in tools if label not in failed]
 
 
-def table(title, floor, rows, skipped):
+def table(title, floor, rows, skipped, floor_note=None):
     print(f"\n## {title}")
     print(f"floor {floor:.3f} s" if floor else "")
+    if floor_note:
+        print(floor_note)
     base = next((r["median"] for r in rows if r["tool"].startswith("fetchbench")), None)
     print(f"| tool | wall median (s) | runs | x floor | x fetchbench |")
     print("|---|---|---|---|---|")
@@ -253,9 +259,104 @@ def link():
         teardown()
 
 
+def crawl_tools(start, c, out_dir):
+    """The crawl job's tools: (label, command, output file) each; and the skipped ones."""
+    tools, skipped = [], []
+    out = os.path.join(out_dir, "fetchbench.ndjson")
+    tools.append((f"fetchbench --next next --follow x2 -c {c}",
+                  [FETCHBENCH, "--url", start, "--next", "next", "--follow", "results[*].url", "--follow", "species.url",
+                   "-f", "capture_rate", "-m", "concurrent", "-c", str(c), "-q", "-o", out], out))
+    try:
+        import scrapy  # noqa: F401
+        out = os.path.join(out_dir, "scrapy.jsonl")
+        # Changed from Scrapy's defaults: the two concurrency limits (16 and 8 per domain), the log
+        # level and the telnet console. The other -s are its defaults already when no project is
+        # around, written out so a project's settings cannot change them. Kept as they are:
+        # DOWNLOAD_DELAY=0, RETRY_ENABLED with RETRY_TIMES=2 (nothing to retry here), the
+        # dupefilter, compression, the asyncio reactor. -O overwrites the feed (-o would append a
+        # run's items to the last run's).
+        tools.append((f"scrapy runspider (CONCURRENT_REQUESTS {c})",
+                      [sys.executable, "-m", "scrapy", "runspider", os.path.join(HERE, "scrapy_crawl.py"), "-a", f"start={start}",
+                       "-s", f"CONCURRENT_REQUESTS={c}", "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={c}",
+                       "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ROBOTSTXT_OBEY=False", "-s", "HTTPCACHE_ENABLED=False",
+                       "-s", "LOG_LEVEL=ERROR", "-s", "TELNETCONSOLE_ENABLED=False", "-O", out], out))
+    except ImportError:
+        skipped.append("scrapy (pip install scrapy)")
+    try:
+        import aiohttp  # noqa: F401
+        out = os.path.join(out_dir, "aiohttp.jsonl")
+        tools.append((f"aiohttp pages then gather x2 (limit {c})",
+                      [sys.executable, os.path.join(HERE, "aiohttp_crawl.py"), start, str(c), out], out))
+    except ImportError:
+        skipped.append("aiohttp crawl (pip install aiohttp)")
+    return tools, skipped
+
+
+def species_check(path, expected):
+    """None when the file holds `expected` lines, each a distinct URL with a capture_rate and no
+    error (fetchbench's records carry it in "fields", the others at the top); else what is wrong."""
+    lines = good = 0
+    urls = set()
+    try:
+        with open(path) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                lines += 1
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    continue
+                rate = (doc.get("fields") or {}).get("capture_rate", doc.get("capture_rate"))
+                if doc.get("error") is None and rate is not None:
+                    good += 1
+                    urls.add(doc.get("url"))
+    except OSError as e:
+        return f"no output: {e.strerror}"
+    if lines == good == len(urls) == expected:
+        return None
+    return f"{lines} lines, {good} species with capture_rate, {len(urls)} distinct URLs; expected {expected}"
+
+
+def crawl():
+    total, limit, c, latency = 151, 20, 50, 0.040
+    pages = math.ceil(total / limit)
+    requests = pages + 2 * total
+    critical = (pages + 2) * latency
+    waves = math.ceil(requests / c) * latency
+    server = Server("40ms")
+    out_dir = tempfile.mkdtemp(prefix="fetchbench-crawl-")
+    try:
+        start = f"{server.base}/api/v2/pokemon?limit={limit}"
+        tools, skipped = crawl_tools(start, c, out_dir)
+        rows = measure_all([(label, cmd) for label, cmd, _ in tools])
+        outputs = {label: out for label, _, out in tools}
+        bad = []
+        for r in rows:
+            problem = species_check(outputs[r["tool"]], total)
+            if problem:
+                r["tool"] += " [!]"
+                bad.append(f"[!] {r['tool'][:-4]}: {problem} (output of its last run)")
+        table(f"crawl job: list (limit {limit}, {pages} pages) -> {total} pokemon -> {total} species, "
+              f"{latency*1000:.0f} ms latency, c={c} (loopback)",
+              max(critical, waves), rows, skipped,
+              floor_note=f"= max(critical path {pages + 2} x {latency*1000:.0f} ms = {critical:.3f} s, "
+                         f"waves ceil({requests}/{c}) x {latency*1000:.0f} ms = {waves:.3f} s)")
+        measured = {r["tool"].removesuffix(" [!]") for r in rows}
+        bad += [f"[!] {label}: exited non-zero, no row (its command is on stderr)"
+                for label, _, _ in tools if label not in measured]
+        for line in bad:
+            print(line)
+        if not bad:
+            print(f"every tool's output: {total} species")
+    finally:
+        server.stop()
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
 if __name__ == "__main__":
     if not os.path.exists(FETCHBENCH):
         raise SystemExit("build first: cargo build --profile release-lto")
     print(f"# fetchbench benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {RUNS} runs per tool")
     for scenario in sys.argv[1:] or ["pokeapi", "raw", "scale"]:
-        {"pokeapi": pokeapi, "raw": raw, "scale": scale, "link": link}[scenario]()
+        {"pokeapi": pokeapi, "raw": raw, "scale": scale, "link": link, "crawl": crawl}[scenario]()
