@@ -255,12 +255,6 @@ impl RunArgs {
             None => None,
         };
         let defaults = ClientOptions::default();
-        if self.resume && crawl.is_crawl() {
-            return Err(usage(
-                "--resume",
-                "a crawl (--follow, --next) cannot be resumed yet: run it again".to_owned(),
-            ));
-        }
         Ok(Plan {
             target,
             ids,

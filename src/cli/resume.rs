@@ -17,11 +17,17 @@ use serde::Deserialize;
 use crate::plan::ids::Id;
 use tempfile::NamedTempFile;
 
-/// The ids a results file already holds successfully.
+/// The ids a results file already holds successfully, and, of a crawl's records, their URLs
+/// (a crawl's records share their seed's id: its leaves are told apart by URL).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DoneIds(HashSet<Id>);
+pub struct DoneIds(HashSet<Id>, Vec<String>);
 
 impl DoneIds {
+    /// The URLs of the crawl records already done.
+    pub fn urls(&self) -> &[String] {
+        &self.1
+    }
+
     pub fn contains(&self, id: &Id) -> bool {
         self.0.contains(id)
     }
@@ -50,6 +56,9 @@ pub struct Resumed {
 struct RecordHead {
     id: serde_json::Value,
     error: Option<serde_json::Value>,
+    /// Present on a crawl's records, with the URL that tells its leaves apart.
+    depth: Option<u32>,
+    url: Option<String>,
 }
 
 /// The id of a record as written: a number, or the word of a word list.
@@ -77,6 +86,7 @@ pub fn prepare(path: &Path) -> io::Result<Resumed> {
     let mut out = BufWriter::new(temp);
     let mut resumed = Resumed::default();
     let mut ids = HashSet::new();
+    let mut urls = Vec::new();
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     loop {
@@ -94,6 +104,9 @@ pub fn prepare(path: &Path) -> io::Result<Resumed> {
                 out.write_all(text)?;
                 out.write_all(b"\n")?;
                 ids.insert(id);
+                if let (Some(_), Some(url)) = (head.depth, head.url) {
+                    urls.push(url);
+                }
             }
             Ok(_) => resumed.failed += 1,
             Err(_) => resumed.damaged += 1,
@@ -102,7 +115,7 @@ pub fn prepare(path: &Path) -> io::Result<Resumed> {
     let temp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|e| e.error)?;
-    resumed.done = DoneIds(ids);
+    resumed.done = DoneIds(ids, urls);
     Ok(resumed)
 }
 

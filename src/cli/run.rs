@@ -102,7 +102,14 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     if plan.job.client.insecure {
         eprintln!("fetchbench: warning: --insecure: TLS certificates are not verified");
     }
-    let job = &plan.job;
+    let mut job = plan.job.clone();
+    let crawl = job.crawl.is_crawl();
+    if crawl {
+        // A crawl resumes by URL: its pages are fetched again, the results they lead to that
+        // the file holds are not.
+        job.crawl.done = done.urls().to_vec();
+    }
+    let job = &job;
     let cancel = CancellationToken::new();
     let signals = SignalWatch::spawn(cancel.clone(), plan.job.grace);
 
@@ -135,7 +142,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             .enumerate()
             .filter(|(position, _)| plan.shard.is_none_or(|s| s.takes(*position as u64)))
             .map(|(_, id)| id)
-            .filter(|id| !done.contains(id));
+            .filter(|id| crawl || !done.contains(id));
         let stats = run_one(&template, job, *run, ids, &mut progress, &cancel).await?;
         drop(progress);
         let ended_early = stats.ending != Ending::Completed;

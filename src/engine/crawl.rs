@@ -73,6 +73,9 @@ pub struct CrawlRules {
     pub every_level: bool,
     /// Where a range with no known end stops.
     pub stop: StopRules,
+    /// URLs an earlier, interrupted run already wrote (`--resume`): not requested again, the
+    /// documents that lead to them are.
+    pub done: Vec<String>,
 }
 
 impl CrawlRules {
@@ -265,6 +268,8 @@ pub struct CrawlCounts {
     pub over_budget: u64,
     /// Chains ended because a page named a page of the chain again.
     pub loops: u64,
+    /// Links to results an earlier run already wrote (`--resume`).
+    pub already_done: u64,
     /// Where and why a stop rule ended the range, if one did.
     pub stopped: Option<String>,
     /// Records that came in past the stop point: requested before it was known, not written.
@@ -277,6 +282,8 @@ pub(crate) struct Crawl {
     pub(crate) rules: CrawlRules,
     /// Canonical URLs requested (their hashes: 8 bytes a URL, not the URL's text).
     seen: HashSet<u64>,
+    /// Results an earlier run wrote, by the same hash.
+    done: HashSet<u64>,
     /// Each chain's pages (chain number, canonical URL hash), to tell a loop from a duplicate.
     chain_pages: HashSet<(u32, u64)>,
     /// Requests the run has made or is about to make.
@@ -292,8 +299,15 @@ pub(crate) struct Discovered {
 
 impl Crawl {
     pub(crate) fn new(rules: CrawlRules) -> Self {
+        let done = rules
+            .done
+            .iter()
+            .filter_map(|u| Url::parse(u).ok())
+            .map(|u| key(&u))
+            .collect();
         Self {
             rules,
+            done,
             seen: HashSet::new(),
             chain_pages: HashSet::new(),
             requests: 0,
@@ -370,6 +384,10 @@ impl Crawl {
         }
         if !self.seen.insert(key(&url)) {
             self.counts.duplicates += 1;
+            return None;
+        }
+        if self.done.contains(&key(&url)) {
+            self.counts.already_done += 1;
             return None;
         }
         if self.over_budget() {

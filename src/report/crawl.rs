@@ -55,6 +55,9 @@ pub struct CrawlReport {
     pub over_budget: u64,
     /// Chains ended because a page named a page of the chain again.
     pub loops: u64,
+    /// Links to results an earlier run already wrote (`--resume`): not fetched again.
+    #[serde(default)]
+    pub already_done: u64,
     /// Where and why a stop rule ended the range, or null.
     #[serde(default)]
     pub stopped: Option<String>,
@@ -73,6 +76,7 @@ impl CrawlReport {
             invalid: counts.invalid,
             over_budget: counts.over_budget,
             loops: counts.loops,
+            already_done: counts.already_done,
             stopped: counts.stopped.clone(),
             past_stop: counts.past_stop,
             levels: levels
@@ -99,6 +103,7 @@ impl CrawlReport {
             into.invalid += report.invalid;
             into.over_budget += report.over_budget;
             into.loops += report.loops;
+            into.already_done += report.already_done;
             into.past_stop += report.past_stop;
             if into.stopped.is_none() {
                 into.stopped.clone_from(&report.stopped);

@@ -29,6 +29,10 @@ struct Books {
     pages_peak: AtomicUsize,
     /// Pages after the first seen so far, for a gate that holds them until all are in.
     later_pages: tokio::sync::watch::Sender<usize>,
+    /// Item requests so far, to wait on.
+    items_seen: tokio::sync::watch::Sender<u32>,
+    /// Extra delay of every item, milliseconds (to interrupt a crawl midway).
+    item_delay_ms: std::sync::atomic::AtomicU64,
     /// Another server's address, for links that leave the origin.
     other: Mutex<Option<SocketAddr>>,
 }
@@ -86,6 +90,9 @@ impl CrawlServer {
 
 /// Counts a request and keeps the in-flight peak while the returned guard lives.
 fn hit(books: &Books, path: String) -> InFlight<'_> {
+    if path.starts_with("/item") {
+        books.items_seen.send_modify(|n| *n += 1);
+    }
     *books.hits.lock().expect("books").entry(path).or_default() += 1;
     let now = books.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     books.peak.fetch_max(now, Ordering::SeqCst);
@@ -234,6 +241,8 @@ async fn looping(State(books): State<Arc<Books>>, RawQuery(query): RawQuery) -> 
 async fn item(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
     let _flight = hit(&books, format!("/item/{id}/"));
     scramble(id).await;
+    let delay = books.item_delay_ms.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
     if id > ITEMS {
         return (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#).into_response();
     }
@@ -527,7 +536,7 @@ async fn a_failed_page_is_a_record_and_the_other_pages_still_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crawl_flags_without_a_crawl_and_resume_are_refused() {
+async fn crawl_flags_without_a_crawl_and_a_split_chain_are_refused() {
     let out = fetchbench(&["--max-pages", "3", "-r", "1", "-q"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -535,20 +544,6 @@ async fn crawl_flags_without_a_crawl_and_resume_are_refused() {
         "{}",
         stderr(&out)
     );
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("out.ndjson");
-    let out = fetchbench(&[
-        "--follow",
-        "species.url",
-        "-r",
-        "1",
-        "-o",
-        file.to_str().expect("UTF-8"),
-        "--resume",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let out = fetchbench(&[
         "--url",
         "http://127.0.0.1:9/list",
@@ -781,4 +776,73 @@ async fn host_concurrency_holds_each_host_to_its_share() {
         server.peak()
     );
     assert!(other.peak() <= 2, "{} in flight at the other", other.peak());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_keeps_the_crawl_s_records_and_resume_fetches_each_remaining_leaf_once() {
+    let server = CrawlServer::start().await;
+    server.books.item_delay_ms.store(40, Ordering::SeqCst);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = dir.path().join("out.ndjson");
+    let url = server.url("/list?limit=20");
+    let args = [
+        "--url",
+        url.as_str(),
+        "--next",
+        "next",
+        "--follow",
+        "results[*].url",
+        "-f",
+        "name",
+        "-m",
+        "concurrent",
+        "-c",
+        "4",
+        "-q",
+        "-o",
+        output.to_str().expect("UTF-8"),
+    ];
+    let child = std::process::Command::new(crate::common::run::BIN)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn fetchbench");
+    // Interrupt once a quarter of the leaves were asked for.
+    let mut seen = server.books.items_seen.subscribe();
+    tokio::time::timeout(Duration::from_secs(30), seen.wait_for(|n| *n >= 40))
+        .await
+        .expect("the crawl reached its leaves")
+        .expect("server running");
+    // SAFETY: a signal to our own child.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let first = crate::common::run::records_in(&std::fs::read(&output).expect("output"));
+    let n = first.len();
+    assert!((40..151).contains(&n), "{n} records after SIGINT");
+    assert_eq!(
+        names(&first),
+        expected_items(1..=n as u64),
+        "whole, in order, no gap"
+    );
+
+    server.books.item_delay_ms.store(0, Ordering::SeqCst);
+    let mut resumed = args.to_vec();
+    resumed.push("--resume");
+    let out = fetchbench(&resumed).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = crate::common::run::records_in(&std::fs::read(&output).expect("output"));
+    assert_eq!(names(&all), expected_items(1..=ITEMS));
+    assert_eq!(
+        server.hits("/item"),
+        151,
+        "each leaf fetched once over both runs"
+    );
 }
