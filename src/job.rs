@@ -88,6 +88,7 @@ pub struct JobBuilder {
     stop_after_missing: Option<u64>,
     until_empty: Option<String>,
     total: Option<String>,
+    items: Option<String>,
     cancel: CancellationToken,
 }
 
@@ -113,6 +114,7 @@ impl Job {
             stop_after_missing: None,
             until_empty: None,
             total: None,
+            items: None,
             cancel: CancellationToken::new(),
         }
     }
@@ -166,9 +168,7 @@ impl Job {
         let mut stats = RunStats::new(self.run.mode, self.run.concurrency.max(1), self.spec.rate);
         while let Some(record) = run.next().await {
             stats.add(&record);
-            if record.is_result() {
-                on_record(&record);
-            }
+            record.into_results(|result| on_record(&result));
         }
         stats.conclude(run.end());
         let summary = RunReport::from_stats(&stats, Some(self.len()));
@@ -209,15 +209,21 @@ impl Job {
             self.ids.clone().into_ids().map(Id::Num),
             self.cancel.clone(),
         )?;
-        Ok(futures_util::stream::unfold(run, |mut run| async move {
-            loop {
-                let record = run.next().await?;
-                // A crawl's steps on the way to its results are not delivered.
-                if record.is_result() {
-                    return Some((record, run));
+        let pending = std::collections::VecDeque::new();
+        Ok(futures_util::stream::unfold(
+            (run, pending),
+            |(mut run, mut pending)| async move {
+                // A crawl's steps on the way to its results are not delivered; a page of items
+                // gives one record per item.
+                loop {
+                    if let Some(result) = pending.pop_front() {
+                        return Some((result, (run, pending)));
+                    }
+                    let record = run.next().await?;
+                    record.into_results(|result| pending.push_back(result));
                 }
-            }
-        }))
+            },
+        ))
     }
 
     fn start(&self) -> Result<Run<impl Iterator<Item = Id> + Send + 'static>, JobError> {
@@ -265,6 +271,13 @@ impl JobBuilder {
     /// the first id plus that number.
     pub fn total(mut self, path: &str) -> Self {
         self.total = Some(path.to_owned());
+        self
+    }
+
+    /// The last level's documents are lists: one record per item of the list at `path`, the
+    /// fields read from the item, with no request per item.
+    pub fn items(mut self, path: &str) -> Self {
+        self.items = Some(path.to_owned());
         self
     }
 
@@ -377,6 +390,7 @@ impl JobBuilder {
         let crawl = CrawlRules {
             every_level: self.every_level,
             stop,
+            items: path(&self.items)?,
             ..CrawlRules::parse(&self.follow, self.next.as_deref())?
         };
         // A crawl may start from one URL without a placeholder: its one seed.

@@ -123,12 +123,50 @@ pub struct Lineage {
     /// Whether it is one of the results (a document of the last level, or a failure at any
     /// level, or any record when every level is asked for), rather than a step on the way.
     pub result: bool,
+    /// Its fields hold one list each, one element per item of the page's list (`--items`):
+    /// [`Record::into_results`] makes a record of each item.
+    pub items: bool,
 }
 
 impl Record {
     /// Whether the record belongs in the results: always outside a crawl (see [`Lineage`]).
     pub fn is_result(&self) -> bool {
         self.crawl.as_ref().is_none_or(|c| c.result)
+    }
+
+    /// Hands `each` the records this one gives the results: none for a step of a crawl, one
+    /// record per item for a page of items (`--items`: the request counted once, its items
+    /// written apart), itself otherwise.
+    pub fn into_results(self, mut each: impl FnMut(Record)) {
+        if !self.is_result() {
+            return;
+        }
+        let Some(lineage) = self
+            .crawl
+            .as_ref()
+            .filter(|c| c.items && self.failure.is_none())
+        else {
+            return each(self);
+        };
+        let count = self
+            .fields
+            .iter()
+            .map(|f| f.as_array().map_or(0, Vec::len))
+            .max()
+            .unwrap_or(0);
+        let mut lineage = (**lineage).clone();
+        lineage.items = false;
+        for i in 0..count {
+            each(Record {
+                fields: self
+                    .fields
+                    .iter()
+                    .map(|f| f.get(i).cloned().unwrap_or(Value::Null))
+                    .collect(),
+                crawl: Some(Box::new(lineage.clone())),
+                ..self.clone()
+            });
+        }
     }
 
     pub fn is_ok(&self) -> bool {

@@ -158,6 +158,11 @@ pub struct RunArgs {
     #[arg(long, help_heading = CRAWL)]
     pub all_levels: bool,
 
+    /// The last level's documents are lists: write one record per item of the list at PATH
+    /// (`results`), its fields (-f) read from the item, with no request per item.
+    #[arg(long, value_name = "PATH", help_heading = CRAWL)]
+    pub items: Option<String>,
+
     /// Stop a range after N consecutive ids answered 404 or 410 (a hit resets the count); those
     /// N are not written. Decided in id order, so it does not depend on timing.
     #[arg(long, value_name = "N", value_parser = parse_at_least_one, help_heading = CRAWL)]

@@ -148,12 +148,20 @@ impl RunArgs {
                 ),
             ));
         }
+        let items = path("--items", &self.items)?;
+        if items.is_some() && self.fields.is_empty() {
+            return Err(usage(
+                "--items",
+                "reads each item's fields: add them with -f".to_owned(),
+            ));
+        }
         let rules = CrawlRules {
             origins,
             max_pages: self.max_pages,
             max_requests: self.max_requests,
             every_level: self.all_levels,
             stop,
+            items,
             ..rules
         };
         let crawl_only = [

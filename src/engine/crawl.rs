@@ -76,6 +76,9 @@ pub struct CrawlRules {
     /// URLs an earlier, interrupted run already wrote (`--resume`): not requested again, the
     /// documents that lead to them are.
     pub done: Vec<String>,
+    /// The last level's documents are lists: each item at this path is a record of its own,
+    /// its fields read from the item, with no request per item.
+    pub items: Option<FieldPath>,
 }
 
 impl CrawlRules {
@@ -109,9 +112,29 @@ impl CrawlRules {
         u32::try_from(self.follow.len()).unwrap_or(u32::MAX)
     }
 
-    /// Whether documents are searched for anything besides the fields.
+    /// Whether documents are searched for anything besides the fields, or for the fields
+    /// under their items.
     pub(crate) fn reads_documents(&self) -> bool {
-        self.is_crawl() || self.stop.until_empty.is_some() || self.stop.total.is_some()
+        self.is_crawl()
+            || self.stop.until_empty.is_some()
+            || self.stop.total.is_some()
+            || self.items.is_some()
+    }
+
+    /// Whether a document at `depth` is a list of items (see `items`).
+    pub(crate) fn lists_items(&self, depth: u32) -> bool {
+        self.items.is_some() && depth == self.last_depth()
+    }
+
+    /// The field paths a document at `depth` is searched for: under every item when it is a
+    /// list of items (`results[*].name`), so one parse gives every item's fields.
+    pub(crate) fn field_paths(&self, depth: u32, fields: &[FieldPath]) -> Vec<FieldPath> {
+        match &self.items {
+            Some(items) if self.lists_items(depth) => {
+                fields.iter().map(|f| f.under_each(items)).collect()
+            }
+            _ => fields.to_vec(),
+        }
     }
 
     /// The paths a document at `depth` is searched for besides the fields: its level's links,

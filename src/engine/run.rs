@@ -25,7 +25,7 @@ use crate::engine::fetch::request::Fetcher;
 use crate::engine::http::connections::ConnectionCounter;
 use crate::plan::ids::Id;
 use crate::plan::template::Template;
-use crate::record::{ErrorKind, Failure, Record};
+use crate::record::{ErrorKind, Failure, Lineage, Record};
 
 /// A run in progress: ask it for the next record until it has none.
 ///
@@ -51,6 +51,8 @@ pub struct Run<I: Iterator<Item = Id>> {
     total_path: Option<String>,
     /// Records taken from the release order (handed out, held or dropped by a stop rule).
     released: u64,
+    /// The depth whose documents are lists of items (`--items`), if any.
+    items_at: Option<u32>,
     /// Records ready to release outside the reorder window (completion order, or after an abort).
     ready: VecDeque<Record>,
     dispatched: u64,
@@ -121,6 +123,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 .then(|| Stop::new(job.crawl.stop.after_missing)),
             total_path: job.crawl.stop.total.as_ref().map(|p| p.to_string()),
             released: 0,
+            items_at: job.crawl.items.as_ref().map(|_| job.crawl.last_depth()),
             ready: VecDeque::new(),
             dispatched: 0,
             handed_out: 0,
@@ -390,10 +393,11 @@ impl<I: Iterator<Item = Id>> Run<I> {
 
     fn complete(&mut self, done: Done) {
         let Done {
-            record,
+            mut record,
             place,
             found,
         } = done;
+        self.mark_items(&mut record, place.as_deref().map_or(0, |p| p.depth));
         self.count_failure(&record);
         let found = found.map(|f| *f).unwrap_or_default();
         self.note_stop_facts(&record, &found);
@@ -423,6 +427,24 @@ impl<I: Iterator<Item = Id>> Run<I> {
                     stop.end_after(0, reason);
                     self.frontier.end_seeds_after(0);
                 }
+            }
+        }
+    }
+
+    /// A page of items (`--items`) says so, so its items are written one by one.
+    fn mark_items(&self, record: &mut Record, depth: u32) {
+        if self.items_at != Some(depth) || !record.is_ok() {
+            return;
+        }
+        match record.crawl.as_mut() {
+            Some(lineage) => lineage.items = true,
+            None => {
+                record.crawl = Some(Box::new(Lineage {
+                    depth,
+                    parent: None,
+                    result: true,
+                    items: true,
+                }))
             }
         }
     }

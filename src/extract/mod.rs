@@ -53,6 +53,23 @@ impl FieldPath {
         &self.source
     }
 
+    /// This path under every element of the list at `list`: `name` under `results` is
+    /// `results[*].name`, whose value is the list of every item's `name`.
+    pub fn under_each(&self, list: &FieldPath) -> FieldPath {
+        let mut steps = list.steps.clone();
+        steps.push(Step::Each);
+        steps.extend(self.steps.iter().cloned());
+        let joint = if self.source.starts_with('[') {
+            ""
+        } else {
+            "."
+        };
+        FieldPath {
+            steps,
+            source: format!("{}[*]{joint}{}", list.source, self.source),
+        }
+    }
+
     /// The value at this path in `doc`, or null when any step is missing.
     pub fn get(&self, doc: &Value) -> Value {
         select(&self.steps, doc)

@@ -32,10 +32,13 @@ pub async fn write_run<I: Iterator<Item = Id>>(
             next = run.next() => {
                 let Some(record) = next else { break };
                 each(&record);
-                if !record.is_result() {
-                    continue;
-                }
-                sink.write(&record)?;
+                let mut written = Ok(());
+                record.into_results(|result| {
+                    if written.is_ok() {
+                        written = sink.write(&result);
+                    }
+                });
+                written?;
                 if !unflushed {
                     unflushed = true;
                     flush_timer.as_mut().reset(tokio::time::Instant::now() + FLUSH_INTERVAL);

@@ -846,3 +846,56 @@ async fn sigint_keeps_the_crawl_s_records_and_resume_fetches_each_remaining_leaf
         "each leaf fetched once over both runs"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_turn_each_page_into_one_record_per_item_without_a_request_each() {
+    let server = CrawlServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let url = server.url("/list?limit=20");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--next",
+        "next",
+        "--items",
+        "results",
+        "-f",
+        "name",
+        "-f",
+        "url",
+        "-m",
+        "concurrent",
+        "-q",
+        "--report",
+        report.to_str().expect("UTF-8"),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(names(&recs), expected_items(1..=ITEMS));
+    assert!(recs[24]["fields"]["url"]
+        .as_str()
+        .is_some_and(|u| u.ends_with("/item/25/")));
+    assert_eq!(server.hits("/list"), 8);
+    assert_eq!(server.hits("/item"), 0, "no request per item");
+    assert_eq!(read_json(&report)["runs"][0]["requests"], 8);
+
+    // A range of offsets, flat: the same items.
+    let url = server.url("/list?offset={}&limit=20");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--range",
+        "0..160:20",
+        "--items",
+        "results",
+        "-f",
+        "name",
+        "-q",
+        "-m",
+        "concurrent",
+    ])
+    .await;
+    assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
+}

@@ -412,6 +412,7 @@ fn lineage(place: &Place) -> Box<Lineage> {
         depth: place.depth,
         parent: place.parent.clone(),
         result: true,
+        items: false,
     })
 }
 

@@ -56,7 +56,7 @@ impl Settler {
         let crawl = rules.reads_documents().then(|| {
             let by_depth = (0..=rules.last_depth())
                 .map(|depth| {
-                    let mut paths = fields.paths().to_vec();
+                    let mut paths = rules.field_paths(depth, fields.paths());
                     paths.extend(rules.link_paths(depth));
                     FieldSet::new(paths)
                 })
