@@ -405,11 +405,12 @@ impl Crawl {
             self.counts.out_of_scope += 1;
             return None;
         }
-        if !self.seen.insert(key(&url)) {
+        let key = key(&url);
+        if !self.seen.insert(key) {
             self.counts.duplicates += 1;
             return None;
         }
-        if self.done.contains(&key(&url)) {
+        if self.done.contains(&key) {
             self.counts.already_done += 1;
             return None;
         }
