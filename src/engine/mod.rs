@@ -1,9 +1,11 @@
-//! The fetch engine: one scheduler for both modes, pulled one record at a time.
+//! The fetch engine: one scheduler for every run, pulled one record at a time.
 //!
 //! Sequential is concurrency 1; concurrent allows N requests in flight: N long-lived workers, each
-//! busy with one request from its start to its last body byte. Before each start the scheduler
-//! waits for a free worker and then for the shared rate limiter. Completions go through a bounded reorder window and leave
-//! in range order (or in completion order, when asked) as soon as the next one is in. Dispatch
+//! busy with one request from its start to its last body byte; a crawl is the same run whose
+//! frontier also holds the work its responses created (see `frontier`, `crawl`). Before each
+//! start the scheduler waits for a free worker and then for the shared rate limiter.
+//! Completions go through a bounded release window (see `release`) and leave in output order
+//! (or in completion order, when asked) as soon as the next one is in. Dispatch
 //! happens only while the consumer asks for the next record and never runs more than the window
 //! ahead of the oldest unreleased one, so memory stays flat for a range of any length, and a
 //! consumer that stops asking (a dropped stream, a closed pipe) stops the requests too.
