@@ -40,9 +40,9 @@ pub struct Run<I: Iterator<Item = Id>> {
     order: Order,
     window: u64,
     epoch: Instant,
-    reorder: Reorder<Record>,
+    reorder: Reorder<Box<Record>>,
     /// A crawl's release, in pre-order of positions (see `release::Tree`).
-    tree: Tree<Record>,
+    tree: Tree<Box<Record>>,
     /// A crawl's books; None in a flat run.
     crawl: Option<Crawl>,
     /// The stop rules of a range with no known end; None without any.
@@ -54,7 +54,7 @@ pub struct Run<I: Iterator<Item = Id>> {
     /// The depth whose documents are lists of items (`--items`), if any.
     items_at: Option<u32>,
     /// Records ready to release outside the reorder window (completion order, or after an abort).
-    ready: VecDeque<Record>,
+    ready: VecDeque<Box<Record>>,
     dispatched: u64,
     handed_out: u64,
     failed: u64,
@@ -277,13 +277,13 @@ impl<I: Iterator<Item = Id>> Run<I> {
         Some(counts)
     }
 
-    fn hand_out(&mut self, record: Record) -> Record {
+    fn hand_out(&mut self, record: Box<Record>) -> Record {
         self.handed_out += 1;
-        record
+        *record
     }
 
     /// The next record to hand out: released in order, then through the stop rules, if any.
-    fn take_released(&mut self) -> Option<Record> {
+    fn take_released(&mut self) -> Option<Box<Record>> {
         loop {
             if let Some(record) = self.stop.as_mut().and_then(Stop::next_passed) {
                 return Some(record);
@@ -299,7 +299,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
     }
 
-    fn pop_ready(&mut self) -> Option<Record> {
+    fn pop_ready(&mut self) -> Option<Box<Record>> {
         self.ready
             .pop_front()
             .or_else(|| self.reorder.pop_ready())
@@ -460,7 +460,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
 
     /// A crawl's record: what its document led to goes to the frontier, its place in the
     /// release is filled (its children's held first), and it is marked a result or a step.
-    fn complete_crawled(&mut self, mut record: Record, place: Place, found: Found) {
+    fn complete_crawled(&mut self, mut record: Box<Record>, place: Place, found: Found) {
         let Some(crawl) = self.crawl.as_mut() else {
             return;
         };
@@ -498,9 +498,10 @@ impl<I: Iterator<Item = Id>> Run<I> {
                      the chain ends here"
                 ),
             };
-            let record = self
+            let unsent = self
                 .fetcher
                 .unsent(&id, position, Some(&at), self.epoch, failure);
+            let record = Box::new(unsent);
             self.count_failure(&record);
             // Released as if dispatched, so the window's books balance.
             self.dispatched += 1;

@@ -12,9 +12,9 @@ use crate::record::Record;
 pub(crate) struct Stop {
     after_missing: Option<u64>,
     /// A streak of missing ids, held until a hit lets them through or the rule ends the range.
-    held: Vec<Record>,
+    held: Vec<Box<Record>>,
     /// Records let through, in order, to be handed out.
-    passed: VecDeque<Record>,
+    passed: VecDeque<Box<Record>>,
     /// The seed index of the last record that may be written, once a rule has fired.
     at: Option<u64>,
     /// Seeds whose page's list was empty (known out of order, acted on in order).
@@ -47,7 +47,7 @@ impl Stop {
     }
 
     /// Takes the next record in release order; the stop point, when this record fixed it.
-    pub(crate) fn release(&mut self, record: Record) -> Option<u64> {
+    pub(crate) fn release(&mut self, record: Box<Record>) -> Option<u64> {
         if let Some(at) = self.at {
             if record.index > at {
                 self.past += 1;
@@ -99,7 +99,7 @@ impl Stop {
     }
 
     /// The next record to hand out.
-    pub(crate) fn next_passed(&mut self) -> Option<Record> {
+    pub(crate) fn next_passed(&mut self) -> Option<Box<Record>> {
         self.passed.pop_front()
     }
 
@@ -115,8 +115,8 @@ mod tests {
     use super::*;
     use crate::plan::ids::Id;
 
-    fn record(index: u64, status: u16) -> Record {
-        Record {
+    fn record(index: u64, status: u16) -> Box<Record> {
+        Box::new(Record {
             index,
             id: Id::Num(index + 1),
             url: String::new(),
@@ -132,7 +132,7 @@ mod tests {
             failure: None,
             fields: Vec::new(),
             crawl: None,
-        }
+        })
     }
 
     fn passed(stop: &mut Stop) -> Vec<u64> {

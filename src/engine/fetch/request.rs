@@ -104,13 +104,13 @@ impl Fetcher {
             message,
         };
         Done {
-            record: self.unsent(
+            record: Box::new(self.unsent(
                 &work.id,
-                work.position,
+                work.output_index(),
                 work.place.as_deref(),
                 epoch,
                 failure,
-            ),
+            )),
             place: work.place.clone(),
             found: None,
         }
@@ -231,7 +231,7 @@ impl Fetcher {
             crawl: place.map(lineage),
         };
         Fetched {
-            record,
+            record: Box::new(record),
             body: attempt.body,
             place: work.place.clone(),
             next_link: attempt.next_link,

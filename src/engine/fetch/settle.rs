@@ -185,7 +185,7 @@ impl Settler {
     /// The record with its settled body, and what its document led to.
     fn done(
         &self,
-        record: Record,
+        record: Box<Record>,
         place: Option<Box<Place>>,
         next_link: Option<String>,
         depth: u32,
@@ -233,7 +233,8 @@ impl Settler {
 
 /// A request's outcome before its body is settled: the record, its fields still to come.
 pub(crate) struct Fetched {
-    pub(crate) record: Record,
+    /// Boxed from here to the hand-out, so each hand-over moves a pointer, not the record.
+    pub(crate) record: Box<Record>,
     pub(crate) body: WireBody,
     /// Where it sits in a crawl (None in a flat run).
     pub(crate) place: Option<Box<Place>>,
@@ -244,14 +245,14 @@ pub(crate) struct Fetched {
 /// A finished record, and in a crawl where it sits and what its document led to.
 #[derive(Debug)]
 pub(crate) struct Done {
-    pub(crate) record: Record,
+    pub(crate) record: Box<Record>,
     pub(crate) place: Option<Box<Place>>,
     /// None in a flat run without stop rules: a flat record's event stays small.
     pub(crate) found: Option<Box<Found>>,
 }
 
 /// The record with its settled body: decoded size, fields, and the first failure.
-fn finish(mut record: Record, settled: Settled) -> Record {
+fn finish(mut record: Box<Record>, settled: Settled) -> Box<Record> {
     record.bytes = settled.bytes;
     record.fields = settled.fields;
     if record.failure.is_none() {
