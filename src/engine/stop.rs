@@ -12,6 +12,8 @@ use crate::record::Record;
 pub(crate) struct Stop {
     after_missing: Option<u64>,
     /// A streak of missing ids, held until a hit lets them through or the rule ends the range.
+    // Boxed as they arrive from the release and leave for the hand-out: moved, never copied.
+    #[allow(clippy::vec_box)]
     held: Vec<Box<Record>>,
     /// Records let through, in order, to be handed out.
     passed: VecDeque<Box<Record>>,
