@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName};
 
 /// The pause when a 429 or 503 does not say how long (curl waits a second before a retry).
 const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
@@ -103,20 +103,30 @@ impl Pushback {
     }
 }
 
+// Names made once: looking a header up by text parses the name first, on every response.
+const REMAINING: [HeaderName; 2] = [
+    HeaderName::from_static("ratelimit-remaining"),
+    HeaderName::from_static("x-ratelimit-remaining"),
+];
+const RESET: [HeaderName; 2] = [
+    HeaderName::from_static("ratelimit-reset"),
+    HeaderName::from_static("x-ratelimit-reset"),
+];
+
 /// With no request left in the window (`RateLimit-Remaining: 0`), how long until the reset.
 fn exhausted_until_reset(headers: &HeaderMap) -> Option<Duration> {
-    let number = |names: [&str; 2]| {
+    let number = |names: &[HeaderName; 2]| {
         names
             .iter()
-            .find_map(|n| headers.get(*n))
+            .find_map(|n| headers.get(n))
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
     };
-    let remaining = number(["ratelimit-remaining", "x-ratelimit-remaining"])?;
+    let remaining = number(&REMAINING)?;
     if remaining > 0 {
         return None;
     }
-    let reset = number(["ratelimit-reset", "x-ratelimit-reset"])?;
+    let reset = number(&RESET)?;
     // The draft standard gives seconds from now; GitHub's X- form a Unix time.
     const UNIX_TIME: u64 = 1_000_000_000;
     if reset >= UNIX_TIME {
