@@ -58,17 +58,19 @@ impl Pushback {
     }
 
     /// Reads a response from `host`: a 429 or 503 pauses the host for its `Retry-After` (or a
-    /// second), a rate limit at zero for its reset.
+    /// second), a rate limit at zero (`quota_spent`, see [`is_remaining`]) for its reset.
     pub(crate) fn note(
         &self,
         host: &str,
         status: u16,
         retry_after: Option<Duration>,
         headers: &HeaderMap,
+        quota_spent: bool,
     ) {
         let pause = match status {
             429 | 503 => Some(retry_after.unwrap_or(DEFAULT_PAUSE)),
-            _ => exhausted_until_reset(headers),
+            _ if quota_spent => exhausted_until_reset(headers),
+            _ => None,
         };
         if let Some(pause) = pause.filter(|p| !p.is_zero()) {
             self.pause(host, pause.min(self.cap));
@@ -112,6 +114,11 @@ const RESET: [HeaderName; 2] = [
     HeaderName::from_static("ratelimit-reset"),
     HeaderName::from_static("x-ratelimit-reset"),
 ];
+
+/// Whether `name` counts the requests left in a rate limit's window.
+pub(crate) fn is_remaining(name: &HeaderName) -> bool {
+    REMAINING.contains(name)
+}
 
 /// With no request left in the window (`RateLimit-Remaining: 0`), how long until the reset.
 fn exhausted_until_reset(headers: &HeaderMap) -> Option<Duration> {
@@ -170,9 +177,9 @@ mod tests {
     fn many_answers_of_one_push_back_are_one_pause_capped() {
         let pushback = Pushback::new(Duration::from_secs(5));
         let none = HeaderMap::new();
-        pushback.note("h", 200, None, &none);
+        pushback.note("h", 200, None, &none, false);
         assert_eq!(pushback.counts().pauses, 0);
-        pushback.note("h", 429, Some(Duration::from_secs(3600)), &none);
+        pushback.note("h", 429, Some(Duration::from_secs(3600)), &none, false);
         assert_eq!(pushback.counts().longest, Duration::from_secs(5));
         assert_eq!(pushback.counts().pauses, 1);
     }

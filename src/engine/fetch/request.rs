@@ -17,7 +17,7 @@ use crate::engine::crawl::{self, NextPage, Place};
 use crate::engine::fetch::decode::Encoding;
 use crate::engine::fetch::failure::{self, permanent, too_large};
 use crate::engine::fetch::host_limits::HostLimits;
-use crate::engine::fetch::pushback::{Pushback, PushbackCounts};
+use crate::engine::fetch::pushback::{self, Pushback, PushbackCounts};
 use crate::engine::fetch::redirect;
 use crate::engine::fetch::retry::{is_transient_status, retry_after, Transience};
 use crate::engine::fetch::settle::{Done, Fetched, Settler, WireBody};
@@ -316,11 +316,17 @@ impl Fetcher {
             Transience::Transient { retry_after } => retry_after,
             Transience::Permanent => None,
         };
-        self.pushback
-            .note(target.host(), status.as_u16(), said, response.headers());
+        let head = scan_head(response.headers());
+        self.pushback.note(
+            target.host(),
+            status.as_u16(),
+            said,
+            response.headers(),
+            head.quota_spent,
+        );
         // From here on a server answered: every outcome, failures included, carries its version.
         let answered = |failed: Attempt| Attempt { version, ..failed };
-        if let Some((name, bytes)) = oversized_field(response.headers()) {
+        if let Some((name, bytes)) = head.oversized {
             let failure = permanent(ErrorKind::Request, failure::field_too_large(name, bytes));
             return answered(failed_attempt(code, 0, failure));
         }
@@ -441,13 +447,30 @@ impl Located<'_> {
     }
 }
 
-/// The first header field over `head_limits::FIELD_BYTES`, and its size. hyper limits only the
-/// whole head; curl also limits each field, which a head of a few huge fields would pass.
-fn oversized_field(headers: &HeaderMap) -> Option<(&str, usize)> {
-    headers.iter().find_map(|(name, value)| {
+/// What one pass over a response's head finds.
+struct HeadScan<'a> {
+    /// The first header field over `head_limits::FIELD_BYTES`, and its size: hyper limits only
+    /// the whole head; curl also limits each field, which a head of a few huge fields would pass.
+    oversized: Option<(&'a str, usize)>,
+    /// A rate limit said nothing is left (the push-back reads its reset only then).
+    quota_spent: bool,
+}
+
+fn scan_head(headers: &HeaderMap) -> HeadScan<'_> {
+    let mut scan = HeadScan {
+        oversized: None,
+        quota_spent: false,
+    };
+    for (name, value) in headers {
         let bytes = name.as_str().len() + value.len();
-        (bytes > head_limits::FIELD_BYTES).then_some((name.as_str(), bytes))
-    })
+        if bytes > head_limits::FIELD_BYTES && scan.oversized.is_none() {
+            scan.oversized = Some((name.as_str(), bytes));
+        }
+        if value.as_bytes() == b"0" && pushback::is_remaining(name) {
+            scan.quota_spent = true;
+        }
+    }
+    scan
 }
 
 fn http_version(version: reqwest::Version) -> &'static str {
