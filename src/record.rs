@@ -35,6 +35,8 @@ pub enum ErrorKind {
     Request,
     /// A crawl's chain of pages named one of its pages again; the chain ends there.
     Pagination,
+    /// robots.txt disallows the URL (`--robots`): no request was made.
+    Robots,
 }
 
 impl ErrorKind {
@@ -49,6 +51,7 @@ impl ErrorKind {
             ErrorKind::Redirect => "redirect",
             ErrorKind::Request => "request",
             ErrorKind::Pagination => "pagination",
+            ErrorKind::Robots => "robots",
         }
     }
 }

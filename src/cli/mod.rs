@@ -299,6 +299,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "RATE", help_heading = CONCURRENCY)]
     pub host_rate: Option<Rate>,
 
+    /// Read each origin's robots.txt before its first request and keep to it: a disallowed URL
+    /// is a `robots` failure with no request, and `Crawl-delay` spaces the starts to that
+    /// origin. A robots.txt that answers 4xx allows everything; 5xx or no answer, nothing.
+    #[arg(long, help_heading = CONCURRENCY)]
+    pub robots: bool,
+
     /// Requests the rate limiter lets out at once after an idle spell.
     #[arg(
         long,

@@ -287,6 +287,7 @@ impl RunArgs {
                     max_headers: self.max_headers,
                     host_concurrency: self.host_concurrency,
                     host_rate: self.host_rate,
+                    robots: self.robots,
                     max_body: self.max_body,
                     insecure: self.insecure,
                     ca_certs,

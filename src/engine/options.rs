@@ -22,6 +22,8 @@ pub struct ClientOptions {
     pub host_concurrency: Option<usize>,
     /// Request starts to one host paced at this rate (`--host-rate`).
     pub host_rate: Option<crate::plan::rate::Rate>,
+    /// Read each origin's robots.txt and keep to it (`--robots`).
+    pub robots: bool,
     /// Bodies larger than this (after decompression) fail with "body too large" once it is passed.
     pub max_body: u64,
     /// Accept invalid TLS certificates.
@@ -55,6 +57,7 @@ impl Default for ClientOptions {
             max_headers: head_limits::FIELDS,
             host_concurrency: None,
             host_rate: None,
+            robots: false,
             max_body: 64 * 1024 * 1024,
             insecure: false,
             ca_certs: Vec::new(),

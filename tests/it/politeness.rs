@@ -61,10 +61,34 @@ async fn quota(State(books): State<Arc<Books>>) -> Response {
         .into_response()
 }
 
+/// `robots.txt` disallowing item 13 with a crawl delay of half a second, unless the server is
+/// told to answer it 503 (`too_many` set to a marker, see the test).
+async fn robots(State(books): State<Arc<Books>>) -> Response {
+    if books.too_many.load(Ordering::SeqCst) == u32::MAX {
+        return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
+    }
+    "User-agent: *\nDisallow: /item/13\nCrawl-delay: 0.5\n".into_response()
+}
+
+async fn item(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
+    books.arrivals.lock().expect("books").push(Instant::now());
+    books.seen.fetch_add(1, Ordering::SeqCst);
+    if id == 13 {
+        books.too_many.fetch_add(1000, Ordering::SeqCst);
+    }
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        format!(r#"{{"id":{id}}}"#),
+    )
+        .into_response()
+}
+
 async fn start(books: Arc<Books>) -> (String, tokio::task::JoinHandle<()>) {
     let app = Router::new()
         .route("/limited/{id}", get(limited))
         .route("/quota/{id}", get(quota))
+        .route("/robots.txt", get(robots))
+        .route("/item/{id}", get(item))
         .with_state(books);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -111,7 +135,7 @@ async fn a_429_pauses_every_request_to_the_host_until_its_retry_after() {
         after_burst.duration_since(first)
     );
     let run = &read_json(&report)["runs"][0];
-    assert_eq!(run["host_pauses"], 1);
+    assert!(run["host_pauses"].as_u64().is_some_and(|n| n >= 1), "{run}");
     assert!(run["longest_pause_ms"]
         .as_f64()
         .is_some_and(|ms| ms >= 1999.0));
@@ -139,4 +163,74 @@ async fn a_rate_limit_at_zero_waits_for_its_reset_instead_of_drawing_429s() {
         arrivals[1].duration_since(arrivals[0]) >= Duration::from_millis(700),
         "the second request did not wait for the reset"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn robots_txt_keeps_disallowed_urls_unrequested_and_spaces_the_starts() {
+    let books = Arc::new(Books::default());
+    let (base, server) = start(Arc::clone(&books)).await;
+    let out = fetchbench(&[
+        "--url",
+        &format!("{base}/item/{{}}"),
+        "-r",
+        "11..=14",
+        "-m",
+        "concurrent",
+        "-c",
+        "8",
+        "--robots",
+        "-q",
+    ])
+    .await;
+    server.abort();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 4);
+    assert!(
+        recs[2]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("robots.txt")),
+        "{}",
+        recs[2]
+    );
+    assert!(recs[2]["status"].is_null());
+    assert_eq!(
+        books.seen.load(Ordering::SeqCst),
+        3,
+        "item 13 was never requested"
+    );
+    assert_eq!(books.too_many.load(Ordering::SeqCst), 0);
+    let mut arrivals = books.arrivals.lock().expect("books").clone();
+    arrivals.sort();
+    for pair in arrivals.windows(2) {
+        assert!(
+            pair[1].duration_since(pair[0]) >= Duration::from_millis(400),
+            "starts {:?} apart under Crawl-delay: 0.5",
+            pair[1].duration_since(pair[0])
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_robots_txt_that_answers_5xx_disallows_everything() {
+    let books = Arc::new(Books::default());
+    books.too_many.store(u32::MAX, Ordering::SeqCst);
+    let (base, server) = start(Arc::clone(&books)).await;
+    let out = fetchbench(&[
+        "--url",
+        &format!("{base}/item/{{}}"),
+        "-r",
+        "1..=3",
+        "-m",
+        "concurrent",
+        "--robots",
+        "-q",
+    ])
+    .await;
+    server.abort();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(records(&out)
+        .iter()
+        .all(|r| r["error"].as_str().is_some_and(|e| e.contains("503"))));
+    assert_eq!(books.seen.load(Ordering::SeqCst), 0);
 }

@@ -9,4 +9,5 @@ pub(crate) mod pushback;
 mod redirect;
 pub mod request;
 pub mod retry;
+pub(crate) mod robots;
 pub(crate) mod settle;

@@ -20,6 +20,7 @@ use crate::engine::fetch::host_limits::HostLimits;
 use crate::engine::fetch::pushback::{self, Pushback, PushbackCounts};
 use crate::engine::fetch::redirect;
 use crate::engine::fetch::retry::{is_transient_status, retry_after, Transience};
+use crate::engine::fetch::robots::{self, Robots, Rules};
 use crate::engine::fetch::settle::{Done, Fetched, Settler, WireBody};
 use crate::engine::frontier::Work;
 use crate::engine::http::connections::{self, ConnectionCounter};
@@ -50,6 +51,9 @@ pub struct Fetcher {
     pushback: Pushback,
     /// `--host-concurrency` and `--host-rate`.
     hosts: HostLimits,
+    /// With `--robots`: each origin's robots.txt, and the product token it is read for.
+    robots: Option<Robots>,
+    robots_agent: String,
 }
 
 /// What one attempt received, before its body is decoded and its fields extracted.
@@ -89,6 +93,8 @@ impl Fetcher {
             link_pages: crawl.next == Some(NextPage::LinkHeader),
             pushback: Pushback::new(options.retry.max_retry_wait),
             hosts: HostLimits::new(options.host_concurrency, options.host_rate),
+            robots: options.robots.then(Robots::default),
+            robots_agent: product_token(&options.user_agent),
             options: options.clone(),
             pacer,
             cancel,
@@ -193,6 +199,21 @@ impl Fetcher {
         };
         let start = Instant::now();
         let mut attempts = 1;
+        let (rules, refusal) = match (&self.robots, target) {
+            (Some(_), Some(target)) => {
+                let rules = self.robots_rules(target).await;
+                let refusal = rules.as_ref().and_then(|r| r.refusal(&target_text(target)));
+                (rules, refusal)
+            }
+            _ => (None, None),
+        };
+        if let Some(message) = refusal {
+            let attempt = failed_attempt(None, 0, permanent(ErrorKind::Robots, message));
+            return self.finish(work, located, attempt, 0, start, epoch, scheduled);
+        }
+        if let Some(rules) = &rules {
+            rules.space().await;
+        }
         let mut attempt = self.attempt(target, &request, depth).await;
         while let Some(wait) = attempt
             .failure
@@ -203,18 +224,36 @@ impl Fetcher {
                 break;
             }
             attempts += 1;
+            if let Some(rules) = &rules {
+                rules.space().await;
+            }
             attempt = self.attempt(target, &request, depth).await;
         }
-        let elapsed = start.elapsed();
         if self.transport.uses_pool() {
             // Let reqwest put the connection back in its pool before the slot goes to the next
             // request, which would otherwise open a second connection a one-slot run never
             // needed (the direct path gives its connection back as the body ends).
             tokio::task::yield_now().await;
         }
+        self.finish(work, located, attempt, attempts, start, epoch, scheduled)
+    }
+
+    /// The record of `work`'s last attempt, its body still to settle.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        work: &Work,
+        located: Located<'_>,
+        attempt: Attempt,
+        attempts: u32,
+        start: Instant,
+        epoch: Instant,
+        scheduled: Duration,
+    ) -> Fetched {
+        let elapsed = start.elapsed();
         let record = Record {
             index: work.output_index(),
-            id: id.clone(),
+            id: work.id.clone(),
             url: located.shown(),
             status: attempt.status,
             http_version: attempt.version,
@@ -228,7 +267,7 @@ impl Fetcher {
             attempts,
             failure: attempt.failure,
             fields: Vec::new(),
-            crawl: place.map(lineage),
+            crawl: work.place.as_deref().map(lineage),
         };
         Fetched {
             record: Box::new(record),
@@ -236,6 +275,44 @@ impl Fetcher {
             place: work.place.clone(),
             next_link: attempt.next_link,
         }
+    }
+
+    /// The robots.txt rules of `target`'s origin, fetched on its first request.
+    async fn robots_rules(&self, target: Target<'_>) -> Option<Arc<Rules>> {
+        let robots = self.robots.as_ref()?;
+        let url = target.to_url().ok()?;
+        let origin = url.origin().ascii_serialization();
+        let slot = robots.slot(&origin);
+        let rules = slot
+            .get_or_init(|| async {
+                let robots_url = format!("{origin}/robots.txt");
+                let answer = self.fetch_robots(&robots_url).await;
+                Arc::new(Rules::from_answer(&self.robots_agent, answer, &robots_url))
+            })
+            .await;
+        Some(Arc::clone(rules))
+    }
+
+    /// A robots.txt: its status and body (at most `robots::MAX_BYTES`), or None when nothing
+    /// answered.
+    async fn fetch_robots(&self, url: &str) -> Option<(u16, Vec<u8>)> {
+        let url = reqwest::Url::parse(url).ok()?;
+        let headers = HeaderMap::new();
+        let mut reply = self
+            .transport
+            .send(reqwest::Method::GET, Target::Url(&url), &headers, None)
+            .await
+            .ok()?;
+        let status = reply.status().as_u16();
+        let mut body = Vec::new();
+        while let Ok(Some(chunk)) = reply.chunk().await {
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > robots::MAX_BYTES {
+                body.truncate(usize::try_from(robots::MAX_BYTES).unwrap_or(usize::MAX));
+                break;
+            }
+        }
+        Some((status, body))
     }
 
     /// Where `id`'s request goes. On the run's prepared origin a numeric id's URL needs no
@@ -410,6 +487,25 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// The URL a target names, as robots.txt rules match it.
+fn target_text(target: Target<'_>) -> String {
+    match target {
+        Target::Url(url) => url.as_str().to_owned(),
+        Target::Verbatim(text, _) => text.to_owned(),
+    }
+}
+
+/// The product token of a User-Agent (`fetchbench/0.1.0 (...)` reads as `fetchbench`), which
+/// robots.txt groups are matched against.
+fn product_token(agent: &str) -> String {
+    agent
+        .split(['/', ' '])
+        .next()
+        .filter(|t| !t.is_empty())
+        .unwrap_or("fetchbench")
+        .to_owned()
 }
 
 /// A crawl record's lineage; whether it is a result is decided when it completes.
