@@ -238,8 +238,10 @@ impl Fetcher {
         self.finish(work, located, attempt, attempts, start, epoch, scheduled)
     }
 
-    /// The record of `work`'s last attempt, its body still to settle.
+    /// The record of `work`'s last attempt, its body still to settle. Inlined: out of line, its
+    /// arguments (the attempt, its body) are copied into the call.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn finish(
         &self,
         work: &Work,
