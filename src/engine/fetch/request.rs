@@ -201,7 +201,8 @@ impl Fetcher {
         let mut attempts = 1;
         let (rules, refusal) = match (&self.robots, target) {
             (Some(_), Some(target)) => {
-                let rules = self.robots_rules(target).await;
+                // Boxed: inline, the robots.txt fetch would make every request's future larger.
+                let rules = Box::pin(self.robots_rules(target)).await;
                 let refusal = rules.as_ref().and_then(|r| r.refusal(&target_text(target)));
                 (rules, refusal)
             }
