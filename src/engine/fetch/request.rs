@@ -209,8 +209,7 @@ impl Fetcher {
             _ => (None, None),
         };
         if let Some(message) = refusal {
-            let attempt = failed_attempt(None, 0, permanent(ErrorKind::Robots, message));
-            return self.finish(work, located, attempt, 0, start, epoch, scheduled);
+            return self.refused(work, located, message, start, epoch, scheduled);
         }
         if let Some(rules) = &rules {
             rules.space().await;
@@ -278,6 +277,23 @@ impl Fetcher {
             place: work.place.clone(),
             next_link: attempt.next_link,
         }
+    }
+
+    /// The record of work robots.txt disallows: no request made. Kept out of line, away from
+    /// the path every request takes.
+    #[cold]
+    #[inline(never)]
+    fn refused(
+        &self,
+        work: &Work,
+        located: Located<'_>,
+        message: String,
+        start: Instant,
+        epoch: Instant,
+        scheduled: Duration,
+    ) -> Fetched {
+        let attempt = failed_attempt(None, 0, permanent(ErrorKind::Robots, message));
+        self.finish(work, located, attempt, 0, start, epoch, scheduled)
     }
 
     /// The robots.txt rules of `target`'s origin, fetched on its first request.
