@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::crawl::{self, NextPage, Place};
 use crate::engine::fetch::decode::Encoding;
 use crate::engine::fetch::failure::{self, permanent, too_large};
-use crate::engine::fetch::host_limits::HostLimits;
+use crate::engine::fetch::host_limits::{HostLimits, HostSlot};
 use crate::engine::fetch::pushback::{self, Pushback, PushbackCounts};
 use crate::engine::fetch::redirect;
 use crate::engine::fetch::retry::{is_transient_status, retry_after, Transience};
@@ -211,10 +211,8 @@ impl Fetcher {
         if let Some(message) = refusal {
             return self.refused(work, located, message, start, epoch, scheduled);
         }
-        if let Some(rules) = &rules {
-            rules.space().await;
-        }
-        let mut attempt = self.attempt(target, &request, depth).await;
+        let rules = rules.as_deref();
+        let mut attempt = self.attempt(target, &request, depth, rules).await;
         while let Some(wait) = attempt
             .failure
             .as_ref()
@@ -224,10 +222,7 @@ impl Fetcher {
                 break;
             }
             attempts += 1;
-            if let Some(rules) = &rules {
-                rules.space().await;
-            }
-            attempt = self.attempt(target, &request, depth).await;
+            attempt = self.attempt(target, &request, depth, rules).await;
         }
         if self.transport.uses_pool() {
             // Let reqwest put the connection back in its pool before the slot goes to the next
@@ -276,6 +271,20 @@ impl Fetcher {
             body: attempt.body,
             place: work.place.clone(),
             next_link: attempt.next_link,
+        }
+    }
+
+    /// Waits for whatever holds a request to `target` back: a host that pushed back, robots.txt's
+    /// `Crawl-delay`, the per-host limits; the place at the host it holds, if any. One wait
+    /// point for all of them keeps every request's future small.
+    async fn gate(&self, target: Target<'_>, rules: Option<&Rules>) -> Option<HostSlot> {
+        self.pushback.wait(target.host()).await;
+        if let Some(rules) = rules {
+            rules.space().await;
+        }
+        match self.hosts.any() {
+            true => Some(self.hosts.admit(target.host()).await),
+            false => None,
         }
     }
 
@@ -361,17 +370,19 @@ impl Fetcher {
 
     /// One request: send it and receive the whole body (undecoded). Transport errors and
     /// retryable statuses come back as a failure with their transience.
-    async fn attempt(&self, target: Option<Target<'_>>, request: &Outgoing, depth: u32) -> Attempt {
+    async fn attempt(
+        &self,
+        target: Option<Target<'_>>,
+        request: &Outgoing,
+        depth: u32,
+        rules: Option<&Rules>,
+    ) -> Attempt {
         let Some(target) = target else {
             let message = "not a valid URL once the id is filled in".to_owned();
             return failed_attempt(None, 0, permanent(ErrorKind::Request, message));
         };
-        self.pushback.wait(target.host()).await;
         // Held until this function returns, after the body.
-        let _slot = match self.hosts.any() {
-            true => Some(self.hosts.admit(target.host()).await),
-            false => None,
-        };
+        let _slot = self.gate(target, rules).await;
         let sent = Instant::now();
         let (response, connect) = connections::timing_connect(redirect::send(
             &self.transport,
