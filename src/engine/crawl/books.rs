@@ -1,0 +1,316 @@
+//! The books of a crawl's run: one request per canonical URL (a 64-bit hash each, not the
+//! URL's text), each chain's pages to tell a loop from a duplicate, the request budget, and the
+//! counts of what was skipped and why.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+
+use reqwest::Url;
+
+use super::{CrawlRules, Found, Origins, Place};
+
+/// What a crawl skipped and found, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrawlCounts {
+    /// Pages fetched as a chain's next page.
+    pub pages: u64,
+    /// Links to a URL already requested in this run.
+    pub duplicates: u64,
+    /// Links to an origin the crawl may not leave for.
+    pub out_of_scope: u64,
+    /// Links that are not URLs.
+    pub invalid: u64,
+    /// Work not requested because `--max-requests` or `--max-pages` was reached.
+    pub over_budget: u64,
+    /// Chains ended because a page named a page of the chain again.
+    pub loops: u64,
+    /// Links to results an earlier run already wrote (`--resume`).
+    pub already_done: u64,
+    /// Where and why a stop rule ended the range, if one did.
+    pub stopped: Option<String>,
+    /// Records that came in past the stop point: requested before it was known, not written.
+    pub past_stop: u64,
+}
+
+/// The books of one run's crawl.
+#[derive(Debug)]
+pub(crate) struct Crawl {
+    pub(crate) rules: CrawlRules,
+    /// Canonical URLs requested (their hashes: 8 bytes a URL, not the URL's text).
+    seen: HashSet<u64>,
+    /// Results an earlier run wrote, by the same hash.
+    done: HashSet<u64>,
+    /// Each chain's pages (chain number, canonical URL hash), to tell a loop from a duplicate.
+    chain_pages: HashSet<(u32, u64)>,
+    /// Requests the run has made or is about to make.
+    requests: u64,
+    pub(crate) counts: CrawlCounts,
+}
+
+/// Children of a finished document, and a loop to record if its next page came round again.
+pub(crate) struct Discovered {
+    pub(crate) places: Vec<Place>,
+    pub(crate) looped: Option<(Place, String)>,
+}
+
+impl Crawl {
+    pub(crate) fn new(rules: CrawlRules) -> Self {
+        let done = rules
+            .done
+            .iter()
+            .filter_map(|u| Url::parse(u).ok())
+            .map(|u| key(&u))
+            .collect();
+        Self {
+            rules,
+            done,
+            seen: HashSet::new(),
+            chain_pages: HashSet::new(),
+            requests: 0,
+            counts: CrawlCounts::default(),
+        }
+    }
+
+    /// Books a seed as it is dispatched; false when the request budget is spent.
+    pub(crate) fn admit_seed(&mut self, place: &Place, url: Option<&Url>) -> bool {
+        if self.over_budget() {
+            self.counts.over_budget += 1;
+            return false;
+        }
+        self.requests += 1;
+        if let Some(url) = url {
+            let key = key(url);
+            self.seen.insert(key);
+            self.chain_pages.insert((place.chain, key));
+        }
+        true
+    }
+
+    fn over_budget(&self) -> bool {
+        self.rules
+            .max_requests
+            .is_some_and(|max| self.requests >= max)
+    }
+
+    /// What `parent`'s document (fetched from `base`, whose seed origin is `seed_origin`)
+    /// leads to: its links, deduplicated, in scope and within budget, ranked in document
+    /// order, then its next page.
+    pub(crate) fn discover(&mut self, parent: &Place, base: &Url, found: Found) -> Discovered {
+        let mut places = Vec::new();
+        let mut rank = 0u32;
+        for link in found.links {
+            let Some(url) = self.admit(base, &link) else {
+                continue;
+            };
+            places.push(Place {
+                at: parent.at.child(rank),
+                depth: parent.depth + 1,
+                url: Some(url),
+                parent: Some(base.to_string()),
+                chain: parent.chain,
+                page: parent.page,
+            });
+            rank += 1;
+        }
+        let mut looped = None;
+        if let Some(next) = found.next.filter(|_| parent.depth == 0) {
+            match self.next_page(parent, base, &next) {
+                NextStep::Go(place) => places.push(place),
+                NextStep::Loop(place) => looped = Some((place, next)),
+                NextStep::Stop => {}
+            }
+        }
+        Discovered { places, looped }
+    }
+
+    /// A link's URL if it is to be requested: resolved, in scope, new, within budget.
+    fn admit(&mut self, base: &Url, link: &str) -> Option<Url> {
+        let Ok(mut url) = base.join(link) else {
+            self.counts.invalid += 1;
+            return None;
+        };
+        url.set_fragment(None);
+        if !matches!(url.scheme(), "http" | "https") {
+            self.counts.invalid += 1;
+            return None;
+        }
+        if !self.in_scope(base, &url) {
+            self.counts.out_of_scope += 1;
+            return None;
+        }
+        let key = key(&url);
+        if !self.seen.insert(key) {
+            self.counts.duplicates += 1;
+            return None;
+        }
+        if self.done.contains(&key) {
+            self.counts.already_done += 1;
+            return None;
+        }
+        if self.over_budget() {
+            self.counts.over_budget += 1;
+            return None;
+        }
+        self.requests += 1;
+        Some(url)
+    }
+
+    fn in_scope(&self, base: &Url, url: &Url) -> bool {
+        if url.origin() == base.origin() {
+            return true;
+        }
+        match &self.rules.origins {
+            Origins::Seeds => false,
+            Origins::Any => true,
+            Origins::Also(allowed) => {
+                let origin = url.origin().ascii_serialization();
+                allowed.iter().any(|a| a.trim_end_matches('/') == origin)
+            }
+        }
+    }
+
+    fn next_page(&mut self, page: &Place, base: &Url, next: &str) -> NextStep {
+        let Ok(mut url) = base.join(next) else {
+            self.counts.invalid += 1;
+            return NextStep::Stop;
+        };
+        url.set_fragment(None);
+        let place = Place {
+            at: page.at.next_page(),
+            depth: 0,
+            url: Some(url.clone()),
+            parent: Some(base.to_string()),
+            chain: page.chain,
+            page: page.page + 1,
+        };
+        let key = key(&url);
+        if !self.chain_pages.insert((page.chain, key)) {
+            self.counts.loops += 1;
+            return NextStep::Loop(place);
+        }
+        let pages_so_far = u64::from(page.page) + 1;
+        if self.rules.max_pages.is_some_and(|max| pages_so_far >= max) {
+            self.counts.over_budget += 1;
+            return NextStep::Stop;
+        }
+        if !self.seen.insert(key) {
+            self.counts.duplicates += 1;
+            return NextStep::Stop;
+        }
+        if self.over_budget() {
+            self.counts.over_budget += 1;
+            return NextStep::Stop;
+        }
+        self.requests += 1;
+        self.counts.pages += 1;
+        NextStep::Go(place)
+    }
+}
+
+enum NextStep {
+    Go(Place),
+    Loop(Place),
+    Stop,
+}
+
+/// The hash of a URL's canonical form: scheme and host lower-cased and the scheme's default
+/// port dropped (as parsing does), the fragment dropped (by the caller).
+fn key(url: &Url) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    url.as_str().hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::crawl::NextPage;
+
+    fn rules(follow: &[&str], next: Option<NextPage>) -> CrawlRules {
+        CrawlRules {
+            follow: follow.iter().map(|p| p.parse().expect("a path")).collect(),
+            next,
+            ..CrawlRules::default()
+        }
+    }
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).expect("a URL")
+    }
+
+    #[test]
+    fn links_come_in_document_order_resolved_and_deduplicated() {
+        let mut crawl = Crawl::new(rules(&["results[*].url"], None));
+        let base = url("http://h.test/api/list?page=1");
+        let found = Found {
+            links: vec![
+                "/api/1/".into(),
+                "http://H.TEST:80/api/2/#top".into(),
+                "http://h.test/api/1/".into(),
+                "http://other.test/x".into(),
+                "3/".into(),
+            ],
+            next: None,
+            ..Found::default()
+        };
+        let seed = Place::seed(0);
+        let discovered = crawl.discover(&seed, &base, found);
+        let urls: Vec<_> = discovered
+            .places
+            .iter()
+            .map(|p| p.url.as_ref().map(Url::to_string).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "http://h.test/api/1/",
+                "http://h.test/api/2/",
+                "http://h.test/api/3/"
+            ]
+        );
+        let ranks: Vec<_> = discovered.places.iter().map(|p| p.at.clone()).collect();
+        assert_eq!(ranks, (0..3).map(|r| seed.at.child(r)).collect::<Vec<_>>());
+        assert_eq!(crawl.counts.duplicates, 1);
+        assert_eq!(crawl.counts.out_of_scope, 1);
+    }
+
+    #[test]
+    fn a_next_page_that_comes_round_again_is_a_loop() {
+        let mut crawl = Crawl::new(rules(&[], Some(NextPage::LinkHeader)));
+        let p1 = url("http://h.test/l?page=1");
+        let first = Place::seed(0);
+        assert!(crawl.admit_seed(&first, Some(&p1)));
+        let next = |n: &str| Found {
+            links: vec![],
+            next: Some(n.to_owned()),
+            ..Found::default()
+        };
+        let d = crawl.discover(&first, &p1, next("?page=2"));
+        let page2 = d.places.into_iter().next().expect("page 2");
+        assert_eq!(page2.page, 1);
+        let p2 = page2.url.clone().expect("a URL");
+        let d = crawl.discover(&page2, &p2, next("?page=1"));
+        assert!(d.places.is_empty());
+        assert!(d.looped.is_some());
+        assert_eq!(crawl.counts.loops, 1);
+    }
+
+    #[test]
+    fn budgets_stop_discovery() {
+        let mut crawl = Crawl::new(CrawlRules {
+            max_requests: Some(3),
+            ..rules(&["items[*]"], None)
+        });
+        let base = url("http://h.test/");
+        assert!(crawl.admit_seed(&Place::seed(0), Some(&base)));
+        let found = Found {
+            links: (0..5).map(|i| format!("/{i}")).collect(),
+            next: None,
+            ..Found::default()
+        };
+        let d = crawl.discover(&Place::seed(0), &base, found);
+        assert_eq!(d.places.len(), 2);
+        assert_eq!(crawl.counts.over_budget, 3);
+    }
+}
