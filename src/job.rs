@@ -10,8 +10,8 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{
-    CacheMode, CacheSpec, ClientOptions, CrawlRules, EngineError, JobSpec, Order, RetryPolicy, Run, RunMode, RunSpec,
-    StopRules,
+    CacheMode, CacheSpec, ClientOptions, CrawlRules, EngineError, JobSpec, Order, RetryPolicy, Run,
+    RunMode, RunSpec, StopRules,
 };
 use crate::extract::{FieldPath, FieldSet, PathError};
 use crate::plan::ids::{Id, IdRange, RangeError};

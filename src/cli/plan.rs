@@ -11,11 +11,12 @@ use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TY
 use super::run::AppError;
 use super::values::parse_header;
 use super::{HeaderArg, RunArgs, DEFAULT_RANGE};
+use crate::engine::fetch::cache::Cache;
 use crate::engine::http::tls::{self, TlsFileError};
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
-use crate::engine::fetch::cache::Cache;
 use crate::engine::{
-    CacheSpec, ClientOptions, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec, StopRules,
+    CacheSpec, ClientOptions, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec,
+    StopRules,
 };
 use crate::extract::FieldPath;
 use crate::extract::FieldSet;

@@ -199,7 +199,9 @@ impl Fetcher {
             Some(url) => Located::Parsed(shape::redact(url), url.clone()),
             None => self.locate(id),
         };
-        let target = located.target();
+        let mut target = located.target();
+        // A revalidation's own headers, which a verbatim target's prepared head would not carry.
+        let revalidated: Option<reqwest::Url>;
         let mut request = Outgoing {
             headers: self.options.shape.headers_for(id),
             body: self.options.shape.body_for(id),
@@ -209,21 +211,29 @@ impl Fetcher {
         // Before robots.txt: an answer from the cache makes no request (and only-cached none
         // at all, not even robots.txt's).
         let pending = match (&self.cache, target) {
-            (Some(cache), Some(target)) => {
+            (Some(cache), Some(to)) => {
                 let method = &self.options.shape.method;
-                let looked_up = cache.before(target_text(target), located.text(), method, &mut request);
+                let looked_up = cache.before(target_text(to), located.text(), method, &mut request);
                 // Boxed, as the robots.txt lookup below: inline it would enlarge every request's future.
                 match Box::pin(looked_up).await {
-                    Before::Send(pending) => Some(pending),
+                    Before::Send(pending) => {
+                        if pending.revalidates() && matches!(to, Target::Verbatim(..)) {
+                            revalidated = to.to_url().ok();
+                            target = revalidated.as_ref().map(Target::Url);
+                        }
+                        Some(pending)
+                    }
                     Before::Serve(served) => {
                         let attempt = self.from_cache(served, depth);
-                        let mut fetched = self.finish(work, located, attempt, 0, start, epoch, scheduled);
+                        let mut fetched =
+                            self.finish(work, located, attempt, 0, start, epoch, scheduled);
                         fetched.record.cache = Some(CacheUse::Hit);
                         return fetched;
                     }
                     Before::Refuse(failure) => {
                         let attempt = failed_attempt(None, 0, (failure, Transience::Permanent));
-                        let mut fetched = self.finish(work, located, attempt, 0, start, epoch, scheduled);
+                        let mut fetched =
+                            self.finish(work, located, attempt, 0, start, epoch, scheduled);
                         fetched.record.cache = Some(CacheUse::Miss);
                         return fetched;
                     }
@@ -285,7 +295,14 @@ impl Fetcher {
         let head = attempt.head.take();
         let ok = attempt.failure.is_none();
         let (status, version) = (attempt.status, attempt.version);
-        let after = cache.after(pending, status, version, head.as_deref(), ok, &attempt.body.chunks);
+        let after = cache.after(
+            pending,
+            status,
+            version,
+            head.as_deref(),
+            ok,
+            &attempt.body.chunks,
+        );
         match after.await {
             After::Use(used) => used,
             After::Revalidated(served) => {
@@ -312,7 +329,11 @@ impl Fetcher {
             body: WireBody {
                 encoding: served.encoding,
                 bytes: served.body.len() as u64,
-                chunks: if served.body.is_empty() { Vec::new() } else { vec![served.body] },
+                chunks: if served.body.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![served.body]
+                },
                 depth,
             },
             failure: None,
@@ -541,7 +562,10 @@ impl Fetcher {
         let keep = wanted
             || (status.is_success() && (encoding != Encoding::Identity || self.cache.is_some()));
         // Taken before the body consumes the response; only the cache reads them.
-        let head = self.cache.as_ref().map(|_| Box::new(response.headers().clone()));
+        let head = self
+            .cache
+            .as_ref()
+            .map(|_| Box::new(response.headers().clone()));
         let body_start = Instant::now();
         let received = self.receive(response, keep).await;
         timing.body_ms = Some(duration_ms(body_start.elapsed()));
