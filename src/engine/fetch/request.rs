@@ -224,7 +224,7 @@ impl Fetcher {
                         Some(pending)
                     }
                     Before::Serve(served) => {
-                        let attempt = self.from_cache(served, depth);
+                        let attempt = self.cached_attempt(served, depth);
                         let mut fetched =
                             self.finish(work, located, attempt, 0, start, epoch, scheduled);
                         fetched.record.cache = Some(CacheUse::Hit);
@@ -310,7 +310,7 @@ impl Fetcher {
                 *attempt = Attempt {
                     timing,
                     version,
-                    ..self.from_cache(served, depth)
+                    ..self.cached_attempt(served, depth)
                 };
                 CacheUse::Revalidated
             }
@@ -318,7 +318,7 @@ impl Fetcher {
     }
 
     /// An attempt made of a cached response, as if it had just been received.
-    fn from_cache(&self, served: Served, depth: u32) -> Attempt {
+    fn cached_attempt(&self, served: Served, depth: u32) -> Attempt {
         let next_link = (self.link_pages && depth == 0)
             .then(|| crawl::next_link(&served.headers))
             .flatten();
