@@ -382,6 +382,18 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_use_follows_the_attempts_only_with_the_cache_on() {
+        let off = record(Id::Num(1), None, Vec::new());
+        assert!(!line(&off, &[]).contains("cache"));
+        let hit = Record {
+            cache: Some(CacheUse::Hit),
+            attempts: 0,
+            ..off
+        };
+        assert!(line(&hit, &[]).contains(r#""attempts":0,"cache":"hit","scheduled_s""#));
+    }
+
+    #[test]
     fn text_ids_failures_and_missing_fields_are_escaped_and_null() {
         let failure = Failure {
             kind: ErrorKind::Status,

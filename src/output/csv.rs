@@ -79,7 +79,7 @@ mod tests {
 
     use super::*;
     use crate::plan::ids::Id;
-    use crate::record::{ErrorKind, Failure, Timing};
+    use crate::record::{CacheUse, ErrorKind, Failure, Timing};
 
     /// A writer whose bytes the test can read after the sink is done with it.
     #[derive(Clone, Default)]
@@ -144,5 +144,26 @@ mod tests {
         assert_eq!(&rows[0][4], "", "no error on a success");
         assert_eq!((&rows[1][0], &rows[1][1]), ("2", "502"));
         assert_eq!(&rows[1][4], message, "comma, quotes and newline survive");
+    }
+
+    #[test]
+    fn with_the_cache_on_a_cache_column_follows_the_error() {
+        let out = Shared::default();
+        let mut sink = CsvSink::new(Box::new(out.clone()), Vec::new());
+        for (id, used) in [(1, CacheUse::Hit), (2, CacheUse::Stored)] {
+            sink.write(&Record {
+                cache: Some(used),
+                ..record(id, Some(200), None)
+            })
+            .unwrap();
+        }
+        sink.finish().unwrap();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "id,status,elapsed_ms,error,cache");
+        assert!(
+            lines[1].ends_with(",,hit") && lines[2].ends_with(",,stored"),
+            "{text}"
+        );
     }
 }

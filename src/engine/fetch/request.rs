@@ -201,7 +201,7 @@ impl Fetcher {
         };
         let mut target = located.target();
         // A revalidation's own headers, which a verbatim target's prepared head would not carry.
-        let revalidated: Option<reqwest::Url>;
+        let revalidated: Option<Box<reqwest::Url>>;
         let mut request = Outgoing {
             headers: self.options.shape.headers_for(id),
             body: self.options.shape.body_for(id),
@@ -218,8 +218,8 @@ impl Fetcher {
                 match Box::pin(looked_up).await {
                     Before::Send(pending) => {
                         if pending.revalidates() && matches!(to, Target::Verbatim(..)) {
-                            revalidated = to.to_url().ok();
-                            target = revalidated.as_ref().map(Target::Url);
+                            revalidated = to.to_url().ok().map(Box::new);
+                            target = revalidated.as_deref().map(Target::Url);
                         }
                         Some(pending)
                     }

@@ -389,3 +389,21 @@ fn static_version(text: &str) -> &'static str {
         _ => "HTTP/1.1",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stored_request_keeps_no_credential() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", HeaderValue::from_static("secret"));
+        headers.insert("authorization", HeaderValue::from_static("Bearer secret"));
+        headers.insert("accept", HeaderValue::from_static("application/json"));
+        let request = policy_request("http://h/api/1", &headers).expect("a request");
+        assert_eq!(request.uri, "http://h/api/1");
+        assert_eq!(request.headers.len(), 1);
+        assert!(request.headers.contains_key("accept"));
+        assert!(policy_request("not a url", &headers).is_none());
+    }
+}

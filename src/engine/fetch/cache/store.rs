@@ -135,32 +135,27 @@ fn checksum(id: &Digest, lengths: &[u8; 12], meta: &[u8], body: &[u8]) -> Digest
 /// The entry in `bytes`, if it is whole and is `id`'s.
 fn verify(id: &Digest, bytes: Vec<u8>) -> Result<Raw, ReadError> {
     let corrupt = ReadError::Corrupt;
-    if bytes.len() < HEADER {
+    let Some((header, payload)) = bytes.split_at_checked(HEADER) else {
         return Err(corrupt("shorter than its header"));
-    }
-    let (magic, rest) = bytes.split_at(MAGIC.len());
+    };
+    let (magic, rest) = header.split_at(MAGIC.len());
+    let (stored_id, rest) = rest.split_at(SHA256_OUTPUT_LEN);
+    let (lengths, sum) = rest.split_at(12);
     if magic != MAGIC {
         return Err(corrupt("not an entry of this layout"));
     }
-    let (stored_id, rest) = rest.split_at(SHA256_OUTPUT_LEN);
     if stored_id != id {
         return Err(corrupt("another key's entry"));
     }
-    let (lengths_bytes, rest) = rest.split_at(12);
-    let (sum, payload) = rest.split_at(SHA256_OUTPUT_LEN);
-    let mut lengths_array = [0; 12];
-    lengths_array.copy_from_slice(lengths_bytes);
-    let mut meta_len = [0; 4];
-    meta_len.copy_from_slice(&lengths_bytes[..4]);
-    let mut body_len = [0; 8];
-    body_len.copy_from_slice(&lengths_bytes[4..]);
-    let meta_len = u32::from_le_bytes(meta_len) as usize;
-    let body_len = u64::from_le_bytes(body_len);
-    if meta_len as u64 + body_len != payload.len() as u64 {
+    // Infallible: the slices have exactly these lengths.
+    let lengths: [u8; 12] = lengths.try_into().unwrap_or_default();
+    let meta_len = u32::from_le_bytes(lengths[..4].try_into().unwrap_or_default());
+    let body_len = u64::from_le_bytes(lengths[4..].try_into().unwrap_or_default());
+    if u64::from(meta_len) + body_len != payload.len() as u64 {
         return Err(corrupt("its length is not the one its header says"));
     }
-    let (meta, body) = payload.split_at(meta_len);
-    if checksum(id, &lengths_array, meta, body).as_slice() != sum {
+    let (meta, body) = payload.split_at(meta_len as usize);
+    if checksum(id, &lengths, meta, body).as_slice() != sum {
         return Err(corrupt("its checksum does not match"));
     }
     Ok(Raw {
