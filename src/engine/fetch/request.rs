@@ -14,7 +14,7 @@ use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::crawl::{self, NextPage, Place};
-use crate::engine::fetch::cache::{After, Before, Cache, Pending, Served};
+use crate::engine::fetch::cache::{After, Before, Cache, Pending, Served, Unsent};
 use crate::engine::fetch::decode::Encoding;
 use crate::engine::fetch::failure::{self, permanent, too_large};
 use crate::engine::fetch::host_limits::{HostLimits, HostSlot};
@@ -214,7 +214,8 @@ impl Fetcher {
             (Some(cache), Some(to)) => {
                 let method = &self.options.shape.method;
                 let looked_up = cache.before(target_text(to), located.text(), method, &mut request);
-                // Boxed, as the robots.txt lookup below: inline it would enlarge every request's future.
+                // Boxed, as the robots.txt lookup below: inline, it would enlarge every
+                // request's future.
                 match Box::pin(looked_up).await {
                     Before::Send(pending) => {
                         if pending.revalidates() && matches!(to, Target::Verbatim(..)) {
@@ -223,19 +224,8 @@ impl Fetcher {
                         }
                         Some(pending)
                     }
-                    Before::Serve(served) => {
-                        let attempt = self.cached_attempt(served, depth);
-                        let mut fetched =
-                            self.finish(work, located, attempt, 0, start, epoch, scheduled);
-                        fetched.record.cache = Some(CacheUse::Hit);
-                        return fetched;
-                    }
-                    Before::Refuse(failure) => {
-                        let attempt = failed_attempt(None, 0, (failure, Transience::Permanent));
-                        let mut fetched =
-                            self.finish(work, located, attempt, 0, start, epoch, scheduled);
-                        fetched.record.cache = Some(CacheUse::Miss);
-                        return fetched;
+                    Before::Unsent(unsent) => {
+                        return self.unsent_by_cache(unsent, work, located, start, epoch, scheduled)
                     }
                 }
             }
@@ -280,6 +270,31 @@ impl Fetcher {
         };
         let mut fetched = self.finish(work, located, attempt, attempts, start, epoch, scheduled);
         fetched.record.cache = cache;
+        fetched
+    }
+
+    /// The record of work the cache answered (a hit) or refused (only-cached): no request
+    /// made. Out of line, so the path of a request that is sent stays as it was.
+    #[inline(never)]
+    fn unsent_by_cache(
+        &self,
+        unsent: Unsent,
+        work: &Work,
+        located: Located<'_>,
+        start: Instant,
+        epoch: Instant,
+        scheduled: Duration,
+    ) -> Fetched {
+        let depth = work.place.as_deref().map_or(0, |p| p.depth);
+        let (attempt, used) = match unsent {
+            Unsent::Serve(served) => (self.cached_attempt(served, depth), CacheUse::Hit),
+            Unsent::Refuse(failure) => (
+                failed_attempt(None, 0, (failure, Transience::Permanent)),
+                CacheUse::Miss,
+            ),
+        };
+        let mut fetched = self.finish(work, located, attempt, 0, start, epoch, scheduled);
+        fetched.record.cache = Some(used);
         fetched
     }
 

@@ -94,13 +94,19 @@ pub(crate) struct Served {
 
 /// What to do with a request before it is sent.
 pub(crate) enum Before {
-    /// Answer with this, no request made: a hit.
-    Serve(Served),
-    /// No request may be made (`only-cached`): the record's failure.
-    Refuse(Failure),
     /// Send the request (conditional headers added, when an entry is revalidated), then hand the
     /// answer to [`Cache::after`].
     Send(Pending),
+    /// Make no request.
+    Unsent(Unsent),
+}
+
+/// What the cache says of a request it keeps from the network.
+pub(crate) enum Unsent {
+    /// Answer with this: a hit.
+    Serve(Served),
+    /// No request may be made (`only-cached`): the record's failure.
+    Refuse(Failure),
 }
 
 /// A request on its way, as the cache needs it once it is answered.
@@ -170,10 +176,10 @@ impl Cache {
         };
         let loaded = self.load(key.clone()).await;
         let only_cached = |why: String| {
-            Before::Refuse(Failure {
+            Before::Unsent(Unsent::Refuse(Failure {
                 kind: ErrorKind::Cache,
                 message: format!("{why} (--cache-mode only-cached)"),
-            })
+            }))
         };
         let stored = match (self.mode, loaded) {
             (CacheMode::OnlyCached, Ok(None)) => return only_cached("not in the cache".to_owned()),
@@ -196,7 +202,7 @@ impl Cache {
         };
         if matches!(self.mode, CacheMode::Replay | CacheMode::OnlyCached) {
             return match stored.served() {
-                Some(served) => Before::Serve(served),
+                Some(served) => Before::Unsent(Unsent::Serve(served)),
                 None => keyed(None),
             };
         }
@@ -209,7 +215,7 @@ impl Cache {
         }
         match stored.meta.policy.before_request(&asked, SystemTime::now()) {
             BeforeRequest::Fresh(_) => match stored.served() {
-                Some(served) => Before::Serve(served),
+                Some(served) => Before::Unsent(Unsent::Serve(served)),
                 None => keyed(None),
             },
             BeforeRequest::Stale {
