@@ -201,9 +201,12 @@ impl Cache {
             return keyed(None);
         };
         if matches!(self.mode, CacheMode::Replay | CacheMode::OnlyCached) {
-            return match stored.served() {
-                Some(served) => Before::Unsent(Unsent::Serve(served)),
-                None => keyed(None),
+            return match (stored.served(), self.mode) {
+                (Some(served), _) => Before::Unsent(Unsent::Serve(served)),
+                (None, CacheMode::OnlyCached) => {
+                    only_cached(ReadError::Corrupt("its body's coding is unknown").to_string())
+                }
+                (None, _) => keyed(None),
             };
         }
         let mut asked = policy_request.clone();

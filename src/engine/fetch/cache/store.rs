@@ -52,6 +52,12 @@ impl Store {
     /// Opens the cache at `dir`, creating it if need be; an error when it cannot be created or
     /// written to, so a run never starts with a cache that would fail every store.
     pub(crate) fn open(dir: &Path) -> io::Result<Self> {
+        if dir.as_os_str().is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the path is empty",
+            ));
+        }
         if dir.exists() && !dir.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
