@@ -10,8 +10,8 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{
-    ClientOptions, CrawlRules, EngineError, JobSpec, Order, RetryPolicy, Run, RunMode, RunSpec,
-    StopRules,
+    CacheMode, CacheSpec, ClientOptions, CrawlRules, EngineError, JobSpec, Order, RetryPolicy, Run,
+    RunMode, RunSpec, StopRules,
 };
 use crate::extract::{FieldPath, FieldSet, PathError};
 use crate::plan::ids::{Id, IdRange, RangeError};
@@ -361,6 +361,16 @@ impl JobBuilder {
     /// Stop after `n` failed requests (1 = cancel on the first failure, like a TaskGroup).
     pub fn max_errors(mut self, n: u64) -> Self {
         self.max_errors = Some(n);
+        self
+    }
+
+    /// Keep responses in the HTTP cache at `dir` (created if need be) and answer from it as
+    /// `mode` says; see [`CacheMode`]. Off by default: a cache hides the server being measured.
+    pub fn cache(mut self, dir: impl Into<std::path::PathBuf>, mode: CacheMode) -> Self {
+        self.client.cache = Some(CacheSpec {
+            dir: dir.into(),
+            mode,
+        });
         self
     }
 

@@ -36,13 +36,13 @@ mod report;
 mod test_support;
 
 // The documented API: every type a public signature names is re-exported here.
-pub use engine::{Ending, EngineError, ProxyError, RunMode, SetupError};
+pub use engine::{CacheError, CacheMode, Ending, EngineError, ProxyError, RunMode, SetupError};
 pub use job::{Job, JobBuilder, JobError};
 pub use plan::ids::{Id, RangeError};
 pub use plan::rate::RateError;
 pub use plan::template::TemplateError;
-pub use record::{ErrorKind, Failure, Lineage, Record, Timing};
+pub use record::{CacheUse, ErrorKind, Failure, Lineage, Record, Timing};
 pub use report::crawl::{CrawlReport, LevelReport};
 pub use report::stats::LatencySummary;
 pub use report::timeline::SecondReport;
-pub use report::{PhasesReport, RateReport, RunReport, SlowReport};
+pub use report::{CacheReport, PhasesReport, RateReport, RunReport, SlowReport};

@@ -37,6 +37,8 @@ pub enum ErrorKind {
     Pagination,
     /// robots.txt disallows the URL (`--robots`): no request was made.
     Robots,
+    /// `--cache-mode only-cached` and no usable entry: no request was made.
+    Cache,
 }
 
 impl ErrorKind {
@@ -52,6 +54,7 @@ impl ErrorKind {
             ErrorKind::Request => "request",
             ErrorKind::Pagination => "pagination",
             ErrorKind::Robots => "robots",
+            ErrorKind::Cache => "cache",
         }
     }
 }
@@ -59,6 +62,31 @@ impl ErrorKind {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What the HTTP cache (`--cache`) did for a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheUse {
+    /// Answered from a stored entry, no request made.
+    Hit,
+    /// A stored entry the server confirmed (304): answered with its body.
+    Revalidated,
+    /// Not answered from the cache, nor stored (a failure, a response HTTP forbids storing).
+    Miss,
+    /// Fetched and stored.
+    Stored,
+}
+
+impl CacheUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheUse::Hit => "hit",
+            CacheUse::Revalidated => "revalidated",
+            CacheUse::Miss => "miss",
+            CacheUse::Stored => "stored",
+        }
     }
 }
 
@@ -114,6 +142,8 @@ pub struct Record {
     pub fields: Vec<Value>,
     /// Where a crawl found it; None outside a crawl.
     pub crawl: Option<Box<Lineage>>,
+    /// What the HTTP cache did for it; None without `--cache`.
+    pub cache: Option<CacheUse>,
 }
 
 /// Where a crawl's record came from.
@@ -170,6 +200,16 @@ impl Record {
                 ..self.clone()
             });
         }
+    }
+
+    /// Whether a request went to the network for it: not for a cache hit, nor for a failure of
+    /// `--cache-mode only-cached` (none was made).
+    pub fn went_out(&self) -> bool {
+        self.cache != Some(CacheUse::Hit)
+            && self
+                .failure
+                .as_ref()
+                .is_none_or(|f| f.kind != ErrorKind::Cache)
     }
 
     pub fn is_ok(&self) -> bool {
@@ -238,6 +278,9 @@ impl RecordJson<'_> {
         entry!(out, "bytes", &r.bytes);
         entry!(out, "wire_bytes", &r.wire_bytes);
         entry!(out, "attempts", &r.attempts);
+        if let Some(cache) = r.cache {
+            entry!(out, "cache", cache.as_str());
+        }
         entry!(out, "scheduled_s", &r.scheduled.as_secs_f64());
         entry!(out, "started_s", &r.started.as_secs_f64());
         entry!(out, "finished_s", &r.finished().as_secs_f64());
@@ -291,6 +334,7 @@ mod tests {
             failure,
             fields,
             crawl: None,
+            cache: None,
         }
     }
 
@@ -335,6 +379,18 @@ mod tests {
         ];
         let positions: Vec<usize> = keys.iter().map(|k| text.find(k).expect(k)).collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    }
+
+    #[test]
+    fn the_cache_use_follows_the_attempts_only_with_the_cache_on() {
+        let off = record(Id::Num(1), None, Vec::new());
+        assert!(!line(&off, &[]).contains("cache"));
+        let hit = Record {
+            cache: Some(CacheUse::Hit),
+            attempts: 0,
+            ..off
+        };
+        assert!(line(&hit, &[]).contains(r#""attempts":0,"cache":"hit","scheduled_s""#));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, ColorChoice, Parser, Subcommand};
 
+use crate::engine::CacheMode;
 use crate::extract::FieldPath;
 use crate::output::Format;
 use crate::plan::ids::IdRange;
@@ -319,6 +320,27 @@ pub struct RunArgs {
     /// connections and caches do not skew a short run.
     #[arg(long, value_name = "N", default_value_t = 0, help_heading = CONCURRENCY)]
     pub warmup: u64,
+
+    /// Keep responses in an HTTP cache in DIR (created if need be) and answer from it as HTTP's
+    /// caching rules allow: a fresh entry makes no request, a stale one is revalidated (a 304
+    /// refreshes it). Each record says `cache: hit | revalidated | miss | stored`. Off by
+    /// default: a cache hides the server being measured. One run only (not --mode both, nor a
+    /// sweep: the later runs would measure the cache).
+    #[arg(long, value_name = "DIR", help_heading = CONCURRENCY)]
+    pub cache: Option<PathBuf>,
+
+    /// normal: HTTP's rules; refresh: revalidate every entry; replay: serve what is stored
+    /// whatever its age (misses are fetched and stored); only-cached: never touch the network,
+    /// a miss is a `cache` failure.
+    #[arg(
+        long,
+        value_name = "MODE",
+        value_enum,
+        requires = "cache",
+        default_value_t = CacheMode::Normal,
+        help_heading = CONCURRENCY
+    )]
+    pub cache_mode: CacheMode,
 
     /// A JSON path to extract from each response (repeatable): `name`, `types[0].type.name`,
     /// `stats[*].base_stat` (a list), `sprites.front_default`. A missing path gives null.

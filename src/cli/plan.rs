@@ -11,10 +11,12 @@ use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TY
 use super::run::AppError;
 use super::values::parse_header;
 use super::{HeaderArg, RunArgs, DEFAULT_RANGE};
+use crate::engine::fetch::cache::Cache;
 use crate::engine::http::tls::{self, TlsFileError};
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
 use crate::engine::{
-    ClientOptions, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec, StopRules,
+    CacheSpec, ClientOptions, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec,
+    StopRules,
 };
 use crate::extract::FieldPath;
 use crate::extract::FieldSet;
@@ -183,9 +185,31 @@ impl RunArgs {
         Ok(rules)
     }
 
+    /// `--cache` and its mode, the directory created (or refused) now, before any request.
+    fn cache_spec(&self) -> Result<Option<CacheSpec>, AppError> {
+        let Some(dir) = &self.cache else {
+            return Ok(None);
+        };
+        let runs = self.mode.runs(&self.concurrency).len();
+        if runs > 1 {
+            let message = format!(
+                "serves one run only, and this job makes {runs} (--mode both, or a -c sweep): \
+                 the later ones would measure the cache; add -m concurrent or -m sequential"
+            );
+            return Err(usage("--cache", message));
+        }
+        let spec = CacheSpec {
+            dir: dir.clone(),
+            mode: self.cache_mode,
+        };
+        Cache::open(&spec).map_err(|e| usage("--cache", e.to_string()))?;
+        Ok(Some(spec))
+    }
+
     /// The validated plan. `stdout_is_terminal` picks the default format.
     pub fn into_plan(self, stdout_is_terminal: bool) -> Result<Plan, AppError> {
         let crawl = self.crawl_rules()?;
+        let cache = self.cache_spec()?;
         let target = match &self.url {
             Some(text) => Target::Url(self.url_template(text, crawl.is_crawl())?),
             None => Target::Fixture(FixtureOptions {
@@ -288,6 +312,7 @@ impl RunArgs {
                     host_concurrency: self.host_concurrency,
                     host_rate: self.host_rate,
                     robots: self.robots,
+                    cache,
                     max_body: self.max_body,
                     insecure: self.insecure,
                     ca_certs,

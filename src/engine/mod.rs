@@ -33,6 +33,7 @@ use crate::extract::FieldSet;
 use crate::plan::rate::Rate;
 
 pub use self::crawl::{CrawlCounts, CrawlRules, Origins, StopRules};
+pub use self::fetch::cache::{CacheError, CacheMode, CacheSpec};
 pub use self::fetch::pushback::PushbackCounts;
 pub use self::http::proxy::ProxyError;
 pub use self::http::transport::{ProxyUse, SetupError};

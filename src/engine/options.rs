@@ -24,6 +24,9 @@ pub struct ClientOptions {
     pub host_rate: Option<crate::plan::rate::Rate>,
     /// Read each origin's robots.txt and keep to it (`--robots`).
     pub robots: bool,
+    /// Keep responses on disk and answer from them as HTTP's caching rules (and the mode) allow
+    /// (`--cache`); None: every request goes to the server.
+    pub cache: Option<crate::engine::fetch::cache::CacheSpec>,
     /// Bodies larger than this (after decompression) fail with "body too large" once it is passed.
     pub max_body: u64,
     /// Accept invalid TLS certificates.
@@ -58,6 +61,7 @@ impl Default for ClientOptions {
             host_concurrency: None,
             host_rate: None,
             robots: false,
+            cache: None,
             max_body: 64 * 1024 * 1024,
             insecure: false,
             ca_certs: Vec::new(),

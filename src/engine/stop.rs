@@ -134,6 +134,7 @@ mod tests {
             failure: None,
             fields: Vec::new(),
             crawl: None,
+            cache: None,
         })
     }
 

@@ -2,7 +2,8 @@
 //! csv crate.
 //!
 //! `error` is the NDJSON record's `"error"`: why the request failed, empty when it succeeded. It
-//! comes last so the columns before it keep the positions they had before it existed.
+//! comes after the fields so the columns before it keep the positions they had before it existed;
+//! with `--cache` a `cache` column (`hit`, `revalidated`, `miss`, `stored`) follows it.
 
 use std::io::{self, Write};
 
@@ -14,6 +15,9 @@ pub struct CsvSink {
     out: csv::Writer<Box<dyn Write + Send>>,
     paths: Vec<FieldPath>,
     header_written: bool,
+    /// Whether rows have a `cache` column: decided by the first record (every record of a run
+    /// with `--cache` has a cache use, none without).
+    cache_column: bool,
 }
 
 impl CsvSink {
@@ -22,13 +26,18 @@ impl CsvSink {
             out: csv::Writer::from_writer(out),
             paths,
             header_written: false,
+            cache_column: false,
         }
     }
 
-    fn ensure_header(&mut self) -> io::Result<()> {
+    fn ensure_header(&mut self, first: Option<&Record>) -> io::Result<()> {
         if !self.header_written {
+            self.cache_column = first.is_some_and(|r| r.cache.is_some());
             let mut header = columns(&self.paths);
             header.push("error".to_owned());
+            if self.cache_column {
+                header.push("cache".to_owned());
+            }
             self.out.write_record(header)?;
             self.header_written = true;
         }
@@ -38,7 +47,7 @@ impl CsvSink {
 
 impl RecordSink for CsvSink {
     fn write(&mut self, record: &Record) -> io::Result<()> {
-        self.ensure_header()?;
+        self.ensure_header(Some(record))?;
         let mut row = cells(record, &self.paths);
         row.push(
             record
@@ -46,6 +55,9 @@ impl RecordSink for CsvSink {
                 .as_ref()
                 .map_or_else(String::new, |f| f.message.clone()),
         );
+        if self.cache_column {
+            row.push(record.cache.map_or("", |c| c.as_str()).to_owned());
+        }
         self.out.write_record(row)?;
         Ok(())
     }
@@ -55,7 +67,7 @@ impl RecordSink for CsvSink {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.ensure_header()?;
+        self.ensure_header(None)?;
         self.out.flush()
     }
 }
@@ -67,7 +79,7 @@ mod tests {
 
     use super::*;
     use crate::plan::ids::Id;
-    use crate::record::{ErrorKind, Failure, Timing};
+    use crate::record::{CacheUse, ErrorKind, Failure, Timing};
 
     /// A writer whose bytes the test can read after the sink is done with it.
     #[derive(Clone, Default)]
@@ -99,6 +111,7 @@ mod tests {
             attempts: 1,
             fields: vec![serde_json::Value::Null; usize::from(failure.is_none())],
             crawl: None,
+            cache: None,
             failure,
         }
     }
@@ -131,5 +144,26 @@ mod tests {
         assert_eq!(&rows[0][4], "", "no error on a success");
         assert_eq!((&rows[1][0], &rows[1][1]), ("2", "502"));
         assert_eq!(&rows[1][4], message, "comma, quotes and newline survive");
+    }
+
+    #[test]
+    fn with_the_cache_on_a_cache_column_follows_the_error() {
+        let out = Shared::default();
+        let mut sink = CsvSink::new(Box::new(out.clone()), Vec::new());
+        for (id, used) in [(1, CacheUse::Hit), (2, CacheUse::Stored)] {
+            sink.write(&Record {
+                cache: Some(used),
+                ..record(id, Some(200), None)
+            })
+            .unwrap();
+        }
+        sink.finish().unwrap();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "id,status,elapsed_ms,error,cache");
+        assert!(
+            lines[1].ends_with(",,hit") && lines[2].ends_with(",,stored"),
+            "{text}"
+        );
     }
 }

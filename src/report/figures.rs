@@ -115,6 +115,14 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
             )
         }));
     }
+    if runs.iter().any(|r| r.cache.is_some()) {
+        // Hits made no request: they are in the counts above, in no latency below.
+        rows.push(row("cache", &|r| {
+            r.cache
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |c| c.summary())
+        }));
+    }
     if runs.iter().any(|r| r.crawl.is_some()) {
         // What a crawl followed and skipped, level by level.
         rows.push(row("crawl", &|r| {

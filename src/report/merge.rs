@@ -194,6 +194,7 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
         error_kinds: add_maps(|r| &r.error_kinds),
         http_versions: add_maps(|r| &r.http_versions),
         host_pauses: sum(|r| r.host_pauses),
+        cache: crate::report::CacheReport::merge(runs.iter().filter_map(|r| r.cache.as_ref())),
         longest_pause_ms: runs.iter().map(|r| r.longest_pause_ms).fold(0.0, f64::max),
         crawl: crate::report::crawl::CrawlReport::merge(
             runs.iter().filter_map(|r| r.crawl.as_ref()),

@@ -143,6 +143,10 @@ pub struct RunReport {
     pub host_pauses: u64,
     #[serde(default)]
     pub longest_pause_ms: f64,
+    /// What the HTTP cache (`--cache`) did for the records; null without it. Hits made no
+    /// request: they count in `requests` (records) but in no latency, phase or per-second figure.
+    #[serde(default)]
+    pub cache: Option<CacheReport>,
     /// First request start and last request end, Unix seconds (wall clock), for merging shards.
     pub started_at: f64,
     pub ended_at: f64,
@@ -162,6 +166,55 @@ pub struct RunReport {
     /// The same per outcome class, and from the schedule (for exact merges of those too).
     pub histogram_by_class: BTreeMap<String, String>,
     pub histogram_corrected: Option<String>,
+}
+
+/// Records per use of the HTTP cache.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct CacheReport {
+    /// Answered from the cache, no request made.
+    pub hits: u64,
+    /// Stored entries the server confirmed with a 304.
+    pub revalidated: u64,
+    /// Neither answered from the cache nor stored (failures included).
+    pub misses: u64,
+    /// Fetched and stored.
+    pub stored: u64,
+}
+
+impl CacheReport {
+    /// Counts one record's use.
+    pub fn add(&mut self, used: crate::record::CacheUse) {
+        use crate::record::CacheUse;
+        *match used {
+            CacheUse::Hit => &mut self.hits,
+            CacheUse::Revalidated => &mut self.revalidated,
+            CacheUse::Miss => &mut self.misses,
+            CacheUse::Stored => &mut self.stored,
+        } += 1;
+    }
+
+    /// The sum of `reports`; None when there is none (no shard used a cache).
+    pub fn merge<'a>(reports: impl Iterator<Item = &'a CacheReport>) -> Option<Self> {
+        reports.fold(None, |sum, r| {
+            let s = sum.unwrap_or_default();
+            Some(CacheReport {
+                hits: s.hits + r.hits,
+                revalidated: s.revalidated + r.revalidated,
+                misses: s.misses + r.misses,
+                stored: s.stored + r.stored,
+            })
+        })
+    }
+
+    /// `151 hits, 0 revalidated, 0 misses, 0 stored`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} hits, {} revalidated, {} misses, {} stored",
+            self.hits, self.revalidated, self.misses, self.stored
+        )
+    }
 }
 
 /// Drops the `default` schemars derives from `#[serde(default)]` (for fields only old reports lack).
@@ -267,6 +320,7 @@ impl RunReport {
                 .map(|counts| self::crawl::CrawlReport::new(counts, &stats.levels)),
             host_pauses: stats.pushback.pauses,
             longest_pause_ms: stats.pushback.longest.as_secs_f64() * 1000.0,
+            cache: stats.cache,
             started_at,
             ended_at,
             wall_s,
@@ -323,6 +377,7 @@ impl RunReport {
             crawl,
             host_pauses,
             longest_pause_ms,
+            cache,
             started_at,
             ended_at,
             wall_s,
@@ -380,6 +435,7 @@ impl RunReport {
             crawl,
             host_pauses,
             longest_pause_ms,
+            cache,
             started_at,
             ended_at,
             started_at_rfc3339: units::rfc3339(started_at),
@@ -442,6 +498,7 @@ struct RunParts<'a> {
     crawl: Option<self::crawl::CrawlReport>,
     host_pauses: u64,
     longest_pause_ms: f64,
+    cache: Option<CacheReport>,
 }
 
 /// The proxies the runs' requests went through, or None when no request did.

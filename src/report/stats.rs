@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::engine::{Ending, RunEnd, RunMode};
 
 use super::crawl::LevelCounts;
+use super::CacheReport;
 use crate::engine::{CrawlCounts, PushbackCounts};
 
 use super::timeline::Timeline;
@@ -57,6 +58,8 @@ pub struct RunStats {
     pub levels: BTreeMap<u32, LevelCounts>,
     /// How often hosts pushed back, and the longest pause.
     pub pushback: PushbackCounts,
+    /// Records per use of the HTTP cache; None without `--cache`.
+    pub cache: Option<CacheReport>,
     /// Requests that went through a proxy, and the proxies (passwords redacted).
     pub proxied_requests: u64,
     pub proxies: Vec<String>,
@@ -110,6 +113,7 @@ impl RunStats {
             crawl: None,
             levels: BTreeMap::new(),
             pushback: PushbackCounts::default(),
+            cache: None,
             proxied_requests: 0,
             proxies: Vec::new(),
             phases: Phases::default(),
@@ -144,6 +148,21 @@ impl RunStats {
         if let Some(failure) = &record.failure {
             *self.error_kinds.entry(failure.kind).or_default() += 1;
         }
+        if let Some(used) = record.cache {
+            self.cache.get_or_insert_default().add(used);
+        }
+        self.first_start = Some(match self.first_start {
+            Some(first) => first.min(record.started),
+            None => record.started,
+        });
+        self.last_finish = self.last_finish.max(record.finished());
+        if !record.went_out() {
+            // A cache hit (or an only-cached miss) made no request: its microseconds of disk
+            // would pull every latency figure toward zero and say nothing of the server. It
+            // counts as a record above; the latencies, phases, seconds and waterfall are the
+            // network's.
+            return;
+        }
         let micros = as_micros(record.elapsed);
         self.latencies.saturating_record(micros);
         self.by_class
@@ -173,11 +192,6 @@ impl RunStats {
                     .saturating_record(micros.clamp(1, MAX_TRACKED_MICROS));
             }
         }
-        self.first_start = Some(match self.first_start {
-            Some(first) => first.min(record.started),
-            None => record.started,
-        });
-        self.last_finish = self.last_finish.max(record.finished());
     }
 
     fn note_if_slow(&mut self, record: &Record) {

@@ -144,6 +144,7 @@ mod tests {
             }),
             fields: Vec::new(),
             crawl: None,
+            cache: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The integration tests as one crate, linked once instead of once per file: each module is one
 //! former `tests/<name>.rs`; `common` holds the test servers and the helpers that run the binary.
 
+mod cache;
 mod cli;
 mod common;
 mod compression;

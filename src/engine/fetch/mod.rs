@@ -2,6 +2,7 @@
 //! the credential rules, retries with backoff, failures in words a user can act on, and the
 //! body decoded and its fields extracted (settled) off the request's slot.
 
+pub(crate) mod cache;
 pub mod decode;
 pub(crate) mod failure;
 pub(crate) mod host_limits;

@@ -14,6 +14,7 @@ use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::crawl::{self, NextPage, Place};
+use crate::engine::fetch::cache::{After, Before, Cache, Pending, Served, Unsent};
 use crate::engine::fetch::decode::Encoding;
 use crate::engine::fetch::failure::{self, permanent, too_large};
 use crate::engine::fetch::host_limits::{HostLimits, HostSlot};
@@ -32,7 +33,7 @@ use crate::engine::shape::{self, Outgoing};
 use crate::engine::JobSpec;
 use crate::plan::ids::Id;
 use crate::plan::template::Template;
-use crate::record::{duration_ms, ErrorKind, Failure, Lineage, Record, Timing};
+use crate::record::{duration_ms, CacheUse, ErrorKind, Failure, Lineage, Record, Timing};
 
 /// Everything a request task needs, shared by all tasks of a run.
 #[derive(Debug)]
@@ -54,6 +55,8 @@ pub struct Fetcher {
     /// With `--robots`: each origin's robots.txt, and the product token it is read for.
     robots: Option<Robots>,
     robots_agent: String,
+    /// With `--cache`: the entries on disk.
+    cache: Option<Cache>,
 }
 
 /// What one attempt received, before its body is decoded and its fields extracted.
@@ -68,6 +71,8 @@ struct Attempt {
     transience: Transience,
     /// The `Link` header's next page, when the run pages by it.
     next_link: Option<String>,
+    /// The response's headers, kept only for the cache.
+    head: Option<Box<HeaderMap>>,
 }
 
 impl Fetcher {
@@ -95,6 +100,7 @@ impl Fetcher {
             hosts: HostLimits::new(options.host_concurrency, options.host_rate),
             robots: options.robots.then(Robots::default),
             robots_agent: product_token(&options.user_agent),
+            cache: options.cache.as_ref().map(Cache::open).transpose()?,
             options: options.clone(),
             pacer,
             cancel,
@@ -152,6 +158,7 @@ impl Fetcher {
             failure: Some(failure),
             fields: self.settler.nulls(),
             crawl: place.map(lineage),
+            cache: None,
         }
     }
 
@@ -192,13 +199,38 @@ impl Fetcher {
             Some(url) => Located::Parsed(shape::redact(url), url.clone()),
             None => self.locate(id),
         };
-        let target = located.target();
-        let request = Outgoing {
+        let mut target = located.target();
+        // A revalidation's own headers, which a verbatim target's prepared head would not carry.
+        let revalidated: Option<Box<reqwest::Url>>;
+        let mut request = Outgoing {
             headers: self.options.shape.headers_for(id),
             body: self.options.shape.body_for(id),
         };
         let start = Instant::now();
         let mut attempts = 1;
+        // Before robots.txt: an answer from the cache makes no request (and only-cached none
+        // at all, not even robots.txt's).
+        let pending = match (&self.cache, target) {
+            (Some(cache), Some(to)) => {
+                let method = &self.options.shape.method;
+                let looked_up = cache.before(target_text(to), located.text(), method, &mut request);
+                // Boxed, as the robots.txt lookup below: inline, it would enlarge every
+                // request's future.
+                match Box::pin(looked_up).await {
+                    Before::Send(pending) => {
+                        if pending.revalidates() && matches!(to, Target::Verbatim(..)) {
+                            revalidated = to.to_url().ok().map(Box::new);
+                            target = revalidated.as_deref().map(Target::Url);
+                        }
+                        Some(pending)
+                    }
+                    Before::Unsent(unsent) => {
+                        return self.unsent_by_cache(unsent, work, located, start, epoch, scheduled)
+                    }
+                }
+            }
+            _ => None,
+        };
         let (rules, refusal) = match (&self.robots, target) {
             (Some(_), Some(target)) => {
                 // Boxed: inline, the robots.txt fetch would make every request's future larger.
@@ -230,7 +262,100 @@ impl Fetcher {
             // needed (the direct path gives its connection back as the body ends).
             tokio::task::yield_now().await;
         }
-        self.finish(work, located, attempt, attempts, start, epoch, scheduled)
+        let cache = match (&self.cache, pending) {
+            (Some(cache), Some(pending)) => {
+                Some(Box::pin(self.after_cache(cache, pending, &mut attempt, depth)).await)
+            }
+            _ => None,
+        };
+        let mut fetched = self.finish(work, located, attempt, attempts, start, epoch, scheduled);
+        fetched.record.cache = cache;
+        fetched
+    }
+
+    /// The record of work the cache answered (a hit) or refused (only-cached): no request
+    /// made. Out of line, so the path of a request that is sent stays as it was.
+    #[inline(never)]
+    fn unsent_by_cache(
+        &self,
+        unsent: Unsent,
+        work: &Work,
+        located: Located<'_>,
+        start: Instant,
+        epoch: Instant,
+        scheduled: Duration,
+    ) -> Fetched {
+        let depth = work.place.as_deref().map_or(0, |p| p.depth);
+        let (attempt, used) = match unsent {
+            Unsent::Serve(served) => (self.cached_attempt(served, depth), CacheUse::Hit),
+            Unsent::Refuse(failure) => (
+                failed_attempt(None, 0, (failure, Transience::Permanent)),
+                CacheUse::Miss,
+            ),
+        };
+        let mut fetched = self.finish(work, located, attempt, 0, start, epoch, scheduled);
+        fetched.record.cache = Some(used);
+        fetched
+    }
+
+    /// Hands the last attempt's answer to the cache: a 304 for a revalidated entry becomes
+    /// the stored response, a success is stored.
+    async fn after_cache(
+        &self,
+        cache: &Cache,
+        pending: Pending,
+        attempt: &mut Attempt,
+        depth: u32,
+    ) -> CacheUse {
+        let head = attempt.head.take();
+        let ok = attempt.failure.is_none();
+        let (status, version) = (attempt.status, attempt.version);
+        let after = cache.after(
+            pending,
+            status,
+            version,
+            head.as_deref(),
+            ok,
+            &attempt.body.chunks,
+        );
+        match after.await {
+            After::Use(used) => used,
+            After::Revalidated(served) => {
+                let timing = attempt.timing;
+                *attempt = Attempt {
+                    timing,
+                    version,
+                    ..self.cached_attempt(served, depth)
+                };
+                CacheUse::Revalidated
+            }
+        }
+    }
+
+    /// An attempt made of a cached response, as if it had just been received.
+    fn cached_attempt(&self, served: Served, depth: u32) -> Attempt {
+        let next_link = (self.link_pages && depth == 0)
+            .then(|| crawl::next_link(&served.headers))
+            .flatten();
+        Attempt {
+            status: Some(served.status),
+            timing: Timing::default(),
+            version: served.version,
+            body: WireBody {
+                encoding: served.encoding,
+                bytes: served.body.len() as u64,
+                chunks: if served.body.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![served.body]
+                },
+                depth,
+            },
+            failure: None,
+            transience: Transience::Permanent,
+            next_link,
+            head: None,
+        }
     }
 
     /// The record of `work`'s last attempt, its body still to settle. Inlined: out of line, its
@@ -265,6 +390,7 @@ impl Fetcher {
             failure: attempt.failure,
             fields: Vec::new(),
             crawl: work.place.as_deref().map(lineage),
+            cache: None,
         };
         Fetched {
             record: Box::new(record),
@@ -448,7 +574,13 @@ impl Fetcher {
         let next_link = (self.link_pages && depth == 0 && status.is_success())
             .then(|| crawl::next_link(response.headers()))
             .flatten();
-        let keep = wanted || (status.is_success() && encoding != Encoding::Identity);
+        let keep = wanted
+            || (status.is_success() && (encoding != Encoding::Identity || self.cache.is_some()));
+        // Taken before the body consumes the response; only the cache reads them.
+        let head = self
+            .cache
+            .as_ref()
+            .map(|_| Box::new(response.headers().clone()));
         let body_start = Instant::now();
         let received = self.receive(response, keep).await;
         timing.body_ms = Some(duration_ms(body_start.elapsed()));
@@ -468,6 +600,7 @@ impl Fetcher {
             };
             return answered(Attempt {
                 timing,
+                head,
                 ..failed_attempt(code, wire_bytes, (failure, transience))
             });
         }
@@ -484,6 +617,7 @@ impl Fetcher {
             failure: None,
             transience: Transience::Permanent,
             next_link,
+            head,
         }
     }
 
@@ -566,6 +700,13 @@ impl Located<'_> {
         }
     }
 
+    /// The URL as records show it.
+    fn text(&self) -> &str {
+        match self {
+            Located::Verbatim(text, _) | Located::Parsed(text, _) | Located::Invalid(text) => text,
+        }
+    }
+
     fn shown(self) -> String {
         match self {
             Located::Verbatim(text, _) | Located::Parsed(text, _) | Located::Invalid(text) => text,
@@ -627,5 +768,6 @@ fn failed_attempt(
         failure: Some(failure),
         transience,
         next_link: None,
+        head: None,
     }
 }

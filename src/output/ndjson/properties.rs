@@ -196,6 +196,7 @@ fn record() -> impl Strategy<Value = Record> {
                 failure,
                 fields,
                 crawl: None,
+                cache: None,
             },
         )
 }
@@ -292,6 +293,7 @@ proptest! {
                 failure: None,
                 fields: Vec::new(),
                 crawl: None,
+                cache: None,
             };
             match set.extract(&body) {
                 Ok(fields) => record.fields = fields,
@@ -341,6 +343,7 @@ fn a_lone_surrogate_in_a_body_is_a_json_failure_on_one_line() {
         }),
         fields: Vec::new(),
         crawl: None,
+        cache: None,
     };
     let out = written(std::slice::from_ref(&record), &paths);
     let line: Value = serde_json::from_slice(out.strip_suffix(b"\n").unwrap()).unwrap();
@@ -372,6 +375,7 @@ proptest! {
             failure: None,
             fields: vec![Value::from("small"), Value::Null],
             crawl: None,
+            cache: None,
         };
         let mut record = small.clone();
         match at {

@@ -86,5 +86,6 @@ fn record(n: u64, started: Duration, elapsed: Duration, failed: bool) -> Record 
         }),
         fields: Vec::new(),
         crawl: None,
+        cache: None,
     }
 }
