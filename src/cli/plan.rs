@@ -11,7 +11,6 @@ use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TY
 use super::run::AppError;
 use super::values::parse_header;
 use super::{HeaderArg, RunArgs, DEFAULT_RANGE};
-use crate::engine::fetch::cache::Cache;
 use crate::engine::http::tls::{self, TlsFileError};
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
 use crate::engine::{
@@ -202,7 +201,8 @@ impl RunArgs {
             dir: dir.clone(),
             mode: self.cache_mode,
         };
-        Cache::open(&spec).map_err(|e| usage("--cache", e.to_string()))?;
+        spec.prepare()
+            .map_err(|e| usage("--cache", e.to_string()))?;
         Ok(Some(spec))
     }
 

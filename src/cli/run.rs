@@ -75,7 +75,7 @@ impl AppError {
         match self {
             // A client that cannot be set up is a setting's fault, found before any request.
             AppError::Usage { .. }
-            | AppError::Engine(EngineError::Setup(_))
+            | AppError::Engine(EngineError::Setup(_) | EngineError::Cache(_))
             | AppError::Ids(IdsError::Read { .. }) => 2,
             _ => 1,
         }

@@ -33,11 +33,11 @@ use crate::extract::FieldSet;
 use crate::plan::rate::Rate;
 
 pub use self::crawl::{CrawlCounts, CrawlRules, Origins, StopRules};
-pub use self::fetch::cache::{CacheError, CacheMode, CacheSpec};
+pub use self::fetch::cache::CacheError;
 pub use self::fetch::pushback::PushbackCounts;
 pub use self::http::proxy::ProxyError;
 pub use self::http::transport::{ProxyUse, SetupError};
-pub use self::options::{ClientOptions, RetryPolicy};
+pub use self::options::{CacheMode, CacheSpec, ClientOptions, RetryPolicy};
 pub use self::run::Run;
 
 /// Why a run could not start or stopped before its end.
@@ -46,6 +46,9 @@ pub enum EngineError {
     /// The client could not be built (a TLS setting, a proxy that is not a URL).
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// The cache directory cannot be used (`--cache`).
+    #[error(transparent)]
+    Cache(#[from] CacheError),
 }
 
 /// Which scheduling a run used.

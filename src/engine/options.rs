@@ -2,6 +2,7 @@
 //! request is shaped, the HTTP client's settings, the limits, and how patiently to retry. Both
 //! `fetch` (one work item) and `http` (the stacks) read them; what they do with them lives there.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::engine::shape::RequestShape;
@@ -26,7 +27,7 @@ pub struct ClientOptions {
     pub robots: bool,
     /// Keep responses on disk and answer from them as HTTP's caching rules (and the mode) allow
     /// (`--cache`); None: every request goes to the server.
-    pub cache: Option<crate::engine::fetch::cache::CacheSpec>,
+    pub cache: Option<CacheSpec>,
     /// Bodies larger than this (after decompression) fail with "body too large" once it is passed.
     pub max_body: u64,
     /// Accept invalid TLS certificates.
@@ -113,4 +114,25 @@ impl Default for RetryPolicy {
             max_retry_wait: Duration::from_secs(60),
         }
     }
+}
+
+/// How the cache answers (`--cache-mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CacheMode {
+    /// HTTP's rules: a fresh entry is served without a request, a stale one is revalidated.
+    #[default]
+    Normal,
+    /// Every stored entry is revalidated, fresh or not.
+    Refresh,
+    /// A stored entry is served whatever its age (offline re-runs); a miss is fetched and stored.
+    Replay,
+    /// Never touch the network: a stored entry is served whatever its age, a miss is a failure.
+    OnlyCached,
+}
+
+/// Where the cache lives and how it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSpec {
+    pub dir: PathBuf,
+    pub mode: CacheMode,
 }

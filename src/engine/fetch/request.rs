@@ -84,7 +84,7 @@ impl Fetcher {
         pacer: Arc<Pacer>,
         cancel: CancellationToken,
         connections: ConnectionCounter,
-    ) -> Result<Self, crate::engine::SetupError> {
+    ) -> Result<Self, crate::engine::EngineError> {
         let (options, crawl) = (&job.client, &job.crawl);
         let mut transport = Transport::new(options, concurrency, &connections)?;
         let urls = UrlRenderer::new(template);

@@ -83,8 +83,6 @@ pub enum SetupError {
     Client(#[from] reqwest::Error),
     #[error(transparent)]
     Proxy(#[from] ProxyError),
-    #[error(transparent)]
-    Cache(#[from] crate::engine::fetch::cache::CacheError),
 }
 
 /// Which requests went through a proxy, and which proxies carried them.

@@ -31,29 +31,9 @@ use serde::{Deserialize, Serialize};
 
 use self::store::{Raw, ReadError, Store};
 use crate::engine::fetch::decode::Encoding;
+use crate::engine::options::{CacheMode, CacheSpec};
 use crate::engine::shape::{self, Outgoing};
 use crate::record::{CacheUse, ErrorKind, Failure};
-
-/// How the cache answers (`--cache-mode`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum CacheMode {
-    /// HTTP's rules: a fresh entry is served without a request, a stale one is revalidated.
-    #[default]
-    Normal,
-    /// Every stored entry is revalidated, fresh or not.
-    Refresh,
-    /// A stored entry is served whatever its age (offline re-runs); a miss is fetched and stored.
-    Replay,
-    /// Never touch the network: a stored entry is served whatever its age, a miss is a failure.
-    OnlyCached,
-}
-
-/// Where the cache lives and how it answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheSpec {
-    pub dir: PathBuf,
-    pub mode: CacheMode,
-}
 
 /// A cache directory that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +42,13 @@ pub struct CacheError {
     dir: PathBuf,
     #[source]
     source: io::Error,
+}
+
+impl CacheSpec {
+    /// Opens (or creates) the cache directory, to refuse an unusable one before any request.
+    pub fn prepare(&self) -> Result<(), CacheError> {
+        Cache::open(self).map(drop)
+    }
 }
 
 /// What an entry holds beside its body.
