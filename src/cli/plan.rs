@@ -191,6 +191,7 @@ impl RunArgs {
             None => Target::Fixture(FixtureOptions {
                 latency: self.latency,
                 jitter: self.jitter,
+                ..FixtureOptions::default()
             }),
         };
         let output = match self.output {
@@ -288,6 +289,8 @@ impl RunArgs {
                     host_concurrency: self.host_concurrency,
                     host_rate: self.host_rate,
                     robots: self.robots,
+                    backoff: !self.no_backoff,
+                    auto_throttle: self.auto_throttle,
                     max_body: self.max_body,
                     insecure: self.insecure,
                     ca_certs,

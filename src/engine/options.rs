@@ -24,6 +24,12 @@ pub struct ClientOptions {
     pub host_rate: Option<crate::plan::rate::Rate>,
     /// Read each origin's robots.txt and keep to it (`--robots`).
     pub robots: bool,
+    /// A host's 429 or 503 pauses every request to it, then paces them back up (see
+    /// `fetch::pushback`); false with `--no-backoff`.
+    pub backoff: bool,
+    /// Space request starts to each host by its latency over this target concurrency
+    /// (`--auto-throttle`, see `fetch::throttle`).
+    pub auto_throttle: Option<f64>,
     /// Bodies larger than this (after decompression) fail with "body too large" once it is passed.
     pub max_body: u64,
     /// Accept invalid TLS certificates.
@@ -58,6 +64,8 @@ impl Default for ClientOptions {
             host_concurrency: None,
             host_rate: None,
             robots: false,
+            backoff: true,
+            auto_throttle: None,
             max_body: 64 * 1024 * 1024,
             insecure: false,
             ca_certs: Vec::new(),

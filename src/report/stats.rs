@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::engine::{Ending, RunEnd, RunMode};
 
 use super::crawl::LevelCounts;
-use crate::engine::{CrawlCounts, PushbackCounts};
+use crate::engine::{CrawlCounts, PushbackCounts, ThrottleCounts};
 
 use super::timeline::Timeline;
 use super::waterfall::Waterfall;
@@ -57,6 +57,8 @@ pub struct RunStats {
     pub levels: BTreeMap<u32, LevelCounts>,
     /// How often hosts pushed back, and the longest pause.
     pub pushback: PushbackCounts,
+    /// With `--auto-throttle`: the busiest host's delay and concurrency at the end.
+    pub throttle: Option<ThrottleCounts>,
     /// Requests that went through a proxy, and the proxies (passwords redacted).
     pub proxied_requests: u64,
     pub proxies: Vec<String>,
@@ -88,6 +90,7 @@ impl RunStats {
         self.proxies = end.proxy.proxies.into_iter().collect();
         self.crawl = end.crawl;
         self.pushback = end.pushback;
+        self.throttle = end.throttle;
     }
 
     pub fn new(mode: RunMode, concurrency: usize, rate: Option<Rate>) -> Self {
@@ -110,6 +113,7 @@ impl RunStats {
             crawl: None,
             levels: BTreeMap::new(),
             pushback: PushbackCounts::default(),
+            throttle: None,
             proxied_requests: 0,
             proxies: Vec::new(),
             phases: Phases::default(),

@@ -11,3 +11,4 @@ pub mod request;
 pub mod retry;
 pub(crate) mod robots;
 pub(crate) mod settle;
+pub(crate) mod throttle;
