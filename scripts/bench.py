@@ -18,7 +18,8 @@ Scenarios (pick with arguments; default: pokeapi raw scale):
               beyond it), 200 ids at 0 and 10 ms latency, c=32, --retries 10: fetchbench's default
               (host back-off + AIMD) vs --auto-throttle vs --no-backoff (plain retries) vs an aiohttp
               gather that retries each 429 (scripts/aiohttp_polite.py); a fresh server per run, whose
-              /__stats gives the requests and 429s it served; each run's output checked for 200s
+              /__stats gives the requests and 429s it served; each run's output checked for 200s; and
+              fetchbench's default once more against the same server sending RateLimit-* headers
 Each command runs RUNS times (env RUNS, default 5), the tools of a scenario in interleaved rounds
 (A B C, A B C, ...) so a machine that gets busier during the run shifts them alike, each short run
 after an unmeasured warm-up of the same command (see measure_all); the table gives
@@ -59,9 +60,10 @@ def run_timed(cmd, stdout=subprocess.DEVNULL):
 class Server:
     """`fetchbench serve` in the background (optionally inside a network namespace)."""
 
-    def __init__(self, latency, bind="127.0.0.1", port=PORT, netns=None, rate_limit=None):
+    def __init__(self, latency, bind="127.0.0.1", port=PORT, netns=None, rate_limit=None, limit_headers=False):
         prefix = ["ip", "netns", "exec", netns] if netns else []
         limit = ["--rate-limit", rate_limit] if rate_limit else []
+        limit += ["--rate-limit-headers"] if limit_headers else []
         self.proc = subprocess.Popen(
             prefix + [FETCHBENCH, "serve", "--bind", bind, "--port", str(port), "--latency", latency] + limit,
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
@@ -386,25 +388,27 @@ def polite():
             def fb(*extra):
                 return lambda base: [FETCHBENCH, "--url", base + "/bench/{}", "-r", f"1..={n}", "-m", "concurrent",
                                      "-c", str(c), "--retries", str(retries), "-f", "name", "-q", "-o", out, *extra]
+            # (label, command for a base URL, whether the server sends RateLimit-* headers)
             tools = [
-                ("fetchbench (host back-off + AIMD, the default)", fb()),
-                ("fetchbench --auto-throttle (target 1)", fb("--auto-throttle")),
-                ("fetchbench --no-backoff (plain retries)", fb("--no-backoff")),
+                ("fetchbench (host back-off + AIMD, the default)", fb(), False),
+                ("fetchbench, the server also sends RateLimit-Remaining/-Reset", fb(), True),
+                ("fetchbench --auto-throttle (target 1)", fb("--auto-throttle"), False),
+                ("fetchbench --no-backoff (plain retries)", fb("--no-backoff"), False),
             ]
             skipped = []
             try:
                 import aiohttp  # noqa: F401
                 tools.append((f"aiohttp gather, retry each 429 after Retry-After (limit {c})",
                               lambda base: [sys.executable, os.path.join(HERE, "aiohttp_polite.py"), base + "/bench/{}",
-                                            "1", str(n + 1), str(c), str(retries), out]))
+                                            "1", str(n + 1), str(c), str(retries), out], False))
             except ImportError:
                 skipped.append("aiohttp (pip install aiohttp)")
-            rows = {label: [] for label, _ in tools}
+            rows = {label: [] for label, _, _ in tools}
             # Interleaved rounds, a fresh server (fresh counts, a fresh window) for every run. No
             # warm-up: each run lasts seconds, and a warm-up would spend the server's window.
             for _ in range(RUNS):
-                for label, cmd in tools:
-                    server = Server(latency, rate_limit=limit)
+                for label, cmd, headers in tools:
+                    server = Server(latency, rate_limit=limit, limit_headers=headers)
                     try:
                         if os.path.exists(out):
                             os.unlink(out)
@@ -418,7 +422,7 @@ def polite():
             print(f"floor {floor:.3f} s (= {n} / 20 per second)")
             print("| tool | wall median (s) | server requests (median) | 429s (median) | every id 200 |")
             print("|---|---|---|---|---|")
-            for label, _ in tools:
+            for label, _, _ in tools:
                 runs = rows[label]
                 med = lambda i: statistics.median(r[i] for r in runs)
                 ok = sum(1 for r in runs if r[3])

@@ -278,3 +278,18 @@ async fn bad_throttle_values_are_usage_errors() {
         assert!(err.contains("--"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn the_library_refuses_a_target_of_zero_and_takes_a_positive_one() {
+    use fetchbench::{Job, JobError};
+    let template = "http://127.0.0.1:1/item/{}";
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let built = Job::builder(template).auto_throttle(bad).build();
+        assert!(matches!(built, Err(JobError::ThrottleTarget)), "{bad}");
+    }
+    assert!(Job::builder(template)
+        .auto_throttle(2.0)
+        .no_backoff()
+        .build()
+        .is_ok());
+}
