@@ -14,6 +14,12 @@ Scenarios (pick with arguments; default: pokeapi raw scale):
               151 species, 40 ms latency, c=50: fetchbench --next/--follow vs a Scrapy spider
               (scripts/scrapy_crawl.py) vs the aiohttp gather extended (scripts/aiohttp_crawl.py);
               floor max(critical path, waves); each tool's output checked for the 151 species
+  polite      a server that rate-limits at 20/s (`serve --rate-limit 20/s`: 429 with Retry-After: 1
+              beyond it), 200 ids at 0 and 10 ms latency, c=32, --retries 10: fetchbench's default
+              (host back-off + AIMD) vs --auto-throttle vs --no-backoff (plain retries) vs an aiohttp
+              gather that retries each 429 (scripts/aiohttp_polite.py); a fresh server per run, whose
+              /__stats gives the requests and 429s it served; each run's output checked for 200s; and
+              fetchbench's default once more against the same server sending RateLimit-* headers
 Each command runs RUNS times (env RUNS, default 5), the tools of a scenario in interleaved rounds
 (A B C, A B C, ...) so a machine that gets busier during the run shifts them alike, each short run
 after an unmeasured warm-up of the same command (see measure_all); the table gives
@@ -54,15 +60,23 @@ def run_timed(cmd, stdout=subprocess.DEVNULL):
 class Server:
     """`fetchbench serve` in the background (optionally inside a network namespace)."""
 
-    def __init__(self, latency, bind="127.0.0.1", port=PORT, netns=None):
+    def __init__(self, latency, bind="127.0.0.1", port=PORT, netns=None, rate_limit=None, limit_headers=False):
         prefix = ["ip", "netns", "exec", netns] if netns else []
+        limit = ["--rate-limit", rate_limit] if rate_limit else []
+        limit += ["--rate-limit-headers"] if limit_headers else []
         self.proc = subprocess.Popen(
-            prefix + [FETCHBENCH, "serve", "--bind", bind, "--port", str(port), "--latency", latency],
+            prefix + [FETCHBENCH, "serve", "--bind", bind, "--port", str(port), "--latency", latency] + limit,
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         line = self.proc.stderr.readline().decode()
         if "serving" not in line:
             raise SystemExit(f"fixture server did not start: {line}")
         self.base = f"http://{bind}:{port}"
+
+    def stats(self):
+        """With a rate limit: the server's counts, {"requests": N, "too_many": M}."""
+        import urllib.request
+        with urllib.request.urlopen(self.base + "/__stats") as r:
+            return json.loads(r.read())
 
     def stop(self):
         self.proc.terminate()
@@ -354,9 +368,75 @@ def crawl():
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def all_200(path, expected):
+    """True when the file holds `expected` records, every one with status 200."""
+    try:
+        with open(path) as f:
+            statuses = [json.loads(line).get("status") for line in f if line.strip()]
+    except (OSError, ValueError):
+        return False
+    return len(statuses) == expected and all(s == 200 for s in statuses)
+
+
+def polite():
+    n, c, retries, limit = 200, 32, 10, "20/s"
+    out_dir = tempfile.mkdtemp(prefix="fetchbench-polite-")
+    out = os.path.join(out_dir, "out.ndjson")
+    floor = n / 20
+    try:
+        for latency in ("0ms", "10ms"):
+            def fb(*extra):
+                return lambda base: [FETCHBENCH, "--url", base + "/bench/{}", "-r", f"1..={n}", "-m", "concurrent",
+                                     "-c", str(c), "--retries", str(retries), "-f", "name", "-q", "-o", out, *extra]
+            # (label, command for a base URL, whether the server sends RateLimit-* headers)
+            tools = [
+                ("fetchbench (host back-off + AIMD, the default)", fb(), False),
+                ("fetchbench, the server also sends RateLimit-Remaining/-Reset", fb(), True),
+                ("fetchbench --auto-throttle (target 1)", fb("--auto-throttle"), False),
+                ("fetchbench --no-backoff (plain retries)", fb("--no-backoff"), False),
+            ]
+            skipped = []
+            try:
+                import aiohttp  # noqa: F401
+                tools.append((f"aiohttp gather, retry each 429 after Retry-After (limit {c})",
+                              lambda base: [sys.executable, os.path.join(HERE, "aiohttp_polite.py"), base + "/bench/{}",
+                                            "1", str(n + 1), str(c), str(retries), out], False))
+            except ImportError:
+                skipped.append("aiohttp (pip install aiohttp)")
+            rows = {label: [] for label, _, _ in tools}
+            # Interleaved rounds, a fresh server (fresh counts, a fresh window) for every run. No
+            # warm-up: each run lasts seconds, and a warm-up would spend the server's window.
+            for _ in range(RUNS):
+                for label, cmd, headers in tools:
+                    server = Server(latency, rate_limit=limit, limit_headers=headers)
+                    try:
+                        if os.path.exists(out):
+                            os.unlink(out)
+                        wall, _, code = run_timed(cmd(server.base))
+                        stats = server.stats()
+                    finally:
+                        server.stop()
+                    rows[label].append((wall, stats["requests"], stats["too_many"], code == 0 and all_200(out, n)))
+            print(f"\n## polite: {n} ids against a server that rate-limits at {limit} (429, Retry-After: 1), "
+                  f"{latency} latency, c={c}, --retries {retries} (loopback)")
+            print(f"floor {floor:.3f} s (= {n} / 20 per second)")
+            print("| tool | wall median (s) | server requests (median) | 429s (median) | every id 200 |")
+            print("|---|---|---|---|---|")
+            for label, _, _ in tools:
+                runs = rows[label]
+                med = lambda i: statistics.median(r[i] for r in runs)
+                ok = sum(1 for r in runs if r[3])
+                print(f"| {label} | {med(0):.3f} | {med(1):.0f} | {med(2):.0f} | {ok} of {len(runs)} runs |")
+            for s in skipped:
+                print(f"| {s} | skipped | | | |")
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
 if __name__ == "__main__":
     if not os.path.exists(FETCHBENCH):
         raise SystemExit("build first: cargo build --profile release-lto")
     print(f"# fetchbench benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {RUNS} runs per tool")
     for scenario in sys.argv[1:] or ["pokeapi", "raw", "scale"]:
-        {"pokeapi": pokeapi, "raw": raw, "scale": scale, "link": link, "crawl": crawl}[scenario]()
+        {"pokeapi": pokeapi, "raw": raw, "scale": scale, "link": link, "crawl": crawl,
+         "polite": polite}[scenario]()

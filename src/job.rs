@@ -34,6 +34,8 @@ pub enum JobError {
     Path(#[from] PathError),
     #[error("concurrency must be at least 1")]
     Concurrency,
+    #[error("auto-throttle target must be a number above 0")]
+    ThrottleTarget,
     #[error("the ids have no end: add a stop rule (stop_after_missing, until_empty or total)")]
     OpenRange,
     #[error(transparent)]
@@ -340,6 +342,20 @@ impl JobBuilder {
         self
     }
 
+    /// Space request starts to each host by its latency over `target` requests in flight
+    /// (Scrapy's AutoThrottle, as `--auto-throttle`); `target` must be above 0.
+    pub fn auto_throttle(mut self, target: f64) -> Self {
+        self.client.auto_throttle = Some(target);
+        self
+    }
+
+    /// Do not pause a host that answers 429 or 503: only that request's retry waits (as
+    /// `--no-backoff`).
+    pub fn no_backoff(mut self) -> Self {
+        self.client.backoff = false;
+        self
+    }
+
     /// Time limit per attempt, connect to last body byte (default 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.client.timeout = timeout;
@@ -384,6 +400,13 @@ impl JobBuilder {
     pub fn build(self) -> Result<Job, JobError> {
         if self.concurrency == 0 {
             return Err(JobError::Concurrency);
+        }
+        if self
+            .client
+            .auto_throttle
+            .is_some_and(|t| !(t.is_finite() && t > 0.0))
+        {
+            return Err(JobError::ThrottleTarget);
         }
         let fields = self
             .fields

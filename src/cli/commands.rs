@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::fixture::FixtureOptions;
-use crate::plan::rate::parse_duration;
+use crate::plan::rate::{parse_duration, Rate};
 
 /// Options of `fetchbench serve`.
 #[derive(Debug, Args)]
@@ -24,6 +24,14 @@ pub struct ServeArgs {
     /// Extra random latency per response, uniform in 0..=DUR.
     #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
     pub jitter: Duration,
+    /// Answer `429 Too Many Requests` (with `Retry-After`) beyond this rate, in fixed windows:
+    /// `20/s`, `600/m`. `GET /__stats` then counts the requests and 429s served.
+    #[arg(long, value_name = "RATE")]
+    pub rate_limit: Option<Rate>,
+    /// With --rate-limit: send `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
+    /// on every answer.
+    #[arg(long, requires = "rate_limit")]
+    pub rate_limit_headers: bool,
 }
 
 impl ServeArgs {
@@ -35,6 +43,8 @@ impl ServeArgs {
         FixtureOptions {
             latency: self.latency,
             jitter: self.jitter,
+            rate_limit: self.rate_limit,
+            rate_limit_headers: self.rate_limit_headers,
         }
     }
 }

@@ -306,6 +306,25 @@ pub struct RunArgs {
     #[arg(long, help_heading = CONCURRENCY)]
     pub robots: bool,
 
+    /// Space request starts to each host by its latency (Scrapy's AutoThrottle): aim at TARGET
+    /// requests in flight per host (default 1; fractions allowed). The delay rises at once
+    /// when answers slow down and falls by halves; errors never lower it. -c and --rate stay
+    /// caps.
+    #[arg(
+        long,
+        value_name = "TARGET",
+        num_args = 0..=1,
+        default_missing_value = "1",
+        value_parser = parse_target,
+        help_heading = CONCURRENCY
+    )]
+    pub auto_throttle: Option<f64>,
+
+    /// Do not pause a host that answers 429 or 503 (nor pace it back up): each such answer
+    /// delays only its own request's retry (--retries), as for a load test that counts them.
+    #[arg(long, help_heading = CONCURRENCY)]
+    pub no_backoff: bool,
+
     /// Requests the rate limiter lets out at once after an idle spell.
     #[arg(
         long,
@@ -502,7 +521,7 @@ pub use self::commands::{CompareArgs, MergeArgs, ServeArgs};
 pub use self::values::HeaderArg;
 use self::values::{
     parse_at_least_one, parse_concurrency, parse_header_arg, parse_method, parse_positive_duration,
-    parse_resolve, parse_size, parse_url_template, parse_user_agent,
+    parse_resolve, parse_size, parse_target, parse_url_template, parse_user_agent,
 };
 
 /// True when results going to stdout would land on a terminal.

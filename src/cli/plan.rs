@@ -215,6 +215,7 @@ impl RunArgs {
             None => Target::Fixture(FixtureOptions {
                 latency: self.latency,
                 jitter: self.jitter,
+                ..FixtureOptions::default()
             }),
         };
         let output = match self.output {
@@ -313,6 +314,8 @@ impl RunArgs {
                     host_rate: self.host_rate,
                     robots: self.robots,
                     cache,
+                    backoff: !self.no_backoff,
+                    auto_throttle: self.auto_throttle,
                     max_body: self.max_body,
                     insecure: self.insecure,
                     ca_certs,

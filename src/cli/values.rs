@@ -18,6 +18,15 @@ pub(super) fn parse_at_least_one(text: &str) -> Result<u64, String> {
     }
 }
 
+/// A target concurrency (`--auto-throttle`): a positive number, fractions allowed.
+pub(super) fn parse_target(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        Ok(_) => Err(format!("`{text}` must be a number above 0 (e.g. 1, 2.5)")),
+        Err(_) => Err(format!("`{text}` is not a number (e.g. 1, 2.5)")),
+    }
+}
+
 pub(super) fn parse_concurrency(text: &str) -> Result<usize, String> {
     let n = parse_at_least_one(text)?;
     usize::try_from(n).map_err(|_| format!("`{text}` is too large"))

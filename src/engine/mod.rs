@@ -35,6 +35,7 @@ use crate::plan::rate::Rate;
 pub use self::crawl::{CrawlCounts, CrawlRules, Origins, StopRules};
 pub use self::fetch::cache::CacheError;
 pub use self::fetch::pushback::PushbackCounts;
+pub use self::fetch::throttle::ThrottleCounts;
 pub use self::http::proxy::ProxyError;
 pub use self::http::transport::{ProxyUse, SetupError};
 pub use self::options::{CacheMode, CacheSpec, ClientOptions, RetryPolicy};
@@ -100,6 +101,8 @@ pub struct RunEnd {
     pub crawl: Option<CrawlCounts>,
     /// How often hosts pushed back (429, 503, a rate limit at zero), and the longest pause.
     pub pushback: PushbackCounts,
+    /// With `--auto-throttle`: the delay and concurrency the busiest host converged to.
+    pub throttle: Option<ThrottleCounts>,
 }
 
 /// How to fetch, shared by every run of a job; what to fetch is the URL template and the ids

@@ -28,6 +28,12 @@ pub struct ClientOptions {
     /// Keep responses on disk and answer from them as HTTP's caching rules (and the mode) allow
     /// (`--cache`); None: every request goes to the server.
     pub cache: Option<CacheSpec>,
+    /// A host's 429 or 503 pauses every request to it, then paces them back up (see
+    /// `fetch::pushback`); false with `--no-backoff`.
+    pub backoff: bool,
+    /// Space request starts to each host by its latency over this target concurrency
+    /// (`--auto-throttle`, see `fetch::throttle`).
+    pub auto_throttle: Option<f64>,
     /// Bodies larger than this (after decompression) fail with "body too large" once it is passed.
     pub max_body: u64,
     /// Accept invalid TLS certificates.
@@ -63,6 +69,8 @@ impl Default for ClientOptions {
             host_rate: None,
             robots: false,
             cache: None,
+            backoff: true,
+            auto_throttle: None,
             max_body: 64 * 1024 * 1024,
             insecure: false,
             ca_certs: Vec::new(),

@@ -257,6 +257,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             },
             crawl: self.crawl_counts(),
             pushback: self.fetcher.pushback(),
+            throttle: self.fetcher.throttle(),
         }
     }
 

@@ -40,6 +40,16 @@ impl Rate {
         self.count / self.period.as_secs_f64()
     }
 
+    /// The requests of one period, as written (`20` in `20/s`).
+    pub fn count(&self) -> f64 {
+        self.count
+    }
+
+    /// The period, as written (a second in `20/s`).
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
     /// The time between two requests at this rate.
     pub fn interval(&self) -> Duration {
         // Parsing refuses a rate whose interval does not fit, so the fallback is never taken.

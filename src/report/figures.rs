@@ -108,8 +108,11 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
     if runs.iter().any(|r| r.host_pauses > 0) {
         // Every request to a host that pushed back waited with it.
         rows.push(row("host pushed back", &|r| {
+            let settled = r
+                .settled_rate
+                .map_or_else(String::new, |rate| format!(", settled at {rate:.1}/s"));
             format!(
-                "{} times, longest {}",
+                "{} times, longest {}{settled}",
                 r.host_pauses,
                 ms(r.longest_pause_ms)
             )
@@ -121,6 +124,18 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
             r.cache
                 .as_ref()
                 .map_or_else(|| "-".to_owned(), |c| c.summary())
+        }));
+    }
+    if runs.iter().any(|r| r.throttle_delay_ms.is_some()) {
+        // What --auto-throttle converged to: the spacing and the concurrency it keeps.
+        rows.push(row("auto-throttle", &|r| match r.throttle_delay_ms {
+            Some(delay) => {
+                let concurrency = r
+                    .throttle_concurrency
+                    .map_or_else(String::new, |c| format!(", {c:.1} in flight"));
+                format!("delay {}{concurrency}", ms(delay))
+            }
+            None => "-".to_owned(),
         }));
     }
     if runs.iter().any(|r| r.crawl.is_some()) {

@@ -121,6 +121,11 @@ fn add_histograms<'a>(
     Ok(total)
 }
 
+/// The sum of the values given, or None when none is.
+fn add_some(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    values.flatten().reduce(|a, b| a + b)
+}
+
 fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
     let histogram = add_histograms(&runs, |r| Some(&r.histogram))?.unwrap_or_else(empty_histogram);
     let corrected = add_histograms(&runs, |r| r.histogram_corrected.as_ref())?;
@@ -196,6 +201,14 @@ fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
         host_pauses: sum(|r| r.host_pauses),
         cache: crate::report::CacheReport::merge(runs.iter().filter_map(|r| r.cache.as_ref())),
         longest_pause_ms: runs.iter().map(|r| r.longest_pause_ms).fold(0.0, f64::max),
+        // Shards run side by side: the host saw their rates and concurrencies added up, each
+        // shard's own delay between its starts.
+        settled_rate: add_some(runs.iter().map(|r| r.settled_rate)),
+        throttle_delay_ms: runs
+            .iter()
+            .filter_map(|r| r.throttle_delay_ms)
+            .reduce(f64::max),
+        throttle_concurrency: add_some(runs.iter().map(|r| r.throttle_concurrency)),
         crawl: crate::report::crawl::CrawlReport::merge(
             runs.iter().filter_map(|r| r.crawl.as_ref()),
         ),

@@ -147,6 +147,18 @@ pub struct RunReport {
     /// request: they count in `requests` (records) but in no latency, phase or per-second figure.
     #[serde(default)]
     pub cache: Option<CacheReport>,
+    /// Requests per second to the host that pushed back most, as the run ended: the rate its
+    /// back-off climbed to, or once it climbed past any limit, the rate it ran at; null when no
+    /// host pushed back.
+    #[serde(default)]
+    pub settled_rate: Option<f64>,
+    /// With `--auto-throttle`: the delay between request starts the busiest host converged to,
+    /// in milliseconds, and the concurrency that gives it (its latency over the delay; null
+    /// while the delay is zero). Null without `--auto-throttle`.
+    #[serde(default)]
+    pub throttle_delay_ms: Option<f64>,
+    #[serde(default)]
+    pub throttle_concurrency: Option<f64>,
     /// First request start and last request end, Unix seconds (wall clock), for merging shards.
     pub started_at: f64,
     pub ended_at: f64,
@@ -321,6 +333,9 @@ impl RunReport {
             host_pauses: stats.pushback.pauses,
             longest_pause_ms: stats.pushback.longest.as_secs_f64() * 1000.0,
             cache: stats.cache,
+            settled_rate: stats.pushback.settled_rate,
+            throttle_delay_ms: stats.throttle.map(|t| t.delay.as_secs_f64() * 1000.0),
+            throttle_concurrency: stats.throttle.and_then(|t| t.concurrency),
             started_at,
             ended_at,
             wall_s,
@@ -378,6 +393,9 @@ impl RunReport {
             host_pauses,
             longest_pause_ms,
             cache,
+            settled_rate,
+            throttle_delay_ms,
+            throttle_concurrency,
             started_at,
             ended_at,
             wall_s,
@@ -436,6 +454,9 @@ impl RunReport {
             host_pauses,
             longest_pause_ms,
             cache,
+            settled_rate,
+            throttle_delay_ms,
+            throttle_concurrency,
             started_at,
             ended_at,
             started_at_rfc3339: units::rfc3339(started_at),
@@ -499,6 +520,9 @@ struct RunParts<'a> {
     host_pauses: u64,
     longest_pause_ms: f64,
     cache: Option<CacheReport>,
+    settled_rate: Option<f64>,
+    throttle_delay_ms: Option<f64>,
+    throttle_concurrency: Option<f64>,
 }
 
 /// The proxies the runs' requests went through, or None when no request did.

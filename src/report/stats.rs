@@ -16,7 +16,7 @@ pub use crate::engine::{Ending, RunEnd, RunMode};
 
 use super::crawl::LevelCounts;
 use super::CacheReport;
-use crate::engine::{CrawlCounts, PushbackCounts};
+use crate::engine::{CrawlCounts, PushbackCounts, ThrottleCounts};
 
 use super::timeline::Timeline;
 use super::waterfall::Waterfall;
@@ -60,6 +60,8 @@ pub struct RunStats {
     pub pushback: PushbackCounts,
     /// Records per use of the HTTP cache; None without `--cache`.
     pub cache: Option<CacheReport>,
+    /// With `--auto-throttle`: the busiest host's delay and concurrency at the end.
+    pub throttle: Option<ThrottleCounts>,
     /// Requests that went through a proxy, and the proxies (passwords redacted).
     pub proxied_requests: u64,
     pub proxies: Vec<String>,
@@ -91,6 +93,7 @@ impl RunStats {
         self.proxies = end.proxy.proxies.into_iter().collect();
         self.crawl = end.crawl;
         self.pushback = end.pushback;
+        self.throttle = end.throttle;
     }
 
     pub fn new(mode: RunMode, concurrency: usize, rate: Option<Rate>) -> Self {
@@ -114,6 +117,7 @@ impl RunStats {
             levels: BTreeMap::new(),
             pushback: PushbackCounts::default(),
             cache: None,
+            throttle: None,
             proxied_requests: 0,
             proxies: Vec::new(),
             phases: Phases::default(),

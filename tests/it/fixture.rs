@@ -34,6 +34,7 @@ async fn server() -> Fixture {
     let options = FixtureOptions {
         latency: Duration::ZERO,
         jitter: Duration::ZERO,
+        ..FixtureOptions::default()
     };
     let server = FixtureServer::start("127.0.0.1:0".parse().unwrap(), options)
         .await

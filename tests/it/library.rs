@@ -198,6 +198,7 @@ async fn fields_from_the_real_pokeapi_documents() {
     let options = FixtureOptions {
         latency: Duration::ZERO,
         jitter: Duration::ZERO,
+        ..FixtureOptions::default()
     };
     let fixture = FixtureServer::start("127.0.0.1:0".parse().unwrap(), options)
         .await

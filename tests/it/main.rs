@@ -18,4 +18,5 @@ mod reliability;
 mod requests;
 mod servers;
 mod shards;
+mod throttle;
 mod tls;

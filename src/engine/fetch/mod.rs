@@ -12,3 +12,4 @@ pub mod request;
 pub mod retry;
 pub(crate) mod robots;
 pub(crate) mod settle;
+pub(crate) mod throttle;

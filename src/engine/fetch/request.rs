@@ -23,6 +23,7 @@ use crate::engine::fetch::redirect;
 use crate::engine::fetch::retry::{is_transient_status, retry_after, Transience};
 use crate::engine::fetch::robots::{self, Robots, Rules};
 use crate::engine::fetch::settle::{Done, Fetched, Settler, WireBody};
+use crate::engine::fetch::throttle::{Throttle, ThrottleCounts};
 use crate::engine::frontier::Work;
 use crate::engine::http::connections::{self, ConnectionCounter};
 use crate::engine::http::transport::{Prepared, Reply, Target, Transport};
@@ -52,6 +53,8 @@ pub struct Fetcher {
     pushback: Pushback,
     /// `--host-concurrency` and `--host-rate`.
     hosts: HostLimits,
+    /// With `--auto-throttle`: each host's starts spaced by its latency.
+    throttle: Option<Throttle>,
     /// With `--robots`: each origin's robots.txt, and the product token it is read for.
     robots: Option<Robots>,
     robots_agent: String,
@@ -96,8 +99,9 @@ impl Fetcher {
             urls,
             settler: Arc::new(Settler::new(job.fields.clone(), options.max_body, crawl)),
             link_pages: crawl.next == Some(NextPage::LinkHeader),
-            pushback: Pushback::new(options.retry.max_retry_wait),
+            pushback: Pushback::new(options.retry.max_retry_wait, options.backoff),
             hosts: HostLimits::new(options.host_concurrency, options.host_rate),
+            throttle: options.auto_throttle.map(Throttle::new),
             robots: options.robots.then(Robots::default),
             robots_agent: product_token(&options.user_agent),
             cache: options.cache.as_ref().map(Cache::open).transpose()?,
@@ -170,6 +174,11 @@ impl Fetcher {
     /// How often hosts pushed back, and the longest pause.
     pub(crate) fn pushback(&self) -> PushbackCounts {
         self.pushback.counts()
+    }
+
+    /// With `--auto-throttle`: the busiest host's delay and concurrency.
+    pub(crate) fn throttle(&self) -> Option<ThrottleCounts> {
+        self.throttle.as_ref().and_then(Throttle::counts)
     }
 
     /// The requests sent through a proxy so far, and the proxies that carried them.
@@ -400,13 +409,17 @@ impl Fetcher {
         }
     }
 
-    /// Waits for whatever holds a request to `target` back: a host that pushed back, robots.txt's
-    /// `Crawl-delay`, the per-host limits; the place at the host it holds, if any. One wait
-    /// point for all of them keeps every request's future small.
+    /// Waits for whatever holds a request to `target` back: a host that pushed back (and its
+    /// rate climbing back), robots.txt's `Crawl-delay`, `--auto-throttle`'s delay, the per-host
+    /// limits; the place at the host it holds, if any. One wait point for all of them keeps
+    /// every request's future small.
     async fn gate(&self, target: Target<'_>, rules: Option<&Rules>) -> Option<HostSlot> {
         self.pushback.wait(target.host()).await;
         if let Some(rules) = rules {
             rules.space().await;
+        }
+        if let Some(throttle) = &self.throttle {
+            throttle.wait(target.host()).await;
         }
         match self.hosts.any() {
             true => Some(self.hosts.admit(target.host()).await),
@@ -557,6 +570,9 @@ impl Fetcher {
             response.headers(),
             head.quota_spent,
         );
+        if let Some(throttle) = &self.throttle {
+            throttle.note(target.host(), sent.elapsed(), status.as_u16());
+        }
         // From here on a server answered: every outcome, failures included, carries its version.
         let answered = |failed: Attempt| Attempt { version, ..failed };
         if let Some((name, bytes)) = head.oversized {
