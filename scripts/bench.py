@@ -20,6 +20,9 @@ Scenarios (pick with arguments; default: pokeapi raw scale):
               gather that retries each 429 (scripts/aiohttp_polite.py); a fresh server per run, whose
               /__stats gives the requests and 429s it served; each run's output checked for 200s; and
               fetchbench's default once more against the same server sending RateLimit-* headers
+  cache       the crawl job (as `crawl`) with --cache: cold (an empty cache each run), warm (every
+              entry fresh, no request), --cache-mode refresh (303 x 304), no cache; and Scrapy's
+              HTTPCACHE warm for the same job; each output checked for the 151 species
 Each command runs RUNS times (env RUNS, default 5), the tools of a scenario in interleaved rounds
 (A B C, A B C, ...) so a machine that gets busier during the run shifts them alike, each short run
 after an unmeasured warm-up of the same command (see measure_all); the table gives
@@ -433,10 +436,73 @@ def polite():
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def cache():
+    """The offline crawl against the cache: cold (a new, empty cache each run), warm (every entry
+    fresh: no request), refresh (every entry revalidated: 303 x 304), no cache; and Scrapy's own
+    HTTP cache warm, for the same job. Every output is checked for the 151 species."""
+    total, limit, c, latency = 151, 20, 50, 0.040
+    pages = math.ceil(total / limit)
+    requests = pages + 2 * total
+    floor = max((pages + 2) * latency, math.ceil(requests / c) * latency)
+    server = Server("40ms")
+    out_dir = tempfile.mkdtemp(prefix="fetchbench-cache-")
+    try:
+        start = f"{server.base}/api/v2/pokemon?limit={limit}"
+        crawl_cmd = [FETCHBENCH, "--url", start, "--next", "next", "--follow", "results[*].url", "--follow", "species.url",
+                     "-f", "capture_rate", "-m", "concurrent", "-c", str(c), "-q"]
+        cold_dir, warm_dir = os.path.join(out_dir, "cold"), os.path.join(out_dir, "warm")
+        outs = {name: os.path.join(out_dir, f"{name}.ndjson") for name in ("none", "cold", "warm", "refresh")}
+        os.mkdir(cold_dir)
+        subprocess.run(crawl_cmd + ["--cache", warm_dir, "-o", os.devnull], check=True)
+        tools = [
+            ("fetchbench, no cache", crawl_cmd + ["-o", outs["none"]], outs["none"]),
+            # A new empty directory each run: emptying one with rm takes longer than the crawl here.
+            ("fetchbench --cache, cold (a new cache each run)",
+             ["sh", "-c", 'd=$(mktemp -d -p "$0") && exec "$@" --cache "$d"', cold_dir] + crawl_cmd + ["-o", outs["cold"]],
+             outs["cold"]),
+            ("fetchbench --cache, warm (no request)", crawl_cmd + ["--cache", warm_dir, "-o", outs["warm"]], outs["warm"]),
+            ("fetchbench --cache-mode refresh (303 x 304)",
+             crawl_cmd + ["--cache", warm_dir, "--cache-mode", "refresh", "-o", outs["refresh"]], outs["refresh"]),
+        ]
+        skipped = []
+        try:
+            import scrapy  # noqa: F401
+            scrapy_dir = os.path.join(out_dir, "scrapy-cache")
+            out = os.path.join(out_dir, "scrapy.jsonl")
+            scrapy_cmd = [sys.executable, "-m", "scrapy", "runspider", os.path.join(HERE, "scrapy_crawl.py"), "-a", f"start={start}",
+                          "-s", f"CONCURRENT_REQUESTS={c}", "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={c}",
+                          "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ROBOTSTXT_OBEY=False",
+                          "-s", "HTTPCACHE_ENABLED=True", "-s", f"HTTPCACHE_DIR={scrapy_dir}",
+                          "-s", "LOG_LEVEL=ERROR", "-s", "TELNETCONSOLE_ENABLED=False", "-O", out]
+            subprocess.run(scrapy_cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            tools.append(("scrapy HTTPCACHE_ENABLED, warm (DummyPolicy)", scrapy_cmd, out))
+        except ImportError:
+            skipped.append("scrapy (pip install scrapy)")
+        except subprocess.CalledProcessError:
+            skipped.append("scrapy: its warming run failed")
+        rows = measure_all([(label, cmd) for label, cmd, _ in tools])
+        outputs = {label: out for label, _, out in tools}
+        bad = []
+        for r in rows:
+            problem = species_check(outputs[r["tool"]], total)
+            if problem:
+                r["tool"] += " [!]"
+                bad.append(f"[!] {r['tool'][:-4]}: {problem} (output of its last run)")
+        table(f"cache: the crawl job (list, {total} pokemon, {total} species; 40 ms latency, c={c}) cold vs warm",
+              floor, rows, skipped, floor_note="= the network's floor of the crawl scenario; a warm cache goes under it")
+        for line in bad:
+            print(line)
+        if not bad:
+            print(f"every tool's output: {total} species")
+    finally:
+        server.stop()
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
 if __name__ == "__main__":
     if not os.path.exists(FETCHBENCH):
         raise SystemExit("build first: cargo build --profile release-lto")
     print(f"# fetchbench benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {RUNS} runs per tool")
     for scenario in sys.argv[1:] or ["pokeapi", "raw", "scale"]:
         {"pokeapi": pokeapi, "raw": raw, "scale": scale, "link": link, "crawl": crawl,
-         "polite": polite}[scenario]()
+         "polite": polite, "cache": cache}[scenario]()
