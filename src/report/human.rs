@@ -169,6 +169,9 @@ fn rate_sentence(run: &RunReport) -> Option<String> {
         .unwrap_or_default();
     let why = match limited {
         "rate" => "limited by --rate".to_owned(),
+        "pushback" => "limited by the server's push-back (429/503 or a spent rate limit): \
+                       its pauses and the back-off's climb; --no-backoff ignores them"
+            .to_owned(),
         "concurrency" => format!("limited by concurrency {}; raise -c", run.concurrency),
         "client_cpu" => {
             "limited by the client's CPU: fetchbench, not the server, set the pace".to_owned()

@@ -241,7 +241,7 @@ pub struct RateReport {
     pub target: Option<f64>,
     /// Requests per second achieved (requests over wall time).
     pub achieved: f64,
-    /// `rate`, `concurrency`, `server` or `client_cpu`; null when nothing ran.
+    /// `rate`, `pushback`, `concurrency`, `server` or `client_cpu`; null when nothing ran.
     pub limited_by: Option<String>,
 }
 
@@ -262,15 +262,18 @@ pub struct SlowReport {
     pub bytes: u64,
 }
 
-/// What held the rate down: the rate limit when it was (nearly) reached; the concurrency when
-/// the slots were (nearly) always full; the client's CPU when the process used nearly all cores;
-/// else the server, which answered slower than the client could ask.
+/// What held the rate down: the rate limit when it was (nearly) reached; the server's push-back
+/// when a host paused the run (its requests then wait in their slots, which would otherwise read
+/// as full slots); the concurrency when the slots were (nearly) always full; the client's CPU
+/// when the process used nearly all cores; else the server, which answered slower than the
+/// client could ask.
 pub fn limited_by(
     target: Option<f64>,
     achieved: f64,
     mean_in_flight: f64,
     concurrency: usize,
     cpu_share: Option<f64>,
+    pushed_back: bool,
 ) -> Option<&'static str> {
     if achieved <= 0.0 {
         return None;
@@ -278,6 +281,8 @@ pub fn limited_by(
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
     Some(if target.is_some_and(|t| achieved >= 0.9 * t) {
         "rate"
+    } else if pushed_back {
+        "pushback"
     } else if mean_in_flight >= 0.8 * concurrency as f64 {
         "concurrency"
     } else if cpu_share.is_some_and(|share| share >= 0.9 * cores) {
@@ -419,8 +424,15 @@ impl RunReport {
             rate: RateReport {
                 target,
                 achieved: rps,
-                limited_by: limited_by(target, rps, mean_in_flight, concurrency, cpu_share)
-                    .map(str::to_owned),
+                limited_by: limited_by(
+                    target,
+                    rps,
+                    mean_in_flight,
+                    concurrency,
+                    cpu_share,
+                    host_pauses > 0,
+                )
+                .map(str::to_owned),
             },
             mean_in_flight,
             client_cpu_s,

@@ -136,6 +136,8 @@ async fn a_429_pauses_every_request_to_the_host_until_its_retry_after() {
     );
     let run = &read_json(&report)["runs"][0];
     assert!(run["host_pauses"].as_u64().is_some_and(|n| n >= 1), "{run}");
+    // The pauses set the pace, though the waiting requests kept their slots full.
+    assert_eq!(run["rate"]["limited_by"], "pushback", "{run}");
     assert!(run["longest_pause_ms"]
         .as_f64()
         .is_some_and(|ms| ms >= 1999.0));
