@@ -25,7 +25,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
     pub jitter: Duration,
     /// Answer `429 Too Many Requests` (with `Retry-After`) beyond this rate, in fixed windows:
-    /// `20/s`, `600/m`. `GET /__stats` then counts the requests and 429s served.
+    /// `20/s`, `600/m`.
+    ///
+    /// `GET /__stats` then counts the requests and 429s served.
     #[arg(long, value_name = "RATE")]
     pub rate_limit: Option<Rate>,
     /// With --rate-limit: send `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`

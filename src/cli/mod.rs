@@ -73,6 +73,7 @@ const INPUT: &str = "Input";
 const CRAWL: &str = "Crawl";
 const REQUESTS: &str = "Requests";
 const CONCURRENCY: &str = "Concurrency and rate";
+const POLITENESS: &str = "Politeness";
 const OUTPUT: &str = "Output";
 const LIMITS: &str = "Limits and retries";
 const REPORT: &str = "Report";
@@ -81,8 +82,10 @@ const FIXTURE: &str = "Fixture";
 /// Options of a fetch run (the default command).
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// URL with a `{}` placeholder for the id (also `{id}`; `{:03}` / `{id:03}` zero-pad),
-    /// e.g. `https://pokeapi.co/api/v2/pokemon/{}/`. Default: the built-in fixture server.
+    /// URL with a `{}` placeholder for the id, e.g. `https://pokeapi.co/api/v2/pokemon/{}/`;
+    /// without it, the built-in fixture server.
+    ///
+    /// Also `{id}`; `{:03}` / `{id:03}` zero-pad.
     #[arg(long, value_name = "TEMPLATE", value_parser = parse_url_template, help_heading = INPUT)]
     pub url: Option<String>,
 
@@ -98,23 +101,28 @@ pub struct RunArgs {
     )]
     pub range: IdRange,
 
-    /// Ids from a word list instead of a range: one per line (`-` reads stdin), blank lines and
-    /// `#` comments skipped, whitespace trimmed; read as it goes, never all at once (a file is
-    /// counted first, in one pass). Stdin read by more than one run (--mode both, a sweep) is first
-    /// copied to a temporary file, so every run gets the same ids. Each value is percent-encoded
-    /// for its place in the URL (`mr mime` -> `mr%20mime`) unless --raw; records carry it as "id"
-    /// (a string unless it is a number).
+    /// Ids from a word list instead of a range: one per line (`-` reads stdin), blank lines and `#`
+    /// comments skipped, whitespace trimmed.
+    ///
+    /// Read as it goes, never all at once (a file is counted first, in one pass). Stdin read by
+    /// more than one run (--mode both, a sweep) is first copied to a temporary file, so every run
+    /// gets the same ids. Each value is percent-encoded for its place in the URL (`mr mime` ->
+    /// `mr%20mime`) unless --raw; records carry it as "id" (a string unless it is a number).
     #[arg(long, value_name = "FILE", help_heading = INPUT)]
     pub ids: Option<PathBuf>,
 
-    /// Substitute ids into the URL exactly as written, without percent-encoding (for word lists
-    /// of full paths such as `a/b?c=d`). You are responsible for the result being a valid URL.
+    /// Substitute ids into the URL exactly as written, without percent-encoding (for word lists of
+    /// full paths such as `a/b?c=d`).
+    ///
+    /// You are responsible for the result being a valid URL.
     #[arg(long, help_heading = INPUT)]
     pub raw: bool,
 
     /// Fetch only shard I of N (0-based): the ids whose position in the range is I modulo N, so N
-    /// processes on N machines split the job evenly. Without it, a Kubernetes Indexed Job's
-    /// JOB_COMPLETION_INDEX is used with --shards N (or FETCHBENCH_SHARDS).
+    /// processes on N machines split the job evenly.
+    ///
+    /// Without it, a Kubernetes Indexed Job's JOB_COMPLETION_INDEX is used with --shards N (or
+    /// FETCHBENCH_SHARDS).
     #[arg(long, value_name = "I/N", help_heading = INPUT)]
     pub shard: Option<Shard>,
 
@@ -128,22 +136,26 @@ pub struct RunArgs {
     )]
     pub shards: Option<u64>,
 
-    /// Follow the URLs found at PATH in each document (`'results[*].url'`, `species.url`);
-    /// repeat for the next level (`--follow 'results[*].url' --follow species.url`: list ->
-    /// pokemon -> species). Relative URLs resolve against the document's URL; each URL is
-    /// requested once per run; other origins only with --allow-origin. Records come out
-    /// depth-first in document order, whatever order the responses arrive in.
+    /// Follow the URLs found at PATH in each document (`'results[*].url'`, `species.url`).
+    ///
+    /// Repeat for the next level (`--follow 'results[*].url' --follow species.url`: list -> pokemon
+    /// -> species). Relative URLs resolve against the document's URL; each URL is requested once
+    /// per run; other origins only with --allow-origin. Records come out depth-first in document
+    /// order, whatever order the responses arrive in.
     #[arg(long, value_name = "PATH", help_heading = CRAWL)]
     pub follow: Vec<String>,
 
-    /// Page through each seed's chain: the next page's URL at PATH in the body (`next`), or
-    /// `link` for the `Link` header's `rel="next"`. A chain ends at a null or absent next; a
-    /// page named twice in a chain ends it with a "pagination" failure.
+    /// Page through each seed's chain: the next page's URL at PATH in the body (`next`), or `link`
+    /// for the `Link` header's `rel="next"`.
+    ///
+    /// A chain ends at a null or absent next; a page named twice in a chain ends it with a
+    /// "pagination" failure.
     #[arg(long, value_name = "PATH|link", help_heading = CRAWL)]
     pub next: Option<String>,
 
-    /// Let links lead to this origin too (`https://host[:port]`), or to any with `*`; by
-    /// default a crawl stays on the origin of the page that named the link.
+    /// Let links lead to this origin too (`https://host[:port]`), or to any with `*`.
+    ///
+    /// By default a crawl stays on the origin of the page that named the link.
     #[arg(long, value_name = "ORIGIN", help_heading = CRAWL)]
     pub allow_origin: Vec<String>,
 
@@ -164,8 +176,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", help_heading = CRAWL)]
     pub items: Option<String>,
 
-    /// Stop a range after N consecutive ids answered 404 or 410 (a hit resets the count); those
-    /// N are not written. Decided in id order, so it does not depend on timing.
+    /// Stop a range after N consecutive ids answered 404 or 410 (a hit resets the count).
+    ///
+    /// Those N are not written. Decided in id order, so it does not depend on timing.
     #[arg(long, value_name = "N", value_parser = parse_at_least_one, help_heading = CRAWL)]
     pub stop_after_missing: Option<u64>,
 
@@ -173,8 +186,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", help_heading = CRAWL)]
     pub until_empty: Option<String>,
 
-    /// The first page's number at PATH (e.g. `count`) bounds the range: ids below the first id
-    /// plus that number. The other pages are then all known and go out through the pool at once.
+    /// The first page's number at PATH (e.g. `count`) bounds the range: ids below the first id plus
+    /// that number.
+    ///
+    /// The other pages are then all known and go out through the pool at once.
     #[arg(long, value_name = "PATH", help_heading = CRAWL)]
     pub total: Option<String>,
 
@@ -188,20 +203,25 @@ pub struct RunArgs {
     )]
     pub method: Option<reqwest::Method>,
 
-    /// Request body; the placeholder is filled in here too (only `{}`, `{id}`, `{:03}`, `{id:03}`:
-    /// other braces stay as they are). `@FILE` reads the body from FILE.
+    /// Request body.
+    ///
+    /// The placeholder is filled in here too (only `{}`, `{id}`, `{:03}`, `{id:03}`: other braces
+    /// stay as they are). `@FILE` reads the body from FILE.
     #[arg(short = 'd', long, value_name = "BODY", conflicts_with = "json", help_heading = REQUESTS)]
     pub data: Option<String>,
 
-    /// JSON request body (sets Content-Type and Accept to application/json); the placeholder is
-    /// filled in, a text id JSON-escaped (write the quotes yourself: `{"name":"{}"}`), other
-    /// braces stay as they are. `@FILE` reads it from FILE.
+    /// JSON request body (sets Content-Type and Accept to application/json).
+    ///
+    /// The placeholder is filled in, a text id JSON-escaped (write the quotes yourself:
+    /// `{"name":"{}"}`), other braces stay as they are. `@FILE` reads it from FILE.
     #[arg(long, value_name = "BODY", help_heading = REQUESTS)]
     pub json: Option<String>,
 
-    /// Add a request header, 'Name: value' (repeatable); the placeholder is filled in here too.
-    /// `@FILE` reads headers from FILE, one per line, so secrets stay out of `ps` and shell
-    /// history (so does the FETCHBENCH_AUTH environment variable, sent as Authorization).
+    /// Add a request header, 'Name: value' (repeatable).
+    ///
+    /// The placeholder is filled in here too. `@FILE` reads headers from FILE, one per line, so
+    /// secrets stay out of `ps` and shell history (so does the FETCHBENCH_AUTH environment
+    /// variable, sent as Authorization).
     #[arg(
         short = 'H',
         long = "header",
@@ -215,18 +235,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "UA", value_parser = parse_user_agent, help_heading = REQUESTS)]
     pub user_agent: Option<String>,
 
-    /// Speak HTTP/2 from the first byte (prior knowledge), also over plain http:// (h2c). Over
-    /// https HTTP/2 is negotiated by ALPN anyway. Records say which version answered.
+    /// Speak HTTP/2 from the first byte (prior knowledge), also over plain http:// (h2c).
+    ///
+    /// Over https HTTP/2 is negotiated by ALPN anyway. Records say which version answered.
     #[arg(long, help_heading = REQUESTS)]
     pub http2: bool,
 
     /// Open a new connection for every request (no keep-alive), for both runs of --mode both.
+    ///
     /// Reuse is the default: it changes results several-fold, so the report says which it was.
     #[arg(long, help_heading = REQUESTS)]
     pub no_keepalive: bool,
 
-    /// Pin HOST:PORT to ADDR (curl's syntax, e.g. `api.example.com:443:10.0.0.5`): no DNS for
-    /// it, and a staging server can be tested under the real host name. Repeatable.
+    /// Pin HOST:PORT to ADDR (curl's syntax, e.g. `api.example.com:443:10.0.0.5`): no DNS for it,
+    /// and a staging server can be tested under the real host name.
+    ///
+    /// Repeatable.
     #[arg(
         long,
         value_name = "HOST:PORT:ADDR",
@@ -235,20 +259,24 @@ pub struct RunArgs {
     )]
     pub resolve: Vec<(String, std::net::SocketAddr)>,
 
-    /// Send every request through this proxy (`http://host:port`). Without it, the HTTP_PROXY,
-    /// HTTPS_PROXY and NO_PROXY environment variables apply. The report says a proxy was used:
-    /// through a proxy you measure the proxy too.
+    /// Send every request through this proxy (`http://host:port`).
+    ///
+    /// Without it, the HTTP_PROXY, HTTPS_PROXY and NO_PROXY environment variables apply. The report
+    /// says a proxy was used: through a proxy you measure the proxy too.
     #[arg(long, value_name = "URL", help_heading = REQUESTS)]
     pub proxy: Option<String>,
 
     /// On a redirect to another origin (scheme, host or port), keep Authorization, cookies and
-    /// every credential-like header (curl's name; unsafe: the other host gets your secrets). By
-    /// default they are dropped.
+    /// every credential-like header (curl's name; unsafe: the other host gets your secrets).
+    ///
+    /// By default they are dropped.
     #[arg(long, help_heading = REQUESTS)]
     pub location_trusted: bool,
 
-    /// Send no Accept-Encoding: ask for uncompressed bodies. By default fetchbench asks for gzip,
-    /// br, zstd or deflate and decodes them (field extraction and --max-body see decoded bytes).
+    /// Send no Accept-Encoding: ask for uncompressed bodies.
+    ///
+    /// By default fetchbench asks for gzip, br, zstd or deflate and decodes them (field extraction
+    /// and --max-body see decoded bytes).
     #[arg(long, help_heading = REQUESTS)]
     pub no_compression: bool,
 
@@ -261,8 +289,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", help_heading = REQUESTS)]
     pub cacert: Option<PathBuf>,
 
-    /// Client certificate for mutual TLS (PEM, leaf first, then any intermediates), sent to
-    /// servers that ask for one. FILE may hold the private key too; else give --key.
+    /// Client certificate for mutual TLS (PEM, leaf first, then any intermediates), sent to servers
+    /// that ask for one.
+    ///
+    /// FILE may hold the private key too; else give --key.
     #[arg(long, value_name = "FILE", help_heading = REQUESTS)]
     pub cert: Option<PathBuf>,
 
@@ -274,8 +304,10 @@ pub struct RunArgs {
     #[arg(short, long, value_enum, default_value_t = Mode::Both, help_heading = CONCURRENCY)]
     pub mode: Mode,
 
-    /// At most N requests in flight in concurrent mode. A list (`1,4,16,64,256`) sweeps: one
-    /// concurrent run per level on the same ids, compared in one table that names the knee.
+    /// At most N requests in flight in concurrent mode.
+    ///
+    /// A list (`1,4,16,64,256`) sweeps: one concurrent run per level on the same ids, compared in
+    /// one table that names the knee.
     #[arg(
         short,
         long,
@@ -290,40 +322,6 @@ pub struct RunArgs {
     /// Global rate limit across all requests: `20/s`, `600/m`, `5/100ms`. Default: unlimited.
     #[arg(long, value_name = "RATE", help_heading = CONCURRENCY)]
     pub rate: Option<Rate>,
-
-    /// At most N requests in flight to any one host (a crawl that reaches several hosts, a word
-    /// list of full URLs); -c stays the run's limit.
-    #[arg(long, value_name = "N", value_parser = parse_concurrency, help_heading = CONCURRENCY)]
-    pub host_concurrency: Option<usize>,
-
-    /// Rate limit per host (`2/s`), beside --rate for the whole run.
-    #[arg(long, value_name = "RATE", help_heading = CONCURRENCY)]
-    pub host_rate: Option<Rate>,
-
-    /// Read each origin's robots.txt before its first request and keep to it: a disallowed URL
-    /// is a `robots` failure with no request, and `Crawl-delay` spaces the starts to that
-    /// origin. A robots.txt that answers 4xx allows everything; 5xx or no answer, nothing.
-    #[arg(long, help_heading = CONCURRENCY)]
-    pub robots: bool,
-
-    /// Space request starts to each host by its latency (Scrapy's AutoThrottle): aim at TARGET
-    /// requests in flight per host (default 1; fractions allowed). The delay rises at once
-    /// when answers slow down and falls by halves; errors never lower it. -c and --rate stay
-    /// caps.
-    #[arg(
-        long,
-        value_name = "TARGET",
-        num_args = 0..=1,
-        default_missing_value = "1",
-        value_parser = parse_target,
-        help_heading = CONCURRENCY
-    )]
-    pub auto_throttle: Option<f64>,
-
-    /// Do not pause a host that answers 429 or 503 (nor pace it back up): each such answer
-    /// delays only its own request's retry (--retries), as for a load test that counts them.
-    #[arg(long, help_heading = CONCURRENCY)]
-    pub no_backoff: bool,
 
     /// Requests the rate limiter lets out at once after an idle spell.
     #[arg(
@@ -340,34 +338,79 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 0, help_heading = CONCURRENCY)]
     pub warmup: u64,
 
+    /// At most N requests in flight to any one host (a crawl that reaches several hosts, a word
+    /// list of full URLs).
+    ///
+    /// -c stays the run's limit.
+    #[arg(long, value_name = "N", value_parser = parse_concurrency, help_heading = POLITENESS)]
+    pub host_concurrency: Option<usize>,
+
+    /// Rate limit per host (`2/s`), beside --rate for the whole run.
+    #[arg(long, value_name = "RATE", help_heading = POLITENESS)]
+    pub host_rate: Option<Rate>,
+
+    /// Read each origin's robots.txt before its first request and keep to it: a disallowed URL is a
+    /// `robots` failure with no request, and `Crawl-delay` spaces the starts to that origin.
+    ///
+    /// A robots.txt that answers 4xx allows everything; 5xx or no answer, nothing.
+    #[arg(long, help_heading = POLITENESS)]
+    pub robots: bool,
+
+    /// Space request starts to each host by its latency (Scrapy's AutoThrottle): aim at TARGET
+    /// requests in flight per host (default 1; fractions allowed).
+    ///
+    /// The delay rises at once when answers slow down and falls by halves; errors never lower it.
+    /// -c and --rate stay caps.
+    #[arg(
+        long,
+        value_name = "TARGET",
+        num_args = 0..=1,
+        default_missing_value = "1",
+        value_parser = parse_target,
+        help_heading = POLITENESS
+    )]
+    pub auto_throttle: Option<f64>,
+
+    /// Do not pause a host that answers 429 or 503 (nor pace it back up): each such answer
+    /// delays only its own request's retry (--retries), as for a load test that counts them.
+    #[arg(long, help_heading = POLITENESS)]
+    pub no_backoff: bool,
+
     /// Keep responses in an HTTP cache in DIR (created if need be) and answer from it as HTTP's
     /// caching rules allow: a fresh entry makes no request, a stale one is revalidated (a 304
-    /// refreshes it). Each record says `cache: hit | revalidated | miss | stored`. Off by
-    /// default: a cache hides the server being measured. One run only (not --mode both, nor a
-    /// sweep: the later runs would measure the cache).
-    #[arg(long, value_name = "DIR", help_heading = CONCURRENCY)]
+    /// refreshes it).
+    ///
+    /// Each record says `cache: hit | revalidated | miss | stored`. Off by default: a cache hides
+    /// the server being measured. One run only (not --mode both, nor a sweep: the later runs would
+    /// measure the cache).
+    #[arg(long, value_name = "DIR", help_heading = POLITENESS)]
     pub cache: Option<PathBuf>,
 
+    /// How the cache answers: HTTP's rules, or bent for a refresh, a replay, an offline run.
+    ///
     /// normal: HTTP's rules; refresh: revalidate every entry; replay: serve what is stored
-    /// whatever its age (misses are fetched and stored); only-cached: never touch the network,
-    /// a miss is a `cache` failure.
+    /// whatever its age (misses are fetched and stored); only-cached: never touch the network, a
+    /// miss is a `cache` failure.
     #[arg(
         long,
         value_name = "MODE",
         value_enum,
         requires = "cache",
         default_value_t = CacheMode::Normal,
-        help_heading = CONCURRENCY
+        help_heading = POLITENESS
     )]
     pub cache_mode: CacheMode,
 
     /// A JSON path to extract from each response (repeatable): `name`, `types[0].type.name`,
-    /// `stats[*].base_stat` (a list), `sprites.front_default`. A missing path gives null.
+    /// `stats[*].base_stat` (a list), `sprites.front_default`.
+    ///
+    /// A missing path gives null.
     #[arg(short, long = "field", value_name = "PATH", help_heading = OUTPUT)]
     pub fields: Vec<FieldPath>,
 
-    /// Results format: table, ndjson, json or csv. Default: from the --output extension, else
-    /// table on a terminal and ndjson otherwise.
+    /// Results format: table, ndjson, json or csv.
+    ///
+    /// Default: from the --output extension, else table on a terminal and ndjson otherwise.
     #[arg(long, value_name = "FMT", help_heading = OUTPUT)]
     pub format: Option<Format>,
 
@@ -375,9 +418,11 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "FILE", help_heading = OUTPUT)]
     pub output: Option<PathBuf>,
 
-    /// Continue an interrupted run: keep the successful records already in --output (NDJSON),
-    /// fetch only the other ids, and append them. Ids recorded with an error are fetched again
-    /// (their old records are removed), and a last line cut short by a crash is dropped.
+    /// Continue an interrupted run: keep the successful records already in --output (NDJSON), fetch
+    /// only the other ids, and append them.
+    ///
+    /// Ids recorded with an error are fetched again (their old records are removed), and a last
+    /// line cut short by a crash is dropped.
     #[arg(long, requires = "output", help_heading = OUTPUT)]
     pub resume: bool,
 
@@ -403,8 +448,9 @@ pub struct RunArgs {
 
     /// Retries per request on connect errors, timeouts, a body cut short, and HTTP 408, 429, 500,
     /// 502, 503, 504 (never on other 4xx, nor on TLS certificate errors), with exponential backoff
-    /// and full jitter (100 ms doubling up to 30 s). Retries wait for the same --rate limit as
-    /// first attempts.
+    /// and full jitter (100 ms doubling up to 30 s).
+    ///
+    /// Retries wait for the same --rate limit as first attempts.
     #[arg(long, value_name = "N", default_value_t = 2, help_heading = LIMITS)]
     pub retries: u32,
 
@@ -422,9 +468,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 10, help_heading = LIMITS)]
     pub max_redirects: usize,
 
-    /// Most header fields a response may have; more fails with "response head too large". Above
-    /// the default, every response costs a little more to parse. Whatever the count, a head is
-    /// at most 300 KiB and one field at most 100 KiB, as curl limits them.
+    /// Most header fields a response may have.
+    ///
+    /// More fails with "response head too large". Above the default, every response costs a little
+    /// more to parse. Whatever the count, a head is at most 300 KiB and one field at most 100 KiB,
+    /// as curl limits them.
     #[arg(
         long,
         value_name = "N",
@@ -434,8 +482,9 @@ pub struct RunArgs {
     )]
     pub max_headers: usize,
 
-    /// Largest body accepted (after decompression): `64MiB`, `512KiB`, `1000000`. A larger one
-    /// fails with "body too large" as soon as the cap is passed.
+    /// Largest body accepted (after decompression): `64MiB`, `512KiB`, `1000000`.
+    ///
+    /// A larger one fails with "body too large" as soon as the cap is passed.
     #[arg(
         long,
         value_name = "SIZE",
@@ -451,12 +500,16 @@ pub struct RunArgs {
     pub deadline: Option<Duration>,
 
     /// Stop a run after N failed requests (1 = cancel everything on the first failure, like
-    /// asyncio's TaskGroup); in-flight ones are cancelled. Exit code 1.
+    /// asyncio's TaskGroup).
+    ///
+    /// In-flight ones are cancelled. Exit code 1.
     #[arg(long, value_name = "N", value_parser = parse_at_least_one, help_heading = LIMITS)]
     pub max_errors: Option<u64>,
 
     /// After Ctrl-C or SIGTERM, how long in-flight requests may take to finish before they are
-    /// aborted. A second signal exits at once.
+    /// aborted.
+    ///
+    /// A second signal exits at once.
     #[arg(
         long,
         value_name = "DUR",
@@ -536,11 +589,12 @@ mod tests {
     use clap::CommandFactory;
 
     /// Every heading of the main command's `--help`, in the order it shows them.
-    const HEADINGS: [&str; 8] = [
+    const HEADINGS: [&str; 9] = [
         INPUT,
         CRAWL,
         REQUESTS,
         CONCURRENCY,
+        POLITENESS,
         OUTPUT,
         LIMITS,
         REPORT,
