@@ -283,6 +283,14 @@ async fn resolve_target(plan: &Plan) -> Result<(Template, Option<BackgroundFixtu
                     humantime::format_duration(options.latency),
                     template.as_str()
                 );
+                if plan.job.client.cache.is_some() {
+                    // Entries are keyed by URL, and this server's port is new each run.
+                    eprintln!(
+                        "fetchbench: note: the built-in fixture listens on a new port each run, \
+                         so a later run finds none of its --cache entries; for a cache that \
+                         lasts, run `fetchbench serve --port 8000` and fetch it with --url"
+                    );
+                }
             }
             Ok((template, Some(server)))
         }
