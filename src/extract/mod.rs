@@ -5,6 +5,7 @@
 //! not JSON at all. Only the parts of a document the paths reach are built (see `prune`).
 
 mod prune;
+mod skim;
 
 use std::fmt;
 use std::str::FromStr;
@@ -190,13 +191,24 @@ impl FieldSet {
         &self.paths
     }
 
+    #[cfg(test)]
+    fn trie(&self) -> &prune::Node {
+        &self.trie
+    }
+
     /// Parses `body` and returns one value per path, in path order. Builds only what the paths
     /// reach; the rest of the document is validated and skipped.
     pub fn extract(&self, body: &[u8]) -> Result<Vec<Value>, ExtractError> {
         use serde::de::DeserializeSeed;
-        let mut deserializer = serde_json::Deserializer::from_slice(body);
-        let mut doc = prune::Prune(&self.trie).deserialize(&mut deserializer)?;
-        deserializer.end()?;
+        let mut doc = match skim::prune(&self.trie, body) {
+            Some(doc) => doc,
+            None => {
+                let mut deserializer = serde_json::Deserializer::from_slice(body);
+                let doc = prune::Prune(&self.trie).deserialize(&mut deserializer)?;
+                deserializer.end()?;
+                doc
+            }
+        };
         // Paths may overlap, so all but the last copy their value; the last one moves its own.
         let mut fields = Vec::with_capacity(self.paths.len());
         if let Some((last, others)) = self.paths.split_last() {
