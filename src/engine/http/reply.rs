@@ -1,10 +1,13 @@
 //! A response from either HTTP stack, its body read frame by frame under the attempt's timeout;
 //! a direct connection goes back to its idle list once the body has been read to the end.
 
-use std::time::Instant;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::Poll;
 
 use bytes::Bytes;
 use hyper::body::{Body as _, Incoming};
+use tokio::time::Sleep;
 use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Version};
 
@@ -19,8 +22,9 @@ pub(crate) enum Reply {
         response: http::Response<Incoming>,
         /// The connection, given back once the body has been read to the end.
         lease: Option<Lease>,
-        /// The attempt's `--timeout` covers the body too.
-        deadline: Instant,
+        /// The attempt's `--timeout`, which covers the body too: the timer the send already
+        /// waited on, so the body's frames do not each register one of their own.
+        deadline: Pin<Box<Sleep>>,
     },
 }
 
@@ -62,12 +66,13 @@ impl Reply {
                 response,
                 lease,
                 deadline,
-            } => (response, lease, *deadline),
+            } => (response, lease, deadline),
         };
         loop {
-            let frame = tokio::time::timeout_at(deadline.into(), next_frame(response.body_mut()))
+            let body = response.body_mut();
+            let frame = within(deadline, poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)))
                 .await
-                .map_err(|_| TransportError::Direct(DirectError::Timeout))?;
+                .ok_or(TransportError::Direct(DirectError::Timeout))?;
             match frame {
                 None => {
                     if let Some(lease) = lease.take() {
@@ -86,8 +91,19 @@ impl Reply {
     }
 }
 
-async fn next_frame(
-    body: &mut Incoming,
-) -> Option<Result<hyper::body::Frame<Bytes>, hyper::Error>> {
-    http_body_util::BodyExt::frame(body).await
+/// `future`'s output, or None once `deadline` has passed; as `tokio::time::timeout`, the future
+/// is polled first. The timer is registered on its first wait and stays registered for the next
+/// waits on the same deadline.
+pub(crate) async fn within<F: Future>(
+    deadline: &mut Pin<Box<Sleep>>,
+    future: F,
+) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        deadline.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
