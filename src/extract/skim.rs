@@ -35,6 +35,31 @@ pub(super) fn prune(node: &Node, body: &[u8]) -> Option<Value> {
     (skim.at == body.len()).then_some(doc)
 }
 
+/// For a trie of top-level keys only (`-f name -f id`): the value of each of `node`'s keys in a
+/// document that is an object, null where it has none (the last of a repeated key, as a pruned
+/// parse keeps it), without building the pruned document; None when serde_json must decide, or
+/// when the document is not an object.
+pub(super) fn top_level(node: &Node, body: &[u8]) -> Option<Vec<Value>> {
+    let mut skim = Skim {
+        text: body,
+        at: 0,
+        depth: 0,
+    };
+    skim.space();
+    if skim.peek()? != b'{' || node.whole {
+        return None;
+    }
+    let mut found = vec![Value::Null; node.keys.len()];
+    skim.members(node, |member, value| {
+        // `member` is one of `node.keys`: its place there is its value's.
+        if let Some(at) = node.keys.iter().position(|k| std::ptr::eq(k, member)) {
+            found[at] = value;
+        }
+    })?;
+    skim.space();
+    (skim.at == body.len()).then_some(found)
+}
+
 struct Skim<'a> {
     text: &'a [u8],
     at: usize,
@@ -95,13 +120,26 @@ impl<'a> Skim<'a> {
     }
 
     fn object(&mut self, node: &Node) -> Option<Value> {
-        self.enter()?;
         let mut kept = Map::new();
+        self.members(node, |(key, _), value| {
+            kept.insert(key.clone(), value);
+        })?;
+        Some(Value::Object(kept))
+    }
+
+    /// Walks an object, handing each member `node` names to `keep` with its value (a repeated
+    /// key as often as it comes) and skipping the rest.
+    fn members<'n>(
+        &mut self,
+        node: &'n Node,
+        mut keep: impl FnMut(&'n (String, Node), Value),
+    ) -> Option<()> {
+        self.enter()?;
         self.space();
         if self.peek()? == b'}' {
             self.at += 1;
             self.depth -= 1;
-            return Some(Value::Object(kept));
+            return Some(());
         }
         loop {
             let key = self.key()?;
@@ -111,9 +149,9 @@ impl<'a> Skim<'a> {
             }
             self.space();
             match node.keys.iter().find(|(k, _)| k.as_bytes() == &*key) {
-                Some((key, child)) => {
-                    let value = self.value(child)?;
-                    kept.insert(key.clone(), value);
+                Some(member) => {
+                    let value = self.value(&member.1)?;
+                    keep(member, value);
                 }
                 None => self.skip()?,
             }
@@ -125,7 +163,7 @@ impl<'a> Skim<'a> {
             }
         }
         self.depth -= 1;
-        Some(Value::Object(kept))
+        Some(())
     }
 
     /// As `PruneVisitor::visit_seq`: the elements a path names, nulls before a later named one.
@@ -387,6 +425,20 @@ mod tests {
         }
         assert!(prune(set.trie(), accepted[0]).is_some());
         assert!(prune(set.trie(), accepted[1]).is_some());
+    }
+
+    #[test]
+    fn top_level_keys_come_without_a_pruned_document() {
+        let set = set(&["name", "id"]);
+        let body = br#"{"id":42,"name":"a","padding":"xx","name":"b"}"#;
+        let found = top_level(set.trie(), body).expect("an object");
+        assert_eq!(found, vec![Value::from("b"), Value::from(42)]);
+        assert_eq!(
+            top_level(set.trie(), br#"{"other":1}"#),
+            Some(vec![Value::Null; 2])
+        );
+        assert_eq!(top_level(set.trie(), br#"[{"name":"a"}]"#), None);
+        assert_eq!(top_level(set.trie(), br#"{"name":"a"} x"#), None);
     }
 
     #[test]
