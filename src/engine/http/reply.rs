@@ -7,46 +7,51 @@ use std::task::Poll;
 
 use bytes::Bytes;
 use hyper::body::{Body as _, Incoming};
-use tokio::time::Sleep;
 use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Version};
+use tokio::time::Sleep;
 
 use crate::engine::http::direct::{DirectError, Lease};
 use crate::engine::http::error::TransportError;
 
-/// A response from either stack, its body still to be read.
+/// A response from either stack, its body still to be read. Boxed: a reply is handed up
+/// through the send, redirect and timing layers, each a move of the whole value.
 #[derive(Debug)]
 pub(crate) enum Reply {
-    Pooled(reqwest::Response),
-    Direct {
-        response: http::Response<Incoming>,
-        /// The connection, given back once the body has been read to the end.
-        lease: Option<Lease>,
-        /// The attempt's `--timeout`, which covers the body too: the timer the send already
-        /// waited on, so the body's frames do not each register one of their own.
-        deadline: Pin<Box<Sleep>>,
-    },
+    Pooled(Box<reqwest::Response>),
+    Direct(Box<DirectReply>),
+}
+
+/// A response on the direct path.
+#[derive(Debug)]
+pub(crate) struct DirectReply {
+    pub(crate) response: http::Response<Incoming>,
+    /// The connection, given back once the body has been read to the end.
+    pub(crate) lease: Option<Lease>,
+    /// The attempt's `--timeout`, which covers the body too: the timer the send already
+    /// waited on, so the body's frames do not each register one of their own.
+    pub(crate) deadline: Pin<Box<Sleep>>,
 }
 
 impl Reply {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             Reply::Pooled(r) => r.status(),
-            Reply::Direct { response, .. } => response.status(),
+            Reply::Direct(direct) => direct.response.status(),
         }
     }
 
     pub(crate) fn version(&self) -> Version {
         match self {
             Reply::Pooled(r) => r.version(),
-            Reply::Direct { response, .. } => response.version(),
+            Reply::Direct(direct) => direct.response.version(),
         }
     }
 
     pub(crate) fn headers(&self) -> &HeaderMap {
         match self {
             Reply::Pooled(r) => r.headers(),
-            Reply::Direct { response, .. } => response.headers(),
+            Reply::Direct(direct) => direct.response.headers(),
         }
     }
 
@@ -54,19 +59,19 @@ impl Reply {
     pub(crate) fn content_length(&self) -> Option<u64> {
         match self {
             Reply::Pooled(r) => r.content_length(),
-            Reply::Direct { response, .. } => response.body().size_hint().exact(),
+            Reply::Direct(direct) => direct.response.body().size_hint().exact(),
         }
     }
 
     /// The next piece of the body as it arrived; None at its end.
     pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, TransportError> {
-        let (response, lease, deadline) = match self {
+        let DirectReply {
+            response,
+            lease,
+            deadline,
+        } = match self {
             Reply::Pooled(r) => return r.chunk().await.map_err(TransportError::Pooled),
-            Reply::Direct {
-                response,
-                lease,
-                deadline,
-            } => (response, lease, deadline),
+            Reply::Direct(direct) => &mut **direct,
         };
         loop {
             let body = response.body_mut();

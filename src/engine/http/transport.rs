@@ -19,6 +19,7 @@ pub(crate) use crate::engine::http::error::TransportError;
 use crate::engine::http::proxy::{self, ProxyError, ProxyRoutes};
 use crate::engine::http::reply;
 pub(crate) use crate::engine::http::reply::Reply;
+use crate::engine::http::reply::DirectReply;
 use crate::engine::http::resolver::ResolveOnce;
 use crate::engine::options::ClientOptions;
 
@@ -313,7 +314,7 @@ impl Transport {
             return builder
                 .send()
                 .await
-                .map(Reply::Pooled)
+                .map(|r| Reply::Pooled(Box::new(r)))
                 .map_err(TransportError::Pooled);
         };
         let request = self.direct_request(method, url, headers, body);
@@ -332,11 +333,11 @@ impl Transport {
         let mut deadline = Box::pin(tokio::time::sleep(self.options.timeout));
         let sent = reply::within(&mut deadline, direct.send(origin, request, fresh)).await;
         match sent {
-            Some(Ok((response, lease))) => Ok(Reply::Direct {
+            Some(Ok((response, lease))) => Ok(Reply::Direct(Box::new(DirectReply {
                 response,
                 lease: Some(lease),
                 deadline,
-            }),
+            }))),
             Some(Err(e)) => Err(TransportError::Direct(e)),
             None => Err(TransportError::Direct(DirectError::Timeout)),
         }
