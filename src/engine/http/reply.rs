@@ -75,7 +75,8 @@ impl Reply {
         };
         loop {
             let body = response.body_mut();
-            let frame = within(deadline, poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)))
+            let next = std::pin::pin!(poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)));
+            let frame = within(deadline, next)
                 .await
                 .ok_or(TransportError::Direct(DirectError::Timeout))?;
             match frame {
@@ -98,17 +99,16 @@ impl Reply {
 
 /// `future`'s output, or None once `deadline` has passed; as `tokio::time::timeout`, the future
 /// is polled first. The timer is registered on its first wait and stays registered for the next
-/// waits on the same deadline.
-pub(crate) async fn within<F: Future>(
-    deadline: &mut Pin<Box<Sleep>>,
-    future: F,
-) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    poll_fn(|cx| {
+/// waits on the same deadline. Takes the future pinned where the caller keeps it, and is not an
+/// `async fn`, which would keep a second copy of it.
+pub(crate) fn within<'a, F: Future>(
+    deadline: &'a mut Pin<Box<Sleep>>,
+    mut future: Pin<&'a mut F>,
+) -> impl Future<Output = Option<F::Output>> + 'a {
+    poll_fn(move |cx| {
         if let Poll::Ready(output) = future.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
         deadline.as_mut().poll(cx).map(|()| None)
     })
-    .await
 }

@@ -18,8 +18,8 @@ use crate::engine::http::direct::{self, Direct, DirectError, Origin};
 pub(crate) use crate::engine::http::error::TransportError;
 use crate::engine::http::proxy::{self, ProxyError, ProxyRoutes};
 use crate::engine::http::reply;
-pub(crate) use crate::engine::http::reply::Reply;
 use crate::engine::http::reply::DirectReply;
+pub(crate) use crate::engine::http::reply::Reply;
 use crate::engine::http::resolver::ResolveOnce;
 use crate::engine::options::ClientOptions;
 
@@ -331,7 +331,8 @@ impl Transport {
     ) -> Result<Reply, TransportError> {
         // Boxed so the reply can keep it for the body: one timer registration per attempt.
         let mut deadline = Box::pin(tokio::time::sleep(self.options.timeout));
-        let sent = reply::within(&mut deadline, direct.send(origin, request, fresh)).await;
+        let sending = std::pin::pin!(direct.send(origin, request, fresh));
+        let sent = reply::within(&mut deadline, sending).await;
         match sent {
             Some(Ok((response, lease))) => Ok(Reply::Direct(Box::new(DirectReply {
                 response,
