@@ -243,18 +243,13 @@ impl RecordJson<'_> {
         let t = &r.timing;
         out.write_all(b"{\"id\":")?;
         serde_json::to_writer(&mut *out, &r.id)?;
-        out.write_all(b",\"url\":")?;
-        crate::output::decimal::write_str(out, &r.url)?;
+        entry!(out, "url", &r.url);
         if let Some(lineage) = &r.crawl {
             entry!(out, "depth", &lineage.depth);
             entry!(out, "parent", &lineage.parent);
         }
         entry!(out, "status", &r.status);
-        out.write_all(b",\"http_version\":")?;
-        match r.http_version {
-            Some(version) => crate::output::decimal::write_str(out, version)?,
-            None => out.write_all(b"null")?,
-        }
+        entry!(out, "http_version", &r.http_version);
         time_entry!(out, "elapsed_ms", r.elapsed_ms(), 3);
         entry!(out, "bytes", &r.bytes);
         entry!(out, "wire_bytes", &r.wire_bytes);
@@ -277,7 +272,7 @@ impl RecordJson<'_> {
             if i > 0 {
                 out.write_all(b",")?;
             }
-            crate::output::decimal::write_str(out, path.as_str())?;
+            serde_json::to_writer(&mut *out, path.as_str())?;
             out.write_all(b":")?;
             serde_json::to_writer(&mut *out, r.fields.get(i).unwrap_or(&Value::Null))?;
         }

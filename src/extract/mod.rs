@@ -7,8 +7,6 @@
 mod prune;
 mod skim;
 
-pub(crate) use skim::find_special;
-
 use std::fmt;
 use std::str::FromStr;
 

@@ -360,7 +360,7 @@ impl<'a> Skim<'a> {
 /// bytes at a time is marked byte by byte and tested as two words, which the compiler turns into
 /// vector compares (about 0.5 instructions a byte; a fold into one flag, or `any`, does not
 /// vectorize as well).
-pub(crate) fn find_special(text: &[u8]) -> Option<usize> {
+fn find_special(text: &[u8]) -> Option<usize> {
     let special = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
     let mut at = 0;
     for block in text.chunks_exact(32) {

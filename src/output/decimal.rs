@@ -1,5 +1,5 @@
-//! A record's times and plain strings written as serde_json writes them, without its float
-//! formatter or its escaping loop where they are not needed.
+//! A record's times written as serde_json writes them, without its float formatter where that
+//! is not needed.
 //!
 //! Every time a record holds is a whole number of microseconds (milliseconds to three places)
 //! or of nanoseconds (seconds to nine): for such a value the shortest decimal that reads back as
@@ -16,18 +16,6 @@ pub(crate) fn write_f64(out: &mut impl Write, x: f64, places: u32) -> io::Result
         Some(units) => write_units(out, units, places),
         None => Ok(serde_json::to_writer(out, &x)?),
     }
-}
-
-/// Writes `text` as a JSON string exactly as `serde_json::to_writer` would: as it is, between
-/// quotes, when it holds nothing serde_json escapes (`"`, `\`, control characters), which a
-/// block scan finds faster than serde_json's byte-by-byte escaping loop.
-pub(crate) fn write_str(out: &mut impl Write, text: &str) -> io::Result<()> {
-    if crate::extract::find_special(text.as_bytes()).is_some() {
-        return Ok(serde_json::to_writer(out, text)?);
-    }
-    out.write_all(b"\"")?;
-    out.write_all(text.as_bytes())?;
-    out.write_all(b"\"")
 }
 
 /// `x` as a number of `10^-places` units, when the decimal they spell is the shortest one that
@@ -170,40 +158,7 @@ mod tests {
         assert_eq!(fast(62.0, 3), "62.0");
     }
 
-    #[test]
-    fn strings_as_serde_json_writes_them() {
-        let cases = [
-            "",
-            "http://127.0.0.1:1/bench/1",
-            "a\"b",
-            "back\\slash",
-            "tab\tnew\nline",
-            "\u{1}",
-            "caf\u{e9} \u{1f600}",
-            "\u{7f}",
-        ];
-        for text in cases
-            .iter()
-            .map(|t| t.to_string())
-            .chain([format!("{}\"", "x".repeat(40))])
-        {
-            let mut out = Vec::new();
-            write_str(&mut out, &text).expect("written");
-            assert_eq!(
-                String::from_utf8(out).expect("text"),
-                serde_json::to_string(&text).expect("written")
-            );
-        }
-    }
-
     proptest! {
-        #[test]
-        fn any_string_as_serde_json_writes_it(text in any::<String>()) {
-            let mut out = Vec::new();
-            write_str(&mut out, &text).expect("written");
-            prop_assert_eq!(String::from_utf8(out).expect("text"), serde_json::to_string(&text).expect("written"));
-        }
-
         #[test]
         fn milliseconds_as_serde_json_writes_them(micros in 0u64..100_000_000_000) {
             let x = Duration::from_micros(micros).as_micros() as f64 / 1000.0;
