@@ -214,22 +214,6 @@ macro_rules! entry {
     }};
 }
 
-/// `,"key":value` for a time, written as serde_json writes the `f64` (see `output::decimal`).
-macro_rules! time_entry {
-    ($out:expr, $key:literal, $value:expr, $places:expr) => {{
-        $out.write_all(concat!(",\"", $key, "\":").as_bytes())?;
-        crate::output::decimal::write_f64(&mut *$out, $value, $places)?;
-    }};
-}
-
-/// Milliseconds or null, as serde_json writes an `Option<f64>`.
-fn write_ms(out: &mut impl Write, ms: Option<f64>) -> io::Result<()> {
-    match ms {
-        Some(ms) => crate::output::decimal::write_f64(out, ms, 3),
-        None => out.write_all(b"null"),
-    }
-}
-
 impl RecordJson<'_> {
     /// Appends the record as one JSON object (no newline).
     ///
@@ -250,21 +234,18 @@ impl RecordJson<'_> {
         }
         entry!(out, "status", &r.status);
         entry!(out, "http_version", &r.http_version);
-        time_entry!(out, "elapsed_ms", r.elapsed_ms(), 3);
+        entry!(out, "elapsed_ms", &r.elapsed_ms());
         entry!(out, "bytes", &r.bytes);
         entry!(out, "wire_bytes", &r.wire_bytes);
         entry!(out, "attempts", &r.attempts);
-        time_entry!(out, "scheduled_s", r.scheduled.as_secs_f64(), 9);
-        time_entry!(out, "started_s", r.started.as_secs_f64(), 9);
-        time_entry!(out, "finished_s", r.finished().as_secs_f64(), 9);
+        entry!(out, "scheduled_s", &r.scheduled.as_secs_f64());
+        entry!(out, "started_s", &r.started.as_secs_f64());
+        entry!(out, "finished_s", &r.finished().as_secs_f64());
         out.write_all(b",\"timing\":{\"dns_ms\":")?;
-        write_ms(out, t.dns_ms)?;
-        out.write_all(b",\"connect_ms\":")?;
-        write_ms(out, t.connect_ms)?;
-        out.write_all(b",\"ttfb_ms\":")?;
-        write_ms(out, t.ttfb_ms)?;
-        out.write_all(b",\"body_ms\":")?;
-        write_ms(out, t.body_ms)?;
+        serde_json::to_writer(&mut *out, &t.dns_ms)?;
+        entry!(out, "connect_ms", &t.connect_ms);
+        entry!(out, "ttfb_ms", &t.ttfb_ms);
+        entry!(out, "body_ms", &t.body_ms);
         out.write_all(b"}")?;
         entry!(out, "error", &r.failure.as_ref().map(|f| &f.message));
         out.write_all(b",\"fields\":{")?;

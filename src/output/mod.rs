@@ -4,7 +4,6 @@
 //! arrives; only the table holds back its first rows, to size its columns.
 
 mod csv;
-pub(crate) mod decimal;
 mod flush;
 mod json;
 pub mod merge;
