@@ -5,6 +5,7 @@
 //! not JSON at all. Only the parts of a document the paths reach are built (see `prune`).
 
 mod prune;
+mod skim;
 
 use std::fmt;
 use std::str::FromStr;
@@ -174,12 +175,32 @@ pub struct FieldSet {
     paths: Vec<FieldPath>,
     /// The paths merged into one trie, so a document is walked once for all of them.
     trie: prune::Node,
+    /// When every path is one top-level key: for each path, its key's place in the trie and
+    /// whether it is the last path of that key (which moves the value; the others copy it).
+    top_level: Option<Vec<(usize, bool)>>,
 }
 
 impl FieldSet {
     pub fn new(paths: Vec<FieldPath>) -> Self {
         let trie = prune::Node::from_paths(paths.iter().map(|p| p.steps.as_slice()));
-        Self { paths, trie }
+        let key_of = |path: &FieldPath| match path.steps.as_slice() {
+            [Step::Key(key)] => trie.keys.iter().position(|(k, _)| k == key),
+            _ => None,
+        };
+        let top_level = paths
+            .iter()
+            .enumerate()
+            .map(|(i, path)| {
+                let key = key_of(path)?;
+                let last = paths[i + 1..].iter().all(|p| key_of(p) != Some(key));
+                Some((key, last))
+            })
+            .collect();
+        Self {
+            paths,
+            trie,
+            top_level,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -190,13 +211,33 @@ impl FieldSet {
         &self.paths
     }
 
+    #[cfg(test)]
+    fn trie(&self) -> &prune::Node {
+        &self.trie
+    }
+
     /// Parses `body` and returns one value per path, in path order. Builds only what the paths
     /// reach; the rest of the document is validated and skipped.
     pub fn extract(&self, body: &[u8]) -> Result<Vec<Value>, ExtractError> {
         use serde::de::DeserializeSeed;
-        let mut deserializer = serde_json::Deserializer::from_slice(body);
-        let mut doc = prune::Prune(&self.trie).deserialize(&mut deserializer)?;
-        deserializer.end()?;
+        if let Some(keys) = &self.top_level {
+            if let Some(mut found) = skim::top_level(&self.trie, body) {
+                let value = |(key, last): &(usize, bool)| match last {
+                    true => found[*key].take(),
+                    false => found[*key].clone(),
+                };
+                return Ok(keys.iter().map(value).collect());
+            }
+        }
+        let mut doc = match skim::prune(&self.trie, body) {
+            Some(doc) => doc,
+            None => {
+                let mut deserializer = serde_json::Deserializer::from_slice(body);
+                let doc = prune::Prune(&self.trie).deserialize(&mut deserializer)?;
+                deserializer.end()?;
+                doc
+            }
+        };
         // Paths may overlap, so all but the last copy their value; the last one moves its own.
         let mut fields = Vec::with_capacity(self.paths.len());
         if let Some((last, others)) = self.paths.split_last() {

@@ -120,3 +120,41 @@ proptest! {
         }
     }
 }
+
+/// serde_json's pruned parse of `body`, with nothing of the fast path.
+fn pruned_by_serde(set: &FieldSet, body: &[u8]) -> Option<Value> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let doc = prune::Prune(&set.trie).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(doc)
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn the_scanner_accepts_only_what_serde_accepts_and_builds_the_same(
+        body in prop_oneof![
+            json_value().prop_map(|doc| doc.to_string().into_bytes()),
+            object_with_repeated_keys().prop_map(String::into_bytes),
+            prop::collection::vec(any::<u8>(), 0..64),
+            soup(&["{", "}", "[", "]", "\"", ":", ",", " ", "\\", "\\u", "\\ud800", "d83d", "0", "-", "1", ".", "e", "+", "null", "tru", "\"a\"", "\"name\"", "\t", "\u{1}", "\u{e9}"], 24)
+                .prop_map(String::into_bytes),
+        ],
+        paths in reaching_paths(),
+    ) {
+        let set = FieldSet::new(paths);
+        if let Some(doc) = skim::prune(&set.trie, &body) {
+            prop_assert_eq!(Some(doc), pruned_by_serde(&set, &body));
+        }
+    }
+
+    #[test]
+    fn the_scanner_takes_the_documents_serde_writes(doc in json_value(), paths in reaching_paths()) {
+        let body = doc.to_string();
+        let set = FieldSet::new(paths);
+        let skimmed = skim::prune(&set.trie, body.as_bytes());
+        prop_assert_eq!(&skimmed, &pruned_by_serde(&set, body.as_bytes()));
+    }
+}

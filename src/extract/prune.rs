@@ -20,11 +20,11 @@ use super::Step;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Node {
     /// A path ends here: keep the whole value.
-    whole: bool,
+    pub(super) whole: bool,
     /// The keys paths name at this level, searched in order: there are as many as paths at
     /// most (usually one to a few), where comparing a short key beats hashing it, once per key
     /// of every document.
-    keys: Vec<(String, Node)>,
+    pub(super) keys: Vec<(String, Node)>,
     indexes: BTreeMap<usize, Node>,
     each: Option<Box<Node>>,
 }
@@ -96,12 +96,12 @@ impl Node {
     }
 
     /// What element `i` of an array needs, if anything.
-    fn element(&self, i: usize) -> Option<&Node> {
+    pub(super) fn element(&self, i: usize) -> Option<&Node> {
         self.indexes.get(&i).or(self.each.as_deref())
     }
 
     /// Elements past this index are skipped without a placeholder.
-    fn last_needed_index(&self) -> Option<usize> {
+    pub(super) fn last_needed_index(&self) -> Option<usize> {
         if self.each.is_some() {
             return Some(usize::MAX);
         }

@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -18,6 +17,8 @@ use crate::engine::http::connections::{self, ConnectionCounter};
 use crate::engine::http::direct::{self, Direct, DirectError, Origin};
 pub(crate) use crate::engine::http::error::TransportError;
 use crate::engine::http::proxy::{self, ProxyError, ProxyRoutes};
+use crate::engine::http::reply;
+use crate::engine::http::reply::DirectReply;
 pub(crate) use crate::engine::http::reply::Reply;
 use crate::engine::http::resolver::ResolveOnce;
 use crate::engine::options::ClientOptions;
@@ -313,7 +314,7 @@ impl Transport {
             return builder
                 .send()
                 .await
-                .map(Reply::Pooled)
+                .map(|r| Reply::Pooled(Box::new(r)))
                 .map_err(TransportError::Pooled);
         };
         let request = self.direct_request(method, url, headers, body);
@@ -328,17 +329,18 @@ impl Transport {
         request: http::Request<direct::Body>,
         fresh: bool,
     ) -> Result<Reply, TransportError> {
-        let deadline = Instant::now() + self.options.timeout;
-        let sending = direct.send(origin, request, fresh);
-        let sent = tokio::time::timeout_at(deadline.into(), sending).await;
+        // Boxed so the reply can keep it for the body: one timer registration per attempt.
+        let mut deadline = Box::pin(tokio::time::sleep(self.options.timeout));
+        let sending = std::pin::pin!(direct.send(origin, request, fresh));
+        let sent = reply::within(&mut deadline, sending).await;
         match sent {
-            Ok(Ok((response, lease))) => Ok(Reply::Direct {
+            Some(Ok((response, lease))) => Ok(Reply::Direct(Box::new(DirectReply {
                 response,
                 lease: Some(lease),
                 deadline,
-            }),
-            Ok(Err(e)) => Err(TransportError::Direct(e)),
-            Err(_) => Err(TransportError::Direct(DirectError::Timeout)),
+            }))),
+            Some(Err(e)) => Err(TransportError::Direct(e)),
+            None => Err(TransportError::Direct(DirectError::Timeout)),
         }
     }
 
