@@ -333,6 +333,10 @@ fn parse_segment(text: &str) -> Result<Segment, RangeError> {
     } else if let Some((a, b)) = bounds.split_once("..") {
         if b.trim().is_empty() {
             let start = parse_number(a)?;
+            // An open segment ends before `u64::MAX`: from there on it would hold no id.
+            if start == u64::MAX {
+                return Err(RangeError::Overflow(text.to_owned()));
+            }
             return Ok(Segment {
                 start,
                 end: u64::MAX,
@@ -470,6 +474,11 @@ mod tests {
         assert_eq!(
             err("99999999999999999999"),
             RangeError::Overflow("99999999999999999999".into())
+        );
+        // Open from the last id a u64 holds: no id past it (found by the property test).
+        assert_eq!(
+            err("18446744073709551615.."),
+            RangeError::Overflow("18446744073709551615..".into())
         );
         assert!(matches!(err("1..10,5"), RangeError::NotAscending { .. }));
         assert!(matches!(
