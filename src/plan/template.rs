@@ -7,8 +7,6 @@
 //! its placeholder sits: percent-encoded as a path segment or a query value in a URL, JSON-escaped
 //! in a `--json` body, as it is elsewhere (or everywhere, with `--raw`).
 
-use std::fmt::Write as _;
-
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use thiserror::Error;
 
@@ -184,6 +182,22 @@ impl Template {
         }
     }
 
+    /// Whether `id` is a dot segment (`.` or `..`) where the template puts a path segment: the
+    /// URL parser resolves it away (and `%2E` alike, as the URL standard says), so the request
+    /// would go to another path than the one the id names.
+    pub fn is_dot_segment(&self, id: &Id) -> bool {
+        matches!(id, Id::Text(text) if matches!(&**text, "." | ".."))
+            && self.pieces.iter().any(|p| {
+                matches!(
+                    p,
+                    Piece::Id {
+                        place: Place::PathSegment,
+                        ..
+                    }
+                )
+            })
+    }
+
     /// The template with `id` filled in.
     pub fn render(&self, id: &Id) -> String {
         let mut out = String::with_capacity(self.source.len() + 8);
@@ -203,7 +217,12 @@ fn write_id(out: &mut String, id: &Id, width: usize, place: Place) {
     match id {
         // Writing to a String cannot fail.
         Id::Num(n) => {
-            let _ = write!(out, "{n:0width$}");
+            // itoa, not `write!`: the formatter's padding machinery costs more than the request's
+            // URL is worth on the raw path.
+            let mut digits = itoa::Buffer::new();
+            let digits = digits.format(*n);
+            out.extend(std::iter::repeat_n('0', width.saturating_sub(digits.len())));
+            out.push_str(digits);
         }
         Id::Text(text) => match place {
             Place::Raw => out.push_str(text),

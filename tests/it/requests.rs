@@ -455,3 +455,49 @@ async fn plain_http_and_proxied_requests_carry_the_same_headers() {
     assert_eq!(direct["host"], server.addr.to_string());
     assert_eq!(via_proxy["host"], "fetchbench.invalid");
 }
+
+/// A word `.` or `..` where the template puts a path segment would be resolved away by the URL
+/// parser (`/pokemon/../` is `/`): each is a failed record with no request, in its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dot_segment_ids_are_refused_not_sent_to_another_path() {
+    use std::sync::{Arc, Mutex};
+    let paths: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = Arc::clone(&paths);
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let seen = Arc::clone(&seen);
+        async move {
+            seen.lock().unwrap().push(uri.path().to_owned());
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                r#"{"name":"x"}"#,
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://{addr}/api/v2/pokemon/{{}}/");
+    let args = strings(&[
+        "--url",
+        &url,
+        "--ids",
+        "-",
+        "-m",
+        "concurrent",
+        "-f",
+        "name",
+    ]);
+    let out = fetchbench(args, Some("pikachu\n.\n..\nmew\n"), None).await;
+    let records = records(&out);
+    let ids: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["pikachu", ".", "..", "mew"], "{}", stderr(&out));
+    assert!(records[0]["error"].is_null() && records[3]["error"].is_null());
+    for dot in &records[1..3] {
+        let error = dot["error"].as_str().unwrap_or_default();
+        assert!(error.contains("not a valid URL"), "{dot}");
+        assert!(dot["status"].is_null(), "{dot}");
+    }
+    let mut paths = paths.lock().unwrap().clone();
+    paths.sort();
+    assert_eq!(paths, ["/api/v2/pokemon/mew/", "/api/v2/pokemon/pikachu/"]);
+}

@@ -79,6 +79,10 @@ impl UrlRenderer {
 
     /// The URL for `id`, or why it does not parse.
     pub fn url(&self, id: &Id) -> Result<reqwest::Url, url::ParseError> {
+        if self.template.is_dot_segment(id) {
+            // Refused rather than sent to the path the parser would resolve it to.
+            return Err(url::ParseError::RelativeUrlWithoutBase);
+        }
         let text = self.template.render(id);
         let Some((base, prefix_len)) = &self.base else {
             return reqwest::Url::parse(&text);
