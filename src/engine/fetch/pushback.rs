@@ -18,10 +18,12 @@
 //!   pause (a second here, a server's window), and the rate must be regained at the climb's
 //!   pace; a fifth off leaves a margin for a server whose burst exceeds its sustained rate (a
 //!   token bucket shows its burst first, and the next push-back measures the sustained rate).
-//!   The accepted answers are counted by the second their request started in (two one-second
-//!   slots: an atomic add per answer, no clock read, no lock), run-wide until the host's first
-//!   push-back, then per host: a run over several hosts may overstate a host's first rate, and
-//!   its second push-back corrects it. Nothing accepted and no limit in force (every answer
+//!   Until a host's first push-back, what it accepted is the run's count of accepted answers
+//!   over the time since the run began (at least a second): one atomic add per answer, no clock
+//!   read, no lock, which is exact for the usual first push-back (the opening burst, within the
+//!   first second) and, later, the rate the run went at until the server refused. A run over
+//!   several hosts may overstate a host's first rate; from then on the host's own answers are
+//!   counted by the second their request started in, and its next push-back corrects it. Nothing accepted and no limit in force (every answer
 //!   so far a 429): the limit starts at 1 request/s and doubles every second (TCP's slow start).
 //! - **Additive increase.** From the pause's end the rate climbs linearly back to what drew the
 //!   push-back in ten seconds (2.5 % of the decreased rate per second), whatever the scale: slow
@@ -72,11 +74,11 @@ pub(crate) struct Pushback {
     cap: Duration,
     pauses: AtomicU64,
     longest_us: AtomicU64,
-    /// What the tallies' seconds count from.
+    /// What the tallies' seconds and the run's accepted rate count from.
     epoch: Instant,
-    /// Accepted requests of every host, by the second they started: a host's first push-back
-    /// reads what it accepted from here (the run's hosts together: see the module doc).
-    tally: Tally,
+    /// Requests of every host accepted so far: a host's first push-back reads its rate from
+    /// here (the run's hosts together, averaged over the run: see the module doc).
+    accepted: AtomicU64,
 }
 
 /// How often hosts pushed back, the longest pause, and the rate the busiest one settled on.
@@ -89,44 +91,29 @@ pub struct PushbackCounts {
     pub settled_rate: Option<f64>,
 }
 
-/// Requests a server accepted (answered other than 429/503), by the second they started in:
-/// two one-second slots, each a second's number (high 32 bits) and its count (low 32), so a
-/// count costs a load and an atomic add and no lock.
+/// A host's accepted requests (answered other than 429/503), by the second they started in:
+/// two one-second slots of (second, count).
 #[derive(Debug, Default)]
 struct Tally {
-    slots: [AtomicU64; 2],
+    slots: [(u64, u64); 2],
 }
-
-const COUNT: u64 = (1 << 32) - 1;
 
 impl Tally {
     /// Counts a request started `second` seconds into the run.
-    fn count(&self, second: u64) {
-        let slot = &self.slots[(second & 1) as usize];
-        let tag = second << 32;
-        let mut current = slot.load(Ordering::Relaxed);
-        loop {
-            if current & !COUNT == tag {
-                slot.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            // The slot already counts a later second: this answer is too old to matter.
-            if current >> 32 > second {
-                return;
-            }
-            match slot.compare_exchange_weak(current, tag | 1, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return,
-                Err(now) => current = now,
-            }
+    fn count(&mut self, second: u64) {
+        let slot = &mut self.slots[(second & 1) as usize];
+        if slot.0 == second {
+            slot.1 += 1;
+        } else if slot.0 < second {
+            *slot = (second, 1);
         }
+        // Else the slot already counts a later second: this answer is too old to matter.
     }
 
     fn in_second(&self, second: u64) -> f64 {
-        let current = self.slots[(second & 1) as usize].load(Ordering::Relaxed);
-        match current >> 32 == second {
-            true => (current & COUNT) as f64,
-            false => 0.0,
+        match self.slots[(second & 1) as usize] {
+            (s, count) if s == second => count as f64,
+            _ => 0.0,
         }
     }
 
@@ -377,7 +364,7 @@ impl Pushback {
             pauses: AtomicU64::new(0),
             longest_us: AtomicU64::new(0),
             epoch: Instant::now(),
-            tally: Tally::default(),
+            accepted: AtomicU64::new(0),
         }
     }
 
@@ -435,11 +422,11 @@ impl Pushback {
     }
 
     fn accepted(&self, host: &str, sent: Instant) {
-        let second = sent.saturating_duration_since(self.epoch).as_secs();
-        self.tally.count(second);
+        self.accepted.fetch_add(1, Ordering::Relaxed);
         if !self.any.load(Ordering::Relaxed) {
             return;
         }
+        let second = sent.saturating_duration_since(self.epoch).as_secs();
         if let Ok(mut hosts) = self.hosts.lock() {
             if let Some(state) = hosts.get_mut(host) {
                 state.accepted(sent, second);
@@ -465,10 +452,15 @@ impl Pushback {
         if new {
             state.pauses += 1;
             if decrease {
-                // Its own count once it covers a second; before, the run's.
+                // Its own count once it covers a second; before, the run's rate so far, over
+                // a second at least (a limit that refused a burst is spent for its window,
+                // seldom shorter than a second).
                 let accepted = match now.saturating_duration_since(state.since) >= WINDOW {
                     true => state.tally.last_second(at),
-                    false => self.tally.last_second(at),
+                    false => {
+                        let all = self.accepted.load(Ordering::Relaxed) as f64;
+                        all / at.as_secs_f64().max(WINDOW.as_secs_f64())
+                    }
                 };
                 state.decrease(now, end, accepted);
             }
@@ -602,7 +594,7 @@ mod tests {
         pushback.note("h", 429, sent, Some(Duration::from_secs(1)), &none, false);
         assert_eq!(pushback.counts().pauses, 0);
         assert!(!pushback.any.load(Ordering::Relaxed));
-        assert_eq!(pushback.tally.in_second(0), 0.0);
+        assert_eq!(pushback.accepted.load(Ordering::Relaxed), 0);
     }
 
     fn secs(s: f64) -> Duration {
@@ -630,7 +622,7 @@ mod tests {
 
     #[test]
     fn the_tally_counts_by_second_and_reads_the_last_one() {
-        let tally = Tally::default();
+        let mut tally = Tally::default();
         for _ in 0..20 {
             tally.count(0);
         }
