@@ -566,6 +566,7 @@ impl Fetcher {
         self.pushback.note(
             target.host(),
             status.as_u16(),
+            sent,
             said,
             response.headers(),
             head.quota_spent,
