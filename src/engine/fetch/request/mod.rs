@@ -6,6 +6,10 @@
 //! connection reset halfway through a body is retried like a refused connection. Every failure
 //! ends as a [`Failure`] on the record, never as a panic or a gap.
 
+mod cached;
+mod gate;
+mod head;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,28 +17,30 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
+use self::gate::product_token;
+use self::head::{http_version, scan_head};
 use crate::engine::crawl::{self, NextPage, Place};
-use crate::engine::fetch::cache::{After, Before, Cache, Pending, Served, Unsent};
+use crate::engine::fetch::cache::{Before, Cache};
 use crate::engine::fetch::decode::Encoding;
 use crate::engine::fetch::failure::{self, permanent, too_large};
-use crate::engine::fetch::host_limits::{HostLimits, HostSlot};
-use crate::engine::fetch::pushback::{self, Pushback, PushbackCounts};
+use crate::engine::fetch::host_limits::HostLimits;
+use crate::engine::fetch::pushback::{Pushback, PushbackCounts};
 use crate::engine::fetch::redirect;
 use crate::engine::fetch::retry::{is_transient_status, retry_after, Transience};
-use crate::engine::fetch::robots::{self, Robots, Rules};
+use crate::engine::fetch::robots::{Robots, Rules};
 use crate::engine::fetch::settle::{Done, Fetched, Settler, WireBody};
 use crate::engine::fetch::throttle::{Throttle, ThrottleCounts};
 use crate::engine::frontier::Work;
 use crate::engine::http::connections::{self, ConnectionCounter};
 use crate::engine::http::transport::{Prepared, Reply, Target, Transport};
 use crate::engine::http::url::UrlRenderer;
-use crate::engine::options::{head_limits, ClientOptions};
+use crate::engine::options::ClientOptions;
 use crate::engine::pacer::Pacer;
 use crate::engine::shape::{self, Outgoing};
 use crate::engine::JobSpec;
 use crate::plan::ids::Id;
 use crate::plan::template::Template;
-use crate::record::{duration_ms, CacheUse, ErrorKind, Failure, Lineage, Record, Timing};
+use crate::record::{duration_ms, ErrorKind, Failure, Lineage, Record, Timing};
 
 /// Everything a request task needs, shared by all tasks of a run.
 #[derive(Debug)]
@@ -282,91 +288,6 @@ impl Fetcher {
         fetched
     }
 
-    /// The record of work the cache answered (a hit) or refused (only-cached): no request
-    /// made. Out of line, so the path of a request that is sent stays as it was.
-    #[inline(never)]
-    fn unsent_by_cache(
-        &self,
-        unsent: Unsent,
-        work: &Work,
-        located: Located<'_>,
-        start: Instant,
-        epoch: Instant,
-        scheduled: Duration,
-    ) -> Fetched {
-        let depth = work.place.as_deref().map_or(0, |p| p.depth);
-        let (attempt, used) = match unsent {
-            Unsent::Serve(served) => (self.cached_attempt(served, depth), CacheUse::Hit),
-            Unsent::Refuse(failure) => (
-                failed_attempt(None, 0, (failure, Transience::Permanent)),
-                CacheUse::Miss,
-            ),
-        };
-        let mut fetched = self.finish(work, located, attempt, 0, start, epoch, scheduled);
-        fetched.record.cache = Some(used);
-        fetched
-    }
-
-    /// Hands the last attempt's answer to the cache: a 304 for a revalidated entry becomes
-    /// the stored response, a success is stored.
-    async fn after_cache(
-        &self,
-        cache: &Cache,
-        pending: Pending,
-        attempt: &mut Attempt,
-        depth: u32,
-    ) -> CacheUse {
-        let head = attempt.head.take();
-        let ok = attempt.failure.is_none();
-        let (status, version) = (attempt.status, attempt.version);
-        let after = cache.after(
-            pending,
-            status,
-            version,
-            head.as_deref(),
-            ok,
-            &attempt.body.chunks,
-        );
-        match after.await {
-            After::Use(used) => used,
-            After::Revalidated(served) => {
-                let timing = attempt.timing;
-                *attempt = Attempt {
-                    timing,
-                    version,
-                    ..self.cached_attempt(served, depth)
-                };
-                CacheUse::Revalidated
-            }
-        }
-    }
-
-    /// An attempt made of a cached response, as if it had just been received.
-    fn cached_attempt(&self, served: Served, depth: u32) -> Attempt {
-        let next_link = (self.link_pages && depth == 0)
-            .then(|| crawl::next_link(&served.headers))
-            .flatten();
-        Attempt {
-            status: Some(served.status),
-            timing: Timing::default(),
-            version: served.version,
-            body: WireBody {
-                encoding: served.encoding,
-                bytes: served.body.len() as u64,
-                chunks: if served.body.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![served.body]
-                },
-                depth,
-            },
-            failure: None,
-            transience: Transience::Permanent,
-            next_link,
-            head: None,
-        }
-    }
-
     /// The record of `work`'s last attempt, its body still to settle. Inlined: out of line, its
     /// arguments (the attempt, its body) are copied into the call.
     #[allow(clippy::too_many_arguments)]
@@ -407,79 +328,6 @@ impl Fetcher {
             place: work.place.clone(),
             next_link: attempt.next_link,
         }
-    }
-
-    /// Waits for whatever holds a request to `target` back: a host that pushed back (and its
-    /// rate climbing back), robots.txt's `Crawl-delay`, `--auto-throttle`'s delay, the per-host
-    /// limits; the place at the host it holds, if any. One wait point for all of them keeps
-    /// every request's future small.
-    async fn gate(&self, target: Target<'_>, rules: Option<&Rules>) -> Option<HostSlot> {
-        self.pushback.wait(target.host()).await;
-        if let Some(rules) = rules {
-            rules.space().await;
-        }
-        if let Some(throttle) = &self.throttle {
-            throttle.wait(target.host()).await;
-        }
-        match self.hosts.any() {
-            true => Some(self.hosts.admit(target.host()).await),
-            false => None,
-        }
-    }
-
-    /// The record of work robots.txt disallows: no request made. Kept out of line, away from
-    /// the path every request takes.
-    #[cold]
-    #[inline(never)]
-    fn refused(
-        &self,
-        work: &Work,
-        located: Located<'_>,
-        message: String,
-        start: Instant,
-        epoch: Instant,
-        scheduled: Duration,
-    ) -> Fetched {
-        let attempt = failed_attempt(None, 0, permanent(ErrorKind::Robots, message));
-        self.finish(work, located, attempt, 0, start, epoch, scheduled)
-    }
-
-    /// The robots.txt rules of `target`'s origin, fetched on its first request.
-    async fn robots_rules(&self, target: Target<'_>) -> Option<Arc<Rules>> {
-        let robots = self.robots.as_ref()?;
-        let url = target.to_url().ok()?;
-        let origin = url.origin().ascii_serialization();
-        let slot = robots.slot(&origin);
-        let rules = slot
-            .get_or_init(|| async {
-                let robots_url = format!("{origin}/robots.txt");
-                let answer = self.fetch_robots(&robots_url).await;
-                Arc::new(Rules::from_answer(&self.robots_agent, answer, &robots_url))
-            })
-            .await;
-        Some(Arc::clone(rules))
-    }
-
-    /// A robots.txt: its status and body (at most `robots::MAX_BYTES`), or None when nothing
-    /// answered.
-    async fn fetch_robots(&self, url: &str) -> Option<(u16, Vec<u8>)> {
-        let url = reqwest::Url::parse(url).ok()?;
-        let headers = HeaderMap::new();
-        let mut reply = self
-            .transport
-            .send(reqwest::Method::GET, Target::Url(&url), &headers, None)
-            .await
-            .ok()?;
-        let status = reply.status().as_u16();
-        let mut body = Vec::new();
-        while let Ok(Some(chunk)) = reply.chunk().await {
-            body.extend_from_slice(&chunk);
-            if body.len() as u64 > robots::MAX_BYTES {
-                body.truncate(usize::try_from(robots::MAX_BYTES).unwrap_or(usize::MAX));
-                break;
-            }
-        }
-        Some((status, body))
     }
 
     /// Where `id`'s request goes. On the run's prepared origin a numeric id's URL needs no
@@ -678,17 +526,6 @@ fn target_text(target: Target<'_>) -> String {
     }
 }
 
-/// The product token of a User-Agent (`fetchbench/0.1.0 (...)` reads as `fetchbench`), which
-/// robots.txt groups are matched against.
-fn product_token(agent: &str) -> String {
-    agent
-        .split(['/', ' '])
-        .next()
-        .filter(|t| !t.is_empty())
-        .unwrap_or("fetchbench")
-        .to_owned()
-}
-
 /// A crawl record's lineage; whether it is a result is decided when it completes.
 fn lineage(place: &Place) -> Box<Lineage> {
     Box::new(Lineage {
@@ -728,42 +565,6 @@ impl Located<'_> {
         match self {
             Located::Verbatim(text, _) | Located::Parsed(text, _) | Located::Invalid(text) => text,
         }
-    }
-}
-
-/// What one pass over a response's head finds.
-struct HeadScan<'a> {
-    /// The first header field over `head_limits::FIELD_BYTES`, and its size: hyper limits only
-    /// the whole head; curl also limits each field, which a head of a few huge fields would pass.
-    oversized: Option<(&'a str, usize)>,
-    /// A rate limit said nothing is left (the push-back reads its reset only then).
-    quota_spent: bool,
-}
-
-fn scan_head(headers: &HeaderMap) -> HeadScan<'_> {
-    let mut scan = HeadScan {
-        oversized: None,
-        quota_spent: false,
-    };
-    for (name, value) in headers {
-        let bytes = name.as_str().len() + value.len();
-        if bytes > head_limits::FIELD_BYTES && scan.oversized.is_none() {
-            scan.oversized = Some((name.as_str(), bytes));
-        }
-        if value.as_bytes() == b"0" && pushback::is_remaining(name) {
-            scan.quota_spent = true;
-        }
-    }
-    scan
-}
-
-fn http_version(version: reqwest::Version) -> &'static str {
-    match version {
-        reqwest::Version::HTTP_09 => "HTTP/0.9",
-        reqwest::Version::HTTP_10 => "HTTP/1.0",
-        reqwest::Version::HTTP_2 => "HTTP/2.0",
-        reqwest::Version::HTTP_3 => "HTTP/3.0",
-        _ => "HTTP/1.1",
     }
 }
 

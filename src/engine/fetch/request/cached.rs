@@ -1,0 +1,99 @@
+//! The cache's side of a request (`--cache`): the record of work the cache answered or
+//! refused, and the answer handed back to it (a 304 becomes the stored response, a success is
+//! stored). Out of `mod.rs`, so the path of a request that is sent reads as it did.
+
+use super::{failed_attempt, Attempt, Fetcher, Located};
+use crate::engine::crawl;
+use crate::engine::fetch::cache::{After, Cache, Pending, Served, Unsent};
+use crate::engine::fetch::retry::Transience;
+use crate::engine::fetch::settle::{Fetched, WireBody};
+use crate::engine::frontier::Work;
+use crate::record::{CacheUse, Timing};
+use std::time::{Duration, Instant};
+
+impl Fetcher {
+    /// The record of work the cache answered (a hit) or refused (only-cached): no request
+    /// made. Out of line, so the path of a request that is sent stays as it was.
+    #[inline(never)]
+    pub(super) fn unsent_by_cache(
+        &self,
+        unsent: Unsent,
+        work: &Work,
+        located: Located<'_>,
+        start: Instant,
+        epoch: Instant,
+        scheduled: Duration,
+    ) -> Fetched {
+        let depth = work.place.as_deref().map_or(0, |p| p.depth);
+        let (attempt, used) = match unsent {
+            Unsent::Serve(served) => (self.cached_attempt(served, depth), CacheUse::Hit),
+            Unsent::Refuse(failure) => (
+                failed_attempt(None, 0, (failure, Transience::Permanent)),
+                CacheUse::Miss,
+            ),
+        };
+        let mut fetched = self.finish(work, located, attempt, 0, start, epoch, scheduled);
+        fetched.record.cache = Some(used);
+        fetched
+    }
+
+    /// Hands the last attempt's answer to the cache: a 304 for a revalidated entry becomes
+    /// the stored response, a success is stored.
+    pub(super) async fn after_cache(
+        &self,
+        cache: &Cache,
+        pending: Pending,
+        attempt: &mut Attempt,
+        depth: u32,
+    ) -> CacheUse {
+        let head = attempt.head.take();
+        let ok = attempt.failure.is_none();
+        let (status, version) = (attempt.status, attempt.version);
+        let after = cache.after(
+            pending,
+            status,
+            version,
+            head.as_deref(),
+            ok,
+            &attempt.body.chunks,
+        );
+        match after.await {
+            After::Use(used) => used,
+            After::Revalidated(served) => {
+                let timing = attempt.timing;
+                *attempt = Attempt {
+                    timing,
+                    version,
+                    ..self.cached_attempt(served, depth)
+                };
+                CacheUse::Revalidated
+            }
+        }
+    }
+
+    /// An attempt made of a cached response, as if it had just been received.
+    pub(super) fn cached_attempt(&self, served: Served, depth: u32) -> Attempt {
+        let next_link = (self.link_pages && depth == 0)
+            .then(|| crawl::next_link(&served.headers))
+            .flatten();
+        Attempt {
+            status: Some(served.status),
+            timing: Timing::default(),
+            version: served.version,
+            body: WireBody {
+                encoding: served.encoding,
+                bytes: served.body.len() as u64,
+                chunks: if served.body.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![served.body]
+                },
+                depth,
+            },
+            failure: None,
+            transience: Transience::Permanent,
+            next_link,
+            head: None,
+        }
+    }
+}
