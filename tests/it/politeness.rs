@@ -1,7 +1,7 @@
 //! Politeness against servers that push back: a 429 with `Retry-After` pauses every request to
 //! that host, not only the one it answered; a rate limit at zero waits for its reset.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,9 @@ use crate::common::run::{fetchbench, read_json, records, stderr};
 
 #[derive(Default)]
 struct Books {
+    /// robots.txt answered gzip-compressed and cacheable (see `robots`).
+    gzip: AtomicBool,
+    robots_fetches: AtomicU32,
     seen: AtomicU32,
     too_many: AtomicU32,
     arrivals: Mutex<Vec<Instant>>,
@@ -64,10 +67,29 @@ async fn quota(State(books): State<Arc<Books>>) -> Response {
 /// `robots.txt` disallowing item 13 with a crawl delay of half a second, unless the server is
 /// told to answer it 503 (`too_many` set to a marker, see the test).
 async fn robots(State(books): State<Arc<Books>>) -> Response {
+    books.robots_fetches.fetch_add(1, Ordering::SeqCst);
     if books.too_many.load(Ordering::SeqCst) == u32::MAX {
         return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
     }
-    "User-agent: *\nDisallow: /item/13\nCrawl-delay: 0.5\n".into_response()
+    let rules = "User-agent: *\nDisallow: /item/13\nCrawl-delay: 0.5\n";
+    if books.gzip.load(Ordering::SeqCst) {
+        use std::io::Write as _;
+        // Compressible, so deflate codes it: a short text is kept as a stored block, whose
+        // rules an undecoding client would still find between the gzip bytes.
+        let text = format!("{}{rules}", "# the rules follow\n".repeat(40));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).expect("gzip");
+        let body = gz.finish().expect("gzip");
+        return (
+            [
+                (header::CONTENT_ENCODING, "gzip"),
+                (header::CACHE_CONTROL, "max-age=60"),
+            ],
+            body,
+        )
+            .into_response();
+    }
+    rules.into_response()
 }
 
 async fn item(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
@@ -235,4 +257,47 @@ async fn a_robots_txt_that_answers_5xx_disallows_everything() {
         .iter()
         .all(|r| r["error"].as_str().is_some_and(|e| e.contains("503"))));
     assert_eq!(books.seen.load(Ordering::SeqCst), 0);
+}
+
+/// A robots.txt sent gzip-compressed is read decoded (else its rules would be noise, and item 13
+/// requested), and with `--cache` it is asked for once: the second run finds it fresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compressed_robots_txt_is_decoded_and_cached() {
+    let books = Arc::new(Books::default());
+    books.gzip.store(true, Ordering::SeqCst);
+    let (base, server) = start(Arc::clone(&books)).await;
+    let cache = tempfile::tempdir().expect("a cache directory");
+    let url = format!("{base}/item/{{}}");
+    let args = [
+        "--url",
+        &url,
+        "-r",
+        "12..=13",
+        "-m",
+        "concurrent",
+        "--robots",
+        "--cache",
+        cache.path().to_str().expect("a UTF-8 path"),
+        "-q",
+    ];
+    for run in 1..=2 {
+        let out = fetchbench(&args).await;
+        let recs = records(&out);
+        assert_eq!(recs.len(), 2, "run {run}: {}", stderr(&out));
+        assert!(recs[0]["error"].is_null(), "run {run}: {}", recs[0]);
+        assert!(
+            recs[1]["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("robots.txt")),
+            "run {run}: {}",
+            recs[1]
+        );
+    }
+    server.abort();
+    assert_eq!(
+        books.seen.load(Ordering::SeqCst),
+        2,
+        "item 12 twice, 13 never"
+    );
+    assert_eq!(books.robots_fetches.load(Ordering::SeqCst), 1);
 }

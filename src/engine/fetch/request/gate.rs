@@ -5,15 +5,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use reqwest::header::HeaderMap;
+use reqwest::Method;
 
 use super::{failed_attempt, Fetcher, Located};
+use crate::engine::fetch::cache::{After, Before, Served, Unsent};
+use crate::engine::fetch::decode::{self, Encoding};
 use crate::engine::fetch::failure::permanent;
 use crate::engine::fetch::host_limits::HostSlot;
 use crate::engine::fetch::robots::{self, Rules};
 use crate::engine::fetch::settle::Fetched;
 use crate::engine::frontier::Work;
 use crate::engine::http::transport::Target;
+use crate::engine::shape::Outgoing;
 use crate::record::ErrorKind;
 
 impl Fetcher {
@@ -68,27 +73,78 @@ impl Fetcher {
         Some(Arc::clone(rules))
     }
 
-    /// A robots.txt: its status and body (at most `robots::MAX_BYTES`), or None when nothing
-    /// answered.
+    /// A robots.txt: its status and body (decoded, at most `robots::MAX_BYTES`), or None when
+    /// nothing answered. It goes through what every request goes through: the host's pause,
+    /// `--auto-throttle` and the per-host limits, and with `--cache` the cache (a fresh
+    /// robots.txt is not asked for again, and a stale one is revalidated).
     pub(super) async fn fetch_robots(&self, url: &str) -> Option<(u16, Vec<u8>)> {
         let url = reqwest::Url::parse(url).ok()?;
-        let headers = HeaderMap::new();
+        let target = Target::Url(&url);
+        let mut request = Outgoing {
+            headers: HeaderMap::new(),
+            body: None,
+        };
+        let pending = match &self.cache {
+            Some(cache) => {
+                let looked_up =
+                    cache.before(url.to_string(), url.as_str(), &Method::GET, &mut request);
+                match looked_up.await {
+                    Before::Send(pending) => Some(pending),
+                    Before::Unsent(Unsent::Serve(served)) => return robots_body(served),
+                    // Only-cached makes no request: the lookup above never gets here for it.
+                    Before::Unsent(Unsent::Refuse(_)) => return None,
+                }
+            }
+            None => None,
+        };
+        let _slot = self.gate(target, None).await;
         let mut reply = self
             .transport
-            .send(reqwest::Method::GET, Target::Url(&url), &headers, None)
+            .send(Method::GET, target, &request.headers, None)
             .await
             .ok()?;
         let status = reply.status().as_u16();
-        let mut body = Vec::new();
+        let head = reply.headers().clone();
+        let mut chunks = Vec::new();
+        let mut wire = 0u64;
         while let Ok(Some(chunk)) = reply.chunk().await {
-            body.extend_from_slice(&chunk);
-            if body.len() as u64 > robots::MAX_BYTES {
-                body.truncate(usize::try_from(robots::MAX_BYTES).unwrap_or(usize::MAX));
+            wire += chunk.len() as u64;
+            chunks.push(chunk);
+            // Compressed, the cap's worth of text may take less; more wire than that is enough.
+            if wire > robots::MAX_BYTES {
                 break;
             }
         }
-        Some((status, body))
+        if let (Some(cache), Some(pending)) = (&self.cache, pending) {
+            let ok = (200..300).contains(&status) && wire <= robots::MAX_BYTES;
+            let after = cache.after(pending, Some(status), None, Some(&head), ok, &chunks);
+            if let After::Revalidated(served) = after.await {
+                return robots_body(served);
+            }
+        }
+        let encoding = Encoding::of(&head).unwrap_or(Encoding::Identity);
+        Some((status, decoded(encoding, &chunks)?))
     }
+}
+
+/// A robots.txt the cache answered with.
+fn robots_body(served: Served) -> Option<(u16, Vec<u8>)> {
+    let body = decoded(served.encoding, std::slice::from_ref(&served.body))?;
+    Some((served.status, body))
+}
+
+/// A robots.txt's body decoded (servers compress it when asked, as they do other text) and cut
+/// at `robots::MAX_BYTES`, as Google reads only that much. None when it does not decode, or
+/// decodes to more than sixteen times that (a bomb): read as no answer, which disallows
+/// everything, the cautious reading RFC 9309 gives an unreachable robots.txt.
+fn decoded(encoding: Encoding, wire: &[Bytes]) -> Option<Vec<u8>> {
+    let mut body = match decode::decode(encoding, wire, 16 * robots::MAX_BYTES, true) {
+        Ok(Some(decoded)) => decoded.kept,
+        Ok(None) => wire.concat(),
+        Err(_) => return None,
+    };
+    body.truncate(usize::try_from(robots::MAX_BYTES).unwrap_or(usize::MAX));
+    Some(body)
 }
 
 /// The product token of a User-Agent (`fetchbench/0.1.0 (...)` reads as `fetchbench`), which
