@@ -17,6 +17,8 @@ use crate::common::run::{fetchbench, read_json, records, stderr};
 struct Books {
     /// robots.txt answered gzip-compressed and cacheable (see `robots`).
     gzip: AtomicBool,
+    /// robots.txt answered with a redirect to `/real/robots.txt`.
+    moved: AtomicBool,
     robots_fetches: AtomicU32,
     seen: AtomicU32,
     too_many: AtomicU32,
@@ -68,6 +70,13 @@ async fn quota(State(books): State<Arc<Books>>) -> Response {
 /// told to answer it 503 (`too_many` set to a marker, see the test).
 async fn robots(State(books): State<Arc<Books>>) -> Response {
     books.robots_fetches.fetch_add(1, Ordering::SeqCst);
+    if books.moved.swap(false, Ordering::SeqCst) {
+        return (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, "/real/robots.txt")],
+        )
+            .into_response();
+    }
     if books.too_many.load(Ordering::SeqCst) == u32::MAX {
         return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
     }
@@ -110,6 +119,7 @@ async fn start(books: Arc<Books>) -> (String, tokio::task::JoinHandle<()>) {
         .route("/limited/{id}", get(limited))
         .route("/quota/{id}", get(quota))
         .route("/robots.txt", get(robots))
+        .route("/real/robots.txt", get(robots))
         .route("/item/{id}", get(item))
         .with_state(books);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -300,4 +310,45 @@ async fn a_compressed_robots_txt_is_decoded_and_cached() {
         "item 12 twice, 13 never"
     );
     assert_eq!(books.robots_fetches.load(Ordering::SeqCst), 1);
+}
+
+/// A robots.txt that redirects is followed to its rules (RFC 9309: at least five hops).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_robots_txt_that_redirects_is_followed() {
+    let books = Arc::new(Books::default());
+    books.moved.store(true, Ordering::SeqCst);
+    let (base, server) = start(Arc::clone(&books)).await;
+    let url = format!("{base}/item/{{}}");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "-r",
+        "12..=13",
+        "-m",
+        "concurrent",
+        "--robots",
+        "-q",
+    ])
+    .await;
+    server.abort();
+    let recs = records(&out);
+    assert_eq!(recs.len(), 2, "{}", stderr(&out));
+    assert!(recs[0]["error"].is_null(), "{}", recs[0]);
+    assert!(
+        recs[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("robots.txt")),
+        "{}",
+        recs[1]
+    );
+    assert_eq!(
+        books.robots_fetches.load(Ordering::SeqCst),
+        2,
+        "the redirect, then the rules"
+    );
+    assert_eq!(
+        books.seen.load(Ordering::SeqCst),
+        1,
+        "item 13 never requested"
+    );
 }

@@ -14,11 +14,13 @@ use crate::engine::fetch::cache::{After, Before, Served, Unsent};
 use crate::engine::fetch::decode::{self, Encoding};
 use crate::engine::fetch::failure::permanent;
 use crate::engine::fetch::host_limits::HostSlot;
+use crate::engine::fetch::redirect;
 use crate::engine::fetch::robots::{self, Rules};
 use crate::engine::fetch::settle::Fetched;
 use crate::engine::frontier::Work;
 use crate::engine::http::transport::Target;
-use crate::engine::shape::Outgoing;
+use crate::engine::options::ClientOptions;
+use crate::engine::shape::{Outgoing, RequestShape};
 use crate::record::ErrorKind;
 
 impl Fetcher {
@@ -98,9 +100,13 @@ impl Fetcher {
             None => None,
         };
         let _slot = self.gate(target, None).await;
-        let mut reply = self
-            .transport
-            .send(Method::GET, target, &request.headers, None)
+        // A GET whatever the run's method, following redirects (RFC 9309 asks for five at
+        // least) with the run's credential rules, and none of the run's own headers or body.
+        let get = ClientOptions {
+            shape: RequestShape::default(),
+            ..self.options.clone()
+        };
+        let mut reply = redirect::send(&self.transport, &get, target, &request)
             .await
             .ok()?;
         let status = reply.status().as_u16();
