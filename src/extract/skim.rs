@@ -84,11 +84,38 @@ impl<'a> Skim<'a> {
         }
     }
 
-    /// Enters an object or array, unless that is too deep for this scanner.
-    fn enter(&mut self) -> Option<()> {
+    /// Enters an object or array, unless that is too deep for this scanner; true when it is
+    /// empty (`close` follows), and then already left.
+    fn open(&mut self, close: u8) -> Option<bool> {
         self.depth += 1;
         self.at += 1;
-        (self.depth <= MAX_DEPTH).then_some(())
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        self.space();
+        let empty = self.peek()? == close;
+        if empty {
+            self.at += 1;
+            self.depth -= 1;
+        }
+        Some(empty)
+    }
+
+    /// After a member or element: true at a comma (another follows), false at `close` (the
+    /// object or array is left); None at anything else.
+    fn more(&mut self, close: u8) -> Option<bool> {
+        self.space();
+        match self.next()? {
+            b',' => {
+                self.space();
+                Some(true)
+            }
+            b if b == close => {
+                self.depth -= 1;
+                Some(false)
+            }
+            _ => None,
+        }
     }
 
     /// The value at the cursor as `Prune(node)` gives it.
@@ -134,11 +161,7 @@ impl<'a> Skim<'a> {
         node: &'n Node,
         mut keep: impl FnMut(&'n (String, Node), Value),
     ) -> Option<()> {
-        self.enter()?;
-        self.space();
-        if self.peek()? == b'}' {
-            self.at += 1;
-            self.depth -= 1;
+        if self.open(b'}')? {
             return Some(());
         }
         loop {
@@ -155,25 +178,16 @@ impl<'a> Skim<'a> {
                 }
                 None => self.skip()?,
             }
-            self.space();
-            match self.next()? {
-                b',' => self.space(),
-                b'}' => break,
-                _ => return None,
+            if !self.more(b'}')? {
+                return Some(());
             }
         }
-        self.depth -= 1;
-        Some(())
     }
 
     /// As `PruneVisitor::visit_seq`: the elements a path names, nulls before a later named one.
     fn array(&mut self, node: &Node) -> Option<Value> {
-        self.enter()?;
         let mut kept = Vec::new();
-        self.space();
-        if self.peek()? == b']' {
-            self.at += 1;
-            self.depth -= 1;
+        if self.open(b']')? {
             return Some(Value::Array(kept));
         }
         let last = node.last_needed_index();
@@ -189,15 +203,10 @@ impl<'a> Skim<'a> {
                 }
             }
             i += 1;
-            self.space();
-            match self.next()? {
-                b',' => self.space(),
-                b']' => break,
-                _ => return None,
+            if !self.more(b']')? {
+                return Some(Value::Array(kept));
             }
         }
-        self.depth -= 1;
-        Some(Value::Array(kept))
     }
 
     /// An object key, decoded: as it stands when it has no escapes, else by serde_json (which
@@ -225,55 +234,35 @@ impl<'a> Skim<'a> {
         match self.peek()? {
             b'"' => self.skip_string(),
             b'{' => {
-                self.enter()?;
-                self.space();
-                if self.peek()? != b'}' {
-                    loop {
-                        if self.peek()? != b'"' {
-                            return None;
-                        }
-                        self.skip_string()?;
-                        self.space();
-                        if self.next()? != b':' {
-                            return None;
-                        }
-                        self.space();
-                        self.skip()?;
-                        self.space();
-                        match self.peek()? {
-                            b',' => {
-                                self.at += 1;
-                                self.space();
-                            }
-                            b'}' => break,
-                            _ => return None,
-                        }
+                if self.open(b'}')? {
+                    return Some(());
+                }
+                loop {
+                    if self.peek()? != b'"' {
+                        return None;
+                    }
+                    self.skip_string()?;
+                    self.space();
+                    if self.next()? != b':' {
+                        return None;
+                    }
+                    self.space();
+                    self.skip()?;
+                    if !self.more(b'}')? {
+                        return Some(());
                     }
                 }
-                self.at += 1;
-                self.depth -= 1;
-                Some(())
             }
             b'[' => {
-                self.enter()?;
-                self.space();
-                if self.peek()? != b']' {
-                    loop {
-                        self.skip()?;
-                        self.space();
-                        match self.peek()? {
-                            b',' => {
-                                self.at += 1;
-                                self.space();
-                            }
-                            b']' => break,
-                            _ => return None,
-                        }
+                if self.open(b']')? {
+                    return Some(());
+                }
+                loop {
+                    self.skip()?;
+                    if !self.more(b']')? {
+                        return Some(());
                     }
                 }
-                self.at += 1;
-                self.depth -= 1;
-                Some(())
             }
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
