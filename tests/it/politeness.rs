@@ -269,6 +269,15 @@ async fn a_robots_txt_that_answers_5xx_disallows_everything() {
     assert_eq!(books.seen.load(Ordering::SeqCst), 0);
 }
 
+/// The records of `-r 12..=13` under the test robots.txt: 12 fetched, 13 refused unrequested.
+fn item_12_fetched_and_13_refused_by_robots(out: &std::process::Output, run: u32) {
+    let recs = records(out);
+    assert_eq!(recs.len(), 2, "run {run}: {}", stderr(out));
+    assert!(recs[0]["error"].is_null(), "run {run}: {}", recs[0]);
+    let refused = recs[1]["error"].as_str().unwrap_or_default();
+    assert!(refused.starts_with("robots.txt"), "run {run}: {}", recs[1]);
+}
+
 /// A robots.txt sent gzip-compressed is read decoded (else its rules would be noise, and item 13
 /// requested), and with `--cache` it is asked for once: the second run finds it fresh.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,16 +301,7 @@ async fn a_compressed_robots_txt_is_decoded_and_cached() {
     ];
     for run in 1..=2 {
         let out = fetchbench(&args).await;
-        let recs = records(&out);
-        assert_eq!(recs.len(), 2, "run {run}: {}", stderr(&out));
-        assert!(recs[0]["error"].is_null(), "run {run}: {}", recs[0]);
-        assert!(
-            recs[1]["error"]
-                .as_str()
-                .is_some_and(|e| e.starts_with("robots.txt")),
-            "run {run}: {}",
-            recs[1]
-        );
+        item_12_fetched_and_13_refused_by_robots(&out, run);
     }
     server.abort();
     assert_eq!(
@@ -331,16 +331,7 @@ async fn a_robots_txt_that_redirects_is_followed() {
     ])
     .await;
     server.abort();
-    let recs = records(&out);
-    assert_eq!(recs.len(), 2, "{}", stderr(&out));
-    assert!(recs[0]["error"].is_null(), "{}", recs[0]);
-    assert!(
-        recs[1]["error"]
-            .as_str()
-            .is_some_and(|e| e.starts_with("robots.txt")),
-        "{}",
-        recs[1]
-    );
+    item_12_fetched_and_13_refused_by_robots(&out, 1);
     assert_eq!(
         books.robots_fetches.load(Ordering::SeqCst),
         2,
