@@ -225,13 +225,13 @@ impl Cache {
     /// Takes the answer to a request [`Cache::before`] let through: a 304 for a revalidated
     /// entry refreshes its stored headers and answers with its body; a whole 2xx is stored if
     /// HTTP allows. `head` is the response's headers, when one came; `ok` whether it was a
-    /// success whose `body` was read whole.
+    /// success whose `body` was read whole. The headers are taken, not copied: the policy keeps them.
     pub(crate) async fn after(
         &self,
         pending: Pending,
         status: Option<u16>,
         version: Option<&'static str>,
-        head: Option<&HeaderMap>,
+        head: Option<HeaderMap>,
         ok: bool,
         body: &[Bytes],
     ) -> After {
@@ -249,7 +249,7 @@ impl Cache {
         };
         let mut response = http::Response::new(());
         *response.status_mut() = code;
-        *response.headers_mut() = head.clone();
+        *response.headers_mut() = head;
         let (response, ()) = response.into_parts();
         let now = SystemTime::now();
         if code == StatusCode::NOT_MODIFIED {
@@ -287,6 +287,7 @@ impl Cache {
         if !policy.is_storable() {
             return miss;
         }
+        let head = &response.headers;
         let text = |name: &HeaderName| head.get_all(name).iter().filter_map(|v| v.to_str().ok());
         let entry = Stored {
             meta: Meta {

@@ -53,7 +53,7 @@ impl Fetcher {
             pending,
             status,
             version,
-            head.as_deref(),
+            head.map(|head| *head),
             ok,
             &attempt.body.chunks,
         );

@@ -111,6 +111,7 @@ impl Fetcher {
             .ok()?;
         let status = reply.status().as_u16();
         let head = reply.headers().clone();
+        let encoding = Encoding::of(&head).unwrap_or(Encoding::Identity);
         let mut chunks = Vec::new();
         let mut wire = 0u64;
         while let Ok(Some(chunk)) = reply.chunk().await {
@@ -123,12 +124,11 @@ impl Fetcher {
         }
         if let (Some(cache), Some(pending)) = (&self.cache, pending) {
             let ok = (200..300).contains(&status) && wire <= robots::MAX_BYTES;
-            let after = cache.after(pending, Some(status), None, Some(&head), ok, &chunks);
+            let after = cache.after(pending, Some(status), None, Some(head), ok, &chunks);
             if let After::Revalidated(served) = after.await {
                 return robots_body(served);
             }
         }
-        let encoding = Encoding::of(&head).unwrap_or(Encoding::Identity);
         Some((status, decoded(encoding, &chunks)?))
     }
 }
