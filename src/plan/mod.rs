@@ -3,6 +3,7 @@
 //! line both speak it; it imports neither.
 
 pub mod ids;
+pub mod range;
 pub mod rate;
 pub mod shard;
 pub mod spool;
