@@ -9,6 +9,7 @@ pub(crate) mod error;
 pub mod proxy;
 pub(crate) mod reply;
 pub(crate) mod resolver;
+pub(crate) mod timers;
 pub mod tls;
 pub(crate) mod transport;
 pub mod url;

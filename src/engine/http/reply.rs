@@ -9,10 +9,10 @@ use bytes::Bytes;
 use hyper::body::{Body as _, Incoming};
 use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Version};
-use tokio::time::Sleep;
 
 use crate::engine::http::direct::{DirectError, Lease};
 use crate::engine::http::error::TransportError;
+use crate::engine::http::timers::Deadline;
 
 /// A response from either stack, its body still to be read. Boxed: a reply is handed up
 /// through the send, redirect and timing layers, each a move of the whole value.
@@ -30,7 +30,7 @@ pub(crate) struct DirectReply {
     pub(crate) lease: Option<Lease>,
     /// The attempt's `--timeout`, which covers the body too: the timer the send already
     /// waited on, so the body's frames do not each register one of their own.
-    pub(crate) deadline: Pin<Box<Sleep>>,
+    pub(crate) deadline: Deadline,
 }
 
 impl Reply {
@@ -102,13 +102,13 @@ impl Reply {
 /// waits on the same deadline. Takes the future pinned where the caller keeps it, and is not an
 /// `async fn`, which would keep a second copy of it.
 pub(crate) fn within<'a, F: Future>(
-    deadline: &'a mut Pin<Box<Sleep>>,
+    deadline: &'a mut Deadline,
     mut future: Pin<&'a mut F>,
 ) -> impl Future<Output = Option<F::Output>> + 'a {
     poll_fn(move |cx| {
         if let Poll::Ready(output) = future.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
-        deadline.as_mut().poll(cx).map(|()| None)
+        deadline.sleep().poll(cx).map(|()| None)
     })
 }

@@ -21,6 +21,7 @@ use crate::engine::http::reply;
 use crate::engine::http::reply::DirectReply;
 pub(crate) use crate::engine::http::reply::Reply;
 use crate::engine::http::resolver::ResolveOnce;
+use crate::engine::http::timers::Timers;
 use crate::engine::options::ClientOptions;
 
 /// Where a request goes.
@@ -114,6 +115,8 @@ pub(crate) struct Transport {
     defaults: HeaderMap,
     /// The head of requests to the run's own origin, when the direct path carries them.
     prepared: Option<Prepared>,
+    /// The direct path's `--timeout` timers.
+    timers: Arc<Timers>,
     options: ClientOptions,
 }
 
@@ -147,6 +150,7 @@ impl Transport {
             direct,
             defaults: client::default_headers(options),
             prepared: None,
+            timers: Arc::default(),
             options: options.clone(),
         };
         if transport.direct.is_none() {
@@ -329,8 +333,8 @@ impl Transport {
         request: http::Request<direct::Body>,
         fresh: bool,
     ) -> Result<Reply, TransportError> {
-        // Boxed so the reply can keep it for the body: one timer registration per attempt.
-        let mut deadline = Box::pin(tokio::time::sleep(self.options.timeout));
+        // The reply keeps it for the body: one timer per attempt, and a reused one.
+        let mut deadline = self.timers.start(self.options.timeout);
         let sending = std::pin::pin!(direct.send(origin, request, fresh));
         let sent = reply::within(&mut deadline, sending).await;
         match sent {
