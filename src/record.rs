@@ -237,7 +237,13 @@ impl Record {
 
 /// Milliseconds rounded to the microsecond.
 pub fn duration_ms(d: Duration) -> f64 {
-    (d.as_micros() as f64) / 1000.0
+    // Counted in u64 (584,000 years of microseconds): converting `as_micros`'s u128 to f64 is a
+    // library call, made for every time of every record.
+    let micros = d
+        .as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(d.subsec_micros()));
+    micros as f64 / 1000.0
 }
 
 /// `{"id":25,"url":"...","status":200,"elapsed_ms":41.3,"bytes":37163,"wire_bytes":9461,"attempts":1,"error":null,"fields":{..}}`
@@ -311,6 +317,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn milliseconds_are_the_microseconds_of_the_duration(secs in 0u64..=u64::MAX / 2_000_000, nanos in 0u32..1_000_000_000) {
+            let d = Duration::new(secs, nanos);
+            proptest::prop_assert_eq!(duration_ms(d), d.as_micros() as f64 / 1000.0);
+        }
+    }
 
     fn record(id: Id, failure: Option<Failure>, fields: Vec<Value>) -> Record {
         Record {
