@@ -227,13 +227,7 @@ mod tests {
     use super::*;
     use crate::engine::crawl::NextPage;
 
-    fn rules(follow: &[&str], next: Option<NextPage>) -> CrawlRules {
-        CrawlRules {
-            follow: follow.iter().map(|p| p.parse().expect("a path")).collect(),
-            next,
-            ..CrawlRules::default()
-        }
-    }
+    use crate::engine::crawl::rules_for as rules;
 
     fn url(text: &str) -> Url {
         Url::parse(text).expect("a URL")

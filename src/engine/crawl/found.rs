@@ -105,13 +105,7 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
-    fn rules(follow: &[&str], next: Option<NextPage>) -> CrawlRules {
-        CrawlRules {
-            follow: follow.iter().map(|p| p.parse().expect("a path")).collect(),
-            next,
-            ..CrawlRules::default()
-        }
-    }
+    use crate::engine::crawl::rules_for as rules;
 
     #[test]
     fn the_link_header_names_the_next_page() {

@@ -182,3 +182,14 @@ impl Place {
         }
     }
 }
+
+/// Rules that follow `follow` and page by `next`, the rest as by default: for the tests of
+/// this room's files.
+#[cfg(test)]
+fn rules_for(follow: &[&str], next: Option<NextPage>) -> CrawlRules {
+    CrawlRules {
+        follow: follow.iter().map(|p| p.parse().expect("a path")).collect(),
+        next,
+        ..CrawlRules::default()
+    }
+}
