@@ -3,6 +3,11 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+use clap::error::ErrorKind;
+use clap::Parser;
+use fetchbench::cli::{self, run as app, Cli, Command};
+
 /// Every request allocates a little (URL, headers, record); glibc's malloc serialises the worker
 /// threads on its arena locks at tens of thousands of requests per second, mimalloc does not.
 #[global_allocator]
@@ -57,11 +62,6 @@ unsafe impl std::alloc::GlobalAlloc for MiMalloc {
         }
     }
 }
-
-use anyhow::Context;
-use clap::error::ErrorKind;
-use clap::Parser;
-use fetchbench::cli::{self, run as app, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
