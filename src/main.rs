@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::error::ErrorKind;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
 use fetchbench::cli::{self, run as app, Cli, Command};
 
@@ -121,15 +121,22 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         let _ = error.print();
         return ExitCode::SUCCESS;
     }
-    // clap's message is a paragraph (a list of missing arguments may follow the first line) then
-    // usage hints; keep the paragraph, on one line.
+    // clap's message is a paragraph (a list of missing arguments may follow the first line), its
+    // tips ("a similar argument exists", "to pass '-4' as a value, use '-- -4'"), then usage;
+    // keep the paragraph and the tips, on one line.
     let rendered = error.render().to_string();
-    let message: Vec<&str> = rendered
-        .lines()
-        .map(str::trim)
-        .skip_while(|l| l.is_empty())
-        .take_while(|l| !l.is_empty())
-        .collect();
-    eprintln!("fetchbench: {} (see fetchbench --help)", message.join(" "));
+    let mut lines = rendered.lines().map(str::trim).skip_while(|l| l.is_empty());
+    let mut message: Vec<&str> = lines.by_ref().take_while(|l| !l.is_empty()).collect();
+    message.extend(lines.filter(|l| l.starts_with("tip:")));
+    // A negative number after a flag reads as a flag of its own; say how to pass it as a value.
+    if let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) {
+        let negative = arg
+            .strip_prefix('-')
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'));
+        if error.kind() == ErrorKind::UnknownArgument && negative {
+            message.push("tip: counts, ids and durations are never negative, and a value that starts with '-' is read as a flag (to pass one, join it to its flag: `--retries=-1`)");
+        }
+    }
+    eprintln!("fetchbench: {} (see fetchbench --help)", message.join("; "));
     ExitCode::from(2)
 }

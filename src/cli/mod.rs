@@ -96,6 +96,7 @@ pub struct RunArgs {
         long,
         value_name = "SPEC",
         default_value = DEFAULT_RANGE,
+        allow_hyphen_values = true,
         conflicts_with = "ids",
         help_heading = INPUT
     )]
@@ -312,8 +313,9 @@ pub struct RunArgs {
         short,
         long,
         value_name = "N[,N...]",
-        default_values_t = [50],
+        default_values_t = [plan::DEFAULT_CONCURRENCY],
         value_delimiter = ',',
+        allow_negative_numbers = true,
         value_parser = parse_concurrency,
         help_heading = CONCURRENCY
     )]
@@ -328,6 +330,8 @@ pub struct RunArgs {
         long,
         value_name = "N",
         default_value = "1",
+        allow_negative_numbers = true,
+        value_parser = parse_burst,
         requires = "rate",
         help_heading = CONCURRENCY
     )]
@@ -573,8 +577,9 @@ pub use crate::report::paint::Paint;
 pub use self::commands::{CompareArgs, MergeArgs, ServeArgs};
 pub use self::values::HeaderArg;
 use self::values::{
-    parse_at_least_one, parse_concurrency, parse_header_arg, parse_method, parse_positive_duration,
-    parse_resolve, parse_size, parse_target, parse_url_template, parse_user_agent,
+    parse_at_least_one, parse_burst, parse_concurrency, parse_header_arg, parse_method,
+    parse_positive_duration, parse_resolve, parse_size, parse_target, parse_url_template,
+    parse_user_agent,
 };
 
 /// True when results going to stdout would land on a terminal.

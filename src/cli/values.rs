@@ -14,8 +14,20 @@ pub(super) fn parse_at_least_one(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {
         Ok(0) => Err("must be at least 1".to_owned()),
         Ok(n) => Ok(n),
+        Err(_) if text.starts_with('-') && text[1..].parse::<u64>().is_ok() => {
+            Err(format!("`{text}` is negative: it must be at least 1"))
+        }
         Err(_) => Err(format!("`{text}` is not a whole number")),
     }
+}
+
+/// `--burst`: a count of at least 1, in clap's words for the flag rather than the type's.
+pub(super) fn parse_burst(text: &str) -> Result<std::num::NonZeroU32, String> {
+    let n = parse_at_least_one(text)?;
+    u32::try_from(n)
+        .ok()
+        .and_then(std::num::NonZeroU32::new)
+        .ok_or_else(|| format!("`{text}` is too large (at most {})", u32::MAX))
 }
 
 /// A target concurrency (`--auto-throttle`): a positive number, fractions allowed.

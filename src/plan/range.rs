@@ -14,13 +14,13 @@ use thiserror::Error;
 pub enum RangeError {
     #[error("empty range spec")]
     Empty,
-    #[error("`{0}` is not a number")]
+    #[error("`{0}` is not a number: ids are whole numbers from 0")]
     NotANumber(String),
     #[error("`{0}` is empty or reversed: the end must be past the start (ranges are half-open, `1..151` is 1 to 150)")]
     EmptySegment(String),
     #[error("step in `{0}` must be at least 1")]
     ZeroStep(String),
-    #[error("`{0}` overflows 64-bit ids")]
+    #[error("`{0}` goes past the largest id, 18446744073709551614 (the half-open `A..18446744073709551615` ends there)")]
     Overflow(String),
     #[error("segments must ascend without overlapping: `{later}` does not come after `{earlier}`")]
     NotAscending { earlier: String, later: String },

@@ -13,6 +13,8 @@ pub enum ShardError {
     Syntax(String),
     #[error("shard index {index} is not below the shard count {count}")]
     OutOfRange { index: u64, count: u64 },
+    #[error("the shard count must be at least 1: write I/N with I below N, e.g. 0/4 .. 3/4")]
+    NoShards,
 }
 
 /// One shard of N. `index` is None only in a merged report (all shards).
@@ -24,7 +26,10 @@ pub struct Shard {
 
 impl Shard {
     pub fn new(index: u64, count: u64) -> Result<Self, ShardError> {
-        if count == 0 || index >= count {
+        if count == 0 {
+            return Err(ShardError::NoShards);
+        }
+        if index >= count {
             return Err(ShardError::OutOfRange { index, count });
         }
         Ok(Self {

@@ -59,6 +59,8 @@ pub enum TemplateError {
     InvalidUrl { url: String, reason: String },
     #[error("scheme `{0}` is not supported: use http:// or https://")]
     UnsupportedScheme(String),
+    #[error("`{0}` has no scheme: add http:// or https:// (e.g. `http://{0}`)")]
+    NoScheme(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +145,11 @@ impl Template {
                 Place::Raw
             }
         });
+        // `example.com/{}` would be "a relative URL", and `localhost:8000/{}` a URL of scheme
+        // `localhost`: both are a missing scheme to the user.
+        if !text.contains("://") {
+            return Err(TemplateError::NoScheme(text.to_owned()));
+        }
         let sample = template.render(&Id::Num(1));
         let url = reqwest::Url::parse(&sample).map_err(|e| TemplateError::InvalidUrl {
             url: sample.clone(),
@@ -338,10 +345,14 @@ mod tests {
             Template::parse_url("http://[::1/{}"),
             Err(TemplateError::InvalidUrl { .. })
         ));
-        assert!(matches!(
+        assert_eq!(
             Template::parse_url("no-scheme/{}"),
-            Err(TemplateError::InvalidUrl { .. })
-        ));
+            Err(TemplateError::NoScheme("no-scheme/{}".into()))
+        );
+        assert_eq!(
+            Template::parse_url("localhost:8000/{}"),
+            Err(TemplateError::NoScheme("localhost:8000/{}".into()))
+        );
         assert!(Template::parse_url("https://pokeapi.co/api/v2/pokemon/{}/").is_ok());
     }
 }

@@ -14,10 +14,27 @@ use crate::record::{ErrorKind, Failure};
 
 /// Classifies a failed exchange; `options` supplies the timeouts the messages name.
 pub(crate) fn describe(error: &TransportError, options: &ClientOptions) -> (Failure, Transience) {
-    match error {
+    let (mut failure, transience) = match error {
         TransportError::Pooled(e) => describe_pooled(e, options),
         TransportError::Direct(e) => describe_direct(e, options),
+    };
+    // The two settings whose failure reads as the server's: say which side gave up.
+    match failure.kind {
+        ErrorKind::Connect if options.proxy.is_some() => {
+            failure.message = format!(
+                "cannot reach the proxy (--proxy), or it could not reach the server: {}",
+                failure.message
+            );
+        }
+        ErrorKind::Request | ErrorKind::Body if options.http2 => {
+            failure.message.push_str(
+                " (with --http2 the request is HTTP/2 from its first byte: the server may not \
+                 speak HTTP/2, or not without TLS (h2c); drop --http2)",
+            );
+        }
+        _ => {}
     }
+    (failure, transience)
 }
 
 /// Classifies an error of the direct HTTP/1 path, in the words reqwest would use.
