@@ -5,7 +5,7 @@
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use thiserror::Error;
@@ -77,13 +77,30 @@ pub enum IdSource {
 
 impl IdSource {
     /// The ids in order, streamed. A word list skips blank lines and `#` comments and trims each
-    /// line; a read error ends the list (with a warning on stderr), never the process.
+    /// line; it ends at the first line that is not UTF-8 text or at a read error, never with a
+    /// panic (`IdList::open` says why it ended early).
     pub fn open(&self) -> std::io::Result<Box<dyn Iterator<Item = Id> + Send>> {
+        self.open_reporting(&Trouble::default())
+    }
+
+    fn open_reporting(
+        &self,
+        trouble: &Trouble,
+    ) -> std::io::Result<Box<dyn Iterator<Item = Id> + Send>> {
         Ok(match self {
             IdSource::Range(range) => Box::new(range.clone().into_ids().map(Id::Num)),
-            IdSource::File(path) => words(std::fs::File::open(path)?),
-            IdSource::Stdin => words(std::io::stdin()),
+            IdSource::File(path) => words(std::fs::File::open(path)?, trouble.clone()),
+            IdSource::Stdin => words(std::io::stdin(), trouble.clone()),
         })
+    }
+
+    /// How error messages name the list: its path, or `stdin`.
+    fn name(&self) -> String {
+        match self {
+            IdSource::File(path) => path.display().to_string(),
+            IdSource::Stdin => "stdin".to_owned(),
+            IdSource::Range(range) => range.to_string(),
+        }
     }
 
     /// The ids made ready for `runs` runs, before the first: a word list counted (one streaming
@@ -98,11 +115,11 @@ impl IdSource {
                     path: path.clone(),
                     source,
                 })?;
-                (None, Some(count_words(file)))
+                (None, Some(self.counted(count_words(file))?))
             }
             IdSource::Stdin if runs > 1 => {
                 let spool = Spool::fill(std::io::stdin().lock())?;
-                let count = count_words(spool.reader());
+                let count = self.counted(count_words(spool.reader()))?;
                 (Some(spool), Some(count))
             }
             IdSource::Stdin => (None, None),
@@ -111,9 +128,32 @@ impl IdSource {
             source: self.clone(),
             spool,
             count,
+            trouble: Trouble::default(),
+        })
+    }
+
+    /// A count, or the list refused before any request, naming the line that stopped it.
+    fn counted(&self, count: Result<u64, ListError>) -> Result<u64, IdsError> {
+        count.map_err(|error| IdsError::List {
+            list: self.name(),
+            error,
         })
     }
 }
+
+/// Why a word list ended before its end.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum ListError {
+    #[error(
+        "line {line} is not UTF-8 text ({shown}): save the list as UTF-8 (e.g. `iconv -t UTF-8`)"
+    )]
+    NotText { line: u64, shown: String },
+    #[error("reading stopped after line {line}: {message}")]
+    Read { line: u64, message: String },
+}
+
+/// Where a streamed word list puts the reason it ended early, for the run to report.
+type Trouble = Arc<Mutex<Option<ListError>>>;
 
 /// Why the ids could not be made ready for the runs.
 #[derive(Debug, Error)]
@@ -123,6 +163,8 @@ pub enum IdsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{list}: {error}")]
+    List { list: String, error: ListError },
     #[error(transparent)]
     Spool(#[from] SpoolError),
 }
@@ -134,6 +176,8 @@ pub struct IdList {
     /// Stdin's bytes, when several runs read them.
     spool: Option<Spool>,
     count: Option<u64>,
+    /// Why a list read as it goes (stdin to a single run) ended early, if it did.
+    trouble: Trouble,
 }
 
 impl IdList {
@@ -146,9 +190,19 @@ impl IdList {
     /// The ids in order, from the first, as [`IdSource::open`] gives them.
     pub fn open(&self) -> std::io::Result<Box<dyn Iterator<Item = Id> + Send>> {
         match &self.spool {
-            Some(spool) => Ok(words(spool.reader())),
-            None => self.source.open(),
+            Some(spool) => Ok(words(spool.reader(), self.trouble.clone())),
+            None => self.source.open_reporting(&self.trouble),
         }
+    }
+
+    /// Why a list read as it goes ended before its end (a line not UTF-8 text, a read error):
+    /// the ids after it were not fetched. A counted list is checked whole before any request.
+    pub fn ended_early(&self) -> Option<IdsError> {
+        let error = self.trouble.lock().ok()?.clone()?;
+        Some(IdsError::List {
+            list: self.source.name(),
+            error,
+        })
     }
 }
 
@@ -159,32 +213,77 @@ fn word(line: &str) -> Option<&str> {
     (!word.is_empty() && !word.starts_with('#')).then_some(word)
 }
 
-fn words(source: impl Read + Send + 'static) -> Box<dyn Iterator<Item = Id> + Send> {
-    Box::new(
-        BufReader::new(source)
-            .lines()
-            .map_while(|line| match line {
-                Ok(line) => Some(line),
-                Err(e) => {
-                    eprintln!("fetchbench: warning: --ids: stopped reading: {e}");
-                    None
+/// The word list's ids, line by line; at a line that is not UTF-8 text or a read error it
+/// stops and leaves the reason in `trouble`.
+fn words(
+    source: impl Read + Send + 'static,
+    trouble: Trouble,
+) -> Box<dyn Iterator<Item = Id> + Send> {
+    let mut lines = Lines::new(source);
+    Box::new(std::iter::from_fn(move || loop {
+        match lines.next_line() {
+            Ok(Some(line)) => {
+                if let Some(word) = word(line) {
+                    return Some(Id::from_line(word));
                 }
-            })
-            .filter_map(|line| word(&line).map(Id::from_line)),
-    )
+            }
+            Ok(None) => return None,
+            Err(error) => {
+                if let Ok(mut slot) = trouble.lock() {
+                    slot.get_or_insert(error);
+                }
+                return None;
+            }
+        }
+    }))
 }
 
-/// How many ids [`words`] would yield from `source`, in one pass through a single line buffer.
-/// It stops where the reader stops, at the first read error (which the reader will report).
-fn count_words(source: impl Read) -> u64 {
-    let mut reader = BufReader::with_capacity(64 * 1024, source);
-    let mut line = String::new();
+/// How many ids [`words`] yields from `source`, in one pass through a single line buffer, or
+/// the line where it would stop.
+fn count_words(source: impl Read) -> Result<u64, ListError> {
+    let mut lines = Lines::new(source);
     let mut n = 0;
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return n,
-            Ok(_) => n += u64::from(word(&line).is_some()),
+    while let Some(line) = lines.next_line()? {
+        n += u64::from(word(line).is_some());
+    }
+    Ok(n)
+}
+
+/// A reader's lines as text, numbered, through one reused buffer.
+struct Lines<R> {
+    reader: BufReader<R>,
+    buffer: Vec<u8>,
+    number: u64,
+}
+
+impl<R: Read> Lines<R> {
+    fn new(source: R) -> Self {
+        Self {
+            reader: BufReader::with_capacity(64 * 1024, source),
+            buffer: Vec::new(),
+            number: 0,
+        }
+    }
+
+    /// The next line without its line ending, None at the end.
+    fn next_line(&mut self) -> Result<Option<&str>, ListError> {
+        self.buffer.clear();
+        match self.reader.read_until(b'\n', &mut self.buffer) {
+            Ok(0) => return Ok(None),
+            Ok(_) => self.number += 1,
+            Err(e) => {
+                return Err(ListError::Read {
+                    line: self.number,
+                    message: e.to_string(),
+                })
+            }
+        }
+        match std::str::from_utf8(&self.buffer) {
+            Ok(text) => Ok(Some(text)),
+            Err(_) => Err(ListError::NotText {
+                line: self.number,
+                shown: self.buffer.trim_ascii().escape_ascii().to_string(),
+            }),
         }
     }
 }
@@ -208,30 +307,61 @@ mod tests {
         }
     }
 
+    /// The ids `words` yields from `list`, and why it stopped early if it did.
+    fn read(list: impl Read + Send + 'static) -> (Vec<Id>, Option<ListError>) {
+        let trouble = Trouble::default();
+        let ids = words(list, trouble.clone()).collect();
+        let error = trouble.lock().unwrap().clone();
+        (ids, error)
+    }
+
     #[test]
     fn the_count_is_what_the_reader_yields() {
-        let lists: [&'static [u8]; 6] = [
+        let lists: [&'static [u8]; 5] = [
             b"",
             b"a\n\n  # comment\n b \r\n\t\n25\nlast without newline",
             b"# only comments\n#\n",
-            b"one\ntwo\n\xff\xfe invalid utf-8\nafter it\n",
             b"\n\n\n x",
             b" #not a comment? it is: trimmed first\nword # with a hash\n",
         ];
         for list in lists {
-            let yielded = words(list).count() as u64;
+            let (ids, error) = read(list);
+            assert_eq!(error, None);
             assert_eq!(
                 count_words(list),
-                yielded,
+                Ok(ids.len() as u64),
                 "{:?}",
                 String::from_utf8_lossy(list)
             );
         }
-        assert_eq!(count_words(&b"a\n\n  # comment\n b \r\n"[..]), 2);
+        assert_eq!(count_words(&b"a\n\n  # comment\n b \r\n"[..]), Ok(2));
+    }
+
+    /// A line that is not text, or a read error, stops the list where it is and says so: the
+    /// count refuses the list, the streamed reader leaves the reason for the run.
+    #[test]
+    fn a_line_that_is_not_text_or_a_read_error_is_named() {
+        let not_text = ListError::NotText {
+            line: 3,
+            shown: "\\xff\\xfe invalid".to_owned(),
+        };
+        let list: &'static [u8] = b"one\ntwo\n\xff\xfe invalid\nafter it\n";
+        assert_eq!(count_words(list), Err(not_text.clone()));
+        let (ids, error) = read(list);
         assert_eq!(
-            count_words(Failing(b"1\n2\n3")),
-            words(Failing(b"1\n2\n3")).count() as u64
+            ids,
+            [Id::Text(Arc::from("one")), Id::Text(Arc::from("two"))]
         );
+        assert_eq!(error, Some(not_text));
+
+        let gone = ListError::Read {
+            line: 2,
+            message: "gone".to_owned(),
+        };
+        assert_eq!(count_words(Failing(b"1\n2\n3")), Err(gone.clone()));
+        let (ids, error) = read(Failing(b"1\n2\n3"));
+        assert_eq!(ids, [Id::Num(1), Id::Num(2)]);
+        assert_eq!(error, Some(gone));
     }
 
     #[test]

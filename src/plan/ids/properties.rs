@@ -144,7 +144,7 @@ proptest! {
 
     #[test]
     fn any_bytes_read_as_a_word_list_end_without_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-        let ids: Vec<Id> = words(std::io::Cursor::new(bytes)).collect();
+        let ids: Vec<Id> = words(std::io::Cursor::new(bytes), Trouble::default()).collect();
         for id in ids {
             let text = id.to_string();
             prop_assert!(!text.is_empty() && !text.starts_with('#'));
@@ -162,7 +162,7 @@ proptest! {
             .filter(|w| !w.is_empty() && !w.starts_with('#'))
             .collect();
         let text = lines.join("\n");
-        let ids: Vec<String> = words(std::io::Cursor::new(text.into_bytes()))
+        let ids: Vec<String> = words(std::io::Cursor::new(text.into_bytes()), Trouble::default())
             .map(|id| id.to_string())
             .collect();
         prop_assert_eq!(ids, expected);
