@@ -149,6 +149,9 @@ pub struct Record {
 /// Where a crawl's record came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lineage {
+    /// Unique in a run and stable across runs of the same documents: the seed's id, its page in
+    /// the chain, the rank of each link followed, then an item's index (`1.3.17`).
+    pub key: String,
     /// Links followed from the seed's page to reach it (0 for a seed and its next pages).
     pub depth: u32,
     /// The URL of the document that named it; None for a seed.
@@ -189,7 +192,9 @@ impl Record {
             .unwrap_or(0);
         let mut lineage = (**lineage).clone();
         lineage.items = false;
+        let page = std::mem::take(&mut lineage.key);
         for i in 0..count {
+            lineage.key = format!("{page}.{i}");
             each(Record {
                 fields: self
                     .fields
@@ -275,6 +280,7 @@ impl RecordJson<'_> {
         serde_json::to_writer(&mut *out, &r.id)?;
         entry!(out, "url", &r.url);
         if let Some(lineage) = &r.crawl {
+            entry!(out, "key", &lineage.key);
             entry!(out, "depth", &lineage.depth);
             entry!(out, "parent", &lineage.parent);
         }

@@ -7,6 +7,7 @@
 //! position is a path (seed k, then the rank of each link followed) and records leave in
 //! depth-first pre-order: seed k, what it led to in document order, then seed k+1.
 
+use crate::plan::ids::Id;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Holds out-of-order items until the contiguous prefix can be released.
@@ -89,6 +90,18 @@ impl Position {
             *page = page.saturating_add(1);
         }
         Self(path)
+    }
+
+    /// The record's key: the seed's id, then the page in its chain and the rank of each link
+    /// followed (`1.3.17`), unique in a run and the same in every run of the same documents.
+    /// The seed's number is left out: the id names the seed in any shard or resumed run.
+    pub(crate) fn key(&self, seed: &Id) -> String {
+        use std::fmt::Write;
+        let mut key = seed.to_string();
+        for step in self.0.iter().skip(1) {
+            let _ = write!(key, ".{step}");
+        }
+        key
     }
 
     /// The position of the `rank`-th link found in this one's document.

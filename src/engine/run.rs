@@ -441,6 +441,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             Some(lineage) => lineage.items = true,
             None => {
                 record.crawl = Some(Box::new(Lineage {
+                    key: record.id.to_string(),
                     depth,
                     parent: None,
                     result: true,

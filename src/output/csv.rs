@@ -3,7 +3,8 @@
 //!
 //! `error` is the NDJSON record's `"error"`: why the request failed, empty when it succeeded. It
 //! comes after the fields so the columns before it keep the positions they had before it existed;
-//! with `--cache` a `cache` column (`hit`, `revalidated`, `miss`, `stored`) follows it.
+//! with `--cache` a `cache` column (`hit`, `revalidated`, `miss`, `stored`) follows it, and in a
+//! crawl a `key` column (the record's key, `1.3.17`, which tells a seed's records apart).
 
 use std::io::{self, Write};
 
@@ -18,6 +19,9 @@ pub struct CsvSink {
     /// Whether rows have a `cache` column: decided by the first record (every record of a run
     /// with `--cache` has a cache use, none without).
     cache_column: bool,
+    /// Whether rows have a `key` column: decided by the first record (a crawl's records all
+    /// have a lineage).
+    key_column: bool,
 }
 
 impl CsvSink {
@@ -27,16 +31,21 @@ impl CsvSink {
             paths,
             header_written: false,
             cache_column: false,
+            key_column: false,
         }
     }
 
     fn ensure_header(&mut self, first: Option<&Record>) -> io::Result<()> {
         if !self.header_written {
             self.cache_column = first.is_some_and(|r| r.cache.is_some());
+            self.key_column = first.is_some_and(|r| r.crawl.is_some());
             let mut header = columns(&self.paths);
             header.push("error".to_owned());
             if self.cache_column {
                 header.push("cache".to_owned());
+            }
+            if self.key_column {
+                header.push("key".to_owned());
             }
             self.out.write_record(header)?;
             self.header_written = true;
@@ -57,6 +66,14 @@ impl RecordSink for CsvSink {
         );
         if self.cache_column {
             row.push(record.cache.map_or("", |c| c.as_str()).to_owned());
+        }
+        if self.key_column {
+            row.push(
+                record
+                    .crawl
+                    .as_ref()
+                    .map_or(String::new(), |c| c.key.clone()),
+            );
         }
         self.out.write_record(row)?;
         Ok(())

@@ -31,6 +31,9 @@ pub struct CrawlCounts {
     pub stopped: Option<String>,
     /// Records that came in past the stop point: requested before it was known, not written.
     pub past_stop: u64,
+    /// Links found by `--follow`, by the depth of the document they were found in (whether
+    /// requested or not): a level that found none has a path that matches nothing.
+    pub links_found: Vec<u64>,
 }
 
 /// The books of one run's crawl.
@@ -99,6 +102,11 @@ impl Crawl {
     pub(crate) fn discover(&mut self, parent: &Place, base: &Url, found: Found) -> Discovered {
         let mut places = Vec::new();
         let mut rank = 0u32;
+        let depth = parent.depth as usize;
+        if self.counts.links_found.len() <= depth {
+            self.counts.links_found.resize(depth + 1, 0);
+        }
+        self.counts.links_found[depth] += found.links.len() as u64;
         for link in found.links {
             let Some(url) = self.admit(base, &link) else {
                 continue;

@@ -167,7 +167,7 @@ impl Fetcher {
             attempts: 1,
             failure: Some(failure),
             fields: self.settler.nulls(),
-            crawl: place.map(lineage),
+            crawl: place.map(|place| lineage(place, id)),
             cache: None,
         }
     }
@@ -319,7 +319,7 @@ impl Fetcher {
             attempts,
             failure: attempt.failure,
             fields: Vec::new(),
-            crawl: work.place.as_deref().map(lineage),
+            crawl: work.place.as_deref().map(|place| lineage(place, &work.id)),
             cache: None,
         };
         Fetched {
@@ -527,8 +527,9 @@ fn target_text(target: Target<'_>) -> String {
 }
 
 /// A crawl record's lineage; whether it is a result is decided when it completes.
-fn lineage(place: &Place) -> Box<Lineage> {
+fn lineage(place: &Place, id: &Id) -> Box<Lineage> {
     Box::new(Lineage {
+        key: place.at.key(id),
         depth: place.depth,
         parent: place.parent.clone(),
         result: true,
