@@ -74,15 +74,19 @@ fn collect_headers(args: Vec<HeaderArg>) -> Result<Vec<(HeaderName, HeaderValue)
 impl RunArgs {
     /// The URL template; without a placeholder only for a crawl, which then starts from that
     /// one URL (and may be given no ids).
-    fn url_template(&self, text: &str, crawl: bool) -> Result<Template, AppError> {
+    ///
+    /// A placeholder in the body or a header (`varies`) is as good as one in the URL: the
+    /// request still varies by id.
+    fn url_template(&self, text: &str, crawl: bool, varies: bool) -> Result<Template, AppError> {
         let template = Template::parse_url_or_fixed(text, self.raw)
             .map_err(|e| usage("--url", e.to_string()))?;
-        if template.has_placeholder() {
+        if template.has_placeholder() || (varies && !crawl) {
             return Ok(template);
         }
         if !crawl {
-            let message = "template has no placeholder: put `{}` (or `{id}`) where the id goes, \
-                           or crawl from this one URL with --next or --follow";
+            let message = "template has no placeholder: put `{}` (or `{id}`) where the id goes \
+                           (in the URL, the body or a header), or crawl from this one URL with \
+                           --next or --follow";
             return Err(usage("--url", message.to_owned()));
         }
         if self.ids.is_some() || self.range.to_string() != DEFAULT_RANGE {
@@ -207,18 +211,10 @@ impl RunArgs {
     }
 
     /// The validated plan. `stdout_is_terminal` picks the default format.
-    pub fn into_plan(self, stdout_is_terminal: bool) -> Result<Plan, AppError> {
+    pub fn into_plan(mut self, stdout_is_terminal: bool) -> Result<Plan, AppError> {
         let crawl = self.crawl_rules()?;
         let cache = self.cache_spec()?;
-        let target = match &self.url {
-            Some(text) => Target::Url(self.url_template(text, crawl.is_crawl())?),
-            None => Target::Fixture(FixtureOptions {
-                latency: self.latency,
-                jitter: self.jitter,
-                ..FixtureOptions::default()
-            }),
-        };
-        let output = match self.output {
+        let output = match self.output.take() {
             Some(path) if path.as_os_str() != "-" => Destination::File(path),
             _ => Destination::Stdout,
         };
@@ -227,31 +223,7 @@ impl RunArgs {
             Destination::Stdout if stdout_is_terminal => Format::Table,
             Destination::Stdout => Format::Ndjson,
         });
-        let ids = match &self.ids {
-            Some(path) if path.as_os_str() == "-" => IdSource::Stdin,
-            Some(path) => {
-                std::fs::File::open(path)
-                    .map_err(|e| usage("--ids", format!("cannot read {}: {e}", path.display())))?;
-                IdSource::File(path.clone())
-            }
-            // A URL without a placeholder is the one seed of its crawl.
-            None if matches!(&target, Target::Url(t) if !t.has_placeholder()) => IdSource::Range(
-                "1".parse()
-                    .map_err(|e: RangeError| usage("--range", e.to_string()))?,
-            ),
-            None => IdSource::Range(self.range.clone()),
-        };
-        let shard = match self.shard {
-            Some(shard) => Some(shard),
-            None => Shard::from_env(self.shards).map_err(|e| usage("--shard", e.to_string()))?,
-        };
-        // A crawl is split by seed, with all a seed leads to in its shard; one URL is one seed.
-        if shard.is_some() && matches!(&target, Target::Url(t) if !t.has_placeholder()) {
-            let message = "a crawl from one URL is one chain and cannot be split: give the URL a \
-                           `{}` and a range of seeds to shard";
-            return Err(usage("--shard", message.to_owned()));
-        }
-        let mut headers = collect_headers(self.headers)?;
+        let mut headers = collect_headers(std::mem::take(&mut self.headers))?;
         let body = match (&self.data, &self.json) {
             (Some(data), _) => Some(Template::parse_body(&body_text("--data", data)?, false)),
             (None, Some(json)) => {
@@ -279,6 +251,46 @@ impl RunArgs {
                 .collect(),
             location_trusted: self.location_trusted,
         };
+        let varies = shape.body.as_ref().is_some_and(Template::has_placeholder)
+            || shape
+                .headers
+                .iter()
+                .any(|(_, value)| matches!(value, HeaderTemplate::Templated(_)));
+        let target = match &self.url {
+            Some(text) => Target::Url(self.url_template(text, crawl.is_crawl(), varies)?),
+            None => Target::Fixture(FixtureOptions {
+                latency: self.latency,
+                jitter: self.jitter,
+                ..FixtureOptions::default()
+            }),
+        };
+        // A crawl's URL without a placeholder is its one seed.
+        let one_seed =
+            crawl.is_crawl() && matches!(&target, Target::Url(t) if !t.has_placeholder());
+        let ids = match &self.ids {
+            Some(path) if path.as_os_str() == "-" => IdSource::Stdin,
+            Some(path) => {
+                std::fs::File::open(path)
+                    .map_err(|e| usage("--ids", format!("cannot read {}: {e}", path.display())))?;
+                IdSource::File(path.clone())
+            }
+            // A URL without a placeholder is the one seed of its crawl.
+            None if one_seed => IdSource::Range(
+                "1".parse()
+                    .map_err(|e: RangeError| usage("--range", e.to_string()))?,
+            ),
+            None => IdSource::Range(self.range.clone()),
+        };
+        let shard = match self.shard {
+            Some(shard) => Some(shard),
+            None => Shard::from_env(self.shards).map_err(|e| usage("--shard", e.to_string()))?,
+        };
+        // A crawl is split by seed, with all a seed leads to in its shard; one URL is one seed.
+        if shard.is_some() && one_seed {
+            let message = "a crawl from one URL is one chain and cannot be split: give the URL a \
+                           `{}` and a range of seeds to shard";
+            return Err(usage("--shard", message.to_owned()));
+        }
         let ca_certs = match &self.cacert {
             Some(path) => tls::load_ca_bundle(path).map_err(tls_usage)?,
             None => Vec::new(),
@@ -287,6 +299,21 @@ impl RunArgs {
             Some(cert) => Some(tls::load_identity(cert, self.key.as_deref()).map_err(tls_usage)?),
             None => None,
         };
+        distinct_files(&[
+            (
+                "--ids",
+                self.ids.as_deref().filter(|p| p.as_os_str() != "-"),
+            ),
+            (
+                "--output",
+                match &output {
+                    Destination::File(path) => Some(path.as_path()),
+                    Destination::Stdout => None,
+                },
+            ),
+            ("--report", self.report.as_deref()),
+            ("--html", self.html.as_deref()),
+        ])?;
         let defaults = ClientOptions::default();
         Ok(Plan {
             target,
@@ -334,6 +361,7 @@ impl RunArgs {
             },
             resume: self.resume,
             format,
+            format_given: self.format.is_some(),
             output,
             report: self.report,
             html: self.html,
@@ -343,7 +371,56 @@ impl RunArgs {
     }
 }
 
-fn format_from_extension(path: &Path) -> Option<Format> {
+/// Refuses two flags that name one file (also through `./`, `..` or a symlink): the file
+/// written last would silently replace the other's contents (or an `--ids` list read too late).
+fn distinct_files(files: &[(&'static str, Option<&Path>)]) -> Result<(), AppError> {
+    let named: Vec<(&'static str, &Path, PathBuf)> = files
+        .iter()
+        .filter_map(|(flag, path)| path.map(|p| (*flag, p, resolved(p))))
+        .collect();
+    for (i, (flag, path, real)) in named.iter().enumerate() {
+        if let Some((other, other_path, _)) = named[..i].iter().find(|(_, _, r)| r == real) {
+            return Err(usage(
+                flag,
+                format!(
+                    "{} is also the file of {other} ({}): give each its own file",
+                    path.display(),
+                    other_path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where `path` really is: the file it names once symlinks and `.`/`..` are resolved; for a
+/// file not yet created, its resolved folder joined with its name.
+fn resolved(path: &Path) -> PathBuf {
+    let mut path = path.to_path_buf();
+    // A symlink to a file not yet created: follow it by hand (as the OS would, within limits).
+    for _ in 0..40 {
+        if let Ok(real) = std::fs::canonicalize(&path) {
+            return real;
+        }
+        match std::fs::read_link(&path) {
+            Ok(target) => path = path.parent().unwrap_or(Path::new(".")).join(target),
+            Err(_) => break,
+        }
+    }
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(folder), path.file_name()) {
+        (Ok(folder), Some(name)) => folder.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// The concurrency of a run given no `-c`.
+pub(crate) const DEFAULT_CONCURRENCY: usize = 50;
+
+pub(crate) fn format_from_extension(path: &Path) -> Option<Format> {
     match path.extension()?.to_str()? {
         "csv" => Some(Format::Csv),
         "json" => Some(Format::Json),
@@ -409,6 +486,8 @@ pub struct Plan {
     /// How every run fetches: the same settings the library's builder makes.
     pub job: JobSpec,
     pub format: Format,
+    /// Whether `--format` chose the format (else the extension or the terminal did).
+    pub format_given: bool,
     pub output: Destination,
     pub report: Option<PathBuf>,
     /// The visual report's path.

@@ -7,15 +7,17 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+use super::plan::{format_from_extension, DEFAULT_CONCURRENCY};
 use super::progress::ProgressSink;
 use super::resume::{self, DoneIds};
 pub use super::signals::Signal;
 use super::signals::SignalWatch;
-use super::{Destination, Plan, Target};
+use super::{Destination, Mode, Plan, Target};
 use crate::engine::{EngineError, JobSpec, Run, RunSpec};
 use crate::fixture::{BackgroundFixture, FixtureServer, ServeError};
 use crate::output::{self, Discard, Format, RecordSink};
@@ -76,7 +78,7 @@ impl AppError {
             // A client that cannot be set up is a setting's fault, found before any request.
             AppError::Usage { .. }
             | AppError::Engine(EngineError::Setup(_) | EngineError::Cache(_))
-            | AppError::Ids(IdsError::Read { .. }) => 2,
+            | AppError::Ids(IdsError::Read { .. } | IdsError::List { .. }) => 2,
             _ => 1,
         }
     }
@@ -100,7 +102,15 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     let id_list = plan.ids.prepare(runs.len())?;
     let (template, _fixture) = resolve_target(&plan).await?;
     if plan.job.client.insecure {
-        eprintln!("fetchbench: warning: --insecure: TLS certificates are not verified");
+        // A security warning, so even with -q.
+        if template.as_str().starts_with("https:") {
+            eprintln!("fetchbench: warning: --insecure: TLS certificates are not verified");
+        } else if !plan.quiet {
+            eprintln!(
+                "fetchbench: note: --insecure changes nothing for http:// URLs (no TLS, no \
+                 certificates); it applies only where a redirect or a link leads to https"
+            );
+        }
     }
     let mut job = plan.job.clone();
     let crawl = job.crawl.is_crawl();
@@ -124,6 +134,11 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             shard.index.unwrap_or(0),
             shard.count
         );
+    }
+    if !plan.quiet {
+        for notice in notices(&plan, todo) {
+            eprintln!("fetchbench: note: {notice}");
+        }
     }
     let mut all_stats = Vec::with_capacity(runs.len());
     for (i, run) in runs.iter().enumerate() {
@@ -156,7 +171,19 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     let interrupted = signals.received();
     let mut report = Report::new(&all_stats, todo)
         .interrupted_by(interrupted.map(Signal::name))
-        .for_shard(plan.shard);
+        .for_shard(plan.shard)
+        .with_fields(plan.job.fields.paths(), &job.crawl.follow, &all_stats);
+    for path in report.fields_never_matched.iter().filter(|_| !plan.quiet) {
+        // A warning, not a failure: a field may be null in every document by design.
+        let (flag, path) = match path.strip_prefix("--follow ") {
+            Some(path) => ("--follow", path),
+            None => ("-f", path.as_str()),
+        };
+        eprintln!(
+            "fetchbench: warning: {flag} {path}: matched nothing in any successful response; \
+             check the path (keys are case-sensitive, lists need [N] or [*])"
+        );
+    }
     report.keepalive = !plan.job.client.no_keepalive;
     report.insecure = plan.job.client.insecure;
     if !plan.quiet {
@@ -169,6 +196,16 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         let waterfalls: Vec<_> = all_stats.iter().map(|s| &s.waterfall).collect();
         html::write(path, &report, &waterfalls).map_err(AppError::Report)?;
     }
+    // A list read as it goes cannot be checked before the run: what it held up to the bad line
+    // was fetched and written; the ids after it were not, and that is no success.
+    if let Some(error) = id_list.ended_early() {
+        return Err(AppError::Usage {
+            flag: "--ids",
+            message: format!(
+                "{error}; the ids before that line were fetched and written, none after it"
+            ),
+        });
+    }
     let deadline_reached = all_stats.iter().any(|s| s.ending == Ending::Deadline);
     Ok(match interrupted {
         Some(signal) => Exit::Interrupted(signal),
@@ -176,6 +213,45 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         None if report.all_ok() => Exit::Success,
         None => Exit::SomeFailed,
     })
+}
+
+/// What the flags ask for that will not happen as a reader of the command may think, one line
+/// each: a setting that changes nothing, a format not named by the file's extension, a shard
+/// with no ids, a rate that makes the run take hours.
+fn notices(plan: &Plan, todo: Option<u64>) -> Vec<String> {
+    let mut notices = Vec::new();
+    if plan.mode == Mode::Sequential && plan.concurrency != [DEFAULT_CONCURRENCY] {
+        notices.push(
+            "-c applies to concurrent runs; -m sequential makes one request at a time \
+             (add -m concurrent or -m both)"
+                .to_owned(),
+        );
+    }
+    if let (Destination::File(path), false) = (&plan.output, plan.format_given) {
+        if path.extension().is_some() && format_from_extension(path).is_none() {
+            notices.push(format!(
+                "writing {} to {}: its extension names no format fetchbench writes (csv, json, \
+                 ndjson, jsonl, txt); --format chooses",
+                plan.format,
+                path.display()
+            ));
+        }
+    }
+    if let (Some(shard), Some(0)) = (plan.shard, todo) {
+        notices.push(format!(
+            "shard {shard} holds none of these ids (fewer ids than shards): nothing to fetch"
+        ));
+    }
+    if let (Some(rate), Some(n)) = (plan.job.rate, todo) {
+        let at_least = Duration::from_secs_f64(n as f64 / rate.per_second());
+        if at_least > Duration::from_secs(600) {
+            notices.push(format!(
+                "at --rate {rate}, {n} requests take at least {}",
+                humantime::format_duration(Duration::from_secs(at_least.as_secs()))
+            ));
+        }
+    }
+    notices
 }
 
 /// With --resume, the ids the output file already holds (the file is cleaned for appending).

@@ -29,6 +29,7 @@ pub use self::cache::CacheReport;
 use self::run::RunParts;
 pub use self::run::{PhasesReport, RateReport, RunReport, SlowReport};
 use self::stats::{RunMode, RunStats};
+use crate::extract::FieldPath;
 use crate::plan::shard::Shard;
 
 /// Version of the report format; `merge` refuses reports of another version.
@@ -65,6 +66,10 @@ pub struct Report {
     /// null with fewer than two concurrent runs.
     #[serde(default)]
     pub knee: Option<self::sweep::KneeReport>,
+    /// The `-f` paths that were null (or absent) in every successful record of every run: most
+    /// often a typo. Empty when every path found something, or no request succeeded.
+    #[serde(default)]
+    pub fields_never_matched: Vec<String>,
 }
 
 fn reused() -> bool {
@@ -106,7 +111,50 @@ impl Report {
             keepalive: true,
             proxy,
             insecure: false,
+            fields_never_matched: Vec::new(),
         }
+    }
+
+    /// Names the `-f` paths (`fields`, in order) that no successful record of `runs` matched,
+    /// and the `--follow` paths (`follow[d]` leads from depth `d`) that led nowhere: a level
+    /// with successful documents and not one link found in them, in every run.
+    pub fn with_fields(
+        mut self,
+        fields: &[FieldPath],
+        follow: &[FieldPath],
+        runs: &[RunStats],
+    ) -> Self {
+        let succeeded = runs.iter().any(|r| r.ok > 0);
+        let unmatched_fields = fields.iter().enumerate().filter(|(i, _)| {
+            succeeded
+                && !runs
+                    .iter()
+                    .any(|r| r.fields_matched().get(*i).copied().unwrap_or(false))
+        });
+        let led_nowhere = follow.iter().enumerate().filter(|(depth, _)| {
+            let documents = |r: &RunStats| {
+                let depth = u32::try_from(*depth).unwrap_or(u32::MAX);
+                r.levels.get(&depth).map_or(0, |level| level.ok)
+            };
+            let links = |r: &RunStats| {
+                r.crawl
+                    .as_ref()
+                    .and_then(|c| c.links_found.get(*depth).copied())
+                    .unwrap_or(0)
+            };
+            runs.iter().any(|r| documents(r) > 0) && runs.iter().all(|r| links(r) == 0)
+        });
+        let led_nowhere: Vec<String> = led_nowhere
+            .map(|(_, path)| format!("--follow {path}"))
+            .collect();
+        // Fields are read from the documents a crawl reaches: with a level that led nowhere,
+        // that level is the mistake to name.
+        self.fields_never_matched = if led_nowhere.is_empty() {
+            unmatched_fields.map(|(_, path)| path.to_string()).collect()
+        } else {
+            led_nowhere
+        };
+        self
     }
 
     /// Marks the report as covering only what completed before `signal`.

@@ -81,6 +81,17 @@ pub struct RunStats {
     epoch_unix: f64,
     /// How the run ended.
     pub ending: Ending,
+    /// Per `-f` path, whether it gave a value other than null in any successful record.
+    fields_matched: Vec<bool>,
+}
+
+/// True for a field value other than null: a list of nulls (`stats[*].nope`) holds nothing.
+fn holds_something(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => false,
+        serde_json::Value::Array(items) => items.iter().any(holds_something),
+        _ => true,
+    }
 }
 
 impl RunStats {
@@ -130,7 +141,13 @@ impl RunStats {
             last_finish: Duration::ZERO,
             epoch_unix: unix_now(),
             ending: Ending::Completed,
+            fields_matched: Vec::new(),
         }
+    }
+
+    /// Which `-f` paths gave a value (not null) in at least one successful record, by position.
+    pub fn fields_matched(&self) -> &[bool] {
+        &self.fields_matched
     }
 
     /// Counts one record.
@@ -142,6 +159,12 @@ impl RunStats {
         self.retries += u64::from(record.attempts.saturating_sub(1));
         if record.is_ok() {
             self.ok += 1;
+            if self.fields_matched.len() < record.fields.len() {
+                self.fields_matched.resize(record.fields.len(), false);
+            }
+            for (matched, value) in self.fields_matched.iter_mut().zip(&record.fields) {
+                *matched |= holds_something(value);
+            }
         }
         if let Some(status) = record.status {
             *self.status.entry(status).or_default() += 1;

@@ -18,5 +18,6 @@ mod reliability;
 mod requests;
 mod servers;
 mod shards;
+mod silent;
 mod throttle;
 mod tls;

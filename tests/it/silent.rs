@@ -1,0 +1,496 @@
+//! Nothing lost, nothing silent: the mistakes of a new user that used to lose data with exit 0
+//! or pass unnoticed, each against a loopback server, with the exit code, what is on disk
+//! afterwards and the message.
+
+use std::time::Duration;
+
+use fetchbench::fixture::{FixtureOptions, FixtureServer};
+use serde_json::Value;
+
+use crate::common::run::{fetchbench, fetchbench_with_stdin, read_json, records, stderr};
+use crate::common::{Behaviour, RawFault, RawServer, TestServer};
+
+async fn server() -> TestServer {
+    TestServer::start(Behaviour::default()).await
+}
+
+/// A fixture without latency: a small pokeapi with list pages.
+async fn fixture() -> (FixtureServer, String) {
+    let options = FixtureOptions {
+        latency: Duration::ZERO,
+        jitter: Duration::ZERO,
+        ..FixtureOptions::default()
+    };
+    let server = FixtureServer::start("127.0.0.1:0".parse().expect("addr"), options)
+        .await
+        .expect("the fixture server starts");
+    let base = format!("http://{}", server.addr());
+    (server, base)
+}
+
+#[tokio::test]
+async fn a_word_list_line_that_is_not_text_refuses_the_file_before_any_request() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let ids = dir.path().join("ids.txt");
+    std::fs::write(&ids, b"1\n\xff\xfebad\n3\n").expect("write");
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "--ids",
+        ids.to_str().expect("path"),
+        "-m",
+        "concurrent",
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 2 is not UTF-8 text (\\xff\\xfebad)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.total_hits(), 0, "refused before any request");
+}
+
+#[tokio::test]
+async fn stdin_read_as_it_goes_stops_at_a_bad_line_and_fails_the_run() {
+    let server = server().await;
+    // Stdin read by one run streams: the ids before the bad line are fetched and written, and
+    // the run ends with exit 2 naming the line rather than 0.
+    let input = String::from_utf8_lossy(b"1\n2\n").into_owned();
+    let mut bytes = input.into_bytes();
+    bytes.extend_from_slice(b"\xff\n4\n");
+    let out = tokio::task::spawn_blocking({
+        let template = server.template();
+        move || {
+            assert_cmd::Command::new(crate::common::run::BIN)
+                .args(["--url", &template, "--ids", "-", "-m", "concurrent", "-q"])
+                .write_stdin(bytes)
+                .output()
+                .expect("run")
+        }
+    })
+    .await
+    .expect("join");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let ids: Vec<u64> = records(&out)
+        .iter()
+        .map(|r| r["id"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(ids, [1, 2]);
+    let message = stderr(&out);
+    assert!(
+        message.contains("stdin: line 3 is not UTF-8 text"),
+        "{message}"
+    );
+    assert!(message.contains("none after it"), "{message}");
+    assert_eq!(server.hits().get(&4), None);
+}
+
+#[tokio::test]
+async fn two_flags_naming_one_file_are_refused_before_anything_is_written() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = |name: &str| dir.path().join(name).to_str().expect("path").to_owned();
+    let report = path("report.json");
+    let dotted = format!("{}/./report.json", dir.path().display());
+    std::os::unix::fs::symlink(path("results.ndjson"), path("link.html")).expect("symlink");
+    let ids = path("ids.txt");
+    std::fs::write(&ids, "1\n2\n").expect("write");
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["-r", "1..3", "-o", &report, "--report", &dotted],
+            "--report: ",
+        ),
+        (
+            &[
+                "-r",
+                "1..3",
+                "-o",
+                &path("results.ndjson"),
+                "--html",
+                &path("link.html"),
+            ],
+            "--html: ",
+        ),
+        (&["--ids", &ids, "-o", &ids], "--output: "),
+    ];
+    let template = server.template();
+    for (args, flag) in cases {
+        let mut argv = vec!["--url", template.as_str(), "-m", "concurrent"];
+        argv.extend_from_slice(args);
+        let out = fetchbench(&argv).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let message = stderr(&out);
+        assert!(message.contains(flag), "{message}");
+        assert!(message.contains("give each its own file"), "{message}");
+    }
+    assert_eq!(server.total_hits(), 0);
+    assert!(!dir.path().join("report.json").exists());
+    assert!(!dir.path().join("results.ndjson").exists());
+    assert_eq!(std::fs::read_to_string(&ids).expect("ids"), "1\n2\n");
+}
+
+#[tokio::test]
+async fn a_placeholder_in_the_body_or_a_header_is_enough() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let queries = dir.path().join("queries.txt");
+    std::fs::write(&queries, "pikachu\nmr \"mime\"\n").expect("write");
+    let url = format!("http://{}/echo/search", server.addr);
+    // The README's POST example, on loopback.
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--ids",
+        queries.to_str().expect("path"),
+        "-m",
+        "concurrent",
+        "--json",
+        r#"{"query":"{}","limit":5,"opts":{"fuzzy":true}}"#,
+        "-f",
+        "body",
+        "-f",
+        "method",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bodies: Vec<Value> = records(&out)
+        .iter()
+        .map(|r| serde_json::from_str(r["fields"]["body"].as_str().expect("body")).expect("JSON"))
+        .collect();
+    assert_eq!(bodies[0]["query"], "pikachu");
+    assert_eq!(bodies[1]["query"], "mr \"mime\"");
+    assert_eq!(bodies[1]["opts"]["fuzzy"], true);
+    assert_eq!(records(&out)[0]["fields"]["method"], "POST");
+
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "-r",
+        "1..=2",
+        "-m",
+        "concurrent",
+        "-H",
+        "X-Item: {}",
+        "-f",
+        "headers.x-item",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let sent: Vec<String> = records(&out)
+        .iter()
+        .map(|r| {
+            r["fields"]["headers.x-item"]
+                .as_str()
+                .expect("header")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(sent, ["1", "2"]);
+
+    // Still refused when nothing varies by id.
+    let out = fetchbench(&["--url", &url, "-r", "1..=2", "--json", r#"{"a":1}"#]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no placeholder"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn a_field_or_follow_path_that_matches_nothing_is_named() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let report = dir.path().join("report.json");
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=5",
+        "-m",
+        "concurrent",
+        "-f",
+        "nmae",
+        "-f",
+        "name",
+        "-f",
+        "tags[*].nope",
+        "--no-progress",
+        "--report",
+        report.to_str().expect("path"),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "a warning, not a failure");
+    let message = stderr(&out);
+    assert!(
+        message.contains("warning: -f nmae: matched nothing in any successful response"),
+        "{message}"
+    );
+    assert!(
+        message.contains("-f tags[*].nope: matched nothing"),
+        "{message}"
+    );
+    assert!(!message.contains("-f name:"), "{message}");
+    assert_eq!(
+        read_json(&report)["fields_never_matched"],
+        serde_json::json!(["nmae", "tags[*].nope"])
+    );
+
+    let (_fixture, base) = fixture().await;
+    let out = fetchbench(&[
+        "--url",
+        &format!("{base}/api/v2/pokemon?limit=20"),
+        "--follow",
+        "results[*].ur",
+        "-m",
+        "concurrent",
+        "-f",
+        "name",
+        "--no-progress",
+        "--report",
+        report.to_str().expect("path"),
+    ])
+    .await;
+    let message = stderr(&out);
+    assert!(
+        message.contains("warning: --follow results[*].ur: matched nothing"),
+        "{message}"
+    );
+    assert_eq!(
+        read_json(&report)["fields_never_matched"],
+        serde_json::json!(["--follow results[*].ur"])
+    );
+}
+
+#[tokio::test]
+async fn clap_suggestions_and_tips_survive() {
+    let cases = [
+        (
+            vec!["--concurency", "4"],
+            "a similar argument exists: '--concurrency'",
+        ),
+        (vec!["-c", "-4"], "`-4` is negative: it must be at least 1"),
+        (
+            vec!["-r", "-5..3"],
+            "`-5` is not a number: ids are whole numbers from 0",
+        ),
+        (
+            vec!["--retries", "-1"],
+            "a value that starts with '-' is read as a flag",
+        ),
+        (vec!["--rate", "1/s", "--burst", "0"], "must be at least 1"),
+        (vec!["--shard", "0/0"], "the shard count must be at least 1"),
+        (
+            vec!["-r", "18446744073709551614..=18446744073709551615"],
+            "goes past the largest id, 18446744073709551614",
+        ),
+        (
+            vec!["--url", "localhost:8000/items/{}"],
+            "has no scheme: add http:// or https://",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = fetchbench(&args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let message = stderr(&out);
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert_eq!(message.lines().count(), 1, "one line: {message}");
+    }
+}
+
+#[tokio::test]
+async fn every_crawl_record_has_a_key_unique_and_the_same_in_every_run() {
+    let (_fixture, base) = fixture().await;
+    let url = format!("{base}/api/v2/pokemon?limit=20");
+    let keys = |out: &std::process::Output| -> Vec<String> {
+        records(out)
+            .iter()
+            .map(|r| r["key"].as_str().expect("key").to_owned())
+            .collect()
+    };
+    let args = [
+        "--url", &url, "--next", "next", "--items", "results", "-f", "name", "-q",
+    ];
+    let sequential = fetchbench(&[&args[..], &["-m", "sequential"]].concat()).await;
+    let concurrent = fetchbench(&[&args[..], &["-m", "concurrent"]].concat()).await;
+    assert_eq!(sequential.status.code(), Some(0), "{}", stderr(&sequential));
+    let first = keys(&sequential);
+    assert_eq!(first.len(), 151);
+    let unique: std::collections::HashSet<&String> = first.iter().collect();
+    assert_eq!(unique.len(), 151, "every key is unique");
+    assert_eq!(first[0], "1.0.0");
+    assert_eq!(first[20], "1.1.0", "the second page's first item");
+    assert_eq!(first, keys(&concurrent), "the same in every run");
+
+    let csv = fetchbench(&[&args[..], &["--format", "csv"]].concat()).await;
+    let text = String::from_utf8_lossy(&csv.stdout).into_owned();
+    assert!(
+        text.lines().next().expect("header").ends_with(",key"),
+        "{text}"
+    );
+    assert!(
+        text.lines().nth(21).expect("row").ends_with(",1.1.0"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn settings_that_change_nothing_get_a_notice() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let tsv = dir.path().join("out.tsv");
+    let template = server.template();
+    let out = fetchbench(&[
+        "--url",
+        &template,
+        "-r",
+        "1..3",
+        "-m",
+        "sequential",
+        "-c",
+        "8",
+        "-o",
+        tsv.to_str().expect("path"),
+        "--no-progress",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("note: -c applies to concurrent runs"),
+        "{message}"
+    );
+    assert!(
+        message.contains("note: writing ndjson to ") && message.contains("--format chooses"),
+        "{message}"
+    );
+
+    let out = fetchbench(&[
+        "--url",
+        &template,
+        "-r",
+        "1..3",
+        "--shard",
+        "2/4",
+        "-m",
+        "concurrent",
+        "--no-progress",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("note: shard 2/4 holds none of these ids"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = fetchbench(&[
+        "--url",
+        &template,
+        "-r",
+        "1..=150",
+        "--rate",
+        "5/h",
+        "-m",
+        "concurrent",
+        "--deadline",
+        "200ms",
+        "--no-progress",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(124));
+    assert!(
+        stderr(&out).contains("note: at --rate 5/h, 150 requests take at least 1day 6h"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = fetchbench(&[
+        "--url",
+        &template,
+        "-r",
+        "1..3",
+        "--insecure",
+        "-m",
+        "concurrent",
+        "--no-progress",
+    ])
+    .await;
+    assert!(
+        stderr(&out).contains("--insecure changes nothing for http:// URLs"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn failures_of_http2_and_proxies_say_which_side_gave_up() {
+    // A server that answers HTTP/1 whatever it is sent.
+    let raw = RawServer::start(RawFault::TruncateFirst).await;
+    let out = fetchbench(&[
+        "--url",
+        &raw.template(),
+        "-r",
+        "1",
+        "--http2",
+        "-m",
+        "sequential",
+        "--retries",
+        "0",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let error = records(&out)[0]["error"]
+        .as_str()
+        .expect("error")
+        .to_owned();
+    assert!(error.contains("may not speak HTTP/2"), "{error}");
+
+    let server = server().await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let proxy = format!("http://{}", dead.local_addr().expect("addr"));
+    drop(dead);
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1",
+        "--proxy",
+        &proxy,
+        "-m",
+        "sequential",
+        "--retries",
+        "0",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let error = records(&out)[0]["error"]
+        .as_str()
+        .expect("error")
+        .to_owned();
+    assert!(
+        error.contains("cannot reach the proxy (--proxy)"),
+        "{error}"
+    );
+    assert_eq!(server.total_hits(), 0);
+}
+
+/// The same with `fetchbench_with_stdin` for a list that is text: every id fetched, exit 0.
+#[tokio::test]
+async fn a_text_list_on_stdin_is_read_to_its_end() {
+    let server = server().await;
+    let out = fetchbench_with_stdin(
+        &[
+            "--url",
+            &server.template(),
+            "--ids",
+            "-",
+            "-m",
+            "concurrent",
+            "-q",
+        ],
+        "1\n# comment\n2\n\n3".to_owned(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(records(&out).len(), 3);
+}
