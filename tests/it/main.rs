@@ -18,5 +18,6 @@ mod reliability;
 mod requests;
 mod servers;
 mod shards;
+mod summary;
 mod throttle;
 mod tls;
