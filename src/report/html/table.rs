@@ -129,4 +129,23 @@ mod tests {
         assert!(!html.contains("<img"));
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
     }
+
+    #[test]
+    fn where_a_stop_rule_ended_the_range_is_said_and_is_no_row() {
+        let stats = fixture::run(12, 50, |_| false);
+        let mut report = fixture::report(&[&stats]);
+        report.runs[0].crawl = Some(crate::report::crawl::CrawlReport {
+            stopped: Some(
+                "after 3 consecutive missing ids from 152 (--stop-after-missing 3)".into(),
+            ),
+            past_stop: 15,
+            ..Default::default()
+        });
+        let html = section(&report);
+        assert!(html.contains(
+            "<p class=\"hint\">concurrent c=50: stopped after 3 consecutive missing ids from 152 \
+             (--stop-after-missing 3); 15 answers past the stop not written</p>"
+        ));
+        assert!(!html.contains("<th>crawl"), "{html}");
+    }
 }
