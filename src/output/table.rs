@@ -1,6 +1,7 @@
-//! The terminal table: the CSV columns but `error`, aligned. Column widths come from the first rows, which are
-//! held back until there are enough of them; later rows stream with those widths (a longer value
-//! just pushes its line wider), so a long range never sits in memory.
+//! The terminal table: the CSV columns (`error` and, with `--cache`, `cache` included), aligned.
+//! Column widths come from the first rows, which are held back until there are enough of them;
+//! later rows stream with those widths (a longer value just pushes its line wider), so a long
+//! range never sits in memory.
 
 use std::io::{self, BufWriter, Write};
 
@@ -16,6 +17,8 @@ pub struct TableSink {
     paths: Vec<FieldPath>,
     pending: Vec<Vec<String>>,
     widths: Option<Vec<usize>>,
+    /// Whether rows have a `cache` column: decided by the first record, as in CSV.
+    cache_column: Option<bool>,
 }
 
 impl TableSink {
@@ -25,7 +28,35 @@ impl TableSink {
             paths,
             pending: Vec::new(),
             widths: None,
+            cache_column: None,
         }
+    }
+
+    /// The CSV's columns: the shared ones, `error`, then `cache` when the records have one.
+    fn header(&self) -> Vec<String> {
+        let mut header = columns(&self.paths);
+        header.push("error".to_owned());
+        if self.cache_column == Some(true) {
+            header.push("cache".to_owned());
+        }
+        header
+    }
+
+    /// `record`'s cells in the order of [`TableSink::header`].
+    fn row(&mut self, record: &Record) -> Vec<String> {
+        let cache_column = *self.cache_column.get_or_insert(record.cache.is_some());
+        let mut row = cells(record, &self.paths);
+        row.push(
+            record
+                .failure
+                .as_ref()
+                // One record, one line: a line break in a message would break the table.
+                .map_or_else(String::new, |f| f.message.replace(['\n', '\r'], " ")),
+        );
+        if cache_column {
+            row.push(record.cache.map_or("", |c| c.as_str()).to_owned());
+        }
+        row
     }
 
     /// Fixes the widths from the held rows, then writes the header and those rows.
@@ -33,7 +64,7 @@ impl TableSink {
         if self.widths.is_some() {
             return Ok(());
         }
-        let header = columns(&self.paths);
+        let header = self.header();
         let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
         for row in &self.pending {
             for (w, cell) in widths.iter_mut().zip(row) {
@@ -67,7 +98,7 @@ fn write_row(out: &mut impl Write, row: &[String], widths: &[usize]) -> io::Resu
 
 impl RecordSink for TableSink {
     fn write(&mut self, record: &Record) -> io::Result<()> {
-        let row = cells(record, &self.paths);
+        let row = self.row(record);
         match &self.widths {
             Some(widths) => write_row(&mut self.out, &row, widths),
             None => {
@@ -87,5 +118,96 @@ impl RecordSink for TableSink {
     fn finish(&mut self) -> io::Result<()> {
         self.settle()?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plan::ids::Id;
+    use crate::record::{CacheUse, ErrorKind, Failure, Timing};
+
+    /// A writer whose bytes the test reads after the sink is done with it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn record(id: u64, failure: Option<&str>) -> Record {
+        Record {
+            index: id,
+            id: Id::Num(id),
+            url: format!("http://h/{id}"),
+            status: Some(if failure.is_some() { 502 } else { 200 }),
+            http_version: None,
+            timing: Timing::default(),
+            elapsed: Duration::from_micros(1_500),
+            scheduled: Duration::ZERO,
+            started: Duration::ZERO,
+            bytes: 0,
+            wire_bytes: 0,
+            attempts: 1,
+            fields: vec![serde_json::json!(format!("item-{id}"))],
+            crawl: None,
+            cache: None,
+            failure: failure.map(|message| Failure {
+                kind: ErrorKind::Status,
+                message: message.to_owned(),
+            }),
+        }
+    }
+
+    fn table(records: &[Record]) -> String {
+        let out = Shared::default();
+        let paths = vec!["name".parse().expect("path")];
+        let mut sink = TableSink::new(Box::new(out.clone()), paths);
+        for record in records {
+            sink.write(record).unwrap();
+        }
+        sink.finish().unwrap();
+        let bytes = out.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_failure_has_its_message_in_the_error_column_on_one_line() {
+        let text = table(&[
+            record(1, None),
+            record(2, Some("HTTP 502 Bad Gateway\nthen hung up")),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].ends_with("name    error"), "{text}");
+        assert!(
+            lines[1].ends_with("item-1"),
+            "no error on a success: {text}"
+        );
+        assert!(
+            lines[2].ends_with("item-2  HTTP 502 Bad Gateway then hung up"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn with_the_cache_on_a_cache_column_follows_the_error() {
+        let hit = Record {
+            cache: Some(CacheUse::Hit),
+            ..record(1, None)
+        };
+        let text = table(&[hit]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with("name    error  cache"), "{text}");
+        assert!(lines[1].ends_with("item-1         hit"), "{text}");
     }
 }

@@ -126,26 +126,79 @@ impl CrawlReport {
         merged
     }
 
-    /// The summary's one-line account: "8 pages, 3 duplicates, ...".
-    pub fn summary(&self) -> String {
-        let stopped = self
-            .stopped
-            .as_ref()
-            .map(|why| format!("; stopped {why}, {} past the stop", self.past_stop))
-            .unwrap_or_default();
-        let levels: Vec<String> = self
-            .levels
-            .iter()
-            .map(|l| format!("depth {}: {} ({} failed)", l.depth, l.requests, l.errors))
-            .collect();
-        format!(
-            "{}; {} pages, {} duplicates, {} out of scope, {} over budget, {} loops{stopped}",
-            levels.join(", "),
-            self.pages,
-            self.duplicates,
-            self.out_of_scope,
-            self.over_budget,
-            self.loops
-        )
+    /// Whether anything was crawled: a record came from a crawl, or a link was followed or
+    /// skipped. A plain range with only a stop rule has a crawl report but crawled nothing.
+    pub fn crawled(&self) -> bool {
+        !self.levels.is_empty()
+            || self.pages
+                + self.duplicates
+                + self.out_of_scope
+                + self.invalid
+                + self.over_budget
+                + self.loops
+                + self.already_done
+                > 0
+    }
+
+    /// Where a stop rule ended the range, in words, and what it left unwritten: "stopped after 3
+    /// consecutive missing ids from 152 (--stop-after-missing 3); 15 answers past the stop not
+    /// written".
+    pub fn stop_account(&self) -> Option<String> {
+        let why = self.stopped.as_ref()?;
+        let past = match self.past_stop {
+            0 => String::new(),
+            1 => "; 1 answer past the stop not written".to_owned(),
+            n => format!("; {n} answers past the stop not written"),
+        };
+        Some(format!("stopped {why}{past}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(depth: u32, requests: u64, errors: u64) -> LevelReport {
+        LevelReport {
+            depth,
+            requests,
+            ok: requests - errors,
+            errors,
+            mean_ms: 40.0,
+        }
+    }
+
+    #[test]
+    fn a_stop_rule_alone_crawled_nothing_but_is_accounted_for() {
+        let stop = CrawlReport {
+            stopped: Some(
+                "after 3 consecutive missing ids from 152 (--stop-after-missing 3)".into(),
+            ),
+            past_stop: 15,
+            ..CrawlReport::default()
+        };
+        assert!(!stop.crawled());
+        assert_eq!(
+            stop.stop_account().as_deref(),
+            Some(
+                "stopped after 3 consecutive missing ids from 152 (--stop-after-missing 3); \
+                 15 answers past the stop not written"
+            )
+        );
+        assert_eq!(CrawlReport::default().stop_account(), None);
+    }
+
+    #[test]
+    fn levels_or_any_skipped_link_is_a_crawl() {
+        let levels = CrawlReport {
+            levels: vec![level(0, 8, 0), level(1, 151, 2)],
+            ..CrawlReport::default()
+        };
+        assert!(levels.crawled());
+        let skipped = CrawlReport {
+            out_of_scope: 1,
+            ..CrawlReport::default()
+        };
+        assert!(skipped.crawled());
     }
 }

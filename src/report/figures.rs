@@ -6,8 +6,10 @@
 //! and colour on the terminal, escaping and classes in the page, and what only one of them draws
 //! (bars, charts, sentences).
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::crawl::CrawlReport;
 use super::stats::LatencySummary;
 use super::units::{bytes, ms};
 use super::RunReport;
@@ -15,7 +17,8 @@ use super::RunReport;
 /// One figure across the runs: its label and a cell per run, in the runs' order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    pub label: &'static str,
+    /// Fixed for most figures; a crawl's levels are named by their depth ("crawl depth 1").
+    pub label: Cow<'static, str>,
     pub cells: Vec<Cell>,
 }
 
@@ -30,8 +33,8 @@ pub struct Cell {
 /// The summary rows of `runs`: how they were run, the counts, the bytes, the outcome and
 /// schedule figures when there are any, the latencies, then what answered and how.
 pub fn rows(runs: &[RunReport]) -> Vec<Row> {
-    let row = |label, cell: &dyn Fn(&RunReport) -> String| Row {
-        label,
+    let row = |label: &'static str, cell: &dyn Fn(&RunReport) -> String| Row {
+        label: Cow::Borrowed(label),
         cells: runs
             .iter()
             .map(|r| Cell {
@@ -50,7 +53,7 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
         row("requests", &|r| r.requests.to_string()),
         row("ok", &|r| r.ok.to_string()),
         Row {
-            label: "errors",
+            label: Cow::Borrowed("errors"),
             cells: runs
                 .iter()
                 .map(|r| Cell {
@@ -138,14 +141,7 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
             None => "-".to_owned(),
         }));
     }
-    if runs.iter().any(|r| r.crawl.is_some()) {
-        // What a crawl followed and skipped, level by level.
-        rows.push(row("crawl", &|r| {
-            r.crawl
-                .as_ref()
-                .map_or_else(|| "-".to_owned(), |c| c.summary())
-        }));
-    }
+    rows.extend(crawl_rows(runs));
     if runs.iter().any(|r| r.latency_corrected_ms.is_some()) {
         let corrected = |r: &RunReport, pick: fn(&LatencySummary) -> f64| {
             r.latency_corrected_ms
@@ -176,6 +172,73 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
     rows
 }
 
+/// What a crawl followed and skipped: a row per level, then the pages and each kind of skipped
+/// link, one short figure a row so the table fits a terminal; none when nothing was crawled (a
+/// stop rule's account is a sentence of its own, see [`CrawlReport::stop_account`]).
+fn crawl_rows(runs: &[RunReport]) -> Vec<Row> {
+    let crawls: Vec<Option<&CrawlReport>> = runs
+        .iter()
+        .map(|r| r.crawl.as_ref().filter(|c| c.crawled()))
+        .collect();
+    if crawls.iter().all(Option::is_none) {
+        return Vec::new();
+    }
+    let row = |label: Cow<'static, str>, cell: &dyn Fn(&CrawlReport) -> (String, bool)| Row {
+        label,
+        cells: crawls
+            .iter()
+            .map(|c| match c {
+                Some(c) => {
+                    let (text, alarming) = cell(c);
+                    Cell { text, alarming }
+                }
+                None => Cell {
+                    text: "-".to_owned(),
+                    alarming: false,
+                },
+            })
+            .collect(),
+    };
+    let count = |label: &'static str, pick: fn(&CrawlReport) -> u64| {
+        row(Cow::Borrowed(label), &|c| (pick(c).to_string(), false))
+    };
+    let depths: BTreeSet<u32> = crawls
+        .iter()
+        .flatten()
+        .flat_map(|c| c.levels.iter().map(|l| l.depth))
+        .collect();
+    let mut rows: Vec<Row> = depths
+        .into_iter()
+        .map(|depth| {
+            row(Cow::Owned(format!("crawl depth {depth}")), &|c| match c
+                .levels
+                .iter()
+                .find(|l| l.depth == depth)
+            {
+                Some(l) => (
+                    format!("{} ({} failed)", l.requests, l.errors),
+                    l.errors > 0,
+                ),
+                None => ("-".to_owned(), false),
+            })
+        })
+        .collect();
+    rows.push(count("next pages", |c| c.pages));
+    rows.push(count("duplicate links", |c| c.duplicates));
+    rows.push(count("out of scope", |c| c.out_of_scope));
+    // Rare kinds get a row only when they happened, so a common crawl stays short.
+    let any = |pick: fn(&CrawlReport) -> u64| crawls.iter().flatten().any(|c| pick(c) > 0);
+    if any(|c| c.invalid) {
+        rows.push(count("invalid links", |c| c.invalid));
+    }
+    rows.push(count("over budget", |c| c.over_budget));
+    rows.push(count("chain loops", |c| c.loops));
+    if any(|c| c.already_done) {
+        rows.push(count("already done", |c| c.already_done));
+    }
+    rows
+}
+
 /// `200×148 404×2`, or `-` when empty.
 fn counts(map: &BTreeMap<String, u64>) -> String {
     if map.is_empty() {
@@ -192,8 +255,8 @@ mod tests {
     use super::*;
     use crate::report::html::fixture;
 
-    fn labels(rows: &[Row]) -> Vec<&'static str> {
-        rows.iter().map(|r| r.label).collect()
+    fn labels(rows: &[Row]) -> Vec<&str> {
+        rows.iter().map(|r| r.label.as_ref()).collect()
     }
 
     #[test]
@@ -277,5 +340,67 @@ mod tests {
         assert_eq!(cells("p50 from schedule")[0], "-");
         let errors = &rows[at("errors")].cells;
         assert_eq!((errors[0].alarming, errors[1].alarming), (false, true));
+    }
+
+    #[test]
+    fn a_crawl_gets_short_rows_of_its_own_and_a_stop_rule_alone_gets_none() {
+        use crate::report::crawl::LevelReport;
+        let level = |depth, requests, errors| LevelReport {
+            depth,
+            requests,
+            ok: requests - errors,
+            errors,
+            mean_ms: 40.0,
+        };
+        let stats = fixture::run(159, 50, |_| false);
+        let mut report = fixture::report(&[&stats, &stats]);
+        report.runs[0].crawl = Some(CrawlReport {
+            pages: 7,
+            duplicates: 3,
+            invalid: 1,
+            levels: vec![level(0, 8, 0), level(1, 151, 2)],
+            ..CrawlReport::default()
+        });
+        let rows = rows(&report.runs);
+        let at = |label| rows.iter().position(|r| r.label == label).expect(label);
+        let crawl = [
+            "crawl depth 0",
+            "crawl depth 1",
+            "next pages",
+            "duplicate links",
+            "out of scope",
+            "invalid links",
+            "over budget",
+            "chain loops",
+        ];
+        for (k, label) in crawl.iter().enumerate() {
+            assert_eq!(at(label), at("crawl depth 0") + k, "{label}");
+        }
+        assert!(!labels(&rows).contains(&"already done"));
+        let depth = &rows[at("crawl depth 1")].cells;
+        assert_eq!(depth[0].text, "151 (2 failed)");
+        assert!(depth[0].alarming);
+        // The run that crawled nothing shows a dash, not zeros it did not count.
+        assert_eq!(depth[1].text, "-");
+        assert_eq!(rows[at("duplicate links")].cells[0].text, "3");
+        assert!(rows
+            .iter()
+            .flat_map(|r| &r.cells)
+            .all(|c| c.text.chars().count() <= 20));
+
+        let mut stopped = fixture::report(&[&stats]);
+        stopped.runs[0].crawl = Some(CrawlReport {
+            stopped: Some("after 3 consecutive missing ids from 152".into()),
+            past_stop: 15,
+            ..CrawlReport::default()
+        });
+        let rows = super::rows(&stopped.runs);
+        assert!(
+            rows.iter()
+                .all(|r| !r.label.contains("crawl")
+                    && r.cells.iter().all(|c| !c.text.contains("pages"))),
+            "{:?}",
+            labels(&rows)
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! The human report: one column per run, one row per figure, then the comparison in words
 //! ("concurrent (c=50) ran 45.2x faster than sequential"), in the spirit of hyperfine.
+//!
+//! The sentences are wrapped to [`WIDTH`] columns, so the report reads in an 80-column terminal.
 
 use std::io::{self, Write};
 
@@ -8,6 +10,9 @@ use super::paint::Paint;
 use super::stats::{decode_histogram, Ending};
 use super::units::{bytes, ms};
 use super::{bars, sweep, Report, RunReport};
+
+/// The columns a sentence may take; longer ones go on, indented, on the next line.
+pub const WIDTH: usize = 80;
 
 /// Writes the side-by-side table, the latency histograms and the comparison in words.
 pub fn write(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<()> {
@@ -19,7 +24,11 @@ pub fn write(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<(
     }
     let headers: Vec<String> = report.runs.iter().map(RunReport::name).collect();
     let rows = rows(&report.runs);
-    let label_width = rows.iter().map(|row| row.label.len()).max().unwrap_or(0);
+    let label_width = rows
+        .iter()
+        .map(|row| row.label.chars().count())
+        .max()
+        .unwrap_or(0);
     let column_width = rows
         .iter()
         .flat_map(|row| row.cells.iter().map(|c| c.text.chars().count()))
@@ -32,7 +41,7 @@ pub fn write(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<(
     }
     writeln!(out)?;
     for row in &rows {
-        let label = row.label;
+        let label = &row.label;
         write!(out, "{}", paint.dim(&format!("{label:label_width$}")))?;
         for cell in &row.cells {
             let text = format!("{:>column_width$}", cell.text);
@@ -49,25 +58,81 @@ pub fn write(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<(
     write_histograms(report, out, paint)?;
     write_sweep(report, out, paint)?;
     for run in &report.runs {
-        for line in [ending(run), rate_sentence(run), slowest_line(run)]
+        for line in [ending(run), stop_sentence(run), rate_sentence(run)]
             .into_iter()
             .flatten()
         {
-            writeln!(out, "{line}")?;
+            write_wrapped(out, &line, |line| line.to_owned())?;
+        }
+        if let Some(lines) = slowest_lines(run) {
+            for line in lines {
+                writeln!(out, "{line}")?;
+            }
         }
     }
     if report.runs.iter().any(|r| r.closed_loop) {
-        writeln!(
+        write_wrapped(
             out,
             "closed loop (no --rate): latency is timed from each send, so waiting for a free slot is \
-             not counted (coordinated omission); with --rate, the p99 from the schedule counts it"
+             not counted (coordinated omission); with --rate, the p99 from the schedule counts it",
+            |line| line.to_owned(),
         )?;
     }
     if let Some(line) = comparison(report) {
         writeln!(out)?;
-        writeln!(out, "{}", paint.good(&line))?;
+        write_wrapped(out, &line, |line| paint.good(line))?;
     }
     Ok(())
+}
+
+/// Writes `text` wrapped to [`WIDTH`] columns, each line through `paint`.
+fn write_wrapped(
+    out: &mut dyn Write,
+    text: &str,
+    paint: impl Fn(&str) -> String,
+) -> io::Result<()> {
+    for line in wrap(text.split(' '), " ") {
+        writeln!(out, "{}", paint(&line))?;
+    }
+    Ok(())
+}
+
+/// `pieces` joined by `separator` into lines of at most [`WIDTH`] columns where the pieces allow
+/// (a piece is never split), the lines after the first indented by two spaces; a line broken
+/// after a separator keeps its visible part (the comma of ", ").
+fn wrap<'a>(pieces: impl IntoIterator<Item = &'a str>, separator: &str) -> Vec<String> {
+    let pieces: Vec<&str> = pieces.into_iter().collect();
+    let visible = separator.trim_end();
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut width = 0;
+    for (i, piece) in pieces.iter().enumerate() {
+        let piece_width = piece.chars().count();
+        // Room for the separator's visible part too, should the line break after this piece.
+        let trailing = if i + 1 < pieces.len() {
+            visible.chars().count()
+        } else {
+            0
+        };
+        if width == 0 {
+            line.push_str(piece);
+            width = piece_width;
+        } else if width + separator.chars().count() + piece_width + trailing <= WIDTH {
+            line.push_str(separator);
+            line.push_str(piece);
+            width += separator.chars().count() + piece_width;
+        } else {
+            line.push_str(visible);
+            lines.push(std::mem::take(&mut line));
+            line.push_str("  ");
+            line.push_str(piece);
+            width = 2 + piece_width;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// One compact histogram per run; a sweep's many runs get one, of the last level.
@@ -122,7 +187,8 @@ fn write_sweep(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result
         )?;
     }
     if let Some(knee) = &report.knee {
-        writeln!(out, "{}", paint.note(&sweep::knee_sentence(knee)))?;
+        let sentence = sweep::knee_sentence(knee, &report.runs);
+        write_wrapped(out, &sentence, |line| paint.note(line))?;
     }
     writeln!(out)
 }
@@ -159,6 +225,13 @@ pub fn comparison(report: &Report) -> Option<String> {
     })
 }
 
+/// Where a stop rule ended the range: "concurrent c=50 run: stopped after 3 consecutive missing
+/// ids from 152 (--stop-after-missing 3); 15 answers past the stop not written".
+fn stop_sentence(run: &RunReport) -> Option<String> {
+    let account = run.crawl.as_ref()?.stop_account()?;
+    Some(format!("{} run: {account}", run.name()))
+}
+
 /// What held the rate, in words: "achieved 9.8/s of 20.0/s: limited by concurrency 1; raise -c".
 fn rate_sentence(run: &RunReport) -> Option<String> {
     let limited = run.rate.limited_by.as_deref()?;
@@ -168,6 +241,24 @@ fn rate_sentence(run: &RunReport) -> Option<String> {
         .map(|t| format!(" of {t:.1}/s"))
         .unwrap_or_default();
     let why = match limited {
+        "failures" => {
+            let kinds = run
+                .error_kinds
+                .iter()
+                .map(|(kind, n)| format!("{kind}×{n}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let kinds = if kinds.is_empty() {
+                String::new()
+            } else {
+                format!(" ({kinds})")
+            };
+            format!(
+                "limited by failures: {} of {} requests failed{kinds}; the rate and latencies \
+                 measure the failures, not the server's answers",
+                run.errors, run.requests
+            )
+        }
         "rate" => "limited by --rate".to_owned(),
         "pushback" => "limited by the server's push-back (429/503 or a spent rate limit): \
                        its pauses and the back-off's climb; --no-backoff ignores them"
@@ -185,19 +276,104 @@ fn rate_sentence(run: &RunReport) -> Option<String> {
     ))
 }
 
-/// "slowest: 151 (558.8 kB) 73.1 ms, ..."
-fn slowest_line(run: &RunReport) -> Option<String> {
+/// "concurrent c=50 run: slowest ids: 151 (558.8 kB) 73.1 ms, ...", wrapped between ids; none
+/// when no request succeeded (failures are not among the slowest).
+fn slowest_lines(run: &RunReport) -> Option<Vec<String>> {
     if run.slowest.is_empty() {
         return None;
     }
-    let list: Vec<String> = run
+    let mut list: Vec<String> = run
         .slowest
         .iter()
         .map(|s| format!("{} ({}) {}", s.id, bytes(s.bytes), ms(s.ms)))
         .collect();
-    Some(format!(
-        "{} run: slowest ids: {}",
-        run.name(),
-        list.join(", ")
-    ))
+    // The head stays with the first id: a list never starts on a line of its own.
+    list[0] = format!("{} run: slowest ids: {}", run.name(), list[0]);
+    Some(wrap(list.iter().map(String::as_str), ", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::crawl::{CrawlReport, LevelReport};
+    use crate::report::html::fixture;
+
+    fn text(report: &Report) -> String {
+        let mut out = Vec::new();
+        write(report, &mut out, Paint::plain()).expect("write");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    fn too_wide(text: &str) -> Vec<&str> {
+        text.lines().filter(|l| l.chars().count() > WIDTH).collect()
+    }
+
+    #[test]
+    fn wrapping_breaks_between_pieces_and_keeps_the_comma() {
+        let ids: Vec<String> = (0..12)
+            .map(|n| format!("{n}00 (250.0 kB) 43.1 ms"))
+            .collect();
+        let lines = wrap(ids.iter().map(String::as_str), ", ");
+        assert!(lines.len() > 1);
+        assert!(
+            lines.iter().all(|l| l.chars().count() <= WIDTH),
+            "{lines:?}"
+        );
+        assert!(lines[..lines.len() - 1].iter().all(|l| l.ends_with(',')));
+        assert!(lines[1..].iter().all(|l| l.starts_with("  ")));
+        let joined: Vec<&str> = lines
+            .iter()
+            .flat_map(|l| l.trim().split(", "))
+            .map(|p| p.trim_end_matches(','))
+            .collect();
+        assert_eq!(joined, ids);
+        assert_eq!(wrap("short words".split(' '), " "), ["short words"]);
+    }
+
+    #[test]
+    fn a_crawl_and_a_run_of_failures_fit_eighty_columns() {
+        let sequential = fixture::run(150, 1, |_| false);
+        let concurrent = fixture::run(150, 50, |_| true);
+        let mut report = fixture::report(&[&sequential, &concurrent]);
+        for run in &mut report.runs {
+            run.crawl = Some(CrawlReport {
+                pages: 7,
+                duplicates: 3,
+                stopped: Some(
+                    "after 3 consecutive missing ids from 152 (--stop-after-missing 3)".into(),
+                ),
+                past_stop: 15,
+                levels: vec![LevelReport {
+                    depth: 0,
+                    requests: 150,
+                    ok: 150,
+                    errors: 0,
+                    mean_ms: 40.0,
+                }],
+                ..CrawlReport::default()
+            });
+        }
+        let text = text(&report);
+        assert_eq!(too_wide(&text), Vec::<&str>::new(), "{text}");
+        assert!(text.contains("crawl depth 0"), "{text}");
+        assert!(
+            text.contains("sequential run: stopped after 3 consecutive missing ids"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn most_requests_failed_is_the_limit_and_no_failure_is_among_the_slowest() {
+        let refused = fixture::run(20, 50, |_| true);
+        let report = fixture::report(&[&refused]);
+        assert_eq!(report.runs[0].rate.limited_by.as_deref(), Some("failures"));
+        // The sentences as one line each, whatever the wrapping.
+        let text = text(&report).replace("\n  ", " ");
+        assert!(
+            text.contains("limited by failures: 20 of 20 requests failed"),
+            "{text}"
+        );
+        assert!(!text.contains("limited by the server"), "{text}");
+        assert!(!text.contains("slowest ids"), "{text}");
+    }
 }

@@ -62,7 +62,7 @@ pub struct RunReport {
     /// With `--rate`: latency from each request's scheduled start (k/R), which does not hide
     /// queueing behind a full pool or a slow server; null in a closed-loop run.
     pub latency_corrected_ms: Option<LatencySummary>,
-    /// The five slowest requests: id, latency and decoded size.
+    /// The five slowest successful requests: id, latency and decoded size.
     pub slowest: Vec<SlowReport>,
     /// Percentiles of each phase: opening a connection (null when every request reused one),
     /// time to the response headers, reading the body. Total latency stays the headline.
@@ -134,7 +134,8 @@ pub struct RateReport {
     pub target: Option<f64>,
     /// Requests per second achieved (requests over wall time).
     pub achieved: f64,
-    /// `rate`, `pushback`, `concurrency`, `server` or `client_cpu`; null when nothing ran.
+    /// `failures` (most requests failed), `rate`, `pushback`, `concurrency`, `server` or
+    /// `client_cpu`; null when nothing ran.
     pub limited_by: Option<String>,
 }
 
@@ -155,7 +156,8 @@ pub struct SlowReport {
     pub bytes: u64,
 }
 
-/// What held the rate down: the rate limit when it was (nearly) reached; the server's push-back
+/// What held the rate down: failures when most requests failed (their rate is not the
+/// server's); the rate limit when it was (nearly) reached; the server's push-back
 /// when a host paused the run (its requests then wait in their slots, which would otherwise read
 /// as full slots); the concurrency when the slots were (nearly) always full; the client's CPU
 /// when the process used nearly all cores; else the server, which answered slower than the
@@ -167,12 +169,15 @@ fn limited_by(
     concurrency: usize,
     cpu_share: Option<f64>,
     pushed_back: bool,
+    failed_most: bool,
 ) -> Option<&'static str> {
     if achieved <= 0.0 {
         return None;
     }
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
-    Some(if target.is_some_and(|t| achieved >= 0.9 * t) {
+    Some(if failed_most {
+        "failures"
+    } else if target.is_some_and(|t| achieved >= 0.9 * t) {
         "rate"
     } else if pushed_back {
         "pushback"
@@ -324,6 +329,7 @@ impl RunReport {
                     concurrency,
                     cpu_share,
                     host_pauses > 0,
+                    errors.saturating_mul(2) > requests,
                 )
                 .map(str::to_owned),
             },

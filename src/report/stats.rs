@@ -47,7 +47,7 @@ pub struct RunStats {
     corrected: Option<Histogram<u64>>,
     /// Sum of request latencies: over the wall time, the mean number of requests in flight.
     busy: Duration,
-    /// The slowest requests, slowest first.
+    /// The slowest successful requests, slowest first.
     slowest: Vec<Slow>,
     /// User plus system CPU time of the process during the run.
     pub client_cpu: Option<Duration>,
@@ -202,7 +202,10 @@ impl RunStats {
             ));
         }
         self.busy += record.elapsed;
-        self.note_if_slow(record);
+        // A failure's time is the failure's (a refusal, a timeout), not what an id costs.
+        if record.is_ok() {
+            self.note_if_slow(record);
+        }
         self.timeline.add(record);
         self.waterfall.add(record);
         let timing = &record.timing;
@@ -244,7 +247,7 @@ impl RunStats {
         self.slowest.truncate(SLOWEST);
     }
 
-    /// The slowest requests, slowest first (at most five).
+    /// The slowest successful requests, slowest first (at most five).
     pub fn slowest(&self) -> &[Slow] {
         &self.slowest
     }

@@ -62,8 +62,28 @@ pub fn knee(runs: &[RunReport]) -> Option<KneeReport> {
 }
 
 /// The knee in words: "beyond c=64 more concurrency buys < 10% (1,953/s at c=64, best 2,101/s at c=256)".
-pub fn knee_sentence(knee: &KneeReport) -> String {
+///
+/// A level at or above the number of requests it made sent them all at once (one wave): no higher
+/// level can do better, so "try higher levels" would not help; the sentence says the range was
+/// too short instead.
+pub fn knee_sentence(knee: &KneeReport, runs: &[RunReport]) -> String {
+    let levels = levels(runs);
+    let one_wave = |c: usize| {
+        levels
+            .iter()
+            .find(|r| r.concurrency == c)
+            .filter(|r| r.concurrency as u64 >= r.requests)
+            .map(|r| r.requests)
+    };
     if !knee.reached {
+        if let Some(requests) = one_wave(knee.best_concurrency) {
+            return format!(
+                "no knee to find: c={} gave the best rate ({:.1}/s) with all {requests} requests \
+                 in flight at once, so no higher level can do better; sweep a range with more ids \
+                 than the highest level to see where more concurrency stops paying",
+                knee.best_concurrency, knee.best_rps
+            );
+        }
         return format!(
             "no knee yet: the highest level, c={}, gave the best rate ({:.1}/s) by more than 10%; \
              try higher levels",
@@ -81,8 +101,15 @@ pub fn knee_sentence(knee: &KneeReport) -> String {
             knee.rps, knee.concurrency, knee.best_rps, knee.best_concurrency
         )
     };
+    let short = one_wave(knee.concurrency).map_or_else(String::new, |requests| {
+        format!(
+            "; at c={} all {requests} requests were in flight at once, so a longer range would \
+             show whether the knee holds",
+            knee.concurrency
+        )
+    });
     format!(
-        "beyond c={} more concurrency buys < 10% ({best})",
+        "beyond c={} more concurrency buys < 10% ({best}){short}",
         knee.concurrency
     )
 }
@@ -149,15 +176,56 @@ mod tests {
         assert_eq!(knee.concurrency, 64);
         assert_eq!(knee.best_concurrency, 256);
         assert!(knee.reached);
-        assert!(knee_sentence(&knee).starts_with("beyond c=64 more concurrency buys < 10%"));
+        let sentence = knee_sentence(&knee, &runs);
+        assert!(sentence.starts_with("beyond c=64 more concurrency buys < 10%"));
+        assert!(!sentence.contains("in flight at once"), "{sentence}");
     }
 
     #[test]
     fn still_rising_at_the_top_is_no_knee() {
-        let knee = knee(&[run(1, 25.0), run(4, 99.0)]).expect("a sweep");
+        let runs = [run(1, 25.0), run(4, 99.0)];
+        let knee = knee(&runs).expect("a sweep");
         assert_eq!(knee.concurrency, 4);
         assert!(!knee.reached);
-        assert!(knee_sentence(&knee).starts_with("no knee yet"));
+        let sentence = knee_sentence(&knee, &runs);
+        assert!(sentence.starts_with("no knee yet"), "{sentence}");
+        assert!(sentence.ends_with("try higher levels"), "{sentence}");
+    }
+
+    #[test]
+    fn a_top_level_that_sent_every_request_at_once_gets_no_advice_to_go_higher() {
+        let mut runs = [run(1, 25.0), run(8, 190.0)];
+        for r in &mut runs {
+            r.requests = 8;
+        }
+        let knee = knee(&runs).expect("a sweep");
+        assert!(!knee.reached);
+        let sentence = knee_sentence(&knee, &runs);
+        assert!(sentence.starts_with("no knee to find: c=8"), "{sentence}");
+        assert!(
+            sentence.contains("all 8 requests in flight at once"),
+            "{sentence}"
+        );
+        assert!(!sentence.contains("try higher levels"), "{sentence}");
+    }
+
+    #[test]
+    fn a_knee_at_a_level_that_sent_every_request_at_once_is_qualified() {
+        let mut runs = [run(4, 90.0), run(16, 300.0), run(64, 310.0)];
+        for r in &mut runs {
+            r.requests = 16;
+        }
+        let knee = knee(&runs).expect("a sweep");
+        assert_eq!((knee.concurrency, knee.reached), (16, true));
+        let sentence = knee_sentence(&knee, &runs);
+        assert!(
+            sentence.starts_with("beyond c=16 more concurrency buys < 10%"),
+            "{sentence}"
+        );
+        assert!(
+            sentence.ends_with("at c=16 all 16 requests were in flight at once, so a longer range would show whether the knee holds"),
+            "{sentence}"
+        );
     }
 
     #[test]

@@ -237,7 +237,7 @@ async fn csv_and_table_formats() {
     assert_eq!(rows.len(), 3, "{table}");
     assert!(rows[0]
         .split_whitespace()
-        .eq(["id", "status", "elapsed_ms", "name"]));
+        .eq(["id", "status", "elapsed_ms", "name", "error"]));
     let first: Vec<&str> = rows[1].split_whitespace().collect();
     assert_eq!(
         (first[0], first[1], first[3]),

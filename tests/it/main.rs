@@ -19,5 +19,6 @@ mod requests;
 mod servers;
 mod shards;
 mod silent;
+mod summary;
 mod throttle;
 mod tls;

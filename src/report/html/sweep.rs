@@ -36,7 +36,7 @@ pub fn section(report: &Report) -> Option<String> {
     let _ = writeln!(
         html,
         "<p class=\"verdict\">{}</p>",
-        escape(&sweep::knee_sentence(knee))
+        escape(&sweep::knee_sentence(knee, &report.runs))
     );
     html.push_str("</section>\n");
     Some(html)

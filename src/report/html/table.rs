@@ -1,5 +1,6 @@
 //! The side-by-side summary: one column per run, one row per figure, the rows the terminal
-//! report leads with ([`figures::rows`]), then the comparison in words and the slowest ids.
+//! report leads with ([`figures::rows`]), then the comparison in words, the slowest ids and where
+//! a stop rule ended the range.
 
 use std::fmt::Write as _;
 
@@ -14,6 +15,16 @@ pub fn section(report: &Report) -> String {
         let _ = writeln!(html, "<p class=\"verdict\">{}</p>", escape(&sentence));
     }
     html.push_str(&slowest(&report.runs));
+    for run in &report.runs {
+        if let Some(account) = run.crawl.as_ref().and_then(|c| c.stop_account()) {
+            let _ = writeln!(
+                html,
+                "<p class=\"hint\">{}: {}</p>",
+                escape(&run.name()),
+                escape(&account)
+            );
+        }
+    }
     html.push_str("</section>\n");
     html
 }
@@ -25,7 +36,7 @@ fn table(runs: &[RunReport]) -> String {
     }
     html.push_str("</tr></thead>\n<tbody>\n");
     for row in figures::rows(runs) {
-        let _ = write!(html, "<tr><th>{}</th>", escape(row.label));
+        let _ = write!(html, "<tr><th>{}</th>", escape(&row.label));
         for cell in row.cells {
             let class = if cell.alarming { " class=\"bad\"" } else { "" };
             let _ = write!(html, "<td{class}>{}</td>", escape(&cell.text));
@@ -98,7 +109,7 @@ mod tests {
         let mut from = 0;
         for row in &rows {
             let th = format!("<tr><th>{}</th>", row.label);
-            let at = html[from..].find(&th).expect(row.label);
+            let at = html[from..].find(&th).expect(&row.label);
             from += at + th.len();
         }
         let body = html.split_once("<tbody>").expect("a table body").1;
@@ -117,5 +128,24 @@ mod tests {
         let html = section(&report);
         assert!(!html.contains("<img"));
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    }
+
+    #[test]
+    fn where_a_stop_rule_ended_the_range_is_said_and_is_no_row() {
+        let stats = fixture::run(12, 50, |_| false);
+        let mut report = fixture::report(&[&stats]);
+        report.runs[0].crawl = Some(crate::report::crawl::CrawlReport {
+            stopped: Some(
+                "after 3 consecutive missing ids from 152 (--stop-after-missing 3)".into(),
+            ),
+            past_stop: 15,
+            ..Default::default()
+        });
+        let html = section(&report);
+        assert!(html.contains(
+            "<p class=\"hint\">concurrent c=50: stopped after 3 consecutive missing ids from 152 \
+             (--stop-after-missing 3); 15 answers past the stop not written</p>"
+        ));
+        assert!(!html.contains("<th>crawl"), "{html}");
     }
 }

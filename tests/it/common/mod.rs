@@ -80,6 +80,7 @@ impl TestServer {
             .route("/gzip/{id}", get(gzip_item))
             .route("/brotli/{id}", get(brotli_item))
             .route("/bomb/{id}", get(gzip_bomb))
+            .route("/pages/{page}", get(pages))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -166,6 +167,21 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();
     e.finish().unwrap()
+}
+
+/// Pages of the list to crawl: how many, and how many items each lists.
+pub const PAGES: u64 = 4;
+pub const PAGE_ITEMS: u64 = 5;
+
+/// `/pages/N`: page N of a list of [`PAGES`] pages (from 0), each naming [`PAGE_ITEMS`] items
+/// of the item route and the next page, by relative URLs (pokeapi's list shape).
+async fn pages(Path(page): Path<u64>) -> Response {
+    let results: Vec<serde_json::Value> = (page * PAGE_ITEMS + 1..=(page + 1) * PAGE_ITEMS)
+        .map(|id| serde_json::json!({ "url": format!("/item/{id}") }))
+        .collect();
+    let next = (page + 1 < PAGES).then(|| format!("/pages/{}", page + 1));
+    let body = serde_json::json!({ "next": next, "results": results }).to_string();
+    ([("content-type", "application/json")], body).into_response()
 }
 
 /// What the request looked like: method, raw path and query, headers, body, HTTP version.

@@ -1,0 +1,219 @@
+//! The terminal summary on stderr: a crawl's figures in rows that fit 80 columns (and none for a
+//! plain range), failures named as the limit when most requests failed, no advice to go higher
+//! when the top level of a sweep already sent every id at once; and the table's error column.
+
+use std::collections::HashSet;
+use std::process::Output;
+use std::time::Duration;
+
+use crate::common::run::{fetchbench, stderr};
+use crate::common::{Behaviour, TestServer, PAGES, PAGE_ITEMS};
+
+/// The summary's sentences each on one line, whatever the wrapping to 80 columns.
+fn unwrapped(out: &Output) -> String {
+    stderr(out).replace("\n  ", " ")
+}
+
+/// The summary's lines wider than an 80-column terminal.
+fn too_wide(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.chars().count() > 80)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The cells of the summary row labelled `label`, one per run (cells are apart by two spaces or
+/// more, and hold single spaces only).
+fn row(text: &str, label: &str) -> Option<Vec<String>> {
+    let line = text.lines().find(|l| {
+        l.strip_prefix(label)
+            .is_some_and(|rest| rest.starts_with("  "))
+    })?;
+    Some(
+        line[label.len()..]
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawl_has_rows_of_its_own_that_fit_eighty_columns() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let url = format!("http://{}/pages/0", server.addr);
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "--next",
+        "next",
+        "--follow",
+        "results[*].url",
+        "-f",
+        "name",
+        "-m",
+        "both",
+    ])
+    .await;
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(too_wide(&text), Vec::<String>::new(), "{text}");
+    let items = PAGES * PAGE_ITEMS;
+    let both = |cell: String| Some(vec![cell.clone(), cell]);
+    assert_eq!(
+        row(&text, "crawl depth 0"),
+        both(format!("{PAGES} (0 failed)")),
+        "{text}"
+    );
+    assert_eq!(
+        row(&text, "crawl depth 1"),
+        both(format!("{items} (0 failed)")),
+        "{text}"
+    );
+    assert_eq!(
+        row(&text, "next pages"),
+        both((PAGES - 1).to_string()),
+        "{text}"
+    );
+    assert_eq!(row(&text, "duplicate links"), both("0".into()), "{text}");
+    assert_eq!(row(&text, "crawl"), None, "no one-line crawl row: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_range_with_a_stop_rule_has_no_crawl_rows_but_says_where_it_stopped() {
+    let server = TestServer::start(Behaviour {
+        not_found: (11..=40).collect::<HashSet<u64>>(),
+        ..Behaviour::default()
+    })
+    .await;
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=40",
+        "--stop-after-missing",
+        "3",
+        "-m",
+        "concurrent",
+    ])
+    .await;
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("crawl")),
+        "no crawl rows for a plain range: {text}"
+    );
+    assert!(!text.contains("0 pages"), "{text}");
+    assert!(!text.contains("next pages"), "{text}");
+    assert!(
+        unwrapped(&out).contains(
+            "concurrent c=50 run: stopped after 3 consecutive missing ids from 11 \
+             (--stop-after-missing 3)"
+        ),
+        "{text}"
+    );
+    assert_eq!(too_wide(&text), Vec::<String>::new(), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_request_is_refused_failures_are_the_limit_and_none_is_slowest() {
+    // A port that was just free: nothing listens there, every connection is refused.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let url = format!("http://{addr}/x/{{}}");
+    let out = fetchbench(&[
+        "--url",
+        &url,
+        "-r",
+        "1..=20",
+        "-m",
+        "concurrent",
+        "--retries",
+        "0",
+    ])
+    .await;
+    let text = unwrapped(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("concurrent c=50 run: achieved")
+            && text.contains("limited by failures: 20 of 20 requests failed (connect×20)"),
+        "{text}"
+    );
+    assert!(!text.contains("limited by the server"), "{text}");
+    assert!(
+        !text.contains("slowest ids"),
+        "a refusal is not a slow id: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_whose_top_level_sent_every_id_at_once_does_not_say_try_higher() {
+    let server = TestServer::start(Behaviour {
+        delay: Some(|_| Duration::from_millis(40)),
+        ..Behaviour::default()
+    })
+    .await;
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=8",
+        "-c",
+        "1,8",
+        "-m",
+        "concurrent",
+    ])
+    .await;
+    let text = unwrapped(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // One at a time takes 8 delays, all at once about one: the top level is best by far.
+    assert!(
+        text.contains("no knee to find: c=8 gave the best rate")
+            && text.contains("with all 8 requests in flight at once"),
+        "{text}"
+    );
+    assert!(!text.contains("try higher levels"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_table_has_the_error_column_with_the_failure() {
+    let server = TestServer::start(Behaviour {
+        not_found: HashSet::from([2]),
+        ..Behaviour::default()
+    })
+    .await;
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=3",
+        "-f",
+        "name",
+        "--format",
+        "table",
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["id", "status", "elapsed_ms", "name", "error"],
+        "{table}"
+    );
+    let error_at = lines[0].find("error").expect("error column");
+    assert!(
+        lines[2].trim_start().starts_with("2  ")
+            && lines[2].get(error_at..) == Some("HTTP 404 Not Found"),
+        "the failure's message under `error`: {table}"
+    );
+    assert!(
+        lines[1].ends_with("item-1") && lines[3].ends_with("item-3"),
+        "{table}"
+    );
+}
