@@ -55,10 +55,18 @@ impl FieldPath {
     }
 
     /// This path under every element of the list at `list`: `name` under `results` is
-    /// `results[*].name`, whose value is the list of every item's `name`.
+    /// `results[*].name`, whose value is the list of every item's `name`. A `list` that already
+    /// ends in `[*]` names the items themselves: `[*]` is a document that is a bare array (as
+    /// GitHub's and json-server's list routes answer), `results[*]` the same as `results`.
     pub fn under_each(&self, list: &FieldPath) -> FieldPath {
         let mut steps = list.steps.clone();
-        steps.push(Step::Each);
+        let (list_source, each) = match list.source.strip_suffix("[*]") {
+            Some(stem) if steps.last() == Some(&Step::Each) => (stem, "[*]"),
+            _ => {
+                steps.push(Step::Each);
+                (list.source.as_str(), "[*]")
+            }
+        };
         steps.extend(self.steps.iter().cloned());
         let joint = if self.source.starts_with('[') {
             ""
@@ -67,7 +75,7 @@ impl FieldPath {
         };
         FieldPath {
             steps,
-            source: format!("{}[*]{joint}{}", list.source, self.source),
+            source: format!("{list_source}{each}{joint}{}", self.source),
         }
     }
 
@@ -263,6 +271,23 @@ mod tests {
 
     fn path(p: &str) -> FieldPath {
         p.parse().unwrap()
+    }
+
+    /// `--items`: a named list, the same with `[*]`, and a document that is a bare array.
+    #[test]
+    fn fields_under_each_item_of_a_named_list_or_a_bare_array() {
+        let page = json!({"results": [{"name": "a"}, {"name": "b"}]});
+        let bare = json!([{"name": "a"}, {"name": "b"}]);
+        for (list, doc) in [("results", &page), ("results[*]", &page), ("[*]", &bare)] {
+            let under = path("name").under_each(&path(list));
+            assert_eq!(under.get(doc), json!(["a", "b"]), "{list}");
+        }
+        assert_eq!(
+            path("name").under_each(&path("results")).as_str(),
+            "results[*].name"
+        );
+        assert_eq!(path("name").under_each(&path("[*]")).as_str(), "[*].name");
+        assert_eq!(path("[0]").under_each(&path("[*]")).as_str(), "[*][0]");
     }
 
     #[test]
