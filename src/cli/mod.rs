@@ -337,6 +337,35 @@ pub struct RunArgs {
     )]
     pub burst: NonZeroU32,
 
+    /// Send N requests in all (oha's and hey's -n): a URL without `{}` N times, or the ids
+    /// again from the first once the range or list is used up.
+    ///
+    /// Under --shard, N is the whole job's: each shard sends its share. The report says how many
+    /// passes over the ids were made.
+    #[arg(
+        short = 'n',
+        long = "requests",
+        value_name = "N",
+        value_parser = parse_at_least_one,
+        conflicts_with = "duration",
+        help_heading = CONCURRENCY
+    )]
+    pub requests: Option<u64>,
+
+    /// Send requests for DUR (oha's and hey's -z), the ids repeating as with -n.
+    ///
+    /// When DUR is up no request starts and those in flight are cancelled (not counted); the run
+    /// has completed, exit 0 when every counted request succeeded.
+    #[arg(
+        short = 'z',
+        long = "duration",
+        value_name = "DUR",
+        value_parser = parse_positive_duration,
+        conflicts_with = "deadline",
+        help_heading = CONCURRENCY
+    )]
+    pub duration: Option<Duration>,
+
     /// N requests before each measured run (the first N ids), counted in no figure, so cold
     /// connections and caches do not skew a short run.
     #[arg(long, value_name = "N", default_value_t = 0, help_heading = CONCURRENCY)]
@@ -571,7 +600,7 @@ pub mod run;
 mod signals;
 mod values;
 
-pub use self::plan::{Destination, Mode, Plan, Target};
+pub use self::plan::{Destination, Mode, Plan, Repeat, Target};
 pub use crate::report::paint::Paint;
 
 pub use self::commands::{CompareArgs, MergeArgs, ServeArgs};

@@ -80,13 +80,14 @@ impl RunArgs {
     fn url_template(&self, text: &str, crawl: bool, varies: bool) -> Result<Template, AppError> {
         let template = Template::parse_url_or_fixed(text, self.raw)
             .map_err(|e| usage("--url", e.to_string()))?;
-        if template.has_placeholder() || (varies && !crawl) {
+        let repeats = self.requests.is_some() || self.duration.is_some();
+        if template.has_placeholder() || ((varies || repeats) && !crawl) {
             return Ok(template);
         }
         if !crawl {
             let message = "template has no placeholder: put `{}` (or `{id}`) where the id goes \
-                           (in the URL, the body or a header), or crawl from this one URL with \
-                           --next or --follow";
+                           (in the URL, the body or a header), send this one URL -n times or \
+                           for -z, or crawl from it with --next or --follow";
             return Err(usage("--url", message.to_owned()));
         }
         if self.ids.is_some() || self.range.to_string() != DEFAULT_RANGE {
@@ -264,9 +265,35 @@ impl RunArgs {
                 ..FixtureOptions::default()
             }),
         };
+        let fixed_url = matches!(&target, Target::Url(t) if !t.has_placeholder());
         // A crawl's URL without a placeholder is its one seed.
-        let one_seed =
-            crawl.is_crawl() && matches!(&target, Target::Url(t) if !t.has_placeholder());
+        let one_seed = crawl.is_crawl() && fixed_url;
+        let repeat = match (self.requests, self.duration) {
+            (Some(n), _) => Some(Repeat::Requests(n)),
+            (None, Some(duration)) => Some(Repeat::For(duration)),
+            (None, None) => None,
+        };
+        if repeat.is_some() {
+            let flag = if self.requests.is_some() {
+                "--requests"
+            } else {
+                "--duration"
+            };
+            if crawl.is_crawl() {
+                let message = "repeats a list of ids, while a crawl requests each page once \
+                               (--follow, --next): bound a crawl with --max-requests";
+                return Err(usage(flag, message.to_owned()));
+            }
+            if self.resume {
+                let message = "sends the ids again on purpose, which --resume would skip";
+                return Err(usage(flag, message.to_owned()));
+            }
+            if self.ids.is_none() && self.range.is_open() && !fixed_url {
+                let message = "repeats the ids from the first once the range is used up, so \
+                               the range needs an end";
+                return Err(usage(flag, message.to_owned()));
+            }
+        }
         let ids = match &self.ids {
             Some(path) if path.as_os_str() == "-" => IdSource::Stdin,
             Some(path) => {
@@ -275,6 +302,12 @@ impl RunArgs {
                 IdSource::File(path.clone())
             }
             // A URL without a placeholder is the one seed of its crawl.
+            // One URL sent again and again: the id counts the requests.
+            None if fixed_url && repeat.is_some() => IdSource::Range(
+                "1.."
+                    .parse()
+                    .map_err(|e: RangeError| usage("--range", e.to_string()))?,
+            ),
             None if one_seed => IdSource::Range(
                 "1".parse()
                     .map_err(|e: RangeError| usage("--range", e.to_string()))?,
@@ -299,6 +332,14 @@ impl RunArgs {
             Some(cert) => Some(tls::load_identity(cert, self.key.as_deref()).map_err(tls_usage)?),
             None => None,
         };
+        // The limits are the whole job's: N shards at once each take their share, so the host
+        // sees what was asked for.
+        let parts = shard.map_or(1, |s| s.count);
+        let rate = self.rate.map(|r| r.share(parts));
+        let host_rate = self.host_rate.map(|r| r.share(parts));
+        let host_concurrency = self
+            .host_concurrency
+            .map(|n| n.div_ceil(usize::try_from(parts).unwrap_or(usize::MAX)));
         distinct_files(&[
             (
                 "--ids",
@@ -323,7 +364,7 @@ impl RunArgs {
             concurrency: self.concurrency,
             job: JobSpec {
                 crawl,
-                rate: self.rate,
+                rate,
                 burst: self.burst,
                 fields: FieldSet::new(self.fields),
                 client: ClientOptions {
@@ -337,8 +378,8 @@ impl RunArgs {
                     connect_timeout: self.connect_timeout,
                     max_redirects: self.max_redirects,
                     max_headers: self.max_headers,
-                    host_concurrency: self.host_concurrency,
-                    host_rate: self.host_rate,
+                    host_concurrency,
+                    host_rate,
                     robots: self.robots,
                     cache,
                     backoff: !self.no_backoff,
@@ -355,11 +396,12 @@ impl RunArgs {
                     },
                 },
                 grace: self.grace,
-                deadline: self.deadline,
+                deadline: self.deadline.or(self.duration),
                 warmup: self.warmup,
                 max_errors: self.max_errors,
             },
             resume: self.resume,
+            repeat,
             format,
             format_given: self.format.is_some(),
             output,
@@ -457,6 +499,15 @@ impl Mode {
     }
 }
 
+/// How long a run goes on sending the ids again (oha's and hey's `-n` and `-z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// This many requests in all (of the whole job, under `--shard`).
+    Requests(u64),
+    /// Requests for this long (the run's deadline, reached as its normal end).
+    For(std::time::Duration),
+}
+
 /// Where requests go.
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -494,6 +545,8 @@ pub struct Plan {
     pub html: Option<PathBuf>,
     /// Skip the ids already in the output file and append the rest.
     pub resume: bool,
+    /// Send the ids again and again, for a count of requests or a time (`-n`, `-z`).
+    pub repeat: Option<Repeat>,
     /// Show progress bars (still only when stderr is a terminal).
     pub progress: bool,
     /// Print nothing on stderr but errors.

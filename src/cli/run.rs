@@ -17,11 +17,11 @@ use super::progress::ProgressSink;
 use super::resume::{self, DoneIds};
 pub use super::signals::Signal;
 use super::signals::SignalWatch;
-use super::{Destination, Mode, Plan, Target};
+use super::{Destination, Mode, Plan, Repeat, Target};
 use crate::engine::{EngineError, JobSpec, Run, RunSpec};
 use crate::fixture::{BackgroundFixture, FixtureServer, ServeError};
 use crate::output::{self, Discard, Format, RecordSink};
-use crate::plan::ids::{Id, IdsError};
+use crate::plan::ids::{Id, IdList, IdsError};
 use crate::plan::template::{Template, TemplateError};
 use crate::report::paint::Paint;
 use crate::report::stats::{Ending, RunStats};
@@ -99,7 +99,9 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     // Blocking reads (counting a word list, spooling stdin to its end) on this task: nothing else
     // runs yet, and until the signal watch starts, Ctrl-C while stdin is spooled just ends the
     // process, nothing fetched.
-    let id_list = plan.ids.prepare(runs.len())?;
+    // Ids sent again (-n, -z) are read more than once, as by several runs: stdin is spooled.
+    let readings = if plan.repeat.is_some() { 2 } else { runs.len() };
+    let id_list = plan.ids.prepare(readings)?;
     let (template, _fixture) = resolve_target(&plan).await?;
     if plan.job.client.insecure {
         // A security warning, so even with -q.
@@ -127,7 +129,11 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         Some(shard) => id_list.count().map(|n| shard.share_of(n)),
         None => id_list.count(),
     };
-    let todo = planned.map(|n| n.saturating_sub(done.len() as u64));
+    let todo = match plan.repeat {
+        Some(Repeat::Requests(n)) => Some(plan.shard.map_or(n, |s| s.share_of(n))),
+        Some(Repeat::For(_)) => None,
+        None => planned.map(|n| n.saturating_sub(done.len() as u64)),
+    };
     if let (Some(shard), false) = (plan.shard, plan.quiet) {
         eprintln!(
             "fetchbench: shard {shard}: the ids whose position in the range is {} modulo {}",
@@ -148,18 +154,29 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         // A crawl's results are not its seeds: the bar counts without a total.
         let total = todo.filter(|_| !job.crawl.is_crawl());
         let mut progress = ProgressSink::new(target, total, &run.mode.to_string(), plan.progress);
-        let ids = id_list
-            .open()
-            .map_err(|e| AppError::Usage {
-                flag: "--ids",
-                message: format!("cannot read: {e}"),
-            })?
+        let cannot_read = |e: io::Error| AppError::Usage {
+            flag: "--ids",
+            message: format!("cannot read: {e}"),
+        };
+        let source = match plan.repeat {
+            Some(_) => passes(&id_list).map_err(cannot_read)?,
+            None => id_list.open().map_err(cannot_read)?,
+        };
+        let ids = source
             .enumerate()
             .filter(|(position, _)| plan.shard.is_none_or(|s| s.takes(*position as u64)))
             .map(|(_, id)| id)
-            .filter(|id| crawl || !done.contains(id));
-        let stats = run_one(&template, job, *run, ids, &mut progress, &cancel).await?;
+            .filter(|id| crawl || !done.contains(id))
+            .take(match plan.repeat {
+                Some(Repeat::Requests(_)) => todo.map_or(usize::MAX, |n| n as usize),
+                _ => usize::MAX,
+            });
+        let mut stats = run_one(&template, job, *run, ids, &mut progress, &cancel).await?;
         drop(progress);
+        if matches!(plan.repeat, Some(Repeat::For(_))) && stats.ending == Ending::Deadline {
+            // -z: the time was the plan, not a budget overrun.
+            stats.ending = Ending::Completed;
+        }
         let ended_early = stats.ending != Ending::Completed;
         all_stats.push(stats);
         if ended_early {
@@ -173,6 +190,16 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         .interrupted_by(interrupted.map(Signal::name))
         .for_shard(plan.shard)
         .with_fields(plan.job.fields.paths(), &job.crawl.follow, &all_stats);
+    if plan.repeat.is_some() {
+        let ids = match plan.shard {
+            Some(shard) => id_list.count().map(|n| shard.share_of(n)),
+            None => id_list.count(),
+        };
+        report.passes = ids.filter(|&n| n > 0).and_then(|n| {
+            let most = all_stats.iter().map(|s| s.requests).max()?;
+            Some(most as f64 / n as f64)
+        });
+    }
     for path in report.fields_never_matched.iter().filter(|_| !plan.quiet) {
         // A warning, not a failure: a field may be null in every document by design.
         let (flag, path) = match path.strip_prefix("--follow ") {
@@ -215,6 +242,19 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     })
 }
 
+/// The ids from the first, again and again (`-n`, `-z`); none at all for an empty list.
+fn passes(list: &IdList) -> io::Result<Box<dyn Iterator<Item = Id> + Send>> {
+    if list.count() == Some(0) {
+        return Ok(Box::new(std::iter::empty()));
+    }
+    let first = list.open()?;
+    let list = list.clone();
+    let again = std::iter::repeat_with(move || list.open().ok())
+        .map_while(|pass| pass)
+        .flatten();
+    Ok(Box::new(first.chain(again)))
+}
+
 /// What the flags ask for that will not happen as a reader of the command may think, one line
 /// each: a setting that changes nothing, a format not named by the file's extension, a shard
 /// with no ids, a rate that makes the run take hours.
@@ -234,6 +274,32 @@ fn notices(plan: &Plan, todo: Option<u64>) -> Vec<String> {
                  ndjson, jsonl, txt); --format chooses",
                 plan.format,
                 path.display()
+            ));
+        }
+    }
+    if let Some(shard) = plan.shard.filter(|s| s.count > 1) {
+        let limits: Vec<String> = [
+            plan.job.rate.map(|r| format!("--rate {r}")),
+            plan.job
+                .client
+                .host_rate
+                .map(|r| format!("--host-rate {r}")),
+            plan.job
+                .client
+                .host_concurrency
+                .map(|n| format!("--host-concurrency {n}")),
+            match plan.repeat {
+                Some(Repeat::Requests(_)) => todo.map(|n| format!("-n {n}")),
+                _ => None,
+            },
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !limits.is_empty() {
+            notices.push(format!(
+                "shard {shard} takes its share of the job's limits: {}",
+                limits.join(", ")
             ));
         }
     }

@@ -50,6 +50,14 @@ impl Rate {
         self.period
     }
 
+    /// One of `parts` equal shares of this rate (a shard's share of the job's rate).
+    pub fn share(&self, parts: u64) -> Self {
+        Self {
+            count: self.count / parts.max(1) as f64,
+            period: self.period,
+        }
+    }
+
     /// The time between two requests at this rate.
     pub fn interval(&self) -> Duration {
         // Parsing refuses a rate whose interval does not fit, so the fallback is never taken.

@@ -78,6 +78,9 @@ pub fn write(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<(
             |line| line.to_owned(),
         )?;
     }
+    if let Some(passes) = report.passes {
+        writeln!(out, "the ids were sent {passes:.2} times over (-n, -z)")?;
+    }
     if let Some(line) = comparison(report) {
         writeln!(out)?;
         write_wrapped(out, &line, |line| paint.good(line))?;

@@ -70,6 +70,10 @@ pub struct Report {
     /// often a typo. Empty when every path found something, or no request succeeded.
     #[serde(default)]
     pub fields_never_matched: Vec<String>,
+    /// With `-n` or `-z`: how many times the longest run went through the ids (requests over
+    /// ids, so 2.5 is twice through and half again); null otherwise, or for one URL sent again.
+    #[serde(default)]
+    pub passes: Option<f64>,
 }
 
 fn reused() -> bool {
@@ -112,6 +116,7 @@ impl Report {
             proxy,
             insecure: false,
             fields_never_matched: Vec::new(),
+            passes: None,
         }
     }
 

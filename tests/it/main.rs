@@ -15,6 +15,7 @@ mod library;
 mod numbers;
 mod politeness;
 mod reliability;
+mod repeat;
 mod requests;
 mod servers;
 mod shards;
