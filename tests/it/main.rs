@@ -14,6 +14,7 @@ mod html;
 mod library;
 mod numbers;
 mod politeness;
+mod readme;
 mod reliability;
 mod repeat;
 mod requests;

@@ -81,6 +81,9 @@ impl TestServer {
             .route("/brotli/{id}", get(brotli_item))
             .route("/bomb/{id}", get(gzip_bomb))
             .route("/pages/{page}", get(pages))
+            .route("/items/{id}", get(example_item))
+            .route("/v1/items/{id}", get(example_private_item))
+            .route("/search", axum::routing::post(example_search))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -357,6 +360,50 @@ async fn item(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Resp
         return (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#).into_response();
     }
     item_json(id)
+}
+
+/// README's `https://api.example.com/items/{id:05}`: an item with a `title`, for any numeric id
+/// (zero-padded too).
+async fn example_item(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return (StatusCode::BAD_REQUEST, "bad id").into_response();
+    };
+    count_hit(&shared, id);
+    let body = serde_json::json!({ "id": id, "title": format!("item {id}") });
+    ([("content-type", "application/json")], body.to_string()).into_response()
+}
+
+/// README's authenticated `https://api.example.com/v1/items/{}`: 401 without a bearer token, so
+/// a run that lost `FETCHBENCH_AUTH` fails.
+async fn example_private_item(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<u64>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    count_hit(&shared, id);
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer ") && v.len() > "Bearer ".len());
+    if !bearer {
+        return (StatusCode::UNAUTHORIZED, r#"{"detail":"no token"}"#).into_response();
+    }
+    let body = serde_json::json!({ "id": id, "name": format!("item {id}") });
+    ([("content-type", "application/json")], body.to_string()).into_response()
+}
+
+/// README's `POST https://api.example.com/search`: the JSON body's `query` comes back as the
+/// first hit's `title` (so a test sees the id arrive intact); 400 for a body without one.
+async fn example_search(State(shared): State<Arc<Shared>>, body: String) -> Response {
+    count_hit(&shared, 0);
+    let query = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["query"].as_str().map(str::to_owned));
+    let Some(query) = query else {
+        return (StatusCode::BAD_REQUEST, "a JSON body with a query").into_response();
+    };
+    let body = serde_json::json!({ "hits": [{ "title": query }] });
+    ([("content-type", "application/json")], body.to_string()).into_response()
 }
 
 /// A delay that differs per id so responses come back out of order (0..=30 ms).
