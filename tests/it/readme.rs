@@ -174,6 +174,8 @@ const EXPECTED: &[Expect] = &[
     },
     expect("merge --results", 0, Some(10000)),
     expect("compare baseline.json", 0, None),
+    expect("-n 10000", 0, None),
+    expect("-z 3s", 0, None),
     expect("-c 1,4,16,64,256", 0, None),
     expect("--html report.html", 0, None),
     expect("completions bash", 0, None),
