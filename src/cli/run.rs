@@ -356,7 +356,15 @@ pub fn merge(args: &super::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
                 return Ok(Exit::Success)
             }
             Err(MergeResultsError::Write(e)) => return Err(AppError::Output(e)),
-            Err(e) => return Err(failed("merge --results", e.to_string())),
+            Err(e) => {
+                // Streamed: what stdout already got is not the whole merge.
+                let partial = if args.output.is_none() {
+                    "; the records already written are not the whole merge"
+                } else {
+                    ""
+                };
+                return Err(failed("merge --results", format!("{e}{partial}")));
+            }
         };
         drop(out);
         for place in &merged.torn {

@@ -42,11 +42,11 @@ impl fmt::Display for Place {
 pub enum MergeResultsError {
     #[error("{}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
-    #[error("{place}: not a results record ({reason}); nothing merged is complete")]
+    #[error("{place}: not a results record ({reason})")]
     NotRecord { place: Place, reason: String },
     #[error(
         "{place}: {record} again (first at {first}): the same results twice (a file given twice, \
-         or shards of two runs); nothing merged is complete"
+         or shards of two runs)"
     )]
     Duplicate {
         place: Place,
@@ -55,7 +55,7 @@ pub enum MergeResultsError {
     },
     #[error(
         "{place}: id {id:?} is a word, but each file began with a numeric id: merge cannot tell \
-         where it goes; nothing merged is complete"
+         where it goes"
     )]
     Mixed { place: Place, id: String },
     #[error("{0}")]
@@ -296,10 +296,15 @@ impl Source {
                     return Ok(None);
                 }
                 Err(e) => {
+                    // serde_json's message ends with the line, which is always 1 here.
+                    let text = e.to_string();
+                    let what = text
+                        .rsplit_once(" at line ")
+                        .map_or(text.as_str(), |(m, _)| m);
                     return Err(MergeResultsError::NotRecord {
                         place: self.place(self.line),
-                        reason: e.to_string(),
-                    })
+                        reason: format!("{what} at column {}", e.column()),
+                    });
                 }
             };
             let id = match (head.id.as_u64(), head.id) {
