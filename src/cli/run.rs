@@ -349,8 +349,9 @@ pub fn merge(args: &super::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
         None => &mut stdout,
     });
     if args.results {
-        let merged = match results::merge_results(&args.files, &mut out) {
-            Ok(merged) => merged,
+        let mut merged = results::Merged::default();
+        match results::merge_results(&args.files, &mut out, &mut merged) {
+            Ok(()) => {}
             // The reader went away (`| head`): what it wanted was written.
             Err(MergeResultsError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
                 return Ok(Exit::Success)
@@ -358,14 +359,16 @@ pub fn merge(args: &super::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
             Err(MergeResultsError::Write(e)) => return Err(AppError::Output(e)),
             Err(e) => {
                 // Streamed: what stdout already got is not the whole merge.
-                let partial = if args.output.is_none() {
-                    "; the records already written are not the whole merge"
-                } else {
-                    ""
+                let partial = match (&args.output, merged.records) {
+                    (None, 1) => "; the record written before it is not the whole merge".into(),
+                    (None, n) if n > 1 => {
+                        format!("; the {n} records written before it are not the whole merge")
+                    }
+                    _ => String::new(),
                 };
                 return Err(failed("merge --results", format!("{e}{partial}")));
             }
-        };
+        }
         drop(out);
         for place in &merged.torn {
             eprintln!(

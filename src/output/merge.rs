@@ -70,13 +70,17 @@ pub struct Merged {
     pub torn: Vec<Place>,
 }
 
-/// Streams the merged lines of `paths` to `out`.
-pub fn merge_results(paths: &[PathBuf], out: &mut dyn Write) -> Result<Merged, MergeResultsError> {
+/// Streams the merged lines of `paths` to `out`, counting into `merged` what it wrote (also
+/// when it stops at an error: a caller streaming to stdout can say what it already got).
+pub fn merge_results(
+    paths: &[PathBuf],
+    out: &mut dyn Write,
+    merged: &mut Merged,
+) -> Result<(), MergeResultsError> {
     let mut sources = paths
         .iter()
         .map(|p| Source::open(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut merged = Merged::default();
     let mut seen = Seen::default();
     let mut heads = Vec::with_capacity(sources.len());
     for (i, source) in sources.iter_mut().enumerate() {
@@ -94,7 +98,7 @@ pub fn merge_results(paths: &[PathBuf], out: &mut dyn Write) -> Result<Merged, M
             .collect();
         while let Some(Reverse((_, i))) = heap.pop() {
             if let Some(record) = heads[i].take() {
-                emit(record, &mut seen, &sources, out, &mut merged)?;
+                emit(record, &mut seen, &sources, out, merged)?;
             }
             heads[i] = sources[i].next_record(i, &mut merged.torn)?;
             if let Some(record) = &heads[i] {
@@ -113,7 +117,7 @@ pub fn merge_results(paths: &[PathBuf], out: &mut dyn Write) -> Result<Merged, M
                 // One seed per turn: a crawl's records of one seed follow each other.
                 while let Some(record) = heads[i].take() {
                     let (id, crawl) = (record.id.clone(), record.crawl);
-                    emit(record, &mut seen, &sources, out, &mut merged)?;
+                    emit(record, &mut seen, &sources, out, merged)?;
                     heads[i] = sources[i].next_record(i, &mut merged.torn)?;
                     if !(crawl && heads[i].as_ref().is_some_and(|r| r.crawl && r.id == id)) {
                         break;
@@ -122,8 +126,7 @@ pub fn merge_results(paths: &[PathBuf], out: &mut dyn Write) -> Result<Merged, M
             }
         }
     }
-    out.flush().map_err(MergeResultsError::Write)?;
-    Ok(merged)
+    out.flush().map_err(MergeResultsError::Write)
 }
 
 /// A temporary file in `path`'s folder, for a merge to be renamed over `path` once whole
@@ -444,7 +447,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = write_files(dir.path(), files);
         let mut out = Vec::new();
-        let merged = merge_results(&paths, &mut out)?;
+        let mut merged = Merged::default();
+        merge_results(&paths, &mut out, &mut merged)?;
         let text = String::from_utf8(out).unwrap();
         Ok((text.lines().map(str::to_owned).collect(), merged))
     }
@@ -517,7 +521,8 @@ mod tests {
         let path = dir.path().join("r0.ndjson");
         std::fs::write(&path, "{\"id\":1}\n{\"id\":2}\n{\"id\":3,\"ur").unwrap();
         let mut out = Vec::new();
-        let merged = merge_results(std::slice::from_ref(&path), &mut out).unwrap();
+        let mut merged = Merged::default();
+        merge_results(std::slice::from_ref(&path), &mut out, &mut merged).unwrap();
         assert_eq!(out, b"{\"id\":1}\n{\"id\":2}\n");
         assert_eq!(merged.records, 2);
         assert_eq!(merged.torn, [Place { path, line: 3 }]);

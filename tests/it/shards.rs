@@ -510,6 +510,27 @@ async fn merge_results_refuses_what_it_cannot_merge_exactly() {
         );
     }
 
+    // Streamed to stdout, what was written before the refusal is said to be incomplete.
+    let out = fetchbench(
+        strings(&[
+            "merge",
+            "--results",
+            &path("r0.ndjson"),
+            &path("r1.ndjson"),
+            &path("r0.ndjson"),
+        ]),
+        vec![],
+    )
+    .await;
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("id 1 again")
+            && err.contains("; the record written before it is not the whole merge"),
+        "{err}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+
     // An interrupted write: the last line of r1 cut short, no newline after it.
     let text = std::fs::read_to_string(dir.path().join("r1.ndjson")).unwrap();
     let lines = text.lines().count();
