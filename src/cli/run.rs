@@ -213,6 +213,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     }
     report.keepalive = !plan.job.client.no_keepalive;
     report.insecure = plan.job.client.insecure;
+    report.job = Some(super::commands::job_of(&plan, id_list.count()));
     if !plan.quiet {
         print_report(&report, paint);
     }
@@ -468,23 +469,59 @@ pub async fn serve(
 /// `fetchbench merge`: shard reports into one report (printed side by side, JSON to the output),
 /// or with `--results`, NDJSON results into one file in id order.
 pub fn merge(args: &super::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
+    use crate::output::merge::{self as results, MergeResultsError};
     let failed = |flag: &'static str, message: String| AppError::Usage { flag, message };
-    let mut out: Box<dyn Write> =
+    // A file output is written beside its place and renamed over it once whole, so a refused
+    // merge leaves no half-merged file (and an existing one untouched).
+    let mut file =
         match &args.output {
-            Some(path) => Box::new(File::create(path).map_err(|e| {
+            Some(path) => Some(results::temporary_beside(path).map_err(|e| {
                 failed("--output", format!("cannot create {}: {e}", path.display()))
             })?),
-            None => Box::new(io::stdout()),
+            None => None,
         };
+    let persist = |file: Option<tempfile::NamedTempFile>| match (file, &args.output) {
+        (Some(temp), Some(path)) => results::persist(temp, path)
+            .map_err(|e| failed("--output", format!("cannot write {}: {e}", path.display()))),
+        _ => Ok(()),
+    };
+    let mut stdout = io::stdout();
+    let mut out = io::BufWriter::new(match &mut file {
+        Some(temp) => temp.as_file_mut() as &mut dyn Write,
+        None => &mut stdout,
+    });
     if args.results {
-        let n = match crate::output::merge::merge_results(&args.files, &mut out) {
-            Ok(n) => n,
+        let mut merged = results::Merged::default();
+        match results::merge_results(&args.files, &mut out, &mut merged) {
+            Ok(()) => {}
             // The reader went away (`| head`): what it wanted was written.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(Exit::Success),
-            Err(e) => return Err(failed("--results", e.to_string())),
-        };
+            Err(MergeResultsError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                return Ok(Exit::Success)
+            }
+            Err(MergeResultsError::Write(e)) => return Err(AppError::Output(e)),
+            Err(e) => {
+                // Streamed: what stdout already got is not the whole merge.
+                let partial = match (&args.output, merged.records) {
+                    (None, 1) => "; the record written before it is not the whole merge".into(),
+                    (None, n) if n > 1 => {
+                        format!("; the {n} records written before it are not the whole merge")
+                    }
+                    _ => String::new(),
+                };
+                return Err(failed("merge --results", format!("{e}{partial}")));
+            }
+        }
+        drop(out);
+        for place in &merged.torn {
+            eprintln!(
+                "fetchbench: warning: {place}: dropped a torn last line (its write was \
+                 interrupted): that record is not in the merge"
+            );
+        }
+        persist(file)?;
         eprintln!(
-            "fetchbench: merged {n} records from {} files",
+            "fetchbench: merged {} records from {} files",
+            merged.records,
             args.files.len()
         );
         return Ok(Exit::Success);
@@ -494,13 +531,26 @@ pub fn merge(args: &super::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
         .iter()
         .map(|p| Report::read_json(p).map_err(|e| failed("merge", format!("{}: {e}", p.display()))))
         .collect::<Result<Vec<_>, _>>()?;
-    let merged =
-        crate::report::merge::merge(&reports).map_err(|e| failed("merge", e.to_string()))?;
+    let named: Vec<(&std::path::Path, &Report)> = args
+        .files
+        .iter()
+        .map(|p| p.as_path())
+        .zip(&reports)
+        .collect();
+    let merged = crate::report::merge::merge_named(&named, |warning| {
+        eprintln!("fetchbench: warning: {warning}")
+    })
+    .map_err(|e| failed("merge", e.to_string()))?;
     print_report(&merged, paint);
+    if let Some(note) = crate::report::merge::sequential_note(&merged) {
+        eprintln!("note: {note}");
+    }
     let mut text =
         serde_json::to_string_pretty(&merged).map_err(|e| failed("merge", e.to_string()))?;
     text.push('\n');
     write_quietly(&mut out, text.as_bytes())?;
+    drop(out);
+    persist(file)?;
     Ok(if merged.all_ok() {
         Exit::Success
     } else {
@@ -517,6 +567,9 @@ pub fn compare(args: &super::CompareArgs) -> Result<Exit, AppError> {
         })
     };
     let (baseline, current) = (read(&args.baseline)?, read(&args.current)?);
+    if let Some(warning) = crate::report::compare::job_warning(&baseline, &current) {
+        eprintln!("fetchbench: warning: {warning}");
+    }
     let comparisons = crate::report::compare::compare(&baseline, &current, args.fail_if_slower);
     let _ = crate::report::compare::write(&comparisons, args.fail_if_slower, &mut io::stdout());
     let regressed = comparisons.iter().any(|c| !c.regressions.is_empty());

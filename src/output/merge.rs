@@ -3,63 +3,550 @@
 //! Numeric ids are merged by id (each shard's file is already ascending); word-list ids, whose
 //! order is the list's, are interleaved round-robin in the order the files are given, which is
 //! the list's order when the files are given by shard index.
+//!
+//! Nothing is dropped or doubled silently: a line that is not a record is refused, naming its
+//! file and line, except a torn last line (an interrupted write: no newline after it), which is
+//! dropped and reported; a record whose id (or `key`, when records carry one) was already merged
+//! is refused too, naming both places. A crawl's records without a `key` share their seed's id,
+//! so they are not checked. The ids seen are held in memory, as `--resume` holds them.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, HashMap};
+use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Lines, Write};
-use std::path::PathBuf;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 
-/// Streams the merged lines of `paths` to `out`; returns how many were written.
-pub fn merge_results(paths: &[PathBuf], out: &mut dyn Write) -> io::Result<u64> {
-    let mut readers = paths
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use tempfile::NamedTempFile;
+use thiserror::Error;
+
+/// A line of one of the files merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub path: PathBuf,
+    /// 1-based.
+    pub line: u64,
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.path.display(), self.line)
+    }
+}
+
+/// Why the results could not be merged.
+#[derive(Debug, Error)]
+pub enum MergeResultsError {
+    #[error("{}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{place}: not a results record ({reason})")]
+    NotRecord { place: Place, reason: String },
+    #[error(
+        "{place}: {record} again (first at {first}): the same results twice (a file given twice, \
+         or shards of two runs)"
+    )]
+    Duplicate {
+        place: Place,
+        record: String,
+        first: Place,
+    },
+    #[error(
+        "{place}: id {id:?} is a word, but each file began with a numeric id: merge cannot tell \
+         where it goes"
+    )]
+    Mixed { place: Place, id: String },
+    #[error("{0}")]
+    Write(io::Error),
+}
+
+/// What a merge wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Merged {
+    pub records: u64,
+    /// Torn last lines (an interrupted write) that were dropped.
+    pub torn: Vec<Place>,
+}
+
+/// Streams the merged lines of `paths` to `out`, counting into `merged` what it wrote (also
+/// when it stops at an error: a caller streaming to stdout can say what it already got).
+pub fn merge_results(
+    paths: &[PathBuf],
+    out: &mut dyn Write,
+    merged: &mut Merged,
+) -> Result<(), MergeResultsError> {
+    let mut sources = paths
         .iter()
-        .map(|p| Ok(BufReader::new(File::open(p)?).lines()))
-        .collect::<io::Result<Vec<_>>>()?;
-    let mut heads: Vec<Option<(Option<u64>, String)>> = readers
-        .iter_mut()
-        .map(next_record)
-        .collect::<io::Result<_>>()?;
-    let numeric = heads.iter().flatten().all(|(id, _)| id.is_some());
-    let mut written = 0;
+        .map(|p| Source::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut seen = Seen::default();
+    let mut heads = Vec::with_capacity(sources.len());
+    for (i, source) in sources.iter_mut().enumerate() {
+        heads.push(source.next_record(i, &mut merged.torn)?);
+    }
+    let numeric = heads
+        .iter()
+        .flatten()
+        .all(|r| matches!(r.id, RecordId::Num(_)));
     if numeric {
         let mut heap: BinaryHeap<Reverse<(u64, usize)>> = heads
             .iter()
             .enumerate()
-            .filter_map(|(i, h)| h.as_ref().and_then(|(id, _)| id.map(|id| Reverse((id, i)))))
+            .filter_map(|(i, h)| Some(Reverse((h.as_ref()?.id.as_num()?, i))))
             .collect();
         while let Some(Reverse((_, i))) = heap.pop() {
-            if let Some((_, line)) = heads[i].take() {
-                writeln!(out, "{line}")?;
-                written += 1;
+            if let Some(record) = heads[i].take() {
+                emit(record, &mut seen, &sources, out, merged)?;
             }
-            heads[i] = next_record(&mut readers[i])?;
-            if let Some((Some(id), _)) = &heads[i] {
-                heap.push(Reverse((*id, i)));
+            heads[i] = sources[i].next_record(i, &mut merged.torn)?;
+            if let Some(record) = &heads[i] {
+                let Some(id) = record.id.as_num() else {
+                    return Err(MergeResultsError::Mixed {
+                        place: sources[i].place(record.line_no),
+                        id: record.id.to_string(),
+                    });
+                };
+                heap.push(Reverse((id, i)));
             }
         }
     } else {
         while heads.iter().any(Option::is_some) {
-            for (i, head) in heads.iter_mut().enumerate() {
-                if let Some((_, line)) = head.take() {
-                    writeln!(out, "{line}")?;
-                    written += 1;
-                    *head = next_record(&mut readers[i])?;
+            for i in 0..heads.len() {
+                // One seed per turn: a crawl's records of one seed follow each other.
+                while let Some(record) = heads[i].take() {
+                    let (id, crawl) = (record.id.clone(), record.crawl);
+                    emit(record, &mut seen, &sources, out, merged)?;
+                    heads[i] = sources[i].next_record(i, &mut merged.torn)?;
+                    if !(crawl && heads[i].as_ref().is_some_and(|r| r.crawl && r.id == id)) {
+                        break;
+                    }
                 }
             }
         }
     }
-    out.flush()?;
-    Ok(written)
+    out.flush().map_err(MergeResultsError::Write)
 }
 
-/// The next whole record of a results file and its numeric id; damaged lines are skipped.
-fn next_record(lines: &mut Lines<BufReader<File>>) -> io::Result<Option<(Option<u64>, String)>> {
-    for line in lines.by_ref() {
-        let line = line?;
-        if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
-            return Ok(Some((value["id"].as_u64(), line)));
+/// A temporary file in `path`'s folder, for a merge to be renamed over `path` once whole
+/// ([`persist`]): a refused merge leaves no half-merged file, and an older one untouched.
+pub fn temporary_beside(path: &Path) -> io::Result<NamedTempFile> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    NamedTempFile::new_in(dir)
+}
+
+/// Renames the whole merge in `temp` over `path`, synced, readable by others as a plainly
+/// created file is (not the temporary file's private 0600).
+pub fn persist(temp: NamedTempFile, path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    temp.as_file().sync_all()?;
+    temp.persist(path).map(drop).map_err(|e| e.error)
+}
+
+/// Writes `record` after checking it was not merged before.
+fn emit(
+    record: Record,
+    seen: &mut Seen,
+    sources: &[Source],
+    out: &mut dyn Write,
+    merged: &mut Merged,
+) -> Result<(), MergeResultsError> {
+    seen.check(&record, sources)?;
+    out.write_all(&record.line)
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(MergeResultsError::Write)?;
+    merged.records += 1;
+    Ok(())
+}
+
+/// One file being merged, read line by line.
+struct Source {
+    path: PathBuf,
+    reader: BufReader<File>,
+    /// Lines read so far.
+    line: u64,
+}
+
+/// An id as a record carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum RecordId {
+    Num(u64),
+    Text(Box<str>),
+}
+
+impl RecordId {
+    fn as_num(&self) -> Option<u64> {
+        match self {
+            RecordId::Num(n) => Some(*n),
+            RecordId::Text(_) => None,
         }
     }
-    Ok(None)
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordId::Num(n) => write!(f, "{n}"),
+            RecordId::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// What tells a record apart from every other one of the job, if anything does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Identity {
+    Id(RecordId),
+    /// A record's own `key` (its JSON text), for records that carry one.
+    Key(Box<str>),
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identity::Id(RecordId::Num(n)) => write!(f, "id {n}"),
+            Identity::Id(RecordId::Text(t)) => write!(f, "id {t:?}"),
+            Identity::Key(k) => write!(f, "key {k}"),
+        }
+    }
+}
+
+/// A whole record of a results file: its line as read (without the newline) and what it is.
+struct Record {
+    line: Vec<u8>,
+    line_no: u64,
+    file: usize,
+    id: RecordId,
+    /// A crawl's record (it shares its seed's id with the seed's other records).
+    crawl: bool,
+    /// None for a crawl's record without a key.
+    identity: Option<Identity>,
+}
+
+/// The fields merge reads of a record; the line is written as it was read.
+#[derive(Deserialize)]
+struct RecordHead {
+    id: serde_json::Value,
+    #[serde(default)]
+    key: Option<serde_json::Value>,
+    /// Present on a crawl's records.
+    #[serde(default)]
+    depth: Option<IgnoredAny>,
+}
+
+impl Source {
+    fn open(path: &Path) -> Result<Self, MergeResultsError> {
+        let file = File::open(path).map_err(|source| MergeResultsError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            path: path.to_owned(),
+            reader: BufReader::new(file),
+            line: 0,
+        })
+    }
+
+    fn place(&self, line: u64) -> Place {
+        Place {
+            path: self.path.clone(),
+            line,
+        }
+    }
+
+    /// The next record (blank lines skipped); a torn last line is dropped into `torn`, any
+    /// other line that is not a record refused.
+    fn next_record(
+        &mut self,
+        file: usize,
+        torn: &mut Vec<Place>,
+    ) -> Result<Option<Record>, MergeResultsError> {
+        loop {
+            let mut line = Vec::new();
+            let read = self.reader.read_until(b'\n', &mut line).map_err(|source| {
+                MergeResultsError::Read {
+                    path: self.path.clone(),
+                    source,
+                }
+            })?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.line += 1;
+            let whole = line.last() == Some(&b'\n');
+            if whole {
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let head = match serde_json::from_slice::<RecordHead>(&line) {
+                Ok(head) => head,
+                // The writer stopped mid-line: what is lost is that one record, said aloud.
+                Err(_) if !whole => {
+                    torn.push(self.place(self.line));
+                    return Ok(None);
+                }
+                Err(e) => {
+                    // serde_json's message ends with the line, which is always 1 here.
+                    let text = e.to_string();
+                    let what = text
+                        .rsplit_once(" at line ")
+                        .map_or(text.as_str(), |(m, _)| m);
+                    return Err(MergeResultsError::NotRecord {
+                        place: self.place(self.line),
+                        reason: format!("{what} at column {}", e.column()),
+                    });
+                }
+            };
+            let id = match (head.id.as_u64(), head.id) {
+                (Some(n), _) => RecordId::Num(n),
+                (None, serde_json::Value::String(s)) => RecordId::Text(s.into()),
+                (None, other) => {
+                    return Err(MergeResultsError::NotRecord {
+                        place: self.place(self.line),
+                        reason: format!("its id {other} is neither a whole number nor a string"),
+                    })
+                }
+            };
+            let crawl = head.depth.is_some();
+            let identity = match head.key {
+                Some(key) if !key.is_null() => Some(Identity::Key(key.to_string().into())),
+                _ if crawl => None,
+                _ => Some(Identity::Id(id.clone())),
+            };
+            return Ok(Some(Record {
+                line,
+                line_no: self.line,
+                file,
+                id,
+                crawl,
+                identity,
+            }));
+        }
+    }
+}
+
+/// Where each identity was first merged: file index and line.
+#[derive(Default)]
+struct Seen(HashMap<Identity, (u32, u64)>);
+
+impl Seen {
+    fn check(&mut self, record: &Record, sources: &[Source]) -> Result<(), MergeResultsError> {
+        let Some(identity) = &record.identity else {
+            return Ok(());
+        };
+        let here = (record.file as u32, record.line_no);
+        match self.0.entry(identity.clone()) {
+            Entry::Vacant(slot) => {
+                slot.insert(here);
+                Ok(())
+            }
+            Entry::Occupied(first) => {
+                let (file, line) = *first.get();
+                Err(MergeResultsError::Duplicate {
+                    place: sources[record.file].place(record.line_no),
+                    record: identity.to_string(),
+                    first: sources[file as usize].place(line),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One record of a run: numeric or word id, and whether it is a crawl's (sharing the seed's
+    /// id with its siblings).
+    fn line(id: &serde_json::Value, n: usize, crawl: bool) -> String {
+        if crawl {
+            format!(r#"{{"id":{id},"url":"http://h/{n}","depth":1,"parent":"p","status":200}}"#)
+        } else {
+            format!(r#"{{"id":{id},"url":"http://h/{n}","status":200,"fields":{{"n":{n}}}}}"#)
+        }
+    }
+
+    /// A run: for each seed (unique ids, ascending when numeric), one record or, in a crawl,
+    /// 1..=3 records sharing its id. Returned seed by seed.
+    fn run(numeric: bool, crawl: bool) -> impl Strategy<Value = Vec<Vec<String>>> {
+        (
+            proptest::collection::btree_set(0u64..10_000, 0..60),
+            proptest::collection::vec(1usize..=3, 60),
+            any::<u64>(),
+        )
+            .prop_map(move |(ids, sizes, salt)| {
+                let mut ids: Vec<u64> = ids.into_iter().collect();
+                if !numeric {
+                    // A word list's order is its own, not sorted.
+                    ids.sort_by_key(|id| (id ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                }
+                ids.iter()
+                    .zip(&sizes)
+                    .enumerate()
+                    .map(|(n, (id, size))| {
+                        let id = if numeric {
+                            serde_json::json!(id)
+                        } else {
+                            serde_json::json!(format!("w{id}"))
+                        };
+                        let size = if crawl { *size } else { 1 };
+                        (0..size).map(|k| line(&id, n * 4 + k, crawl)).collect()
+                    })
+                    .collect()
+            })
+    }
+
+    /// The files of `shards` shards of `seeds` (by seed position, as `--shard` cuts them).
+    fn cut(seeds: &[Vec<String>], shards: usize) -> Vec<Vec<String>> {
+        (0..shards)
+            .map(|s| {
+                seeds
+                    .iter()
+                    .skip(s)
+                    .step_by(shards)
+                    .flatten()
+                    .cloned()
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn write_files(dir: &Path, files: &[Vec<String>]) -> Vec<PathBuf> {
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, lines)| {
+                let path = dir.join(format!("r{i}.ndjson"));
+                let mut file = File::create(&path).unwrap();
+                for l in lines {
+                    writeln!(file, "{l}").unwrap();
+                }
+                path
+            })
+            .collect()
+    }
+
+    fn merge(files: &[Vec<String>]) -> Result<(Vec<String>, Merged), MergeResultsError> {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = write_files(dir.path(), files);
+        let mut out = Vec::new();
+        let mut merged = Merged::default();
+        merge_results(&paths, &mut out, &mut merged)?;
+        let text = String::from_utf8(out).unwrap();
+        Ok((text.lines().map(str::to_owned).collect(), merged))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn shards_of_one_run_merge_into_that_run(
+            seeds in (any::<bool>(), any::<bool>()).prop_flat_map(|(n, c)| run(n, c)),
+            shards in 1usize..6,
+        ) {
+            let (lines, merged) = merge(&cut(&seeds, shards)).unwrap();
+            let whole: Vec<String> = seeds.concat();
+            prop_assert_eq!(&lines, &whole);
+            prop_assert_eq!(merged.records, whole.len() as u64);
+            prop_assert!(merged.torn.is_empty());
+        }
+
+        #[test]
+        fn a_duplicated_record_is_refused(
+            seeds in any::<bool>().prop_flat_map(|n| run(n, false)),
+            shards in 1usize..6,
+            pick in any::<prop::sample::Index>(),
+            into in any::<prop::sample::Index>(),
+            at in any::<prop::sample::Index>(),
+        ) {
+            prop_assume!(!seeds.is_empty());
+            let mut files = cut(&seeds, shards);
+            let copy = seeds[pick.index(seeds.len())][0].clone();
+            let file = into.index(files.len());
+            let position = at.index(files[file].len() + 1);
+            files[file].insert(position, copy);
+            let refused = merge(&files);
+            prop_assert!(
+                matches!(refused, Err(MergeResultsError::Duplicate { .. })),
+                "{:?}", refused.map(|(lines, _)| lines)
+            );
+        }
+
+        #[test]
+        fn a_corrupted_line_is_refused(
+            seeds in (any::<bool>(), any::<bool>()).prop_flat_map(|(n, c)| run(n, c)),
+            shards in 1usize..6,
+            pick in any::<prop::sample::Index>(),
+            cut_at in any::<prop::sample::Index>(),
+        ) {
+            prop_assume!(!seeds.is_empty());
+            let mut files = cut(&seeds, shards);
+            let lines: Vec<(usize, usize)> = files
+                .iter()
+                .enumerate()
+                .flat_map(|(f, l)| (0..l.len()).map(move |k| (f, k)))
+                .collect();
+            let (f, k) = lines[pick.index(lines.len())];
+            // Cut short anywhere before its closing brace: never a whole JSON object.
+            let line = &mut files[f][k];
+            line.truncate(1 + cut_at.index(line.len() - 2));
+            let refused = merge(&files);
+            prop_assert!(
+                matches!(refused, Err(MergeResultsError::NotRecord { .. })),
+                "{:?}", refused.map(|(lines, _)| lines)
+            );
+        }
+    }
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r0.ndjson");
+        std::fs::write(&path, "{\"id\":1}\n{\"id\":2}\n{\"id\":3,\"ur").unwrap();
+        let mut out = Vec::new();
+        let mut merged = Merged::default();
+        merge_results(std::slice::from_ref(&path), &mut out, &mut merged).unwrap();
+        assert_eq!(out, b"{\"id\":1}\n{\"id\":2}\n");
+        assert_eq!(merged.records, 2);
+        assert_eq!(merged.torn, [Place { path, line: 3 }]);
+    }
+
+    #[test]
+    fn records_with_a_key_are_told_apart_by_it() {
+        let crawl = |key: &str| format!(r#"{{"id":1,"depth":1,"key":"{key}"}}"#);
+        let (lines, _) = merge(&[vec![crawl("a"), crawl("b")]]).unwrap();
+        assert_eq!(lines.len(), 2);
+        let refused = merge(&[vec![crawl("a")], vec![crawl("a")]]);
+        assert!(
+            matches!(&refused, Err(MergeResultsError::Duplicate { record, .. }) if record == "key \"a\""),
+            "{:?}",
+            refused.map(|(l, _)| l)
+        );
+    }
+
+    #[test]
+    fn a_word_after_numbers_is_refused_not_lost() {
+        let refused = merge(&[
+            vec![r#"{"id":1}"#.into(), r#"{"id":"pikachu"}"#.into()],
+            vec![r#"{"id":2}"#.into()],
+        ]);
+        assert!(matches!(refused, Err(MergeResultsError::Mixed { .. })));
+    }
 }

@@ -6,13 +6,71 @@ use std::io::{self, Write};
 
 use super::{Report, RunReport};
 
+/// One figure of both runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub label: &'static str,
+    pub baseline: f64,
+    pub current: f64,
+    /// A count, printed as a whole number.
+    pub count: bool,
+}
+
+impl Row {
+    fn new(label: &'static str, baseline: f64, current: f64) -> Self {
+        Self {
+            label,
+            baseline,
+            current,
+            count: false,
+        }
+    }
+
+    fn count(label: &'static str, baseline: u64, current: u64) -> Self {
+        Self {
+            label,
+            baseline: baseline as f64,
+            current: current as f64,
+            count: true,
+        }
+    }
+}
+
 /// How two runs of the same mode compare.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
     pub mode: String,
-    pub rows: Vec<(&'static str, f64, f64)>,
+    pub rows: Vec<Row>,
     /// The figures that got worse past the threshold.
     pub regressions: Vec<String>,
+}
+
+/// A warning when the two reports are not of one job (or one cannot say), else None: their
+/// figures may differ for reasons other than a regression.
+pub fn job_warning(baseline: &Report, current: &Report) -> Option<String> {
+    match (&baseline.job, &current.job) {
+        (Some(b), Some(c)) if b.fingerprint != c.fingerprint => Some(format!(
+            "the reports are of different jobs (they differ in {}): the comparison may say \
+             more about the jobs than about a regression",
+            b.differences(c).join(", ")
+        )),
+        (Some(_), Some(_)) => None,
+        (b, c) => {
+            let without: Vec<&str> = [
+                ("the baseline", b.is_none()),
+                ("the current report", c.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, none)| none.then_some(name))
+            .collect();
+            Some(format!(
+                "{} carr{} no job identity (written by an older fetchbench): not checked to be \
+                 of the same job",
+                without.join(" and "),
+                if without.len() == 1 { "ies" } else { "y" }
+            ))
+        }
+    }
 }
 
 /// Compares runs of the same mode; `threshold` is a fraction (0.10 for 10%).
@@ -29,11 +87,11 @@ pub fn compare(baseline: &Report, current: &Report, threshold: f64) -> Vec<Compa
 
 fn compare_runs(base: &RunReport, now: &RunReport, threshold: f64) -> Comparison {
     let rows = vec![
-        ("wall (s)", base.wall_s, now.wall_s),
-        ("requests/s", base.rps, now.rps),
-        ("p50 (ms)", base.latency_ms.p50, now.latency_ms.p50),
-        ("p99 (ms)", base.latency_ms.p99, now.latency_ms.p99),
-        ("errors", base.errors as f64, now.errors as f64),
+        Row::new("wall (s)", base.wall_s, now.wall_s),
+        Row::new("requests/s", base.rps, now.rps),
+        Row::new("p50 (ms)", base.latency_ms.p50, now.latency_ms.p50),
+        Row::new("p99 (ms)", base.latency_ms.p99, now.latency_ms.p99),
+        Row::count("errors", base.errors, now.errors),
     ];
     let mut regressions = Vec::new();
     let grew = |b: f64, n: f64| b > 0.0 && n > b * (1.0 + threshold);
@@ -68,13 +126,18 @@ pub fn write(comparisons: &[Comparison], threshold: f64, out: &mut dyn Write) ->
             "  {:<12} {:>12} {:>12} {:>8}",
             "", "baseline", "current", "ratio"
         )?;
-        for (label, base, now) in &c.rows {
-            let ratio = if *base > 0.0 {
+        for row in &c.rows {
+            let (label, base, now) = (row.label, row.baseline, row.current);
+            let ratio = if base > 0.0 {
                 format!("{:.2}x", now / base)
             } else {
                 "-".into()
             };
-            writeln!(out, "  {label:<12} {base:>12.3} {now:>12.3} {ratio:>8}")?;
+            if row.count {
+                writeln!(out, "  {label:<12} {base:>12} {now:>12} {ratio:>8}")?;
+            } else {
+                writeln!(out, "  {label:<12} {base:>12.3} {now:>12.3} {ratio:>8}")?;
+            }
         }
         for r in &c.regressions {
             writeln!(out, "  regression (> {:.0}%): {r}", threshold * 100.0)?;

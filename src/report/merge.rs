@@ -3,9 +3,11 @@
 //! Counts and bytes add; latency histograms are added sample-exact (hdrhistogram's lossless
 //! serialization travels in every report), so the merged p99 is the p99 of one process that saw
 //! all samples, never an average of percentiles; the wall time spans the earliest start to the
-//! latest end. Runs are matched by position and must agree in mode.
+//! latest end. Runs are matched by position and must agree in mode; the reports must be the
+//! shards of one job (its identity and the shard indexes say so).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use thiserror::Error;
 
@@ -16,68 +18,211 @@ use super::timeline::SecondReport;
 use super::{Report, RunParts, RunReport, SlowReport, SCHEMA_VERSION};
 use crate::plan::shard::Shard;
 
+/// Why reports cannot be merged; each names the report files concerned.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum MergeError {
     #[error("nothing to merge")]
     Empty,
-    #[error("report {0} is of format version {1}, not {SCHEMA_VERSION}")]
-    Version(usize, u32),
+    #[error("{0} is of format version {1}, not {SCHEMA_VERSION}")]
+    Version(String, u32),
+    #[error("{0} was written by {1}, {2} by {3}: merge reports of one fetchbench version")]
+    Tool(String, String, String, String),
+    #[error("{0} has runs {1:?}, {2} has {3:?}: they are not shards of one job")]
+    Runs(String, Vec<String>, String, Vec<String>),
+    #[error("{0}: its latency histogram is not readable")]
+    Histogram(String),
+    #[error("{0} and {1} are both shard {2}: give each shard once")]
+    DuplicateShard(String, String, String),
     #[error(
-        "report {0} was written by {1}, report 1 by {2}: merge reports of one fetchbench version"
+        "{0} is not a shard (it ran without --shard): only the shards of one job merge, \
+         not whole runs"
     )]
-    Tool(usize, String, String),
-    #[error("report {0} has runs {1:?}, report 1 has {2:?}: they are not shards of one job")]
-    Runs(usize, Vec<String>, Vec<String>),
-    #[error("report {0}: its latency histogram is not readable")]
-    Histogram(usize),
-    #[error("shard {0} appears twice")]
-    DuplicateShard(String),
+    NotSharded(String),
+    #[error("{0} is already a merge of {1} shards: merge the shards' own reports")]
+    AlreadyMerged(String, u64),
+    #[error("{0} is a shard of {1}, {2} of {3}: they are not shards of one job")]
+    ShardCount(String, u64, String, u64),
+    #[error("{0} and {1} are not shards of one job: they differ in {2}")]
+    OtherJob(String, String, String),
 }
 
-/// The report of the whole job from the reports of its shards.
-pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
-    let first = reports.first().ok_or(MergeError::Empty)?;
+/// Refused unless all `reports` are shards of one job (see [`merge_named`]), or one report.
+fn check_shards(
+    reports: &[(&Path, &Report)],
+    warn: &mut dyn FnMut(String),
+) -> Result<(), MergeError> {
+    let name = |i: usize| reports[i].0.display().to_string();
+    let first = reports[0].1;
+    for (i, (_, report)) in reports.iter().enumerate().skip(1) {
+        if let (Some(job), Some(first_job)) = (&report.job, &first.job) {
+            if job.fingerprint != first_job.fingerprint {
+                return Err(MergeError::OtherJob(
+                    name(0),
+                    name(i),
+                    first_job.differences(job).join(", "),
+                ));
+            }
+        }
+    }
+    if reports.len() > 1 {
+        let without: Vec<String> = (0..reports.len())
+            .filter(|&i| reports[i].1.job.is_none())
+            .map(name)
+            .collect();
+        if !without.is_empty() {
+            // Reports of an older fetchbench: refusing them would strand their runs, and the
+            // shard checks below still hold.
+            warn(format!(
+                "{} carr{} no job identity (written by an older fetchbench): not checked to be \
+                 of one job",
+                without.join(", "),
+                if without.len() == 1 { "ies" } else { "y" }
+            ));
+        }
+    }
+    let mut indexes: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut count = None;
+    for (i, (_, report)) in reports.iter().enumerate() {
+        let shard = match report.shard {
+            Some(shard) => shard,
+            None if reports.len() == 1 => return Ok(()),
+            None => return Err(MergeError::NotSharded(name(i))),
+        };
+        let Some(index) = shard.index else {
+            return Err(MergeError::AlreadyMerged(name(i), shard.count));
+        };
+        let (first, first_count) = *count.get_or_insert((i, shard.count));
+        if shard.count != first_count {
+            return Err(MergeError::ShardCount(
+                name(i),
+                shard.count,
+                name(first),
+                first_count,
+            ));
+        }
+        if let Some(&other) = indexes.get(&index) {
+            return Err(MergeError::DuplicateShard(
+                name(other),
+                name(i),
+                shard.to_string(),
+            ));
+        }
+        indexes.insert(index, i);
+    }
+    if let Some((_, count)) = count {
+        let missing: Vec<String> = (0..count)
+            .filter(|i| !indexes.contains_key(i))
+            .map(|i| format!("{i}/{count}"))
+            .collect();
+        if !missing.is_empty() {
+            let (shards, are) = if missing.len() == 1 {
+                ("shard", "is")
+            } else {
+                ("shards", "are")
+            };
+            warn(format!(
+                "{shards} {} {are} missing: the merge covers {} of {count} shards",
+                missing.join(", "),
+                indexes.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether, in every run, all reports' runs were going on at one moment.
+fn overlapped(reports: &[(&Path, &Report)]) -> bool {
+    let runs = reports.first().map_or(0, |(_, r)| r.runs.len());
+    (0..runs).all(|k| {
+        let latest_start = reports
+            .iter()
+            .map(|(_, r)| r.runs[k].started_at)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let earliest_end = reports
+            .iter()
+            .map(|(_, r)| r.runs[k].ended_at)
+            .fold(f64::INFINITY, f64::min);
+        latest_start <= earliest_end
+    })
+}
+
+/// The line to print beside a merged report's wall time and speed-up when its shards did not
+/// run side by side.
+pub fn sequential_note(merged: &Report) -> Option<&'static str> {
+    (merged.shards_overlapped == Some(false)).then_some(
+        "the shards did not all run at the same time: the wall time spans them one after \
+         another, so it (and requests/s, the speed-up) does not measure them side by side",
+    )
+}
+
+/// The report of one job from the reports of its shards, each named by its file.
+///
+/// Refused unless the reports are shards of one job: the same job identity (template, ids,
+/// mode, options), each with its own index of the same shard count (one report alone merges
+/// whatever it is). `warn` hears what is accepted but worth saying: reports without a job
+/// identity, shards missing.
+pub fn merge_named(
+    reports: &[(&Path, &Report)],
+    mut warn: impl FnMut(String),
+) -> Result<Report, MergeError> {
+    let (first_path, first) = *reports.first().ok_or(MergeError::Empty)?;
+    let name = |p: &Path| p.display().to_string();
     let modes = |r: &Report| {
         r.runs
             .iter()
             .map(|run| format!("{:?}", run.mode))
             .collect::<Vec<_>>()
     };
-    let mut seen_shards = Vec::new();
-    for (i, report) in reports.iter().enumerate() {
-        let n = i + 1;
+    for (path, report) in reports {
         if report.schema_version != SCHEMA_VERSION {
-            return Err(MergeError::Version(n, report.schema_version));
+            return Err(MergeError::Version(name(path), report.schema_version));
         }
         if report.version != first.version {
             return Err(MergeError::Tool(
-                n,
+                name(path),
                 report.version.clone(),
+                name(first_path),
                 first.version.clone(),
             ));
         }
+    }
+    check_shards(reports, &mut warn)?;
+    for (path, report) in reports {
         if modes(report) != modes(first) {
-            return Err(MergeError::Runs(n, modes(report), modes(first)));
-        }
-        if let Some(shard) = report.shard {
-            if seen_shards.contains(&shard) {
-                return Err(MergeError::DuplicateShard(shard.to_string()));
-            }
-            seen_shards.push(shard);
+            return Err(MergeError::Runs(
+                name(path),
+                modes(report),
+                name(first_path),
+                modes(first),
+            ));
         }
     }
+    let names: Vec<String> = reports.iter().map(|(p, _)| name(p)).collect();
     let runs = (0..first.runs.len())
-        .map(|k| merge_runs(reports.iter().map(|r| &r.runs[k]).collect()))
+        .map(|k| merge_runs(reports.iter().map(|(_, r)| &r.runs[k]).collect(), &names))
         .collect::<Result<Vec<_>, _>>()?;
     let shard = first.shard.map(|s| Shard {
         index: None,
         count: s.count,
     });
     let mut merged = Report::from_runs(runs, shard);
-    merged.interrupted = reports.iter().find_map(|r| r.interrupted.clone());
+    merged.interrupted = reports.iter().find_map(|(_, r)| r.interrupted.clone());
     // One unverified shard is enough to qualify the whole.
-    merged.insecure = reports.iter().any(|r| r.insecure);
+    merged.insecure = reports.iter().any(|(_, r)| r.insecure);
+    merged.keepalive = reports.iter().all(|(_, r)| r.keepalive);
+    merged.job = first.job.clone();
+    merged.shards_overlapped = (reports.len() > 1).then(|| overlapped(reports));
     Ok(merged)
+}
+
+/// [`merge_named`] with the reports named `report 1`, `report 2`, ... and warnings dropped.
+#[cfg(test)]
+pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
+    let names: Vec<std::path::PathBuf> = (1..=reports.len())
+        .map(|i| format!("report {i}").into())
+        .collect();
+    let named: Vec<(&Path, &Report)> = names.iter().map(|p| p.as_path()).zip(reports).collect();
+    merge_named(&named, |_| ())
 }
 
 /// Per-second counts of all runs, aligned by wall-clock second from the earliest start.
@@ -106,17 +251,18 @@ fn merge_seconds(runs: &[&RunReport], started_at: f64) -> Vec<SecondReport> {
 /// The sum of the histograms `pick` finds in each run (None where a run has none).
 fn add_histograms<'a>(
     runs: &[&'a RunReport],
+    names: &[String],
     pick: impl Fn(&'a RunReport) -> Option<&'a String>,
 ) -> Result<Option<Histogram<u64>>, MergeError> {
     let mut total: Option<Histogram<u64>> = None;
     for (i, run) in runs.iter().enumerate() {
         let Some(text) = pick(run) else { continue };
-        let h = decode_histogram(text).ok_or(MergeError::Histogram(i + 1))?;
+        let h = decode_histogram(text).ok_or_else(|| MergeError::Histogram(names[i].clone()))?;
         // Same bounds in every report, so adding cannot fail; a foreign histogram is refused.
         total
             .get_or_insert_with(empty_histogram)
             .add(&h)
-            .map_err(|_| MergeError::Histogram(i + 1))?;
+            .map_err(|_| MergeError::Histogram(names[i].clone()))?;
     }
     Ok(total)
 }
@@ -126,16 +272,17 @@ fn add_some(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
     values.flatten().reduce(|a, b| a + b)
 }
 
-fn merge_runs(runs: Vec<&RunReport>) -> Result<RunReport, MergeError> {
-    let histogram = add_histograms(&runs, |r| Some(&r.histogram))?.unwrap_or_else(empty_histogram);
-    let corrected = add_histograms(&runs, |r| r.histogram_corrected.as_ref())?;
+fn merge_runs(runs: Vec<&RunReport>, names: &[String]) -> Result<RunReport, MergeError> {
+    let histogram =
+        add_histograms(&runs, names, |r| Some(&r.histogram))?.unwrap_or_else(empty_histogram);
+    let corrected = add_histograms(&runs, names, |r| r.histogram_corrected.as_ref())?;
     let classes: std::collections::BTreeSet<&String> = runs
         .iter()
         .flat_map(|r| r.histogram_by_class.keys())
         .collect();
     let mut by_class = BTreeMap::new();
     for class in classes {
-        if let Some(h) = add_histograms(&runs, |r| r.histogram_by_class.get(class))? {
+        if let Some(h) = add_histograms(&runs, names, |r| r.histogram_by_class.get(class))? {
             by_class.insert(class.clone(), h);
         }
     }
@@ -299,6 +446,116 @@ mod tests {
         rated.connections_opened = 8;
         rated.retries = 4;
         merge_of_one_is_the_run(&rated);
+    }
+
+    /// Shard `index` of `count` of the job `settings`, its run from `start` for a second.
+    fn shard(index: u64, count: u64, settings: &[(&str, &str)], start: f64) -> Report {
+        let stats = fixture::run(20, 4, |_| false);
+        let mut report = Report::new(std::slice::from_ref(&stats), None)
+            .for_shard(Some(Shard::new(index, count).unwrap()));
+        report.job = Some(crate::report::job::JobReport::new(
+            settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ));
+        report.runs[0].started_at = start;
+        report.runs[0].ended_at = start + 1.0;
+        report
+    }
+
+    fn merged(reports: &[Report]) -> (Result<Report, MergeError>, Vec<String>) {
+        let names: Vec<std::path::PathBuf> = (0..reports.len())
+            .map(|i| format!("r{i}.json").into())
+            .collect();
+        let named: Vec<(&Path, &Report)> = names.iter().map(|p| p.as_path()).zip(reports).collect();
+        let mut warnings = Vec::new();
+        let merged = merge_named(&named, |w| warnings.push(w));
+        (merged, warnings)
+    }
+
+    const JOB: &[(&str, &str)] = &[("ids", "range 1..100"), ("mode", "concurrent")];
+
+    #[test]
+    fn only_shards_of_one_job_merge() {
+        let (ok, warnings) = merged(&[shard(0, 2, JOB, 10.0), shard(1, 2, JOB, 10.5)]);
+        let ok = ok.unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(ok.shards_overlapped, Some(true));
+        assert_eq!(ok.job, shard(0, 2, JOB, 0.0).job);
+
+        let other = &[("ids", "range 1..200"), ("mode", "concurrent")];
+        assert_eq!(
+            merged(&[shard(0, 2, JOB, 0.0), shard(1, 2, other, 0.0)])
+                .0
+                .unwrap_err(),
+            MergeError::OtherJob(
+                "r0.json".into(),
+                "r1.json".into(),
+                r#"ids ("range 1..100" vs "range 1..200")"#.into()
+            )
+        );
+        assert_eq!(
+            merged(&[shard(1, 2, JOB, 0.0), shard(1, 2, JOB, 0.0)])
+                .0
+                .unwrap_err(),
+            MergeError::DuplicateShard("r0.json".into(), "r1.json".into(), "1/2".into())
+        );
+        assert_eq!(
+            merged(&[shard(0, 2, JOB, 0.0), shard(1, 3, JOB, 0.0)])
+                .0
+                .unwrap_err(),
+            MergeError::ShardCount("r1.json".into(), 3, "r0.json".into(), 2)
+        );
+        let whole = shard(0, 2, JOB, 0.0).for_shard(None);
+        assert_eq!(
+            merged(&[whole.clone(), whole.clone()]).0.unwrap_err(),
+            MergeError::NotSharded("r0.json".into())
+        );
+        // One report alone merges, whatever it is.
+        assert!(merged(&[whole]).0.is_ok());
+        let done = merged(&[shard(0, 2, JOB, 0.0), shard(1, 2, JOB, 0.0)])
+            .0
+            .unwrap();
+        assert_eq!(
+            merged(&[done, shard(0, 2, JOB, 0.0)]).0.unwrap_err(),
+            MergeError::AlreadyMerged("r0.json".into(), 2)
+        );
+    }
+
+    #[test]
+    fn what_is_accepted_but_worth_saying_is_said() {
+        let (ok, warnings) = merged(&[shard(0, 4, JOB, 0.0), shard(2, 4, JOB, 0.0)]);
+        assert!(ok.is_ok());
+        assert_eq!(
+            warnings,
+            ["shards 1/4, 3/4 are missing: the merge covers 2 of 4 shards"]
+        );
+        let old = |i| {
+            let mut report = shard(i, 2, JOB, 0.0);
+            report.job = None;
+            report
+        };
+        let (ok, warnings) = merged(&[old(0), old(1)]);
+        assert!(ok.is_ok());
+        assert_eq!(
+            warnings,
+            [
+                "r0.json, r1.json carry no job identity (written by an older fetchbench): not \
+              checked to be of one job"
+            ]
+        );
+    }
+
+    #[test]
+    fn shards_that_ran_one_after_another_are_said_not_to_overlap() {
+        let (one_after_another, _) = merged(&[shard(0, 2, JOB, 10.0), shard(1, 2, JOB, 11.5)]);
+        let merged = one_after_another.unwrap();
+        assert_eq!(merged.shards_overlapped, Some(false));
+        assert!((merged.runs[0].wall_s - 2.5).abs() < 1e-9);
+        assert!(sequential_note(&merged).is_some());
+        let (touching, _) = self::merged(&[shard(0, 2, JOB, 10.0), shard(1, 2, JOB, 11.0)]);
+        assert_eq!(touching.unwrap().shards_overlapped, Some(true));
     }
 
     #[test]

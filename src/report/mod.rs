@@ -11,6 +11,7 @@ pub mod crawl;
 pub mod figures;
 pub mod html;
 pub mod human;
+pub mod job;
 pub mod merge;
 pub mod paint;
 mod run;
@@ -74,6 +75,17 @@ pub struct Report {
     /// ids, so 2.5 is twice through and half again); null otherwise, or for one URL sent again.
     #[serde(default)]
     pub passes: Option<f64>,
+    /// What job this is (URL template, ids, mode, options): `merge` takes only shards of one
+    /// job, `compare` warns about reports of different ones. Null in reports written before
+    /// fetchbench said.
+    #[serde(default)]
+    pub job: Option<self::job::JobReport>,
+    /// In a merge of several shards: whether, in every run, all shards were running at one
+    /// moment. False when they ran (partly) one after another: the wall time then spans them end
+    /// to end, so it and the speed-up do not measure one job running side by side. Null in the
+    /// report of one process.
+    #[serde(default)]
+    pub shards_overlapped: Option<bool>,
 }
 
 fn reused() -> bool {
@@ -117,6 +129,8 @@ impl Report {
             insecure: false,
             fields_never_matched: Vec::new(),
             passes: None,
+            job: None,
+            shards_overlapped: None,
         }
     }
 

@@ -176,11 +176,24 @@ fn schema_errors(instance: &serde_json::Value) -> Vec<String> {
 async fn reports_validate_against_the_schema() {
     let dir = tempfile::tempdir().expect("temp dir");
     let both = dir.path().join("both.json");
+    let other_half = dir.path().join("both-1.json");
     let sweep = dir.path().join("sweep.json");
     let merged = dir.path().join("merged.json");
     let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_owned();
     for (args, report) in [
-        (vec!["-r", "1..11", "-m", "both", "--rate", "200/s"], &both),
+        // Two shards of one job: only those merge.
+        (
+            vec![
+                "-r", "1..11", "-m", "both", "--rate", "200/s", "--shard", "0/2",
+            ],
+            &both,
+        ),
+        (
+            vec![
+                "-r", "1..11", "-m", "both", "--rate", "200/s", "--shard", "1/2",
+            ],
+            &other_half,
+        ),
         (vec!["-r", "1..11", "-m", "concurrent", "-c", "1,4"], &sweep),
     ] {
         let report_arg = path(report);
@@ -197,7 +210,14 @@ async fn reports_validate_against_the_schema() {
         let out = fetchbench(&args).await;
         assert!(out.status.success(), "{}", stderr(&out));
     }
-    let out = fetchbench(&["merge", &path(&both), &path(&both), "-o", &path(&merged)]).await;
+    let out = fetchbench(&[
+        "merge",
+        &path(&both),
+        &path(&other_half),
+        "-o",
+        &path(&merged),
+    ])
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     for report in [&both, &sweep, &merged] {
         let json = read_json(report);

@@ -120,12 +120,13 @@ async fn compare_fails_on_a_slowed_down_server_and_passes_on_an_unchanged_one() 
     let fast = TestServer::start(Behaviour::default()).await;
     let slow = TestServer::start(Behaviour {
         delay: Some(|_| Duration::from_millis(30)),
+        not_found: [3, 5].into(),
         ..Behaviour::default()
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    for (server, name) in [(&fast, "base.json"), (&slow, "slow.json")] {
+    for (server, name, code) in [(&fast, "base.json", 0), (&slow, "slow.json", 1)] {
         let out = fetchbench(
             strings(&[
                 "--url",
@@ -143,7 +144,7 @@ async fn compare_fails_on_a_slowed_down_server_and_passes_on_an_unchanged_one() 
             vec![],
         )
         .await;
-        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(out.status.code(), Some(code));
     }
     let out = fetchbench(
         strings(&[
@@ -162,13 +163,31 @@ async fn compare_fails_on_a_slowed_down_server_and_passes_on_an_unchanged_one() 
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("regression"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("regression"));
+    // Counts are whole numbers, not `2.000`.
+    let errors = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("errors"))
+        .expect("an errors row");
+    assert_eq!(
+        errors.split_whitespace().collect::<Vec<_>>(),
+        ["errors", "0", "2", "-"],
+        "{stdout}"
+    );
+    // Another server is another job: said on stderr, naming what differs.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: the reports are of different jobs (they differ in url ("),
+        "{err}"
+    );
     let out = fetchbench(
         strings(&["compare", &path("base.json"), &path("base.json")]),
         vec![],
     )
     .await;
     assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,4 +313,258 @@ fn merged_results_into_a_closed_pipe_end_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("error") && !err.contains("panicked"), "{err}");
+}
+
+/// Runs `fetchbench` over `template` with `extra` arguments, quietly; panics unless it exits 0.
+async fn fetch_ok(template: &str, extra: &[&str]) {
+    let mut args = strings(&["--url", template, "-m", "concurrent", "-q"]);
+    args.extend(strings(extra));
+    let out = fetchbench(args, vec![]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_refuses_reports_that_are_not_shards_of_one_job() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let template = server.template();
+    for (name, extra) in [
+        ("whole-a.json", vec!["-r", "1..=20"]),
+        ("whole-b.json", vec!["-r", "1..=20"]),
+        ("s0.json", vec!["-r", "1..=20", "--shard", "0/2"]),
+        ("s1.json", vec!["-r", "1..=20", "--shard", "1/2"]),
+        ("other-s1.json", vec!["-r", "1..=40", "--shard", "1/2"]),
+        ("s1-of-3.json", vec!["-r", "1..=20", "--shard", "1/3"]),
+    ] {
+        let report = path(name);
+        let mut extra = extra;
+        extra.extend(["--report", report.as_str(), "-o", "/dev/null"]);
+        fetch_ok(&template, &extra).await;
+    }
+    // An older merge at the output path must survive a refused merge untouched.
+    std::fs::write(dir.path().join("merged.json"), "older\n").unwrap();
+    for (files, says) in [
+        (
+            ["whole-a.json", "whole-b.json"],
+            "whole-a.json is not a shard",
+        ),
+        (
+            ["s0.json", "other-s1.json"],
+            r#"are not shards of one job: they differ in ids ("range 1..=20" vs "range 1..=40")"#,
+        ),
+        (["s1.json", "s1.json"], "are both shard 1/2"),
+        (["s0.json", "s1-of-3.json"], "is a shard of 3"),
+    ] {
+        let mut args = strings(&["merge", "-o", &path("merged.json")]);
+        args.extend(files.iter().map(|f| path(f)));
+        let out = fetchbench(args, vec![]).await;
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{files:?}: {err}");
+        assert!(err.contains(says), "{files:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("merged.json")).unwrap(),
+            "older\n"
+        );
+    }
+    let mut args = strings(&["merge", "-o", &path("merged.json")]);
+    args.extend([path("s0.json"), path("s1.json")]);
+    let out = fetchbench(args, vec![]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let merged = read_json(&dir.path().join("merged.json"));
+    assert_eq!(merged["runs"][0]["requests"], 20);
+    assert_eq!(merged["job"], read_json(&dir.path().join("s0.json"))["job"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_that_ran_one_after_another_are_merged_with_a_note() {
+    // Every request held until two are in flight: the two shards, one request at a time each,
+    // are certainly running at one moment, and then for their 100 ms requests' time: far more
+    // than the wall clock's imprecision in a report.
+    let server = TestServer::start(Behaviour {
+        gate: Some(2),
+        delay: Some(|_| Duration::from_millis(100)),
+        ..Behaviour::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let template = server.template();
+    let shard = |i: usize, report: String| {
+        let template = template.clone();
+        async move {
+            let shard = format!("{i}/2");
+            fetch_ok(
+                &template,
+                &[
+                    "-r",
+                    "1..=10",
+                    "-c",
+                    "1",
+                    "--shard",
+                    &shard,
+                    "-o",
+                    "/dev/null",
+                    "--report",
+                    &report,
+                ],
+            )
+            .await
+        }
+    };
+    futures_util::future::join(shard(0, path("side-0.json")), shard(1, path("side-1.json"))).await;
+    assert!(server.peak_in_flight() >= 2, "the shards ran side by side");
+    // The gate stays open from now on: these run one after the other.
+    shard(0, path("after-0.json")).await;
+    shard(1, path("after-1.json")).await;
+
+    let merge = |a: &str, b: &str, out: &str| {
+        fetchbench(
+            strings(&["merge", &path(a), &path(b), "-o", &path(out)]),
+            vec![],
+        )
+    };
+    let span = |name: &str| {
+        let run = &read_json(&dir.path().join(name))["runs"][0];
+        (run["started_at"].as_f64(), run["ended_at"].as_f64())
+    };
+    let out = merge("side-0.json", "side-1.json", "side.json").await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(
+        !stderr_of(&out).contains("did not all run at the same time"),
+        "{:?} {:?}",
+        span("side-0.json"),
+        span("side-1.json")
+    );
+    assert_eq!(
+        read_json(&dir.path().join("side.json"))["shards_overlapped"],
+        true
+    );
+
+    let out = merge("after-0.json", "after-1.json", "after.json").await;
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "note: the shards did not all run at the same time: the wall time spans them one \
+             after another"
+        ),
+        "{err}"
+    );
+    let merged = read_json(&dir.path().join("after.json"));
+    assert_eq!(merged["shards_overlapped"], false);
+    let (first, second) = (
+        read_json(&dir.path().join("after-0.json")),
+        read_json(&dir.path().join("after-1.json")),
+    );
+    assert!(
+        first["runs"][0]["ended_at"].as_f64() <= second["runs"][0]["started_at"].as_f64(),
+        "the second shard started after the first ended"
+    );
+    assert_eq!(merged["runs"][0]["requests"], 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_results_refuses_what_it_cannot_merge_exactly() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    for i in 0..2 {
+        let (shard, results) = (format!("{i}/2"), path(&format!("r{i}.ndjson")));
+        fetch_ok(
+            &server.template(),
+            &["-r", "1..=30", "--shard", &shard, "-o", &results],
+        )
+        .await;
+    }
+    std::fs::write(dir.path().join("names.txt"), "bulbasaur\nivysaur\n").unwrap();
+    let merge = |files: &[&str]| {
+        let mut args = strings(&["merge", "--results", "-o", &path("all.ndjson")]);
+        args.extend(files.iter().map(|f| path(f)));
+        fetchbench(args, vec![])
+    };
+    for (files, says) in [
+        (
+            vec!["names.txt"],
+            format!(
+                "{}:1: not a results record (expected value at column 1)",
+                path("names.txt")
+            ),
+        ),
+        (
+            vec!["r0.ndjson", "r1.ndjson", "r0.ndjson"],
+            format!(
+                "{}:1: id 1 again (first at {}:1)",
+                path("r0.ndjson"),
+                path("r0.ndjson")
+            ),
+        ),
+    ] {
+        let out = merge(&files).await;
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{files:?}: {err}");
+        assert!(err.contains(&says), "{files:?}: {err}");
+        assert!(!err.contains("records from"), "{err}");
+        assert!(
+            !dir.path().join("all.ndjson").exists(),
+            "no half-merged file"
+        );
+    }
+
+    // Streamed to stdout, what was written before the refusal is said to be incomplete.
+    let out = fetchbench(
+        strings(&[
+            "merge",
+            "--results",
+            &path("r0.ndjson"),
+            &path("r1.ndjson"),
+            &path("r0.ndjson"),
+        ]),
+        vec![],
+    )
+    .await;
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("id 1 again")
+            && err.contains("; the record written before it is not the whole merge"),
+        "{err}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+
+    // An interrupted write: the last line of r1 cut short, no newline after it.
+    let text = std::fs::read_to_string(dir.path().join("r1.ndjson")).unwrap();
+    let lines = text.lines().count();
+    std::fs::write(dir.path().join("r1.ndjson"), &text[..text.len() - 20]).unwrap();
+    let out = merge(&["r0.ndjson", "r1.ndjson"]).await;
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: {}:{lines}: dropped a torn last line",
+            path("r1.ndjson")
+        )),
+        "{err}"
+    );
+    assert!(err.contains("merged 29 records from 2 files"), "{err}");
+    let ids: Vec<u64> = std::fs::read_to_string(dir.path().join("all.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, (1..30).collect::<Vec<_>>(), "all but the torn id 30");
 }
