@@ -189,7 +189,12 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     let mut report = Report::new(&all_stats, todo)
         .interrupted_by(interrupted.map(Signal::name))
         .for_shard(plan.shard)
-        .with_fields(plan.job.fields.paths(), &job.crawl.follow, &all_stats);
+        .with_fields(
+            plan.job.fields.paths(),
+            &job.crawl.follow,
+            job.crawl.items.as_ref(),
+            &all_stats,
+        );
     if plan.repeat.is_some() {
         let ids = match plan.shard {
             Some(shard) => id_list.count().map(|n| shard.share_of(n)),
@@ -202,9 +207,9 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     }
     for path in report.fields_never_matched.iter().filter(|_| !plan.quiet) {
         // A warning, not a failure: a field may be null in every document by design.
-        let (flag, path) = match path.strip_prefix("--follow ") {
-            Some(path) => ("--follow", path),
-            None => ("-f", path.as_str()),
+        let (flag, path) = match path.split_once(' ') {
+            Some((flag, path)) if flag.starts_with("--") => (flag, path),
+            _ => ("-f", path.as_str()),
         };
         eprintln!(
             "fetchbench: warning: {flag} {path}: matched nothing in any successful response; \

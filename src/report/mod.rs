@@ -135,12 +135,14 @@ impl Report {
     }
 
     /// Names the `-f` paths (`fields`, in order) that no successful record of `runs` matched,
-    /// and the `--follow` paths (`follow[d]` leads from depth `d`) that led nowhere: a level
-    /// with successful documents and not one link found in them, in every run.
+    /// the `--follow` paths (`follow[d]` leads from depth `d`) that led nowhere (a level with
+    /// successful documents and not one link found in them, in every run), and an `--items`
+    /// path that named a list in no page.
     pub fn with_fields(
         mut self,
         fields: &[FieldPath],
         follow: &[FieldPath],
+        items: Option<&FieldPath>,
         runs: &[RunStats],
     ) -> Self {
         let succeeded = runs.iter().any(|r| r.ok > 0);
@@ -163,9 +165,13 @@ impl Report {
             };
             runs.iter().any(|r| documents(r) > 0) && runs.iter().all(|r| links(r) == 0)
         });
-        let led_nowhere: Vec<String> = led_nowhere
+        let mut led_nowhere: Vec<String> = led_nowhere
             .map(|(_, path)| format!("--follow {path}"))
             .collect();
+        // A page of items whose list is missing gives no record at all: name the list's path.
+        if let Some(items) = items.filter(|_| succeeded && !runs.iter().any(RunStats::items_found)) {
+            led_nowhere.push(format!("--items {items}"));
+        }
         // Fields are read from the documents a crawl reaches: with a level that led nowhere,
         // that level is the mistake to name.
         self.fields_never_matched = if led_nowhere.is_empty() {

@@ -83,6 +83,8 @@ pub struct RunStats {
     pub ending: Ending,
     /// Per `-f` path, whether it gave a value other than null in any successful record.
     fields_matched: Vec<bool>,
+    /// With `--items`: whether any page's list was found (its fields are lists, even of nulls).
+    items_found: bool,
 }
 
 /// True for a field value other than null: a list of nulls (`stats[*].nope`) holds nothing.
@@ -142,12 +144,18 @@ impl RunStats {
             epoch_unix: unix_now(),
             ending: Ending::Completed,
             fields_matched: Vec::new(),
+            items_found: false,
         }
     }
 
     /// Which `-f` paths gave a value (not null) in at least one successful record, by position.
     pub fn fields_matched(&self) -> &[bool] {
         &self.fields_matched
+    }
+
+    /// Whether any page of items (`--items`) had a list at the items path.
+    pub fn items_found(&self) -> bool {
+        self.items_found
     }
 
     /// Counts one record.
@@ -161,6 +169,9 @@ impl RunStats {
             self.ok += 1;
             if self.fields_matched.len() < record.fields.len() {
                 self.fields_matched.resize(record.fields.len(), false);
+            }
+            if record.crawl.as_ref().is_some_and(|c| c.items) {
+                self.items_found |= record.fields.iter().any(serde_json::Value::is_array);
             }
             for (matched, value) in self.fields_matched.iter_mut().zip(&record.fields) {
                 *matched |= holds_something(value);

@@ -115,11 +115,15 @@ async fn z_sends_for_its_duration_at_the_rate_and_ends_as_completed() {
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let hits = server.total_hits();
-    // 2 s at 50/s is 100 starts, the first at once; a loaded machine starts a few late.
-    assert!((90..=105).contains(&hits), "{hits} requests");
+    // 2 s at 50/s is at most 100 starts after the first. A starved client misses some of its
+    // slots (the limiter does not make them up), so the floor only says the run went on past
+    // one pass of the 30 ids, for about the whole duration.
+    assert!((45..=101).contains(&hits), "{hits} requests");
     let report = read_json(&report);
     assert_eq!(report["runs"][0]["ended"], "completed");
-    assert!(report["passes"].as_f64().expect("passes") > 2.9);
+    assert!(report["passes"].as_f64().expect("passes") > 1.5);
+    let wall = report["runs"][0]["wall_s"].as_f64().expect("wall");
+    assert!((1.5..2.5).contains(&wall), "{wall} s");
 }
 
 #[tokio::test]

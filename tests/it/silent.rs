@@ -259,6 +259,31 @@ async fn a_field_or_follow_path_that_matches_nothing_is_named() {
         read_json(&report)["fields_never_matched"],
         serde_json::json!(["--follow results[*].ur"])
     );
+
+    // Pages whose list is not at --items give no record at all: the path is named.
+    let out = fetchbench(&[
+        "--url",
+        &format!("{base}/api/v2/pokemon?limit=20"),
+        "--next",
+        "next",
+        "--items",
+        "reslts",
+        "-m",
+        "concurrent",
+        "-f",
+        "name",
+        "--no-progress",
+        "--report",
+        report.to_str().expect("path"),
+    ])
+    .await;
+    assert!(records(&out).is_empty());
+    let message = stderr(&out);
+    assert!(message.contains("warning: --items reslts: matched nothing"), "{message}");
+    assert_eq!(
+        read_json(&report)["fields_never_matched"],
+        serde_json::json!(["--items reslts"])
+    );
 }
 
 #[tokio::test]
