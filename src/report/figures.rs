@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use super::stats::LatencySummary;
 use super::units::{bytes, ms};
-use super::RunReport;
+use super::{RunReport, WaitReport};
+use crate::record::WaitCause;
 
 /// One figure across the runs: its label and a cell per run, in the runs' order.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +119,22 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
             )
         }));
     }
+    for cause in WaitCause::ALL {
+        // Time held at a host before the send: a wait, apart from the latencies below.
+        let key = cause.as_str();
+        if !runs
+            .iter()
+            .any(|r| r.waits.as_ref().is_some_and(|w| w.contains_key(key)))
+        {
+            continue;
+        }
+        rows.push(row(wait_label(cause), &|r| {
+            r.waits
+                .as_ref()
+                .and_then(|w| w.get(key))
+                .map_or_else(|| "-".to_owned(), wait_cell)
+        }));
+    }
     if runs.iter().any(|r| r.cache.is_some()) {
         // Hits made no request: they are in the counts above, in no latency below.
         rows.push(row("cache", &|r| {
@@ -174,6 +191,29 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
         }),
     ]);
     rows
+}
+
+/// A wait row's label.
+fn wait_label(cause: WaitCause) -> &'static str {
+    match cause {
+        WaitCause::Pushback => "waited: pushback",
+        WaitCause::CrawlDelay => "waited: crawl-delay",
+        WaitCause::Throttle => "waited: throttle",
+        WaitCause::HostConcurrency => "waited: host-concurrency",
+        WaitCause::HostRate => "waited: host-rate",
+        WaitCause::Robots => "waited: robots",
+    }
+}
+
+/// `12× 3.210 s, p50 210.0 ms, p99 1100.0 ms`
+fn wait_cell(waits: &WaitReport) -> String {
+    format!(
+        "{}× {:.3} s, p50 {}, p99 {}",
+        waits.count,
+        waits.total_ms / 1000.0,
+        ms(waits.p50_ms),
+        ms(waits.p99_ms)
+    )
 }
 
 /// `200×148 404×2`, or `-` when empty.
@@ -237,6 +277,29 @@ mod tests {
         assert_eq!(cell("status").text, "200×150");
         assert_eq!(cell("error kinds").text, "-");
         assert!(rows.iter().all(|r| r.cells.iter().all(|c| !c.alarming)));
+    }
+
+    #[test]
+    fn a_row_per_cause_of_waiting_seen_in_any_run() {
+        let sequential = fixture::run(150, 1, |_| false);
+        let concurrent = fixture::run(150, 50, |_| false);
+        let mut report = fixture::report(&[&sequential, &concurrent]);
+        let waits = WaitReport {
+            count: 12,
+            total_ms: 3210.0,
+            p50_ms: 210.0,
+            p99_ms: 1100.0,
+        };
+        report.runs[1].waits = Some(BTreeMap::from([("pushback".to_owned(), waits)]));
+        let rows = rows(&report.runs);
+        let waited: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.label.starts_with("waited"))
+            .collect();
+        assert_eq!(waited.len(), 1);
+        assert_eq!(waited[0].label, "waited: pushback");
+        let cells: Vec<&str> = waited[0].cells.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(cells, ["-", "12× 3.210 s, p50 210.0 ms, p99 1100.0 ms"]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::cache::CacheReport;
 use self::run::RunParts;
-pub use self::run::{PhasesReport, RateReport, RunReport, SlowReport};
+pub use self::run::{PhasesReport, RateReport, RunReport, SlowReport, WaitReport};
 use self::stats::{RunMode, RunStats};
 use crate::plan::shard::Shard;
 

@@ -24,7 +24,8 @@ pub struct RunReport {
     pub concurrency: usize,
     /// The rate asked for, the rate achieved, and what limited it.
     pub rate: RateReport,
-    /// Mean number of requests in flight (sum of latencies over wall time).
+    /// Mean number of requests in flight (sum of latencies and waits at a host over wall time:
+    /// a waiting request holds its slot).
     pub mean_in_flight: f64,
     /// User plus system CPU seconds of the client during the run (null where not measurable).
     pub client_cpu_s: Option<f64>,
@@ -64,6 +65,12 @@ pub struct RunReport {
     pub latency_corrected_ms: Option<LatencySummary>,
     /// The five slowest requests: id, latency and decoded size.
     pub slowest: Vec<SlowReport>,
+    /// The time requests were held at their host before they were sent, per cause
+    /// (`pushback`, `crawl-delay`, `throttle`, `host-concurrency`, `host-rate`, `robots`; only
+    /// the causes seen): never part of the latency, which is timed from the send. Null when
+    /// nothing waited, and after a merge, which does not add them up.
+    #[serde(default)]
+    pub waits: Option<BTreeMap<String, WaitReport>>,
     /// Percentiles of each phase: opening a connection (null when every request reused one),
     /// time to the response headers, reading the body. Total latency stays the headline.
     pub phases_ms: PhasesReport,
@@ -147,6 +154,29 @@ pub struct PhasesReport {
     pub body: Option<LatencySummary>,
 }
 
+/// The waits of one cause in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WaitReport {
+    /// Requests held for this cause (each counts under the cause that held it longest).
+    pub count: u64,
+    /// Their waits added up, in milliseconds.
+    pub total_ms: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl WaitReport {
+    fn of(waits: &super::stats::Waits) -> Self {
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        Self {
+            count: waits.times.len(),
+            total_ms: waits.total.as_secs_f64() * 1000.0,
+            p50_ms: ms(waits.times.value_at_quantile(0.50)),
+            p99_ms: ms(waits.times.value_at_quantile(0.99)),
+        }
+    }
+}
+
 /// One of the slowest requests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlowReport {
@@ -204,7 +234,7 @@ impl RunReport {
             .iter()
             .map(|(class, h)| ((*class).to_owned(), h))
             .collect();
-        Self::from_parts(RunParts {
+        let mut report = Self::from_parts(RunParts {
             mode: stats.mode,
             ended: stats.ending,
             planned,
@@ -259,7 +289,15 @@ impl RunReport {
                 body: stats.phases.body.as_ref().map(LatencySummary::of),
             },
             per_second: stats.timeline.report(),
-        })
+        });
+        report.waits = (!stats.waits.is_empty()).then(|| {
+            stats
+                .waits
+                .iter()
+                .map(|(cause, waits)| (cause.as_str().to_owned(), WaitReport::of(waits)))
+                .collect()
+        });
+        report
     }
 
     /// The one place a [`RunReport`] is put together, for a run ([`RunReport::from_stats`]) and
@@ -350,6 +388,8 @@ impl RunReport {
                 .collect(),
             latency_corrected_ms: corrected.map(LatencySummary::of),
             slowest,
+            // A run's are set by `from_stats`; a merge has none to add.
+            waits: None,
             phases_ms,
             per_second: seconds,
             status,
