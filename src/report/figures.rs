@@ -172,14 +172,19 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
         rows.push(row("p50 from schedule", &|r| corrected(r, |l| l.p50)));
         rows.push(row("p99 from schedule", &|r| corrected(r, |l| l.p99)));
     }
+    // No request went out (every record a cache hit): no latency, rather than zeros.
+    let latency = |r: &RunReport, pick: fn(&LatencySummary) -> f64| match r.latency_ms.is_empty() {
+        true => "-".to_owned(),
+        false => ms(pick(&r.latency_ms)),
+    };
     rows.extend([
-        row("latency min", &|r| ms(r.latency_ms.min)),
-        row("latency mean", &|r| ms(r.latency_ms.mean)),
-        row("latency p50", &|r| ms(r.latency_ms.p50)),
-        row("latency p90", &|r| ms(r.latency_ms.p90)),
-        row("latency p99", &|r| ms(r.latency_ms.p99)),
-        row("latency p99.9", &|r| ms(r.latency_ms.p999)),
-        row("latency max", &|r| ms(r.latency_ms.max)),
+        row("latency min", &|r| latency(r, |l| l.min)),
+        row("latency mean", &|r| latency(r, |l| l.mean)),
+        row("latency p50", &|r| latency(r, |l| l.p50)),
+        row("latency p90", &|r| latency(r, |l| l.p90)),
+        row("latency p99", &|r| latency(r, |l| l.p99)),
+        row("latency p99.9", &|r| latency(r, |l| l.p999)),
+        row("latency max", &|r| latency(r, |l| l.max)),
         row("status", &|r| counts(&r.status)),
         row("http version", &|r| counts(&r.http_versions)),
         row("error kinds", &|r| counts(&r.error_kinds)),

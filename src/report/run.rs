@@ -57,6 +57,9 @@ pub struct RunReport {
     /// Wire megabytes (10^6) per second of wall time: compare with the link to see if the run
     /// was bandwidth-bound.
     pub wire_mb_per_s: f64,
+    /// Null when no request went out (every record a cache hit, say), not zeros.
+    #[serde(with = "empty_as_null")]
+    #[schemars(with = "Option<LatencySummary>")]
     pub latency_ms: LatencySummary,
     /// The same per outcome class (`2xx`, `3xx`, `4xx`, `5xx`, `error`; only the classes seen).
     pub latency_ms_by_class: BTreeMap<String, LatencySummary>,
@@ -127,6 +130,29 @@ pub struct RunReport {
     /// The same per outcome class, and from the schedule (for exact merges of those too).
     pub histogram_by_class: BTreeMap<String, String>,
     pub histogram_corrected: Option<String>,
+}
+
+/// A latency summary of nothing written as null, and read back from null, so that an all-hit
+/// run's latency reads as absent rather than as zeros (the field keeps its type for readers).
+mod empty_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::LatencySummary;
+
+    pub(super) fn serialize<S: Serializer>(
+        summary: &LatencySummary,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        Some(summary)
+            .filter(|s| !s.is_empty())
+            .serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<LatencySummary, D::Error> {
+        Ok(Option::<LatencySummary>::deserialize(deserializer)?.unwrap_or_default())
+    }
 }
 
 /// Drops the `default` schemars derives from `#[serde(default)]` (for fields only old reports lack).
@@ -386,7 +412,8 @@ impl RunReport {
                 .iter()
                 .map(|(class, h)| (class.clone(), LatencySummary::of(h)))
                 .collect(),
-            latency_corrected_ms: corrected.map(LatencySummary::of),
+            // Null, not zeros, when no request went out.
+            latency_corrected_ms: corrected.filter(|h| !h.is_empty()).map(LatencySummary::of),
             slowest,
             // A run's are set by `from_stats`; a merge has none to add.
             waits: None,

@@ -391,6 +391,14 @@ impl LatencySummary {
     }
 }
 
+impl LatencySummary {
+    /// Whether it summarises nothing (no request went out): a real latency is never 0, the
+    /// histogram counting from a microsecond.
+    pub fn is_empty(&self) -> bool {
+        self.max == 0.0
+    }
+}
+
 /// Latency percentiles of a run, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LatencySummary {

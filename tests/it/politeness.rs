@@ -220,9 +220,10 @@ async fn waiting_for_a_host_that_pushed_back_is_a_wait_not_latency() {
         "4",
         "--retries",
         "0",
-        // Short pauses keep the test short; each still holds every request to the host.
+        // Shorter pauses keep the test short; each still holds every request to the host
+        // for longer than the server takes.
         "--max-retry-wait",
-        "200ms",
+        "500ms",
         "-q",
         "--report",
         report.to_str().expect("UTF-8"),
@@ -235,9 +236,10 @@ async fn waiting_for_a_host_that_pushed_back_is_a_wait_not_latency() {
     let ok: Vec<_> = recs.iter().filter(|r| r["status"] == 200).collect();
     assert!(!ok.is_empty());
     for record in &ok {
-        // The server took 50 ms: the pauses before the send are not in it.
+        // The server took 50 ms: the pauses (500 ms each) before the send are not in it. The
+        // margin is for a loaded machine; the median below is held under 80 ms.
         let elapsed = record["elapsed_ms"].as_f64().expect("elapsed");
-        assert!((50.0..70.0).contains(&elapsed), "{record}");
+        assert!((50.0..350.0).contains(&elapsed), "{record}");
         assert!(phases_add_up(record), "{record}");
     }
     let waited: Vec<_> = recs

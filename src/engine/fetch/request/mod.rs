@@ -51,6 +51,9 @@ pub struct Fetcher {
     options: ClientOptions,
     /// Retries wait for the same limiter as first attempts.
     pacer: Arc<Pacer>,
+    /// With `--cache` and `--rate`: a request waits for the limiter itself, once the cache
+    /// said it must be sent, so a hit takes no place in the rate.
+    paces: bool,
     /// Once cancelled, no retry starts; the last attempt's outcome stands.
     cancel: CancellationToken,
     /// A crawl pages by the `Link` header: each page's is read.
@@ -115,6 +118,7 @@ impl Fetcher {
             robots: options.robots.then(Robots::default),
             robots_agent: product_token(&options.user_agent),
             cache: options.cache.as_ref().map(Cache::open).transpose()?,
+            paces: options.cache.is_some() && !pacer.is_unlimited(),
             options: options.clone(),
             pacer,
             cancel,
@@ -182,6 +186,12 @@ impl Fetcher {
         self.urls.url(id).ok()
     }
 
+    /// Whether its requests wait for the rate limiter themselves, after the cache (the
+    /// scheduler then starts them as if unlimited).
+    pub(crate) fn paces(&self) -> bool {
+        self.paces
+    }
+
     /// How often hosts pushed back, and the longest pause.
     pub(crate) fn pushback(&self) -> PushbackCounts {
         self.pushback.counts()
@@ -212,7 +222,12 @@ impl Fetcher {
     /// them; the waits at the host before that send are the record's `wait`. The body is not settled
     /// yet: the caller frees the request's slot first, so the next request starts while this
     /// one's fields are extracted (see `Settler::settle_here` and `Settler::settle_on_pool`).
-    pub(crate) async fn fetch(&self, work: &Work, epoch: Instant, scheduled: Duration) -> Fetched {
+    pub(crate) async fn fetch(
+        &self,
+        work: &Work,
+        epoch: Instant,
+        mut scheduled: Duration,
+    ) -> Fetched {
         let id = &work.id;
         let place = work.place.as_deref();
         let depth = place.map_or(0, |p| p.depth);
@@ -252,7 +267,14 @@ impl Fetcher {
             }
             _ => None,
         };
-        // The waits at the host count from here: the cache's lookup is the client's own work.
+        if pending.is_some() && self.paces {
+            // Not answered by the cache: now it takes its place in the rate.
+            if let Some(due) = self.pacer.admit().await {
+                scheduled = due;
+            }
+        }
+        // The waits at the host count from here: the cache's lookup is the client's own work,
+        // and the rate limiter's wait is the schedule's.
         let mut held = Held::from(match self.cache {
             Some(_) => Instant::now(),
             None => start,
