@@ -41,7 +41,7 @@ pub use job::{Job, JobBuilder, JobError};
 pub use plan::ids::{Id, RangeError};
 pub use plan::rate::RateError;
 pub use plan::template::TemplateError;
-pub use record::{CacheUse, ErrorKind, Failure, Lineage, Record, Timing};
+pub use record::{CacheUse, ErrorKind, Failure, Lineage, Record, Timing, Wait, WaitCause};
 pub use report::crawl::{CrawlReport, LevelReport};
 pub use report::stats::LatencySummary;
 pub use report::timeline::SecondReport;

@@ -90,6 +90,54 @@ impl CacheUse {
     }
 }
 
+/// What held a request at its host before it was sent: a wait, not latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaitCause {
+    /// A host that pushed back (a 429, a 503, a spent rate limit): its pause, then its AIMD limit.
+    Pushback,
+    /// robots.txt's `Crawl-delay` between two starts to an origin.
+    CrawlDelay,
+    /// `--auto-throttle`'s delay between two starts to a host.
+    Throttle,
+    /// `--host-concurrency`: every place at the host was taken.
+    HostConcurrency,
+    /// `--host-rate`: the host's rate limit.
+    HostRate,
+    /// The origin's robots.txt being fetched (`--robots`), before its first request.
+    Robots,
+}
+
+impl WaitCause {
+    /// Every cause, in the order reports list them.
+    pub const ALL: [WaitCause; 6] = [
+        WaitCause::Pushback,
+        WaitCause::CrawlDelay,
+        WaitCause::Throttle,
+        WaitCause::HostConcurrency,
+        WaitCause::HostRate,
+        WaitCause::Robots,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitCause::Pushback => "pushback",
+            WaitCause::CrawlDelay => "crawl-delay",
+            WaitCause::Throttle => "throttle",
+            WaitCause::HostConcurrency => "host-concurrency",
+            WaitCause::HostRate => "host-rate",
+            WaitCause::Robots => "robots",
+        }
+    }
+}
+
+/// A request's wait before its send: how long, and the cause that held it longest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait {
+    pub time: Duration,
+    pub cause: WaitCause,
+}
+
 /// A failed request: its kind for counting and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -105,7 +153,9 @@ pub struct Timing {
     pub dns_ms: Option<f64>,
     /// Opening a new connection after the lookup (TCP and, for https, TLS); null on a reused one.
     pub connect_ms: Option<f64>,
-    /// From sending to the response headers (including any redirects and the connect).
+    /// From the connection being ready (after the lookup and the connect) to the response
+    /// headers; with redirects, the earlier hops' round trips too (their lookups and connects
+    /// are in `dns_ms` and `connect_ms`).
     pub ttfb_ms: Option<f64>,
     /// Reading the body.
     pub body_ms: Option<f64>,
@@ -124,13 +174,18 @@ pub struct Record {
     pub http_version: Option<&'static str>,
     /// Where the last attempt's time went.
     pub timing: Timing,
-    /// From the moment the request was allowed to start (after the rate limiter) to the end of the body.
+    /// From the first send to the end of the last body: the phases of the last attempt, plus,
+    /// when it was retried, the earlier attempts and the waits before each retry. Zero when no
+    /// request was sent (a cache hit, a robots.txt refusal).
     pub elapsed: Duration,
     /// When the request was due, from the start of the run: on the rate's schedule (k/R, as GCRA
     /// admits it) with `--rate`, else when the scheduler took the id.
     pub scheduled: Duration,
-    /// When the request started, from the start of the run.
+    /// When the request was sent (its first attempt), from the start of the run; when none was,
+    /// when that was decided.
     pub started: Duration,
+    /// The time it was held at its host before that send, and why; None when nothing held it.
+    pub wait: Option<Wait>,
     /// Body bytes of the last attempt, decoded (what the JSON was parsed from).
     pub bytes: u64,
     /// Body bytes of the last attempt as they came over the wire (compressed, if it was).
@@ -294,6 +349,11 @@ impl RecordJson<'_> {
             entry!(out, "cache", cache.as_str());
         }
         entry!(out, "scheduled_s", &r.scheduled.as_secs_f64());
+        let (waited, cause) = r
+            .wait
+            .map_or((0.0, None), |w| (duration_ms(w.time), Some(w.cause)));
+        entry!(out, "waited_ms", &waited);
+        entry!(out, "wait_cause", &cause.map(WaitCause::as_str));
         entry!(out, "started_s", &r.started.as_secs_f64());
         entry!(out, "finished_s", &r.finished().as_secs_f64());
         out.write_all(b",\"timing\":{\"dns_ms\":")?;
@@ -348,6 +408,7 @@ mod tests {
             elapsed: Duration::from_micros(41_501),
             scheduled: Duration::from_millis(2),
             started: Duration::from_millis(3),
+            wait: None,
             bytes: 229_401,
             wire_bytes: 6_441,
             attempts: 2,
@@ -375,7 +436,7 @@ mod tests {
             json!({
                 "id": 25, "url": "http://h/p?q=\"é\"", "status": 200, "http_version": "HTTP/1.1",
                 "elapsed_ms": 41.501, "bytes": 229_401, "wire_bytes": 6_441, "attempts": 2,
-                "scheduled_s": 0.002, "started_s": 0.003, "finished_s": 0.044501,
+                "scheduled_s": 0.002, "waited_ms": 0.0, "wait_cause": null, "started_s": 0.003, "finished_s": 0.044501,
                 "timing": {"dns_ms": null, "connect_ms": 0.25, "ttfb_ms": 41.5, "body_ms": 0.001},
                 "error": null,
                 "fields": {"name": "pikachu", "stats[*].base_stat": [35, 55]}
@@ -391,6 +452,8 @@ mod tests {
             "\"wire_bytes\"",
             "\"attempts\"",
             "\"scheduled_s\"",
+            "\"waited_ms\"",
+            "\"wait_cause\"",
             "\"started_s\"",
             "\"finished_s\"",
             "\"timing\"",
@@ -411,6 +474,22 @@ mod tests {
             ..off
         };
         assert!(line(&hit, &[]).contains(r#""attempts":0,"cache":"hit","scheduled_s""#));
+    }
+
+    #[test]
+    fn a_wait_is_written_with_its_cause_between_the_schedule_and_the_send() {
+        let held = Record {
+            wait: Some(Wait {
+                time: Duration::from_micros(1_500_250),
+                cause: WaitCause::CrawlDelay,
+            }),
+            ..record(Id::Num(1), None, Vec::new())
+        };
+        let text = line(&held, &[]);
+        assert!(
+            text.contains(r#""scheduled_s":0.002,"waited_ms":1500.25,"wait_cause":"crawl-delay","started_s":0.003"#),
+            "{text}"
+        );
     }
 
     #[test]

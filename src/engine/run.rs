@@ -63,8 +63,9 @@ pub struct Run<I: Iterator<Item = Id>> {
     /// register and unregister a waiter each time.
     cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
     grace: Duration,
-    /// The rate's interval and burst, for the open-loop schedule.
-    schedule: Option<(Duration, u64)>,
+    /// The requests wait for the rate limiter themselves, after the cache (see `Fetcher::paces`):
+    /// the scheduler starts them as if unlimited.
+    self_paced: bool,
     deadline: Option<Deadline>,
     max_errors: Option<u64>,
     /// Process CPU time when the run started, to report the client's own cost.
@@ -106,6 +107,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             frontier.hold_seeds();
         }
         Ok(Self {
+            self_paced: fetcher.paces(),
             pool: Pool::new(Arc::clone(&fetcher), concurrency),
             fetcher,
             pacer,
@@ -131,7 +133,6 @@ impl<I: Iterator<Item = Id>> Run<I> {
             cancelled: Box::pin(cancel.clone().cancelled_owned()),
             cancel,
             grace: job.grace,
-            schedule: job.rate.map(|r| (r.interval(), u64::from(job.burst.get()))),
             deadline: job.deadline.map(|d| Deadline::now() + d),
             max_errors: job.max_errors,
             cpu_at_start: process_cpu_time(),
@@ -150,7 +151,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 return Some(self.hand_out(record));
             }
             self.notice_cancel();
-            if self.pacer.is_unlimited() {
+            if self.pacer.is_unlimited() || self.self_paced {
                 // Nothing to wait for before a start: every free worker gets its id now.
                 while self.ending.is_none() && self.can_start() {
                     let Some(work) = self.frontier.pop() else {
@@ -194,7 +195,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 () = sleep_until(self.abort_at), if grace_running => self.abort_requests(),
                 // A free worker first, then the rate limiter's go-ahead (cancel-safe: a dropped
                 // wait takes no permit).
-                () = self.pacer.ready(), if can_start => {
+                () = go(&self.pacer, self.self_paced), if can_start => {
                     if let Some(work) = self.frontier.pop() {
                         self.dispatch(work);
                     }
@@ -227,7 +228,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
                         let _ = self.pool.book(event);
                     }
                 }
-                () = self.pacer.ready(), if next.is_some() && self.pool.has_free_worker() => {
+                () = go(&self.pacer, self.self_paced), if next.is_some() && self.pool.has_free_worker() => {
                     if let Some(work) = next.take() {
                         let _ = self.pool.send(self.job(work, Duration::ZERO));
                         next = warming.next();
@@ -236,6 +237,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             }
         }
         self.frontier.hand_back(first);
+        self.pacer.restart_schedule();
         self.epoch = Instant::now();
         self.connections_before = self.connections.opened();
         self.proxied_before = self.fetcher.proxy_use().requests;
@@ -381,13 +383,11 @@ impl<I: Iterator<Item = Id>> Run<I> {
 
     /// When request number `seq` was due: on the rate's open-loop schedule, the k-th at k/R with
     /// the first `burst` at once (as GCRA admits them), whether or not a slot was free then;
-    /// without a rate, now (closed loop: coordinated omission applies).
+    /// without a rate, now (closed loop: coordinated omission applies). A self-paced request
+    /// finds its place on the schedule when it is admitted (`Pacer::admit`): now, until then.
     fn scheduled_start(&self, seq: u64) -> Duration {
-        match self.schedule {
-            Some((interval, burst)) => {
-                let k = u32::try_from(seq.saturating_sub(burst - 1)).unwrap_or(u32::MAX);
-                interval.saturating_mul(k)
-            }
+        match self.pacer.due(seq).filter(|_| !self.self_paced) {
+            Some(due) => due,
             None => self.epoch.elapsed(),
         }
     }
@@ -528,6 +528,13 @@ fn process_cpu_time() -> Option<Duration> {
             + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
     };
     Some(time(usage.ru_utime) + time(usage.ru_stime))
+}
+
+/// The rate limiter's go-ahead for a start, unless the requests wait for it themselves.
+async fn go(pacer: &Pacer, self_paced: bool) {
+    if !self_paced {
+        pacer.ready().await;
+    }
 }
 
 async fn sleep_until(deadline: Option<Deadline>) {

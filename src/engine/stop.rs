@@ -128,6 +128,7 @@ mod tests {
             elapsed: Default::default(),
             scheduled: Default::default(),
             started: Default::default(),
+            wait: None,
             bytes: 0,
             wire_bytes: 0,
             attempts: 1,

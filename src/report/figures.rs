@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::crawl::CrawlReport;
 use super::stats::LatencySummary;
 use super::units::{bytes, ms};
-use super::RunReport;
+use super::{RunReport, WaitReport};
+use crate::record::WaitCause;
 
 /// One figure across the runs: its label and a cell per run, in the runs' order.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +122,22 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
             )
         }));
     }
+    for cause in WaitCause::ALL {
+        // Time held at a host before the send: a wait, apart from the latencies below.
+        let key = cause.as_str();
+        if !runs
+            .iter()
+            .any(|r| r.waits.as_ref().is_some_and(|w| w.contains_key(key)))
+        {
+            continue;
+        }
+        rows.push(row(wait_label(cause), &|r| {
+            r.waits
+                .as_ref()
+                .and_then(|w| w.get(key))
+                .map_or_else(|| "-".to_owned(), wait_cell)
+        }));
+    }
     if runs.iter().any(|r| r.cache.is_some()) {
         // Hits made no request: they are in the counts above, in no latency below.
         rows.push(row("cache", &|r| {
@@ -151,14 +168,19 @@ pub fn rows(runs: &[RunReport]) -> Vec<Row> {
         rows.push(row("p50 from schedule", &|r| corrected(r, |l| l.p50)));
         rows.push(row("p99 from schedule", &|r| corrected(r, |l| l.p99)));
     }
+    // No request went out (every record a cache hit): no latency, rather than zeros.
+    let latency = |r: &RunReport, pick: fn(&LatencySummary) -> f64| match r.latency_ms.is_empty() {
+        true => "-".to_owned(),
+        false => ms(pick(&r.latency_ms)),
+    };
     rows.extend([
-        row("latency min", &|r| ms(r.latency_ms.min)),
-        row("latency mean", &|r| ms(r.latency_ms.mean)),
-        row("latency p50", &|r| ms(r.latency_ms.p50)),
-        row("latency p90", &|r| ms(r.latency_ms.p90)),
-        row("latency p99", &|r| ms(r.latency_ms.p99)),
-        row("latency p99.9", &|r| ms(r.latency_ms.p999)),
-        row("latency max", &|r| ms(r.latency_ms.max)),
+        row("latency min", &|r| latency(r, |l| l.min)),
+        row("latency mean", &|r| latency(r, |l| l.mean)),
+        row("latency p50", &|r| latency(r, |l| l.p50)),
+        row("latency p90", &|r| latency(r, |l| l.p90)),
+        row("latency p99", &|r| latency(r, |l| l.p99)),
+        row("latency p99.9", &|r| latency(r, |l| l.p999)),
+        row("latency max", &|r| latency(r, |l| l.max)),
         row("status", &|r| counts(&r.status)),
         row("http version", &|r| counts(&r.http_versions)),
         row("error kinds", &|r| counts(&r.error_kinds)),
@@ -239,6 +261,29 @@ fn crawl_rows(runs: &[RunReport]) -> Vec<Row> {
     rows
 }
 
+/// A wait row's label.
+fn wait_label(cause: WaitCause) -> &'static str {
+    match cause {
+        WaitCause::Pushback => "waited: pushback",
+        WaitCause::CrawlDelay => "waited: crawl-delay",
+        WaitCause::Throttle => "waited: throttle",
+        WaitCause::HostConcurrency => "waited: host-concurrency",
+        WaitCause::HostRate => "waited: host-rate",
+        WaitCause::Robots => "waited: robots",
+    }
+}
+
+/// `12× 3.210 s, p50 210.0 ms, p99 1100.0 ms`
+fn wait_cell(waits: &WaitReport) -> String {
+    format!(
+        "{}× {:.3} s, p50 {}, p99 {}",
+        waits.count,
+        waits.total_ms / 1000.0,
+        ms(waits.p50_ms),
+        ms(waits.p99_ms)
+    )
+}
+
 /// `200×148 404×2`, or `-` when empty.
 fn counts(map: &BTreeMap<String, u64>) -> String {
     if map.is_empty() {
@@ -300,6 +345,29 @@ mod tests {
         assert_eq!(cell("status").text, "200×150");
         assert_eq!(cell("error kinds").text, "-");
         assert!(rows.iter().all(|r| r.cells.iter().all(|c| !c.alarming)));
+    }
+
+    #[test]
+    fn a_row_per_cause_of_waiting_seen_in_any_run() {
+        let sequential = fixture::run(150, 1, |_| false);
+        let concurrent = fixture::run(150, 50, |_| false);
+        let mut report = fixture::report(&[&sequential, &concurrent]);
+        let waits = WaitReport {
+            count: 12,
+            total_ms: 3210.0,
+            p50_ms: 210.0,
+            p99_ms: 1100.0,
+        };
+        report.runs[1].waits = Some(BTreeMap::from([("pushback".to_owned(), waits)]));
+        let rows = rows(&report.runs);
+        let waited: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.label.starts_with("waited"))
+            .collect();
+        assert_eq!(waited.len(), 1);
+        assert_eq!(waited[0].label, "waited: pushback");
+        let cells: Vec<&str> = waited[0].cells.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(cells, ["-", "12× 3.210 s, p50 210.0 ms, p99 1100.0 ms"]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::cache::CacheReport;
 use self::run::RunParts;
-pub use self::run::{PhasesReport, RateReport, RunReport, SlowReport};
+pub use self::run::{PhasesReport, RateReport, RunReport, SlowReport, WaitReport};
 use self::stats::{RunMode, RunStats};
 use crate::extract::FieldPath;
 use crate::plan::shard::Shard;
@@ -169,7 +169,8 @@ impl Report {
             .map(|(_, path)| format!("--follow {path}"))
             .collect();
         // A page of items whose list is missing gives no record at all: name the list's path.
-        if let Some(items) = items.filter(|_| succeeded && !runs.iter().any(RunStats::items_found)) {
+        if let Some(items) = items.filter(|_| succeeded && !runs.iter().any(RunStats::items_found))
+        {
             led_nowhere.push(format!("--items {items}"));
         }
         // Fields are read from the documents a crawl reaches: with a level that led nowhere,

@@ -24,7 +24,8 @@ pub struct RunReport {
     pub concurrency: usize,
     /// The rate asked for, the rate achieved, and what limited it.
     pub rate: RateReport,
-    /// Mean number of requests in flight (sum of latencies over wall time).
+    /// Mean number of requests in flight (sum of latencies and waits at a host over wall time:
+    /// a waiting request holds its slot).
     pub mean_in_flight: f64,
     /// User plus system CPU seconds of the client during the run (null where not measurable).
     pub client_cpu_s: Option<f64>,
@@ -56,6 +57,9 @@ pub struct RunReport {
     /// Wire megabytes (10^6) per second of wall time: compare with the link to see if the run
     /// was bandwidth-bound.
     pub wire_mb_per_s: f64,
+    /// Null when no request went out (every record a cache hit, say), not zeros.
+    #[serde(with = "empty_as_null")]
+    #[schemars(with = "Option<LatencySummary>")]
     pub latency_ms: LatencySummary,
     /// The same per outcome class (`2xx`, `3xx`, `4xx`, `5xx`, `error`; only the classes seen).
     pub latency_ms_by_class: BTreeMap<String, LatencySummary>,
@@ -64,6 +68,12 @@ pub struct RunReport {
     pub latency_corrected_ms: Option<LatencySummary>,
     /// The five slowest successful requests: id, latency and decoded size.
     pub slowest: Vec<SlowReport>,
+    /// The time requests were held at their host before they were sent, per cause
+    /// (`pushback`, `crawl-delay`, `throttle`, `host-concurrency`, `host-rate`, `robots`; only
+    /// the causes seen): never part of the latency, which is timed from the send. Null when
+    /// nothing waited, and after a merge, which does not add them up.
+    #[serde(default)]
+    pub waits: Option<BTreeMap<String, WaitReport>>,
     /// Percentiles of each phase: opening a connection (null when every request reused one),
     /// time to the response headers, reading the body. Total latency stays the headline.
     pub phases_ms: PhasesReport,
@@ -122,6 +132,29 @@ pub struct RunReport {
     pub histogram_corrected: Option<String>,
 }
 
+/// A latency summary of nothing written as null, and read back from null, so that an all-hit
+/// run's latency reads as absent rather than as zeros (the field keeps its type for readers).
+mod empty_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::LatencySummary;
+
+    pub(super) fn serialize<S: Serializer>(
+        summary: &LatencySummary,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        Some(summary)
+            .filter(|s| !s.is_empty())
+            .serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<LatencySummary, D::Error> {
+        Ok(Option::<LatencySummary>::deserialize(deserializer)?.unwrap_or_default())
+    }
+}
+
 /// Drops the `default` schemars derives from `#[serde(default)]` (for fields only old reports lack).
 fn without_default(schema: &mut schemars::Schema) {
     schema.remove("default");
@@ -146,6 +179,29 @@ pub struct PhasesReport {
     pub connect: Option<LatencySummary>,
     pub ttfb: Option<LatencySummary>,
     pub body: Option<LatencySummary>,
+}
+
+/// The waits of one cause in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WaitReport {
+    /// Requests held for this cause (each counts under the cause that held it longest).
+    pub count: u64,
+    /// Their waits added up, in milliseconds.
+    pub total_ms: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl WaitReport {
+    fn of(waits: &super::stats::Waits) -> Self {
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        Self {
+            count: waits.times.len(),
+            total_ms: waits.total.as_secs_f64() * 1000.0,
+            p50_ms: ms(waits.times.value_at_quantile(0.50)),
+            p99_ms: ms(waits.times.value_at_quantile(0.99)),
+        }
+    }
 }
 
 /// One of the slowest requests.
@@ -209,7 +265,7 @@ impl RunReport {
             .iter()
             .map(|(class, h)| ((*class).to_owned(), h))
             .collect();
-        Self::from_parts(RunParts {
+        let mut report = Self::from_parts(RunParts {
             mode: stats.mode,
             ended: stats.ending,
             planned,
@@ -264,7 +320,15 @@ impl RunReport {
                 body: stats.phases.body.as_ref().map(LatencySummary::of),
             },
             per_second: stats.timeline.report(),
-        })
+        });
+        report.waits = (!stats.waits.is_empty()).then(|| {
+            stats
+                .waits
+                .iter()
+                .map(|(cause, waits)| (cause.as_str().to_owned(), WaitReport::of(waits)))
+                .collect()
+        });
+        report
     }
 
     /// The one place a [`RunReport`] is put together, for a run ([`RunReport::from_stats`]) and
@@ -354,8 +418,11 @@ impl RunReport {
                 .iter()
                 .map(|(class, h)| (class.clone(), LatencySummary::of(h)))
                 .collect(),
-            latency_corrected_ms: corrected.map(LatencySummary::of),
+            // Null, not zeros, when no request went out.
+            latency_corrected_ms: corrected.filter(|h| !h.is_empty()).map(LatencySummary::of),
             slowest,
+            // A run's are set by `from_stats`; a merge has none to add.
+            waits: None,
             phases_ms,
             per_second: seconds,
             status,

@@ -22,7 +22,7 @@ use super::timeline::Timeline;
 use super::waterfall::Waterfall;
 use crate::plan::ids::Id;
 use crate::plan::rate::Rate;
-use crate::record::{ErrorKind, Record};
+use crate::record::{ErrorKind, Record, WaitCause};
 
 /// Highest latency the histogram tracks exactly: one hour, in microseconds; longer ones saturate.
 const MAX_TRACKED_MICROS: u64 = 3_600_000_000;
@@ -45,8 +45,11 @@ pub struct RunStats {
     by_class: BTreeMap<&'static str, Histogram<u64>>,
     /// Latencies from each request's scheduled start (open-loop, with a rate): what queueing costs.
     corrected: Option<Histogram<u64>>,
-    /// Sum of request latencies: over the wall time, the mean number of requests in flight.
+    /// Sum of request latencies and waits at a host (a waiting request holds its slot): over
+    /// the wall time, the mean number of requests in flight.
     busy: Duration,
+    /// The waits before a send, per cause: never in the latencies.
+    pub waits: BTreeMap<WaitCause, Waits>,
     /// The slowest successful requests, slowest first.
     slowest: Vec<Slow>,
     /// User plus system CPU time of the process during the run.
@@ -123,6 +126,7 @@ impl RunStats {
             by_class: BTreeMap::new(),
             corrected: rate.map(|_| empty_histogram()),
             busy: Duration::ZERO,
+            waits: BTreeMap::new(),
             slowest: Vec::with_capacity(SLOWEST + 1),
             client_cpu: None,
             connections_opened: 0,
@@ -194,11 +198,20 @@ impl RunStats {
             None => record.started,
         });
         self.last_finish = self.last_finish.max(record.finished());
-        if !record.went_out() {
-            // A cache hit (or an only-cached miss) made no request: its microseconds of disk
-            // would pull every latency figure toward zero and say nothing of the server. It
-            // counts as a record above; the latencies, phases, seconds and waterfall are the
-            // network's.
+        if let Some(wait) = record.wait {
+            self.busy += wait.time;
+            let waits = self.waits.entry(wait.cause).or_insert_with(|| Waits {
+                times: empty_histogram(),
+                total: Duration::ZERO,
+            });
+            waits.times.saturating_record(as_micros(wait.time));
+            waits.total += wait.time;
+        }
+        if !record.went_out() || record.attempts == 0 {
+            // A cache hit (or an only-cached miss, or a robots.txt refusal) made no request: its
+            // microseconds of disk would pull every latency figure toward zero and say nothing
+            // of the server. It counts as a record above; the latencies, phases, seconds and
+            // waterfall are the network's.
             return;
         }
         let micros = as_micros(record.elapsed);
@@ -324,6 +337,13 @@ impl RunStats {
     }
 }
 
+/// The waits of one cause: their lengths (microseconds) and their sum.
+#[derive(Debug, Clone)]
+pub struct Waits {
+    pub times: Histogram<u64>,
+    pub total: Duration,
+}
+
 /// Histograms of request phases (None until a request had the phase).
 #[derive(Debug, Clone, Default)]
 pub struct Phases {
@@ -405,6 +425,14 @@ impl LatencySummary {
             p999: ms(h.value_at_quantile(0.999)),
             max: ms(h.max()),
         }
+    }
+}
+
+impl LatencySummary {
+    /// Whether it summarises nothing (no request went out): a real latency is never 0, the
+    /// histogram counting from a microsecond.
+    pub fn is_empty(&self) -> bool {
+        self.max == 0.0
     }
 }
 

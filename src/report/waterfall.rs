@@ -135,6 +135,7 @@ mod tests {
             elapsed: Duration::from_millis(10),
             scheduled: Duration::from_millis(n),
             started: Duration::from_millis(n),
+            wait: None,
             bytes: 0,
             wire_bytes: 0,
             attempts: 1,

@@ -47,6 +47,21 @@ async fn limited(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Respon
         .into_response()
 }
 
+/// Every other request (by arrival) gets a 429 without `Retry-After`; every answer takes 50 ms.
+async fn alternate(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
+    let n = books.seen.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    if n % 2 == 1 {
+        books.too_many.fetch_add(1, Ordering::SeqCst);
+        return (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        format!(r#"{{"id":{id}}}"#),
+    )
+        .into_response()
+}
+
 /// Answers 200 with `RateLimit-Remaining: 0, RateLimit-Reset: 1` on the first request.
 async fn quota(State(books): State<Arc<Books>>) -> Response {
     books.arrivals.lock().expect("books").push(Instant::now());
@@ -118,6 +133,7 @@ async fn start(books: Arc<Books>) -> (String, tokio::task::JoinHandle<()>) {
     let app = Router::new()
         .route("/limited/{id}", get(limited))
         .route("/quota/{id}", get(quota))
+        .route("/alternate/{id}", get(alternate))
         .route("/robots.txt", get(robots))
         .route("/real/robots.txt", get(robots))
         .route("/item/{id}", get(item))
@@ -173,6 +189,94 @@ async fn a_429_pauses_every_request_to_the_host_until_its_retry_after() {
     assert!(run["longest_pause_ms"]
         .as_f64()
         .is_some_and(|ms| ms >= 1999.0));
+}
+
+/// The phases of a record sent once: lookup, connect, headers and body add up to its elapsed_ms.
+fn phases_add_up(record: &serde_json::Value) -> bool {
+    let timing = &record["timing"];
+    let sum: f64 = ["dns_ms", "connect_ms", "ttfb_ms", "body_ms"]
+        .iter()
+        .filter_map(|phase| timing[phase].as_f64())
+        .sum();
+    record["elapsed_ms"]
+        .as_f64()
+        .is_some_and(|elapsed| (elapsed - sum).abs() < 0.01)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_host_that_pushed_back_is_a_wait_not_latency() {
+    let books = Arc::new(Books::default());
+    let (base, server) = start(Arc::clone(&books)).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let out = fetchbench(&[
+        "--url",
+        &format!("{base}/alternate/{{}}"),
+        "--range",
+        "1..11",
+        "-m",
+        "concurrent",
+        "-c",
+        "4",
+        "--retries",
+        "0",
+        // Shorter pauses keep the test short; each still holds every request to the host
+        // for longer than the server takes.
+        "--max-retry-wait",
+        "500ms",
+        "-q",
+        "--report",
+        report.to_str().expect("UTF-8"),
+    ])
+    .await;
+    server.abort();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let recs = records(&out);
+    assert!(books.too_many.load(Ordering::SeqCst) >= 1);
+    let ok: Vec<_> = recs.iter().filter(|r| r["status"] == 200).collect();
+    assert!(!ok.is_empty());
+    for record in &ok {
+        // The server took 50 ms: the pauses (500 ms each) before the send are not in it. The
+        // margin is for a loaded machine; the median below is held under 80 ms.
+        let elapsed = record["elapsed_ms"].as_f64().expect("elapsed");
+        assert!((50.0..350.0).contains(&elapsed), "{record}");
+        assert!(phases_add_up(record), "{record}");
+    }
+    let waited: Vec<_> = recs
+        .iter()
+        .filter(|r| r["wait_cause"] == "pushback")
+        .collect();
+    assert!(!waited.is_empty(), "no record waited for the push-back");
+    for record in &waited {
+        // Sent after its wait: the schedule (when a slot took it), the wait, then the send.
+        let (scheduled, started) = (&record["scheduled_s"], &record["started_s"]);
+        let wait_s = record["waited_ms"].as_f64().expect("waited") / 1000.0;
+        assert!(wait_s > 0.0, "{record}");
+        assert!(
+            started.as_f64().unwrap() - scheduled.as_f64().unwrap() >= wait_s - 0.001,
+            "{record}"
+        );
+    }
+    let run = &read_json(&report)["runs"][0];
+    let p50 = run["latency_ms_by_class"]["2xx"]["p50"]
+        .as_f64()
+        .expect("2xx p50");
+    assert!(p50 < 80.0, "2xx p50 {p50} ms: {run}");
+    let pushback = &run["waits"]["pushback"];
+    assert_eq!(
+        pushback["count"].as_u64(),
+        Some(waited.len() as u64),
+        "{run}"
+    );
+    let total: f64 = waited.iter().filter_map(|r| r["waited_ms"].as_f64()).sum();
+    assert!(
+        (pushback["total_ms"].as_f64().expect("total") - total).abs() < 1.0,
+        "{run}"
+    );
+    assert!(
+        pushback["p99_ms"].as_f64() >= pushback["p50_ms"].as_f64(),
+        "{run}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,6 +347,71 @@ async fn robots_txt_keeps_disallowed_urls_unrequested_and_spaces_the_starts() {
             pair[1].duration_since(pair[0])
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crawl_delay_is_waited_before_the_send_and_counted_as_a_wait() {
+    let books = Arc::new(Books::default());
+    let (base, server) = start(Arc::clone(&books)).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let out = fetchbench(&[
+        "--url",
+        &format!("{base}/item/{{}}"),
+        "-r",
+        "1..=5",
+        "-m",
+        "concurrent",
+        "-c",
+        "8",
+        "--robots",
+        "-q",
+        "--report",
+        report.to_str().expect("UTF-8"),
+    ])
+    .await;
+    server.abort();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 5);
+    let mut starts: Vec<f64> = recs
+        .iter()
+        .filter_map(|r| r["started_s"].as_f64())
+        .collect();
+    starts.sort_by(f64::total_cmp);
+    for pair in starts.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= 0.45,
+            "sent {:?} s apart",
+            pair[1] - pair[0]
+        );
+    }
+    for record in &recs {
+        // The server answers at once: the delay is not in the latency.
+        assert!(
+            record["elapsed_ms"].as_f64().is_some_and(|ms| ms < 250.0),
+            "{record}"
+        );
+    }
+    let delayed = recs
+        .iter()
+        .filter(|r| r["wait_cause"] == "crawl-delay")
+        .count();
+    assert_eq!(delayed, 4, "all but the first waited for the Crawl-delay");
+    let run = &read_json(&report)["runs"][0];
+    let waits = &run["waits"]["crawl-delay"];
+    assert_eq!(waits["count"].as_u64(), Some(4), "{run}");
+    // 0.5, 1, 1.5 and 2 s after the first.
+    assert!(
+        waits["total_ms"].as_f64().is_some_and(|ms| ms >= 4500.0),
+        "{run}"
+    );
+    assert!(
+        run["latency_ms"]["max"]
+            .as_f64()
+            .is_some_and(|ms| ms < 250.0),
+        "{run}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -279,7 +279,10 @@ async fn a_field_or_follow_path_that_matches_nothing_is_named() {
     .await;
     assert!(records(&out).is_empty());
     let message = stderr(&out);
-    assert!(message.contains("warning: --items reslts: matched nothing"), "{message}");
+    assert!(
+        message.contains("warning: --items reslts: matched nothing"),
+        "{message}"
+    );
     assert_eq!(
         read_json(&report)["fields_never_matched"],
         serde_json::json!(["--items reslts"])

@@ -34,13 +34,23 @@ impl HostLimits {
         }
     }
 
-    /// Waits for `host`'s rate and for a free slot at it.
-    pub(crate) async fn admit(&self, host: &str) -> HostSlot {
-        if let Some(rate) = &self.rate {
-            rate.until_key_ready(&host.to_owned()).await;
+    /// Waits for `host`'s rate; whether it had to wait.
+    pub(crate) async fn pace(&self, host: &str) -> bool {
+        let Some(rate) = &self.rate else {
+            return false;
+        };
+        let host = host.to_owned();
+        if rate.check_key(&host).is_ok() {
+            return false;
         }
+        rate.until_key_ready(&host).await;
+        true
+    }
+
+    /// Waits for a free slot at `host`; the slot, and whether it had to wait.
+    pub(crate) async fn slot(&self, host: &str) -> (HostSlot, bool) {
         let Some(limit) = self.concurrency else {
-            return HostSlot { _permit: None };
+            return (HostSlot { _permit: None }, false);
         };
         let semaphore = match self.slots.lock() {
             Ok(mut slots) => Arc::clone(
@@ -48,11 +58,20 @@ impl HostLimits {
                     .entry(host.to_owned())
                     .or_insert_with(|| Arc::new(Semaphore::new(limit))),
             ),
-            Err(_) => return HostSlot { _permit: None },
+            Err(_) => return (HostSlot { _permit: None }, false),
         };
-        HostSlot {
-            _permit: semaphore.acquire_owned().await.ok(),
+        if let Ok(permit) = Arc::clone(&semaphore).try_acquire_owned() {
+            return (
+                HostSlot {
+                    _permit: Some(permit),
+                },
+                false,
+            );
         }
+        let slot = HostSlot {
+            _permit: semaphore.acquire_owned().await.ok(),
+        };
+        (slot, true)
     }
 
     /// Whether any per-host limit is set.

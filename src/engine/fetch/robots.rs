@@ -72,19 +72,26 @@ impl Rules {
         (!robot.allowed(url)).then(|| format!("robots.txt: {}", self.source))
     }
 
-    /// Waits for the origin's `Crawl-delay` since the last start, and books this start.
-    pub(crate) async fn space(&self) {
-        let Some(delay) = self.delay else { return };
-        let start = {
+    /// Waits for the origin's `Crawl-delay` since the last start, and books this start;
+    /// whether it had to wait.
+    pub(crate) async fn space(&self) -> bool {
+        let Some(delay) = self.delay else {
+            return false;
+        };
+        let (start, now) = {
             let Ok(mut next) = self.next_start.lock() else {
-                return;
+                return false;
             };
             let now = Instant::now();
             let start = next.map_or(now, |n| n.max(now));
             *next = Some(start + delay);
-            start
+            (start, now)
         };
+        if start <= now {
+            return false;
+        }
         tokio::time::sleep_until(start.into()).await;
+        true
     }
 }
 

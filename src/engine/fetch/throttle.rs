@@ -72,8 +72,9 @@ impl Throttle {
         }
     }
 
-    /// Waits until a request to `host` may start, and takes that start.
-    pub(crate) async fn wait(&self, host: &str) {
+    /// Waits until a request to `host` may start, and takes that start; whether it had to wait.
+    pub(crate) async fn wait(&self, host: &str) -> bool {
+        let mut waited = false;
         loop {
             let now = Instant::now();
             let later = match self.hosts.lock() {
@@ -94,8 +95,11 @@ impl Throttle {
             };
             // Asked again after the wait: the delay may have changed meanwhile.
             match later {
-                None => return,
-                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => return waited,
+                Some(at) => {
+                    waited = true;
+                    tokio::time::sleep_until(at.into()).await
+                }
             }
         }
     }

@@ -16,9 +16,9 @@ use tower_service::Service;
 /// What opening a connection cost the request that waited for it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct ConnectTiming {
-    /// Looking the host name up (None when it was cached, pinned or an IP address).
+    /// Looking the host names up (None when cached, pinned or an IP address), summed.
     pub dns: Option<Duration>,
-    /// The whole connect, DNS included.
+    /// The whole connects, DNS included, summed.
     pub connect: Option<Duration>,
     /// Connects the request drove, to tell a reused connection from a fresh one.
     pub count: u32,
@@ -45,22 +45,26 @@ pub(crate) fn timing_connect<F: Future>(
     )
 }
 
-/// Notes a lookup's duration for the request whose task made it, if any.
+/// Notes a lookup's duration for the request whose task made it, if any; a request that
+/// looked up more than one name (a redirect to another host) gets their sum.
 pub(crate) fn note_dns(took: Duration) {
     let _ = CONNECT_TIME.try_with(|slot| {
+        let was = slot.get();
         slot.set(ConnectTiming {
-            dns: Some(took),
-            ..slot.get()
+            dns: Some(was.dns.unwrap_or_default() + took),
+            ..was
         })
     });
 }
 
-/// Notes a connect's duration (DNS included) for the request whose task made it, if any.
+/// Notes a connect's duration (DNS included) for the request whose task made it, if any; the
+/// connects of one request (redirect hops, a stale connection's resend) are summed, so its
+/// phases add up to its time.
 pub(crate) fn note_connect(took: Duration) {
     let _ = CONNECT_TIME.try_with(|slot| {
         let was = slot.get();
         slot.set(ConnectTiming {
-            connect: Some(took),
+            connect: Some(was.connect.unwrap_or_default() + took),
             count: was.count + 1,
             ..was
         })

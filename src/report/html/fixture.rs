@@ -77,6 +77,7 @@ fn record(n: u64, started: Duration, elapsed: Duration, failed: bool) -> Record 
         elapsed,
         scheduled: started,
         started,
+        wait: None,
         bytes: 2_000,
         wire_bytes: 1_000,
         attempts: 1,

@@ -95,24 +95,28 @@ impl Pushback {
         }
     }
 
-    /// Waits while `host` is paused, then for its limit's next start.
-    pub(crate) async fn wait(&self, host: &str) {
+    /// Waits while `host` is paused, then for its limit's next start; whether it had to wait.
+    pub(crate) async fn wait(&self, host: &str) -> bool {
         if !self.any.load(Ordering::Relaxed) {
-            return;
+            return false;
         }
+        let mut waited = false;
         loop {
             let admit = match self.hosts.lock() {
                 Ok(mut hosts) => match hosts.get_mut(host) {
                     Some(state) => state.admit(Instant::now()),
-                    None => return,
+                    None => return waited,
                 },
-                Err(_) => return,
+                Err(_) => return waited,
             };
             // Asked again after the wait: a push-back or a slower limit may have come meanwhile,
             // and a limit that doubles must not hand out its slots at the rate it had.
             match admit {
-                Admit::Go => return,
-                Admit::Later(at) => tokio::time::sleep_until(at.into()).await,
+                Admit::Go => return waited,
+                Admit::Later(at) => {
+                    waited = true;
+                    tokio::time::sleep_until(at.into()).await
+                }
             }
         }
     }

@@ -20,7 +20,6 @@ impl Fetcher {
         unsent: Unsent,
         work: &Work,
         located: Located<'_>,
-        start: Instant,
         epoch: Instant,
         scheduled: Duration,
     ) -> Fetched {
@@ -32,8 +31,10 @@ impl Fetcher {
                 CacheUse::Miss,
             ),
         };
-        let mut fetched = self.finish(work, located, attempt, 0, start, epoch, scheduled);
+        let mut fetched = self.finish(work, located, attempt, 0, None, epoch, scheduled);
         fetched.record.cache = Some(used);
+        // Nothing came over the wire for it.
+        fetched.record.wire_bytes = 0;
         fetched
     }
 
@@ -60,9 +61,11 @@ impl Fetcher {
         match after.await {
             After::Use(used) => used,
             After::Revalidated(served) => {
-                let timing = attempt.timing;
+                let (timing, sent, took) = (attempt.timing, attempt.sent, attempt.took);
                 *attempt = Attempt {
                     timing,
+                    sent,
+                    took,
                     version,
                     ..self.cached_attempt(served, depth)
                 };
@@ -77,6 +80,8 @@ impl Fetcher {
             .then(|| crawl::next_link(&served.headers))
             .flatten();
         Attempt {
+            sent: None,
+            took: Duration::ZERO,
             status: Some(served.status),
             timing: Timing::default(),
             version: served.version,

@@ -1,6 +1,7 @@
 //! What stands between a work item and its request: robots.txt's verdict (fetched once per
 //! origin), a host that pushed back, `Crawl-delay`, `--auto-throttle`'s spacing and the per-host
-//! limits, all waited for in one place so every request's future keeps one wait's state.
+//! limits, all waited for in one place so every request's future keeps one wait's state. The
+//! time a request spends here is its wait, booked by cause ([`Held`]), never its latency.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,25 +22,86 @@ use crate::engine::frontier::Work;
 use crate::engine::http::transport::Target;
 use crate::engine::options::ClientOptions;
 use crate::engine::shape::{Outgoing, RequestShape};
-use crate::record::ErrorKind;
+use crate::record::{ErrorKind, Wait, WaitCause};
+
+/// The waits before a request's first send. A clock is read only when a gate actually held
+/// the request, so a request that nothing holds pays nothing for the books.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Held {
+    /// When the waits began to count.
+    from: Instant,
+    /// The end of the last wait booked (`from` before any).
+    mark: Instant,
+    /// The longest wait so far, and its cause.
+    longest: Option<(Duration, WaitCause)>,
+}
+
+impl Held {
+    pub(super) fn from(at: Instant) -> Self {
+        Self {
+            from: at,
+            mark: at,
+            longest: None,
+        }
+    }
+
+    /// Books a wait for `cause` that has just ended.
+    pub(super) fn waited(&mut self, cause: WaitCause) {
+        let now = Instant::now();
+        let took = now.saturating_duration_since(self.mark);
+        self.mark = now;
+        if self.longest.is_none_or(|(longest, _)| took > longest) {
+            self.longest = Some((took, cause));
+        }
+    }
+
+    /// The wait from the start of the books to `sent`, under the cause that held it longest;
+    /// None when nothing held it.
+    pub(super) fn until(&self, sent: Instant) -> Option<Wait> {
+        let (_, cause) = self.longest?;
+        Some(Wait {
+            time: sent.saturating_duration_since(self.from),
+            cause,
+        })
+    }
+}
 
 impl Fetcher {
     /// Waits for whatever holds a request to `target` back: a host that pushed back (and its
     /// rate climbing back), robots.txt's `Crawl-delay`, `--auto-throttle`'s delay, the per-host
     /// limits; the place at the host it holds, if any. One wait point for all of them keeps
-    /// every request's future small.
-    pub(super) async fn gate(&self, target: Target<'_>, rules: Option<&Rules>) -> Option<HostSlot> {
-        self.pushback.wait(target.host()).await;
+    /// every request's future small. Each wait is booked in `held` under its cause.
+    pub(super) async fn gate(
+        &self,
+        target: Target<'_>,
+        rules: Option<&Rules>,
+        held: &mut Held,
+    ) -> Option<HostSlot> {
+        let host = target.host();
+        if self.pushback.wait(host).await {
+            held.waited(WaitCause::Pushback);
+        }
         if let Some(rules) = rules {
-            rules.space().await;
+            if rules.space().await {
+                held.waited(WaitCause::CrawlDelay);
+            }
         }
         if let Some(throttle) = &self.throttle {
-            throttle.wait(target.host()).await;
+            if throttle.wait(host).await {
+                held.waited(WaitCause::Throttle);
+            }
         }
-        match self.hosts.any() {
-            true => Some(self.hosts.admit(target.host()).await),
-            false => None,
+        if !self.hosts.any() {
+            return None;
         }
+        if self.hosts.pace(host).await {
+            held.waited(WaitCause::HostRate);
+        }
+        let (slot, waited) = self.hosts.slot(host).await;
+        if waited {
+            held.waited(WaitCause::HostConcurrency);
+        }
+        Some(slot)
     }
 
     /// The record of work robots.txt disallows: no request made. Kept out of line, away from
@@ -51,20 +113,30 @@ impl Fetcher {
         work: &Work,
         located: Located<'_>,
         message: String,
-        start: Instant,
+        wait: Option<Wait>,
         epoch: Instant,
         scheduled: Duration,
     ) -> Fetched {
         let attempt = failed_attempt(None, 0, permanent(ErrorKind::Robots, message));
-        self.finish(work, located, attempt, 0, start, epoch, scheduled)
+        let mut fetched = self.finish(work, located, attempt, 0, None, epoch, scheduled);
+        fetched.record.wait = wait;
+        fetched
     }
 
-    /// The robots.txt rules of `target`'s origin, fetched on its first request.
-    pub(super) async fn robots_rules(&self, target: Target<'_>) -> Option<Arc<Rules>> {
+    /// The robots.txt rules of `target`'s origin, fetched on its first request (a wait, booked
+    /// in `held`, for every request that finds them still coming).
+    pub(super) async fn robots_rules(
+        &self,
+        target: Target<'_>,
+        held: &mut Held,
+    ) -> Option<Arc<Rules>> {
         let robots = self.robots.as_ref()?;
         let url = target.to_url().ok()?;
         let origin = url.origin().ascii_serialization();
         let slot = robots.slot(&origin);
+        if let Some(rules) = slot.get() {
+            return Some(Arc::clone(rules));
+        }
         let rules = slot
             .get_or_init(|| async {
                 let robots_url = format!("{origin}/robots.txt");
@@ -72,6 +144,7 @@ impl Fetcher {
                 Arc::new(Rules::from_answer(&self.robots_agent, answer, &robots_url))
             })
             .await;
+        held.waited(WaitCause::Robots);
         Some(Arc::clone(rules))
     }
 
@@ -99,7 +172,10 @@ impl Fetcher {
             }
             None => None,
         };
-        let _slot = self.gate(target, None).await;
+        // robots.txt's own waits are the waits of the request that asked for it.
+        let _slot = self
+            .gate(target, None, &mut Held::from(Instant::now()))
+            .await;
         // A GET whatever the run's method, following redirects (RFC 9309 asks for five at
         // least) with the run's credential rules, and none of the run's own headers or body.
         let get = ClientOptions {

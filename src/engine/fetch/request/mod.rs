@@ -17,7 +17,7 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
-use self::gate::product_token;
+use self::gate::{product_token, Held};
 use self::head::{http_version, scan_head};
 use crate::engine::crawl::{self, NextPage, Place};
 use crate::engine::fetch::cache::{Before, Cache};
@@ -51,6 +51,9 @@ pub struct Fetcher {
     options: ClientOptions,
     /// Retries wait for the same limiter as first attempts.
     pacer: Arc<Pacer>,
+    /// With `--cache` and `--rate`: a request waits for the limiter itself, once the cache
+    /// said it must be sent, so a hit takes no place in the rate.
+    paces: bool,
     /// Once cancelled, no retry starts; the last attempt's outcome stands.
     cancel: CancellationToken,
     /// A crawl pages by the `Link` header: each page's is read.
@@ -70,6 +73,10 @@ pub struct Fetcher {
 
 /// What one attempt received, before its body is decoded and its fields extracted.
 struct Attempt {
+    /// When it was sent, after every gate; None when it never was (no valid URL).
+    sent: Option<Instant>,
+    /// From the send to the last body byte (or the failure): its phases add up to this.
+    took: Duration,
     status: Option<u16>,
     /// Where the attempt's time went.
     timing: Timing,
@@ -111,6 +118,7 @@ impl Fetcher {
             robots: options.robots.then(Robots::default),
             robots_agent: product_token(&options.user_agent),
             cache: options.cache.as_ref().map(Cache::open).transpose()?,
+            paces: options.cache.is_some() && !pacer.is_unlimited(),
             options: options.clone(),
             pacer,
             cancel,
@@ -162,6 +170,7 @@ impl Fetcher {
             elapsed: Duration::ZERO,
             scheduled: now,
             started: now,
+            wait: None,
             bytes: 0,
             wire_bytes: 0,
             attempts: 1,
@@ -175,6 +184,12 @@ impl Fetcher {
     /// The URL a seed's request goes to, parsed (for a crawl, which resolves links against it).
     pub(crate) fn seed_url(&self, id: &Id) -> Option<reqwest::Url> {
         self.urls.url(id).ok()
+    }
+
+    /// Whether its requests wait for the rate limiter themselves, after the cache (the
+    /// scheduler then starts them as if unlimited).
+    pub(crate) fn paces(&self) -> bool {
+        self.paces
     }
 
     /// How often hosts pushed back, and the longest pause.
@@ -203,10 +218,16 @@ impl Fetcher {
     }
 
     /// Fetches one id, retrying as the policy allows; `epoch` is the start of the run. The
-    /// elapsed time covers every attempt and the waits between them. The body is not settled
+    /// elapsed time runs from the first send and covers every attempt and the waits between
+    /// them; the waits at the host before that send are the record's `wait`. The body is not settled
     /// yet: the caller frees the request's slot first, so the next request starts while this
     /// one's fields are extracted (see `Settler::settle_here` and `Settler::settle_on_pool`).
-    pub(crate) async fn fetch(&self, work: &Work, epoch: Instant, scheduled: Duration) -> Fetched {
+    pub(crate) async fn fetch(
+        &self,
+        work: &Work,
+        epoch: Instant,
+        mut scheduled: Duration,
+    ) -> Fetched {
         let id = &work.id;
         let place = work.place.as_deref();
         let depth = place.map_or(0, |p| p.depth);
@@ -240,26 +261,49 @@ impl Fetcher {
                         Some(pending)
                     }
                     Before::Unsent(unsent) => {
-                        return self.unsent_by_cache(unsent, work, located, start, epoch, scheduled)
+                        return self.unsent_by_cache(unsent, work, located, epoch, scheduled)
                     }
                 }
             }
             _ => None,
         };
+        if pending.is_some() && self.paces {
+            // Not answered by the cache: now it takes its place in the rate.
+            if let Some(due) = self.pacer.admit().await {
+                scheduled = due;
+            }
+        }
+        // The waits at the host count from here: the cache's lookup is the client's own work,
+        // and the rate limiter's wait is the schedule's.
+        let mut held = Held::from(match self.cache {
+            Some(_) => Instant::now(),
+            None => start,
+        });
         let (rules, refusal) = match (&self.robots, target) {
             (Some(_), Some(target)) => {
                 // Boxed: inline, the robots.txt fetch would make every request's future larger.
-                let rules = Box::pin(self.robots_rules(target)).await;
+                let rules = Box::pin(self.robots_rules(target, &mut held)).await;
                 let refusal = rules.as_ref().and_then(|r| r.refusal(&target_text(target)));
                 (rules, refusal)
             }
             _ => (None, None),
         };
         if let Some(message) = refusal {
-            return self.refused(work, located, message, start, epoch, scheduled);
+            return self.refused(
+                work,
+                located,
+                message,
+                held.until(Instant::now()),
+                epoch,
+                scheduled,
+            );
         }
         let rules = rules.as_deref();
-        let mut attempt = self.attempt(target, &request, depth, rules).await;
+        let mut attempt = self
+            .attempt(target, &request, depth, rules, &mut held)
+            .await;
+        let first_sent = attempt.sent;
+        let wait = first_sent.and_then(|sent| held.until(sent));
         while let Some(wait) = attempt
             .failure
             .as_ref()
@@ -269,7 +313,11 @@ impl Fetcher {
                 break;
             }
             attempts += 1;
-            attempt = self.attempt(target, &request, depth, rules).await;
+            // A retry's waits come after the first send: they are in its elapsed time.
+            let mut later = Held::from(start);
+            attempt = self
+                .attempt(target, &request, depth, rules, &mut later)
+                .await;
         }
         if self.transport.uses_pool() {
             // Let reqwest put the connection back in its pool before the slot goes to the next
@@ -283,13 +331,17 @@ impl Fetcher {
             }
             _ => None,
         };
-        let mut fetched = self.finish(work, located, attempt, attempts, start, epoch, scheduled);
+        let mut fetched = self.finish(
+            work, located, attempt, attempts, first_sent, epoch, scheduled,
+        );
         fetched.record.cache = cache;
+        fetched.record.wait = wait;
         fetched
     }
 
-    /// The record of `work`'s last attempt, its body still to settle. Inlined: out of line, its
-    /// arguments (the attempt, its body) are copied into the call.
+    /// The record of `work`'s last attempt, its body still to settle; `first_sent` is when its
+    /// first attempt was sent (None when nothing was: the record then starts now, and took no
+    /// time). Inlined: out of line, its arguments (the attempt, its body) are copied into the call.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn finish(
@@ -298,11 +350,17 @@ impl Fetcher {
         located: Located<'_>,
         attempt: Attempt,
         attempts: u32,
-        start: Instant,
+        first_sent: Option<Instant>,
         epoch: Instant,
         scheduled: Duration,
     ) -> Fetched {
-        let elapsed = start.elapsed();
+        let (start, elapsed) = match (first_sent, attempt.sent) {
+            (Some(first), Some(last)) => {
+                (first, last.saturating_duration_since(first) + attempt.took)
+            }
+            (Some(first), None) => (first, first.elapsed()),
+            (None, _) => (Instant::now(), Duration::ZERO),
+        };
         let record = Record {
             index: work.output_index(),
             id: work.id.clone(),
@@ -314,6 +372,7 @@ impl Fetcher {
             // The schedule comes from a different clock (the limiter's); never after the start.
             scheduled: scheduled.min(start.saturating_duration_since(epoch)),
             started: start.saturating_duration_since(epoch),
+            wait: None,
             bytes: attempt.body.bytes,
             wire_bytes: attempt.body.bytes,
             attempts,
@@ -355,22 +414,49 @@ impl Fetcher {
         }
     }
 
-    /// One request: send it and receive the whole body (undecoded). Transport errors and
-    /// retryable statuses come back as a failure with their transience.
+    /// One request: wait at the gate (booking the waits in `held`), send it and receive the
+    /// whole body (undecoded). Transport errors and retryable statuses come back as a failure
+    /// with their transience. The phases (`dns`, `connect`, `ttfb`, `body`) add up to `took`.
     async fn attempt(
         &self,
         target: Option<Target<'_>>,
         request: &Outgoing,
         depth: u32,
         rules: Option<&Rules>,
+        held: &mut Held,
     ) -> Attempt {
         let Some(target) = target else {
             let message = "not a valid URL once the id is filled in".to_owned();
             return failed_attempt(None, 0, permanent(ErrorKind::Request, message));
         };
         // Held until this function returns, after the body.
-        let _slot = self.gate(target, rules).await;
+        let _slot = self.gate(target, rules, held).await;
         let sent = Instant::now();
+        let mut attempt = self.exchange(target, request, depth, sent).await;
+        let took = sent.elapsed();
+        let timing = &mut attempt.timing;
+        if let Some(to_head) = timing.ttfb_ms {
+            // Measured from the send; the lookups and connects on the way are phases of their own.
+            let before = timing.connect_ms.unwrap_or(0.0) + timing.dns_ms.unwrap_or(0.0);
+            timing.ttfb_ms = Some(ms_minus(to_head, before));
+            if timing.body_ms.is_some() {
+                timing.body_ms = Some(ms_minus(duration_ms(took), to_head));
+            }
+        }
+        attempt.sent = Some(sent);
+        attempt.took = took;
+        attempt
+    }
+
+    /// [`Fetcher::attempt`]'s exchange with the server, from `sent`: its `ttfb_ms` still counts
+    /// from the send, and its `body_ms` only says that a body was read.
+    async fn exchange(
+        &self,
+        target: Target<'_>,
+        request: &Outgoing,
+        depth: u32,
+        sent: Instant,
+    ) -> Attempt {
         let (response, connect) = connections::timing_connect(redirect::send(
             &self.transport,
             &self.options,
@@ -383,9 +469,11 @@ impl Fetcher {
             connect_ms: connect
                 .connect
                 .map(|c| duration_ms(c.saturating_sub(connect.dns.unwrap_or_default()))),
-            ttfb_ms: Some(duration_ms(sent.elapsed())),
+            ttfb_ms: None,
             body_ms: None,
         };
+        let to_head = sent.elapsed();
+        timing.ttfb_ms = Some(duration_ms(to_head));
         let response = match response {
             Ok(response) => response,
             Err(failure) => {
@@ -420,7 +508,7 @@ impl Fetcher {
             head.quota_spent,
         );
         if let Some(throttle) = &self.throttle {
-            throttle.note(target.host(), sent.elapsed(), status.as_u16());
+            throttle.note(target.host(), to_head, status.as_u16());
         }
         // From here on a server answered: every outcome, failures included, carries its version.
         let answered = |failed: Attempt| Attempt { version, ..failed };
@@ -446,9 +534,9 @@ impl Fetcher {
             .cache
             .as_ref()
             .map(|_| Box::new(response.headers().clone()));
-        let body_start = Instant::now();
         let received = self.receive(response, keep).await;
-        timing.body_ms = Some(duration_ms(body_start.elapsed()));
+        // Its length is what is left of the attempt's time: see `attempt`.
+        timing.body_ms = Some(0.0);
         let (wire_bytes, wire) = match received {
             Ok(received) => received,
             Err((bytes, failure)) => {
@@ -470,6 +558,8 @@ impl Fetcher {
             });
         }
         Attempt {
+            sent: None,
+            took: Duration::ZERO,
             status: code,
             timing,
             version,
@@ -516,6 +606,13 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// `a - b` (at least 0) of two times in milliseconds to the microsecond, counted in whole
+/// microseconds so the difference has no float noise (`6.540999999999997`).
+fn ms_minus(a: f64, b: f64) -> f64 {
+    let micros = |ms: f64| (ms * 1000.0).round();
+    (micros(a) - micros(b)).max(0.0) / 1000.0
 }
 
 /// The URL a target names, as robots.txt rules match it.
@@ -575,6 +672,8 @@ fn failed_attempt(
     (failure, transience): (Failure, Transience),
 ) -> Attempt {
     Attempt {
+        sent: None,
+        took: Duration::ZERO,
         status,
         timing: Timing::default(),
         version: None,
