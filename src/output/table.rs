@@ -155,6 +155,7 @@ mod tests {
             elapsed: Duration::from_micros(1_500),
             scheduled: Duration::ZERO,
             started: Duration::ZERO,
+            wait: None,
             bytes: 0,
             wire_bytes: 0,
             attempts: 1,
