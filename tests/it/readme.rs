@@ -582,6 +582,11 @@ async fn run_line(
                 export(&rewritten, &words, scene)?;
                 outcome.log.push(format!("exported  {written}"));
             }
+            ("mkdir", _) => {
+                std::fs::create_dir_all(scene.dir.path().join(words.last().expect("a folder")))
+                    .map_err(|e| format!("{written}: {e}"))?;
+                outcome.log.push(format!("mkdir  {written}"));
+            }
             ("printf", _) => {
                 let out = run_sh(&rewritten, scene)?;
                 if !out.status.success() {
@@ -660,12 +665,8 @@ async fn run_fetchbench(
             started.elapsed().as_secs_f64()
         ));
         if let Some(to) = &run.stdout_to {
-            // sh would have opened the file before running; a missing directory is the reader's
-            // to make (`~/.local/share/...`), so the test makes it.
+            // As sh would, into a folder that exists: the README makes `~/.local/share/...`.
             let path = scene.dir.path().join(to);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| format!("{to}: {e}"))?;
-            }
             std::fs::write(&path, &out.stdout).map_err(|e| format!("{to}: {e}"))?;
         }
         check(run, expect, scene.dir.path(), &out).map_err(|e| {
