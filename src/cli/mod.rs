@@ -593,6 +593,7 @@ pub struct RunArgs {
 }
 
 mod commands;
+mod identity;
 mod plan;
 pub mod progress;
 pub mod resume;

@@ -218,7 +218,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     }
     report.keepalive = !plan.job.client.no_keepalive;
     report.insecure = plan.job.client.insecure;
-    report.job = Some(super::commands::job_of(&plan, id_list.count()));
+    report.job = Some(super::identity::job_of(&plan, id_list.count()));
     if !plan.quiet {
         print_report(&report, paint);
     }
