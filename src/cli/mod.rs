@@ -174,6 +174,8 @@ pub struct RunArgs {
 
     /// The last level's documents are lists: write one record per item of the list at PATH
     /// (`results`), its fields (-f) read from the item, with no request per item.
+    ///
+    /// `'[*]'` names a document that is itself the list (a bare JSON array: GitHub, json-server).
     #[arg(long, value_name = "PATH", help_heading = CRAWL)]
     pub items: Option<String>,
 
