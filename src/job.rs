@@ -10,8 +10,8 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{
-    CacheMode, CacheSpec, ClientOptions, CrawlRules, EngineError, JobSpec, Order, RetryPolicy, Run,
-    RunMode, RunSpec, StopRules,
+    CacheMode, CacheSpec, ClientOptions, CountAt, CrawlRules, EngineError, JobSpec, Order,
+    RetryPolicy, Run, RunMode, RunSpec, StopRules,
 };
 use crate::extract::{FieldPath, FieldSet, PathError};
 use crate::plan::ids::{Id, IdRange, RangeError};
@@ -32,6 +32,8 @@ pub enum JobError {
     Rate(#[from] RateError),
     #[error("field path: {0}")]
     Path(#[from] PathError),
+    #[error("total: {0}")]
+    Total(String),
     #[error("concurrency must be at least 1")]
     Concurrency,
     #[error("auto-throttle target must be a number above 0")]
@@ -90,6 +92,7 @@ pub struct JobBuilder {
     stop_after_missing: Option<u64>,
     until_empty: Option<String>,
     total: Option<String>,
+    total_pages: Option<String>,
     items: Option<String>,
     cancel: CancellationToken,
 }
@@ -116,6 +119,7 @@ impl Job {
             stop_after_missing: None,
             until_empty: None,
             total: None,
+            total_pages: None,
             items: None,
             cancel: CancellationToken::new(),
         }
@@ -269,10 +273,18 @@ impl JobBuilder {
         self
     }
 
-    /// Bounds ids with no end by the first page's number at `path` (e.g. `count`): ids below
-    /// the first id plus that number.
-    pub fn total(mut self, path: &str) -> Self {
-        self.total = Some(path.to_owned());
+    /// Bounds ids with no end by the first page's count of items, at `path` in the body
+    /// (`count`) or in a header (`header:X-Total-Count`): offsets below the first id plus that
+    /// count, or page numbers (a step of 1) enough to hold it at the first page's items.
+    pub fn total(mut self, path_or_header: &str) -> Self {
+        self.total = Some(path_or_header.to_owned());
+        self
+    }
+
+    /// Bounds ids with no end by the first page's count of pages, at `path` in the body or in
+    /// a header (`header:X-WP-TotalPages`).
+    pub fn total_pages(mut self, path_or_header: &str) -> Self {
+        self.total_pages = Some(path_or_header.to_owned());
         self
     }
 
@@ -415,10 +427,16 @@ impl JobBuilder {
             .collect::<Result<Vec<_>, _>>()?;
         let rate = self.rate.as_deref().map(str::parse::<Rate>).transpose()?;
         let path = |text: &Option<String>| text.as_deref().map(str::parse::<FieldPath>).transpose();
+        let count = |text: &Option<String>| {
+            text.as_deref()
+                .map(|t| CountAt::parse(t).map_err(JobError::Total))
+                .transpose()
+        };
         let stop = StopRules {
             after_missing: self.stop_after_missing,
             until_empty: path(&self.until_empty)?,
-            total: path(&self.total)?,
+            total: count(&self.total)?,
+            total_pages: count(&self.total_pages)?,
         };
         let crawl = CrawlRules {
             every_level: self.every_level,

@@ -189,12 +189,27 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", help_heading = CRAWL)]
     pub until_empty: Option<String>,
 
-    /// The first page's number at PATH (e.g. `count`) bounds the range: ids below the first id plus
-    /// that number.
+    /// The first page's count of ITEMS, at PATH in the body (`count`) or in a header
+    /// (`header:X-Total-Count`), bounds the range.
+    ///
+    /// An offset range (`0..:20`) ends below the first id plus that count; a range of page
+    /// numbers (`1..`, a step of 1) after as many pages as hold it, at the first page's number of
+    /// items (--items or --follow). The other pages are then all known and go out through the
+    /// pool at once.
+    #[arg(
+        long,
+        value_name = "PATH|header:NAME",
+        conflicts_with = "total_pages",
+        help_heading = CRAWL
+    )]
+    pub total: Option<String>,
+
+    /// The first page's count of PAGES, at PATH in the body or in a header
+    /// (`header:X-WP-TotalPages`), bounds the range: that many pages from the first.
     ///
     /// The other pages are then all known and go out through the pool at once.
-    #[arg(long, value_name = "PATH", help_heading = CRAWL)]
-    pub total: Option<String>,
+    #[arg(long, value_name = "PATH|header:NAME", help_heading = CRAWL)]
+    pub total_pages: Option<String>,
 
     /// HTTP method. Default: GET, or POST with --data/--json.
     #[arg(

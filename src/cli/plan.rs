@@ -14,7 +14,7 @@ use super::{HeaderArg, RunArgs, DEFAULT_RANGE};
 use crate::engine::http::tls::{self, TlsFileError};
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
 use crate::engine::{
-    CacheSpec, ClientOptions, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec,
+    CacheSpec, ClientOptions, CountAt, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec,
     StopRules,
 };
 use crate::extract::FieldPath;
@@ -137,10 +137,16 @@ impl RunArgs {
                 })
                 .transpose()
         };
+        let count = |flag: &'static str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| CountAt::parse(t).map_err(|e| usage(flag, e)))
+                .transpose()
+        };
         let stop = StopRules {
             after_missing: self.stop_after_missing,
             until_empty: path("--until-empty", &self.until_empty)?,
-            total: path("--total", &self.total)?,
+            total: count("--total", &self.total)?,
+            total_pages: count("--total-pages", &self.total_pages)?,
         };
         let open = self.ids.is_none() && self.range.is_open();
         if open && !stop.any() {
@@ -148,7 +154,7 @@ impl RunArgs {
                 "--range",
                 format!(
                     "`{}` has no end: add a stop rule (--stop-after-missing N, --until-empty \
-                     PATH or --total PATH), or give the range an end",
+                     PATH, --total or --total-pages), or give the range an end",
                     self.range
                 ),
             ));

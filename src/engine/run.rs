@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 use tokio::time::Instant as Deadline;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use super::crawl::{Crawl, Found, Place};
+use super::crawl::{CountAt, Crawl, Found, Place};
 use super::fetch::settle::Done;
 use super::frontier::{Frontier, Work};
 use super::pacer::Pacer;
 use super::release::{Reorder, Tree};
 use super::stop::Stop;
 use super::worker::{Event, Job, Pool, Report};
-use super::{Ending, EngineError, JobSpec, Order, RunEnd, RunSpec};
+use super::{Ending, EngineError, JobSpec, Order, RunEnd, RunSpec, StopRules};
 use crate::engine::fetch::request::Fetcher;
 use crate::engine::http::connections::ConnectionCounter;
 use crate::plan::ids::Id;
@@ -47,8 +47,9 @@ pub struct Run<I: Iterator<Item = Id>> {
     crawl: Option<Crawl>,
     /// The stop rules of a range with no known end; None without any.
     stop: Option<Stop>,
-    /// `--total`'s path: the first page bounds the range.
-    total_path: Option<String>,
+    /// Where the first page says how many items (`--total`) or pages (`--total-pages`) there
+    /// are, with the flag: it bounds the range.
+    total: Option<(&'static str, CountAt)>,
     /// Records taken from the release order (handed out, held or dropped by a stop rule).
     released: u64,
     /// The depth whose documents are lists of items (`--items`), if any.
@@ -101,7 +102,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
         )?;
         let fetcher = Arc::new(fetcher);
         let mut frontier = Frontier::new(ids, job.crawl.is_crawl());
-        if job.crawl.stop.total.is_some() {
+        if job.crawl.stop.counted() {
             // Only the first page until it says how many there are.
             frontier.hold_seeds();
         }
@@ -121,7 +122,16 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 .stop
                 .any()
                 .then(|| Stop::new(job.crawl.stop.after_missing)),
-            total_path: job.crawl.stop.total.as_ref().map(|p| p.to_string()),
+            total: match &job.crawl.stop {
+                StopRules {
+                    total_pages: Some(at),
+                    ..
+                } => Some(("--total-pages", at.clone())),
+                StopRules {
+                    total: Some(at), ..
+                } => Some(("--total", at.clone())),
+                _ => None,
+            },
             released: 0,
             items_at: job.crawl.items.as_ref().map(|_| job.crawl.last_depth()),
             ready: VecDeque::new(),
@@ -420,16 +430,34 @@ impl<I: Iterator<Item = Id>> Run<I> {
         if found.empty {
             stop.note_empty(record.index);
         }
-        if let Some(path) = self.total_path.as_ref().filter(|_| record.index == 0) {
-            match found.total {
-                Some(total) => self.frontier.bound_seeds(total),
-                None => {
-                    let reason = format!("the first page gave no number at `{path}` (--total)");
-                    stop.end_after(0, reason);
-                    self.frontier.end_seeds_after(0);
-                }
+        let Some((flag, at)) = self.total.as_ref().filter(|_| record.index == 0) else {
+            return;
+        };
+        match (*flag, found.total, found.total_pages) {
+            ("--total-pages", _, Some(pages)) => self.frontier.bound_pages(pages),
+            ("--total", Some(total), _) => {
+                let per_page = self.items_on_page(record, found);
+                self.frontier.bound_items(total, per_page);
+            }
+            _ => {
+                let reason = format!("the first page gave no number {at} ({flag})");
+                stop.end_after(0, reason);
+                self.frontier.end_seeds_after(0);
             }
         }
+    }
+
+    /// How many items the first page listed: its items (`--items` on it) or its links
+    /// (`--follow`); None when it is not a list.
+    fn items_on_page(&self, record: &Record, found: &Found) -> Option<u64> {
+        if self.items_at == Some(0) {
+            let list = record.fields.first()?.as_array()?;
+            return Some(list.len() as u64);
+        }
+        self.crawl
+            .as_ref()
+            .filter(|c| !c.rules.follow.is_empty())
+            .map(|_| found.links.len() as u64)
     }
 
     /// A page of items (`--items`) says so, so its items are written one by one.

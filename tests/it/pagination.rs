@@ -3,7 +3,7 @@
 //! a sequential walk's, in order, and where the first page says how many pages there are, the
 //! pages after it are in flight together at the server.
 
-use crate::common::run::{fetchbench, records, stderr};
+use crate::common::run::{fetchbench, read_json, records, stderr};
 use crate::common::{list_names, TestServer};
 
 /// The `name` of each record, in order.
@@ -49,4 +49,104 @@ async fn a_bare_array_s_items_carry_their_fields_on_a_chain_and_a_range() {
     ])
     .await;
     assert_eq!(names(&out), list_names());
+}
+
+/// Crawls `url` with `flags`, `--items LIST -f name`, and checks the records are the list's
+/// items in order, from 5 pages (47 items, 10 a page), the 4 after the first in flight at once
+/// (the server holds them until 4 are: its `gate`).
+async fn crawl_all_at_once(url: &str, list: &str, flags: &[&str]) {
+    let server = TestServer::start(Default::default()).await;
+    let url = server.api(url);
+    let mut args = vec!["--url", url.as_str(), "--items", list, "-f", "name"];
+    args.extend_from_slice(flags);
+    let out = run_ok(&args).await;
+    assert_eq!(names(&out), list_names(), "{flags:?}");
+    assert_eq!(server.list_hits(), 5, "{flags:?}: one request a page");
+    assert_eq!(
+        server.later_pages_peak(),
+        4,
+        "{flags:?}: the pages after the first go out together"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_server_s_total_header_and_last_link_send_the_other_pages_at_once() {
+    let by_total = ["--range", "1..", "--total", "header:X-Total-Count"];
+    let url = "/api/json-server?_page={}&_limit=10&gate=4";
+    crawl_all_at_once(url, "[*]", &by_total).await;
+    let url = "/api/json-server?_page=1&_limit=10&gate=4";
+    crawl_all_at_once(url, "[*]", &["--next", "link"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_s_last_link_sends_the_other_pages_at_once() {
+    // The first page's URL has no `page`: the next and last links add it.
+    let url = "/api/github?per_page=10&gate=4";
+    crawl_all_at_once(url, "[*]", &["--next", "link"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wordpress_s_totals_of_pages_and_of_items_bound_a_range_of_page_numbers() {
+    let url = "/api/wp?page={}&per_page=10&gate=4";
+    let pages = ["--range", "1..", "--total-pages", "header:X-WP-TotalPages"];
+    crawl_all_at_once(url, "[*]", &pages).await;
+    let items = ["--range", "1..", "--total", "header:X-WP-Total"];
+    crawl_all_at_once(url, "[*]", &items).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_count_still_bounds_an_offset_range() {
+    let url = "/api/offsets?offset={}&limit=10&gate=4";
+    let flags = ["--range", "0..:10", "--total", "count"];
+    crawl_all_at_once(url, "results", &flags).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_header_that_is_absent_ends_the_range_at_the_first_page() {
+    let server = TestServer::start(Default::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let url = server.api("/api/json-server?_page={}&_limit=10");
+    let out = run_ok(&[
+        "--url",
+        &url,
+        "--range",
+        "1..",
+        "--total",
+        "header:X-Count",
+        "--items",
+        "[*]",
+        "-f",
+        "name",
+        "--report",
+        report.to_str().expect("UTF-8"),
+    ])
+    .await;
+    assert_eq!(names(&out), list_names()[..10]);
+    assert_eq!(server.list_hits(), 1);
+    let stopped = read_json(&report)["runs"][0]["crawl"]["stopped"].clone();
+    assert_eq!(
+        stopped,
+        "the first page gave no number in header x-count (--total)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_that_names_no_header_is_refused_before_any_request() {
+    let out = fetchbench(&[
+        "--url",
+        "http://127.0.0.1:9/?page={}",
+        "--range",
+        "1..",
+        "--total",
+        "header:X Count",
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--total") && stderr(&out).contains("`X Count` is not a header name"),
+        "{}",
+        stderr(&out)
+    );
 }

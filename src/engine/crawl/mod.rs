@@ -10,6 +10,7 @@
 mod books;
 mod found;
 
+use reqwest::header::HeaderName;
 use reqwest::Url;
 
 use crate::engine::release::Position;
@@ -17,7 +18,7 @@ use crate::extract::{FieldPath, PathError};
 
 pub(crate) use self::books::Crawl;
 pub use self::books::CrawlCounts;
-pub(crate) use self::found::{next_link, Found};
+pub(crate) use self::found::{Found, Paging, PagingHeaders};
 
 /// Where a chain's next page is named.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +41,53 @@ pub enum Origins {
     Any,
 }
 
+/// Where a page says how many there are: a number in its body or in one of its headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CountAt {
+    /// A number at this path in the body (`count` in pokeapi and DRF-style APIs).
+    Path(FieldPath),
+    /// A number in this header (`X-Total-Count`, `X-WP-TotalPages`).
+    Header(HeaderName),
+}
+
+impl CountAt {
+    /// `header:NAME` names a header, anything else a field path of the body.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.strip_prefix("header:") {
+            Some(name) => HeaderName::from_bytes(name.trim().as_bytes())
+                .map(Self::Header)
+                .map_err(|_| format!("`{name}` is not a header name")),
+            None => text
+                .parse()
+                .map(Self::Path)
+                .map_err(|e: PathError| e.to_string()),
+        }
+    }
+
+    fn path(&self) -> Option<&FieldPath> {
+        match self {
+            Self::Path(path) => Some(path),
+            Self::Header(_) => None,
+        }
+    }
+
+    pub(crate) fn header(&self) -> Option<&HeaderName> {
+        match self {
+            Self::Header(name) => Some(name),
+            Self::Path(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for CountAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Path(path) => write!(f, "at `{path}`"),
+            Self::Header(name) => write!(f, "in header {name}"),
+        }
+    }
+}
+
 /// Where a range with no known end stops, decided in id order so it does not depend on timing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StopRules {
@@ -47,14 +95,22 @@ pub struct StopRules {
     pub after_missing: Option<u64>,
     /// At the first page whose list at this path is empty (or absent).
     pub until_empty: Option<FieldPath>,
-    /// The first page's number at this path bounds the range: ids below first id + total.
-    pub total: Option<FieldPath>,
+    /// The first page's count of items bounds the range: ids below first id + total for
+    /// offsets; for page numbers (a step of 1) with a list per page, that many items' pages.
+    pub total: Option<CountAt>,
+    /// The first page's count of pages bounds the range: that many pages from the first.
+    pub total_pages: Option<CountAt>,
 }
 
 impl StopRules {
     /// Whether any rule is set: an open range needs one.
     pub fn any(&self) -> bool {
-        self.after_missing.is_some() || self.until_empty.is_some() || self.total.is_some()
+        self.after_missing.is_some() || self.until_empty.is_some() || self.counted()
+    }
+
+    /// Whether the first page bounds the range with a total.
+    pub(crate) fn counted(&self) -> bool {
+        self.total.is_some() || self.total_pages.is_some()
     }
 }
 
@@ -118,7 +174,7 @@ impl CrawlRules {
     pub(crate) fn reads_documents(&self) -> bool {
         self.is_crawl()
             || self.stop.until_empty.is_some()
-            || self.stop.total.is_some()
+            || self.stop.counted()
             || self.items.is_some()
     }
 
@@ -139,7 +195,8 @@ impl CrawlRules {
     }
 
     /// The paths a document at `depth` is searched for besides the fields: its level's links,
-    /// then (at depth 0) the next page's, the list whose emptiness ends the range, the total.
+    /// then (at depth 0) the next page's, the list whose emptiness ends the range, the totals
+    /// read from the body.
     pub(crate) fn link_paths(&self, depth: u32) -> Vec<FieldPath> {
         let mut paths = Vec::new();
         if let Some(path) = usize::try_from(depth).ok().and_then(|d| self.follow.get(d)) {
@@ -150,7 +207,14 @@ impl CrawlRules {
                 paths.push(path.clone());
             }
             paths.extend(self.stop.until_empty.iter().cloned());
-            paths.extend(self.stop.total.iter().cloned());
+            paths.extend(self.stop.total.as_ref().and_then(CountAt::path).cloned());
+            paths.extend(
+                self.stop
+                    .total_pages
+                    .as_ref()
+                    .and_then(CountAt::path)
+                    .cloned(),
+            );
         }
         paths
     }
@@ -168,6 +232,9 @@ pub(crate) struct Place {
     /// Which chain of pages it belongs to (its seed's number), and its page number in it.
     pub(crate) chain: u32,
     pub(crate) page: u32,
+    /// A page sent out with the others of its chain at once (from a `last` link): its next
+    /// page is on its way already, so it is not followed.
+    pub(crate) fanned: bool,
 }
 
 impl Place {
@@ -179,6 +246,7 @@ impl Place {
             parent: None,
             chain: k,
             page: 0,
+            fanned: false,
         }
     }
 }

@@ -33,10 +33,12 @@ struct Counters {
     arrivals: Mutex<Vec<Instant>>,
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
-    /// Requests to the list APIs (`/api/...`), their pages after the first in flight now and at
-    /// most at once.
+    /// Requests to the list APIs (`/api/...`), and their pages after the first in flight now
+    /// and at most at once.
     list_hits: AtomicUsize,
     later_pages: AtomicUsize,
+    /// Set once `gate` later pages were in flight at once: they all go on from then.
+    list_gate_open: std::sync::atomic::AtomicBool,
     later_pages_peak: AtomicUsize,
 }
 
@@ -45,8 +47,6 @@ struct Shared {
     counters: Counters,
     gate_open: watch::Sender<bool>,
     total_hits: watch::Sender<u32>,
-    /// Later pages of a list in flight, for the gate that holds them until enough are.
-    later_pages: watch::Sender<usize>,
 }
 
 pub struct TestServer {
@@ -69,7 +69,6 @@ impl TestServer {
             counters: Counters::default(),
             gate_open,
             total_hits: watch::channel(0).0,
-            later_pages: watch::channel(0).0,
         });
         let app = Router::new()
             .route("/item/{id}", get(item))
@@ -247,11 +246,17 @@ impl<'a> ListPage<'a> {
         if later {
             let now = counters.later_pages.fetch_add(1, Ordering::SeqCst) + 1;
             counters.later_pages_peak.fetch_max(now, Ordering::SeqCst);
-            shared.later_pages.send_replace(now);
             if let Some(gate) = query.get("gate").and_then(|g| g.parse::<usize>().ok()) {
-                let mut seen = shared.later_pages.subscribe();
-                let _ = tokio::time::timeout(Duration::from_secs(5), seen.wait_for(|n| *n >= gate))
-                    .await;
+                // Open for good once reached: the first let through may be done before the
+                // others look again.
+                let open = &counters.list_gate_open;
+                if now >= gate {
+                    open.store(true, Ordering::SeqCst);
+                }
+                let until = Instant::now() + Duration::from_secs(5);
+                while !open.load(Ordering::SeqCst) && Instant::now() < until {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
             }
         }
         Self { shared, later }
@@ -262,8 +267,7 @@ impl Drop for ListPage<'_> {
     fn drop(&mut self) {
         if self.later {
             let counters = &self.shared.counters;
-            let now = counters.later_pages.fetch_sub(1, Ordering::SeqCst) - 1;
-            self.shared.later_pages.send_replace(now);
+            counters.later_pages.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
