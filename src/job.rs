@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{
     CacheMode, CacheSpec, ClientOptions, CountAt, CrawlRules, EngineError, JobSpec, Order,
-    RetryPolicy, Run, RunMode, RunSpec, StopRules,
+    RetryPolicy, RuleError, Run, RunMode, RunSpec, StopRules,
 };
 use crate::extract::{FieldPath, FieldSet, PathError};
 use crate::plan::ids::{Id, IdRange, RangeError};
@@ -34,6 +34,8 @@ pub enum JobError {
     Path(#[from] PathError),
     #[error("total: {0}")]
     Total(String),
+    #[error("{}: {}", .0.field, .0.message)]
+    Rule(#[from] RuleError),
     #[error("concurrency must be at least 1")]
     Concurrency,
     #[error("auto-throttle target must be a number above 0")]
@@ -88,6 +90,7 @@ pub struct JobBuilder {
     max_errors: Option<u64>,
     follow: Vec<String>,
     next: Option<String>,
+    next_param: Option<String>,
     every_level: bool,
     stop_after_missing: Option<u64>,
     until_empty: Option<String>,
@@ -115,6 +118,7 @@ impl Job {
             max_errors: None,
             follow: Vec::new(),
             next: None,
+            next_param: None,
             every_level: false,
             stop_after_missing: None,
             until_empty: None,
@@ -258,6 +262,25 @@ impl JobBuilder {
     /// in the `Link` header's `rel="next"` with `"link"`.
     pub fn next_page(mut self, path_or_link: &str) -> Self {
         self.next = Some(path_or_link.to_owned());
+        self
+    }
+
+    /// The value at the [`next_page`](Self::next_page) path is a cursor token: the next page
+    /// is the page's own URL with query parameter `name` set to it (Slack's `cursor`). A null,
+    /// empty or absent token ends the chain.
+    ///
+    /// ```
+    /// # use fetchbench::Job;
+    /// let job = Job::builder("https://slack.test/api/conversations.list?limit=200")
+    ///     .next_page("response_metadata.next_cursor")
+    ///     .next_param("cursor")
+    ///     .items("channels")
+    ///     .field("name")
+    ///     .build();
+    /// assert!(job.is_ok());
+    /// ```
+    pub fn next_param(mut self, name: &str) -> Self {
+        self.next_param = Some(name.to_owned());
         self
     }
 
@@ -438,11 +461,15 @@ impl JobBuilder {
             total: count(&self.total)?,
             total_pages: count(&self.total_pages)?,
         };
+        let mut crawl = CrawlRules::parse(&self.follow, self.next.as_deref())?;
+        if let Some(param) = &self.next_param {
+            crawl = crawl.next_param(param)?;
+        }
         let crawl = CrawlRules {
             every_level: self.every_level,
             stop,
             items: path(&self.items)?,
-            ..CrawlRules::parse(&self.follow, self.next.as_deref())?
+            ..crawl
         };
         // A crawl may start from one URL without a placeholder: its one seed.
         let template = match crawl.is_crawl() {

@@ -154,6 +154,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH|link", help_heading = CRAWL)]
     pub next: Option<String>,
 
+    /// The value at --next PATH is a cursor token, not a URL: the next page is this page's URL
+    /// with query parameter NAME set to it (Slack's `cursor`, Twitter's `pagination_token`).
+    ///
+    /// The chain ends at a null, empty or absent token.
+    #[arg(long, value_name = "NAME", requires = "next", help_heading = CRAWL)]
+    pub next_param: Option<String>,
+
     /// Let links lead to this origin too (`https://host[:port]`), or to any with `*`.
     ///
     /// By default a crawl stays on the origin of the page that named the link.

@@ -14,8 +14,8 @@ use super::{HeaderArg, RunArgs, DEFAULT_RANGE};
 use crate::engine::http::tls::{self, TlsFileError};
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
 use crate::engine::{
-    CacheSpec, ClientOptions, CountAt, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec,
-    StopRules,
+    CacheSpec, ClientOptions, CountAt, CrawlRules, JobSpec, Origins, RetryPolicy, RuleError,
+    RunMode, RunSpec, StopRules,
 };
 use crate::extract::FieldPath;
 use crate::extract::FieldSet;
@@ -30,6 +30,22 @@ fn usage(flag: &'static str, message: String) -> AppError {
 }
 
 /// A TLS file that cannot be used, as the usage error of the flag that named it.
+/// A crawl rule the engine refused, as the flag that set it.
+fn rule_usage(error: RuleError) -> AppError {
+    let flag = match error.field {
+        "follow" => "--follow",
+        "next" => "--next",
+        "next_param" => "--next-param",
+        "total" => "--total",
+        "total_pages" => "--total-pages",
+        "until_empty" => "--until-empty",
+        "items" => "--items",
+        "all_levels" => "--all-levels",
+        _ => "--range",
+    };
+    usage(flag, error.message)
+}
+
 fn tls_usage(error: TlsFileError) -> AppError {
     usage(error.flag, error.to_string())
 }
@@ -111,6 +127,10 @@ impl RunArgs {
             };
             usage(flag, e.to_string())
         })?;
+        let rules = match &self.next_param {
+            Some(param) => rules.next_param(param).map_err(rule_usage)?,
+            None => rules,
+        };
         let origins = if self.allow_origin.iter().any(|o| o == "*") {
             Origins::Any
         } else if self.allow_origin.is_empty() {

@@ -150,3 +150,48 @@ async fn a_total_that_names_no_header_is_refused_before_any_request() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_token_in_the_body_names_the_next_page_until_it_is_empty() {
+    let server = TestServer::start(Default::default()).await;
+    let url = server.api("/api/cursor?max_results=10");
+    let out = run_ok(&[
+        "--url",
+        &url,
+        "--next",
+        "meta.next_token",
+        "--next-param",
+        "pagination_token",
+        "--items",
+        "data",
+        "-f",
+        "name",
+    ])
+    .await;
+    assert_eq!(names(&out), list_names());
+    assert_eq!(
+        server.list_hits(),
+        5,
+        "the empty token of page 5 ends the chain"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_parameter_for_a_link_header_is_refused_naming_the_flag() {
+    let out = fetchbench(&[
+        "--url",
+        "http://127.0.0.1:9/list",
+        "--next",
+        "link",
+        "--next-param",
+        "cursor",
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--next-param") && err.contains("`Link` header names whole URLs"),
+        "{err}"
+    );
+}

@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 
 use reqwest::Url;
 
-use super::{CrawlRules, Found, Origins, Place};
+use super::{CrawlRules, Found, NextPage, Origins, Place};
 
 /// What a crawl skipped and found, for the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,7 +123,8 @@ impl Crawl {
             rank += 1;
         }
         let mut looped = None;
-        if let Some(next) = found.next.filter(|_| parent.depth == 0 && !parent.fanned) {
+        let next = found.next.filter(|_| parent.depth == 0 && !parent.fanned);
+        if let Some(next) = next.map(|n| self.next_url_text(base, n)) {
             // The first page's `last` link: every page up to it goes out now.
             let fanned = found
                 .last
@@ -139,6 +140,16 @@ impl Crawl {
             }
         }
         Discovered { places, looped }
+    }
+
+    /// The next page as named: a URL, or with a cursor the page's own URL with the token set.
+    fn next_url_text(&self, base: &Url, named: String) -> String {
+        match &self.rules.next {
+            Some(NextPage::Cursor { param, .. }) => {
+                with_query_param(base, param, &named).to_string()
+            }
+            _ => named,
+        }
     }
 
     /// The pages from `next` to `last` at once, when the two URLs differ only in one query
@@ -341,7 +352,6 @@ fn key(url: &Url) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::crawl::NextPage;
 
     use crate::engine::crawl::rules_for as rules;
 

@@ -83,11 +83,22 @@ impl Found {
         if depth != 0 {
             return found;
         }
-        if matches!(rules.next, Some(NextPage::Path(_))) {
-            found.next = values.next().and_then(|v| match v {
-                Value::String(s) if !s.is_empty() => Some(s),
-                _ => None,
-            });
+        match rules.next {
+            Some(NextPage::Path(_)) => {
+                found.next = values.next().and_then(|v| match v {
+                    Value::String(s) if !s.is_empty() => Some(s),
+                    _ => None,
+                });
+            }
+            Some(NextPage::Cursor { .. }) => {
+                // A token may be a number; null, empty or absent ends the chain.
+                found.next = values.next().and_then(|v| match v {
+                    Value::String(s) if !s.is_empty() => Some(s),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                });
+            }
+            _ => {}
         }
         if rules.stop.until_empty.is_some() {
             found.empty = match values.next() {

@@ -27,6 +27,38 @@ pub enum NextPage {
     Path(FieldPath),
     /// The `Link` header's `rel="next"` target (RFC 8288: GitHub, json-server).
     LinkHeader,
+    /// A token at `path` in the body (Slack's `response_metadata.next_cursor`, Twitter's
+    /// `meta.next_token`): the next page is this page's URL with query parameter `param` set
+    /// to it.
+    Cursor { path: FieldPath, param: String },
+}
+
+impl NextPage {
+    /// The path in the body that names the next page, if the body names it.
+    fn path(&self) -> Option<&FieldPath> {
+        match self {
+            Self::Path(path) | Self::Cursor { path, .. } => Some(path),
+            Self::LinkHeader => None,
+        }
+    }
+}
+
+/// A crawl or stop rule that cannot be followed: which setting (named as the builder's setter,
+/// `next_param`, `total`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RuleError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl RuleError {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
 }
 
 /// Which origins links may lead to.
@@ -159,6 +191,34 @@ impl CrawlRules {
         })
     }
 
+    /// Makes the next page's path a cursor: the token there goes in query parameter `param`
+    /// of the page's own URL.
+    pub fn next_param(mut self, param: &str) -> Result<Self, RuleError> {
+        let field = "next_param";
+        if param.trim().is_empty() {
+            return Err(RuleError::new(field, "the query parameter's name is empty"));
+        }
+        self.next =
+            match self.next {
+                Some(NextPage::Path(path)) => Some(NextPage::Cursor {
+                    path,
+                    param: param.to_owned(),
+                }),
+                Some(NextPage::LinkHeader) => {
+                    return Err(RuleError::new(
+                        field,
+                        "a `Link` header names whole URLs, not tokens: give the next page as the \
+                     token's path in the body",
+                    ))
+                }
+                _ => return Err(RuleError::new(
+                    field,
+                    "names where a token goes: give the next page as the token's path in the body",
+                )),
+            };
+        Ok(self)
+    }
+
     /// Whether responses create work at all.
     pub fn is_crawl(&self) -> bool {
         !self.follow.is_empty() || self.next.is_some()
@@ -203,9 +263,7 @@ impl CrawlRules {
             paths.push(path.clone());
         }
         if depth == 0 {
-            if let Some(NextPage::Path(path)) = &self.next {
-                paths.push(path.clone());
-            }
+            paths.extend(self.next.as_ref().and_then(NextPage::path).cloned());
             paths.extend(self.stop.until_empty.iter().cloned());
             paths.extend(self.stop.total.as_ref().and_then(CountAt::path).cloned());
             paths.extend(
