@@ -58,6 +58,8 @@ pub(crate) struct Frontier<I: Iterator<Item = Id>> {
     holding: bool,
     /// The first seed's numeric id, which a total counts from.
     first_id: Option<u64>,
+    /// No seed at or past this position yet: an open range's probe (see `Run`'s slow start).
+    seed_limit: Option<u64>,
 }
 
 impl<I: Iterator<Item = Id>> Frontier<I> {
@@ -74,6 +76,7 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
             seed_bound: None,
             holding: false,
             first_id: None,
+            seed_limit: None,
         }
     }
 
@@ -99,9 +102,16 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
         self.bound_ids(pages.saturating_mul(step));
     }
 
+    /// Seeds may go out up to (not including) position `limit`.
+    pub(crate) fn limit_seeds(&mut self, limit: u64) {
+        self.seed_limit = Some(limit);
+    }
+
     /// The ids go up to (not including) the first seed's id plus `span`.
     fn bound_ids(&mut self, span: u64) {
         self.holding = false;
+        // Every page is known now: no need to probe ahead.
+        self.seed_limit = None;
         let first = self.first_id.unwrap_or(0);
         self.seed_bound = Some(first.saturating_add(span));
     }
@@ -128,7 +138,11 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
         if self.holding && self.next_position > 0 {
             return false;
         }
-        if self.last_seed.is_some_and(|last| self.next_position > last) {
+        if self.last_seed.is_some_and(|last| self.next_position > last)
+            || self
+                .seed_limit
+                .is_some_and(|limit| self.next_position >= limit)
+        {
             return false;
         }
         match (

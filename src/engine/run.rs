@@ -52,6 +52,11 @@ pub struct Run<I: Iterator<Item = Id>> {
     total: Option<(&'static str, CountAt)>,
     /// Records taken from the release order (handed out, held or dropped by a stop rule).
     released: u64,
+    /// A range that a stop rule ends probes ahead with a window that starts at one seed and
+    /// grows by one for each seed's page released (TCP's slow start: it doubles every round
+    /// trip while pages keep coming), up to the concurrency; so what goes out past the stop is
+    /// at most about as much as came before it. None without such a rule.
+    probe: Option<Probe>,
     /// The depth whose documents are lists of items (`--items`), if any.
     items_at: Option<u32>,
     /// Records ready to release outside the reorder window (completion order, or after an abort).
@@ -106,6 +111,15 @@ impl<I: Iterator<Item = Id>> Run<I> {
             // Only the first page until it says how many there are.
             frontier.hold_seeds();
         }
+        let stop = &job.crawl.stop;
+        let probe = (stop.after_missing.is_some() || stop.until_empty.is_some()).then(|| {
+            frontier.limit_seeds(1);
+            Probe {
+                window: 1,
+                most: concurrency as u64,
+                released: 0,
+            }
+        });
         Ok(Self {
             pool: Pool::new(Arc::clone(&fetcher), concurrency),
             fetcher,
@@ -133,6 +147,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 _ => None,
             },
             released: 0,
+            probe,
             items_at: job.crawl.items.as_ref().map(|_| job.crawl.last_depth()),
             ready: VecDeque::new(),
             dispatched: 0,
@@ -304,8 +319,11 @@ impl<I: Iterator<Item = Id>> Run<I> {
             let Some(stop) = self.stop.as_mut() else {
                 return Some(record);
             };
+            let page = record.crawl.as_ref().is_none_or(|c| c.depth == 0);
             if let Some(at) = stop.release(record) {
                 self.frontier.end_seeds_after(at);
+            } else if let Some(probe) = self.probe.as_mut().filter(|_| page) {
+                self.frontier.limit_seeds(probe.grow());
             }
         }
     }
@@ -541,6 +559,26 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 self.ready.push_back(record);
             }
         }
+    }
+}
+
+/// An open range's probe ahead: how many seeds may be out past the last page released.
+#[derive(Debug)]
+struct Probe {
+    window: u64,
+    /// The concurrency: the window grows no further.
+    most: u64,
+    /// Seeds whose page has been released.
+    released: u64,
+}
+
+impl Probe {
+    /// A seed's page was released and the range goes on: one more may go out, and the window
+    /// grows by one. Returns the position seeds may go up to (not including).
+    fn grow(&mut self) -> u64 {
+        self.released += 1;
+        self.window = (self.window + 1).min(self.most.max(1));
+        self.released + self.window
     }
 }
 

@@ -195,3 +195,70 @@ async fn a_cursor_parameter_for_a_link_header_is_refused_naming_the_flag() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_range_probes_ahead_politely_at_any_concurrency() {
+    // 47 items, 10 a page: 5 pages and the empty sixth are the useful requests.
+    let server = TestServer::start(Default::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let url = server.api("/api/offsets?offset={}&limit=10");
+    let out = run_ok(&[
+        "--url",
+        &url,
+        "--range",
+        "0..:10",
+        "--until-empty",
+        "results",
+        "--items",
+        "results",
+        "-f",
+        "name",
+        "-c",
+        "50",
+        "--report",
+        report.to_str().expect("UTF-8"),
+    ])
+    .await;
+    assert_eq!(names(&out), list_names());
+    let sent = server.list_hits() as u64;
+    assert!((6..=12).contains(&sent), "{sent} requests for 6 useful");
+    let run = &read_json(&report)["runs"][0];
+    let past = run["crawl"]["past_stop"].as_u64().expect("past_stop");
+    assert_eq!(run["requests"].as_u64().expect("requests") + past, sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_streak_stops_a_range_without_sending_the_rest_of_it() {
+    let behaviour = crate::common::Behaviour {
+        not_found: (152..400).collect(),
+        ..Default::default()
+    };
+    let server = TestServer::start(behaviour).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "--range",
+        "140..400",
+        "--stop-after-missing",
+        "3",
+        "-c",
+        "50",
+        "-m",
+        "concurrent",
+        "-q",
+        "--report",
+        report.to_str().expect("UTF-8"),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(records(&out).len(), 12, "140..=151");
+    // 15 useful: 12 found and the streak of 3 that ends the range.
+    let sent = u64::from(server.total_hits());
+    assert!((15..=31).contains(&sent), "{sent} requests for 15 useful");
+    let run = &read_json(&report)["runs"][0];
+    let past = run["crawl"]["past_stop"].as_u64().expect("past_stop");
+    assert_eq!(run["requests"].as_u64().expect("requests") + past, sent);
+}
