@@ -170,7 +170,103 @@ pub struct CrawlRules {
     pub items: Option<FieldPath>,
 }
 
+/// A crawl's and a range's rules as given, in text, named as the command line's flags and the
+/// builder's setters: [`CrawlRules::new`] checks them, once, for both.
+#[derive(Debug, Clone, Default)]
+pub struct CrawlSettings {
+    pub follow: Vec<String>,
+    pub next: Option<String>,
+    pub next_param: Option<String>,
+    /// Origins links may also lead to (`https://host[:port]`), or `*` for any.
+    pub allow_origin: Vec<String>,
+    pub max_pages: Option<u64>,
+    pub max_requests: Option<u64>,
+    pub all_levels: bool,
+    pub items: Option<String>,
+    pub stop_after_missing: Option<u64>,
+    pub until_empty: Option<String>,
+    pub total: Option<String>,
+    pub total_pages: Option<String>,
+}
+
 impl CrawlRules {
+    /// The rules from `settings`, checked: every path parses, a cursor has a body path, items
+    /// have fields to read (`fields` is how many), a range with no end (`open`) has a stop
+    /// rule, and the settings that only a crawl uses come with one. The error names the field.
+    pub fn new(settings: &CrawlSettings, fields: usize, open: bool) -> Result<Self, RuleError> {
+        let path = |field: &'static str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    t.parse::<FieldPath>()
+                        .map_err(|e| RuleError::new(field, e.to_string()))
+                })
+                .transpose()
+        };
+        let count = |field: &'static str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| CountAt::parse(t).map_err(|e| RuleError::new(field, e)))
+                .transpose()
+        };
+        if settings.total.is_some() && settings.total_pages.is_some() {
+            let message = "give a total of items or of pages, not both";
+            return Err(RuleError::new("total_pages", message));
+        }
+        let follow = settings
+            .follow
+            .iter()
+            .map(|p| p.parse::<FieldPath>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| RuleError::new("follow", e.to_string()))?;
+        let next = match settings.next.as_deref() {
+            None => None,
+            Some("link") => Some(NextPage::LinkHeader),
+            Some(_) => path("next", &settings.next)?.map(NextPage::Path),
+        };
+        let mut rules = Self {
+            follow,
+            next,
+            ..Self::default()
+        };
+        if let Some(param) = &settings.next_param {
+            rules = rules.next_param(param)?;
+        }
+        rules.origins = origins(&settings.allow_origin)?;
+        rules.stop = StopRules {
+            after_missing: settings.stop_after_missing,
+            until_empty: path("until_empty", &settings.until_empty)?,
+            total: count("total", &settings.total)?,
+            total_pages: count("total_pages", &settings.total_pages)?,
+        };
+        if open && !rules.stop.any() {
+            let message = "has no end: add a stop rule (stop after missing ids, until an empty \
+                           page, a total of items or of pages), or give the range an end";
+            return Err(RuleError::new("range", message));
+        }
+        rules.items = path("items", &settings.items)?;
+        if rules.items.is_some() && fields == 0 {
+            let message = "reads each item's fields: name at least one field (-f)";
+            return Err(RuleError::new("items", message));
+        }
+        rules.max_pages = settings.max_pages;
+        rules.max_requests = settings.max_requests;
+        rules.every_level = settings.all_levels;
+        let crawl_only = [
+            ("allow_origin", !settings.allow_origin.is_empty()),
+            ("max_pages", settings.max_pages.is_some()),
+            ("max_requests", settings.max_requests.is_some()),
+            ("all_levels", settings.all_levels),
+        ];
+        if let Some((field, _)) = crawl_only.iter().find(|(_, set)| *set) {
+            if !rules.is_crawl() {
+                return Err(RuleError::new(
+                    field,
+                    "applies to a crawl only: add links to follow or a next page (--follow or --next)",
+                ));
+            }
+        }
+        Ok(rules)
+    }
+
     /// The rules from their text, as the command line and the library's builder take them:
     /// field paths to follow, level by level, and the next page as `link` (the `Link` header)
     /// or a field path.
@@ -278,6 +374,27 @@ impl CrawlRules {
     }
 }
 
+/// Which origins links may lead to, from `https://host[:port]` texts or `*`.
+fn origins(texts: &[String]) -> Result<Origins, RuleError> {
+    if texts.iter().any(|o| o == "*") {
+        return Ok(Origins::Any);
+    }
+    if texts.is_empty() {
+        return Ok(Origins::Seeds);
+    }
+    texts
+        .iter()
+        .map(|o| match Url::parse(o) {
+            Ok(url) if url.has_host() => Ok(url.origin().ascii_serialization()),
+            _ => Err(RuleError::new(
+                "allow_origin",
+                format!("`{o}` is not an origin like https://host[:port], nor `*`"),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Origins::Also)
+}
+
 /// Where a piece of discovered work sits in the crawl.
 #[derive(Debug, Clone)]
 pub(crate) struct Place {
@@ -317,5 +434,50 @@ fn rules_for(follow: &[&str], next: Option<NextPage>) -> CrawlRules {
         follow: follow.iter().map(|p| p.parse().expect("a path")).collect(),
         next,
         ..CrawlRules::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rules_are_checked_once_and_an_error_names_its_field() {
+        let field = |settings: CrawlSettings, fields: usize, open: bool| {
+            CrawlRules::new(&settings, fields, open).map_err(|e| e.field)
+        };
+        let next = |n: &str| CrawlSettings {
+            next: Some(n.to_owned()),
+            ..CrawlSettings::default()
+        };
+        assert_eq!(
+            field(CrawlSettings::default(), 0, true).err(),
+            Some("range")
+        );
+        let cursor = CrawlSettings {
+            next_param: Some("cursor".into()),
+            ..next("link")
+        };
+        assert_eq!(field(cursor, 0, false).err(), Some("next_param"));
+        let items = CrawlSettings {
+            items: Some("[*]".into()),
+            ..next("link")
+        };
+        assert_eq!(field(items.clone(), 0, false).err(), Some("items"));
+        assert!(field(items, 1, false).is_ok());
+        let total = CrawlSettings {
+            total: Some("header:".into()),
+            ..CrawlSettings::default()
+        };
+        assert_eq!(field(total, 0, true).err(), Some("total"));
+        let budget = CrawlSettings {
+            max_pages: Some(3),
+            ..CrawlSettings::default()
+        };
+        assert_eq!(field(budget, 0, false).err(), Some("max_pages"));
+        assert_eq!(
+            field(next("results["), 0, false).err(),
+            Some("next")
+        );
     }
 }
