@@ -475,9 +475,6 @@ mod tests {
             ..CrawlSettings::default()
         };
         assert_eq!(field(budget, 0, false).err(), Some("max_pages"));
-        assert_eq!(
-            field(next("results["), 0, false).err(),
-            Some("next")
-        );
+        assert_eq!(field(next("results["), 0, false).err(), Some("next"));
     }
 }
