@@ -10,8 +10,8 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{
-    CacheMode, CacheSpec, ClientOptions, CrawlRules, EngineError, JobSpec, Order, RetryPolicy, Run,
-    RunMode, RunSpec, StopRules,
+    CacheMode, CacheSpec, ClientOptions, CrawlRules, CrawlSettings, EngineError, JobSpec, Order,
+    RetryPolicy, RuleError, Run, RunMode, RunSpec,
 };
 use crate::extract::{FieldPath, FieldSet, PathError};
 use crate::plan::ids::{Id, IdRange, RangeError};
@@ -32,12 +32,14 @@ pub enum JobError {
     Rate(#[from] RateError),
     #[error("field path: {0}")]
     Path(#[from] PathError),
+    /// A crawl or stop rule, named by its setter (`total`, `next_param`, `range` for ids with
+    /// no end and no stop rule).
+    #[error("{}: {}", .0.field, .0.message)]
+    Rule(#[from] RuleError),
     #[error("concurrency must be at least 1")]
     Concurrency,
     #[error("auto-throttle target must be a number above 0")]
     ThrottleTarget,
-    #[error("the ids have no end: add a stop rule (stop_after_missing, until_empty or total)")]
-    OpenRange,
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -84,13 +86,8 @@ pub struct JobBuilder {
     client: ClientOptions,
     deadline: Option<Duration>,
     max_errors: Option<u64>,
-    follow: Vec<String>,
-    next: Option<String>,
-    every_level: bool,
-    stop_after_missing: Option<u64>,
-    until_empty: Option<String>,
-    total: Option<String>,
-    items: Option<String>,
+    /// The crawl and stop rules as given, checked by the engine in `build`.
+    crawl: CrawlSettings,
     cancel: CancellationToken,
 }
 
@@ -110,13 +107,7 @@ impl Job {
             client: ClientOptions::default(),
             deadline: None,
             max_errors: None,
-            follow: Vec::new(),
-            next: None,
-            every_level: false,
-            stop_after_missing: None,
-            until_empty: None,
-            total: None,
-            items: None,
+            crawl: CrawlSettings::default(),
             cancel: CancellationToken::new(),
         }
     }
@@ -246,46 +237,100 @@ impl JobBuilder {
     /// to. Records come out depth-first in document order; by default only the last level's
     /// (and every failure) are delivered.
     pub fn follow(mut self, path: &str) -> Self {
-        self.follow.push(path.to_owned());
+        self.crawl.follow.push(path.to_owned());
         self
     }
 
     /// Pages through each seed's chain: the next page's URL at `path` in the body (`next`), or
     /// in the `Link` header's `rel="next"` with `"link"`.
     pub fn next_page(mut self, path_or_link: &str) -> Self {
-        self.next = Some(path_or_link.to_owned());
+        self.crawl.next = Some(path_or_link.to_owned());
+        self
+    }
+
+    /// The value at the [`next_page`](Self::next_page) path is a cursor token: the next page
+    /// is the page's own URL with query parameter `name` set to it (Slack's `cursor`). A null,
+    /// empty or absent token ends the chain.
+    ///
+    /// ```
+    /// # use fetchbench::Job;
+    /// let job = Job::builder("https://slack.test/api/conversations.list?limit=200")
+    ///     .next_page("response_metadata.next_cursor")
+    ///     .next_param("cursor")
+    ///     .items("channels")
+    ///     .field("name")
+    ///     .build();
+    /// assert!(job.is_ok());
+    /// ```
+    pub fn next_param(mut self, name: &str) -> Self {
+        self.crawl.next_param = Some(name.to_owned());
         self
     }
 
     /// Ends ids with no end (`1..`) after `n` consecutive 404/410 answers (not delivered).
     pub fn stop_after_missing(mut self, n: u64) -> Self {
-        self.stop_after_missing = Some(n.max(1));
+        self.crawl.stop_after_missing = Some(n.max(1));
         self
     }
 
     /// Ends ids with no end (`0..:20`) at the first page whose list at `path` is empty.
     pub fn until_empty(mut self, path: &str) -> Self {
-        self.until_empty = Some(path.to_owned());
+        self.crawl.until_empty = Some(path.to_owned());
         self
     }
 
-    /// Bounds ids with no end by the first page's number at `path` (e.g. `count`): ids below
-    /// the first id plus that number.
-    pub fn total(mut self, path: &str) -> Self {
-        self.total = Some(path.to_owned());
+    /// Bounds ids with no end by the first page's count of items, at `path` in the body
+    /// (`count`) or in a header (`header:X-Total-Count`): offsets below the first id plus that
+    /// count, or page numbers (a step of 1) enough to hold it at the first page's items.
+    pub fn total(mut self, path_or_header: &str) -> Self {
+        self.crawl.total = Some(path_or_header.to_owned());
+        self
+    }
+
+    /// Bounds ids with no end by the first page's count of pages, at `path` in the body or in
+    /// a header (`header:X-WP-TotalPages`).
+    pub fn total_pages(mut self, path_or_header: &str) -> Self {
+        self.crawl.total_pages = Some(path_or_header.to_owned());
         self
     }
 
     /// The last level's documents are lists: one record per item of the list at `path`, the
     /// fields read from the item, with no request per item.
     pub fn items(mut self, path: &str) -> Self {
-        self.items = Some(path.to_owned());
+        self.crawl.items = Some(path.to_owned());
         self
     }
 
-    /// Delivers every level's records in a crawl, not only the last level's.
-    pub fn every_level(mut self) -> Self {
-        self.every_level = true;
+    /// Delivers every level's records in a crawl, not only the last level's (as
+    /// `--all-levels`).
+    pub fn all_levels(mut self) -> Self {
+        self.crawl.all_levels = true;
+        self
+    }
+
+    /// The former name of [`all_levels`](Self::all_levels).
+    #[doc(hidden)]
+    pub fn every_level(self) -> Self {
+        self.all_levels()
+    }
+
+    /// Lets links lead to this origin too (`https://host[:port]`), or to any with `"*"` (as
+    /// `--allow-origin`; by default a crawl stays on the origin of the page that named a link).
+    pub fn allow_origin(mut self, origin: &str) -> Self {
+        self.crawl.allow_origin.push(origin.to_owned());
+        self
+    }
+
+    /// Most pages a chain may have, its first included (as `--max-pages`).
+    pub fn max_pages(mut self, n: u64) -> Self {
+        self.crawl.max_pages = Some(n.max(1));
+        self
+    }
+
+    /// Most requests a crawl may make; what it finds beyond is counted, not fetched (as
+    /// `--max-requests`).
+    pub fn max_requests(mut self, n: u64) -> Self {
+        self.crawl.max_requests = Some(n.max(1));
         self
     }
 
@@ -414,29 +459,23 @@ impl JobBuilder {
             .map(|p| p.parse::<FieldPath>())
             .collect::<Result<Vec<_>, _>>()?;
         let rate = self.rate.as_deref().map(str::parse::<Rate>).transpose()?;
-        let path = |text: &Option<String>| text.as_deref().map(str::parse::<FieldPath>).transpose();
-        let stop = StopRules {
-            after_missing: self.stop_after_missing,
-            until_empty: path(&self.until_empty)?,
-            total: path(&self.total)?,
+        // The ids are read first: whether they end decides whether a stop rule is needed.
+        let ids_text = if self.crawl.follow.is_empty() && self.crawl.next.is_none() {
+            self.ids.as_str()
+        } else {
+            // A crawl from one URL without a placeholder has one seed; see below.
+            match Template::parse_url_or_fixed(&self.template, false)?.has_placeholder() {
+                true => self.ids.as_str(),
+                false => "1",
+            }
         };
-        let crawl = CrawlRules {
-            every_level: self.every_level,
-            stop,
-            items: path(&self.items)?,
-            ..CrawlRules::parse(&self.follow, self.next.as_deref())?
-        };
+        let ids: IdRange = ids_text.parse()?;
+        let crawl = CrawlRules::new(&self.crawl, fields.len(), ids.is_open())?;
         // A crawl may start from one URL without a placeholder: its one seed.
         let template = match crawl.is_crawl() {
             true => Template::parse_url_or_fixed(&self.template, false)?,
             false => Template::parse_url(&self.template)?,
         };
-        let ids = if template.has_placeholder() {
-            self.ids.as_str()
-        } else {
-            "1"
-        };
-        let crawl_stops = crawl.stop.any();
         let spec = JobSpec {
             fields: FieldSet::new(fields),
             crawl,
@@ -455,13 +494,7 @@ impl JobBuilder {
         Ok(Job {
             template,
             spec,
-            ids: {
-                let ids: IdRange = ids.parse()?;
-                if ids.is_open() && !crawl_stops {
-                    return Err(JobError::OpenRange);
-                }
-                ids
-            },
+            ids,
             run,
             cancel: self.cancel,
         })

@@ -36,7 +36,9 @@ mod report;
 mod test_support;
 
 // The documented API: every type a public signature names is re-exported here.
-pub use engine::{CacheError, CacheMode, Ending, EngineError, ProxyError, RunMode, SetupError};
+pub use engine::{
+    CacheError, CacheMode, Ending, EngineError, ProxyError, RuleError, RunMode, SetupError,
+};
 pub use job::{Job, JobBuilder, JobError};
 pub use plan::ids::{Id, RangeError};
 pub use plan::rate::RateError;

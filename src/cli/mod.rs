@@ -154,6 +154,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH|link", help_heading = CRAWL)]
     pub next: Option<String>,
 
+    /// The value at --next PATH is a cursor token, not a URL: the next page is this page's URL
+    /// with query parameter NAME set to it (Slack's `cursor`, Twitter's `pagination_token`).
+    ///
+    /// The chain ends at a null, empty or absent token.
+    #[arg(long, value_name = "NAME", requires = "next", help_heading = CRAWL)]
+    pub next_param: Option<String>,
+
     /// Let links lead to this origin too (`https://host[:port]`), or to any with `*`.
     ///
     /// By default a crawl stays on the origin of the page that named the link.
@@ -174,6 +181,8 @@ pub struct RunArgs {
 
     /// The last level's documents are lists: write one record per item of the list at PATH
     /// (`results`), its fields (-f) read from the item, with no request per item.
+    ///
+    /// `'[*]'` names a document that is itself the list (a bare JSON array: GitHub, json-server).
     #[arg(long, value_name = "PATH", help_heading = CRAWL)]
     pub items: Option<String>,
 
@@ -187,12 +196,27 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", help_heading = CRAWL)]
     pub until_empty: Option<String>,
 
-    /// The first page's number at PATH (e.g. `count`) bounds the range: ids below the first id plus
-    /// that number.
+    /// The first page's count of ITEMS, at PATH in the body (`count`) or in a header
+    /// (`header:X-Total-Count`), bounds the range.
+    ///
+    /// An offset range (`0..:20`) ends below the first id plus that count; a range of page
+    /// numbers (`1..`, a step of 1) after as many pages as hold it, at the first page's number of
+    /// items (--items or --follow). The other pages are then all known and go out through the
+    /// pool at once.
+    #[arg(
+        long,
+        value_name = "PATH|header:NAME",
+        conflicts_with = "total_pages",
+        help_heading = CRAWL
+    )]
+    pub total: Option<String>,
+
+    /// The first page's count of PAGES, at PATH in the body or in a header
+    /// (`header:X-WP-TotalPages`), bounds the range: that many pages from the first.
     ///
     /// The other pages are then all known and go out through the pool at once.
-    #[arg(long, value_name = "PATH", help_heading = CRAWL)]
-    pub total: Option<String>,
+    #[arg(long, value_name = "PATH|header:NAME", help_heading = CRAWL)]
+    pub total_pages: Option<String>,
 
     /// HTTP method. Default: GET, or POST with --data/--json.
     #[arg(

@@ -14,10 +14,9 @@ use super::{HeaderArg, RunArgs, DEFAULT_RANGE};
 use crate::engine::http::tls::{self, TlsFileError};
 use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
 use crate::engine::{
-    CacheSpec, ClientOptions, CrawlRules, JobSpec, Origins, RetryPolicy, RunMode, RunSpec,
-    StopRules,
+    CacheSpec, ClientOptions, CrawlRules, CrawlSettings, JobSpec, RetryPolicy, RuleError, RunMode,
+    RunSpec,
 };
-use crate::extract::FieldPath;
 use crate::extract::FieldSet;
 use crate::fixture::FixtureOptions;
 use crate::output::Format;
@@ -30,6 +29,25 @@ fn usage(flag: &'static str, message: String) -> AppError {
 }
 
 /// A TLS file that cannot be used, as the usage error of the flag that named it.
+/// The flag of a crawl rule's field, as the engine names it.
+fn flag_of(field: &str) -> &'static str {
+    match field {
+        "follow" => "--follow",
+        "next" => "--next",
+        "next_param" => "--next-param",
+        "allow_origin" => "--allow-origin",
+        "max_pages" => "--max-pages",
+        "max_requests" => "--max-requests",
+        "all_levels" => "--all-levels",
+        "items" => "--items",
+        "stop_after_missing" => "--stop-after-missing",
+        "until_empty" => "--until-empty",
+        "total" => "--total",
+        "total_pages" => "--total-pages",
+        _ => "--range",
+    }
+}
+
 fn tls_usage(error: TlsFileError) -> AppError {
     usage(error.flag, error.to_string())
 }
@@ -98,95 +116,41 @@ impl RunArgs {
         Ok(template)
     }
 
-    /// The crawl's rules from --follow, --next and their limits.
+    /// The crawl's rules from --follow, --next, their limits and the stop rules, checked by
+    /// the engine; an error names the flag.
     fn crawl_rules(&self) -> Result<CrawlRules, AppError> {
-        let rules = CrawlRules::parse(&self.follow, self.next.as_deref()).map_err(|e| {
-            let flag = if self
-                .next
-                .as_deref()
-                .is_some_and(|n| e.to_string().contains(n))
-            {
-                "--next"
-            } else {
-                "--follow"
-            };
-            usage(flag, e.to_string())
-        })?;
-        let origins = if self.allow_origin.iter().any(|o| o == "*") {
-            Origins::Any
-        } else if self.allow_origin.is_empty() {
-            Origins::Seeds
-        } else {
-            let parsed = self
-                .allow_origin
-                .iter()
-                .map(|o| match reqwest::Url::parse(o) {
-                    Ok(url) if url.has_host() => Ok(url.origin().ascii_serialization()),
-                    _ => Err(usage(
-                        "--allow-origin",
-                        format!("`{o}` is not an origin like https://host[:port], nor `*`"),
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Origins::Also(parsed)
-        };
-        let path = |flag: &'static str, text: &Option<String>| {
-            text.as_deref()
-                .map(|t| {
-                    t.parse::<FieldPath>()
-                        .map_err(|e| usage(flag, e.to_string()))
-                })
-                .transpose()
-        };
-        let stop = StopRules {
-            after_missing: self.stop_after_missing,
-            until_empty: path("--until-empty", &self.until_empty)?,
-            total: path("--total", &self.total)?,
+        let settings = CrawlSettings {
+            follow: self.follow.clone(),
+            next: self.next.clone(),
+            next_param: self.next_param.clone(),
+            allow_origin: self.allow_origin.clone(),
+            max_pages: self.max_pages,
+            max_requests: self.max_requests,
+            all_levels: self.all_levels,
+            items: self.items.clone(),
+            stop_after_missing: self.stop_after_missing,
+            until_empty: self.until_empty.clone(),
+            total: self.total.clone(),
+            total_pages: self.total_pages.clone(),
         };
         let open = self.ids.is_none() && self.range.is_open();
-        if open && !stop.any() {
-            return Err(usage(
+        CrawlRules::new(&settings, self.fields.len(), open).map_err(|e| self.rule_usage(e))
+    }
+
+    /// A rule the engine refused, as the flag that set it (the range's in the flags' words).
+    fn rule_usage(&self, error: RuleError) -> AppError {
+        let (flag, message) = match error.field {
+            "range" => (
                 "--range",
                 format!(
                     "`{}` has no end: add a stop rule (--stop-after-missing N, --until-empty \
-                     PATH or --total PATH), or give the range an end",
+                     PATH, --total or --total-pages), or give the range an end",
                     self.range
                 ),
-            ));
-        }
-        let items = path("--items", &self.items)?;
-        if items.is_some() && self.fields.is_empty() {
-            return Err(usage(
-                "--items",
-                "reads each item's fields: add them with -f".to_owned(),
-            ));
-        }
-        let rules = CrawlRules {
-            origins,
-            max_pages: self.max_pages,
-            max_requests: self.max_requests,
-            every_level: self.all_levels,
-            stop,
-            items,
-            ..rules
+            ),
+            field => (flag_of(field), error.message),
         };
-        let crawl_only = [
-            ("--allow-origin", !self.allow_origin.is_empty()),
-            ("--max-pages", self.max_pages.is_some()),
-            ("--max-requests", self.max_requests.is_some()),
-            ("--all-levels", self.all_levels),
-        ];
-        if let Some((flag, _)) = crawl_only
-            .iter()
-            .find(|(_, set)| *set)
-            .filter(|_| !rules.is_crawl())
-        {
-            return Err(usage(
-                flag,
-                "applies to a crawl: add --follow or --next".to_owned(),
-            ));
-        }
-        Ok(rules)
+        usage(flag, message)
     }
 
     /// `--cache` and its mode, the directory created (or refused) now, before any request.

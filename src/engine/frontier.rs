@@ -58,6 +58,8 @@ pub(crate) struct Frontier<I: Iterator<Item = Id>> {
     holding: bool,
     /// The first seed's numeric id, which a total counts from.
     first_id: Option<u64>,
+    /// No seed at or past this position yet: an open range's probe (see `Run`'s slow start).
+    seed_limit: Option<u64>,
 }
 
 impl<I: Iterator<Item = Id>> Frontier<I> {
@@ -74,6 +76,7 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
             seed_bound: None,
             holding: false,
             first_id: None,
+            seed_limit: None,
         }
     }
 
@@ -83,11 +86,43 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
         self.holding = true;
     }
 
-    /// The range goes up to (not including) the first seed's id plus `total`.
-    pub(crate) fn bound_seeds(&mut self, total: u64) {
+    /// The range holds `total` items: its ids go up to (not including) the first id plus
+    /// `total` (offsets), or for page numbers (a step of 1) with `per_page` items on the first
+    /// page, as many pages as hold `total` items.
+    pub(crate) fn bound_items(&mut self, total: u64, per_page: Option<u64>) {
+        match per_page.filter(|n| *n > 0 && self.step() == 1) {
+            Some(per_page) => self.bound_pages(total.div_ceil(per_page)),
+            None => self.bound_ids(total),
+        }
+    }
+
+    /// The range holds `pages` pages, the first included.
+    pub(crate) fn bound_pages(&mut self, pages: u64) {
+        let step = self.step();
+        self.bound_ids(pages.saturating_mul(step));
+    }
+
+    /// Seeds may go out up to (not including) position `limit`.
+    pub(crate) fn limit_seeds(&mut self, limit: u64) {
+        self.seed_limit = Some(limit);
+    }
+
+    /// The ids go up to (not including) the first seed's id plus `span`.
+    fn bound_ids(&mut self, span: u64) {
         self.holding = false;
+        // Every page is known now: no need to probe ahead.
+        self.seed_limit = None;
         let first = self.first_id.unwrap_or(0);
-        self.seed_bound = Some(first.saturating_add(total));
+        self.seed_bound = Some(first.saturating_add(span));
+    }
+
+    /// The range's step: from the first seed's id to the next one's (1 when unknown).
+    fn step(&mut self) -> u64 {
+        let next = self.returned.front().or_else(|| self.seeds.peek());
+        match (self.first_id, next) {
+            (Some(first), Some(Id::Num(next))) if *next > first => next - first,
+            _ => 1,
+        }
     }
 
     /// No seed after position `last`, nor any work found from one.
@@ -103,7 +138,11 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
         if self.holding && self.next_position > 0 {
             return false;
         }
-        if self.last_seed.is_some_and(|last| self.next_position > last) {
+        if self.last_seed.is_some_and(|last| self.next_position > last)
+            || self
+                .seed_limit
+                .is_some_and(|limit| self.next_position >= limit)
+        {
             return false;
         }
         match (
@@ -221,6 +260,26 @@ mod tests {
                 (3, Some(Position::seed(1)))
             ]
         );
+    }
+
+    #[test]
+    fn a_total_of_items_bounds_page_numbers_by_the_first_page_s_items_and_offsets_by_itself() {
+        fn drain(mut frontier: Frontier<impl Iterator<Item = Id>>) -> Vec<Id> {
+            std::iter::from_fn(move || frontier.pop())
+                .map(|w| w.id)
+                .collect()
+        }
+        let mut pages = Frontier::new(ids(1..1000), false);
+        pages.hold_seeds();
+        assert_eq!(pages.pop().map(|w| w.id), Some(Id::Num(1)));
+        assert!(pages.pop().is_none(), "held until the total is known");
+        pages.bound_items(47, Some(10));
+        assert_eq!(drain(pages), (2..=5).map(Id::Num).collect::<Vec<_>>());
+        let mut offsets = Frontier::new((0..).step_by(20).map(Id::Num), false);
+        offsets.hold_seeds();
+        offsets.pop();
+        offsets.bound_items(47, Some(20));
+        assert_eq!(drain(offsets), [Id::Num(20), Id::Num(40)]);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use thiserror::Error;
 use crate::extract::FieldSet;
 use crate::plan::rate::Rate;
 
-pub use self::crawl::{CrawlCounts, CrawlRules, Origins, StopRules};
+pub use self::crawl::{CrawlCounts, CrawlRules, CrawlSettings, RuleError, StopRules};
 pub use self::fetch::cache::CacheError;
 pub use self::fetch::pushback::PushbackCounts;
 pub use self::fetch::throttle::ThrottleCounts;

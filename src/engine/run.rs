@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 use tokio::time::Instant as Deadline;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use super::crawl::{Crawl, Found, Place};
+use super::crawl::{CountAt, Crawl, Found, Place};
 use super::fetch::settle::Done;
 use super::frontier::{Frontier, Work};
 use super::pacer::Pacer;
 use super::release::{Reorder, Tree};
 use super::stop::Stop;
 use super::worker::{Event, Job, Pool, Report};
-use super::{Ending, EngineError, JobSpec, Order, RunEnd, RunSpec};
+use super::{Ending, EngineError, JobSpec, Order, RunEnd, RunSpec, StopRules};
 use crate::engine::fetch::request::Fetcher;
 use crate::engine::http::connections::ConnectionCounter;
 use crate::plan::ids::Id;
@@ -47,10 +47,16 @@ pub struct Run<I: Iterator<Item = Id>> {
     crawl: Option<Crawl>,
     /// The stop rules of a range with no known end; None without any.
     stop: Option<Stop>,
-    /// `--total`'s path: the first page bounds the range.
-    total_path: Option<String>,
+    /// Where the first page says how many items (`--total`) or pages (`--total-pages`) there
+    /// are, with the flag: it bounds the range.
+    total: Option<(&'static str, CountAt)>,
     /// Records taken from the release order (handed out, held or dropped by a stop rule).
     released: u64,
+    /// A range that a stop rule ends probes ahead with a window that starts at one seed and
+    /// grows by one for each seed's page released (TCP's slow start: it doubles every round
+    /// trip while pages keep coming), up to the concurrency; so what goes out past the stop is
+    /// at most about as much as came before it. None without such a rule.
+    probe: Option<Probe>,
     /// The depth whose documents are lists of items (`--items`), if any.
     items_at: Option<u32>,
     /// Records ready to release outside the reorder window (completion order, or after an abort).
@@ -102,10 +108,19 @@ impl<I: Iterator<Item = Id>> Run<I> {
         )?;
         let fetcher = Arc::new(fetcher);
         let mut frontier = Frontier::new(ids, job.crawl.is_crawl());
-        if job.crawl.stop.total.is_some() {
+        if job.crawl.stop.counted() {
             // Only the first page until it says how many there are.
             frontier.hold_seeds();
         }
+        let stop = &job.crawl.stop;
+        let probe = (stop.after_missing.is_some() || stop.until_empty.is_some()).then(|| {
+            frontier.limit_seeds(1);
+            Probe {
+                window: 1,
+                most: concurrency as u64,
+                released: 0,
+            }
+        });
         Ok(Self {
             self_paced: fetcher.paces(),
             pool: Pool::new(Arc::clone(&fetcher), concurrency),
@@ -123,8 +138,18 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 .stop
                 .any()
                 .then(|| Stop::new(job.crawl.stop.after_missing)),
-            total_path: job.crawl.stop.total.as_ref().map(|p| p.to_string()),
+            total: match &job.crawl.stop {
+                StopRules {
+                    total_pages: Some(at),
+                    ..
+                } => Some(("--total-pages", at.clone())),
+                StopRules {
+                    total: Some(at), ..
+                } => Some(("--total", at.clone())),
+                _ => None,
+            },
             released: 0,
+            probe,
             items_at: job.crawl.items.as_ref().map(|_| job.crawl.last_depth()),
             ready: VecDeque::new(),
             dispatched: 0,
@@ -296,8 +321,11 @@ impl<I: Iterator<Item = Id>> Run<I> {
             let Some(stop) = self.stop.as_mut() else {
                 return Some(record);
             };
+            let page = record.crawl.as_ref().is_none_or(|c| c.depth == 0);
             if let Some(at) = stop.release(record) {
                 self.frontier.end_seeds_after(at);
+            } else if let Some(probe) = self.probe.as_mut().filter(|_| page) {
+                self.frontier.limit_seeds(probe.grow());
             }
         }
     }
@@ -420,16 +448,34 @@ impl<I: Iterator<Item = Id>> Run<I> {
         if found.empty {
             stop.note_empty(record.index);
         }
-        if let Some(path) = self.total_path.as_ref().filter(|_| record.index == 0) {
-            match found.total {
-                Some(total) => self.frontier.bound_seeds(total),
-                None => {
-                    let reason = format!("the first page gave no number at `{path}` (--total)");
-                    stop.end_after(0, reason);
-                    self.frontier.end_seeds_after(0);
-                }
+        let Some((flag, at)) = self.total.as_ref().filter(|_| record.index == 0) else {
+            return;
+        };
+        match (*flag, found.total, found.total_pages) {
+            ("--total-pages", _, Some(pages)) => self.frontier.bound_pages(pages),
+            ("--total", Some(total), _) => {
+                let per_page = self.items_on_page(record, found);
+                self.frontier.bound_items(total, per_page);
+            }
+            _ => {
+                let reason = format!("the first page gave no number {at} ({flag})");
+                stop.end_after(0, reason);
+                self.frontier.end_seeds_after(0);
             }
         }
+    }
+
+    /// How many items the first page listed: its items (`--items` on it) or its links
+    /// (`--follow`); None when it is not a list.
+    fn items_on_page(&self, record: &Record, found: &Found) -> Option<u64> {
+        if self.items_at == Some(0) {
+            let list = record.fields.first()?.as_array()?;
+            return Some(list.len() as u64);
+        }
+        self.crawl
+            .as_ref()
+            .filter(|c| !c.rules.follow.is_empty())
+            .map(|_| found.links.len() as u64)
     }
 
     /// A page of items (`--items`) says so, so its items are written one by one.
@@ -513,6 +559,26 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 self.ready.push_back(record);
             }
         }
+    }
+}
+
+/// An open range's probe ahead: how many seeds may be out past the last page released.
+#[derive(Debug)]
+struct Probe {
+    window: u64,
+    /// The concurrency: the window grows no further.
+    most: u64,
+    /// Seeds whose page has been released.
+    released: u64,
+}
+
+impl Probe {
+    /// A seed's page was released and the range goes on: one more may go out, and the window
+    /// grows by one. Returns the position seeds may go up to (not including).
+    fn grow(&mut self) -> u64 {
+        self.released += 1;
+        self.window = (self.window + 1).min(self.most.max(1));
+        self.released + self.window
     }
 }
 

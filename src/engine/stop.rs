@@ -22,7 +22,8 @@ pub(crate) struct Stop {
     /// Seeds whose page's list was empty (known out of order, acted on in order).
     empty: BTreeSet<u64>,
     pub(crate) reason: Option<String>,
-    /// Records that came past the stop point.
+    /// Answers not written past the last one written: a missing streak that fired, and what
+    /// came past the stop point.
     pub(crate) past: u64,
 }
 
@@ -95,6 +96,8 @@ impl Stop {
         self.reason = Some(format!(
             "after {n} consecutive missing ids from {first} (--stop-after-missing {n})"
         ));
+        // Answered but not written, like the answers after them: counted with them.
+        self.past += self.held.len() as u64;
         self.held.clear();
         self.at = Some(at);
         at
@@ -155,7 +158,7 @@ mod tests {
             stop.release(record(i as u64, status));
         }
         assert_eq!(passed(&mut stop), [0, 1, 2, 3]);
-        assert_eq!(stop.past, 1);
+        assert_eq!(stop.past, 4, "the streak and the answer after it");
         assert!(stop.reason.as_deref().is_some_and(|r| r.contains("from 5")));
     }
 

@@ -13,6 +13,7 @@ mod fixture;
 mod html;
 mod library;
 mod numbers;
+mod pagination;
 mod politeness;
 mod readme;
 mod reliability;

@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 
 use reqwest::Url;
 
-use super::{CrawlRules, Found, Origins, Place};
+use super::{CrawlRules, Found, NextPage, Origins, Place};
 
 /// What a crawl skipped and found, for the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,18 +118,87 @@ impl Crawl {
                 parent: Some(base.to_string()),
                 chain: parent.chain,
                 page: parent.page,
+                fanned: false,
             });
             rank += 1;
         }
         let mut looped = None;
-        if let Some(next) = found.next.filter(|_| parent.depth == 0) {
-            match self.next_page(parent, base, &next) {
-                NextStep::Go(place) => places.push(place),
-                NextStep::Loop(place) => looped = Some((place, next)),
-                NextStep::Stop => {}
+        let next = found.next.filter(|_| parent.depth == 0 && !parent.fanned);
+        if let Some(next) = next.map(|n| self.next_url_text(base, n)) {
+            // The first page's `last` link: every page up to it goes out now.
+            let fanned = found
+                .last
+                .filter(|_| parent.page == 0)
+                .and_then(|last| self.fan_out(parent, base, &next, &last));
+            match fanned {
+                Some(pages) => places.extend(pages),
+                None => match self.next_page(parent, base, &next) {
+                    NextStep::Go(place) => places.push(place),
+                    NextStep::Loop(place) => looped = Some((place, next)),
+                    NextStep::Stop => {}
+                },
             }
         }
         Discovered { places, looped }
+    }
+
+    /// The next page as named: a URL, or with a cursor the page's own URL with the token set.
+    fn next_url_text(&self, base: &Url, named: String) -> String {
+        match &self.rules.next {
+            Some(NextPage::Cursor { param, .. }) => {
+                with_query_param(base, param, &named).to_string()
+            }
+            _ => named,
+        }
+    }
+
+    /// The pages from `next` to `last` at once, when the two URLs differ only in one query
+    /// parameter holding a page number (`page=2` .. `page=8`); None when they do not, and the
+    /// chain is walked page by page. Each page but the last is marked fanned, so it does not
+    /// follow its own next; the last does, in case the list grew past its `last`.
+    fn fan_out(&mut self, first: &Place, base: &Url, next: &str, last: &str) -> Option<Vec<Place>> {
+        /// Pages sent out at once at most; the last of them walks on from there.
+        const MOST_AT_ONCE: u64 = 10_000;
+        let (next, last) = (base.join(next).ok()?, base.join(last).ok()?);
+        let (param, from, to) = page_parameter(&next, &last)?;
+        let to = to.min(from.saturating_add(MOST_AT_ONCE - 1));
+        let mut places = Vec::new();
+        let mut at = first.at.next_page();
+        let mut cut = false;
+        for (page, number) in (first.page + 1..).zip(from..=to) {
+            let mut url = with_query_param(&next, &param, &number.to_string());
+            url.set_fragment(None);
+            let key = key(&url);
+            let pages_so_far = u64::from(page);
+            let over =
+                self.rules.max_pages.is_some_and(|max| pages_so_far >= max) || self.over_budget();
+            if over {
+                self.counts.over_budget += to - number + 1;
+                cut = true;
+                break;
+            }
+            if !self.seen.insert(key) || !self.chain_pages.insert((first.chain, key)) {
+                self.counts.duplicates += 1;
+                continue;
+            }
+            self.requests += 1;
+            self.counts.pages += 1;
+            places.push(Place {
+                at: at.clone(),
+                depth: 0,
+                url: Some(url),
+                parent: Some(base.to_string()),
+                chain: first.chain,
+                page,
+                fanned: true,
+            });
+            at = at.next_page();
+        }
+        if let Some(end) = places.last_mut() {
+            // Walks on from the end, unless a budget cut the pages short.
+            end.fanned = cut;
+        }
+        Some(places)
     }
 
     /// A link's URL if it is to be requested: resolved, in scope, new, within budget.
@@ -191,6 +260,7 @@ impl Crawl {
             parent: Some(base.to_string()),
             chain: page.chain,
             page: page.page + 1,
+            fanned: false,
         };
         let key = key(&url);
         if !self.chain_pages.insert((page.chain, key)) {
@@ -216,6 +286,55 @@ impl Crawl {
     }
 }
 
+/// The query parameter in which `next` and `last` differ, and its page numbers in each, when
+/// that is the only difference between them and the numbers go up.
+fn page_parameter(next: &Url, last: &Url) -> Option<(String, u64, u64)> {
+    if next.origin() != last.origin() || next.path() != last.path() {
+        return None;
+    }
+    let pairs = |u: &Url| {
+        u.query_pairs()
+            .into_owned()
+            .collect::<Vec<(String, String)>>()
+    };
+    let (a, b) = (pairs(next), pairs(last));
+    if a.len() != b.len() {
+        return None;
+    }
+    let mut differing = a.iter().zip(&b).filter(|(x, y)| x != y);
+    let ((name, from), (other, to)) = differing.next()?;
+    if differing.next().is_some() || name != other {
+        return None;
+    }
+    let (from, to) = (from.parse::<u64>().ok()?, to.parse::<u64>().ok()?);
+    (from < to).then(|| (name.clone(), from, to))
+}
+
+/// `url` with query parameter `name` set to `value` (added if absent), the others kept in order.
+pub(crate) fn with_query_param(url: &Url, name: &str, value: &str) -> Url {
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let mut out = url.clone();
+    {
+        let mut query = out.query_pairs_mut();
+        query.clear();
+        let mut set = false;
+        for (k, v) in &pairs {
+            if k == name {
+                if !set {
+                    query.append_pair(k, value);
+                    set = true;
+                }
+            } else {
+                query.append_pair(k, v);
+            }
+        }
+        if !set {
+            query.append_pair(name, value);
+        }
+    }
+    out
+}
+
 enum NextStep {
     Go(Place),
     Loop(Place),
@@ -233,7 +352,6 @@ fn key(url: &Url) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::crawl::NextPage;
 
     use crate::engine::crawl::rules_for as rules;
 
@@ -296,6 +414,36 @@ mod tests {
         assert!(d.places.is_empty());
         assert!(d.looped.is_some());
         assert_eq!(crawl.counts.loops, 1);
+    }
+
+    #[test]
+    fn a_first_page_s_last_link_sends_every_page_up_to_it_and_only_the_last_walks_on() {
+        let mut crawl = Crawl::new(CrawlRules {
+            max_pages: Some(4),
+            ..rules(&[], Some(NextPage::LinkHeader))
+        });
+        let p1 = url("http://h.test/l?per_page=10");
+        let first = Place::seed(0);
+        assert!(crawl.admit_seed(&first, Some(&p1)));
+        let found = Found {
+            next: Some("?per_page=10&page=2".into()),
+            last: Some("?per_page=10&page=8".into()),
+            ..Found::default()
+        };
+        let pages = crawl.discover(&first, &p1, found).places;
+        let urls: Vec<_> = pages.iter().filter_map(|p| p.url.clone()).collect();
+        assert_eq!(urls, [2, 3, 4].map(|n| url(&format!("{p1}&page={n}"))));
+        assert!(pages.iter().all(|p| p.fanned), "cut short by --max-pages");
+        assert_eq!(crawl.counts.over_budget, 4);
+        let other = url("http://h.test/l?page=2&sort=a");
+        assert_eq!(
+            page_parameter(&other, &url("http://h.test/l?page=9&sort=b")),
+            None
+        );
+        assert_eq!(
+            page_parameter(&other, &url("http://h.test/l?page=9&sort=a")),
+            Some(("page".to_owned(), 2, 9))
+        );
     }
 
     #[test]

@@ -1,19 +1,71 @@
-//! What a document names for the crawl: its level's links, its next page (in the body or the
-//! `Link` header), and what the stop rules read (an empty list, a total).
+//! What a document names for the crawl: its level's links, its next and last pages (in the
+//! body or the `Link` header), and what the stop rules read (an empty list, a total of items or
+//! of pages, in the body or a header).
 
-use reqwest::header::{HeaderMap, LINK};
+use reqwest::header::{HeaderMap, HeaderName, LINK};
 use serde_json::Value;
 
-use super::{CrawlRules, NextPage};
+use super::{CountAt, CrawlRules, NextPage};
 
-/// What a document named: the URLs of its level's links, in document order, its next page,
-/// and for the stop rules whether its list was empty and the total it gave.
+/// What a document named: the URLs of its level's links, in document order, its next page
+/// (and last, from a `Link` header), and for the stop rules whether its list was empty and the
+/// totals it gave.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Found {
     pub(crate) links: Vec<String>,
     pub(crate) next: Option<String>,
+    pub(crate) last: Option<String>,
     pub(crate) empty: bool,
+    /// Items in the whole list (`--total`).
     pub(crate) total: Option<u64>,
+    /// Pages in the whole list (`--total-pages`).
+    pub(crate) total_pages: Option<u64>,
+}
+
+/// What a page's headers say about paging: the `Link` header's next and last pages, and the
+/// totals a header holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Paging {
+    next: Option<String>,
+    last: Option<String>,
+    total: Option<u64>,
+    total_pages: Option<u64>,
+}
+
+/// The headers a run's first-level pages are read for.
+#[derive(Debug, Clone)]
+pub(crate) struct PagingHeaders {
+    link: bool,
+    total: Option<HeaderName>,
+    total_pages: Option<HeaderName>,
+}
+
+impl PagingHeaders {
+    /// What `rules` read from headers; None when nothing (a page's headers are then not read).
+    pub(crate) fn of(rules: &CrawlRules) -> Option<Self> {
+        let header = |c: &Option<CountAt>| c.as_ref().and_then(CountAt::header).cloned();
+        let wanted = Self {
+            link: rules.next == Some(NextPage::LinkHeader),
+            total: header(&rules.stop.total),
+            total_pages: header(&rules.stop.total_pages),
+        };
+        (wanted.link || wanted.total.is_some() || wanted.total_pages.is_some()).then_some(wanted)
+    }
+
+    /// What a first-level page's `headers` say.
+    pub(crate) fn read(&self, headers: &HeaderMap) -> Option<Box<Paging>> {
+        let number = |name: &Option<HeaderName>| {
+            let value = headers.get(name.as_ref()?)?.to_str().ok()?;
+            value.trim().parse::<u64>().ok()
+        };
+        let paging = Paging {
+            next: self.link.then(|| link_rel(headers, "next")).flatten(),
+            last: self.link.then(|| link_rel(headers, "last")).flatten(),
+            total: number(&self.total),
+            total_pages: number(&self.total_pages),
+        };
+        (paging != Paging::default()).then(|| Box::new(paging))
+    }
 }
 
 impl Found {
@@ -31,11 +83,22 @@ impl Found {
         if depth != 0 {
             return found;
         }
-        if matches!(rules.next, Some(NextPage::Path(_))) {
-            found.next = values.next().and_then(|v| match v {
-                Value::String(s) if !s.is_empty() => Some(s),
-                _ => None,
-            });
+        match rules.next {
+            Some(NextPage::Path(_)) => {
+                found.next = values.next().and_then(|v| match v {
+                    Value::String(s) if !s.is_empty() => Some(s),
+                    _ => None,
+                });
+            }
+            Some(NextPage::Cursor { .. }) => {
+                // A token may be a number; null, empty or absent ends the chain.
+                found.next = values.next().and_then(|v| match v {
+                    Value::String(s) if !s.is_empty() => Some(s),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                });
+            }
+            _ => {}
         }
         if rules.stop.until_empty.is_some() {
             found.empty = match values.next() {
@@ -45,10 +108,31 @@ impl Found {
                 Some(_) => false,
             };
         }
-        if rules.stop.total.is_some() {
-            found.total = values.next().and_then(|v| v.as_u64());
-        }
+        let mut number = |count: &Option<CountAt>| match count {
+            Some(CountAt::Path(_)) => values.next().and_then(|v| as_count(&v)),
+            _ => None,
+        };
+        found.total = number(&rules.stop.total);
+        found.total_pages = number(&rules.stop.total_pages);
         found
+    }
+
+    /// Adds what the page's headers said; the body's next page, if any, stands.
+    pub(crate) fn add_paging(&mut self, paging: Paging) {
+        if self.next.is_none() {
+            self.next = paging.next;
+        }
+        self.last = paging.last;
+        self.total = self.total.or(paging.total);
+        self.total_pages = self.total_pages.or(paging.total_pages);
+    }
+}
+
+/// A count: a whole number, or a string holding one (some APIs quote their numbers).
+fn as_count(value: &Value) -> Option<u64> {
+    match value {
+        Value::String(s) => s.trim().parse().ok(),
+        other => other.as_u64(),
     }
 }
 
@@ -60,14 +144,14 @@ fn strings_in(value: Value, out: &mut Vec<String>) {
     }
 }
 
-/// The `rel="next"` target of a `Link` header (RFC 8288), if any.
-pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
+/// The target of a `Link` header's link of relation `rel` (RFC 8288: `next`, `last`), if any.
+fn link_rel(headers: &HeaderMap, rel: &str) -> Option<String> {
     headers
         .get_all(LINK)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(split_links)
-        .find_map(|(target, params)| is_rel_next(params).then(|| target.to_owned()))
+        .find_map(|(target, params)| has_rel(params, rel).then(|| target.to_owned()))
 }
 
 /// `<target>; params, <target>; params` into its links (a comma inside `<...>` is not a
@@ -86,7 +170,7 @@ fn split_links(header: &str) -> impl Iterator<Item = (&str, &str)> {
     })
 }
 
-fn is_rel_next(params: &str) -> bool {
+fn has_rel(params: &str, wanted: &str) -> bool {
     params.split(';').any(|param| {
         let Some((name, value)) = param.split_once('=') else {
             return false;
@@ -96,7 +180,7 @@ fn is_rel_next(params: &str) -> bool {
                 .trim()
                 .trim_matches('"')
                 .split_ascii_whitespace()
-                .any(|rel| rel.eq_ignore_ascii_case("next"))
+                .any(|rel| rel.eq_ignore_ascii_case(wanted))
     })
 }
 
@@ -117,14 +201,40 @@ mod tests {
             ),
         );
         assert_eq!(
-            next_link(&headers).as_deref(),
+            link_rel(&headers, "next").as_deref(),
+            Some("https://api.test/items?page=3,x")
+        );
+        assert_eq!(
+            link_rel(&headers, "last").as_deref(),
             Some("https://api.test/items?page=3,x")
         );
         headers.insert(
             LINK,
             HeaderValue::from_static("<https://a.test/1>; rel=prev"),
         );
-        assert_eq!(next_link(&headers), None);
+        assert_eq!(link_rel(&headers, "next"), None);
+    }
+
+    #[test]
+    fn totals_are_read_from_the_headers_named() {
+        let mut r = rules(&[], Some(NextPage::LinkHeader));
+        r.stop.total = Some(CountAt::parse("header:X-Total-Count").expect("a header"));
+        r.stop.total_pages = Some(CountAt::parse("header:x-wp-totalpages").expect("a header"));
+        let reader = PagingHeaders::of(&r).expect("headers to read");
+        let mut headers = HeaderMap::new();
+        headers.insert("x-total-count", HeaderValue::from_static(" 47 "));
+        headers.insert("x-wp-totalpages", HeaderValue::from_static("five"));
+        headers.insert(
+            LINK,
+            HeaderValue::from_static(r#"<?p=2>; rel="next", <?p=5>; rel=last"#),
+        );
+        let mut found = Found::default();
+        found.add_paging(*reader.read(&headers).expect("something said"));
+        assert_eq!(found.total, Some(47));
+        assert_eq!(found.total_pages, None, "not a number");
+        assert_eq!(found.next.as_deref(), Some("?p=2"));
+        assert_eq!(found.last.as_deref(), Some("?p=5"));
+        assert!(PagingHeaders::of(&rules(&[], None)).is_none());
     }
 
     #[test]

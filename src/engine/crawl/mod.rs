@@ -10,6 +10,7 @@
 mod books;
 mod found;
 
+use reqwest::header::HeaderName;
 use reqwest::Url;
 
 use crate::engine::release::Position;
@@ -17,7 +18,7 @@ use crate::extract::{FieldPath, PathError};
 
 pub(crate) use self::books::Crawl;
 pub use self::books::CrawlCounts;
-pub(crate) use self::found::{next_link, Found};
+pub(crate) use self::found::{Found, Paging, PagingHeaders};
 
 /// Where a chain's next page is named.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,38 @@ pub enum NextPage {
     Path(FieldPath),
     /// The `Link` header's `rel="next"` target (RFC 8288: GitHub, json-server).
     LinkHeader,
+    /// A token at `path` in the body (Slack's `response_metadata.next_cursor`, Twitter's
+    /// `meta.next_token`): the next page is this page's URL with query parameter `param` set
+    /// to it.
+    Cursor { path: FieldPath, param: String },
+}
+
+impl NextPage {
+    /// The path in the body that names the next page, if the body names it.
+    fn path(&self) -> Option<&FieldPath> {
+        match self {
+            Self::Path(path) | Self::Cursor { path, .. } => Some(path),
+            Self::LinkHeader => None,
+        }
+    }
+}
+
+/// A crawl or stop rule that cannot be followed: which setting (named as the builder's setter,
+/// `next_param`, `total`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RuleError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl RuleError {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
 }
 
 /// Which origins links may lead to.
@@ -40,6 +73,53 @@ pub enum Origins {
     Any,
 }
 
+/// Where a page says how many there are: a number in its body or in one of its headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CountAt {
+    /// A number at this path in the body (`count` in pokeapi and DRF-style APIs).
+    Path(FieldPath),
+    /// A number in this header (`X-Total-Count`, `X-WP-TotalPages`).
+    Header(HeaderName),
+}
+
+impl CountAt {
+    /// `header:NAME` names a header, anything else a field path of the body.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.strip_prefix("header:") {
+            Some(name) => HeaderName::from_bytes(name.trim().as_bytes())
+                .map(Self::Header)
+                .map_err(|_| format!("`{name}` is not a header name")),
+            None => text
+                .parse()
+                .map(Self::Path)
+                .map_err(|e: PathError| e.to_string()),
+        }
+    }
+
+    fn path(&self) -> Option<&FieldPath> {
+        match self {
+            Self::Path(path) => Some(path),
+            Self::Header(_) => None,
+        }
+    }
+
+    pub(crate) fn header(&self) -> Option<&HeaderName> {
+        match self {
+            Self::Header(name) => Some(name),
+            Self::Path(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for CountAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Path(path) => write!(f, "at `{path}`"),
+            Self::Header(name) => write!(f, "in header {name}"),
+        }
+    }
+}
+
 /// Where a range with no known end stops, decided in id order so it does not depend on timing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StopRules {
@@ -47,14 +127,22 @@ pub struct StopRules {
     pub after_missing: Option<u64>,
     /// At the first page whose list at this path is empty (or absent).
     pub until_empty: Option<FieldPath>,
-    /// The first page's number at this path bounds the range: ids below first id + total.
-    pub total: Option<FieldPath>,
+    /// The first page's count of items bounds the range: ids below first id + total for
+    /// offsets; for page numbers (a step of 1) with a list per page, that many items' pages.
+    pub total: Option<CountAt>,
+    /// The first page's count of pages bounds the range: that many pages from the first.
+    pub total_pages: Option<CountAt>,
 }
 
 impl StopRules {
     /// Whether any rule is set: an open range needs one.
     pub fn any(&self) -> bool {
-        self.after_missing.is_some() || self.until_empty.is_some() || self.total.is_some()
+        self.after_missing.is_some() || self.until_empty.is_some() || self.counted()
+    }
+
+    /// Whether the first page bounds the range with a total.
+    pub(crate) fn counted(&self) -> bool {
+        self.total.is_some() || self.total_pages.is_some()
     }
 }
 
@@ -82,7 +170,103 @@ pub struct CrawlRules {
     pub items: Option<FieldPath>,
 }
 
+/// A crawl's and a range's rules as given, in text, named as the command line's flags and the
+/// builder's setters: [`CrawlRules::new`] checks them, once, for both.
+#[derive(Debug, Clone, Default)]
+pub struct CrawlSettings {
+    pub follow: Vec<String>,
+    pub next: Option<String>,
+    pub next_param: Option<String>,
+    /// Origins links may also lead to (`https://host[:port]`), or `*` for any.
+    pub allow_origin: Vec<String>,
+    pub max_pages: Option<u64>,
+    pub max_requests: Option<u64>,
+    pub all_levels: bool,
+    pub items: Option<String>,
+    pub stop_after_missing: Option<u64>,
+    pub until_empty: Option<String>,
+    pub total: Option<String>,
+    pub total_pages: Option<String>,
+}
+
 impl CrawlRules {
+    /// The rules from `settings`, checked: every path parses, a cursor has a body path, items
+    /// have fields to read (`fields` is how many), a range with no end (`open`) has a stop
+    /// rule, and the settings that only a crawl uses come with one. The error names the field.
+    pub fn new(settings: &CrawlSettings, fields: usize, open: bool) -> Result<Self, RuleError> {
+        let path = |field: &'static str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    t.parse::<FieldPath>()
+                        .map_err(|e| RuleError::new(field, e.to_string()))
+                })
+                .transpose()
+        };
+        let count = |field: &'static str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| CountAt::parse(t).map_err(|e| RuleError::new(field, e)))
+                .transpose()
+        };
+        if settings.total.is_some() && settings.total_pages.is_some() {
+            let message = "give a total of items or of pages, not both";
+            return Err(RuleError::new("total_pages", message));
+        }
+        let follow = settings
+            .follow
+            .iter()
+            .map(|p| p.parse::<FieldPath>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| RuleError::new("follow", e.to_string()))?;
+        let next = match settings.next.as_deref() {
+            None => None,
+            Some("link") => Some(NextPage::LinkHeader),
+            Some(_) => path("next", &settings.next)?.map(NextPage::Path),
+        };
+        let mut rules = Self {
+            follow,
+            next,
+            ..Self::default()
+        };
+        if let Some(param) = &settings.next_param {
+            rules = rules.next_param(param)?;
+        }
+        rules.origins = origins(&settings.allow_origin)?;
+        rules.stop = StopRules {
+            after_missing: settings.stop_after_missing,
+            until_empty: path("until_empty", &settings.until_empty)?,
+            total: count("total", &settings.total)?,
+            total_pages: count("total_pages", &settings.total_pages)?,
+        };
+        if open && !rules.stop.any() {
+            let message = "has no end: add a stop rule (stop after missing ids, until an empty \
+                           page, a total of items or of pages), or give the range an end";
+            return Err(RuleError::new("range", message));
+        }
+        rules.items = path("items", &settings.items)?;
+        if rules.items.is_some() && fields == 0 {
+            let message = "reads each item's fields: name at least one field (-f)";
+            return Err(RuleError::new("items", message));
+        }
+        rules.max_pages = settings.max_pages;
+        rules.max_requests = settings.max_requests;
+        rules.every_level = settings.all_levels;
+        let crawl_only = [
+            ("allow_origin", !settings.allow_origin.is_empty()),
+            ("max_pages", settings.max_pages.is_some()),
+            ("max_requests", settings.max_requests.is_some()),
+            ("all_levels", settings.all_levels),
+        ];
+        if let Some((field, _)) = crawl_only.iter().find(|(_, set)| *set) {
+            if !rules.is_crawl() {
+                return Err(RuleError::new(
+                    field,
+                    "applies to a crawl only: add links to follow or a next page (--follow or --next)",
+                ));
+            }
+        }
+        Ok(rules)
+    }
+
     /// The rules from their text, as the command line and the library's builder take them:
     /// field paths to follow, level by level, and the next page as `link` (the `Link` header)
     /// or a field path.
@@ -103,6 +287,34 @@ impl CrawlRules {
         })
     }
 
+    /// Makes the next page's path a cursor: the token there goes in query parameter `param`
+    /// of the page's own URL.
+    pub fn next_param(mut self, param: &str) -> Result<Self, RuleError> {
+        let field = "next_param";
+        if param.trim().is_empty() {
+            return Err(RuleError::new(field, "the query parameter's name is empty"));
+        }
+        self.next =
+            match self.next {
+                Some(NextPage::Path(path)) => Some(NextPage::Cursor {
+                    path,
+                    param: param.to_owned(),
+                }),
+                Some(NextPage::LinkHeader) => {
+                    return Err(RuleError::new(
+                        field,
+                        "a `Link` header names whole URLs, not tokens: give the next page as the \
+                     token's path in the body",
+                    ))
+                }
+                _ => return Err(RuleError::new(
+                    field,
+                    "names where a token goes: give the next page as the token's path in the body",
+                )),
+            };
+        Ok(self)
+    }
+
     /// Whether responses create work at all.
     pub fn is_crawl(&self) -> bool {
         !self.follow.is_empty() || self.next.is_some()
@@ -118,7 +330,7 @@ impl CrawlRules {
     pub(crate) fn reads_documents(&self) -> bool {
         self.is_crawl()
             || self.stop.until_empty.is_some()
-            || self.stop.total.is_some()
+            || self.stop.counted()
             || self.items.is_some()
     }
 
@@ -139,21 +351,48 @@ impl CrawlRules {
     }
 
     /// The paths a document at `depth` is searched for besides the fields: its level's links,
-    /// then (at depth 0) the next page's, the list whose emptiness ends the range, the total.
+    /// then (at depth 0) the next page's, the list whose emptiness ends the range, the totals
+    /// read from the body.
     pub(crate) fn link_paths(&self, depth: u32) -> Vec<FieldPath> {
         let mut paths = Vec::new();
         if let Some(path) = usize::try_from(depth).ok().and_then(|d| self.follow.get(d)) {
             paths.push(path.clone());
         }
         if depth == 0 {
-            if let Some(NextPage::Path(path)) = &self.next {
-                paths.push(path.clone());
-            }
+            paths.extend(self.next.as_ref().and_then(NextPage::path).cloned());
             paths.extend(self.stop.until_empty.iter().cloned());
-            paths.extend(self.stop.total.iter().cloned());
+            paths.extend(self.stop.total.as_ref().and_then(CountAt::path).cloned());
+            paths.extend(
+                self.stop
+                    .total_pages
+                    .as_ref()
+                    .and_then(CountAt::path)
+                    .cloned(),
+            );
         }
         paths
     }
+}
+
+/// Which origins links may lead to, from `https://host[:port]` texts or `*`.
+fn origins(texts: &[String]) -> Result<Origins, RuleError> {
+    if texts.iter().any(|o| o == "*") {
+        return Ok(Origins::Any);
+    }
+    if texts.is_empty() {
+        return Ok(Origins::Seeds);
+    }
+    texts
+        .iter()
+        .map(|o| match Url::parse(o) {
+            Ok(url) if url.has_host() => Ok(url.origin().ascii_serialization()),
+            _ => Err(RuleError::new(
+                "allow_origin",
+                format!("`{o}` is not an origin like https://host[:port], nor `*`"),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Origins::Also)
 }
 
 /// Where a piece of discovered work sits in the crawl.
@@ -168,6 +407,9 @@ pub(crate) struct Place {
     /// Which chain of pages it belongs to (its seed's number), and its page number in it.
     pub(crate) chain: u32,
     pub(crate) page: u32,
+    /// A page sent out with the others of its chain at once (from a `last` link): its next
+    /// page is on its way already, so it is not followed.
+    pub(crate) fanned: bool,
 }
 
 impl Place {
@@ -179,6 +421,7 @@ impl Place {
             parent: None,
             chain: k,
             page: 0,
+            fanned: false,
         }
     }
 }
@@ -191,5 +434,47 @@ fn rules_for(follow: &[&str], next: Option<NextPage>) -> CrawlRules {
         follow: follow.iter().map(|p| p.parse().expect("a path")).collect(),
         next,
         ..CrawlRules::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rules_are_checked_once_and_an_error_names_its_field() {
+        let field = |settings: CrawlSettings, fields: usize, open: bool| {
+            CrawlRules::new(&settings, fields, open).map_err(|e| e.field)
+        };
+        let next = |n: &str| CrawlSettings {
+            next: Some(n.to_owned()),
+            ..CrawlSettings::default()
+        };
+        assert_eq!(
+            field(CrawlSettings::default(), 0, true).err(),
+            Some("range")
+        );
+        let cursor = CrawlSettings {
+            next_param: Some("cursor".into()),
+            ..next("link")
+        };
+        assert_eq!(field(cursor, 0, false).err(), Some("next_param"));
+        let items = CrawlSettings {
+            items: Some("[*]".into()),
+            ..next("link")
+        };
+        assert_eq!(field(items.clone(), 0, false).err(), Some("items"));
+        assert!(field(items, 1, false).is_ok());
+        let total = CrawlSettings {
+            total: Some("header:".into()),
+            ..CrawlSettings::default()
+        };
+        assert_eq!(field(total, 0, true).err(), Some("total"));
+        let budget = CrawlSettings {
+            max_pages: Some(3),
+            ..CrawlSettings::default()
+        };
+        assert_eq!(field(budget, 0, false).err(), Some("max_pages"));
+        assert_eq!(field(next("results["), 0, false).err(), Some("next"));
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::engine::crawl::{CrawlRules, Found, Place};
+use crate::engine::crawl::{CrawlRules, Found, Paging, Place};
 use crate::engine::fetch::decode::{self, DecodeError, Decoded, Encoding};
 use crate::engine::fetch::failure::too_large;
 use crate::extract::FieldSet;
@@ -168,7 +168,7 @@ impl Settler {
             mut record,
             body,
             place,
-            next_link,
+            paging,
         } = fetched;
         if record.failure.is_some() {
             record.fields = self.nulls();
@@ -179,7 +179,7 @@ impl Settler {
             };
         }
         let depth = body.depth;
-        self.done(record, place, next_link, depth, self.settle(&body))
+        self.done(record, place, paging, depth, self.settle(&body))
     }
 
     /// The record with its settled body, and what its document led to.
@@ -187,7 +187,7 @@ impl Settler {
         &self,
         record: Box<Record>,
         place: Option<Box<Place>>,
-        next_link: Option<String>,
+        paging: Option<Box<Paging>>,
         depth: u32,
         mut settled: Settled,
     ) -> Done {
@@ -196,8 +196,8 @@ impl Settler {
         let found = match (&self.crawl, record.is_ok()) {
             (Some((rules, _)), true) => {
                 let mut found = Found::from_values(rules, depth, links);
-                if found.next.is_none() {
-                    found.next = next_link;
+                if let Some(paging) = paging {
+                    found.add_paging(*paging);
                 }
                 Some(Box::new(found))
             }
@@ -221,12 +221,12 @@ impl Settler {
             record,
             body,
             place,
-            next_link,
+            paging,
         } = fetched;
         let depth = body.depth;
         let settler = Arc::clone(self);
         offload(Arc::clone(self), body, move |settled| {
-            deliver(settler.done(record, place, next_link, depth, settled));
+            deliver(settler.done(record, place, paging, depth, settled));
         });
     }
 }
@@ -238,8 +238,8 @@ pub(crate) struct Fetched {
     pub(crate) body: WireBody,
     /// Where it sits in a crawl (None in a flat run).
     pub(crate) place: Option<Box<Place>>,
-    /// The `Link` header's next page, when the crawl pages by it.
-    pub(crate) next_link: Option<String>,
+    /// What the headers said about paging (`Link`, totals), when the crawl reads them.
+    pub(crate) paging: Option<Box<Paging>>,
 }
 
 /// A finished record, and in a crawl where it sits and what its document led to.

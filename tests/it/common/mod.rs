@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -33,6 +33,13 @@ struct Counters {
     arrivals: Mutex<Vec<Instant>>,
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
+    /// Requests to the list APIs (`/api/...`), and their pages after the first in flight now
+    /// and at most at once.
+    list_hits: AtomicUsize,
+    later_pages: AtomicUsize,
+    /// Set once `gate` later pages were in flight at once: they all go on from then.
+    list_gate_open: std::sync::atomic::AtomicBool,
+    later_pages_peak: AtomicUsize,
 }
 
 struct Shared {
@@ -84,6 +91,11 @@ impl TestServer {
             .route("/items/{id}", get(example_item))
             .route("/v1/items/{id}", get(example_private_item))
             .route("/search", axum::routing::post(example_search))
+            .route("/api/json-server", get(json_server))
+            .route("/api/github", get(github))
+            .route("/api/wp", get(wordpress))
+            .route("/api/cursor", get(cursor))
+            .route("/api/offsets", get(offsets))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -125,6 +137,21 @@ impl TestServer {
 
     pub fn peak_in_flight(&self) -> usize {
         self.shared.counters.peak_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Requests the list APIs (`/api/...`) answered.
+    pub fn list_hits(&self) -> usize {
+        self.shared.counters.list_hits.load(Ordering::SeqCst)
+    }
+
+    /// The most pages after the first of a list that were in flight at once.
+    pub fn later_pages_peak(&self) -> usize {
+        self.shared.counters.later_pages_peak.load(Ordering::SeqCst)
+    }
+
+    /// The list APIs' URL for `path_and_query` (`/api/github?per_page=10`).
+    pub fn api(&self, path_and_query: &str) -> String {
+        format!("http://{}{path_and_query}", self.addr)
     }
 
     /// Arrival times of the requests, in arrival order.
@@ -184,6 +211,249 @@ async fn pages(Path(page): Path<u64>) -> Response {
         .collect();
     let next = (page + 1 < PAGES).then(|| format!("/pages/{}", page + 1));
     let body = serde_json::json!({ "next": next, "results": results }).to_string();
+    ([("content-type", "application/json")], body).into_response()
+}
+
+/// Items in the list APIs: `{"id": i, "name": "item-i"}` for i in 1..=LIST_ITEMS.
+pub const LIST_ITEMS: u64 = 47;
+
+/// The names of the list APIs' items, in order.
+pub fn list_names() -> Vec<String> {
+    (1..=LIST_ITEMS).map(|i| format!("item-{i}")).collect()
+}
+
+/// The query's `k=v` pairs.
+fn query_pairs(query: &Option<String>) -> HashMap<String, String> {
+    query
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// A list page's request: counted, and when it is a page after the first with `gate=N` in the
+/// query, held until N such pages are in flight at once (or 5 s have passed, so a client that
+/// never sends them together fails the test's overlap assertion instead of hanging).
+struct ListPage<'a> {
+    shared: &'a Shared,
+    later: bool,
+}
+
+impl<'a> ListPage<'a> {
+    async fn arrive(shared: &'a Shared, page: u64, query: &HashMap<String, String>) -> Self {
+        let counters = &shared.counters;
+        counters.list_hits.fetch_add(1, Ordering::SeqCst);
+        let later = page > 1;
+        if later {
+            let now = counters.later_pages.fetch_add(1, Ordering::SeqCst) + 1;
+            counters.later_pages_peak.fetch_max(now, Ordering::SeqCst);
+            if let Some(gate) = query.get("gate").and_then(|g| g.parse::<usize>().ok()) {
+                // Open for good once reached: the first let through may be done before the
+                // others look again.
+                let open = &counters.list_gate_open;
+                if now >= gate {
+                    open.store(true, Ordering::SeqCst);
+                }
+                let until = Instant::now() + Duration::from_secs(5);
+                while !open.load(Ordering::SeqCst) && Instant::now() < until {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        }
+        Self { shared, later }
+    }
+}
+
+impl Drop for ListPage<'_> {
+    fn drop(&mut self) {
+        if self.later {
+            let counters = &self.shared.counters;
+            counters.later_pages.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The items of page `page` (from 1) of `per_page` each, as a JSON array.
+fn list_page(page: u64, per_page: u64) -> Vec<serde_json::Value> {
+    let first = page.saturating_sub(1).saturating_mul(per_page) + 1;
+    (first..first.saturating_add(per_page))
+        .take_while(|i| *i <= LIST_ITEMS)
+        .map(|i| serde_json::json!({ "id": i, "name": format!("item-{i}") }))
+        .collect()
+}
+
+fn number(query: &HashMap<String, String>, key: &str, default: u64) -> u64 {
+    query
+        .get(key)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The query with `key` set to `value`, the other pairs as they came (in order).
+fn with_param(query: &Option<String>, key: &str, value: u64) -> String {
+    let mut pairs: Vec<String> = query
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|kv| !kv.is_empty() && kv.split('=').next() != Some(key))
+        .map(str::to_owned)
+        .collect();
+    pairs.push(format!("{key}={value}"));
+    pairs.join("&")
+}
+
+/// A `Link` header of the `rels` given as (rel, page number), URLs absolute as GitHub's are.
+fn link_header(base: &str, query: &Option<String>, key: &str, rels: &[(&str, u64)]) -> String {
+    rels.iter()
+        .map(|(rel, page)| format!("<{base}?{}>; rel=\"{rel}\"", with_param(query, key, *page)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn host_of(headers: &axum::http::HeaderMap) -> String {
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// json-server: a bare array; `_page` (from 1) and `_limit`, or every item without `_page`;
+/// `X-Total-Count` and a `Link` with first, prev, next and last.
+async fn json_server(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = query_pairs(&raw);
+    let Some(page) = query.get("_page").and_then(|p| p.parse::<u64>().ok()) else {
+        let _hit = ListPage::arrive(&shared, 1, &query).await;
+        let all = serde_json::Value::Array(list_page(1, LIST_ITEMS));
+        return ([("content-type", "application/json")], all.to_string()).into_response();
+    };
+    let _hit = ListPage::arrive(&shared, page, &query).await;
+    let limit = number(&query, "_limit", 10).max(1);
+    let last = LIST_ITEMS.div_ceil(limit);
+    let mut rels = vec![("first", 1)];
+    if page > 1 {
+        rels.push(("prev", page - 1));
+    }
+    if page < last {
+        rels.push(("next", page + 1));
+    }
+    rels.push(("last", last));
+    let base = format!("{}/api/json-server", host_of(&headers));
+    let link = link_header(&base, &raw, "_page", &rels);
+    let body = serde_json::Value::Array(list_page(page, limit)).to_string();
+    (
+        [
+            ("content-type", "application/json".to_owned()),
+            ("x-total-count", LIST_ITEMS.to_string()),
+            ("link", link),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// GitHub: a bare array; `page` (from 1) and `per_page` (default 30); a `Link` with next and
+/// last (and prev and first after the first page), none of them on a lone page.
+async fn github(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = query_pairs(&raw);
+    let page = number(&query, "page", 1).max(1);
+    let _hit = ListPage::arrive(&shared, page, &query).await;
+    let per_page = number(&query, "per_page", 30).clamp(1, 100);
+    let last = LIST_ITEMS.div_ceil(per_page);
+    let mut rels = Vec::new();
+    if page > 1 {
+        rels.extend([("prev", page - 1), ("first", 1)]);
+    }
+    if page < last {
+        rels.extend([("next", page + 1), ("last", last)]);
+    }
+    let base = format!("{}/api/github", host_of(&headers));
+    let body = serde_json::Value::Array(list_page(page, per_page)).to_string();
+    let mut response = ([("content-type", "application/json")], body).into_response();
+    if !rels.is_empty() {
+        let link = link_header(&base, &raw, "page", &rels);
+        if let Ok(value) = link.parse() {
+            response.headers_mut().insert("link", value);
+        }
+    }
+    response
+}
+
+/// The WordPress REST API: a bare array; `page` (from 1) and `per_page` (default 10);
+/// `X-WP-Total` and `X-WP-TotalPages`; a page past the last is a 400, as WordPress answers.
+async fn wordpress(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
+    let query = query_pairs(&raw);
+    let page = number(&query, "page", 1).max(1);
+    let _hit = ListPage::arrive(&shared, page, &query).await;
+    let per_page = number(&query, "per_page", 10).clamp(1, 100);
+    let pages = LIST_ITEMS.div_ceil(per_page);
+    if page > pages {
+        let body = r#"{"code":"rest_post_invalid_page_number"}"#;
+        return (StatusCode::BAD_REQUEST, body).into_response();
+    }
+    let body = serde_json::Value::Array(list_page(page, per_page)).to_string();
+    (
+        [
+            ("content-type", "application/json".to_owned()),
+            ("x-wp-total", LIST_ITEMS.to_string()),
+            ("x-wp-totalpages", pages.to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A cursor API (Twitter's shape): `{"data": [...], "meta": {"next_token": T}}` with
+/// `pagination_token=T` for the next page and `max_results` per page; the last page's token is
+/// empty. A token is opaque to the client (`c` and the offset, reversed).
+async fn cursor(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
+    let query = query_pairs(&raw);
+    let offset = match query.get("pagination_token") {
+        None => 0,
+        Some(token) => match token
+            .strip_prefix('c')
+            .map(|t| t.chars().rev().collect::<String>())
+            .and_then(|t| t.parse::<u64>().ok())
+        {
+            Some(offset) => offset,
+            None => return (StatusCode::BAD_REQUEST, "bad token").into_response(),
+        },
+    };
+    let per_page = number(&query, "max_results", 10).max(1);
+    let _hit = ListPage::arrive(&shared, 1, &query).await;
+    let data = list_page(offset / per_page + 1, per_page);
+    let next = offset + per_page;
+    let token = if next < LIST_ITEMS {
+        format!("c{}", next.to_string().chars().rev().collect::<String>())
+    } else {
+        String::new()
+    };
+    let body = serde_json::json!({ "data": data, "meta": { "next_token": token } }).to_string();
+    ([("content-type", "application/json")], body).into_response()
+}
+
+/// Offset paging in pokeapi's shape: `{"count", "results": [...]}` for `offset` and `limit`;
+/// past the end an empty `results`.
+async fn offsets(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
+    let query = query_pairs(&raw);
+    let limit = number(&query, "limit", 10).max(1);
+    let offset = number(&query, "offset", 0);
+    let _hit = ListPage::arrive(&shared, offset / limit + 1, &query).await;
+    let results: Vec<serde_json::Value> = (offset + 1..=offset + limit)
+        .take_while(|i| *i <= LIST_ITEMS)
+        .map(|i| serde_json::json!({ "name": format!("item-{i}") }))
+        .collect();
+    let body = serde_json::json!({ "count": LIST_ITEMS, "results": results }).to_string();
     ([("content-type", "application/json")], body).into_response()
 }
 

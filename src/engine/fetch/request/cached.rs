@@ -3,7 +3,7 @@
 //! stored). Out of `mod.rs`, so the path of a request that is sent reads as it did.
 
 use super::{failed_attempt, Attempt, Fetcher, Located};
-use crate::engine::crawl;
+
 use crate::engine::fetch::cache::{After, Cache, Pending, Served, Unsent};
 use crate::engine::fetch::retry::Transience;
 use crate::engine::fetch::settle::{Fetched, WireBody};
@@ -76,8 +76,8 @@ impl Fetcher {
 
     /// An attempt made of a cached response, as if it had just been received.
     pub(super) fn cached_attempt(&self, served: Served, depth: u32) -> Attempt {
-        let next_link = (self.link_pages && depth == 0)
-            .then(|| crawl::next_link(&served.headers))
+        let paging = (depth == 0)
+            .then(|| self.paging.as_ref()?.read(&served.headers))
             .flatten();
         Attempt {
             sent: None,
@@ -97,7 +97,7 @@ impl Fetcher {
             },
             failure: None,
             transience: Transience::Permanent,
-            next_link,
+            paging,
             head: None,
         }
     }

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::gate::{product_token, Held};
 use self::head::{http_version, scan_head};
-use crate::engine::crawl::{self, NextPage, Place};
+use crate::engine::crawl::{self, Place};
 use crate::engine::fetch::cache::{Before, Cache};
 use crate::engine::fetch::decode::Encoding;
 use crate::engine::fetch::failure::{self, permanent, too_large};
@@ -56,8 +56,8 @@ pub struct Fetcher {
     paces: bool,
     /// Once cancelled, no retry starts; the last attempt's outcome stands.
     cancel: CancellationToken,
-    /// A crawl pages by the `Link` header: each page's is read.
-    link_pages: bool,
+    /// The headers a crawl's first-level pages are read for (`Link`, totals), if any.
+    paging: Option<crawl::PagingHeaders>,
     /// Hosts that pushed back hold every request to them.
     pushback: Pushback,
     /// `--host-concurrency` and `--host-rate`.
@@ -85,8 +85,8 @@ struct Attempt {
     body: WireBody,
     failure: Option<Failure>,
     transience: Transience,
-    /// The `Link` header's next page, when the run pages by it.
-    next_link: Option<String>,
+    /// What the headers said about paging, when the crawl reads them.
+    paging: Option<Box<crawl::Paging>>,
     /// The response's headers, kept only for the cache.
     head: Option<Box<HeaderMap>>,
 }
@@ -111,7 +111,7 @@ impl Fetcher {
             transport,
             urls,
             settler: Arc::new(Settler::new(job.fields.clone(), options.max_body, crawl)),
-            link_pages: crawl.next == Some(NextPage::LinkHeader),
+            paging: crawl::PagingHeaders::of(crawl),
             pushback: Pushback::new(options.retry.max_retry_wait, options.backoff),
             hosts: HostLimits::new(options.host_concurrency, options.host_rate),
             throttle: options.auto_throttle.map(Throttle::new),
@@ -385,7 +385,7 @@ impl Fetcher {
             record: Box::new(record),
             body: attempt.body,
             place: work.place.clone(),
-            next_link: attempt.next_link,
+            paging: attempt.paging,
         }
     }
 
@@ -524,8 +524,8 @@ impl Fetcher {
             }
         };
         let wanted = status.is_success() && self.settler.needs_body(depth);
-        let next_link = (self.link_pages && depth == 0 && status.is_success())
-            .then(|| crawl::next_link(response.headers()))
+        let paging = (depth == 0 && status.is_success())
+            .then(|| self.paging.as_ref()?.read(response.headers()))
             .flatten();
         let keep = wanted
             || (status.is_success() && (encoding != Encoding::Identity || self.cache.is_some()));
@@ -571,7 +571,7 @@ impl Fetcher {
             },
             failure: None,
             transience: Transience::Permanent,
-            next_link,
+            paging,
             head,
         }
     }
@@ -685,7 +685,7 @@ fn failed_attempt(
         },
         failure: Some(failure),
         transience,
-        next_link: None,
+        paging: None,
         head: None,
     }
 }
