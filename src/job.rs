@@ -3,12 +3,18 @@
 //! once ([`Job::gather`]), asyncio's `gather` with order kept.
 
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::time::Duration;
+
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::Method;
 
 use futures_core::Stream;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::http::tls;
+use crate::engine::shape::{Body, RequestShape};
 use crate::engine::{
     CacheMode, CacheSpec, ClientOptions, CrawlRules, CrawlSettings, EngineError, JobSpec, Order,
     RetryPolicy, RuleError, Run, RunMode, RunSpec,
@@ -40,6 +46,13 @@ pub enum JobError {
     Concurrency,
     #[error("auto-throttle target must be a number above 0")]
     ThrottleTarget,
+    /// A request setting that cannot be used, named by its setter (`header`, `method`,
+    /// `user_agent`, `host_rate`, `cacert`, `cert`).
+    #[error("{setting}: {message}")]
+    Setting {
+        setting: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -88,7 +101,21 @@ pub struct JobBuilder {
     max_errors: Option<u64>,
     /// The crawl and stop rules as given, checked by the engine in `build`.
     crawl: CrawlSettings,
+    /// What each request carries, as given, checked in `build`.
+    request: RequestSettings,
     cancel: CancellationToken,
+}
+
+/// The request settings as the setters took them (text), made into the engine's in `build`.
+#[derive(Debug, Clone, Default)]
+struct RequestSettings {
+    method: Option<String>,
+    body: Option<Body>,
+    headers: Vec<(String, String)>,
+    user_agent: Option<String>,
+    host_rate: Option<String>,
+    cacert: Option<PathBuf>,
+    cert: Option<(PathBuf, Option<PathBuf>)>,
 }
 
 impl Job {
@@ -108,6 +135,7 @@ impl Job {
             deadline: None,
             max_errors: None,
             crawl: CrawlSettings::default(),
+            request: RequestSettings::default(),
             cancel: CancellationToken::new(),
         }
     }
@@ -435,6 +463,140 @@ impl JobBuilder {
         self
     }
 
+    /// Add a request header (repeatable); the placeholder is filled in its value too
+    /// (`-H 'X-Item: {}'`).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.request
+            .headers
+            .push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The HTTP method (`-X`); default GET, or POST with a body.
+    pub fn method(mut self, method: &str) -> Self {
+        self.request.method = Some(method.to_owned());
+        self
+    }
+
+    /// A request body, the placeholder filled in (`-d`).
+    pub fn body(mut self, body: &str) -> Self {
+        self.request.body = Some(Body::Raw(body.to_owned()));
+        self
+    }
+
+    /// A JSON request body, a text id JSON-escaped where the placeholder stands; sets
+    /// Content-Type and Accept to JSON unless a header did (`--json`).
+    pub fn json(mut self, body: &str) -> Self {
+        self.request.body = Some(Body::Json(body.to_owned()));
+        self
+    }
+
+    /// The User-Agent (default `fetchbench/VERSION`).
+    pub fn user_agent(mut self, user_agent: &str) -> Self {
+        self.request.user_agent = Some(user_agent.to_owned());
+        self
+    }
+
+    /// Keep credentials on redirects to another origin (`--location-trusted`; unsafe).
+    pub fn location_trusted(mut self) -> Self {
+        self.client.shape.location_trusted = true;
+        self
+    }
+
+    /// Send every request through this proxy (`--proxy`); without it the proxy variables apply.
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.client.proxy = Some(url.to_owned());
+        self
+    }
+
+    /// Speak HTTP/2 from the first byte, also on http:// (`--http2`).
+    pub fn http2(mut self) -> Self {
+        self.client.http2 = true;
+        self
+    }
+
+    /// A new connection for every request (`--no-keepalive`).
+    pub fn no_keepalive(mut self) -> Self {
+        self.client.no_keepalive = true;
+        self
+    }
+
+    /// Send no Accept-Encoding (`--no-compression`).
+    pub fn no_compression(mut self) -> Self {
+        self.client.compression = false;
+        self
+    }
+
+    /// Pin `host:port` to `addr`, no DNS for it (`--resolve`).
+    pub fn resolve(mut self, host_port: &str, addr: std::net::SocketAddr) -> Self {
+        self.client.resolve.push((host_port.to_owned(), addr));
+        self
+    }
+
+    /// Accept invalid TLS certificates (`--insecure`; unsafe).
+    pub fn insecure(mut self) -> Self {
+        self.client.insecure = true;
+        self
+    }
+
+    /// Trust the CA certificates in this PEM file besides the system's (`--cacert`).
+    pub fn cacert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.request.cacert = Some(path.into());
+        self
+    }
+
+    /// A client certificate for mutual TLS, its key in the same file or in `key` (`--cert`,
+    /// `--key`).
+    pub fn cert(mut self, cert: impl Into<PathBuf>, key: Option<PathBuf>) -> Self {
+        self.request.cert = Some((cert.into(), key));
+        self
+    }
+
+    /// Read each origin's robots.txt and keep to it (`--robots`).
+    pub fn robots(mut self) -> Self {
+        self.client.robots = true;
+        self
+    }
+
+    /// At most `n` requests in flight to one host (`--host-concurrency`).
+    pub fn host_concurrency(mut self, n: usize) -> Self {
+        self.client.host_concurrency = Some(n);
+        self
+    }
+
+    /// A rate limit per host, `2/s` (`--host-rate`).
+    pub fn host_rate(mut self, rate: &str) -> Self {
+        self.request.host_rate = Some(rate.to_owned());
+        self
+    }
+
+    /// Redirects followed per request (`--max-redirects`, default 10).
+    pub fn max_redirects(mut self, n: usize) -> Self {
+        self.client.max_redirects = n;
+        self
+    }
+
+    /// Most header fields a response may have (`--max-headers`, default 100).
+    pub fn max_headers(mut self, n: usize) -> Self {
+        self.client.max_headers = n;
+        self
+    }
+
+    /// Largest body accepted after decompression, in bytes (`--max-body`, default 64 MiB).
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.client.max_body = bytes;
+        self
+    }
+
+    /// Longest wait a server's Retry-After may impose (`--max-retry-wait`, default 60 s).
+    pub fn max_retry_wait(mut self, wait: Duration) -> Self {
+        self.client.retry = RetryPolicy {
+            max_retry_wait: wait,
+            ..self.client.retry
+        };
+        self
+    }
+
     /// Use this token to cancel the job (see [`Job::cancel_handle`]).
     pub fn cancel_token(mut self, token: CancellationToken) -> Self {
         self.cancel = token;
@@ -471,15 +633,17 @@ impl JobBuilder {
         };
         let ids: IdRange = ids_text.parse()?;
         let crawl = CrawlRules::new(&self.crawl, fields.len(), ids.is_open())?;
-        // A crawl may start from one URL without a placeholder: its one seed.
-        let template = match crawl.is_crawl() {
+        let client = self.request.apply(self.client)?;
+        // A crawl may start from one URL without a placeholder (its one seed), and a request
+        // whose body or a header holds one varies by id all the same.
+        let template = match crawl.is_crawl() || client.shape.varies() {
             true => Template::parse_url_or_fixed(&self.template, false)?,
             false => Template::parse_url(&self.template)?,
         };
         let spec = JobSpec {
             fields: FieldSet::new(fields),
             crawl,
-            client: self.client,
+            client,
             rate,
             burst: NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN),
             grace: Duration::from_secs(5),
@@ -498,5 +662,53 @@ impl JobBuilder {
             run,
             cancel: self.cancel,
         })
+    }
+}
+
+impl RequestSettings {
+    /// `client` with these settings checked and applied, or the first one that cannot be used.
+    fn apply(self, mut client: ClientOptions) -> Result<ClientOptions, JobError> {
+        let refuse =
+            |setting: &'static str, message: String| JobError::Setting { setting, message };
+        let method = self
+            .method
+            .map(|m| {
+                Method::from_bytes(m.as_bytes())
+                    .map_err(|_| refuse("method", format!("`{m}` is not an HTTP method")))
+            })
+            .transpose()?;
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| refuse("header", format!("`{name}` is not a header name")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| refuse("header", format!("the value of `{name}` is not valid")))?;
+            headers.push((name, value));
+        }
+        client.shape = RequestShape::new(method, self.body, headers, client.shape.location_trusted);
+        if let Some(agent) = self.user_agent {
+            HeaderValue::from_str(&agent)
+                .map_err(|_| refuse("user_agent", "is not a valid header value".to_owned()))?;
+            client.user_agent = agent;
+        }
+        if let Some(rate) = self.host_rate {
+            let rate = rate
+                .parse::<Rate>()
+                .map_err(|e| refuse("host_rate", e.to_string()))?;
+            client.host_rate = Some(rate);
+        }
+        if let Some(path) = self.cacert {
+            client.ca_certs =
+                tls::load_ca_bundle(&path).map_err(|e| refuse("cacert", e.to_string()))?;
+        }
+        if let Some((cert, key)) = self.cert {
+            let identity = tls::load_identity(&cert, key.as_deref())
+                .map_err(|e| refuse("cert", e.to_string()))?;
+            client.identity = Some(identity);
+        }
+        if client.host_concurrency == Some(0) {
+            return Err(refuse("host_concurrency", "must be at least 1".to_owned()));
+        }
+        Ok(client)
     }
 }

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 
-use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 
 use super::run::AppError;
 use super::values::parse_header;
 use super::{HeaderArg, RunArgs, DEFAULT_RANGE};
 use crate::engine::http::tls::{self, TlsFileError};
-use crate::engine::shape::{auth_from_env, HeaderTemplate, RequestShape};
+use crate::engine::shape::{auth_from_env, Body, RequestShape};
 use crate::engine::{
     CacheSpec, ClientOptions, CrawlRules, CrawlSettings, JobSpec, RetryPolicy, RuleError, RunMode,
     RunSpec,
@@ -188,39 +188,14 @@ impl RunArgs {
             Destination::Stdout if stdout_is_terminal => Format::Table,
             Destination::Stdout => Format::Ndjson,
         });
-        let mut headers = collect_headers(std::mem::take(&mut self.headers))?;
+        let headers = collect_headers(std::mem::take(&mut self.headers))?;
         let body = match (&self.data, &self.json) {
-            (Some(data), _) => Some(Template::parse_body(&body_text("--data", data)?, false)),
-            (None, Some(json)) => {
-                let text = body_text("--json", json)?;
-                for name in [CONTENT_TYPE, ACCEPT] {
-                    if !headers.iter().any(|(n, _)| *n == name) {
-                        headers.push((name, HeaderValue::from_static("application/json")));
-                    }
-                }
-                Some(Template::parse_body(&text, true))
-            }
+            (Some(data), _) => Some(Body::Raw(body_text("--data", data)?)),
+            (None, Some(json)) => Some(Body::Json(body_text("--json", json)?)),
             (None, None) => None,
         };
-        let method = self.method.clone().unwrap_or(if body.is_some() {
-            reqwest::Method::POST
-        } else {
-            reqwest::Method::GET
-        });
-        let shape = RequestShape {
-            method,
-            body,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.clone(), HeaderTemplate::new(v)))
-                .collect(),
-            location_trusted: self.location_trusted,
-        };
-        let varies = shape.body.as_ref().is_some_and(Template::has_placeholder)
-            || shape
-                .headers
-                .iter()
-                .any(|(_, value)| matches!(value, HeaderTemplate::Templated(_)));
+        let shape = RequestShape::new(self.method.clone(), body, headers, self.location_trusted);
+        let varies = shape.varies();
         let target = match &self.url {
             Some(text) => Target::Url(self.url_template(text, crawl.is_crawl(), varies)?),
             None => Target::Fixture(FixtureOptions {

@@ -41,6 +41,62 @@ pub struct RequestShape {
     pub location_trusted: bool,
 }
 
+/// A request body as given: sent as written, or JSON (which also asks for and says JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Raw(String),
+    Json(String),
+}
+
+impl RequestShape {
+    /// The shape of every request, the one rule for the CLI and the library: `method`, else GET,
+    /// or POST with a body; a body's placeholder filled in (a text id JSON-escaped in a JSON
+    /// body, which also sets Content-Type and Accept unless `headers` has them); a header value
+    /// holding the placeholder filled in per id.
+    pub fn new(
+        method: Option<Method>,
+        body: Option<Body>,
+        mut headers: Vec<(HeaderName, HeaderValue)>,
+        location_trusted: bool,
+    ) -> Self {
+        let body = body.map(|body| match body {
+            Body::Raw(text) => Template::parse_body(&text, false),
+            Body::Json(text) => {
+                for name in [CONTENT_TYPE, reqwest::header::ACCEPT] {
+                    if !headers.iter().any(|(n, _)| *n == name) {
+                        headers.push((name, HeaderValue::from_static("application/json")));
+                    }
+                }
+                Template::parse_body(&text, true)
+            }
+        });
+        let method = method.unwrap_or(if body.is_some() {
+            Method::POST
+        } else {
+            Method::GET
+        });
+        Self {
+            method,
+            body,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.clone(), HeaderTemplate::new(v)))
+                .collect(),
+            location_trusted,
+        }
+    }
+
+    /// Whether the body or a header holds the placeholder: the request then varies by id even
+    /// when its URL does not.
+    pub fn varies(&self) -> bool {
+        self.body.as_ref().is_some_and(Template::has_placeholder)
+            || self
+                .headers
+                .iter()
+                .any(|(_, value)| matches!(value, HeaderTemplate::Templated(_)))
+    }
+}
+
 impl Default for RequestShape {
     fn default() -> Self {
         Self {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::common::{scrambled_delay, Behaviour, TestServer};
 use fetchbench::fixture::{FixtureOptions, FixtureServer};
-use fetchbench::{Ending, ErrorKind, Job, JobBuilder, Record, RunMode};
+use fetchbench::{Ending, ErrorKind, Job, JobBuilder, JobError, Record, RunMode};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
@@ -347,4 +347,55 @@ async fn bad_values_are_refused_when_the_job_is_built() {
     ] {
         assert!(builder.build().is_err());
     }
+}
+
+#[tokio::test]
+async fn a_crawl_sends_the_header_and_user_agent_it_was_given() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let job = Job::builder(&format!("http://{}/agent/1", server.addr))
+        .next_page("next")
+        .header("X-Api-Key", "library-secret")
+        .user_agent("library-test/1")
+        .field("page")
+        .field("agent")
+        .field("key")
+        .build()
+        .expect("valid job");
+    let (records, summary) = job.gather().await.expect("run");
+    assert_eq!(summary.ok, 3);
+    for (page, record) in records.iter().enumerate() {
+        assert_eq!(record.fields[0], page as u64 + 1);
+        assert_eq!(record.fields[1], "library-test/1");
+        assert_eq!(record.fields[2], "library-secret");
+    }
+    let refused = Job::builder(&format!("http://{}/agent/1", server.addr))
+        .header("Bad Name", "x")
+        .build();
+    assert!(
+        matches!(
+            &refused,
+            Err(JobError::Setting {
+                setting: "header",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_post_per_id_from_the_library() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let job = Job::builder(&format!("http://{}/echo/search", server.addr))
+        .ids("1..=2")
+        .json(r#"{"id":{}}"#)
+        .field("method")
+        .field("body")
+        .field("headers.content-type")
+        .build()
+        .expect("a placeholder in the body is enough");
+    let (records, _) = job.gather().await.expect("run");
+    assert_eq!(records[0].fields[0], "POST");
+    assert_eq!(records[1].fields[1], r#"{"id":2}"#);
+    assert_eq!(records[0].fields[2], "application/json");
 }

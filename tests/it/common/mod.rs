@@ -91,6 +91,7 @@ impl TestServer {
             .route("/items/{id}", get(example_item))
             .route("/v1/items/{id}", get(example_private_item))
             .route("/search", axum::routing::post(example_search))
+            .route("/agent/{page}", get(agent_page))
             .route("/api/json-server", get(json_server))
             .route("/api/github", get(github))
             .route("/api/wp", get(wordpress))
@@ -318,6 +319,24 @@ fn host_of(headers: &axum::http::HeaderMap) -> String {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
     format!("http://{host}")
+}
+
+/// Pages 1 to 3 of a chain (`next`, relative), each saying the User-Agent and `X-Api-Key` it
+/// was sent: what a library crawl's request settings looked like at the server.
+async fn agent_page(Path(page): Path<u64>, headers: axum::http::HeaderMap) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let body = serde_json::json!({
+        "page": page,
+        "agent": header("user-agent"),
+        "key": header("x-api-key"),
+        "next": (page < 3).then(|| format!("/agent/{}", page + 1)),
+    });
+    ([("content-type", "application/json")], body.to_string()).into_response()
 }
 
 /// json-server: a bare array; `_page` (from 1) and `_limit`, or every item without `_page`;
