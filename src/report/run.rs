@@ -273,7 +273,9 @@ impl RunReport {
             concurrency: stats.concurrency,
             target: stats.rate.map(|r| r.per_second()),
             closed_loop: stats.rate.is_none(),
-            requests: stats.requests,
+            // Every request the server handled: the answers past a stop rule's end too (their
+            // records are not written; the crawl figures show them apart as `past_stop`).
+            requests: stats.requests + stats.crawl.as_ref().map_or(0, |c| c.past_stop),
             ok: stats.ok,
             errors: stats.errors(),
             retries: stats.retries,
