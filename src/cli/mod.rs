@@ -590,6 +590,12 @@ pub struct RunArgs {
         help_heading = FIXTURE
     )]
     pub jitter: Duration,
+
+    /// A finite capacity for the built-in fixture server (`20/s`): its answers slow down as the
+    /// load nears it (latency / (1 - load/capacity)) and requests beyond it get 429, as with
+    /// `serve --capacity`.
+    #[arg(long, value_name = "RATE", conflicts_with = "url", help_heading = FIXTURE)]
+    pub capacity: Option<Rate>,
 }
 
 mod commands;

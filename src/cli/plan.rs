@@ -262,6 +262,7 @@ impl RunArgs {
             None => Target::Fixture(FixtureOptions {
                 latency: self.latency,
                 jitter: self.jitter,
+                capacity: self.capacity,
                 ..FixtureOptions::default()
             }),
         };
