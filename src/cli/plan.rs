@@ -80,7 +80,7 @@ impl RunArgs {
     fn url_template(&self, text: &str, crawl: bool, varies: bool) -> Result<Template, AppError> {
         let template = Template::parse_url_or_fixed(text, self.raw)
             .map_err(|e| usage("--url", e.to_string()))?;
-        let repeats = self.requests.is_some() || self.duration.is_some();
+        let repeats = self.requests.is_some() || self.duration.is_some() || self.find_rate;
         if template.has_placeholder() || ((varies || repeats) && !crawl) {
             return Ok(template);
         }
@@ -164,7 +164,7 @@ impl RunArgs {
         let rules = CrawlRules {
             origins,
             max_pages: self.max_pages,
-            max_requests: self.max_requests,
+            max_requests: self.max_requests.filter(|_| !self.find_rate),
             every_level: self.all_levels,
             stop,
             items,
@@ -173,7 +173,10 @@ impl RunArgs {
         let crawl_only = [
             ("--allow-origin", !self.allow_origin.is_empty()),
             ("--max-pages", self.max_pages.is_some()),
-            ("--max-requests", self.max_requests.is_some()),
+            (
+                "--max-requests",
+                self.max_requests.is_some() && !self.find_rate,
+            ),
             ("--all-levels", self.all_levels),
         ];
         if let Some((flag, _)) = crawl_only
@@ -209,6 +212,32 @@ impl RunArgs {
         spec.prepare()
             .map_err(|e| usage("--cache", e.to_string()))?;
         Ok(Some(spec))
+    }
+
+    /// `--find-rate`'s settings: where it starts (`--rate`, else 10/s, both under the cap), its
+    /// cap, step and budget, on one concurrency level.
+    fn find_rate_spec(
+        &self,
+        rate: Option<crate::plan::rate::Rate>,
+    ) -> Result<Option<FindRate>, AppError> {
+        if !self.find_rate {
+            return Ok(None);
+        }
+        let concurrency = match (self.mode, self.concurrency.as_slice()) {
+            (Mode::Sequential, _) => 1,
+            (_, [level]) => *level,
+            _ => {
+                let message = "runs its steps at one concurrency: give -c one level";
+                return Err(usage("--find-rate", message.to_owned()));
+            }
+        };
+        Ok(Some(FindRate {
+            start: rate.map_or(DEFAULT_START, |r| r.per_second()),
+            max_rate: self.max_rate.map(|r| r.per_second()),
+            step: self.step,
+            max_requests: self.max_requests,
+            concurrency,
+        }))
     }
 
     /// The validated plan. `stdout_is_terminal` picks the default format.
@@ -304,7 +333,7 @@ impl RunArgs {
             }
             // A URL without a placeholder is the one seed of its crawl.
             // One URL sent again and again: the id counts the requests.
-            None if fixed_url && repeat.is_some() => IdSource::Range(
+            None if fixed_url && (repeat.is_some() || self.find_rate) => IdSource::Range(
                 "1.."
                     .parse()
                     .map_err(|e: RangeError| usage("--range", e.to_string()))?,
@@ -356,8 +385,15 @@ impl RunArgs {
             ("--report", self.report.as_deref()),
             ("--html", self.html.as_deref()),
         ])?;
+        let find_rate = self.find_rate_spec(rate)?;
+        if self.slo.is_some() && find_rate.is_none() && self.concurrency.len() < 2 {
+            let message = "applies to --find-rate or a concurrency sweep (-c 1,4,16,64)";
+            return Err(usage("--slo", message.to_owned()));
+        }
         let defaults = ClientOptions::default();
         Ok(Plan {
+            find_rate,
+            slo: self.slo.clone(),
             target,
             ids,
             shard,
@@ -395,6 +431,7 @@ impl RunArgs {
                         max_retry_wait: self.max_retry_wait,
                         ..RetryPolicy::default()
                     },
+                    watch: None,
                 },
                 grace: self.grace,
                 deadline: self.deadline.or(self.duration),
@@ -500,6 +537,24 @@ impl Mode {
     }
 }
 
+/// Where `--find-rate` starts without `--rate`, in requests per second.
+const DEFAULT_START: f64 = 10.0;
+
+/// The rate search's settings (`--find-rate`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindRate {
+    /// The first step's rate, requests per second (lowered to the cap).
+    pub start: f64,
+    /// `--max-rate`, requests per second.
+    pub max_rate: Option<f64>,
+    /// `--step`: each step this long; None: 5 s or 200 requests, whichever is longer.
+    pub step: Option<std::time::Duration>,
+    /// `--max-requests`: the search's requests in all.
+    pub max_requests: Option<u64>,
+    /// Requests in flight at most, in every step.
+    pub concurrency: usize,
+}
+
 /// How long a run goes on sending the ids again (oha's and hey's `-n` and `-z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Repeat {
@@ -548,6 +603,10 @@ pub struct Plan {
     pub resume: bool,
     /// Send the ids again and again, for a count of requests or a time (`-n`, `-z`).
     pub repeat: Option<Repeat>,
+    /// Search for the highest rate that holds (`--find-rate`) instead of the runs of `mode`.
+    pub find_rate: Option<FindRate>,
+    /// `--slo`: the bounds a rate search's step, or a sweep's level, must keep.
+    pub slo: Option<crate::plan::slo::Slo>,
     /// Show progress bars (still only when stderr is a terminal).
     pub progress: bool,
     /// Print nothing on stderr but errors.

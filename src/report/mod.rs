@@ -9,6 +9,7 @@ pub mod cache;
 pub mod compare;
 pub mod crawl;
 pub mod figures;
+pub mod find_rate;
 pub mod html;
 pub mod human;
 pub mod merge;
@@ -74,6 +75,10 @@ pub struct Report {
     /// ids, so 2.5 is twice through and half again); null otherwise, or for one URL sent again.
     #[serde(default)]
     pub passes: Option<f64>,
+    /// With `--find-rate`: the rate search's steps and its answer (each step is also a run in
+    /// `runs`); null otherwise.
+    #[serde(default)]
+    pub find_rate: Option<self::find_rate::FindRateReport>,
 }
 
 fn reused() -> bool {
@@ -117,6 +122,7 @@ impl Report {
             insecure: false,
             fields_never_matched: Vec::new(),
             passes: None,
+            find_rate: None,
         }
     }
 
