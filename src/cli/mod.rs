@@ -390,10 +390,8 @@ pub struct RunArgs {
     )]
     pub find_rate: bool,
 
-    /// Bounds a --find-rate step, or a sweep's level, must keep: `p99<300ms,errors<1%`
-    /// (p50, p90, p99, p99.9 from the schedule; errors as a share, 1% when not bounded).
-    ///
-    /// In a sweep (`-c 1,4,16,64`) with --rate the knee becomes the highest level that keeps them.
+    /// Bounds a --find-rate step must keep: `p99<300ms,errors<1%` (p50, p90, p99, p99.9 from
+    /// the schedule; errors as a share, 1% when not bounded).
     #[arg(long, value_name = "BOUNDS", help_heading = CONCURRENCY)]
     pub slo: Option<Slo>,
 

@@ -386,8 +386,9 @@ impl RunArgs {
             ("--html", self.html.as_deref()),
         ])?;
         let find_rate = self.find_rate_spec(rate)?;
-        if self.slo.is_some() && find_rate.is_none() && self.concurrency.len() < 2 {
-            let message = "applies to --find-rate or a concurrency sweep (-c 1,4,16,64)";
+        if self.slo.is_some() && find_rate.is_none() {
+            // The sweep's SLO knee (issue 27) is not there yet: refused rather than ignored.
+            let message = "applies to --find-rate (a sweep's knee by SLO is not supported yet)";
             return Err(usage("--slo", message.to_owned()));
         }
         let defaults = ClientOptions::default();

@@ -195,6 +195,7 @@ async fn the_first_step_breaking_exits_1_and_bad_bounds_are_refused() {
     for (args, flag) in [
         (vec!["--find-rate", "--slo", "p99>1s"], "--slo"),
         (vec!["--slo", "p99<1s"], "--slo"),
+        (vec!["--slo", "p99<1s", "-c", "1,4"], "--slo"),
         (vec!["--find-rate", "-c", "1,4"], "--find-rate"),
         (vec!["--find-rate", "-n", "10"], "--find-rate"),
         (vec!["--max-rate", "5/s"], "--find-rate"),
