@@ -34,6 +34,13 @@ pub struct ServeArgs {
     /// on every answer.
     #[arg(long, requires = "rate_limit")]
     pub rate_limit_headers: bool,
+    /// A finite capacity (`20/s`): answers slow down as the load nears it, as a queue's do
+    /// (latency / (1 - load/capacity), the load counted over the last second), and requests
+    /// beyond it get `429` with `Retry-After`.
+    ///
+    /// For trying `--find-rate` against a known answer; `GET /__stats` counts requests and 429s.
+    #[arg(long, value_name = "RATE")]
+    pub capacity: Option<Rate>,
 }
 
 impl ServeArgs {
@@ -47,6 +54,7 @@ impl ServeArgs {
             jitter: self.jitter,
             rate_limit: self.rate_limit,
             rate_limit_headers: self.rate_limit_headers,
+            capacity: self.capacity,
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::output::Format;
 use crate::plan::ids::IdRange;
 use crate::plan::rate::{parse_duration, Rate};
 use crate::plan::shard::Shard;
+use crate::plan::slo::Slo;
 
 /// Fetch a templated URL over a range of ids, one after another or through a bounded,
 /// rate-limited concurrent pool; extract JSON fields in id order; compare the timings.
@@ -395,6 +396,43 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 0, help_heading = CONCURRENCY)]
     pub warmup: u64,
 
+    /// Find the highest rate the server sustains: open-loop steps from --rate (default 10/s),
+    /// doubling while a step holds, then bisecting to within 10%; a step table and one line.
+    ///
+    /// A step breaks on the first 429 or 503 (or RateLimit-Remaining: 0; the next step waits
+    /// out Retry-After), on errors or latency from the schedule beyond --slo, or when less than
+    /// 95% of its rate went out. Never above --max-rate, nor above a limit the server advertises
+    /// (RateLimit-Limit, RateLimit-Policy, X-RateLimit-Limit); --max-requests bounds the
+    /// total. Exit 0 when a rate held, 1 when even the first step broke.
+    #[arg(
+        long,
+        conflicts_with_all = [
+            "requests", "duration", "deadline", "resume", "cache", "output", "follow", "next",
+            "shard", "shards", "stop_after_missing", "until_empty", "total", "items",
+        ],
+        help_heading = CONCURRENCY
+    )]
+    pub find_rate: bool,
+
+    /// Bounds a --find-rate step must keep: `p99<300ms,errors<1%` (p50, p90, p99, p99.9 from
+    /// the schedule; errors as a share, 1% when not bounded).
+    #[arg(long, value_name = "BOUNDS", help_heading = CONCURRENCY)]
+    pub slo: Option<Slo>,
+
+    /// The highest rate --find-rate may try (`50/s`).
+    #[arg(long, value_name = "RATE", requires = "find_rate", help_heading = CONCURRENCY)]
+    pub max_rate: Option<Rate>,
+
+    /// How long each --find-rate step lasts. Default: 5 s or 200 requests, whichever is longer.
+    #[arg(
+        long,
+        value_name = "DUR",
+        value_parser = parse_positive_duration,
+        requires = "find_rate",
+        help_heading = CONCURRENCY
+    )]
+    pub step: Option<Duration>,
+
     /// At most N requests in flight to any one host (a crawl that reaches several hosts, a word
     /// list of full URLs).
     ///
@@ -614,9 +652,16 @@ pub struct RunArgs {
         help_heading = FIXTURE
     )]
     pub jitter: Duration,
+
+    /// A finite capacity for the built-in fixture server (`20/s`): its answers slow down as the
+    /// load nears it (latency / (1 - load/capacity)) and requests beyond it get 429, as with
+    /// `serve --capacity`.
+    #[arg(long, value_name = "RATE", conflicts_with = "url", help_heading = FIXTURE)]
+    pub capacity: Option<Rate>,
 }
 
 mod commands;
+mod find_rate;
 mod identity;
 mod plan;
 pub mod progress;
@@ -625,7 +670,7 @@ pub mod run;
 mod signals;
 mod values;
 
-pub use self::plan::{Destination, Mode, Plan, Repeat, Target};
+pub use self::plan::{Destination, FindRate, Mode, Plan, Repeat, Target};
 pub use crate::report::paint::Paint;
 
 pub use self::commands::{CompareArgs, MergeArgs, ServeArgs};

@@ -100,7 +100,11 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     // runs yet, and until the signal watch starts, Ctrl-C while stdin is spooled just ends the
     // process, nothing fetched.
     // Ids sent again (-n, -z) are read more than once, as by several runs: stdin is spooled.
-    let readings = if plan.repeat.is_some() { 2 } else { runs.len() };
+    let readings = if plan.repeat.is_some() || plan.find_rate.is_some() {
+        2
+    } else {
+        runs.len()
+    };
     let id_list = plan.ids.prepare(readings)?;
     let (template, _fixture) = resolve_target(&plan).await?;
     if plan.job.client.insecure {
@@ -125,6 +129,12 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     let cancel = CancellationToken::new();
     let signals = SignalWatch::spawn(cancel.clone(), plan.job.grace);
 
+    if let Some(spec) = &plan.find_rate {
+        return find_rate(
+            &plan, spec, &template, job, &id_list, &cancel, &signals, paint,
+        )
+        .await;
+    }
     let planned = match plan.shard {
         Some(shard) => id_list.count().map(|n| shard.share_of(n)),
         None => id_list.count(),
@@ -248,8 +258,50 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     })
 }
 
+/// `--find-rate`: the search, then its report (the step table on stderr, the JSON and HTML
+/// reports with a `find_rate` section); exit 0 when a rate held, 1 when even the first step broke.
+#[allow(clippy::too_many_arguments)]
+async fn find_rate(
+    plan: &Plan,
+    spec: &super::plan::FindRate,
+    template: &Template,
+    job: &JobSpec,
+    id_list: &IdList,
+    cancel: &CancellationToken,
+    signals: &SignalWatch,
+    paint: Paint,
+) -> Result<Exit, AppError> {
+    let slo = plan.slo.clone().unwrap_or_default();
+    let found =
+        super::find_rate::search(spec, &slo, template, job, id_list, cancel, plan.quiet).await?;
+    let interrupted = signals.received();
+    let mut report = Report::new(&found.stats, None).interrupted_by(interrupted.map(Signal::name));
+    // The steps share one concurrency: neither a sweep nor a comparison of modes.
+    report.knee = None;
+    report.speedup = None;
+    report.keepalive = !plan.job.client.no_keepalive;
+    report.insecure = plan.job.client.insecure;
+    let held = found.report.sustained.is_some();
+    report.find_rate = Some(found.report);
+    if !plan.quiet {
+        print_report(&report, paint);
+    }
+    if let Some(path) = &plan.report {
+        report.write_json(path).map_err(AppError::Report)?;
+    }
+    if let Some(path) = &plan.html {
+        let waterfalls: Vec<_> = found.stats.iter().map(|s| &s.waterfall).collect();
+        html::write(path, &report, &waterfalls).map_err(AppError::Report)?;
+    }
+    Ok(match interrupted {
+        Some(signal) => Exit::Interrupted(signal),
+        None if held => Exit::Success,
+        None => Exit::SomeFailed,
+    })
+}
+
 /// The ids from the first, again and again (`-n`, `-z`); none at all for an empty list.
-fn passes(list: &IdList) -> io::Result<Box<dyn Iterator<Item = Id> + Send>> {
+pub(super) fn passes(list: &IdList) -> io::Result<Box<dyn Iterator<Item = Id> + Send>> {
     if list.count() == Some(0) {
         return Ok(Box::new(std::iter::empty()));
     }

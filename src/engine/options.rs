@@ -54,6 +54,9 @@ pub struct ClientOptions {
     /// with `NO_PROXY` as curl reads it (see `proxy`).
     pub proxy: Option<String>,
     pub retry: RetryPolicy,
+    /// Read every response head for advertised rate limits and spent quotas (the rate search's
+    /// hook, shared by its steps); None: not read.
+    pub watch: Option<std::sync::Arc<crate::engine::http::advertised::LimitWatch>>,
 }
 
 impl Default for ClientOptions {
@@ -81,6 +84,7 @@ impl Default for ClientOptions {
             resolve: Vec::new(),
             proxy: None,
             retry: RetryPolicy::default(),
+            watch: None,
         }
     }
 }

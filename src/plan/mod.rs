@@ -6,5 +6,6 @@ pub mod ids;
 pub mod range;
 pub mod rate;
 pub mod shard;
+pub mod slo;
 pub mod spool;
 pub mod template;

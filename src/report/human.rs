@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 
 use super::figures::rows;
+use super::find_rate::FindRateReport;
 use super::paint::Paint;
 use super::stats::{decode_histogram, Ending};
 use super::units::{bytes, ms};
@@ -21,6 +22,9 @@ pub fn write(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<(
             out,
             "interrupted by {signal}: figures cover the requests that completed"
         )?;
+    }
+    if let Some(search) = &report.find_rate {
+        return write_find_rate(search, out, paint);
     }
     let headers: Vec<String> = report.runs.iter().map(RunReport::name).collect();
     let rows = rows(&report.runs);
@@ -86,6 +90,69 @@ pub fn write(report: &Report, out: &mut dyn Write, paint: Paint) -> io::Result<(
         write_wrapped(out, &line, |line| paint.good(line))?;
     }
     Ok(())
+}
+
+/// The rate search: one row per step (target, achieved, latency from the schedule, errors,
+/// 429s, verdict), why each step that broke broke, and the answer in one line.
+fn write_find_rate(search: &FindRateReport, out: &mut dyn Write, paint: Paint) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        paint.bold(&format!(
+            "{:>4}  {:>9}  {:>9}  {:>10}  {:>10}  {:>6}  {:>5}  verdict",
+            "step", "target", "achieved", "p50 sched", "p99 sched", "errors", "429s"
+        ))
+    )?;
+    for (i, step) in search.steps.iter().enumerate() {
+        let verdict = if step.held {
+            paint.good("held")
+        } else {
+            paint.bad(&format!("broke: {}", step.verdict))
+        };
+        writeln!(
+            out,
+            "{:>4}  {:>9}  {:>9}  {:>10}  {:>10}  {:>6}  {:>5}  {verdict}",
+            i + 1,
+            format!("{:.1}/s", step.target),
+            format!("{:.1}/s", step.achieved),
+            ms(step.p50_ms),
+            ms(step.p99_ms),
+            step.errors,
+            step.too_many,
+        )?;
+    }
+    writeln!(out)?;
+    for (i, step) in search.steps.iter().enumerate().filter(|(_, s)| !s.held) {
+        let line = format!(
+            "step {} ({:.1}/s) broke: {}",
+            i + 1,
+            step.target,
+            step.why.join("; ")
+        );
+        write_wrapped(out, &line, |line| line.to_owned())?;
+    }
+    if let (Some(cap), Some(by)) = (search.cap, &search.cap_by) {
+        write_wrapped(out, &format!("no step above {cap:.1}/s ({by})"), |line| {
+            line.to_owned()
+        })?;
+    }
+    write_wrapped(
+        out,
+        &format!(
+            "judged by {} (latency from each request's scheduled start); {} requests in all",
+            search.slo, search.requests
+        ),
+        |line| line.to_owned(),
+    )?;
+    writeln!(out)?;
+    let good = search.sustained.is_some();
+    write_wrapped(out, &search.summary, |line| {
+        if good {
+            paint.good(line)
+        } else {
+            paint.bad(line)
+        }
+    })
 }
 
 /// Writes `text` wrapped to [`WIDTH`] columns, each line through `paint`.

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod compare;
 pub mod crawl;
 pub mod figures;
+pub mod find_rate;
 pub mod html;
 pub mod human;
 pub mod job;
@@ -86,6 +87,10 @@ pub struct Report {
     /// report of one process.
     #[serde(default)]
     pub shards_overlapped: Option<bool>,
+    /// With `--find-rate`: the rate search's steps and its answer (each step is also a run in
+    /// `runs`); null otherwise.
+    #[serde(default)]
+    pub find_rate: Option<self::find_rate::FindRateReport>,
 }
 
 fn reused() -> bool {
@@ -131,6 +136,7 @@ impl Report {
             passes: None,
             job: None,
             shards_overlapped: None,
+            find_rate: None,
         }
     }
 

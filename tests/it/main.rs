@@ -9,6 +9,7 @@ mod conventions;
 mod crawl;
 mod endings;
 mod extract;
+mod find_rate;
 mod fixture;
 mod html;
 mod library;

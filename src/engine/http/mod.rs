@@ -2,6 +2,7 @@
 //! HTTP/1 path and reqwest, the reply both answer with, connections and their timing, name
 //! resolution, proxies, TLS settings, and the URL each id is sent to.
 
+pub mod advertised;
 pub mod client;
 pub mod connections;
 pub(crate) mod direct;

@@ -278,7 +278,12 @@ impl Transport {
                 {
                     resends += 1;
                 }
-                sent => return sent,
+                sent => {
+                    if let (Some(watch), Ok(reply)) = (&self.options.watch, &sent) {
+                        watch.note(reply.headers());
+                    }
+                    return sent;
+                }
             }
         }
     }

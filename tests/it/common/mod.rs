@@ -97,6 +97,7 @@ impl TestServer {
             .route("/api/wp", get(wordpress))
             .route("/api/cursor", get(cursor))
             .route("/api/offsets", get(offsets))
+            .route("/advertised/{id}", get(advertised))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -566,6 +567,24 @@ async fn flaky(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Respon
         1 => (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response(),
         _ => item_json(id),
     }
+}
+
+/// The item with `X-RateLimit-Limit: 10` (a quota without its window: read as per second),
+/// whatever the load; its arrivals are recorded.
+async fn advertised(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    count_hit(&shared, id);
+    shared
+        .counters
+        .arrivals
+        .lock()
+        .unwrap()
+        .push(Instant::now());
+    let mut response = item_json(id);
+    response.headers_mut().insert(
+        "x-ratelimit-limit",
+        axum::http::HeaderValue::from_static("10"),
+    );
+    response
 }
 
 /// 429 with `Retry-After: 1` on the first hit of each id, 200 after.
