@@ -20,6 +20,8 @@ Scenarios (pick with arguments; default: pokeapi raw scale):
               gather that retries each 429 (scripts/aiohttp_polite.py); a fresh server per run, whose
               /__stats gives the requests and 429s it served; each run's output checked for 200s; and
               fetchbench's default once more against the same server sending RateLimit-* headers
+  find-rate   the rate search (--find-rate --slo 'p99<100ms') against `serve --capacity C` for C in
+              20, 50, 100/s: the rate found against the true one, steps, 429s, requests, wall time
   cache       the crawl job (as `crawl`) with --cache: cold (an empty cache each run), warm (every
               entry fresh, no request), --cache-mode refresh (303 x 304), no cache; and Scrapy's
               HTTPCACHE warm for the same job; each output checked for the 151 species
@@ -63,9 +65,11 @@ def run_timed(cmd, stdout=subprocess.DEVNULL):
 class Server:
     """`fetchbench serve` in the background (optionally inside a network namespace)."""
 
-    def __init__(self, latency, bind="127.0.0.1", port=PORT, netns=None, rate_limit=None, limit_headers=False):
+    def __init__(self, latency, bind="127.0.0.1", port=PORT, netns=None, rate_limit=None, limit_headers=False,
+                 capacity=None):
         prefix = ["ip", "netns", "exec", netns] if netns else []
         limit = ["--rate-limit", rate_limit] if rate_limit else []
+        limit += ["--capacity", capacity] if capacity else []
         limit += ["--rate-limit-headers"] if limit_headers else []
         self.proc = subprocess.Popen(
             prefix + [FETCHBENCH, "serve", "--bind", bind, "--port", str(port), "--latency", latency] + limit,
@@ -499,10 +503,45 @@ def cache():
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def find_rate():
+    """The rate search against fixtures of known capacity: the rate found against the true one,
+    the steps and 429s it spent (the server's own count), and its wall time."""
+    print("\n## find-rate: `--find-rate --slo 'p99<100ms' --step 2s` against `serve --capacity C "
+          "--latency 10ms` (M/M/1: p99 reaches 100 ms near 0.9 C); medians of RUNS searches")
+    print("| capacity | sustained (median) | found / capacity | steps | 429s at the server | requests | wall |")
+    print("|---|---|---|---|---|---|---|")
+    out_dir = tempfile.mkdtemp(prefix="fetchbench-find-rate-")
+    report = os.path.join(out_dir, "report.json")
+    try:
+        for capacity in (20, 50, 100):
+            found, steps, refused, requests, walls = [], [], [], [], []
+            for _ in range(RUNS):
+                server = Server("10ms", capacity=f"{capacity}/s")
+                try:
+                    wall, _, code = run_timed([FETCHBENCH, "--url", server.base + "/bench/{}", "-r", "1..=1000",
+                                               "--find-rate", "--slo", "p99<100ms", "--step", "2s", "-c", "64",
+                                               "-q", "-o", os.devnull, "--report", report])
+                    stats = server.stats()
+                finally:
+                    server.stop()
+                with open(report) as f:
+                    answer = json.load(f)["find_rate"]
+                found.append(answer["sustained"] or 0.0)
+                steps.append(len(answer["steps"]))
+                refused.append(stats["too_many"])
+                requests.append(stats["requests"])
+                walls.append(wall)
+            med = statistics.median
+            print(f"| {capacity}/s | {med(found):.1f}/s | {med(found) / capacity:.2f} | {med(steps):.0f} | "
+                  f"{med(refused):.0f} | {med(requests):.0f} | {med(walls):.1f} s |")
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
 if __name__ == "__main__":
     if not os.path.exists(FETCHBENCH):
         raise SystemExit("build first: cargo build --profile release-lto")
     print(f"# fetchbench benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {RUNS} runs per tool")
     for scenario in sys.argv[1:] or ["pokeapi", "raw", "scale"]:
         {"pokeapi": pokeapi, "raw": raw, "scale": scale, "link": link, "crawl": crawl,
-         "polite": polite, "cache": cache}[scenario]()
+         "polite": polite, "cache": cache, "find-rate": find_rate}[scenario]()

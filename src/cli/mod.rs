@@ -414,8 +414,11 @@ pub struct RunArgs {
     )]
     pub find_rate: bool,
 
-    /// Bounds a --find-rate step must keep: `p99<300ms,errors<1%` (p50, p90, p99, p99.9 from
-    /// the schedule; errors as a share, 1% when not bounded).
+    /// Bounds a --find-rate step, or a sweep's level (`-c 1,4,16,64`: the knee is then also the
+    /// highest level that keeps them), must keep: `p99<300ms,errors<1%`.
+    ///
+    /// p50, p90, p99, p99.9 (from the schedule under a rate, else from the send); errors as a
+    /// share, 1% when not bounded.
     #[arg(long, value_name = "BOUNDS", help_heading = CONCURRENCY)]
     pub slo: Option<Slo>,
 

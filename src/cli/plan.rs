@@ -323,9 +323,10 @@ impl RunArgs {
             ("--html", self.html.as_deref()),
         ])?;
         let find_rate = self.find_rate_spec(rate)?;
-        if self.slo.is_some() && find_rate.is_none() {
-            // The sweep's SLO knee (issue 27) is not there yet: refused rather than ignored.
-            let message = "applies to --find-rate (a sweep's knee by SLO is not supported yet)";
+        let sweep = self.mode != Mode::Sequential && self.concurrency.len() > 1;
+        if self.slo.is_some() && find_rate.is_none() && !sweep {
+            let message = "judges the steps of --find-rate or the levels of a sweep \
+                           (-c 1,4,16,64): add one of them";
             return Err(usage("--slo", message.to_owned()));
         }
         let defaults = ClientOptions::default();

@@ -199,6 +199,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     let mut report = Report::new(&all_stats, todo)
         .interrupted_by(interrupted.map(Signal::name))
         .for_shard(plan.shard)
+        .with_slo(plan.slo.as_ref())
         .with_fields(
             plan.job.fields.paths(),
             &job.crawl.follow,

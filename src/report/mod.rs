@@ -189,6 +189,15 @@ impl Report {
         self
     }
 
+    /// Judges a sweep's levels by `slo` (`--slo` with `-c 1,4,16`): the knee also names the
+    /// highest level that kept it.
+    pub fn with_slo(mut self, slo: Option<&crate::plan::slo::Slo>) -> Self {
+        if let (Some(knee), Some(slo)) = (self.knee.as_mut(), slo) {
+            knee.slo = Some(self::sweep::slo_knee(&self.runs, slo));
+        }
+        self
+    }
+
     /// Marks the report as covering only what completed before `signal`.
     pub fn interrupted_by(mut self, signal: Option<&'static str>) -> Self {
         self.interrupted = signal.map(str::to_owned);

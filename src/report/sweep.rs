@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::stats::RunMode;
 use super::RunReport;
+use crate::plan::slo::{Percentile, Slo};
 
 /// A level within this fraction of the best rate counts as having reached it.
 const KNEE_SHARE: f64 = 0.9;
@@ -25,6 +26,80 @@ pub struct KneeReport {
     /// False when the best rate came from the highest level tried and no lower level came
     /// within 10% of it: more concurrency may still help.
     pub reached: bool,
+    /// With `--slo`: the highest level that kept its bounds, the knee a user with a latency
+    /// budget picks; null without an SLO.
+    #[serde(default)]
+    pub slo: Option<SloKnee>,
+}
+
+/// The knee by an SLO (`-c 1,4,16,64 --slo 'p99<100ms'`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SloKnee {
+    /// The bounds, as judged (latency from each request's send; from its schedule with
+    /// `--rate`; errors 1% when not bounded).
+    pub slo: String,
+    /// The highest concurrency that kept every bound, and its requests/s; null when none did.
+    pub concurrency: Option<usize>,
+    pub rps: Option<f64>,
+    /// The lowest level that broke a bound, and the first bound it broke.
+    pub broke: Option<usize>,
+    pub why: Option<String>,
+}
+
+/// The error share that breaks an SLO that bounds none.
+const DEFAULT_ERRORS: f64 = 0.01;
+
+/// The first bound `run` breaks, in words; None when it keeps them all.
+fn breach(run: &RunReport, slo: &Slo) -> Option<String> {
+    let latency = run.latency_corrected_ms.as_ref().unwrap_or(&run.latency_ms);
+    for (percentile, bound) in &slo.latency {
+        let value = match percentile {
+            Percentile::P50 => latency.p50,
+            Percentile::P90 => latency.p90,
+            Percentile::P99 => latency.p99,
+            Percentile::P999 => latency.p999,
+        };
+        let bound_ms = bound.as_secs_f64() * 1000.0;
+        if value >= bound_ms {
+            return Some(format!(
+                "{} {value:.1} ms >= {bound_ms} ms",
+                percentile.name()
+            ));
+        }
+    }
+    let share = run.errors as f64 / run.requests.max(1) as f64;
+    let most = slo.error_bound(DEFAULT_ERRORS);
+    (share > most).then(|| format!("errors {:.1}% > {}%", share * 100.0, most * 100.0))
+}
+
+/// The highest level of a sweep that keeps `slo`, and the lowest that breaks it.
+pub fn slo_knee(runs: &[RunReport], slo: &Slo) -> SloKnee {
+    let levels = levels(runs);
+    let kept = levels.iter().rev().find(|r| breach(r, slo).is_none());
+    let broke = levels
+        .iter()
+        .find_map(|r| breach(r, slo).map(|why| (r.concurrency, why)));
+    SloKnee {
+        slo: slo.to_string(),
+        concurrency: kept.map(|r| r.concurrency),
+        rps: kept.map(|r| r.rps),
+        broke: broke.as_ref().map(|(c, _)| *c),
+        why: broke.map(|(_, why)| why),
+    }
+}
+
+/// The SLO knee in words: "keeping p99<100ms: c=16 is the highest level that does (1800.0/s);
+/// c=64 broke it: p99 130.0 ms >= 100 ms".
+fn slo_sentence(knee: &SloKnee) -> String {
+    let kept = match (knee.concurrency, knee.rps) {
+        (Some(c), Some(rps)) => format!("c={c} is the highest level that does ({rps:.1}/s)"),
+        _ => "no level does".to_owned(),
+    };
+    let broke = match (knee.broke, &knee.why) {
+        (Some(c), Some(why)) => format!("; c={c} broke it: {why}"),
+        _ => "; no level broke it".to_owned(),
+    };
+    format!("keeping {}: {kept}{broke}", knee.slo)
 }
 
 /// The concurrent runs that fetched anything, by concurrency: the levels a sweep compares.
@@ -58,6 +133,7 @@ pub fn knee(runs: &[RunReport]) -> Option<KneeReport> {
         best_concurrency: best.concurrency,
         best_rps: best.rps,
         reached: knee.concurrency < highest,
+        slo: None,
     })
 }
 
@@ -67,6 +143,15 @@ pub fn knee(runs: &[RunReport]) -> Option<KneeReport> {
 /// level can do better, so "try higher levels" would not help; the sentence says the range was
 /// too short instead.
 pub fn knee_sentence(knee: &KneeReport, runs: &[RunReport]) -> String {
+    let rate = rate_sentence(knee, runs);
+    match &knee.slo {
+        Some(slo) => format!("{rate}. {}", slo_sentence(slo)),
+        None => rate,
+    }
+}
+
+/// The knee by rate in words (see [`knee_sentence`]).
+fn rate_sentence(knee: &KneeReport, runs: &[RunReport]) -> String {
     let levels = levels(runs);
     let one_wave = |c: usize| {
         levels
@@ -161,6 +246,37 @@ mod tests {
         report.requests = 100;
         report.rps = rps;
         report
+    }
+
+    #[test]
+    fn with_an_slo_the_knee_is_the_highest_level_that_keeps_it() {
+        let mut runs = [run(1, 25.0), run(4, 99.0), run(16, 380.0), run(64, 400.0)];
+        for (r, p99) in runs.iter_mut().zip([20.0, 30.0, 80.0, 130.0]) {
+            r.latency_ms.p99 = p99;
+        }
+        runs[1].errors = 1;
+        let slo: Slo = "p99<100ms".parse().expect("slo");
+        let found = slo_knee(&runs, &slo);
+        assert_eq!(found.concurrency, Some(16));
+        assert_eq!(found.rps, Some(380.0));
+        assert_eq!(found.broke, Some(64));
+        assert_eq!(found.why.as_deref(), Some("p99 130.0 ms >= 100 ms"));
+        let mut knee = knee(&runs).expect("a sweep");
+        knee.slo = Some(found);
+        let sentence = knee_sentence(&knee, &runs);
+        assert!(
+            sentence.ends_with(
+                "keeping p99<100ms: c=16 is the highest level that does (380.0/s); c=64 broke \
+                 it: p99 130.0 ms >= 100 ms"
+            ),
+            "{sentence}"
+        );
+        // 1 error in 100 is not over 1%; 2 in 100 is.
+        runs[3].latency_ms.p99 = 50.0;
+        runs[3].errors = 2;
+        let found = slo_knee(&runs, &slo);
+        assert_eq!(found.concurrency, Some(16));
+        assert_eq!(found.why.as_deref(), Some("errors 2.0% > 1%"));
     }
 
     #[test]

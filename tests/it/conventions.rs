@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+use serde_json::{json, Value};
+
 use crate::common::run::{fetchbench, read_json, stderr, BIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,6 +53,54 @@ async fn a_concurrency_list_sweeps_one_run_per_level_and_names_the_knee() {
     assert!(
         text.contains("beyond c=") || text.contains("no knee yet"),
         "{text}"
+    );
+}
+
+/// `--slo` on a sweep: the knee also names the highest level that keeps the bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_with_an_slo_names_the_highest_level_that_keeps_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("sweep.json");
+    let report_arg = report.to_str().expect("utf-8 path");
+    // Every answer takes 20 ms: all levels keep p99 < 10 s, none keeps p99 < 1 ms.
+    for (slo, kept, sentence) in [
+        (
+            "p99<10s",
+            json!(16),
+            "keeping p99<10s: c=16 is the highest level that does",
+        ),
+        (
+            "p99<1ms",
+            Value::Null,
+            "keeping p99<1ms: no level does; c=1 broke it: p99 ",
+        ),
+    ] {
+        let out = fetchbench(&[
+            "-r",
+            "1..33",
+            "-m",
+            "concurrent",
+            "-c",
+            "1,4,16",
+            "--latency",
+            "20ms",
+            "--slo",
+            slo,
+            "-o",
+            "/dev/null",
+            "--report",
+            report_arg,
+        ])
+        .await;
+        let text = stderr(&out).replace("\n  ", " ");
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains(sentence), "{text}");
+        assert_eq!(read_json(&report)["knee"]["slo"]["concurrency"], kept);
+    }
+    let out = fetchbench(&["-r", "1..3", "-m", "sequential", "--slo", "p99<1s"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--slo: judges the steps of --find-rate or the levels of a sweep")
     );
 }
 

@@ -15,10 +15,12 @@ fn bench_url(server: &FixtureServer) -> String {
     format!("{}/bench/{{}}", server.base_url())
 }
 
-/// The fixture at `capacity`, with a 10 ms service time.
+/// The fixture at `capacity`, with a 40 ms service time: latency bounds of ten times that leave
+/// a loaded test machine's stalls of a few hundred milliseconds room (the 10 ms and
+/// 100 ms bound the same load, 0.9 of the capacity, with a quarter of the room).
 async fn fixture_at(capacity: &str) -> FixtureServer {
     let options = FixtureOptions {
-        latency: Duration::from_millis(10),
+        latency: Duration::from_millis(40),
         capacity: Some(capacity.parse().expect("a rate")),
         ..FixtureOptions::default()
     };
@@ -123,7 +125,7 @@ fn targets(search: &serde_json::Value) -> Vec<f64> {
 #[tokio::test]
 async fn finds_the_rate_a_capacity_sustains_under_a_p99_bound_without_many_429s() {
     let server = fixture_at("20/s").await;
-    let (out, report) = find_rate(&bench_url(&server), &["--slo", "p99<100ms"]).await;
+    let (out, report) = find_rate(&bench_url(&server), &["--slo", "p99<400ms"]).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let search = &report["find_rate"];
@@ -139,7 +141,7 @@ async fn finds_the_rate_a_capacity_sustains_under_a_p99_bound_without_many_429s(
         err.contains(&format!("sustains {sustained:.1}/s (p99 ")),
         "{err}"
     );
-    assert!(err.contains("< 100 ms)"), "{err}");
+    assert!(err.contains("< 400 ms)"), "{err}");
     assert!(out.stdout.is_empty(), "no results are written");
 }
 
@@ -195,7 +197,6 @@ async fn the_first_step_breaking_exits_1_and_bad_bounds_are_refused() {
     for (args, flag) in [
         (vec!["--find-rate", "--slo", "p99>1s"], "--slo"),
         (vec!["--slo", "p99<1s"], "--slo"),
-        (vec!["--slo", "p99<1s", "-c", "1,4"], "--slo"),
         (vec!["--find-rate", "-c", "1,4"], "--find-rate"),
         (vec!["--find-rate", "-n", "10"], "--find-rate"),
         (vec!["--max-rate", "5/s"], "--find-rate"),
