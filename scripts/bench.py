@@ -520,7 +520,7 @@ def find_rate():
                 try:
                     wall, _, code = run_timed([FETCHBENCH, "--url", server.base + "/bench/{}", "-r", "1..=1000",
                                                "--find-rate", "--slo", "p99<100ms", "--step", "2s", "-c", "64",
-                                               "-q", "-o", os.devnull, "--report", report])
+                                               "-q", "--report", report])
                     stats = server.stats()
                 finally:
                     server.stop()

@@ -89,6 +89,51 @@ fn require_chromium() {
     );
 }
 
+#[test]
+fn a_rate_search_report_draws_its_steps_against_the_bound() {
+    require_chromium();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page = dir.path().join("find-rate.html");
+    let search = [
+        "--find-rate",
+        "--capacity",
+        "20/s",
+        "--slo",
+        "p99<400ms",
+        "--step",
+        "1s",
+        "-r",
+        "1..=40",
+    ];
+    // A search writes no results, so no `-o` (write_report gives one).
+    let out = Command::new(BIN)
+        .args(search)
+        .args(["--latency", "5ms", "-q", "--html"])
+        .arg(&page)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run fetchbench");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = visit(&page, None);
+    assert!(report.console.is_empty(), "console: {:#?}", report.console);
+    let found = charts(&report.dom, "find-rate");
+    assert_eq!(found.len(), 2, "p99 and the rate achieved");
+    assert_eq!(found[0].attr("data-metric").as_deref(), Some("p99"));
+    assert!(
+        report.dom.contains("p99 &lt; 400 ms"),
+        "the SLO's bound is drawn"
+    );
+    assert!(
+        report.dom.contains("<circle class=\"knee\""),
+        "the rate that held is circled"
+    );
+    assert!(report.dom.contains("sustains "), "the answer in words");
+}
+
 /// Runs the binary against its built-in fixture with `args`, writing the HTML report to `page`.
 fn write_report(args: &[&str], page: &Path) {
     let out = Command::new(BIN)

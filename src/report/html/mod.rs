@@ -6,6 +6,7 @@
 //! this one only assembles the page. Every string that came from data goes through
 //! `text::escape`.
 
+mod find_rate;
 #[cfg(test)]
 pub(super) mod fixture;
 mod histogram;
@@ -37,6 +38,9 @@ pub fn render(report: &Report, waterfalls: &[&Waterfall]) -> String {
     html.push_str(&table::section(report));
     if let Some(sweep) = sweep::section(report) {
         html.push_str(&sweep);
+    }
+    if let Some(search) = find_rate::section(report) {
+        html.push_str(&search);
     }
     html.push_str(&waterfall::section(&report.runs, waterfalls));
     html.push_str(&histogram::section(&report.runs));
