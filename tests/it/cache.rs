@@ -253,11 +253,13 @@ async fn cache_hits_are_answered_before_the_rate_limiter() {
     let (warm, hits) = run().await;
     assert_eq!(server.books.requests(), 151, "the warm run made requests");
     assert!(all(&hits, "hit"), "{:?}", uses(&hits));
-    // The run's own wall time, without the process's start: a debug build's decoding would
-    // otherwise weigh on a loaded machine.
+    // The run's own wall time, without the process's start. Paced at 20/s the warm run would
+    // take as long as the cold one (7.5 s); it may take only what reading and decoding 151
+    // entries costs, which in this debug build on a loaded machine reached 1.1 s against 7.9 s.
+    // The tenfold figure is the release build's, measured by `bench.py cache`.
     let wall = |run: &Value| run["wall_s"].as_f64().expect("wall");
     assert!(
-        wall(&warm) * 10.0 <= wall(&cold),
+        wall(&warm) * 4.0 <= wall(&cold),
         "the warm run took {} s, the cold one {} s",
         wall(&warm),
         wall(&cold)

@@ -39,6 +39,7 @@ struct Rewrite {
 /// | `http://127.0.0.1:8000` | the paragraph's `serve &` stand-in, else the fixture | port 8000 may be taken; the server runs in-process (the HTTP/2 example starts none: it assumes one running) |
 /// | `-r 1..=500` (auth, `--rate 10/s`) | `-r 1..=50` | 50 s at 10/s; 5 s keeps the test short |
 /// | `-r 1..=200` (429 fixture) | `-r 1..=100` | about 17 s behind a 20/s limit; 100 take about 6 s |
+/// | `--slo 'p99<400ms,...'` (find-rate) | `'p99<3s,...' --step 2s` | a loaded machine's stalls break a tight bound; find_rate.rs tests the search |
 /// | `cargo run --release --` | the binary | the test's build of the same binary |
 const REWRITES: &[Rewrite] = &[
     Rewrite {
@@ -65,6 +66,12 @@ const REWRITES: &[Rewrite] = &[
         from: "-r 1..=200 -m concurrent -c 32",
         to: "-r 1..=100 -m concurrent -c 32",
         why: "200 ids behind a 20/s limit take about 17 s",
+    },
+    Rewrite {
+        from: "--find-rate --capacity 20/s --slo 'p99<400ms,errors<1%'",
+        to: "--find-rate --capacity 20/s --slo 'p99<3s,errors<1%' --step 2s",
+        why: "the examples run side by side on a loaded machine, whose stalls would break a \
+              400 ms bound; the search itself is tested in find_rate.rs",
     },
     Rewrite {
         from: "cargo run --release --",
@@ -174,6 +181,7 @@ const EXPECTED: &[Expect] = &[
     },
     expect("merge --results", 0, Some(10000)),
     expect("compare baseline.json", 0, None),
+    expect("--find-rate", 0, None),
     expect("-n 10000", 0, None),
     expect("-z 3s", 0, None),
     expect("-c 1,4,16,64,256", 0, None),
