@@ -310,7 +310,7 @@ fn notices(plan: &Plan, todo: Option<u64>) -> Vec<String> {
         if path.extension().is_some() && format_from_extension(path).is_none() {
             notices.push(format!(
                 "writing {} to {}: its extension names no format fetchbench writes (csv, json, \
-                 ndjson, jsonl, txt); --format chooses",
+                 ndjson, jsonl, txt, sqlite); --format chooses",
                 plan.format,
                 path.display()
             ));
