@@ -7,6 +7,7 @@ Scenarios (pick with arguments; default: pokeapi raw scale):
   raw         1 KB JSON bodies, no latency, 50,000 distinct ids, c=64, NDJSON to a file: fetchbench
               (with a field, and without fields to /dev/null) vs `oha -n 50000 -c 64` (one URL,
               parses nothing)
+  raw-sqlite  the raw scenario's fetchbench run to NDJSON and to a SQLite database (-o r.sqlite)
   scale       20,000 and 400,000 ids to a file: time ratio and peak RSS
   link        the pokeapi job over a 100 Mbit/s and a 20 Mbit/s link between two network
               namespaces (veth + tbf); needs root and iproute2, else skipped with the reason
@@ -538,10 +539,31 @@ def find_rate():
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def raw_sqlite():
+    """The raw scenario's fetchbench run (50,000 ids, c=64, --field name) to an NDJSON file and to a
+    SQLite database (issue 30: at most 10% of the rate), interleaved."""
+    n, c = 50_000, 64
+    server = Server("0ms")
+    try:
+        folder = tempfile.mkdtemp()
+        bench = server.base + "/bench/{}"
+        run = lambda out: [FETCHBENCH, "--url", bench, "-r", f"0..{n}", "-m", "concurrent", "-c", str(c), "-f", "name", "-o", os.path.join(folder, out), "-q"]
+        rows = measure_all([("fetchbench -o FILE.ndjson", run("r.ndjson")), ("fetchbench -o FILE.sqlite", run("r.sqlite"))])
+        shutil.rmtree(folder)
+        print(f"\n## raw rate to a database: {n} requests, 1 KB JSON, no latency, c={c}")
+        print("| output | wall median (s) | requests/s (median) | x NDJSON's rate |")
+        print("|---|---|---|---|")
+        base = rows[0]["median"] if rows else None
+        for r in rows:
+            print(f"| {r['tool']} | {r['median']:.3f} | {n / r['median']:.0f} | {base / r['median']:.2f} |")
+    finally:
+        server.stop()
+
+
 if __name__ == "__main__":
     if not os.path.exists(FETCHBENCH):
         raise SystemExit("build first: cargo build --profile release-lto")
     print(f"# fetchbench benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {RUNS} runs per tool")
     for scenario in sys.argv[1:] or ["pokeapi", "raw", "scale"]:
         {"pokeapi": pokeapi, "raw": raw, "scale": scale, "link": link, "crawl": crawl,
-         "polite": polite, "cache": cache, "find-rate": find_rate}[scenario]()
+         "polite": polite, "cache": cache, "find-rate": find_rate, "raw-sqlite": raw_sqlite}[scenario]()

@@ -62,7 +62,8 @@ impl ServeArgs {
 /// Options of `fetchbench merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Merge NDJSON results files (in id order) instead of reports.
+    /// Merge NDJSON results files or SQLite databases (in id order) instead of reports; `-o
+    /// FILE.sqlite` writes a database.
     #[arg(long)]
     pub results: bool,
     /// Write the merged JSON report (or results) to FILE instead of stdout.

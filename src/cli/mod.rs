@@ -506,21 +506,25 @@ pub struct RunArgs {
     #[arg(short, long = "field", value_name = "PATH", help_heading = OUTPUT)]
     pub fields: Vec<FieldPath>,
 
-    /// Results format: table, ndjson, json or csv.
+    /// Results format: table, ndjson, json, csv or sqlite (a database file: every run's records,
+    /// failures included, in the `records` table).
     ///
-    /// Default: from the --output extension, else table on a terminal and ndjson otherwise.
+    /// Default: from the --output extension (.sqlite, .sqlite3 and .db are sqlite), else table on
+    /// a terminal and ndjson otherwise.
     #[arg(long, value_name = "FMT", help_heading = OUTPUT)]
     pub format: Option<Format>,
 
-    /// Write the results to FILE (`-` = stdout).
+    /// Write the results to FILE (`-` = stdout); `results.sqlite` writes a SQLite database.
     #[arg(short, long, value_name = "FILE", help_heading = OUTPUT)]
     pub output: Option<PathBuf>,
 
-    /// Continue an interrupted run: keep the successful records already in --output (NDJSON), fetch
-    /// only the other ids, and append them.
+    /// Continue an interrupted run: keep the successful records already in --output (NDJSON or a
+    /// SQLite database), fetch only the other ids, and append them.
     ///
     /// Ids recorded with an error are fetched again (their old records are removed), and a last
-    /// line cut short by a crash is dropped.
+    /// line cut short by a crash is dropped. A database resumes each run on its own, and a
+    /// database of another job (URL, request, ids, fields, crawl rules, runs) is refused,
+    /// unchanged.
     #[arg(long, requires = "output", help_heading = OUTPUT)]
     pub resume: bool,
 

@@ -215,6 +215,12 @@ impl RunArgs {
             Destination::Stdout if stdout_is_terminal => Format::Table,
             Destination::Stdout => Format::Ndjson,
         });
+        if format == Format::Sqlite && output == Destination::Stdout {
+            return Err(usage(
+                "--format",
+                "sqlite writes a database file, not a stream: give --output FILE.sqlite".into(),
+            ));
+        }
         let headers = collect_headers(std::mem::take(&mut self.headers))?;
         let body = match (&self.data, &self.json) {
             (Some(data), _) => Some(Body::Raw(body_text("--data", data)?)),
@@ -445,6 +451,7 @@ pub(crate) fn format_from_extension(path: &Path) -> Option<Format> {
         "json" => Some(Format::Json),
         "ndjson" | "jsonl" => Some(Format::Ndjson),
         "txt" => Some(Format::Table),
+        "sqlite" | "sqlite3" | "db" => Some(Format::Sqlite),
         _ => None,
     }
 }

@@ -1,5 +1,6 @@
 //! Resume: which ids an earlier NDJSON results file already holds, and that file made ready for
-//! appending.
+//! appending; or, per run, which ids an earlier SQLite database holds (`output::sqlite` reads
+//! it, with the same rule: only successful records are done).
 //!
 //! Only successful records count as done: failed ids are dropped from the file and fetched again.
 //! A last line cut short by a crash is dropped too. The cleaned file replaces the old one
@@ -14,6 +15,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
+use crate::output::sqlite::DoneRow;
 use crate::plan::ids::Id;
 use tempfile::NamedTempFile;
 
@@ -38,6 +40,41 @@ impl DoneIds {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+impl DoneIds {
+    /// The ids (and a crawl's URLs) of a database's successful rows.
+    pub fn from_rows(rows: Vec<DoneRow>) -> Self {
+        let mut ids = HashSet::with_capacity(rows.len());
+        let mut urls = Vec::new();
+        for row in rows {
+            ids.insert(row.id);
+            urls.extend(row.crawl_url);
+        }
+        DoneIds(ids, urls)
+    }
+}
+
+/// What is done, for each run of the job.
+#[derive(Debug, Clone)]
+pub enum Done {
+    /// The same for every run: an NDJSON file keeps only the last run's records.
+    Every(DoneIds),
+    /// Run by run (index 0 is the first run): a database keeps each run's records.
+    PerRun(Vec<DoneIds>),
+}
+
+impl Done {
+    /// What run `index` (0-based) already has.
+    pub fn of_run(&self, index: usize) -> &DoneIds {
+        static NONE: std::sync::OnceLock<DoneIds> = std::sync::OnceLock::new();
+        match self {
+            Done::Every(done) => done,
+            Done::PerRun(runs) => runs
+                .get(index)
+                .unwrap_or_else(|| NONE.get_or_init(DoneIds::default)),
+        }
     }
 }
 

@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::plan::{format_from_extension, DEFAULT_CONCURRENCY};
 use super::progress::ProgressSink;
-use super::resume::{self, DoneIds};
+use super::resume::{self, Done, DoneIds};
 pub use super::signals::Signal;
 use super::signals::SignalWatch;
 use super::{Destination, Mode, Plan, Repeat, Target};
 use crate::engine::{EngineError, JobSpec, Run, RunSpec};
 use crate::fixture::{BackgroundFixture, FixtureServer, ServeError};
-use crate::output::{self, Discard, Format, RecordSink};
+use crate::output::{self, Discard, Format, RecordSink, RunInfo, SqliteSink};
 use crate::plan::ids::{Id, IdList, IdsError};
 use crate::plan::template::{Template, TemplateError};
 use crate::report::paint::Paint;
@@ -91,8 +91,10 @@ impl AppError {
 
 /// Runs the plan to completion and says how the process should exit.
 pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
-    let done = resume_point(&plan)?;
-    let mut sink = open_output(&plan)?;
+    let (done, mut sink) = match (&plan.output, plan.format) {
+        (Destination::File(path), Format::Sqlite) => open_database(&plan, path)?,
+        _ => (Done::Every(resume_point(&plan)?), open_output(&plan)?),
+    };
     check_writable(plan.report.as_deref(), "--report")?;
     check_writable(plan.html.as_deref(), "--html")?;
     let runs = plan.mode.runs(&plan.concurrency);
@@ -118,14 +120,8 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             );
         }
     }
-    let mut job = plan.job.clone();
+    let job = &plan.job;
     let crawl = job.crawl.is_crawl();
-    if crawl {
-        // A crawl resumes by URL: its pages are fetched again, the results they lead to that
-        // the file holds are not.
-        job.crawl.done = done.urls().to_vec();
-    }
-    let job = &job;
     let cancel = CancellationToken::new();
     let signals = SignalWatch::spawn(cancel.clone(), plan.job.grace);
 
@@ -139,11 +135,13 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         Some(shard) => id_list.count().map(|n| shard.share_of(n)),
         None => id_list.count(),
     };
-    let todo = match plan.repeat {
+    // What run `i` has left to do (each run of a database resumes on its own).
+    let todo_of = |i: usize| match plan.repeat {
         Some(Repeat::Requests(n)) => Some(plan.shard.map_or(n, |s| s.share_of(n))),
         Some(Repeat::For(_)) => None,
-        None => planned.map(|n| n.saturating_sub(done.len() as u64)),
+        None => planned.map(|n| n.saturating_sub(done.of_run(i).len() as u64)),
     };
+    let todo = todo_of(runs.len().saturating_sub(1));
     if let (Some(shard), false) = (plan.shard, plan.quiet) {
         eprintln!(
             "fetchbench: shard {shard}: the ids whose position in the range is {} modulo {}",
@@ -159,10 +157,37 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     let mut all_stats = Vec::with_capacity(runs.len());
     for (i, run) in runs.iter().enumerate() {
         let last = i + 1 == runs.len();
+        let done = done.of_run(i);
+        let mut run_job;
+        let job = if crawl {
+            // A crawl resumes by URL: its pages are fetched again, the results they lead to
+            // that the file holds are not.
+            run_job = job.clone();
+            run_job.crawl.done = done.urls().to_vec();
+            &run_job
+        } else {
+            job
+        };
         let mut discard = Discard;
-        let target: &mut dyn RecordSink = if last { sink.as_mut() } else { &mut discard };
+        let every_run = sink.every_run();
+        if every_run {
+            sink.start_run(&RunInfo {
+                number: i as u32 + 1,
+                mode: run.mode.to_string(),
+                concurrency: run.concurrency.max(1),
+                rate: plan.job.rate.map(|r| r.to_string()),
+                command: command_line(),
+                version: concat!("fetchbench ", env!("CARGO_PKG_VERSION")).to_owned(),
+            })
+            .map_err(AppError::Output)?;
+        }
+        let target: &mut dyn RecordSink = if last || every_run {
+            sink.as_mut()
+        } else {
+            &mut discard
+        };
         // A crawl's results are not its seeds: the bar counts without a total.
-        let total = todo.filter(|_| !job.crawl.is_crawl());
+        let total = todo_of(i).filter(|_| !job.crawl.is_crawl());
         let mut progress = ProgressSink::new(target, total, &run.mode.to_string(), plan.progress);
         let cannot_read = |e: io::Error| AppError::Usage {
             flag: "--ids",
@@ -230,6 +255,14 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     report.keepalive = !plan.job.client.no_keepalive;
     report.insecure = plan.job.client.insecure;
     report.job = Some(super::identity::job_of(&plan, id_list.count()));
+    if sink.every_run() {
+        let runs: Vec<serde_json::Value> = report
+            .runs
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or(serde_json::Value::Null))
+            .collect();
+        sink.end_runs(&runs).map_err(AppError::Output)?;
+    }
     if !plan.quiet {
         print_report(&report, paint);
     }
@@ -330,7 +363,7 @@ fn notices(plan: &Plan, todo: Option<u64>) -> Vec<String> {
         if path.extension().is_some() && format_from_extension(path).is_none() {
             notices.push(format!(
                 "writing {} to {}: its extension names no format fetchbench writes (csv, json, \
-                 ndjson, jsonl, txt); --format chooses",
+                 ndjson, jsonl, txt, sqlite); --format chooses",
                 plan.format,
                 path.display()
             ));
@@ -430,11 +463,146 @@ fn open_output(plan: &Plan) -> Result<Box<dyn RecordSink + Send>, AppError> {
             })?)
         }
     };
-    Ok(output::sink(
-        plan.format,
-        out,
-        plan.job.fields.paths().to_vec(),
-    ))
+    output::sink(plan.format, out, plan.job.fields.paths().to_vec()).map_err(|e| AppError::Usage {
+        flag: "--format",
+        message: e.to_string(),
+    })
+}
+
+/// Opens (or, with --resume, continues) a results database, before any request: what each run
+/// already has, and the sink that writes the rest.
+fn open_database(
+    plan: &Plan,
+    path: &std::path::Path,
+) -> Result<(Done, Box<dyn RecordSink + Send>), AppError> {
+    if plan.resume && plan.repeat.is_some() {
+        // Checked in the plan too; a database keyed by id cannot hold the same id twice as done.
+        return Err(AppError::Usage {
+            flag: "--resume",
+            message: "sends the ids again on purpose, which --resume would skip".to_owned(),
+        });
+    }
+    let flag = if plan.resume { "--resume" } else { "--output" };
+    let (sink, resumed) = SqliteSink::open(
+        path,
+        &resume_identity(plan),
+        plan.job.fields.paths(),
+        plan.resume,
+    )
+    .map_err(|e| AppError::Usage {
+        flag,
+        message: e.to_string(),
+    })?;
+    if plan.resume && !plan.quiet {
+        let last = plan.mode.runs(&plan.concurrency).len().saturating_sub(1);
+        let done = resumed.done.get(last).map_or(0, Vec::len);
+        let failed = resumed.failed.get(last).copied().unwrap_or(0);
+        eprintln!(
+            "fetchbench: resuming {}: {done} records already done, {failed} failed ones to fetch \
+             again",
+            path.display()
+        );
+    }
+    let done = resumed.done.into_iter().map(DoneIds::from_rows).collect();
+    Ok((Done::PerRun(done), Box::new(sink)))
+}
+
+/// What makes a database's records the records of this job, for --resume: the URL template and
+/// request, the ids, the fields, the crawl's rules and the runs (mode and how many), not the
+/// limits (rate, deadline, concurrency) a resumed run may change.
+fn resume_identity(plan: &Plan) -> crate::report::job::JobReport {
+    let job = super::identity::job_of(plan, None);
+    let mut settings: std::collections::BTreeMap<String, String> = job
+        .settings
+        .into_iter()
+        .filter(|(name, _)| ["url", "ids", "fields", "request", "crawl"].contains(&name.as_str()))
+        .collect();
+    settings.insert(
+        "runs".to_owned(),
+        format!(
+            "{:?} ({} runs)",
+            plan.mode,
+            plan.mode.runs(&plan.concurrency).len()
+        )
+        .to_lowercase(),
+    );
+    crate::report::job::JobReport::new(settings)
+}
+
+/// The command line as typed, for the database's `runs` rows, with what may be secret redacted:
+/// header values, request bodies, and passwords or secret parameters in URLs.
+fn command_line() -> String {
+    let mut words = Vec::new();
+    let mut hide_next: Option<&str> = None;
+    for arg in std::env::args_os().skip(1) {
+        let arg = arg.to_string_lossy().into_owned();
+        let shown = match hide_next.take() {
+            Some(flag) => redact_value(flag, &arg),
+            None => {
+                if let Some(flag) = SECRET_FLAGS.iter().find(|f| **f == arg) {
+                    hide_next = Some(flag);
+                    arg
+                } else if let Some((flag, value)) = arg
+                    .split_once('=')
+                    .filter(|(f, _)| SECRET_FLAGS.contains(f))
+                {
+                    format!("{flag}={}", redact_value(flag, value))
+                } else {
+                    redact_url(&arg)
+                }
+            }
+        };
+        words.push(shell_quoted(&shown));
+    }
+    std::iter::once("fetchbench".to_owned())
+        .chain(words)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Flags whose value may hold a secret.
+const SECRET_FLAGS: [&str; 6] = ["-H", "--header", "--data", "--json", "--proxy", "--url"];
+
+/// A secret flag's value as the command line shows it: a header's name kept, a body (unless read
+/// from a file, `@path`) hidden, a URL's password and secret parameters redacted.
+fn redact_value(flag: &str, value: &str) -> String {
+    match flag {
+        "-H" | "--header" if value.starts_with('@') => value.to_owned(),
+        "-H" | "--header" => match value.split_once(':') {
+            Some((name, _)) => format!("{name}: <redacted>"),
+            None => "<redacted>".to_owned(),
+        },
+        "--data" | "--json" if value.starts_with('@') => value.to_owned(),
+        "--data" | "--json" => "<redacted>".to_owned(),
+        _ => redact_url(value),
+    }
+}
+
+fn redact_url(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(url) if url.has_host() => {
+            let shown = crate::engine::shape::redact(&url);
+            if shown == url.as_str() {
+                text.to_owned()
+            } else {
+                shown
+            }
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// `word` as a POSIX shell reads it back: bare when plain, else in single quotes.
+fn shell_quoted(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%^".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// Refuses an unwritable report path before anything is fetched, rather than after the run.
@@ -529,6 +697,11 @@ pub async fn serve(
 pub fn merge(args: &super::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
     use crate::output::merge::{self as results, MergeResultsError};
     let failed = |flag: &'static str, message: String| AppError::Usage { flag, message };
+    if let (true, Some(path)) = (args.results, &args.output) {
+        if format_from_extension(path) == Some(Format::Sqlite) {
+            return merge_databases(args, path);
+        }
+    }
     // A file output is written beside its place and renamed over it once whole, so a refused
     // merge leaves no half-merged file (and an existing one untouched).
     let mut file =
@@ -614,6 +787,27 @@ pub fn merge(args: &super::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
     } else {
         Exit::SomeFailed
     })
+}
+
+/// `fetchbench merge --results DB... -o merged.sqlite`: shard databases as one database, written
+/// beside `path` and renamed over it once whole.
+fn merge_databases(args: &super::MergeArgs, path: &std::path::Path) -> Result<Exit, AppError> {
+    use crate::output::merge as results;
+    let failed = |flag: &'static str, message: String| AppError::Usage { flag, message };
+    let temp = results::temporary_beside(path)
+        .map_err(|e| failed("--output", format!("cannot create {}: {e}", path.display())))?;
+    let mut merged = results::Merged::default();
+    results::merge_databases(&args.files, temp.path(), &command_line(), &mut merged)
+        .map_err(|e| failed("merge --results", e.to_string()))?;
+    results::persist(temp, path)
+        .map_err(|e| failed("--output", format!("cannot write {}: {e}", path.display())))?;
+    eprintln!(
+        "fetchbench: merged {} records from {} databases into {}",
+        merged.records,
+        args.files.len(),
+        path.display()
+    );
+    Ok(Exit::Success)
 }
 
 /// `fetchbench compare`: exit 1 when the current report regressed past the threshold.

@@ -1,4 +1,6 @@
-//! `fetchbench merge --results A B ...`: the NDJSON results of shards as one file in id order.
+//! `fetchbench merge --results A B ...`: the NDJSON results of shards as one file in id order, or
+//! their SQLite databases as one database (each run merged on its own) or as NDJSON (the last
+//! run's records, as an NDJSON run writes them).
 //!
 //! Numeric ids are merged by id (each shard's file is already ascending); word-list ids, whose
 //! order is the list's, are interleaved round-robin in the order the files are given, which is
@@ -12,7 +14,7 @@
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
@@ -23,17 +25,24 @@ use serde::Deserialize;
 use tempfile::NamedTempFile;
 use thiserror::Error;
 
-/// A line of one of the files merged.
+use super::sqlite::{DatabaseError, MergeWriter, Row, ShardReader};
+
+/// A line of one of the files merged (of a database: a row of one of its runs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
     pub path: PathBuf,
-    /// 1-based.
+    /// 1-based; a database's row id.
     pub line: u64,
+    /// The run, for a database's row.
+    pub run: Option<u32>,
 }
 
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.path.display(), self.line)
+        match self.run {
+            Some(run) => write!(f, "{} (run {run}, row {})", self.path.display(), self.line),
+            None => write!(f, "{}:{}", self.path.display(), self.line),
+        }
     }
 }
 
@@ -60,6 +69,40 @@ pub enum MergeResultsError {
     Mixed { place: Place, id: String },
     #[error("{0}")]
     Write(io::Error),
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error(
+        "{}: an NDJSON file among databases (or the other way round): merge files of one kind",
+        path.display()
+    )]
+    MixedKinds { path: PathBuf },
+    #[error("{}: NDJSON results cannot be merged into a database: give the shards' databases", path.display())]
+    NotDatabases { path: PathBuf },
+    #[error(
+        "{}: the results of another job than {}'s, not merged; it differs in: {}",
+        path.display(),
+        first.display(),
+        differences.join("; ")
+    )]
+    OtherJob {
+        path: PathBuf,
+        first: PathBuf,
+        differences: Vec<String>,
+    },
+}
+
+/// Whether `path` is a SQLite database (by its first bytes), rather than NDJSON.
+pub fn is_database(path: &Path) -> bool {
+    let mut head = [0u8; 16];
+    File::open(path)
+        .and_then(|mut f| io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|()| &head == b"SQLite format 3\0")
+}
+
+/// Where merged records go: NDJSON lines, or a database's rows.
+enum Out<'a> {
+    Lines(&'a mut dyn Write),
+    Rows(&'a mut MergeWriter),
 }
 
 /// What a merge wrote.
@@ -77,10 +120,88 @@ pub fn merge_results(
     out: &mut dyn Write,
     merged: &mut Merged,
 ) -> Result<(), MergeResultsError> {
-    let mut sources = paths
+    let mut sources = open_all(paths)?;
+    if let Some(last) = sources.first().and_then(Source::last_run) {
+        // NDJSON results hold one run's records: the last run's, as a run writes them.
+        for source in &mut sources {
+            source.set_run(last);
+        }
+    }
+    merge_sources(&mut sources, &mut Out::Lines(out), merged)?;
+    out.flush().map_err(MergeResultsError::Write)
+}
+
+/// Merges shard databases into a new database at `path` (a fresh file), every run of the job
+/// merged on its own; `command` is the merge's command line, for its `runs` rows.
+pub fn merge_databases(
+    paths: &[PathBuf],
+    path: &Path,
+    command: &str,
+    merged: &mut Merged,
+) -> Result<(), MergeResultsError> {
+    let mut sources = open_all(paths)?;
+    let readers: Vec<&ShardReader> = sources.iter().filter_map(Source::database).collect();
+    let Some(first) = readers.first() else {
+        return Err(MergeResultsError::NotDatabases {
+            path: paths.first().cloned().unwrap_or_default(),
+        });
+    };
+    let mut writer = MergeWriter::create(path, first)?;
+    let mut runs: Vec<u32> = Vec::new();
+    for reader in &readers {
+        runs.extend(reader.runs()?);
+    }
+    runs.sort_unstable();
+    runs.dedup();
+    for &run in &runs {
+        let shards: Vec<&ShardReader> = sources.iter().filter_map(Source::database).collect();
+        writer.add_run(run, &shards, command)?;
+        for source in &mut sources {
+            source.set_run(run);
+        }
+        merge_sources(&mut sources, &mut Out::Rows(&mut writer), merged)?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+/// Opens every file, all NDJSON or all databases of one job.
+fn open_all(paths: &[PathBuf]) -> Result<Vec<Source>, MergeResultsError> {
+    let sources = paths
         .iter()
         .map(|p| Source::open(p))
         .collect::<Result<Vec<_>, _>>()?;
+    let kinds = sources.iter().map(|s| s.database().is_some());
+    if let Some(i) = kinds
+        .clone()
+        .position(|db| db != sources[0].database().is_some())
+    {
+        return Err(MergeResultsError::MixedKinds {
+            path: paths[i].clone(),
+        });
+    }
+    let readers: Vec<&ShardReader> = sources.iter().filter_map(Source::database).collect();
+    if let Some((first, rest)) = readers.split_first() {
+        for reader in rest {
+            let differences = first.job().differences(reader.job());
+            if !differences.is_empty() {
+                return Err(MergeResultsError::OtherJob {
+                    path: reader.path().to_owned(),
+                    first: first.path().to_owned(),
+                    differences,
+                });
+            }
+        }
+    }
+    Ok(sources)
+}
+
+/// Merges what the sources hold (of their current run, for databases) into `out`.
+fn merge_sources(
+    sources: &mut [Source],
+    out: &mut Out<'_>,
+    merged: &mut Merged,
+) -> Result<(), MergeResultsError> {
     let mut seen = Seen::default();
     let mut heads = Vec::with_capacity(sources.len());
     for (i, source) in sources.iter_mut().enumerate() {
@@ -98,7 +219,7 @@ pub fn merge_results(
             .collect();
         while let Some(Reverse((_, i))) = heap.pop() {
             if let Some(record) = heads[i].take() {
-                emit(record, &mut seen, &sources, out, merged)?;
+                emit(record, &mut seen, sources, out, merged)?;
             }
             heads[i] = sources[i].next_record(i, &mut merged.torn)?;
             if let Some(record) = &heads[i] {
@@ -117,7 +238,7 @@ pub fn merge_results(
                 // One seed per turn: a crawl's records of one seed follow each other.
                 while let Some(record) = heads[i].take() {
                     let (id, crawl) = (record.id.clone(), record.crawl);
-                    emit(record, &mut seen, &sources, out, merged)?;
+                    emit(record, &mut seen, sources, out, merged)?;
                     heads[i] = sources[i].next_record(i, &mut merged.torn)?;
                     if !(crawl && heads[i].as_ref().is_some_and(|r| r.crawl && r.id == id)) {
                         break;
@@ -126,7 +247,7 @@ pub fn merge_results(
             }
         }
     }
-    out.flush().map_err(MergeResultsError::Write)
+    Ok(())
 }
 
 /// A temporary file in `path`'s folder, for a merge to be renamed over `path` once whole
@@ -157,24 +278,56 @@ fn emit(
     record: Record,
     seen: &mut Seen,
     sources: &[Source],
-    out: &mut dyn Write,
+    out: &mut Out<'_>,
     merged: &mut Merged,
 ) -> Result<(), MergeResultsError> {
     seen.check(&record, sources)?;
-    out.write_all(&record.line)
-        .and_then(|()| out.write_all(b"\n"))
-        .map_err(MergeResultsError::Write)?;
+    match (out, &record.payload) {
+        (Out::Rows(writer), Payload::Row(row)) => writer.copy(row)?,
+        (Out::Rows(_), Payload::Line(_)) => {
+            return Err(MergeResultsError::NotDatabases {
+                path: sources[record.file].path.clone(),
+            })
+        }
+        (Out::Lines(out), payload) => {
+            let line = match payload {
+                Payload::Line(line) => line,
+                Payload::Row(row) => &sources[record.file]
+                    .database()
+                    .map(|db| db.line(row))
+                    .unwrap_or_default(),
+            };
+            out.write_all(line)
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(MergeResultsError::Write)?;
+        }
+    }
     merged.records += 1;
     Ok(())
 }
 
-/// One file being merged, read line by line.
+/// One file being merged: NDJSON read line by line, or a database's rows of one run, read a page
+/// at a time.
 struct Source {
     path: PathBuf,
-    reader: BufReader<File>,
-    /// Lines read so far.
+    reader: Reader,
+    /// Lines read so far (of a database: the last row id read).
     line: u64,
 }
+
+enum Reader {
+    Lines(BufReader<File>),
+    Rows {
+        db: Box<ShardReader>,
+        run: u32,
+        page: VecDeque<Row>,
+        /// No rows after the page.
+        exhausted: bool,
+    },
+}
+
+/// Rows read from a database at a time.
+const PAGE_ROWS: usize = 1024;
 
 /// An id as a record carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -221,7 +374,7 @@ impl fmt::Display for Identity {
 
 /// A whole record of a results file: its line as read (without the newline) and what it is.
 struct Record {
-    line: Vec<u8>,
+    payload: Payload,
     line_no: u64,
     file: usize,
     id: RecordId,
@@ -229,6 +382,12 @@ struct Record {
     crawl: bool,
     /// None for a crawl's record without a key.
     identity: Option<Identity>,
+}
+
+/// A record as read: its NDJSON line (without the newline), or its database row.
+enum Payload {
+    Line(Vec<u8>),
+    Row(Row),
 }
 
 /// The fields merge reads of a record; the line is written as it was read.
@@ -244,22 +403,115 @@ struct RecordHead {
 
 impl Source {
     fn open(path: &Path) -> Result<Self, MergeResultsError> {
+        if is_database(path) {
+            let db = ShardReader::open(path)?;
+            return Ok(Self {
+                path: path.to_owned(),
+                reader: Reader::Rows {
+                    db: Box::new(db),
+                    run: 0,
+                    page: VecDeque::new(),
+                    exhausted: true,
+                },
+                line: 0,
+            });
+        }
         let file = File::open(path).map_err(|source| MergeResultsError::Read {
             path: path.to_owned(),
             source,
         })?;
         Ok(Self {
             path: path.to_owned(),
-            reader: BufReader::new(file),
+            reader: Reader::Lines(BufReader::new(file)),
             line: 0,
         })
+    }
+
+    fn database(&self) -> Option<&ShardReader> {
+        match &self.reader {
+            Reader::Rows { db, .. } => Some(db),
+            Reader::Lines(_) => None,
+        }
+    }
+
+    /// The database's last run, if it is one and has any.
+    fn last_run(&self) -> Option<u32> {
+        self.database()?.runs().ok()?.last().copied()
+    }
+
+    /// Reads the database's rows of `run` from the first.
+    fn set_run(&mut self, number: u32) {
+        if let Reader::Rows {
+            run,
+            page,
+            exhausted,
+            ..
+        } = &mut self.reader
+        {
+            *run = number;
+            page.clear();
+            *exhausted = false;
+            self.line = 0;
+        }
     }
 
     fn place(&self, line: u64) -> Place {
         Place {
             path: self.path.clone(),
             line,
+            run: match &self.reader {
+                Reader::Rows { run, .. } => Some(*run),
+                Reader::Lines(_) => None,
+            },
         }
+    }
+
+    /// The next row of the database's current run as a record.
+    fn next_row(&mut self, file: usize) -> Result<Option<Record>, MergeResultsError> {
+        let Reader::Rows {
+            db,
+            run,
+            page,
+            exhausted,
+        } = &mut self.reader
+        else {
+            return Ok(None);
+        };
+        if page.is_empty() && !*exhausted {
+            let rows = db.rows(*run, self.line as i64, PAGE_ROWS)?;
+            *exhausted = rows.len() < PAGE_ROWS;
+            page.extend(rows);
+        }
+        let Some(row) = page.pop_front() else {
+            return Ok(None);
+        };
+        self.line = row.rowid as u64;
+        let id = match row.id() {
+            Some(crate::plan::ids::Id::Num(n)) => RecordId::Num(n),
+            Some(crate::plan::ids::Id::Text(t)) => RecordId::Text(t.as_ref().into()),
+            None => {
+                return Err(MergeResultsError::NotRecord {
+                    place: self.place(self.line),
+                    reason: "its id is neither a whole number nor a string".to_owned(),
+                })
+            }
+        };
+        let crawl = row.is_crawl();
+        let identity = match row.key() {
+            Some(key) => Some(Identity::Key(
+                serde_json::Value::from(key).to_string().into(),
+            )),
+            None if crawl => None,
+            None => Some(Identity::Id(id.clone())),
+        };
+        Ok(Some(Record {
+            line_no: self.line,
+            file,
+            id,
+            crawl,
+            identity,
+            payload: Payload::Row(row),
+        }))
     }
 
     /// The next record (blank lines skipped); a torn last line is dropped into `torn`, any
@@ -269,14 +521,19 @@ impl Source {
         file: usize,
         torn: &mut Vec<Place>,
     ) -> Result<Option<Record>, MergeResultsError> {
+        let reader = match &mut self.reader {
+            Reader::Lines(reader) => reader,
+            Reader::Rows { .. } => return self.next_row(file),
+        };
         loop {
             let mut line = Vec::new();
-            let read = self.reader.read_until(b'\n', &mut line).map_err(|source| {
-                MergeResultsError::Read {
-                    path: self.path.clone(),
-                    source,
-                }
-            })?;
+            let read =
+                reader
+                    .read_until(b'\n', &mut line)
+                    .map_err(|source| MergeResultsError::Read {
+                        path: self.path.clone(),
+                        source,
+                    })?;
             if read == 0 {
                 return Ok(None);
             }
@@ -327,7 +584,7 @@ impl Source {
                 _ => Some(Identity::Id(id.clone())),
             };
             return Ok(Some(Record {
-                line,
+                payload: Payload::Line(line),
                 line_no: self.line,
                 file,
                 id,
@@ -525,7 +782,14 @@ mod tests {
         merge_results(std::slice::from_ref(&path), &mut out, &mut merged).unwrap();
         assert_eq!(out, b"{\"id\":1}\n{\"id\":2}\n");
         assert_eq!(merged.records, 2);
-        assert_eq!(merged.torn, [Place { path, line: 3 }]);
+        assert_eq!(
+            merged.torn,
+            [Place {
+                path,
+                line: 3,
+                run: None
+            }]
+        );
     }
 
     #[test]

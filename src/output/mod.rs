@@ -1,13 +1,15 @@
 //! Result formats: one small file per format behind the [`RecordSink`] trait.
 //!
 //! Sinks receive records already in id order, one at a time, and write each as soon as it
-//! arrives; only the table holds back its first rows, to size its columns.
+//! arrives; only the table holds back its first rows, to size its columns. The SQLite database
+//! (`sqlite.rs`) is the one sink that keeps every run's records, each under its run.
 
 mod csv;
 mod flush;
 mod json;
 pub mod merge;
 mod ndjson;
+pub mod sqlite;
 mod table;
 
 use std::fmt;
@@ -23,6 +25,7 @@ pub use self::csv::CsvSink;
 pub use self::flush::write_run;
 pub use self::json::JsonSink;
 pub use self::ndjson::NdjsonSink;
+pub use self::sqlite::{RunInfo, SqliteSink};
 pub use self::table::TableSink;
 
 /// Where ordered records go.
@@ -33,6 +36,19 @@ pub trait RecordSink: Send {
     fn flush(&mut self) -> io::Result<()>;
     /// Writes any trailer and flushes; called once after the last record.
     fn finish(&mut self) -> io::Result<()>;
+    /// Whether it keeps the records of every run (with `--mode both` or a sweep), not only the
+    /// last run's.
+    fn every_run(&self) -> bool {
+        false
+    }
+    /// Says which run the records that follow belong to (only called when [`Self::every_run`]).
+    fn start_run(&mut self, _run: &RunInfo) -> io::Result<()> {
+        Ok(())
+    }
+    /// Keeps each run's report (as JSON, in run order), after [`Self::finish`].
+    fn end_runs(&mut self, _reports: &[Value]) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A sink that keeps nothing: for runs whose records are only timed, not written.
@@ -58,6 +74,8 @@ pub enum Format {
     Ndjson,
     Json,
     Csv,
+    /// A SQLite database file (see [`SqliteSink`]): not a stream, so not made by [`sink`].
+    Sqlite,
 }
 
 impl FromStr for Format {
@@ -68,8 +86,9 @@ impl FromStr for Format {
             "ndjson" | "jsonl" => Ok(Format::Ndjson),
             "json" => Ok(Format::Json),
             "csv" => Ok(Format::Csv),
+            "sqlite" => Ok(Format::Sqlite),
             other => Err(format!(
-                "`{other}` is not a format: use table, ndjson, json or csv"
+                "`{other}` is not a format: use table, ndjson, json, csv or sqlite"
             )),
         }
     }
@@ -82,22 +101,29 @@ impl fmt::Display for Format {
             Format::Ndjson => "ndjson",
             Format::Json => "json",
             Format::Csv => "csv",
+            Format::Sqlite => "sqlite",
         })
     }
 }
 
-/// A sink in `format` writing to `out`, with one field column or key per path.
+/// A sink in `format` writing to `out`, with one field column or key per path; SQLite writes a
+/// database file, not a stream: [`SqliteSink::open`] opens it.
 pub fn sink(
     format: Format,
     out: Box<dyn Write + Send>,
     paths: Vec<FieldPath>,
-) -> Box<dyn RecordSink + Send> {
-    match format {
+) -> io::Result<Box<dyn RecordSink + Send>> {
+    Ok(match format {
         Format::Table => Box::new(TableSink::new(out, paths)),
         Format::Ndjson => Box::new(NdjsonSink::new(out, paths)),
         Format::Json => Box::new(JsonSink::new(out, paths)),
         Format::Csv => Box::new(CsvSink::new(out, paths)),
-    }
+        Format::Sqlite => {
+            return Err(io::Error::other(
+                "sqlite writes a database file, not a stream: give --output FILE.sqlite",
+            ))
+        }
+    })
 }
 
 /// The column headers shared by the tabular formats: `id,status,elapsed_ms,<paths>` (CSV adds

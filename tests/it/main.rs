@@ -7,6 +7,7 @@ mod common;
 mod compression;
 mod conventions;
 mod crawl;
+mod database;
 mod endings;
 mod extract;
 mod find_rate;

@@ -108,7 +108,11 @@ impl Crawl {
         }
         self.counts.links_found[depth] += found.links.len() as u64;
         for link in found.links {
+            let done_before = self.counts.already_done;
             let Some(url) = self.admit(base, &link) else {
+                // A link a resumed run already has keeps its rank, so the keys after it stay
+                // those of an uninterrupted run.
+                rank += u32::from(self.counts.already_done > done_before);
                 continue;
             };
             places.push(Place {

@@ -88,6 +88,8 @@ impl TestServer {
             .route("/brotli/{id}", get(brotli_item))
             .route("/bomb/{id}", get(gzip_bomb))
             .route("/pages/{page}", get(pages))
+            .route("/stall-once/{id}", get(stall_once))
+            .route("/stall-pages/{page}", get(stall_pages))
             .route("/items/{id}", get(example_item))
             .route("/v1/items/{id}", get(example_private_item))
             .route("/search", axum::routing::post(example_search))
@@ -474,6 +476,32 @@ async fn offsets(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> 
         .map(|i| serde_json::json!({ "name": format!("item-{i}") }))
         .collect();
     let body = serde_json::json!({ "count": LIST_ITEMS, "results": results }).to_string();
+    ([("content-type", "application/json")], body).into_response()
+}
+
+/// The id `/stall-once/{id}` holds on its first hit.
+pub const STALL_ID: u64 = 7;
+
+/// Hits on `/stall-pages/N` are counted under `STALL_PAGE_HITS + N`.
+pub const STALL_PAGE_HITS: u64 = 1_000_000;
+
+/// The item; on [`STALL_ID`]'s first hit, no answer for a minute (a run to kill mid-way), at
+/// once on the next.
+async fn stall_once(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    if count_hit(&shared, id) == 1 && id == STALL_ID {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+    item_json(id)
+}
+
+/// `/pages/N` counted, its items at `/stall-once/{id}`.
+async fn stall_pages(State(shared): State<Arc<Shared>>, Path(page): Path<u64>) -> Response {
+    count_hit(&shared, STALL_PAGE_HITS + page);
+    let results: Vec<serde_json::Value> = (page * PAGE_ITEMS + 1..=(page + 1) * PAGE_ITEMS)
+        .map(|id| serde_json::json!({ "url": format!("/stall-once/{id}") }))
+        .collect();
+    let next = (page + 1 < PAGES).then(|| format!("/stall-pages/{}", page + 1));
+    let body = serde_json::json!({ "next": next, "results": results }).to_string();
     ([("content-type", "application/json")], body).into_response()
 }
 
