@@ -4,22 +4,11 @@
 
 use std::fmt::Write as _;
 
-use super::svg::{self, Anchor, Frame, Scale};
-use super::text::{escape, tick_number};
+use super::svg::{self, Anchor, Scale, CHART as FRAME, INSET};
+use super::text::escape;
 use crate::plan::slo::{Percentile, Slo};
 use crate::report::find_rate::{FindRateReport, StepReport};
 use crate::report::Report;
-
-const FRAME: Frame = Frame {
-    width: 480.0,
-    height: 240.0,
-    left: 56.0,
-    right: 20.0,
-    top: 26.0,
-    bottom: 40.0,
-};
-/// Space between the plot's edges and the lowest and highest targets.
-const INSET: f64 = 18.0;
 
 /// The search's two charts and its answer; None without `--find-rate`.
 pub fn section(report: &Report) -> Option<String> {
@@ -111,21 +100,7 @@ fn chart(
         &FRAME,
         &format!("{title} against the target rate"),
     );
-    for &tick in &ticks {
-        let at = y.at(tick);
-        out.push_str(&svg::line("grid", (FRAME.x0(), at), (FRAME.x1(), at)));
-        out.push_str(&svg::text(
-            "tick",
-            (FRAME.x0() - 6.0, at + 3.5),
-            Anchor::End,
-            &tick_number(tick, step),
-        ));
-    }
-    out.push_str(&svg::vertical_text(
-        "axis-title",
-        (12.0, (FRAME.y0() + FRAME.y1()) / 2.0),
-        &escape(title),
-    ));
+    out.push_str(&svg::value_axis(&y, &ticks, step, title));
     out.push_str(&svg::line(
         "axis",
         (FRAME.x0(), FRAME.y1()),

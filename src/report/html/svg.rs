@@ -142,6 +142,40 @@ pub fn px(value: f64) -> String {
     }
 }
 
+/// The frame of the small line charts (the sweep's, the rate search's), two side by side.
+pub const CHART: Frame = Frame {
+    width: 480.0,
+    height: 240.0,
+    left: 56.0,
+    right: 20.0,
+    top: 26.0,
+    bottom: 40.0,
+};
+
+/// Space between a line chart's plot edges and its first and last points.
+pub const INSET: f64 = 18.0;
+
+/// Grid lines and values up the left side of a [`CHART`], and the metric's name.
+pub fn value_axis(y: &Scale, ticks: &[f64], step: f64, title: &str) -> String {
+    let mut out = String::new();
+    for &tick in ticks {
+        let at = y.at(tick);
+        out.push_str(&line("grid", (CHART.x0(), at), (CHART.x1(), at)));
+        out.push_str(&text(
+            "tick",
+            (CHART.x0() - 6.0, at + 3.5),
+            Anchor::End,
+            &super::text::tick_number(tick, step),
+        ));
+    }
+    out.push_str(&vertical_text(
+        "axis-title",
+        (12.0, (CHART.y0() + CHART.y1()) / 2.0),
+        &super::text::escape(title),
+    ));
+    out
+}
+
 /// The opening tag of a chart: `class`, `data-*` attributes (values are escaped), its size, and
 /// an accessible label (escaped).
 pub fn open(class: &str, data: &[(&str, String)], frame: &Frame, label: &str) -> String {

@@ -4,20 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::svg::{self, Anchor, Frame, Scale};
-use super::text::{escape, tick_number};
+use super::svg::{self, Anchor, Scale, CHART as FRAME, INSET};
+use super::text::escape;
 use crate::report::{sweep, Report};
-
-const FRAME: Frame = Frame {
-    width: 480.0,
-    height: 240.0,
-    left: 56.0,
-    right: 20.0,
-    top: 26.0,
-    bottom: 40.0,
-};
-/// Space between the plot's edges and the lowest and highest levels.
-const INSET: f64 = 18.0;
 
 /// The sweep's two charts and its knee in words; None unless two concurrent runs or more ran.
 pub fn section(report: &Report) -> Option<String> {
@@ -66,7 +55,7 @@ fn chart(metric: &str, title: &str, points: &[(usize, f64)], knee: Option<usize>
         &FRAME,
         &format!("{title} against concurrency"),
     );
-    out.push_str(&value_axis(&y, &ticks, step, title));
+    out.push_str(&svg::value_axis(&y, &ticks, step, title));
     out.push_str(&level_axis(&x, points));
     let at = |&(c, v): &(usize, f64)| (x.at(c as f64), y.at(v));
     let path: Vec<String> = points
@@ -114,27 +103,6 @@ fn dot((cx, cy): (f64, f64), &(c, value): &(usize, f64), title: &str, knee: bool
         (cx, cy - above),
         Anchor::Middle,
         &format!("{value:.1}"),
-    ));
-    out
-}
-
-/// Grid lines and values up the left side, and the metric's name.
-fn value_axis(y: &Scale, ticks: &[f64], step: f64, title: &str) -> String {
-    let mut out = String::new();
-    for &tick in ticks {
-        let at = y.at(tick);
-        out.push_str(&svg::line("grid", (FRAME.x0(), at), (FRAME.x1(), at)));
-        out.push_str(&svg::text(
-            "tick",
-            (FRAME.x0() - 6.0, at + 3.5),
-            Anchor::End,
-            &tick_number(tick, step),
-        ));
-    }
-    out.push_str(&svg::vertical_text(
-        "axis-title",
-        (12.0, (FRAME.y0() + FRAME.y1()) / 2.0),
-        &escape(title),
     ));
     out
 }
