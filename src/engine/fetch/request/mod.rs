@@ -437,7 +437,9 @@ impl Fetcher {
         let timing = &mut attempt.timing;
         if let Some(to_head) = timing.ttfb_ms {
             // Measured from the send; the lookups and connects on the way are phases of their own.
-            let before = timing.connect_ms.unwrap_or(0.0) + timing.dns_ms.unwrap_or(0.0);
+            let before = timing.connect_ms.unwrap_or(0.0)
+                + timing.tls_ms.unwrap_or(0.0)
+                + timing.dns_ms.unwrap_or(0.0);
             timing.ttfb_ms = Some(ms_minus(to_head, before));
             if timing.body_ms.is_some() {
                 timing.body_ms = Some(ms_minus(duration_ms(took), to_head));
@@ -466,9 +468,11 @@ impl Fetcher {
         .await;
         let mut timing = Timing {
             dns_ms: connect.dns.map(duration_ms),
-            connect_ms: connect
-                .connect
-                .map(|c| duration_ms(c.saturating_sub(connect.dns.unwrap_or_default()))),
+            connect_ms: connect.connect.map(|c| {
+                let apart = connect.dns.unwrap_or_default() + connect.tls.unwrap_or_default();
+                duration_ms(c.saturating_sub(apart))
+            }),
+            tls_ms: connect.tls.map(duration_ms),
             ttfb_ms: None,
             body_ms: None,
         };
