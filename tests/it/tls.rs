@@ -943,3 +943,108 @@ impl H2Server {
         self.counts.peak.load(Ordering::SeqCst)
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_streams_the_server_refused_are_sent_again_not_retried() {
+    let pki = Pki::new();
+    let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
+    let server = RefusingServer::start(config, 5).await;
+    let out = fetchbench(
+        &pki,
+        &[
+            "--url",
+            &server.url(),
+            "-r",
+            "1..=100",
+            "-m",
+            "concurrent",
+            "-c",
+            "16",
+            "--retries",
+            "0",
+            "--cacert",
+            &pki.arg("ca.pem"),
+            "-q",
+            "--report",
+            &pki.arg("report.json"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 100);
+    assert!(
+        recs.iter()
+            .all(|r| r["status"] == 200 && r["attempts"] == 1),
+        "{recs:?}"
+    );
+    assert!(server.refused() >= 20, "{}", server.refused());
+    assert_eq!(read_json(&pki.path("report.json"))["runs"][0]["retries"], 0);
+}
+
+/// An https server on the h2 crate itself, which can refuse a stream (`RST_STREAM` with
+/// `REFUSED_STREAM`: "not processed, send it again"); hyper's server cannot. Every `every`-th
+/// stream is refused, the others answered at once.
+struct RefusingServer {
+    addr: SocketAddr,
+    refused: Arc<AtomicU32>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RefusingServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RefusingServer {
+    async fn start(config: rustls::ServerConfig, every: u32) -> Self {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = tcp.local_addr().expect("address");
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let refused = Arc::new(AtomicU32::new(0));
+        let seen = Arc::new(AtomicU32::new(0));
+        let counts = (Arc::clone(&refused), seen);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = tcp.accept().await else {
+                    continue;
+                };
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let (refused, seen) = (Arc::clone(&counts.0), Arc::clone(&counts.1));
+                tokio::spawn(async move {
+                    let Ok(mut connection) = h2::server::handshake(tls).await else {
+                        return;
+                    };
+                    while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                        if (seen.fetch_add(1, Ordering::SeqCst) + 1) % every == 0 {
+                            refused.fetch_add(1, Ordering::SeqCst);
+                            respond.send_reset(h2::Reason::REFUSED_STREAM);
+                            continue;
+                        }
+                        let Ok(mut body) = respond.send_response(http::Response::new(()), false)
+                        else {
+                            continue;
+                        };
+                        let _ = body.send_data(r#"{"version": "HTTP/2.0"}"#.into(), true);
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            refused,
+            task,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}/v/{{}}", self.addr)
+    }
+
+    fn refused(&self) -> u32 {
+        self.refused.load(Ordering::SeqCst)
+    }
+}
