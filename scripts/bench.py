@@ -542,6 +542,7 @@ def https():
         print("\n## https: skipped (needs nginx: apt-get install nginx-light; oha: cargo install oha; and openssl)")
         return
     d = tempfile.mkdtemp(prefix="fetchbench-https-")
+    os.chmod(d, 0o755)  # nginx's worker runs as another user when started by root
     os.makedirs(f"{d}/tmp")
     ssl = lambda *a: subprocess.run(["openssl", *a], cwd=d, check=True, capture_output=True)
     ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",

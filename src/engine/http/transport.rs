@@ -23,7 +23,10 @@ pub(crate) use crate::engine::http::reply::Reply;
 use crate::engine::http::resolver::ResolveOnce;
 use crate::engine::http::timers::Timers;
 use crate::engine::http::tls::TlsSetup;
+use crate::engine::http::url::UrlRenderer;
 use crate::engine::options::ClientOptions;
+use crate::engine::shape;
+use crate::plan::ids::Id;
 
 /// Where a request goes.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +54,54 @@ impl Target<'_> {
             Target::Verbatim(text, _) => Url::parse(text),
         }
     }
+
+    /// The URL as text (as robots.txt rules and the cache match it).
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Target::Url(url) => url.as_str().to_owned(),
+            Target::Verbatim(text, _) => (*text).to_owned(),
+        }
+    }
+}
+
+/// An id's URL as the transport will carry it: what the request is sent to, and what records
+/// show. Which road it takes is the transport's business; the request sees only this.
+pub(crate) enum Located<'a> {
+    /// On the run's prepared origin, sent with the head built once.
+    Verbatim(String, &'a Prepared),
+    /// Redacted for records, and as sent.
+    Parsed(String, Url),
+    /// The template's text with the id in, which is not a URL.
+    Invalid(String),
+}
+
+impl Located<'_> {
+    /// A URL found by a crawl.
+    pub(crate) fn found(url: &Url) -> Self {
+        Located::Parsed(shape::redact(url), url.clone())
+    }
+
+    /// Where the request goes; None for an id that gives no valid URL.
+    pub(crate) fn target(&self) -> Option<Target<'_>> {
+        match self {
+            Located::Verbatim(text, prepared) => Some(Target::Verbatim(text, prepared)),
+            Located::Parsed(_, url) => Some(Target::Url(url)),
+            Located::Invalid(_) => None,
+        }
+    }
+
+    /// The URL as records show it.
+    pub(crate) fn text(&self) -> &str {
+        match self {
+            Located::Verbatim(text, _) | Located::Parsed(text, _) | Located::Invalid(text) => text,
+        }
+    }
+
+    pub(crate) fn shown(self) -> String {
+        match self {
+            Located::Verbatim(text, _) | Located::Parsed(text, _) | Located::Invalid(text) => text,
+        }
+    }
 }
 
 /// What every direct request to the run's own origin starts with, built once per run: the
@@ -63,6 +114,9 @@ pub(crate) struct Prepared {
     /// Where the path starts in the URL's text.
     path_at: usize,
     head: HeaderMap,
+    /// The run's fixed headers `head` was built with: a request carrying others (a
+    /// revalidation's conditional headers) takes the parsed URL's road.
+    fixed: HeaderMap,
 }
 
 impl Prepared {
@@ -168,17 +222,22 @@ impl Transport {
             origin,
             path_at: base[..url::Position::BeforePath].len(),
             head: self.head_for(base, headers),
+            fixed: headers.clone(),
         });
     }
 
-    /// The prepared origin's head, if there is one.
-    pub(crate) fn prepared(&self) -> Option<&Prepared> {
-        self.prepared.as_ref()
-    }
-
-    /// Whether any request of the run has gone through reqwest (and its pool).
-    pub(crate) fn uses_pool(&self) -> bool {
-        self.proxied.get().is_some()
+    /// Where `id`'s request goes. On the run's prepared origin a numeric id's URL needs no
+    /// parsing (nor redacting: it has no credentials or query); anything else is parsed.
+    pub(crate) fn locate(&self, urls: &UrlRenderer, id: &Id) -> Located<'_> {
+        if let Some(prepared) = &self.prepared {
+            if let Some(text) = urls.verbatim(id) {
+                return Located::Verbatim(text, prepared);
+            }
+        }
+        match urls.url(id) {
+            Ok(url) => Located::Parsed(shape::redact(&url), url),
+            Err(_) => Located::Invalid(urls.render(id)),
+        }
     }
 
     /// The requests sent through a proxy so far, and the proxies that carried them.
@@ -271,11 +330,20 @@ impl Transport {
     ) -> Result<Reply, TransportError> {
         let url = match target {
             Target::Url(url) => url,
-            Target::Verbatim(text, prepared) => {
+            Target::Verbatim(text, prepared) if *headers == prepared.fixed => {
                 let request = prepared.request(method, text, body);
                 let origin = prepared.origin.clone();
                 return self
                     .send_direct(&prepared.direct, origin, request, fresh)
+                    .await;
+            }
+            // Headers of its own (a revalidation's): the head is built for them.
+            Target::Verbatim(text, _) => {
+                let url = Url::parse(text).map_err(|e| {
+                    let bad = std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+                    TransportError::Direct(DirectError::Connect(bad))
+                })?;
+                return Box::pin(self.send_once(method, Target::Url(&url), headers, body, fresh))
                     .await;
             }
         };
@@ -454,7 +522,10 @@ mod tests {
         transport.prepare(&base, &headers);
         let text = "http://example.test:8080/api/v2/pokemon/25";
         let body = "{}".to_owned();
-        let prepared = transport.prepared().expect("http:// is carried direct");
+        let prepared = transport
+            .prepared
+            .as_ref()
+            .expect("http:// is carried direct");
         let fast = prepared.request(Method::POST, text, Some(&body));
         let url = Url::parse(text).expect("a URL");
         let built = transport.direct_request(Method::POST, &url, &headers, Some(&body));
