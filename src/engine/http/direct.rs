@@ -314,7 +314,9 @@ impl Direct {
         loop {
             let (mut sender, reused) = match self.choose(&origin, fresh) {
                 Choice::Idle(sender) => (sender, true),
-                Choice::Connect => match self.connect(&origin, None).await? {
+                // Boxed, as below: a connect's future (the TLS handshake's state among it) is
+                // larger than all the rest of a request's, and is needed once per connection.
+                Choice::Connect => match Box::pin(self.connect(&origin, None)).await? {
                     Opened::Http1(sender) => (sender, false),
                     // The server changed its mind: take the stream road next time round.
                     Opened::Http2(_) => {
@@ -402,7 +404,7 @@ impl Direct {
             .0
             .sender
             .get_or_init(|| async {
-                match self.connect(origin, Some(&seat.0.allowed)).await {
+                match Box::pin(self.connect(origin, Some(&seat.0.allowed))).await {
                     Ok(Opened::Http2(sender)) => {
                         self.learn(origin, true);
                         Some(sender)
