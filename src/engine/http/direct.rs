@@ -375,7 +375,9 @@ impl Direct {
         };
         let place = &mut places[at];
         if place.h2 == Some(false) {
-            while let Some(sender) = place.idle.pop().filter(|_| !fresh) {
+            // A fresh connection is asked for when a reused one just failed: the idle ones
+            // stay for the next requests.
+            while let Some(sender) = (!fresh).then(|| place.idle.pop()).flatten() {
                 if sender.is_ready() {
                     return Choice::Idle(sender);
                 }
