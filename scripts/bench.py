@@ -560,10 +560,127 @@ def raw_sqlite():
         server.stop()
 
 
+NGINX_CONF = """
+daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp; proxy_temp_path {dir}/tmp; fastcgi_temp_path {dir}/tmp;
+    uwsgi_temp_path {dir}/tmp; scgi_temp_path {dir}/tmp;
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+    ssl_protocols TLSv1.3;
+    ssl_certificate {dir}/server.pem;
+    ssl_certificate_key {dir}/server-key.pem;
+    ssl_session_cache shared:tls:10m;
+    default_type application/json;
+    server {{
+        listen 127.0.0.1:{h1} ssl;
+        root {dir};
+        location /api/ {{ rewrite ^ /doc.json break; }}
+    }}
+    server {{
+        listen 127.0.0.1:{h2} ssl http2;
+        root {dir};
+        location /api/ {{ rewrite ^ /doc.json break; }}
+    }}
+}}
+"""
+
+
+def https():
+    """HTTPS against Debian's nginx (one worker, TLS 1.3, a throwaway CA, one 1 KB JSON document
+    for every /api/{id}): one port speaking HTTP/1.1 only, one offering h2 by ALPN; fetchbench
+    (with `-f name` to a file, and without fields) against oha (`--cacert`; for HTTP/2 several
+    `-c` x `-p` shapes, the best one the reference); then HTTP/2 cleartext (`--http2`) against
+    `fetchbench serve`. Skips with a message when nginx or oha is missing."""
+    n, c = int(os.environ.get("HTTPS_N", "20000")), 64
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if not nginx or not shutil.which("oha") or not shutil.which("openssl"):
+        print("\n## https: skipped (needs nginx: apt-get install nginx-light; oha: cargo install oha; and openssl)")
+        return
+    d = tempfile.mkdtemp(prefix="fetchbench-https-")
+    os.chmod(d, 0o755)  # nginx's worker runs as another user when started by root
+    os.makedirs(f"{d}/tmp")
+    ssl = lambda *a: subprocess.run(["openssl", *a], cwd=d, check=True, capture_output=True)
+    ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+        "-subj", "/CN=fetchbench bench CA", "-keyout", "ca-key.pem", "-out", "ca.pem")
+    ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", "server-key.pem", "-out", "server.csr")
+    with open(f"{d}/ext.cnf", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+        "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem")
+    doc = {"id": 1, "name": "bulbasaur", "padding": "x" * 960}
+    with open(f"{d}/doc.json", "w") as f:
+        json.dump(doc, f)
+    h1, h2 = PORT + 10, PORT + 11
+    with open(f"{d}/nginx.conf", "w") as f:
+        f.write(NGINX_CONF.format(dir=d, h1=h1, h2=h2))
+    proc = subprocess.Popen([nginx, "-p", d, "-c", f"{d}/nginx.conf", "-e", f"{d}/error.log"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = None
+    try:
+        import socket
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", h2), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        out = f"{d}/records.ndjson"
+        ca = f"{d}/ca.pem"
+
+        def fb(base, *extra, path="/api"):
+            return [(f"fetchbench -c {c} -f name -o FILE", [FETCHBENCH, "--url", base + path + "/{}", "-r", f"0..{n}", "-m", "concurrent",
+                                                           "-c", str(c), "-f", "name", "-o", out, "-q", *extra]),
+                    (f"fetchbench -c {c} (no fields) -o /dev/null", [FETCHBENCH, "--url", base + path + "/{}", "-r", f"0..{n}", "-m", "concurrent",
+                                                                     "-c", str(c), "-o", "/dev/null", "-q", *extra])]
+
+        def oha(label, url, *extra):
+            return (f"oha {label}", ["oha", "-n", str(n), "--no-tui", *extra, url])
+
+        def report(title, rows, reference):
+            print(f"\n## {title}")
+            print("| tool | wall median (s) | requests/s (median) | x oha's best rate |")
+            print("|---|---|---|---|")
+            best = min((r["median"] for r in rows if r["tool"].startswith("oha")), default=None)
+            for r in rows:
+                ratio = f"{best / r['median']:.2f}" if best else "-"
+                print(f"| {r['tool']} | {r['median']:.3f} | {n / r['median']:.0f} | {ratio} |")
+            print(reference)
+
+        url1, url2 = f"https://127.0.0.1:{h1}", f"https://127.0.0.1:{h2}"
+        rows = measure_all(fb(url1, "--cacert", ca) + [oha(f"-c {c} --cacert (HTTP/1.1)", url1 + "/api/1", "-c", str(c), "--cacert", ca)])
+        report(f"https, HTTP/1.1 over TLS 1.3: {n} requests, nginx (1 worker), 1 KB JSON, c={c}", rows,
+               "x oha's best rate: oha's requests/s over the row's")
+        shapes = [("1", str(c)), (str(c), "1"), ("4", "16")]
+        rows = measure_all(fb(url2, "--cacert", ca) + [
+            oha(f"--http2 -c {cc} -p {p} --cacert", url2 + "/api/1", "--http2", "-c", cc, "-p", p, "--cacert", ca)
+            for cc, p in shapes])
+        report(f"https, HTTP/2 (ALPN) over TLS 1.3: {n} requests, nginx (1 worker), 1 KB JSON, c={c}", rows,
+               "x oha's best rate: against the best of oha's -c x -p shapes")
+        server = Server("0ms")
+        rows = measure_all(fb(server.base, "--http2", path="/bench") + [
+            oha(f"--http2 -c {cc} -p {p}", server.base + "/bench/1", "--http2", "-c", cc, "-p", p) for cc, p in shapes])
+        report(f"h2c (--http2, cleartext) against fetchbench serve: {n} requests, 1 KB JSON, c={c}", rows,
+               "x oha's best rate: against the best of oha's -c x -p shapes")
+    finally:
+        if server:
+            server.stop()
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     if not os.path.exists(FETCHBENCH):
         raise SystemExit("build first: cargo build --profile release-lto")
     print(f"# fetchbench benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {RUNS} runs per tool")
     for scenario in sys.argv[1:] or ["pokeapi", "raw", "scale"]:
         {"pokeapi": pokeapi, "raw": raw, "scale": scale, "link": link, "crawl": crawl,
-         "polite": polite, "cache": cache, "find-rate": find_rate, "raw-sqlite": raw_sqlite}[scenario]()
+         "polite": polite, "cache": cache, "find-rate": find_rate, "raw-sqlite": raw_sqlite,
+         "https": https}[scenario]()

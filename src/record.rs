@@ -151,8 +151,12 @@ pub struct Timing {
     /// Looking the host name up; null when no lookup happened for this request (a reused
     /// connection, an IP address, a pinned or already resolved name: names are resolved once).
     pub dns_ms: Option<f64>,
-    /// Opening a new connection after the lookup (TCP and, for https, TLS); null on a reused one.
+    /// Opening a new connection after the lookup (TCP; through a proxy, TLS too); null on a
+    /// reused one.
     pub connect_ms: Option<f64>,
+    /// The TLS handshake of a new https connection, after `connect_ms`; null on a reused one,
+    /// on plain HTTP, and through a proxy (inside `connect_ms` there).
+    pub tls_ms: Option<f64>,
     /// From the connection being ready (after the lookup and the connect) to the response
     /// headers; with redirects, the earlier hops' round trips too (their lookups and connects
     /// are in `dns_ms` and `connect_ms`).
@@ -359,6 +363,7 @@ impl RecordJson<'_> {
         out.write_all(b",\"timing\":{\"dns_ms\":")?;
         serde_json::to_writer(&mut *out, &t.dns_ms)?;
         entry!(out, "connect_ms", &t.connect_ms);
+        entry!(out, "tls_ms", &t.tls_ms);
         entry!(out, "ttfb_ms", &t.ttfb_ms);
         entry!(out, "body_ms", &t.body_ms);
         out.write_all(b"}")?;
@@ -402,6 +407,7 @@ mod tests {
             timing: Timing {
                 dns_ms: None,
                 connect_ms: Some(0.25),
+                tls_ms: None,
                 ttfb_ms: Some(41.5),
                 body_ms: Some(0.001),
             },
@@ -437,7 +443,7 @@ mod tests {
                 "id": 25, "url": "http://h/p?q=\"é\"", "status": 200, "http_version": "HTTP/1.1",
                 "elapsed_ms": 41.501, "bytes": 229_401, "wire_bytes": 6_441, "attempts": 2,
                 "scheduled_s": 0.002, "waited_ms": 0.0, "wait_cause": null, "started_s": 0.003, "finished_s": 0.044501,
-                "timing": {"dns_ms": null, "connect_ms": 0.25, "ttfb_ms": 41.5, "body_ms": 0.001},
+                "timing": {"dns_ms": null, "connect_ms": 0.25, "tls_ms": null, "ttfb_ms": 41.5, "body_ms": 0.001},
                 "error": null,
                 "fields": {"name": "pikachu", "stats[*].base_stat": [35, 55]}
             })

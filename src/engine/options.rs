@@ -39,9 +39,9 @@ pub struct ClientOptions {
     /// Accept invalid TLS certificates.
     pub insecure: bool,
     /// CA certificates trusted besides the platform's roots (`--cacert`).
-    pub ca_certs: Vec<reqwest::Certificate>,
+    pub ca_certs: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// The client certificate and key presented to servers that ask for one (`--cert`/`--key`).
-    pub identity: Option<reqwest::Identity>,
+    pub identity: Option<crate::engine::http::tls::ClientIdentity>,
     /// Ask for compressed bodies (gzip, br, zstd, deflate) and decode them.
     pub compression: bool,
     /// Speak HTTP/2 from the first byte (prior knowledge), also on http://.

@@ -35,7 +35,7 @@ pub const BATCH_ROWS: usize = 4096;
 const SCHEMA_VERSION: &str = "1";
 
 /// The fixed columns of `records`, in order; the `-f` columns follow them.
-const COLUMNS: [&str; 24] = [
+const COLUMNS: [&str; 25] = [
     "run",
     "id",
     "key",
@@ -60,6 +60,7 @@ const COLUMNS: [&str; 24] = [
     "connect_ms",
     "ttfb_ms",
     "body_ms",
+    "tls_ms",
 ];
 
 /// Why a results database could not be opened, read or written; each names the file.
@@ -186,7 +187,7 @@ CREATE TABLE records(
   wait_cause TEXT, bytes INTEGER NOT NULL, wire_bytes INTEGER NOT NULL,
   attempts INTEGER NOT NULL, cache TEXT, error_kind TEXT, error TEXT, scheduled_s REAL NOT NULL,
   started_s REAL NOT NULL, finished_s REAL NOT NULL, dns_ms REAL, connect_ms REAL, ttfb_ms REAL,
-  body_ms REAL{field_defs}
+  body_ms REAL, tls_ms REAL{field_defs}
 );
 "
     )
@@ -413,7 +414,7 @@ impl SqliteSink {
             (duration_ms(w.time), Some(w.cause.as_str()))
         });
         let failure = record.failure.as_ref();
-        let fixed: [&dyn rusqlite::ToSql; 24] = [
+        let fixed: [&dyn rusqlite::ToSql; 25] = [
             &self.run,
             &IdSql(&record.id),
             &lineage.map(|l| l.key.as_str()),
@@ -438,6 +439,7 @@ impl SqliteSink {
             &t.connect_ms,
             &t.ttfb_ms,
             &t.body_ms,
+            &t.tls_ms,
         ];
         for (i, value) in fixed.iter().enumerate() {
             stmt.raw_bind_parameter(i + 1, value)?;
@@ -791,6 +793,7 @@ fn record_of(row: &Row, fields: usize) -> Record {
             connect_ms: real(21),
             ttfb_ms: real(22),
             body_ms: real(23),
+            tls_ms: real(24),
         },
         elapsed: ms(8),
         scheduled: secs(17),

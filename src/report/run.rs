@@ -177,6 +177,9 @@ pub struct RateReport {
 pub struct PhasesReport {
     pub dns: Option<LatencySummary>,
     pub connect: Option<LatencySummary>,
+    /// TLS handshakes timed apart from the connect (new https connections off a proxy).
+    #[serde(default)]
+    pub tls: Option<LatencySummary>,
     pub ttfb: Option<LatencySummary>,
     pub body: Option<LatencySummary>,
 }
@@ -318,6 +321,7 @@ impl RunReport {
             phases_ms: PhasesReport {
                 dns: stats.phases.dns.as_ref().map(LatencySummary::of),
                 connect: stats.phases.connect.as_ref().map(LatencySummary::of),
+                tls: stats.phases.tls.as_ref().map(LatencySummary::of),
                 ttfb: stats.phases.ttfb.as_ref().map(LatencySummary::of),
                 body: stats.phases.body.as_ref().map(LatencySummary::of),
             },

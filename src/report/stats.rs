@@ -236,6 +236,7 @@ impl RunStats {
         for (histogram, ms) in [
             (&mut self.phases.dns, timing.dns_ms),
             (&mut self.phases.connect, timing.connect_ms),
+            (&mut self.phases.tls, timing.tls_ms),
             (&mut self.phases.ttfb, timing.ttfb_ms),
             (&mut self.phases.body, timing.body_ms),
         ] {
@@ -349,6 +350,7 @@ pub struct Waits {
 pub struct Phases {
     pub dns: Option<Histogram<u64>>,
     pub connect: Option<Histogram<u64>>,
+    pub tls: Option<Histogram<u64>>,
     pub ttfb: Option<Histogram<u64>>,
     pub body: Option<Histogram<u64>>,
 }

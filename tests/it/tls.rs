@@ -232,13 +232,15 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// Runs fetchbench with `args` (one sequential request for id 1 unless `args` say otherwise),
+/// Runs fetchbench with `args` (one sequential request for id 1 unless `args` give `-r`),
 /// trusting only `other-ca.pem` by default, off the runtime so the server keeps answering.
 async fn fetchbench(pki: &Pki, args: &[&str]) -> Output {
-    let mut all: Vec<String> = ["-r", "1", "-m", "sequential", "--no-progress"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let defaults: &[&str] = if args.contains(&"-r") {
+        &["--no-progress"]
+    } else {
+        &["-r", "1", "-m", "sequential", "--no-progress"]
+    };
+    let mut all: Vec<String> = defaults.iter().map(|s| s.to_string()).collect();
     all.extend(args.iter().map(|s| s.to_string()));
     let system_roots = pki.path("other-ca.pem");
     tokio::task::spawn_blocking(move || {
@@ -661,4 +663,388 @@ async fn under_tls_1_2_a_missing_client_certificate_is_a_tls_error_not_retried()
     assert!(message.contains("--cert FILE --key FILE"), "{message}");
     assert_eq!(server.failed_handshakes(1).await, 1);
     assert_eq!(server.requests(), 0);
+}
+
+/// A server config as [`server_config`]'s, offering only `alpn`.
+fn server_config_offering(leaf: Leaf, alpn: &[&[u8]]) -> rustls::ServerConfig {
+    let mut config = server_config(leaf);
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_offers_no_h2_is_spoken_to_in_http_1_1_and_tls_is_timed_apart() {
+    let pki = Pki::new();
+    let config = server_config_offering(pki.server_leaf(), &[b"http/1.1"]);
+    let server = TlsServer::start(config).await;
+    let out = fetchbench(
+        &pki,
+        &[
+            "--url",
+            &server.url(),
+            "-r",
+            "1..=3",
+            "-m",
+            "sequential",
+            "--cacert",
+            &pki.arg("ca.pem"),
+            "-f",
+            "version",
+            "-q",
+            "--report",
+            &pki.arg("report.json"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 3);
+    for rec in &recs {
+        assert_eq!(rec["http_version"], "HTTP/1.1", "{rec}");
+        assert_eq!(rec["fields"]["version"], "HTTP/1.1", "{rec}");
+    }
+    // The first request opened the connection and its TLS session; the others reused it.
+    let first = &recs[0]["timing"];
+    assert!(first["tls_ms"].as_f64().is_some(), "{first}");
+    assert!(first["connect_ms"].as_f64().is_some(), "{first}");
+    for rec in &recs[1..] {
+        assert!(rec["timing"]["tls_ms"].is_null(), "{rec}");
+        assert!(rec["timing"]["connect_ms"].is_null(), "{rec}");
+    }
+    let report = read_json(&pki.path("report.json"));
+    assert!(
+        report["runs"][0]["phases_ms"]["tls"]["p50"].is_number(),
+        "{report}"
+    );
+    assert_eq!(server.requests(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_h2_one_connection_carries_the_streams_and_times_its_handshake_once() {
+    let pki = Pki::new();
+    let server = H2Server::start(
+        server_config_offering(pki.server_leaf(), &[b"h2"]),
+        None,
+        None,
+    )
+    .await;
+    let out = fetchbench(
+        &pki,
+        &[
+            "--url",
+            &server.url(),
+            "-r",
+            "1..=40",
+            "-m",
+            "concurrent",
+            "-c",
+            "8",
+            "--cacert",
+            &pki.arg("ca.pem"),
+            "-q",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 40);
+    assert!(recs.iter().all(|r| r["http_version"] == "HTTP/2.0"));
+    let timed = recs
+        .iter()
+        .filter(|r| r["timing"]["tls_ms"].as_f64().is_some())
+        .count();
+    // The server allows 100 streams: one connection, whose handshake one record carries.
+    assert_eq!(server.connections(), 1);
+    assert_eq!(timed, 1, "{recs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_streams_beyond_the_servers_limit_go_on_more_connections() {
+    let pki = Pki::new();
+    let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
+    let server = H2Server::start(config, Some(4), None).await;
+    let out = fetchbench(
+        &pki,
+        &[
+            "--url",
+            &server.url(),
+            "-r",
+            "1..=500",
+            "-m",
+            "concurrent",
+            "-c",
+            "64",
+            "--retries",
+            "0",
+            "--cacert",
+            &pki.arg("ca.pem"),
+            "-q",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 500);
+    assert!(recs.iter().all(|r| r["status"] == 200), "{recs:?}");
+    assert_eq!(server.requests(), 500);
+    assert!(server.peak_streams() <= 4, "{}", server.peak_streams());
+    assert!(server.connections() >= 2, "{}", server.connections());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_goaway_mid_run_loses_no_record_and_counts_no_retry() {
+    let pki = Pki::new();
+    let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
+    let server = H2Server::start(config, None, Some(100)).await;
+    let out = fetchbench(
+        &pki,
+        &[
+            "--url",
+            &server.url(),
+            "-r",
+            "1..=500",
+            "-m",
+            "concurrent",
+            "-c",
+            "64",
+            "--retries",
+            "0",
+            "--cacert",
+            &pki.arg("ca.pem"),
+            "-q",
+            "--report",
+            &pki.arg("report.json"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 500);
+    assert!(
+        recs.iter()
+            .all(|r| r["status"] == 200 && r["attempts"] == 1),
+        "{recs:?}"
+    );
+    // The first connection went away: the rest came on others.
+    assert!(server.connections() >= 2, "{}", server.connections());
+    assert_eq!(read_json(&pki.path("report.json"))["runs"][0]["retries"], 0);
+}
+
+/// What an [`H2Server`] saw.
+#[derive(Default)]
+struct H2Counts {
+    requests: AtomicU32,
+    connections: AtomicU32,
+    /// The most streams one connection had in its handler at once.
+    peak: AtomicU32,
+}
+
+/// An https server speaking HTTP/2 only, on hyper's own connection builder: axum's `serve`
+/// cannot limit a connection's streams or send a GOAWAY. `/v/{id}` answers as [`TlsServer`]'s,
+/// after a millisecond, so streams overlap.
+struct H2Server {
+    addr: SocketAddr,
+    counts: Arc<H2Counts>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for H2Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl H2Server {
+    /// With `max_streams`, each connection allows that many streams at once; with
+    /// `goaway_after`, the first connection is shut down gracefully (a GOAWAY) once the server
+    /// has answered that many requests.
+    async fn start(
+        config: rustls::ServerConfig,
+        max_streams: Option<u32>,
+        goaway_after: Option<u32>,
+    ) -> Self {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = tcp.local_addr().expect("address");
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let counts = Arc::new(H2Counts::default());
+        let (goaway, _) = watch::channel(false);
+        let goaway = Arc::new(goaway);
+        let server_counts = Arc::clone(&counts);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = tcp.accept().await else {
+                    continue;
+                };
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let counts = Arc::clone(&server_counts);
+                let first = counts.connections.fetch_add(1, Ordering::SeqCst) == 0;
+                let goaway = Arc::clone(&goaway);
+                let mut told = goaway.subscribe();
+                tokio::spawn(async move {
+                    let in_flight = Arc::new(AtomicU32::new(0));
+                    let service = hyper::service::service_fn(move |_request| {
+                        let counts = Arc::clone(&counts);
+                        let in_flight = Arc::clone(&in_flight);
+                        let goaway = Arc::clone(&goaway);
+                        async move {
+                            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                            counts.peak.fetch_max(now, Ordering::SeqCst);
+                            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                            in_flight.fetch_sub(1, Ordering::SeqCst);
+                            let answered = counts.requests.fetch_add(1, Ordering::SeqCst) + 1;
+                            if goaway_after == Some(answered) {
+                                goaway.send_replace(true);
+                            }
+                            let body = r#"{"version": "HTTP/2.0"}"#;
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                http_body_util::Full::new(bytes::Bytes::from(body)),
+                            ))
+                        }
+                    });
+                    let mut builder = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    );
+                    builder.max_concurrent_streams(max_streams);
+                    let connection =
+                        builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service);
+                    let mut connection = std::pin::pin!(connection);
+                    if !first || goaway_after.is_none() {
+                        let _ = connection.await;
+                        return;
+                    }
+                    tokio::select! {
+                        _ = connection.as_mut() => {}
+                        () = async { let _ = told.wait_for(|&go| go).await; } => {
+                            connection.as_mut().graceful_shutdown();
+                            let _ = connection.await;
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, counts, task }
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}/v/{{}}", self.addr)
+    }
+
+    fn requests(&self) -> u32 {
+        self.counts.requests.load(Ordering::SeqCst)
+    }
+
+    fn connections(&self) -> u32 {
+        self.counts.connections.load(Ordering::SeqCst)
+    }
+
+    fn peak_streams(&self) -> u32 {
+        self.counts.peak.load(Ordering::SeqCst)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_streams_the_server_refused_are_sent_again_not_retried() {
+    let pki = Pki::new();
+    let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
+    let server = RefusingServer::start(config, 5).await;
+    let out = fetchbench(
+        &pki,
+        &[
+            "--url",
+            &server.url(),
+            "-r",
+            "1..=100",
+            "-m",
+            "concurrent",
+            "-c",
+            "16",
+            "--retries",
+            "0",
+            "--cacert",
+            &pki.arg("ca.pem"),
+            "-q",
+            "--report",
+            &pki.arg("report.json"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 100);
+    assert!(
+        recs.iter()
+            .all(|r| r["status"] == 200 && r["attempts"] == 1),
+        "{recs:?}"
+    );
+    assert!(server.refused() >= 20, "{}", server.refused());
+    assert_eq!(read_json(&pki.path("report.json"))["runs"][0]["retries"], 0);
+}
+
+/// An https server on the h2 crate itself, which can refuse a stream (`RST_STREAM` with
+/// `REFUSED_STREAM`: "not processed, send it again"); hyper's server cannot. Every `every`-th
+/// stream is refused, the others answered at once.
+struct RefusingServer {
+    addr: SocketAddr,
+    refused: Arc<AtomicU32>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RefusingServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RefusingServer {
+    async fn start(config: rustls::ServerConfig, every: u32) -> Self {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = tcp.local_addr().expect("address");
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let refused = Arc::new(AtomicU32::new(0));
+        let seen = Arc::new(AtomicU32::new(0));
+        let counts = (Arc::clone(&refused), seen);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = tcp.accept().await else {
+                    continue;
+                };
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let (refused, seen) = (Arc::clone(&counts.0), Arc::clone(&counts.1));
+                tokio::spawn(async move {
+                    let Ok(mut connection) = h2::server::handshake(tls).await else {
+                        return;
+                    };
+                    while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                        if (seen.fetch_add(1, Ordering::SeqCst) + 1) % every == 0 {
+                            refused.fetch_add(1, Ordering::SeqCst);
+                            respond.send_reset(h2::Reason::REFUSED_STREAM);
+                            continue;
+                        }
+                        let Ok(mut body) = respond.send_response(http::Response::new(()), false)
+                        else {
+                            continue;
+                        };
+                        let _ = body.send_data(r#"{"version": "HTTP/2.0"}"#.into(), true);
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            refused,
+            task,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}/v/{{}}", self.addr)
+    }
+
+    fn refused(&self) -> u32 {
+        self.refused.load(Ordering::SeqCst)
+    }
 }

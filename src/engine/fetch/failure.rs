@@ -17,6 +17,7 @@ pub(crate) fn describe(error: &TransportError, options: &ClientOptions) -> (Fail
     let (mut failure, transience) = match error {
         TransportError::Pooled(e) => describe_pooled(e, options),
         TransportError::Direct(e) => describe_direct(e, options),
+        TransportError::TlsSetup(e) => permanent(ErrorKind::Tls, format!("TLS set-up: {e}")),
     };
     // The two settings whose failure reads as the server's: say which side gave up.
     match failure.kind {
@@ -37,9 +38,17 @@ pub(crate) fn describe(error: &TransportError, options: &ClientOptions) -> (Fail
     (failure, transience)
 }
 
-/// Classifies an error of the direct HTTP/1 path, in the words reqwest would use.
+/// Classifies an error of the direct road, in the words reqwest would use.
 fn describe_direct(error: &DirectError, options: &ClientOptions) -> (Failure, Transience) {
     let transient = Transience::Transient { retry_after: None };
+    let inner: Option<&(dyn std::error::Error + 'static)> = match error {
+        DirectError::Tls(e) => Some(e),
+        DirectError::Http(e) => Some(e),
+        _ => None,
+    };
+    if let Some(described) = inner.and_then(describe_tls) {
+        return described;
+    }
     let (kind, transience, message) = match error {
         DirectError::ConnectTimeout => (
             ErrorKind::Timeout,
@@ -58,6 +67,9 @@ fn describe_direct(error: &DirectError, options: &ClientOptions) -> (Failure, Tr
         DirectError::Resolve(_) | DirectError::Connect(_) => {
             (ErrorKind::Connect, transient, chain(error))
         }
+        // Not a certificate's fault (that is `describe_tls`'s): the handshake was cut short.
+        DirectError::Tls(_) => (ErrorKind::Connect, transient, chain(error)),
+        DirectError::TlsSetup(_) => (ErrorKind::Tls, Transience::Permanent, chain(error)),
         DirectError::Http(e) if is_cut_short(e) => (ErrorKind::Body, transient, chain(error)),
         DirectError::Http(e) if e.is_parse_too_large() => (
             ErrorKind::Request,
@@ -83,22 +95,10 @@ fn describe_pooled(error: &reqwest::Error, options: &ClientOptions) -> (Failure,
             timed_out("timed out", options.timeout, "--timeout")
         };
         (ErrorKind::Timeout, transient, message)
-    } else if let Some(cause) = tls::rustls_cause(error) {
+    } else if let Some(described) = describe_tls(error) {
         // Before the connect test: a certificate error is a connect error to reqwest, yet no
-        // retry can fix it. A client certificate refused under TLS 1.3 surfaces later, on
-        // reading the response, as a request error; over HTTP/2 not even then, as h2 keeps
-        // only the text of the io errors it passes on.
-        let advice = tls::advice(cause);
-        let message = match advice.fix {
-            Some(fix) => format!("TLS: {cause}: {fix}"),
-            None => format!("TLS: {cause}"),
-        };
-        let transience = if advice.transient {
-            transient
-        } else {
-            Transience::Permanent
-        };
-        (ErrorKind::Tls, transience, message)
+        // retry can fix it.
+        return described;
     } else if error.is_connect() {
         (ErrorKind::Connect, transient, error_chain(error))
     } else if error.is_redirect() {
@@ -125,6 +125,29 @@ fn describe_pooled(error: &reqwest::Error, options: &ClientOptions) -> (Failure,
         )
     };
     (Failure { kind, message }, transience)
+}
+
+/// A failure whose cause is a rustls error, named with what fixes it; permanent unless it may
+/// be a one-off. A client certificate refused under TLS 1.3 surfaces after the handshake, on
+/// reading the response; over HTTP/2 not even then, as h2 keeps only the text of the io errors
+/// it passes on.
+fn describe_tls(error: &(dyn std::error::Error + 'static)) -> Option<(Failure, Transience)> {
+    let cause = tls::rustls_cause(error)?;
+    let advice = tls::advice(cause);
+    let message = match advice.fix {
+        Some(fix) => format!("TLS: {cause}: {fix}"),
+        None => format!("TLS: {cause}"),
+    };
+    let transience = if advice.transient {
+        Transience::Transient { retry_after: None }
+    } else {
+        Transience::Permanent
+    };
+    let failure = Failure {
+        kind: ErrorKind::Tls,
+        message,
+    };
+    Some((failure, transience))
 }
 
 /// A failure no retry can fix.

@@ -1,5 +1,5 @@
-//! The one place the job's options become a `reqwest::Client`, and the headers every request
-//! starts with on either stack.
+//! The one place the job's options become a `reqwest::Client` (for the requests that go
+//! through a proxy), and the headers every request starts with on either road.
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, USER_AGENT};
 use reqwest::Client;
@@ -34,22 +34,23 @@ pub(crate) fn default_headers(options: &ClientOptions) -> HeaderMap {
 }
 
 /// A client whose idle pool holds one connection per concurrent slot, through `proxies` (none:
-/// not even the environment's, since `proxy` decides which requests go through one). Redirects
-/// are off here: `Fetcher` follows them itself, knowing which headers are secrets.
+/// not even the environment's, since `proxy` decides which requests go through one), with the
+/// run's TLS configuration (see `tls::TlsSetup`). Redirects are off here: `Fetcher` follows them
+/// itself, knowing which headers are secrets.
 pub(crate) fn build(
     options: &ClientOptions,
     concurrency: usize,
     connections: &ConnectionCounter,
     resolver: ResolveOnce,
     proxies: Vec<reqwest::Proxy>,
+    tls: rustls::ClientConfig,
 ) -> Result<Client, reqwest::Error> {
-    install_crypto();
     let mut builder = Client::builder()
         .default_headers(default_headers(options))
         .timeout(options.timeout)
         .connect_timeout(options.connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
-        .danger_accept_invalid_certs(options.insecure)
+        .use_preconfigured_tls(tls)
         .pool_max_idle_per_host(if options.no_keepalive { 0 } else { concurrency })
         .tcp_nodelay(true)
         .http2_max_header_list_size(head_limits::HEAD_BYTES as u32)
@@ -65,14 +66,6 @@ pub(crate) fn build(
         // layer would still copy every request in case (`Engine` retries by its own policy).
         builder = builder.retry(reqwest::retry::never().max_retries_per_request(0));
     }
-    if !options.ca_certs.is_empty() {
-        // Merged with the platform's roots, not instead of them: a private CA for one host
-        // should not break the public ones a redirect may lead to.
-        builder = builder.tls_certs_merge(options.ca_certs.iter().cloned());
-    }
-    if let Some(identity) = &options.identity {
-        builder = builder.identity(identity.clone());
-    }
     for (host, addr) in &options.resolve {
         builder = builder.resolve(host, *addr);
     }
@@ -81,14 +74,4 @@ pub(crate) fn build(
         builder = builder.proxy(proxy);
     }
     builder.build()
-}
-
-/// Makes ring the process's TLS crypto provider, unless one is installed already (by an earlier
-/// run, or by a program using the library that chose its own). reqwest is built without a
-/// provider of its own so that the first build does not compile aws-lc-sys.
-fn install_crypto() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Another thread may win the race; its provider is as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
 }

@@ -1,7 +1,8 @@
 //! Connections: how many a run opens, and how long opening one took for the request that waited
-//! for it. A layer around the HTTP client's connector counts every connection it establishes and
-//! times it (DNS, TCP and TLS together); the time goes to the request whose task drove the
-//! connect, through a task-local slot, so a record on a reused connection has no connect time.
+//! for it. The direct road counts and times its own connects (the TLS handshake apart); a layer
+//! around reqwest's connector does the same for connections through a proxy (DNS, TCP and TLS
+//! together there). The time goes to the request whose task drove the connect, through a
+//! task-local slot, so a record on a reused connection has no connect time.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,8 +19,10 @@ use tower_service::Service;
 pub(crate) struct ConnectTiming {
     /// Looking the host names up (None when cached, pinned or an IP address), summed.
     pub dns: Option<Duration>,
-    /// The whole connects, DNS included, summed.
+    /// The whole connects, DNS and TLS included, summed.
     pub connect: Option<Duration>,
+    /// The TLS handshakes among them, summed (None when no connect timed one apart).
+    pub tls: Option<Duration>,
     /// Connects the request drove, to tell a reused connection from a fresh one.
     pub count: u32,
 }
@@ -57,14 +60,18 @@ pub(crate) fn note_dns(took: Duration) {
     });
 }
 
-/// Notes a connect's duration (DNS included) for the request whose task made it, if any; the
-/// connects of one request (redirect hops, a stale connection's resend) are summed, so its
-/// phases add up to its time.
-pub(crate) fn note_connect(took: Duration) {
+/// Notes a connect's duration (DNS and TLS included) and its TLS handshake's, if timed apart,
+/// for the request whose task made it, if any; the connects of one request (redirect hops, a
+/// stale connection's resend) are summed, so its phases add up to its time.
+pub(crate) fn note_connect(took: Duration, tls: Option<Duration>) {
     let _ = CONNECT_TIME.try_with(|slot| {
         let was = slot.get();
         slot.set(ConnectTiming {
             connect: Some(was.connect.unwrap_or_default() + took),
+            tls: match (was.tls, tls) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            },
             count: was.count + 1,
             ..was
         })
@@ -135,7 +142,7 @@ where
                 opened.fetch_add(1, Ordering::Relaxed);
                 // Only the request whose task drove this connect has the slot; a connect that
                 // finishes in the background for the pool is counted but timed for nobody.
-                note_connect(start.elapsed());
+                note_connect(start.elapsed(), None);
             }
             result
         })

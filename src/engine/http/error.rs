@@ -3,21 +3,30 @@
 
 use crate::engine::http::direct::DirectError;
 
-/// A failed exchange, from whichever stack carried it.
+/// A failed exchange, from whichever road carried it.
 #[derive(Debug)]
 pub(crate) enum TransportError {
+    /// Through a proxy, on reqwest.
     Pooled(reqwest::Error),
     Direct(DirectError),
+    /// The run's TLS configuration could not be built (no trusted roots, a refused key).
+    TlsSetup(rustls::Error),
 }
 
 impl TransportError {
+    /// Whether the server said it did not process the request (see
+    /// `DirectError::is_unprocessed`).
+    pub(crate) fn is_unprocessed(&self) -> bool {
+        matches!(self, TransportError::Direct(e) if e.is_unprocessed())
+    }
+
     /// Whether an open connection dropped before the exchange ended (reset, closed early); a
     /// connect that failed (a handshake cut short) is not one.
     pub(crate) fn is_cut_short(&self) -> bool {
         match self {
             TransportError::Pooled(e) => !e.is_connect() && is_cut_short(e),
             TransportError::Direct(DirectError::Http(e)) => is_cut_short(e),
-            TransportError::Direct(_) => false,
+            TransportError::Direct(_) | TransportError::TlsSetup(_) => false,
         }
     }
 }

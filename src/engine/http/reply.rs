@@ -70,7 +70,16 @@ impl Reply {
             lease,
             deadline,
         } = match self {
-            Reply::Pooled(r) => return r.chunk().await.map_err(TransportError::Pooled),
+            Reply::Pooled(r) => {
+                let chunk = r.chunk().await.map_err(TransportError::Pooled)?;
+                if chunk.is_none() {
+                    // Let reqwest put the connection back in its pool before the worker's next
+                    // request, which would otherwise open a second connection a one-slot run
+                    // never needed (the direct road gives its connection back as the body ends).
+                    tokio::task::yield_now().await;
+                }
+                return Ok(chunk);
+            }
             Reply::Direct(direct) => &mut **direct,
         };
         loop {

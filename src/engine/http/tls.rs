@@ -1,11 +1,13 @@
 //! TLS as a user sets it up and as it fails: the PEM files curl's flags take (`--cacert` for
 //! extra trusted CAs, `--cert`/`--key` for mutual TLS), parsed and checked before any request so
 //! a bad file is a usage error that names it; and what a `rustls` error behind a failed request
-//! means: whether another attempt could fix it, and which flag would.
+//! means: whether another attempt could fix it, and which flag would. The one rustls client
+//! configuration a run's TLS connections share, direct and through reqwest alike, is built here
+//! on the first https request, so a run without TLS loads no certificates.
 
 use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::pki_types::pem::{self, PemObject, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -47,8 +49,30 @@ pub enum TlsFileProblem {
     KeyMismatch,
     #[error("unusable private key: {0}")]
     BadKey(#[source] rustls::Error),
-    #[error("refused by the HTTP client: {0}")]
-    Refused(#[source] reqwest::Error),
+}
+
+/// The client certificate chain (leaf first) and its private key, for mutual TLS.
+pub struct ClientIdentity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ClientIdentity {
+    fn clone(&self) -> Self {
+        Self {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.debug_struct("ClientIdentity")
+            .field("certificates", &self.chain.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The PEM parser's complaint in words: its own `Display` shows the marker lines as byte lists.
@@ -77,10 +101,9 @@ impl TlsFileError {
     }
 }
 
-/// A file's bytes and the certificates and private keys among its PEM sections (others, such as
+/// The certificates and private keys among a file's PEM sections (others, such as
 /// `EC PARAMETERS`, are skipped).
 struct PemFile {
-    bytes: Vec<u8>,
     certs: Vec<CertificateDer<'static>>,
     keys: Vec<PrivateKeyDer<'static>>,
 }
@@ -100,13 +123,13 @@ impl PemFile {
                 _ => keys.extend(PrivateKeyDer::from_pem(kind, der)),
             }
         }
-        Ok(Self { bytes, certs, keys })
+        Ok(Self { certs, keys })
     }
 }
 
 /// The CA certificates of a PEM bundle (`--cacert`), each checked the way the verifier will take
 /// it as a trust anchor, so a file that passes here cannot fail the client's setup later.
-pub fn load_ca_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>, TlsFileError> {
+pub fn load_ca_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsFileError> {
     let fail = |problem| TlsFileError::new("--cacert", path, problem);
     let file = PemFile::read("--cacert", path)?;
     if file.certs.is_empty() {
@@ -115,15 +138,13 @@ pub fn load_ca_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>, TlsFileE
     let mut store = rustls::RootCertStore::empty();
     let mut roots = Vec::with_capacity(file.certs.len());
     for (i, der) in file.certs.into_iter().enumerate() {
-        let root =
-            reqwest::Certificate::from_der(&der).map_err(|e| fail(TlsFileProblem::Refused(e)))?;
-        store.add(der).map_err(|source| {
+        store.add(der.clone()).map_err(|source| {
             fail(TlsFileProblem::BadCa {
                 index: i + 1,
                 source,
             })
         })?;
-        roots.push(root);
+        roots.push(der);
     }
     Ok(roots)
 }
@@ -131,7 +152,7 @@ pub fn load_ca_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>, TlsFileE
 /// The client certificate chain and private key for mutual TLS: `cert` holds the chain (leaf
 /// first) and, unless `key` is given, the key too. The key is checked against the leaf's public
 /// key, as the TLS stack will, so a mismatch is found now rather than at the first handshake.
-pub fn load_identity(cert: &Path, key: Option<&Path>) -> Result<reqwest::Identity, TlsFileError> {
+pub fn load_identity(cert: &Path, key: Option<&Path>) -> Result<ClientIdentity, TlsFileError> {
     let mut chain = PemFile::read("--cert", cert)?;
     if chain.certs.is_empty() {
         return Err(TlsFileError::new(
@@ -146,9 +167,6 @@ pub fn load_identity(cert: &Path, key: Option<&Path>) -> Result<reqwest::Identit
             let Some(private_key) = file.keys.into_iter().last() else {
                 return Err(TlsFileError::new("--key", path, TlsFileProblem::NoKey));
             };
-            // reqwest reads one PEM text and takes its last key: the key file's, after the chain.
-            chain.bytes.push(b'\n');
-            chain.bytes.extend(file.bytes);
             ("--key", path, private_key)
         }
         None => match chain.keys.pop() {
@@ -163,17 +181,135 @@ pub fn load_identity(cert: &Path, key: Option<&Path>) -> Result<reqwest::Identit
         },
     };
     let fail = |problem| TlsFileError::new(key_flag, key_path, problem);
-    match rustls::sign::CertifiedKey::from_der(chain.certs, private_key, &crypto_provider()) {
-        Ok(_) => {}
-        Err(rustls::Error::InconsistentKeys(_)) => return Err(fail(TlsFileProblem::KeyMismatch)),
-        Err(e) => return Err(fail(TlsFileProblem::BadKey(e))),
+    let checked = rustls::sign::CertifiedKey::from_der(
+        chain.certs.clone(),
+        private_key.clone_key(),
+        &crypto_provider(),
+    );
+    match checked {
+        Ok(_) => Ok(ClientIdentity {
+            chain: chain.certs,
+            key: private_key,
+        }),
+        Err(rustls::Error::InconsistentKeys(_)) => Err(fail(TlsFileProblem::KeyMismatch)),
+        Err(e) => Err(fail(TlsFileProblem::BadKey(e))),
     }
-    reqwest::Identity::from_pem(&chain.bytes)
-        .map_err(|e| TlsFileError::new("--cert", cert, TlsFileProblem::Refused(e)))
 }
 
-/// The provider the client will use: the installed one, else ring (what `client::build` installs).
-fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+/// The run's rustls client configuration, built on first use (the platform's verifier reads
+/// the system's roots then): ALPN offers h2 then http/1.1 (h2 alone with `--http2`), sessions
+/// are resumed, `--cacert` adds roots, `--cert`/`--key` answer a server that asks, and
+/// `--insecure` accepts any certificate. Shared by the direct path and reqwest's proxied client.
+#[derive(Debug)]
+pub(crate) struct TlsSetup {
+    insecure: bool,
+    ca_certs: Vec<CertificateDer<'static>>,
+    identity: Option<ClientIdentity>,
+    h2_only: bool,
+    config: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>>,
+}
+
+impl TlsSetup {
+    pub(crate) fn new(options: &crate::engine::options::ClientOptions) -> Self {
+        Self {
+            insecure: options.insecure,
+            ca_certs: options.ca_certs.clone(),
+            identity: options.identity.clone(),
+            h2_only: options.http2,
+            config: OnceLock::new(),
+        }
+    }
+
+    /// The configuration, built the first time it is asked for.
+    pub(crate) fn config(&self) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+        self.config.get_or_init(|| self.build()).clone()
+    }
+
+    fn build(&self) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+        let provider = crypto_provider();
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()?
+            .dangerous();
+        let builder = if self.insecure {
+            builder.with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        } else {
+            let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(
+                self.ca_certs.iter().cloned(),
+                provider,
+            )?;
+            builder.with_custom_certificate_verifier(Arc::new(verifier))
+        };
+        let mut config = match &self.identity {
+            Some(id) => builder.with_client_auth_cert(id.chain.clone(), id.key.clone_key())?,
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = if self.h2_only {
+            vec![b"h2".to_vec()]
+        } else {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        };
+        Ok(Arc::new(config))
+    }
+}
+
+/// `--insecure`'s verifier: any certificate, any name. The handshake's signatures are still
+/// checked, so the peer at least holds the key of the certificate it sent.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The installed provider, else ring, installed as the process's default (reqwest is built
+/// without a provider of its own, so that the first build does not compile aws-lc-sys).
+pub(crate) fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    if let Some(installed) = rustls::crypto::CryptoProvider::get_default() {
+        return Arc::clone(installed);
+    }
+    // Another thread may win the race; its provider is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     rustls::crypto::CryptoProvider::get_default()
         .cloned()
         .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))

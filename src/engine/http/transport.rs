@@ -1,7 +1,7 @@
-//! Which HTTP stack carries a request: the direct HTTP/1 path for plain `http://` without a
-//! proxy or HTTP/2 (see `direct`), reqwest for everything else: one client for requests that go
-//! through a proxy (see `proxy`), one for those that do not. All answer with a [`Reply`], so
-//! the request, redirect and retry logic above is written once.
+//! Which road carries a request: connections fetchbench holds itself (`direct`: plain HTTP/1,
+//! HTTP/1 over TLS, HTTP/2 by ALPN or with `--http2`) for every request that goes through no
+//! proxy, and reqwest for those that do (CONNECT tunnels, proxy authentication: see `proxy`).
+//! Both answer with a [`Reply`], so the request, redirect and retry logic above is written once.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +22,11 @@ use crate::engine::http::reply::DirectReply;
 pub(crate) use crate::engine::http::reply::Reply;
 use crate::engine::http::resolver::ResolveOnce;
 use crate::engine::http::timers::Timers;
+use crate::engine::http::tls::TlsSetup;
+use crate::engine::http::url::UrlRenderer;
 use crate::engine::options::ClientOptions;
+use crate::engine::shape;
+use crate::plan::ids::Id;
 
 /// Where a request goes.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +54,54 @@ impl Target<'_> {
             Target::Verbatim(text, _) => Url::parse(text),
         }
     }
+
+    /// The URL as text (as robots.txt rules and the cache match it).
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Target::Url(url) => url.as_str().to_owned(),
+            Target::Verbatim(text, _) => (*text).to_owned(),
+        }
+    }
+}
+
+/// An id's URL as the transport will carry it: what the request is sent to, and what records
+/// show. Which road it takes is the transport's business; the request sees only this.
+pub(crate) enum Located<'a> {
+    /// On the run's prepared origin, sent with the head built once.
+    Verbatim(String, &'a Prepared),
+    /// Redacted for records, and as sent.
+    Parsed(String, Url),
+    /// The template's text with the id in, which is not a URL.
+    Invalid(String),
+}
+
+impl Located<'_> {
+    /// A URL found by a crawl.
+    pub(crate) fn found(url: &Url) -> Self {
+        Located::Parsed(shape::redact(url), url.clone())
+    }
+
+    /// Where the request goes; None for an id that gives no valid URL.
+    pub(crate) fn target(&self) -> Option<Target<'_>> {
+        match self {
+            Located::Verbatim(text, prepared) => Some(Target::Verbatim(text, prepared)),
+            Located::Parsed(_, url) => Some(Target::Url(url)),
+            Located::Invalid(_) => None,
+        }
+    }
+
+    /// The URL as records show it.
+    pub(crate) fn text(&self) -> &str {
+        match self {
+            Located::Verbatim(text, _) | Located::Parsed(text, _) | Located::Invalid(text) => text,
+        }
+    }
+
+    pub(crate) fn shown(self) -> String {
+        match self {
+            Located::Verbatim(text, _) | Located::Parsed(text, _) | Located::Invalid(text) => text,
+        }
+    }
 }
 
 /// What every direct request to the run's own origin starts with, built once per run: the
@@ -62,6 +114,9 @@ pub(crate) struct Prepared {
     /// Where the path starts in the URL's text.
     path_at: usize,
     head: HeaderMap,
+    /// The run's fixed headers `head` was built with: a request carrying others (a
+    /// revalidation's conditional headers) takes the parsed URL's road.
+    fixed: HeaderMap,
 }
 
 impl Prepared {
@@ -81,7 +136,7 @@ impl Prepared {
 /// Why a run's transport could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("could not set up the HTTP client: {0}")]
+    #[error("could not set up the HTTP client for the proxy: {0}")]
     Client(#[from] reqwest::Error),
     #[error(transparent)]
     Proxy(#[from] ProxyError),
@@ -95,13 +150,11 @@ pub struct ProxyUse {
     pub proxies: BTreeSet<String>,
 }
 
-/// The two stacks of a run.
+/// The two roads of a run.
 #[derive(Debug)]
 pub(crate) struct Transport {
-    /// Built on first use when the direct path may carry the run (an `http://` run then never
-    /// pays the ~10 ms of loading the system's CA certificates), up front otherwise.
-    pooled: OnceLock<reqwest::Client>,
-    /// For requests that go through a proxy, built on first use.
+    /// For requests that go through a proxy, built on first use (with the TLS configuration,
+    /// whose system roots cost ~10 ms to load).
     proxied: OnceLock<reqwest::Client>,
     routes: ProxyRoutes,
     /// Requests sent through the http and the https proxy.
@@ -109,8 +162,8 @@ pub(crate) struct Transport {
     concurrency: usize,
     counter: ConnectionCounter,
     resolver: ResolveOnce,
-    /// None when every request must go through reqwest (HTTP/2).
-    direct: Option<Arc<Direct>>,
+    direct: Arc<Direct>,
+    tls: Arc<TlsSetup>,
     /// Headers every direct request starts with, as reqwest would send them.
     defaults: HeaderMap,
     /// The head of requests to the run's own origin, when the direct path carries them.
@@ -128,19 +181,18 @@ impl Transport {
     ) -> Result<Self, SetupError> {
         let resolver = ResolveOnce::default();
         let routes = ProxyRoutes::new(options.proxy.as_deref())?;
-        // HTTP/2 is reqwest's; a request that goes through a proxy is routed to reqwest per URL.
-        let direct = (!options.http2).then(|| {
-            Arc::new(Direct::new(
-                !options.no_keepalive,
-                options.connect_timeout,
-                options.resolve.clone(),
-                resolver.clone(),
-                counter.clone(),
-                options.max_headers,
-            ))
-        });
-        let transport = Self {
-            pooled: OnceLock::new(),
+        // A proxy that reqwest would refuse fails the run now, before any request.
+        if routes.any() {
+            routes.for_reqwest()?;
+        }
+        let tls = Arc::new(TlsSetup::new(options));
+        let direct = Arc::new(Direct::new(
+            options,
+            resolver.clone(),
+            counter.clone(),
+            Arc::clone(&tls),
+        ));
+        Ok(Self {
             proxied: OnceLock::new(),
             routes,
             proxied_requests: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -148,19 +200,12 @@ impl Transport {
             counter: counter.clone(),
             resolver,
             direct,
+            tls,
             defaults: client::default_headers(options),
             prepared: None,
             timers: Arc::default(),
             options: options.clone(),
-        };
-        if transport.direct.is_none() {
-            // Everything goes through reqwest: a bad setting fails the run now.
-            transport.pooled()?;
-        }
-        if transport.routes.any() {
-            transport.proxied()?;
-        }
-        Ok(transport)
+        })
     }
 
     /// Builds once the head of every request to `base`'s origin carrying `headers` (the run's
@@ -169,25 +214,30 @@ impl Transport {
         if self.routes.for_url(base).is_some() {
             return;
         }
-        let Some((direct, origin)) = self.direct.clone().zip(Origin::of(base)) else {
+        let Some(origin) = Origin::of(base) else {
             return;
         };
         self.prepared = Some(Prepared {
-            direct,
+            direct: Arc::clone(&self.direct),
             origin,
             path_at: base[..url::Position::BeforePath].len(),
             head: self.head_for(base, headers),
+            fixed: headers.clone(),
         });
     }
 
-    /// The prepared origin's head, if there is one.
-    pub(crate) fn prepared(&self) -> Option<&Prepared> {
-        self.prepared.as_ref()
-    }
-
-    /// Whether any request of the run has gone through reqwest (and its pool).
-    pub(crate) fn uses_pool(&self) -> bool {
-        self.pooled.get().is_some() || self.proxied.get().is_some()
+    /// Where `id`'s request goes. On the run's prepared origin a numeric id's URL needs no
+    /// parsing (nor redacting: it has no credentials or query); anything else is parsed.
+    pub(crate) fn locate(&self, urls: &UrlRenderer, id: &Id) -> Located<'_> {
+        if let Some(prepared) = &self.prepared {
+            if let Some(text) = urls.verbatim(id) {
+                return Located::Verbatim(text, prepared);
+            }
+        }
+        match urls.url(id) {
+            Ok(url) => Located::Parsed(shape::redact(&url), url),
+            Err(_) => Located::Invalid(urls.render(id)),
+        }
     }
 
     /// The requests sent through a proxy so far, and the proxies that carried them.
@@ -207,44 +257,26 @@ impl Transport {
         }
     }
 
-    /// The reqwest client for requests that bypass any proxy, built on first use.
-    fn pooled(&self) -> Result<&reqwest::Client, reqwest::Error> {
-        self.client(&self.pooled, Vec::new())
-    }
-
-    /// The reqwest client for requests that go through a proxy, built on first use.
-    fn proxied(&self) -> Result<&reqwest::Client, reqwest::Error> {
-        self.client(&self.proxied, self.routes.for_reqwest()?)
-    }
-
-    fn client<'a>(
-        &self,
-        cell: &'a OnceLock<reqwest::Client>,
-        proxies: Vec<reqwest::Proxy>,
-    ) -> Result<&'a reqwest::Client, reqwest::Error> {
-        if let Some(client) = cell.get() {
+    /// The reqwest client for requests that go through a proxy, built on first use; counts the
+    /// request.
+    fn proxied(&self, url: &Url) -> Result<&reqwest::Client, TransportError> {
+        let scheme = usize::from(url.scheme() == "https");
+        self.proxied_requests[scheme].fetch_add(1, Ordering::Relaxed);
+        if let Some(client) = self.proxied.get() {
             return Ok(client);
         }
+        let tls = self.tls.config().map_err(TransportError::TlsSetup)?;
         let built = client::build(
             &self.options,
             self.concurrency,
             &self.counter,
             self.resolver.clone(),
-            proxies,
-        )?;
+            self.routes.for_reqwest().map_err(TransportError::Pooled)?,
+            (*tls).clone(),
+        )
+        .map_err(TransportError::Pooled)?;
         // Two first requests may race to build it; either client will do.
-        Ok(cell.get_or_init(|| built))
-    }
-
-    /// The reqwest client that carries a request to `url`, counting it if it goes through a
-    /// proxy.
-    fn reqwest_for(&self, url: &Url, proxied: bool) -> Result<&reqwest::Client, reqwest::Error> {
-        if !proxied {
-            return self.pooled();
-        }
-        let scheme = usize::from(url.scheme() == "https");
-        self.proxied_requests[scheme].fetch_add(1, Ordering::Relaxed);
-        self.proxied()
+        Ok(self.proxied.get_or_init(|| built))
     }
 
     /// Sends one request (no redirect following: that is `redirect`'s job).
@@ -252,9 +284,10 @@ impl Transport {
     /// An idempotent request that fails on a reused connection before any byte of a response
     /// came (the server closed it while idle, without `Connection: close`) is sent again at once
     /// on another connection, as browsers and curl do: that is not the server's answer, so it
-    /// is neither a retry nor a failure. The direct path resends once, on a new connection;
-    /// reqwest's pool chooses the connection itself, so each resend there drops one stale
-    /// connection, at most one per pooled connection.
+    /// is neither a retry nor a failure. An HTTP/1 resend goes on a new connection; reqwest's
+    /// pool chooses the connection itself, so each resend there drops one stale connection, at
+    /// most one per pooled connection. A request an HTTP/2 server did not process (above its
+    /// GOAWAY's last stream, or refused) is sent again the same way, whatever its method.
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -263,13 +296,16 @@ impl Transport {
         body: Option<&String>,
     ) -> Result<Reply, TransportError> {
         let mut resends = 0;
+        let mut fresh = false;
         loop {
             let connects = connections::connects_so_far();
-            let fresh = resends > 0;
             let sent = self
                 .send_once(method.clone(), target, headers, body, fresh)
                 .await;
             match sent {
+                Err(e) if resends <= self.concurrency && e.is_unprocessed() => {
+                    resends += 1;
+                }
                 Err(e)
                     if e.is_cut_short()
                         && method.is_idempotent()
@@ -277,6 +313,7 @@ impl Transport {
                         && resends <= self.concurrency =>
                 {
                     resends += 1;
+                    fresh = true;
                 }
                 sent => {
                     if let (Some(watch), Ok(reply)) = (&self.options.watch, &sent) {
@@ -298,36 +335,42 @@ impl Transport {
     ) -> Result<Reply, TransportError> {
         let url = match target {
             Target::Url(url) => url,
-            Target::Verbatim(text, prepared) => {
+            Target::Verbatim(text, prepared) if *headers == prepared.fixed => {
                 let request = prepared.request(method, text, body);
                 let origin = prepared.origin.clone();
                 return self
                     .send_direct(&prepared.direct, origin, request, fresh)
                     .await;
             }
-        };
-        let proxied = self.routes.for_url(url).is_some();
-        let direct = self
-            .direct
-            .as_ref()
-            .zip(Origin::of(url))
-            .filter(|_| !proxied);
-        let Some((direct, origin)) = direct else {
-            let client = self
-                .reqwest_for(url, proxied)
-                .map_err(TransportError::Pooled)?;
-            let mut builder = client.request(method, url.clone()).headers(headers.clone());
-            if let Some(body) = body {
-                builder = builder.body(body.clone());
+            // Headers of its own (a revalidation's): the head is built for them.
+            Target::Verbatim(text, _) => {
+                let url = Url::parse(text).map_err(|e| {
+                    let bad = std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+                    TransportError::Direct(DirectError::Connect(bad))
+                })?;
+                return Box::pin(self.send_once(method, Target::Url(&url), headers, body, fresh))
+                    .await;
             }
-            return builder
-                .send()
-                .await
-                .map(|r| Reply::Pooled(Box::new(r)))
-                .map_err(TransportError::Pooled);
         };
-        let request = self.direct_request(method, url, headers, body);
-        self.send_direct(direct, origin, request, fresh).await
+        if self.routes.for_url(url).is_none() {
+            let origin = Origin::of(url).ok_or_else(|| {
+                let no_host = std::io::Error::new(std::io::ErrorKind::InvalidInput, "no host");
+                TransportError::Direct(DirectError::Connect(no_host))
+            })?;
+            let request = self.direct_request(method, url, headers, body);
+            return self.send_direct(&self.direct, origin, request, fresh).await;
+        }
+        // Through a proxy: reqwest's road.
+        let client = self.proxied(url)?;
+        let mut builder = client.request(method, url.clone()).headers(headers.clone());
+        if let Some(body) = body {
+            builder = builder.body(body.clone());
+        }
+        builder
+            .send()
+            .await
+            .map(|r| Reply::Pooled(Box::new(r)))
+            .map_err(TransportError::Pooled)
     }
 
     /// Sends `request` over the direct path, under the attempt's `--timeout`.
@@ -484,7 +527,10 @@ mod tests {
         transport.prepare(&base, &headers);
         let text = "http://example.test:8080/api/v2/pokemon/25";
         let body = "{}".to_owned();
-        let prepared = transport.prepared().expect("http:// is carried direct");
+        let prepared = transport
+            .prepared
+            .as_ref()
+            .expect("http:// is carried direct");
         let fast = prepared.request(Method::POST, text, Some(&body));
         let url = Url::parse(text).expect("a URL");
         let built = transport.direct_request(Method::POST, &url, &headers, Some(&body));

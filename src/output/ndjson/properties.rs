@@ -152,9 +152,10 @@ fn failure() -> impl Strategy<Value = Failure> {
 /// Any record: text ids, URLs and messages of wild chars, timings that may be NaN or
 /// infinite, fields of any JSON, more or fewer of them than there are paths.
 fn record() -> impl Strategy<Value = Record> {
-    let timing = prop::collection::vec(prop::option::of(any::<f64>()), 4).prop_map(|t| Timing {
+    let timing = prop::collection::vec(prop::option::of(any::<f64>()), 5).prop_map(|t| Timing {
         dns_ms: t[0],
         connect_ms: t[1],
+        tls_ms: t[4],
         ttfb_ms: t[2],
         body_ms: t[3],
     });

@@ -110,13 +110,6 @@ struct Keyed {
     stale: Option<Stored>,
 }
 
-impl Pending {
-    /// Whether the request revalidates an entry (and so carries conditional headers).
-    pub(crate) fn revalidates(&self) -> bool {
-        self.keyed.as_ref().is_some_and(|k| k.stale.is_some())
-    }
-}
-
 /// What the answer made of the cache.
 pub(crate) enum After {
     Use(CacheUse),

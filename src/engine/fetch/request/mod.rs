@@ -32,7 +32,7 @@ use crate::engine::fetch::settle::{Done, Fetched, Settler, WireBody};
 use crate::engine::fetch::throttle::{Throttle, ThrottleCounts};
 use crate::engine::frontier::Work;
 use crate::engine::http::connections::{self, ConnectionCounter};
-use crate::engine::http::transport::{Prepared, Reply, Target, Transport};
+use crate::engine::http::transport::{Located, Reply, Target, Transport};
 use crate::engine::http::url::UrlRenderer;
 use crate::engine::options::ClientOptions;
 use crate::engine::pacer::Pacer;
@@ -232,12 +232,10 @@ impl Fetcher {
         let place = work.place.as_deref();
         let depth = place.map_or(0, |p| p.depth);
         let located = match place.and_then(|p| p.url.as_ref()) {
-            Some(url) => Located::Parsed(shape::redact(url), url.clone()),
-            None => self.locate(id),
+            Some(url) => Located::found(url),
+            None => self.transport.locate(&self.urls, id),
         };
-        let mut target = located.target();
-        // A revalidation's own headers, which a verbatim target's prepared head would not carry.
-        let revalidated: Option<Box<reqwest::Url>>;
+        let target = located.target();
         let mut request = Outgoing {
             headers: self.options.shape.headers_for(id),
             body: self.options.shape.body_for(id),
@@ -249,17 +247,11 @@ impl Fetcher {
         let pending = match (&self.cache, target) {
             (Some(cache), Some(to)) => {
                 let method = &self.options.shape.method;
-                let looked_up = cache.before(target_text(to), located.text(), method, &mut request);
+                let looked_up = cache.before(to.text(), located.text(), method, &mut request);
                 // Boxed, as the robots.txt lookup below: inline, it would enlarge every
                 // request's future.
                 match Box::pin(looked_up).await {
-                    Before::Send(pending) => {
-                        if pending.revalidates() && matches!(to, Target::Verbatim(..)) {
-                            revalidated = to.to_url().ok().map(Box::new);
-                            target = revalidated.as_deref().map(Target::Url);
-                        }
-                        Some(pending)
-                    }
+                    Before::Send(pending) => Some(pending),
                     Before::Unsent(unsent) => {
                         return self.unsent_by_cache(unsent, work, located, epoch, scheduled)
                     }
@@ -283,7 +275,7 @@ impl Fetcher {
             (Some(_), Some(target)) => {
                 // Boxed: inline, the robots.txt fetch would make every request's future larger.
                 let rules = Box::pin(self.robots_rules(target, &mut held)).await;
-                let refusal = rules.as_ref().and_then(|r| r.refusal(&target_text(target)));
+                let refusal = rules.as_ref().and_then(|r| r.refusal(&target.text()));
                 (rules, refusal)
             }
             _ => (None, None),
@@ -318,12 +310,6 @@ impl Fetcher {
             attempt = self
                 .attempt(target, &request, depth, rules, &mut later)
                 .await;
-        }
-        if self.transport.uses_pool() {
-            // Let reqwest put the connection back in its pool before the slot goes to the next
-            // request, which would otherwise open a second connection a one-slot run never
-            // needed (the direct path gives its connection back as the body ends).
-            tokio::task::yield_now().await;
         }
         let cache = match (&self.cache, pending) {
             (Some(cache), Some(pending)) => {
@@ -389,20 +375,6 @@ impl Fetcher {
         }
     }
 
-    /// Where `id`'s request goes. On the run's prepared origin a numeric id's URL needs no
-    /// parsing (nor redacting: it has no credentials or query); anything else is parsed.
-    fn locate(&self, id: &Id) -> Located<'_> {
-        if let Some(prepared) = self.transport.prepared() {
-            if let Some(text) = self.urls.verbatim(id) {
-                return Located::Verbatim(text, prepared);
-            }
-        }
-        match self.urls.url(id) {
-            Ok(url) => Located::Parsed(shape::redact(&url), url),
-            Err(_) => Located::Invalid(self.url(id)),
-        }
-    }
-
     /// Waits out a backoff, then for the rate limiter; false if the run was cancelled meanwhile.
     async fn pause(&self, wait: Duration) -> bool {
         tokio::select! {
@@ -437,7 +409,9 @@ impl Fetcher {
         let timing = &mut attempt.timing;
         if let Some(to_head) = timing.ttfb_ms {
             // Measured from the send; the lookups and connects on the way are phases of their own.
-            let before = timing.connect_ms.unwrap_or(0.0) + timing.dns_ms.unwrap_or(0.0);
+            let before = timing.connect_ms.unwrap_or(0.0)
+                + timing.tls_ms.unwrap_or(0.0)
+                + timing.dns_ms.unwrap_or(0.0);
             timing.ttfb_ms = Some(ms_minus(to_head, before));
             if timing.body_ms.is_some() {
                 timing.body_ms = Some(ms_minus(duration_ms(took), to_head));
@@ -466,9 +440,11 @@ impl Fetcher {
         .await;
         let mut timing = Timing {
             dns_ms: connect.dns.map(duration_ms),
-            connect_ms: connect
-                .connect
-                .map(|c| duration_ms(c.saturating_sub(connect.dns.unwrap_or_default()))),
+            connect_ms: connect.connect.map(|c| {
+                let apart = connect.dns.unwrap_or_default() + connect.tls.unwrap_or_default();
+                duration_ms(c.saturating_sub(apart))
+            }),
+            tls_ms: connect.tls.map(duration_ms),
             ttfb_ms: None,
             body_ms: None,
         };
@@ -615,14 +591,6 @@ fn ms_minus(a: f64, b: f64) -> f64 {
     (micros(a) - micros(b)).max(0.0) / 1000.0
 }
 
-/// The URL a target names, as robots.txt rules match it.
-fn target_text(target: Target<'_>) -> String {
-    match target {
-        Target::Url(url) => url.as_str().to_owned(),
-        Target::Verbatim(text, _) => text.to_owned(),
-    }
-}
-
 /// A crawl record's lineage; whether it is a result is decided when it completes.
 fn lineage(place: &Place, id: &Id) -> Box<Lineage> {
     Box::new(Lineage {
@@ -632,38 +600,6 @@ fn lineage(place: &Place, id: &Id) -> Box<Lineage> {
         result: true,
         items: false,
     })
-}
-
-/// An id's URL: what the request is sent to, and what records show.
-enum Located<'a> {
-    Verbatim(String, &'a Prepared),
-    /// Redacted for records, and as sent.
-    Parsed(String, reqwest::Url),
-    /// The template's text with the id in, which is not a URL.
-    Invalid(String),
-}
-
-impl Located<'_> {
-    fn target(&self) -> Option<Target<'_>> {
-        match self {
-            Located::Verbatim(text, prepared) => Some(Target::Verbatim(text, prepared)),
-            Located::Parsed(_, url) => Some(Target::Url(url)),
-            Located::Invalid(_) => None,
-        }
-    }
-
-    /// The URL as records show it.
-    fn text(&self) -> &str {
-        match self {
-            Located::Verbatim(text, _) | Located::Parsed(text, _) | Located::Invalid(text) => text,
-        }
-    }
-
-    fn shown(self) -> String {
-        match self {
-            Located::Verbatim(text, _) | Located::Parsed(text, _) | Located::Invalid(text) => text,
-        }
-    }
 }
 
 fn failed_attempt(
