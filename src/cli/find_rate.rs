@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::error::AppError;
 use super::plan::FindRate;
-use super::run::{passes, AppError};
 use crate::engine::http::advertised::LimitWatch;
 use crate::engine::{Ending, JobSpec, Run, RunMode, RunSpec};
 use crate::plan::ids::IdList;
@@ -196,7 +196,7 @@ async fn probe(
     let mut job = job.clone();
     job.rate = None;
     job.warmup = 0;
-    let first = passes(ids).map_err(cannot_read)?.take(1);
+    let first = ids.passes().map_err(cannot_read)?.take(1);
     let spec = RunSpec::new(RunMode::Sequential, 1);
     let mut run = Run::start(template, &job, spec, first, cancel.clone())?;
     let mut sent = 0;
@@ -245,7 +245,8 @@ async fn step(
     let mut spec = RunSpec::new(RunMode::Concurrent, concurrency);
     // As they complete, so the first push-back is seen at once.
     spec.order = crate::engine::Order::Completion;
-    let ids = passes(ids)
+    let ids = ids
+        .passes()
         .map_err(cannot_read)?
         .take(usize::try_from(requests).unwrap_or(usize::MAX));
     let stop = cancel.child_token();

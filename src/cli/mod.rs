@@ -668,6 +668,7 @@ pub struct RunArgs {
 }
 
 mod commands;
+mod error;
 mod find_rate;
 mod identity;
 mod plan;

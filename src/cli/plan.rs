@@ -8,7 +8,7 @@ use clap::ValueEnum;
 
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 
-use super::run::AppError;
+use super::error::AppError;
 use super::values::parse_header;
 use super::{HeaderArg, RunArgs, DEFAULT_RANGE};
 use crate::engine::http::tls::{self, TlsFileError};

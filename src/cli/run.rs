@@ -9,85 +9,23 @@ use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+pub use super::error::{AppError, Exit};
 use super::plan::{format_from_extension, DEFAULT_CONCURRENCY};
 use super::progress::ProgressSink;
 use super::resume::{self, Done, DoneIds};
 pub use super::signals::Signal;
 use super::signals::SignalWatch;
 use super::{Destination, Mode, Plan, Repeat, Target};
-use crate::engine::{EngineError, JobSpec, Run, RunSpec};
+use crate::engine::{JobSpec, Run, RunSpec};
 use crate::fixture::{BackgroundFixture, FixtureServer, ServeError};
 use crate::output::{self, Discard, Format, RecordSink, RunInfo, SqliteSink};
-use crate::plan::ids::{Id, IdList, IdsError};
-use crate::plan::template::{Template, TemplateError};
+use crate::plan::ids::{Id, IdList};
+use crate::plan::template::Template;
 use crate::report::paint::Paint;
 use crate::report::stats::{Ending, RunStats};
 use crate::report::{html, human, Report};
-
-/// How the process ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Every request succeeded.
-    Success,
-    /// The run completed but some requests failed.
-    SomeFailed,
-    /// Stopped by a signal; completed records were written.
-    Interrupted(Signal),
-    /// The --deadline ran out before every id was fetched.
-    DeadlineReached,
-}
-
-impl Exit {
-    pub fn code(self) -> u8 {
-        match self {
-            Exit::Success => 0,
-            Exit::SomeFailed => 1,
-            Exit::Interrupted(signal) => signal.exit_code(),
-            Exit::DeadlineReached => 124,
-        }
-    }
-}
-
-/// Why the job could not run or finish.
-#[derive(Debug, Error)]
-pub enum AppError {
-    /// Bad input found before any request: exit 2.
-    #[error("{flag}: {message}")]
-    Usage { flag: &'static str, message: String },
-    #[error("built-in fixture server: {0}")]
-    Fixture(#[from] ServeError),
-    #[error("fixture server template: {0}")]
-    Template(#[from] TemplateError),
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    #[error("could not write the report: {0}")]
-    Report(io::Error),
-    /// Writing a record failed (a closed pipe, a full disk); the run stopped.
-    #[error("could not write results: {0}")]
-    Output(io::Error),
-    #[error("--ids: {0}")]
-    Ids(#[from] IdsError),
-}
-
-impl AppError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            // A client that cannot be set up is a setting's fault, found before any request.
-            AppError::Usage { .. }
-            | AppError::Engine(EngineError::Setup(_) | EngineError::Cache(_))
-            | AppError::Ids(IdsError::Read { .. } | IdsError::List { .. }) => 2,
-            _ => 1,
-        }
-    }
-
-    /// True when the reader of stdout went away (`| head`): not an error worth a message.
-    pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, AppError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
-    }
-}
 
 /// Runs the plan to completion and says how the process should exit.
 pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
@@ -194,7 +132,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             message: format!("cannot read: {e}"),
         };
         let source = match plan.repeat {
-            Some(_) => passes(&id_list).map_err(cannot_read)?,
+            Some(_) => id_list.passes().map_err(cannot_read)?,
             None => id_list.open().map_err(cannot_read)?,
         };
         let ids = source
@@ -332,19 +270,6 @@ async fn find_rate(
         None if held => Exit::Success,
         None => Exit::SomeFailed,
     })
-}
-
-/// The ids from the first, again and again (`-n`, `-z`); none at all for an empty list.
-pub(super) fn passes(list: &IdList) -> io::Result<Box<dyn Iterator<Item = Id> + Send>> {
-    if list.count() == Some(0) {
-        return Ok(Box::new(std::iter::empty()));
-    }
-    let first = list.open()?;
-    let list = list.clone();
-    let again = std::iter::repeat_with(move || list.open().ok())
-        .map_while(|pass| pass)
-        .flatten();
-    Ok(Box::new(first.chain(again)))
 }
 
 /// What the flags ask for that will not happen as a reader of the command may think, one line

@@ -195,6 +195,20 @@ impl IdList {
         }
     }
 
+    /// The ids from the first, again and again (`-n`, `-z`, a rate search's steps); none at all
+    /// for an empty list.
+    pub fn passes(&self) -> std::io::Result<Box<dyn Iterator<Item = Id> + Send>> {
+        if self.count() == Some(0) {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let first = self.open()?;
+        let list = self.clone();
+        let again = std::iter::repeat_with(move || list.open().ok())
+            .map_while(|pass| pass)
+            .flatten();
+        Ok(Box::new(first.chain(again)))
+    }
+
     /// Why a list read as it goes ended before its end (a line not UTF-8 text, a read error):
     /// the ids after it were not fetched. A counted list is checked whole before any request.
     pub fn ended_early(&self) -> Option<IdsError> {

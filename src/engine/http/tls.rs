@@ -210,12 +210,19 @@ pub(crate) struct TlsSetup {
 }
 
 impl TlsSetup {
-    pub(crate) fn new(options: &crate::engine::options::ClientOptions) -> Self {
+    /// The set-up of `--insecure`, `--cacert`, `--cert`/`--key` and `--http2` (which offers
+    /// only h2 by ALPN); built on first use.
+    pub(crate) fn new(
+        insecure: bool,
+        ca_certs: Vec<CertificateDer<'static>>,
+        identity: Option<ClientIdentity>,
+        h2_only: bool,
+    ) -> Self {
         Self {
-            insecure: options.insecure,
-            ca_certs: options.ca_certs.clone(),
-            identity: options.identity.clone(),
-            h2_only: options.http2,
+            insecure,
+            ca_certs,
+            identity,
+            h2_only,
             config: OnceLock::new(),
         }
     }

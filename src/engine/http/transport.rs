@@ -185,7 +185,12 @@ impl Transport {
         if routes.any() {
             routes.for_reqwest()?;
         }
-        let tls = Arc::new(TlsSetup::new(options));
+        let tls = Arc::new(TlsSetup::new(
+            options.insecure,
+            options.ca_certs.clone(),
+            options.identity.clone(),
+            options.http2,
+        ));
         let direct = Arc::new(Direct::new(
             options,
             resolver.clone(),
