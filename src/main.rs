@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
-use fetchbench::cli::{self, run as app, Cli, Command};
+use fetchbench::cli::{self, run as app, subcommands, Cli, Command};
 
 /// Every request allocates a little (URL, headers, record); glibc's malloc serialises the worker
 /// threads on its arena locks at tens of thousands of requests per second, mimalloc does not.
@@ -87,14 +87,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let paint = cli::Paint::for_stderr(cli.color);
     let job = runtime.spawn(async move {
         match cli.command {
-            Some(Command::Serve(args)) => app::serve(args.addr(), args.fixture_options())
+            Some(Command::Serve(args)) => subcommands::serve(args.addr(), args.fixture_options())
                 .await
                 .map(|()| app::Exit::Success),
-            Some(Command::Merge(args)) => app::merge(&args, paint),
-            Some(Command::Completions { shell }) => app::completions(shell),
-            Some(Command::Man) => app::man_page(),
-            Some(Command::Schema) => app::report_schema(),
-            Some(Command::Compare(args)) => app::compare(&args),
+            Some(Command::Merge(args)) => subcommands::merge(&args, paint),
+            Some(Command::Completions { shell }) => subcommands::completions(shell),
+            Some(Command::Man) => subcommands::man_page(),
+            Some(Command::Schema) => subcommands::report_schema(),
+            Some(Command::Compare(args)) => subcommands::compare(&args),
             None => match cli.run.into_plan(cli::stdout_is_terminal()) {
                 Ok(plan) => app::run(plan, paint).await,
                 Err(e) => Err(e),

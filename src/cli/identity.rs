@@ -1,6 +1,7 @@
-//! A job's identity for its report: the settings every shard of one job shares, shown readably
-//! and hashed (secrets enter only through a digest), so `merge` and `compare` can tell one job
-//! from another.
+//! A job's identity and how it is shown without its secrets: the settings every shard of one job
+//! shares, shown readably and hashed (secrets enter only through a digest), so `merge` and
+//! `compare` can tell one job from another and `--resume` a database of another job; and the
+//! command line as a database's `runs` rows keep it, secrets redacted.
 
 /// The identity of the job `plan` describes, for its report: what every shard of the job
 /// shares (see [`crate::report::job`]); `id_count` is the number of ids in its list, if known.
@@ -203,7 +204,7 @@ pub(crate) fn job_of(plan: &super::Plan, id_count: Option<u64>) -> crate::report
 /// parameters redacted (see `engine::shape::redact`), the template as given otherwise.
 fn redacted(template: &str) -> String {
     match url::Url::parse(template) {
-        Ok(url) => {
+        Ok(url) if url.has_host() => {
             let shown = crate::engine::shape::redact(&url);
             if shown == url.as_str() {
                 template.to_owned()
@@ -211,6 +212,90 @@ fn redacted(template: &str) -> String {
                 shown
             }
         }
-        Err(_) => template.to_owned(),
+        _ => template.to_owned(),
+    }
+}
+
+/// What makes a database's records the records of this job, for --resume: the URL template and
+/// request, the ids, the fields, the crawl's rules and the runs (mode and how many), not the
+/// limits (rate, deadline, concurrency) a resumed run may change.
+pub(super) fn resume_identity(plan: &super::Plan) -> crate::report::job::JobReport {
+    let job = job_of(plan, None);
+    let mut settings: std::collections::BTreeMap<String, String> = job
+        .settings
+        .into_iter()
+        .filter(|(name, _)| ["url", "ids", "fields", "request", "crawl"].contains(&name.as_str()))
+        .collect();
+    settings.insert(
+        "runs".to_owned(),
+        format!(
+            "{:?} ({} runs)",
+            plan.mode,
+            plan.mode.runs(&plan.concurrency).len()
+        )
+        .to_lowercase(),
+    );
+    crate::report::job::JobReport::new(settings)
+}
+
+/// The command line as typed, for the database's `runs` rows, with what may be secret redacted:
+/// header values, request bodies, and passwords or secret parameters in URLs.
+pub(super) fn command_line() -> String {
+    let mut words = Vec::new();
+    let mut hide_next: Option<&str> = None;
+    for arg in std::env::args_os().skip(1) {
+        let arg = arg.to_string_lossy().into_owned();
+        let shown = match hide_next.take() {
+            Some(flag) => redact_value(flag, &arg),
+            None => {
+                if let Some(flag) = SECRET_FLAGS.iter().find(|f| **f == arg) {
+                    hide_next = Some(flag);
+                    arg
+                } else if let Some((flag, value)) = arg
+                    .split_once('=')
+                    .filter(|(f, _)| SECRET_FLAGS.contains(f))
+                {
+                    format!("{flag}={}", redact_value(flag, value))
+                } else {
+                    redacted(&arg)
+                }
+            }
+        };
+        words.push(shell_quoted(&shown));
+    }
+    std::iter::once("fetchbench".to_owned())
+        .chain(words)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Flags whose value may hold a secret.
+const SECRET_FLAGS: [&str; 6] = ["-H", "--header", "--data", "--json", "--proxy", "--url"];
+
+/// A secret flag's value as the command line shows it: a header's name kept, a body (unless read
+/// from a file, `@path`) hidden, a URL's password and secret parameters redacted.
+fn redact_value(flag: &str, value: &str) -> String {
+    match flag {
+        "-H" | "--header" if value.starts_with('@') => value.to_owned(),
+        "-H" | "--header" => match value.split_once(':') {
+            Some((name, _)) => format!("{name}: <redacted>"),
+            None => "<redacted>".to_owned(),
+        },
+        "--data" | "--json" if value.starts_with('@') => value.to_owned(),
+        "--data" | "--json" => "<redacted>".to_owned(),
+        _ => redacted(value),
+    }
+}
+
+/// `word` as a POSIX shell reads it back: bare when plain, else in single quotes.
+fn shell_quoted(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%^".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }

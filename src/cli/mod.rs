@@ -671,11 +671,13 @@ mod commands;
 mod error;
 mod find_rate;
 mod identity;
+mod notices;
 mod plan;
 pub mod progress;
 pub mod resume;
 pub mod run;
 mod signals;
+pub mod subcommands;
 mod values;
 
 pub use self::plan::{Destination, FindRate, Mode, Plan, Repeat, Target};

@@ -7,19 +7,17 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 pub use super::error::{AppError, Exit};
-use super::plan::{format_from_extension, DEFAULT_CONCURRENCY};
 use super::progress::ProgressSink;
 use super::resume::{self, Done, DoneIds};
 pub use super::signals::Signal;
 use super::signals::SignalWatch;
-use super::{Destination, Mode, Plan, Repeat, Target};
+use super::{Destination, Plan, Repeat, Target};
 use crate::engine::{JobSpec, Run, RunSpec};
-use crate::fixture::{BackgroundFixture, FixtureServer, ServeError};
+use crate::fixture::BackgroundFixture;
 use crate::output::{self, Discard, Format, RecordSink, RunInfo, SqliteSink};
 use crate::plan::ids::{Id, IdList};
 use crate::plan::template::Template;
@@ -88,7 +86,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         );
     }
     if !plan.quiet {
-        for notice in notices(&plan, todo) {
+        for notice in super::notices::notices(&plan, todo) {
             eprintln!("fetchbench: note: {notice}");
         }
     }
@@ -114,7 +112,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
                 mode: run.mode.to_string(),
                 concurrency: run.concurrency.max(1),
                 rate: plan.job.rate.map(|r| r.to_string()),
-                command: command_line(),
+                command: super::identity::command_line(),
                 version: concat!("fetchbench ", env!("CARGO_PKG_VERSION")).to_owned(),
             })
             .map_err(AppError::Output)?;
@@ -272,71 +270,6 @@ async fn find_rate(
     })
 }
 
-/// What the flags ask for that will not happen as a reader of the command may think, one line
-/// each: a setting that changes nothing, a format not named by the file's extension, a shard
-/// with no ids, a rate that makes the run take hours.
-fn notices(plan: &Plan, todo: Option<u64>) -> Vec<String> {
-    let mut notices = Vec::new();
-    if plan.mode == Mode::Sequential && plan.concurrency != [DEFAULT_CONCURRENCY] {
-        notices.push(
-            "-c applies to concurrent runs; -m sequential makes one request at a time \
-             (add -m concurrent or -m both)"
-                .to_owned(),
-        );
-    }
-    if let (Destination::File(path), false) = (&plan.output, plan.format_given) {
-        if path.extension().is_some() && format_from_extension(path).is_none() {
-            notices.push(format!(
-                "writing {} to {}: its extension names no format fetchbench writes (csv, json, \
-                 ndjson, jsonl, txt, sqlite); --format chooses",
-                plan.format,
-                path.display()
-            ));
-        }
-    }
-    if let Some(shard) = plan.shard.filter(|s| s.count > 1) {
-        let limits: Vec<String> = [
-            plan.job.rate.map(|r| format!("--rate {r}")),
-            plan.job
-                .client
-                .host_rate
-                .map(|r| format!("--host-rate {r}")),
-            plan.job
-                .client
-                .host_concurrency
-                .map(|n| format!("--host-concurrency {n}")),
-            match plan.repeat {
-                Some(Repeat::Requests(_)) => todo.map(|n| format!("-n {n}")),
-                _ => None,
-            },
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if !limits.is_empty() {
-            notices.push(format!(
-                "shard {shard} takes its share of the job's limits: {}",
-                limits.join(", ")
-            ));
-        }
-    }
-    if let (Some(shard), Some(0)) = (plan.shard, todo) {
-        notices.push(format!(
-            "shard {shard} holds none of these ids (fewer ids than shards): nothing to fetch"
-        ));
-    }
-    if let (Some(rate), Some(n)) = (plan.job.rate, todo) {
-        let at_least = Duration::from_secs_f64(n as f64 / rate.per_second());
-        if at_least > Duration::from_secs(600) {
-            notices.push(format!(
-                "at --rate {rate}, {n} requests take at least {}",
-                humantime::format_duration(Duration::from_secs(at_least.as_secs()))
-            ));
-        }
-    }
-    notices
-}
-
 /// With --resume, the ids the output file already holds (the file is cleaned for appending).
 fn resume_point(plan: &Plan) -> Result<DoneIds, AppError> {
     let usage = |message: String| AppError::Usage {
@@ -410,7 +343,7 @@ fn open_database(
     let flag = if plan.resume { "--resume" } else { "--output" };
     let (sink, resumed) = SqliteSink::open(
         path,
-        &resume_identity(plan),
+        &super::identity::resume_identity(plan),
         plan.job.fields.paths(),
         plan.resume,
     )
@@ -430,104 +363,6 @@ fn open_database(
     }
     let done = resumed.done.into_iter().map(DoneIds::from_rows).collect();
     Ok((Done::PerRun(done), Box::new(sink)))
-}
-
-/// What makes a database's records the records of this job, for --resume: the URL template and
-/// request, the ids, the fields, the crawl's rules and the runs (mode and how many), not the
-/// limits (rate, deadline, concurrency) a resumed run may change.
-fn resume_identity(plan: &Plan) -> crate::report::job::JobReport {
-    let job = super::identity::job_of(plan, None);
-    let mut settings: std::collections::BTreeMap<String, String> = job
-        .settings
-        .into_iter()
-        .filter(|(name, _)| ["url", "ids", "fields", "request", "crawl"].contains(&name.as_str()))
-        .collect();
-    settings.insert(
-        "runs".to_owned(),
-        format!(
-            "{:?} ({} runs)",
-            plan.mode,
-            plan.mode.runs(&plan.concurrency).len()
-        )
-        .to_lowercase(),
-    );
-    crate::report::job::JobReport::new(settings)
-}
-
-/// The command line as typed, for the database's `runs` rows, with what may be secret redacted:
-/// header values, request bodies, and passwords or secret parameters in URLs.
-fn command_line() -> String {
-    let mut words = Vec::new();
-    let mut hide_next: Option<&str> = None;
-    for arg in std::env::args_os().skip(1) {
-        let arg = arg.to_string_lossy().into_owned();
-        let shown = match hide_next.take() {
-            Some(flag) => redact_value(flag, &arg),
-            None => {
-                if let Some(flag) = SECRET_FLAGS.iter().find(|f| **f == arg) {
-                    hide_next = Some(flag);
-                    arg
-                } else if let Some((flag, value)) = arg
-                    .split_once('=')
-                    .filter(|(f, _)| SECRET_FLAGS.contains(f))
-                {
-                    format!("{flag}={}", redact_value(flag, value))
-                } else {
-                    redact_url(&arg)
-                }
-            }
-        };
-        words.push(shell_quoted(&shown));
-    }
-    std::iter::once("fetchbench".to_owned())
-        .chain(words)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Flags whose value may hold a secret.
-const SECRET_FLAGS: [&str; 6] = ["-H", "--header", "--data", "--json", "--proxy", "--url"];
-
-/// A secret flag's value as the command line shows it: a header's name kept, a body (unless read
-/// from a file, `@path`) hidden, a URL's password and secret parameters redacted.
-fn redact_value(flag: &str, value: &str) -> String {
-    match flag {
-        "-H" | "--header" if value.starts_with('@') => value.to_owned(),
-        "-H" | "--header" => match value.split_once(':') {
-            Some((name, _)) => format!("{name}: <redacted>"),
-            None => "<redacted>".to_owned(),
-        },
-        "--data" | "--json" if value.starts_with('@') => value.to_owned(),
-        "--data" | "--json" => "<redacted>".to_owned(),
-        _ => redact_url(value),
-    }
-}
-
-fn redact_url(text: &str) -> String {
-    match url::Url::parse(text) {
-        Ok(url) if url.has_host() => {
-            let shown = crate::engine::shape::redact(&url);
-            if shown == url.as_str() {
-                text.to_owned()
-            } else {
-                shown
-            }
-        }
-        _ => text.to_owned(),
-    }
-}
-
-/// `word` as a POSIX shell reads it back: bare when plain, else in single quotes.
-fn shell_quoted(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%^".contains(c));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
 }
 
 /// Refuses an unwritable report path before anything is fetched, rather than after the run.
@@ -591,206 +426,9 @@ async fn resolve_target(plan: &Plan) -> Result<(Template, Option<BackgroundFixtu
     }
 }
 
-fn print_report(report: &Report, paint: Paint) {
+pub(super) fn print_report(report: &Report, paint: Paint) {
     let mut err = io::stderr().lock();
     // The report is best-effort: a closed stderr must not turn a good run into a failure.
     let _ = writeln!(err);
     let _ = human::write(report, &mut err, paint);
-}
-
-/// `fetchbench serve`: the fixture server alone, until Ctrl-C.
-pub async fn serve(
-    addr: SocketAddr,
-    options: crate::fixture::FixtureOptions,
-) -> Result<(), AppError> {
-    let server = FixtureServer::start(addr, options).await?;
-    eprintln!(
-        "fetchbench: serving {} real pokeapi documents with {} latency (+ up to {} jitter) at {}",
-        server.documents(),
-        humantime::format_duration(options.latency),
-        humantime::format_duration(options.jitter),
-        server.url_template()
-    );
-    tokio::select! {
-        result = server.wait() => result.map_err(|e| AppError::Fixture(ServeError::Bind { addr, source: e })),
-        _ = tokio::signal::ctrl_c() => Ok(()),
-    }
-}
-
-/// `fetchbench merge`: shard reports into one report (printed side by side, JSON to the output),
-/// or with `--results`, NDJSON results into one file in id order.
-pub fn merge(args: &super::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
-    use crate::output::merge::{self as results, MergeResultsError};
-    let failed = |flag: &'static str, message: String| AppError::Usage { flag, message };
-    if let (true, Some(path)) = (args.results, &args.output) {
-        if format_from_extension(path) == Some(Format::Sqlite) {
-            return merge_databases(args, path);
-        }
-    }
-    // A file output is written beside its place and renamed over it once whole, so a refused
-    // merge leaves no half-merged file (and an existing one untouched).
-    let mut file =
-        match &args.output {
-            Some(path) => Some(results::temporary_beside(path).map_err(|e| {
-                failed("--output", format!("cannot create {}: {e}", path.display()))
-            })?),
-            None => None,
-        };
-    let persist = |file: Option<tempfile::NamedTempFile>| match (file, &args.output) {
-        (Some(temp), Some(path)) => results::persist(temp, path)
-            .map_err(|e| failed("--output", format!("cannot write {}: {e}", path.display()))),
-        _ => Ok(()),
-    };
-    let mut stdout = io::stdout();
-    let mut out = io::BufWriter::new(match &mut file {
-        Some(temp) => temp.as_file_mut() as &mut dyn Write,
-        None => &mut stdout,
-    });
-    if args.results {
-        let mut merged = results::Merged::default();
-        match results::merge_results(&args.files, &mut out, &mut merged) {
-            Ok(()) => {}
-            // The reader went away (`| head`): what it wanted was written.
-            Err(MergeResultsError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                return Ok(Exit::Success)
-            }
-            Err(MergeResultsError::Write(e)) => return Err(AppError::Output(e)),
-            Err(e) => {
-                // Streamed: what stdout already got is not the whole merge.
-                let partial = match (&args.output, merged.records) {
-                    (None, 1) => "; the record written before it is not the whole merge".into(),
-                    (None, n) if n > 1 => {
-                        format!("; the {n} records written before it are not the whole merge")
-                    }
-                    _ => String::new(),
-                };
-                return Err(failed("merge --results", format!("{e}{partial}")));
-            }
-        }
-        drop(out);
-        for place in &merged.torn {
-            eprintln!(
-                "fetchbench: warning: {place}: dropped a torn last line (its write was \
-                 interrupted): that record is not in the merge"
-            );
-        }
-        persist(file)?;
-        eprintln!(
-            "fetchbench: merged {} records from {} files",
-            merged.records,
-            args.files.len()
-        );
-        return Ok(Exit::Success);
-    }
-    let reports = args
-        .files
-        .iter()
-        .map(|p| Report::read_json(p).map_err(|e| failed("merge", format!("{}: {e}", p.display()))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let named: Vec<(&std::path::Path, &Report)> = args
-        .files
-        .iter()
-        .map(|p| p.as_path())
-        .zip(&reports)
-        .collect();
-    let merged = crate::report::merge::merge_named(&named, |warning| {
-        eprintln!("fetchbench: warning: {warning}")
-    })
-    .map_err(|e| failed("merge", e.to_string()))?;
-    print_report(&merged, paint);
-    if let Some(note) = crate::report::merge::sequential_note(&merged) {
-        eprintln!("note: {note}");
-    }
-    let mut text =
-        serde_json::to_string_pretty(&merged).map_err(|e| failed("merge", e.to_string()))?;
-    text.push('\n');
-    write_quietly(&mut out, text.as_bytes())?;
-    drop(out);
-    persist(file)?;
-    Ok(if merged.all_ok() {
-        Exit::Success
-    } else {
-        Exit::SomeFailed
-    })
-}
-
-/// `fetchbench merge --results DB... -o merged.sqlite`: shard databases as one database, written
-/// beside `path` and renamed over it once whole.
-fn merge_databases(args: &super::MergeArgs, path: &std::path::Path) -> Result<Exit, AppError> {
-    use crate::output::merge as results;
-    let failed = |flag: &'static str, message: String| AppError::Usage { flag, message };
-    let temp = results::temporary_beside(path)
-        .map_err(|e| failed("--output", format!("cannot create {}: {e}", path.display())))?;
-    let mut merged = results::Merged::default();
-    results::merge_databases(&args.files, temp.path(), &command_line(), &mut merged)
-        .map_err(|e| failed("merge --results", e.to_string()))?;
-    results::persist(temp, path)
-        .map_err(|e| failed("--output", format!("cannot write {}: {e}", path.display())))?;
-    eprintln!(
-        "fetchbench: merged {} records from {} databases into {}",
-        merged.records,
-        args.files.len(),
-        path.display()
-    );
-    Ok(Exit::Success)
-}
-
-/// `fetchbench compare`: exit 1 when the current report regressed past the threshold.
-pub fn compare(args: &super::CompareArgs) -> Result<Exit, AppError> {
-    let read = |p: &std::path::Path| {
-        Report::read_json(p).map_err(|e| AppError::Usage {
-            flag: "compare",
-            message: format!("{}: {e}", p.display()),
-        })
-    };
-    let (baseline, current) = (read(&args.baseline)?, read(&args.current)?);
-    if let Some(warning) = crate::report::compare::job_warning(&baseline, &current) {
-        eprintln!("fetchbench: warning: {warning}");
-    }
-    let comparisons = crate::report::compare::compare(&baseline, &current, args.fail_if_slower);
-    let _ = crate::report::compare::write(&comparisons, args.fail_if_slower, &mut io::stdout());
-    let regressed = comparisons.iter().any(|c| !c.regressions.is_empty());
-    Ok(if regressed {
-        Exit::SomeFailed
-    } else {
-        Exit::Success
-    })
-}
-
-/// `fetchbench completions SHELL`: the completion script, generated from the clap definition.
-pub fn completions(shell: clap_complete::Shell) -> Result<Exit, AppError> {
-    let mut command = <super::Cli as clap::CommandFactory>::command();
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut command, "fetchbench", &mut script);
-    print_quietly(&script)
-}
-
-/// `fetchbench man`: the man page, generated from the clap definition.
-pub fn man_page() -> Result<Exit, AppError> {
-    let command = <super::Cli as clap::CommandFactory>::command();
-    let mut page = Vec::new();
-    clap_mangen::Man::new(command)
-        .render(&mut page)
-        .map_err(AppError::Report)?;
-    print_quietly(&page)
-}
-
-/// `fetchbench schema`: the JSON Schema of the report, generated from the report's types.
-pub fn report_schema() -> Result<Exit, AppError> {
-    let mut text = crate::report::json_schema();
-    text.push('\n');
-    print_quietly(text.as_bytes())
-}
-
-/// Writes to stdout; a reader that went away (`| head`) is not an error.
-fn print_quietly(bytes: &[u8]) -> Result<Exit, AppError> {
-    write_quietly(&mut io::stdout().lock(), bytes)
-}
-
-/// Writes `bytes` whole; a reader that went away (`| head`) is not an error.
-fn write_quietly(out: &mut dyn Write, bytes: &[u8]) -> Result<Exit, AppError> {
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(AppError::Report(e)),
-        _ => Ok(Exit::Success),
-    }
 }
