@@ -91,47 +91,14 @@ impl RecordSink for CsvSink {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
 
     use super::*;
-    use crate::plan::ids::Id;
-    use crate::record::{CacheUse, ErrorKind, Failure, Timing};
-
-    /// A writer whose bytes the test can read after the sink is done with it.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::output::test_util::{self, Shared};
+    use crate::record::{CacheUse, ErrorKind, Failure};
 
     fn record(id: u64, status: Option<u16>, failure: Option<Failure>) -> Record {
-        Record {
-            index: id,
-            id: Id::Num(id),
-            url: format!("http://h/{id}"),
-            status,
-            http_version: None,
-            timing: Timing::default(),
-            elapsed: Duration::from_micros(1_500),
-            scheduled: Duration::ZERO,
-            started: Duration::ZERO,
-            wait: None,
-            bytes: 0,
-            wire_bytes: 0,
-            attempts: 1,
-            fields: vec![serde_json::Value::Null; usize::from(failure.is_none())],
-            crawl: None,
-            cache: None,
-            failure,
-        }
+        let fields = vec![serde_json::Value::Null; usize::from(failure.is_none())];
+        test_util::record(id, status, fields, failure)
     }
 
     #[test]

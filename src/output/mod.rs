@@ -151,3 +151,56 @@ fn cells(record: &Record, paths: &[FieldPath]) -> Vec<String> {
     }
     row
 }
+
+/// What the sinks' unit tests share: a writer they read back and a plain record.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use std::io::{self, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use crate::plan::ids::Id;
+    use crate::record::{Failure, Record, Timing};
+
+    /// A writer whose bytes the test reads after the sink is done with it.
+    #[derive(Clone, Default)]
+    pub(crate) struct Shared(pub(crate) Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Record `id` at `http://h/{id}`, 1.5 ms, with `fields` and `failure`.
+    pub(crate) fn record(
+        id: u64,
+        status: Option<u16>,
+        fields: Vec<serde_json::Value>,
+        failure: Option<Failure>,
+    ) -> Record {
+        Record {
+            index: id,
+            id: Id::Num(id),
+            url: format!("http://h/{id}"),
+            status,
+            http_version: None,
+            timing: Timing::default(),
+            elapsed: Duration::from_micros(1_500),
+            scheduled: Duration::ZERO,
+            started: Duration::ZERO,
+            wait: None,
+            bytes: 0,
+            wire_bytes: 0,
+            attempts: 1,
+            fields,
+            crawl: None,
+            cache: None,
+            failure,
+        }
+    }
+}
