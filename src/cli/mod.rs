@@ -506,8 +506,8 @@ pub struct RunArgs {
     #[arg(short, long = "field", value_name = "PATH", help_heading = OUTPUT)]
     pub fields: Vec<FieldPath>,
 
-    /// Results format: table, ndjson, json, csv or sqlite (a database file: every run's records,
-    /// failures included, in the `records` table).
+    /// Results format (sqlite: a database file, every run's records, failures included, in the
+    /// `records` table).
     ///
     /// Default: from the --output extension (.sqlite, .sqlite3 and .db are sqlite), else table on
     /// a terminal and ndjson otherwise.

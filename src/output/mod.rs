@@ -14,7 +14,6 @@ mod table;
 
 use std::fmt;
 use std::io::{self, Write};
-use std::str::FromStr;
 
 use serde_json::Value;
 
@@ -67,31 +66,20 @@ impl RecordSink for Discard {
     }
 }
 
-/// The results formats users can pick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The results formats users can pick; clap lists them, with these lines, in `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Aligned columns for a terminal.
     Table,
+    /// One JSON record a line.
+    #[value(alias = "jsonl")]
     Ndjson,
+    /// One JSON array of the records.
     Json,
+    /// Comma-separated values with a header row.
     Csv,
-    /// A SQLite database file (see [`SqliteSink`]): not a stream, so not made by [`sink`].
+    /// A SQLite database file (needs `-o FILE`): tables `runs` and `records`.
     Sqlite,
-}
-
-impl FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "table" => Ok(Format::Table),
-            "ndjson" | "jsonl" => Ok(Format::Ndjson),
-            "json" => Ok(Format::Json),
-            "csv" => Ok(Format::Csv),
-            "sqlite" => Ok(Format::Sqlite),
-            other => Err(format!(
-                "`{other}` is not a format: use table, ndjson, json, csv or sqlite"
-            )),
-        }
-    }
 }
 
 impl fmt::Display for Format {
