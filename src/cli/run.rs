@@ -17,7 +17,7 @@ pub use super::signals::Signal;
 use super::signals::SignalWatch;
 use super::{Destination, Plan, Repeat, Target};
 use crate::engine::{JobSpec, Run, RunSpec};
-use crate::fixture::BackgroundFixture;
+use crate::fixture::FixtureServer;
 use crate::output::{self, Discard, Format, RecordSink, RunInfo, SqliteSink};
 use crate::plan::ids::{Id, IdList};
 use crate::plan::template::Template;
@@ -396,13 +396,13 @@ async fn run_one(
 }
 
 /// The template to fetch, starting the fixture server (kept alive by the caller) when needed.
-async fn resolve_target(plan: &Plan) -> Result<(Template, Option<BackgroundFixture>), AppError> {
+async fn resolve_target(plan: &Plan) -> Result<(Template, Option<FixtureServer>), AppError> {
     match &plan.target {
         Target::Url(template) => Ok((template.clone(), None)),
         Target::Fixture(options) => {
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
             // On its own thread, so the run's timings are the client's alone.
-            let server = BackgroundFixture::start(addr, *options).await?;
+            let server = FixtureServer::start_on_own_thread(addr, *options).await?;
             let template = Template::parse_url(&server.url_template())?;
             if !plan.quiet {
                 eprintln!(
