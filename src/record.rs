@@ -328,10 +328,10 @@ impl RecordJson<'_> {
     /// Appends the record as one JSON object (no newline).
     ///
     /// Written by hand rather than through a `Serialize` impl: the keys are fixed and need no
-    /// escaping, and at tens of thousands of records a second serde's map machinery (every key
-    /// escaped, every entry through the serializer's state) cost ~5,500 instructions a record,
-    /// more than the HTTP request that produced it. Values still go through serde_json, so
-    /// strings are escaped and numbers formatted exactly as serde_json does.
+    /// escaping, and serde's map machinery (every key escaped, every entry through the
+    /// serializer's state) cost more than the HTTP request that produced the record
+    /// (docs/performance.md). Values still go through serde_json, so strings are escaped and
+    /// numbers formatted exactly as serde_json does.
     pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         let r = self.record;
         let t = &r.timing;

@@ -1,8 +1,8 @@
 //! The request slots: one long-lived task per slot, fetching the ids the scheduler hands it.
 //!
 //! A task per request would cost a spawn, a boxed multi-kilobyte future, a join handle and a
-//! semaphore permit for every id (about 3,000 instructions each, measured with callgrind at
-//! 50,000 requests/s); a worker costs that once per slot. A worker is busy from the request's
+//! semaphore permit for every id; a worker costs that once per slot (docs/performance.md, "Why
+//! the code is shaped so"). A worker is busy from the request's
 //! start to its last body byte: a heavy body is settled on the settling pool, which delivers
 //! the record itself, and the worker is free for the next id meanwhile.
 
