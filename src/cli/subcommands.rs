@@ -83,6 +83,13 @@ pub fn merge(args: &super::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
             }
         }
         drop(out);
+        if let Some(order) = &merged.reordered {
+            let names: Vec<String> = order.iter().map(|p| p.display().to_string()).collect();
+            eprintln!(
+                "fetchbench: note: took the files in the order of the numbers in their names: {}",
+                names.join(", ")
+            );
+        }
         for place in &merged.torn {
             eprintln!(
                 "fetchbench: warning: {place}: dropped a torn last line (its write was \

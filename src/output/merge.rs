@@ -4,7 +4,9 @@
 //!
 //! Numeric ids are merged by id (each shard's file is already ascending); word-list ids, whose
 //! order is the list's, are interleaved round-robin in the order the files are given, which is
-//! the list's order when the files are given by shard index.
+//! the list's order when the files are given by shard index. A shell glob gives `shard-10`
+//! before `shard-2`: files given in plain name order are taken in the order of the numbers in
+//! their names instead ([`shard_order`]), and the merge says so.
 //!
 //! Nothing is dropped or doubled silently: a line that is not a record is refused, naming its
 //! file and line, except a torn last line (an interrupted write: no newline after it), which is
@@ -111,6 +113,8 @@ pub struct Merged {
     pub records: u64,
     /// Torn last lines (an interrupted write) that were dropped.
     pub torn: Vec<Place>,
+    /// The files in the order their numbers give, when that differs from the order given.
+    pub reordered: Option<Vec<PathBuf>>,
 }
 
 /// Streams the merged lines of `paths` to `out`, counting into `merged` what it wrote (also
@@ -120,6 +124,11 @@ pub fn merge_results(
     out: &mut dyn Write,
     merged: &mut Merged,
 ) -> Result<(), MergeResultsError> {
+    let ordered = shard_order(paths);
+    let paths = match ordered {
+        Some(ordered) => &*merged.reordered.insert(ordered),
+        None => paths,
+    };
     let mut sources = open_all(paths)?;
     if let Some(last) = sources.first().and_then(Source::last_run) {
         // NDJSON results hold one run's records: the last run's, as a run writes them.
@@ -248,6 +257,48 @@ fn merge_sources(
         }
     }
     Ok(())
+}
+
+/// The files ordered by the numbers in their names (`shard-2` before `shard-10`), when they were
+/// given in plain name order (as a shell glob gives them) and the numbers order them otherwise;
+/// None to keep the order given.
+pub fn shard_order(paths: &[PathBuf]) -> Option<Vec<PathBuf>> {
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if !names.windows(2).all(|w| w[0] <= w[1]) {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by(|&a, &b| natural_key(&names[a]).cmp(&natural_key(&names[b])));
+    if order.iter().enumerate().all(|(i, &at)| i == at) {
+        return None;
+    }
+    Some(order.into_iter().map(|i| paths[i].clone()).collect())
+}
+
+/// A name as runs of text and numbers, numbers compared by value.
+fn natural_key(name: &str) -> Vec<(String, u128)> {
+    let mut key = Vec::new();
+    let mut text = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            let mut number = String::from(c);
+            while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                number.push(d);
+            }
+            key.push((
+                std::mem::take(&mut text),
+                number.parse().unwrap_or(u128::MAX),
+            ));
+        } else {
+            text.push(c);
+        }
+    }
+    key.push((text, 0));
+    key
 }
 
 /// A temporary file in `path`'s folder, for a merge to be renamed over `path` once whole
@@ -812,5 +863,23 @@ mod tests {
             vec![r#"{"id":2}"#.into()],
         ]);
         assert!(matches!(refused, Err(MergeResultsError::Mixed { .. })));
+    }
+
+    #[test]
+    fn a_glob_of_more_than_ten_shards_is_taken_in_shard_order() {
+        let given: Vec<PathBuf> = ["s-0.ndjson", "s-1.ndjson", "s-10.ndjson", "s-2.ndjson"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let ordered = shard_order(&given).expect("reordered");
+        let names: Vec<_> = ordered.iter().map(|p| p.to_string_lossy()).collect();
+        assert_eq!(
+            names,
+            ["s-0.ndjson", "s-1.ndjson", "s-2.ndjson", "s-10.ndjson"]
+        );
+        // An order the user chose (not name order) and an order that is already right stand.
+        let chosen: Vec<PathBuf> = ["b.ndjson", "a.ndjson"].iter().map(PathBuf::from).collect();
+        assert_eq!(shard_order(&chosen), None);
+        assert_eq!(shard_order(&ordered), None);
     }
 }
