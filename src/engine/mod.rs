@@ -91,6 +91,8 @@ pub enum Ending {
 #[derive(Debug, Clone, Default)]
 pub struct RunEnd {
     pub ending: Ending,
+    /// The wall clock at the instant records' offsets (`started`, `scheduled`) count from.
+    pub epoch: Option<std::time::SystemTime>,
     /// Connections the measured run opened (the warm-up's not counted).
     pub connections_opened: u64,
     /// User plus system CPU time of the process during the run.

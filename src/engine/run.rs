@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::time::Instant as Deadline;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
@@ -40,6 +40,8 @@ pub struct Run<I: Iterator<Item = Id>> {
     order: Order,
     window: u64,
     epoch: Instant,
+    /// The wall clock at `epoch`, read beside it, so the report's times name when records began.
+    epoch_wall: SystemTime,
     reorder: Reorder<Box<Record>>,
     /// A crawl's release, in pre-order of positions (see `release::Tree`).
     tree: Tree<Box<Record>>,
@@ -130,6 +132,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             order: spec.order,
             window: spec.lookahead.max(1),
             epoch: Instant::now(),
+            epoch_wall: SystemTime::now(),
             reorder: Reorder::default(),
             tree: Tree::default(),
             crawl: job.crawl.is_crawl().then(|| Crawl::new(job.crawl.clone())),
@@ -264,6 +267,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
         self.frontier.hand_back(first);
         self.pacer.restart_schedule();
         self.epoch = Instant::now();
+        self.epoch_wall = SystemTime::now();
         self.connections_before = self.connections.opened();
         self.proxied_before = self.fetcher.proxy_use().requests;
         self.cpu_at_start = process_cpu_time();
@@ -274,6 +278,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
         let proxy_use = self.fetcher.proxy_use();
         RunEnd {
             ending: self.ending.unwrap_or(Ending::Completed),
+            epoch: Some(self.epoch_wall),
             connections_opened: self.connections.opened() - self.connections_before,
             client_cpu: process_cpu_time()
                 .zip(self.cpu_at_start)

@@ -103,6 +103,9 @@ impl RunStats {
     /// Adds what the engine knows of the run once it is over: how it ended and what it cost.
     pub fn conclude(&mut self, end: RunEnd) {
         self.ending = end.ending;
+        if let Some(Ok(since)) = end.epoch.map(|e| e.duration_since(std::time::UNIX_EPOCH)) {
+            self.epoch_unix = since.as_secs_f64();
+        }
         self.connections_opened = end.connections_opened;
         self.client_cpu = end.client_cpu;
         self.proxied_requests = end.proxy.requests;
