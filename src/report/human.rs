@@ -355,10 +355,19 @@ fn slowest_lines(run: &RunReport) -> Option<Vec<String>> {
     let mut list: Vec<String> = run
         .slowest
         .iter()
-        .map(|s| format!("{} ({}) {}", s.id, bytes(s.bytes), ms(s.ms)))
+        .map(|s| match &s.key {
+            Some(key) => format!("{key} ({}) {}", bytes(s.bytes), ms(s.ms)),
+            None => format!("{} ({}) {}", s.id, bytes(s.bytes), ms(s.ms)),
+        })
         .collect();
+    // A crawl's records are named by key: every page and link of a seed shares its id.
+    let named = if run.slowest.iter().any(|s| s.key.is_some()) {
+        "keys"
+    } else {
+        "ids"
+    };
     // The head stays with the first id: a list never starts on a line of its own.
-    list[0] = format!("{} run: slowest ids: {}", run.name(), list[0]);
+    list[0] = format!("{} run: slowest {named}: {}", run.name(), list[0]);
     Some(wrap(list.iter().map(String::as_str), ", "))
 }
 
@@ -446,4 +455,17 @@ mod tests {
         assert!(!text.contains("limited by the server"), "{text}");
         assert!(!text.contains("slowest ids"), "{text}");
     }
+
+    #[test]
+    fn a_crawls_slowest_are_named_by_key_not_by_their_seeds_id() {
+        let run = fixture::run(3, 2, |_| false);
+        let mut report = fixture::report(&[&run]);
+        for (i, slow) in report.runs[0].slowest.iter_mut().enumerate() {
+            slow.key = Some(format!("1.{i}"));
+        }
+        let text = text(&report).replace("\n  ", " ");
+        assert!(text.contains("slowest keys: 1.0 ("), "{text}");
+        assert!(!text.contains("slowest ids"), "{text}");
+    }
+
 }

@@ -211,6 +211,9 @@ impl WaitReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlowReport {
     pub id: serde_json::Value,
+    /// In a crawl, the record's key (`1.3.17`): the seed's id names all its pages and links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     pub ms: f64,
     pub bytes: u64,
 }
@@ -314,6 +317,7 @@ impl RunReport {
                 .iter()
                 .map(|s| SlowReport {
                     id: serde_json::to_value(&s.id).unwrap_or_default(),
+                    key: s.key.clone(),
                     ms: s.elapsed.as_micros() as f64 / 1000.0,
                     bytes: s.bytes,
                 })

@@ -268,6 +268,7 @@ impl RunStats {
             at,
             Slow {
                 id: record.id.clone(),
+                key: record.crawl.as_ref().map(|lineage| lineage.key.clone()),
                 elapsed: record.elapsed,
                 bytes: record.bytes,
             },
@@ -365,6 +366,8 @@ const SLOWEST: usize = 5;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slow {
     pub id: Id,
+    /// A crawl's record: its key (a seed's pages and links share the seed's id).
+    pub key: Option<String>,
     pub elapsed: Duration,
     pub bytes: u64,
 }
