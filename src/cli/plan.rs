@@ -2,17 +2,14 @@
 //! (word lists, bodies and headers read from files, shards from the environment), all before any
 //! request, each failing with the flag it concerns.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
-
 use super::error::AppError;
-use super::values::parse_header;
-use super::{HeaderArg, RunArgs, DEFAULT_RANGE};
-use crate::engine::http::tls::{self, TlsFileError};
-use crate::engine::shape::{auth_from_env, Body, RequestShape};
+use super::{RunArgs, DEFAULT_RANGE};
+use crate::engine::http::tls;
+use crate::engine::shape::{Body, RequestShape};
 use crate::engine::{
     CacheSpec, ClientOptions, CrawlRules, CrawlSettings, JobSpec, RetryPolicy, RuleError, RunMode,
     RunSpec,
@@ -24,11 +21,17 @@ use crate::plan::ids::{IdSource, RangeError};
 use crate::plan::shard::Shard;
 use crate::plan::template::Template;
 
+mod files;
+mod request;
+
+use self::files::distinct_files;
+pub(crate) use self::files::format_from_extension;
+use self::request::{body_text, collect_headers, tls_usage};
+
 fn usage(flag: &'static str, message: String) -> AppError {
     AppError::Usage { flag, message }
 }
 
-/// A TLS file that cannot be used, as the usage error of the flag that named it.
 /// The flag of a crawl rule's field, as the engine names it.
 fn flag_of(field: &str) -> &'static str {
     match field {
@@ -46,47 +49,6 @@ fn flag_of(field: &str) -> &'static str {
         "total_pages" => "--total-pages",
         _ => "--range",
     }
-}
-
-fn tls_usage(error: TlsFileError) -> AppError {
-    usage(error.flag, error.to_string())
-}
-
-/// The text of `--data`/`--json`: as given, or read from the file after `@`.
-fn body_text(flag: &'static str, value: &str) -> Result<String, AppError> {
-    match value.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| usage(flag, format!("cannot read {path}: {e}"))),
-        None => Ok(value.to_owned()),
-    }
-}
-
-/// Every `-H`, files expanded, plus `FETCHBENCH_AUTH` unless an Authorization was given.
-fn collect_headers(args: Vec<HeaderArg>) -> Result<Vec<(HeaderName, HeaderValue)>, AppError> {
-    let mut headers = Vec::new();
-    for arg in args {
-        match arg {
-            HeaderArg::One(name, value) => headers.push((name, value)),
-            HeaderArg::File(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    usage("--header", format!("cannot read {}: {e}", path.display()))
-                })?;
-                for line in text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                {
-                    let header = parse_header(line)
-                        .map_err(|e| usage("--header", format!("{}: {e}", path.display())))?;
-                    headers.push(header);
-                }
-            }
-        }
-    }
-    if !headers.iter().any(|(n, _)| n == AUTHORIZATION) {
-        headers.extend(auth_from_env());
-    }
-    Ok(headers)
 }
 
 impl RunArgs {
@@ -396,65 +358,8 @@ impl RunArgs {
     }
 }
 
-/// Refuses two flags that name one file (also through `./`, `..` or a symlink): the file
-/// written last would silently replace the other's contents (or an `--ids` list read too late).
-fn distinct_files(files: &[(&'static str, Option<&Path>)]) -> Result<(), AppError> {
-    let named: Vec<(&'static str, &Path, PathBuf)> = files
-        .iter()
-        .filter_map(|(flag, path)| path.map(|p| (*flag, p, resolved(p))))
-        .collect();
-    for (i, (flag, path, real)) in named.iter().enumerate() {
-        if let Some((other, other_path, _)) = named[..i].iter().find(|(_, _, r)| r == real) {
-            return Err(usage(
-                flag,
-                format!(
-                    "{} is also the file of {other} ({}): give each its own file",
-                    path.display(),
-                    other_path.display()
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Where `path` really is: the file it names once symlinks and `.`/`..` are resolved; for a
-/// file not yet created, its resolved folder joined with its name.
-fn resolved(path: &Path) -> PathBuf {
-    let mut path = path.to_path_buf();
-    // A symlink to a file not yet created: follow it by hand (as the OS would, within limits).
-    for _ in 0..40 {
-        if let Ok(real) = std::fs::canonicalize(&path) {
-            return real;
-        }
-        match std::fs::read_link(&path) {
-            Ok(target) => path = path.parent().unwrap_or(Path::new(".")).join(target),
-            Err(_) => break,
-        }
-    }
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    match (std::fs::canonicalize(folder), path.file_name()) {
-        (Ok(folder), Some(name)) => folder.join(name),
-        _ => path.to_path_buf(),
-    }
-}
-
 /// The concurrency of a run given no `-c`.
 pub(crate) const DEFAULT_CONCURRENCY: usize = 50;
-
-pub(crate) fn format_from_extension(path: &Path) -> Option<Format> {
-    match path.extension()?.to_str()? {
-        "csv" => Some(Format::Csv),
-        "json" => Some(Format::Json),
-        "ndjson" | "jsonl" => Some(Format::Ndjson),
-        "txt" => Some(Format::Table),
-        "sqlite" | "sqlite3" | "db" => Some(Format::Sqlite),
-        _ => None,
-    }
-}
 
 /// Which runs to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -558,6 +463,3 @@ pub struct Plan {
     /// Print nothing on stderr but errors.
     pub quiet: bool,
 }
-
-#[cfg(test)]
-mod properties;

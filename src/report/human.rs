@@ -467,5 +467,4 @@ mod tests {
         assert!(text.contains("slowest keys: 1.0 ("), "{text}");
         assert!(!text.contains("slowest ids"), "{text}");
     }
-
 }
