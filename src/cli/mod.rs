@@ -1,6 +1,7 @@
-//! The command line: clap definitions whose doc comments are the `--help` text, and the one place
-//! where argv becomes a `Plan`. Every value is parsed by its own type's `FromStr`, so a bad value
-//! is a clap usage error naming the flag (exit 2) before anything is fetched.
+//! The command line's vocabulary, one concern in one file: the clap definitions of every flag,
+//! whose doc comments are the `--help` text (argv becomes a `Plan` in `plan`). Every value is
+//! parsed by its own type (`FromStr` or clap's `ValueEnum`), so a bad value is a clap usage error
+//! naming the flag (exit 2) before anything is fetched.
 
 use std::io::IsTerminal;
 use std::num::NonZeroU32;
