@@ -1,6 +1,7 @@
 //! The rate search against real loopback servers: the fixture's finite capacity (`--capacity`)
 //! slows its answers as the load nears it and refuses what is beyond it, and `--find-rate`
-//! finds the rate it sustains, under an SLO or not, never above a limit the server advertises.
+//! finds the rate it sustains, under an SLO or not, never above a limit the server advertises;
+//! and, from the same issue, the waits at a host as the CSV results give them.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -370,4 +371,54 @@ async fn an_interrupt_mid_search_exits_as_interrupted_with_the_steps_done() {
     assert_eq!(search["stopped"], "interrupted", "{search:#}");
     let steps = targets(search);
     assert!(!steps.is_empty() && steps[0] == 5.0, "{steps:?}");
+}
+
+#[tokio::test]
+async fn csv_rows_carry_the_wait_of_a_held_request_and_nothing_for_the_others() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("out.csv");
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=8",
+        "-c",
+        "4",
+        "--host-rate",
+        "10/s",
+        "-o",
+        csv.to_str().expect("path"),
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut reader = csv::Reader::from_path(&csv).expect("the CSV");
+    let header: Vec<String> = reader
+        .headers()
+        .expect("a header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "id",
+            "status",
+            "elapsed_ms",
+            "error",
+            "waited_ms",
+            "wait_cause"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a row")).collect();
+    assert_eq!(rows.len(), 8);
+    let (held, free): (Vec<_>, Vec<_>) = rows.iter().partition(|r| !r[4].is_empty());
+    // The host's rate lets one through at once, then one each 100 ms.
+    assert!(held.len() >= 4 && !free.is_empty(), "{rows:?}");
+    for row in held {
+        let waited: f64 = row[4].parse().expect("milliseconds");
+        assert!(waited > 0.0 && &row[5] == "host-rate", "{row:?}");
+    }
+    assert!(free.iter().all(|r| r[5].is_empty()), "{rows:?}");
 }
