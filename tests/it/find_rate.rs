@@ -206,6 +206,7 @@ async fn the_first_step_breaking_exits_1_and_bad_bounds_are_refused() {
         (vec!["--find-rate", "-c", "1,4"], "--find-rate"),
         (vec!["--find-rate", "-n", "10"], "--find-rate"),
         (vec!["--max-rate", "5/s"], "--find-rate"),
+        (vec!["--find-rate", "--format", "csv"], "--format"),
     ] {
         let out = fetchbench(&args).await;
         let err = stderr(&out);
@@ -421,4 +422,27 @@ async fn csv_rows_carry_the_wait_of_a_held_request_and_nothing_for_the_others() 
         assert!(waited > 0.0 && &row[5] == "host-rate", "{row:?}");
     }
     assert!(free.iter().all(|r| r[5].is_empty()), "{rows:?}");
+}
+
+#[tokio::test]
+async fn format_json_prints_the_search_on_stdout() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let (out, report) = find_rate(
+        &server.template(),
+        &[
+            "--rate",
+            "5/s",
+            "--max-rate",
+            "10/s",
+            "--format",
+            "json",
+            "-q",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let printed: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the report as JSON on stdout");
+    assert_eq!(printed["find_rate"], report["find_rate"]);
+    assert_eq!(printed["find_rate"]["sustained"], 10.0, "{printed:#}");
 }
