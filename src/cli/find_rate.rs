@@ -7,8 +7,10 @@
 //! second, or the push-back's `Retry-After` when longer, so the server's queue drains and its
 //! window turns. A step broken by time alone (latency, a rate not reached) is made once more and
 //! counts only if it breaks again. Requests are sent once (no retries: a retry would hide the failure and add
-//! load). Each step is a run of its own, with its own connections (the engine makes a client
-//! per run): `--warmup N` opens them before each step's schedule starts.
+//! load). Each step is a run of its own on one client, built once for the search: the
+//! connections the probe and the first steps open stay open for the next steps, as a client
+//! that never stopped sending would keep them, so a step pays no connect time a steady load
+//! would not (`--warmup N` opens them before the first step's schedule starts).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::AppError;
 use super::plan::FindRate;
 use crate::engine::http::advertised::LimitWatch;
-use crate::engine::{Ending, JobSpec, Run, RunMode, RunSpec};
+use crate::engine::{Client, Ending, JobSpec, Run, RunMode, RunSpec};
 use crate::plan::ids::IdList;
 use crate::plan::rate::Rate;
 use crate::plan::slo::Slo;
@@ -58,7 +60,9 @@ pub(super) async fn search(
     job.client.watch = Some(Arc::clone(&watch));
     job.client.retry.retries = 0;
     job.crawl.max_requests = None;
-    let mut spent = probe(template, &job, ids, cancel).await?;
+    // One client for the probe and every step: their connections are kept across steps.
+    let client = Client::new(template, &job, spec.concurrency)?;
+    let mut spent = probe(&client, &job, ids, cancel).await?;
 
     let mut search = Search::new(spec.start, spec.max_rate);
     let mut cap_by = spec.max_rate.map(|_| "--max-rate".to_owned());
@@ -93,13 +97,15 @@ pub(super) async fn search(
             target,
             requests,
             spec.concurrency,
-            template,
+            &client,
             &job,
             ids,
             cancel,
             &watch,
         )
         .await?;
+        // The connections the warm-up opened are kept: later steps need none.
+        job.warmup = 0;
         spent += stats.requests;
         let interrupted = cancel.is_cancelled();
         let breaches = judge(&figures, slo);
@@ -188,7 +194,7 @@ fn step_requests(target: f64, step: Option<Duration>) -> u64 {
 
 /// One request before the search, so the limits a server advertises cap the first step too.
 async fn probe(
-    template: &Template,
+    client: &Client,
     job: &JobSpec,
     ids: &IdList,
     cancel: &CancellationToken,
@@ -198,7 +204,7 @@ async fn probe(
     job.warmup = 0;
     let first = ids.passes().map_err(cannot_read)?.take(1);
     let spec = RunSpec::new(RunMode::Sequential, 1);
-    let mut run = Run::start(template, &job, spec, first, cancel.clone())?;
+    let mut run = Run::start_on(client, &job, spec, first, cancel.clone())?;
     let mut sent = 0;
     while run.next().await.is_some() {
         sent += 1;
@@ -230,7 +236,7 @@ async fn step(
     target: f64,
     requests: u64,
     concurrency: usize,
-    template: &Template,
+    client: &Client,
     job: &JobSpec,
     ids: &IdList,
     cancel: &CancellationToken,
@@ -251,7 +257,7 @@ async fn step(
         .take(usize::try_from(requests).unwrap_or(usize::MAX));
     let stop = cancel.child_token();
     let _ = watch.take_spent();
-    let mut run = Run::start(template, &job, spec, ids, stop.clone())?;
+    let mut run = Run::start_on(client, &job, spec, ids, stop.clone())?;
     run.warm_up(job.warmup).await;
     let _ = watch.take_spent();
     let mut stats = RunStats::new(RunMode::Concurrent, concurrency, job.rate);

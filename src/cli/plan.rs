@@ -155,7 +155,22 @@ impl RunArgs {
                 return Err(usage("--find-rate", message.to_owned()));
             }
         };
+        // The search writes no records: its results are the report, which `--format json`
+        // prints on stdout; any other format would write nothing.
+        let json = match self.format {
+            None => false,
+            Some(Format::Json) => true,
+            Some(other) => {
+                let message = format!(
+                    "--find-rate writes no records, only its search: --format json prints its \
+                     report on stdout (--report FILE writes it to a file); {other} would print \
+                     nothing"
+                );
+                return Err(usage("--format", message));
+            }
+        };
         Ok(Some(FindRate {
+            json,
             start: rate.map_or(DEFAULT_START, |r| r.per_second()),
             max_rate: self.max_rate.map(|r| r.per_second()),
             step: self.step,
@@ -404,6 +419,8 @@ pub struct FindRate {
     pub max_requests: Option<u64>,
     /// Requests in flight at most, in every step.
     pub concurrency: usize,
+    /// `--format json`: the search's report (as `--report` writes it) printed on stdout.
+    pub json: bool,
 }
 
 /// How long a run goes on sending the ids again (oha's and hey's `-n` and `-z`).

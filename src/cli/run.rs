@@ -256,6 +256,13 @@ async fn find_rate(
     if !plan.quiet {
         print_report(&report, paint);
     }
+    if spec.json {
+        // The search's results, where a run's records would go with --format json.
+        let text = serde_json::to_string_pretty(&report).map_err(io::Error::other);
+        let mut out = io::stdout().lock();
+        text.and_then(|text| writeln!(out, "{text}").and_then(|()| out.flush()))
+            .map_err(AppError::Output)?;
+    }
     if let Some(path) = &plan.report {
         report.write_json(path).map_err(AppError::Report)?;
     }

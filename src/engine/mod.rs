@@ -10,6 +10,7 @@
 //! ahead of the oldest unreleased one, so memory stays flat for a range of any length, and a
 //! consumer that stops asking (a dropped stream, a closed pipe) stops the requests too.
 
+mod client;
 pub(crate) mod crawl;
 pub mod fetch;
 pub(crate) mod frontier;
@@ -32,6 +33,7 @@ use thiserror::Error;
 use crate::extract::FieldSet;
 use crate::plan::rate::Rate;
 
+pub use self::client::Client;
 pub use self::crawl::{CrawlCounts, CrawlRules, CrawlSettings, RuleError, StopRules};
 pub use self::fetch::cache::CacheError;
 pub use self::fetch::pushback::PushbackCounts;

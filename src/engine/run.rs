@@ -20,7 +20,7 @@ use super::pacer::Pacer;
 use super::release::{Reorder, Tree};
 use super::stop::Stop;
 use super::worker::{Event, Job, Pool, Report};
-use super::{Ending, EngineError, JobSpec, Order, RunEnd, RunSpec, StopRules};
+use super::{Client, Ending, EngineError, JobSpec, Order, RunEnd, RunSpec, StopRules};
 use crate::engine::fetch::request::Fetcher;
 use crate::engine::http::connections::ConnectionCounter;
 use crate::plan::ids::Id;
@@ -97,18 +97,28 @@ impl<I: Iterator<Item = Id>> Run<I> {
         ids: I,
         cancel: CancellationToken,
     ) -> Result<Self, EngineError> {
+        let client = Client::new(template, job, spec.concurrency)?;
+        Self::start_on(&client, job, spec, ids, cancel)
+    }
+
+    /// [`Run::start`] on `client`, whose connections were perhaps opened by an earlier run and
+    /// stay open after this one: the run counts only the connections it opens itself, and its
+    /// requests fetch the client's template.
+    pub fn start_on(
+        client: &Client,
+        job: &JobSpec,
+        spec: RunSpec,
+        ids: I,
+        cancel: CancellationToken,
+    ) -> Result<Self, EngineError> {
         let concurrency = spec.concurrency.max(1);
         let pacer = Arc::new(Pacer::new(job.rate, job.burst));
-        let connections = ConnectionCounter::default();
-        let fetcher = Fetcher::new(
-            template.clone(),
-            job,
-            concurrency,
-            Arc::clone(&pacer),
-            cancel.clone(),
-            connections.clone(),
-        )?;
+        let connections = client.counter().clone();
+        let fetcher = Fetcher::new(job, Arc::clone(&pacer), cancel.clone(), client)?;
         let fetcher = Arc::new(fetcher);
+        // An earlier run's connections and proxied requests are not this one's.
+        let connections_before = connections.opened();
+        let proxied_before = fetcher.proxy_use().requests;
         let mut frontier = Frontier::new(ids, job.crawl.is_crawl());
         if job.crawl.stop.counted() {
             // Only the first page until it says how many there are.
@@ -165,8 +175,8 @@ impl<I: Iterator<Item = Id>> Run<I> {
             max_errors: job.max_errors,
             cpu_at_start: process_cpu_time(),
             connections,
-            connections_before: 0,
-            proxied_before: 0,
+            connections_before,
+            proxied_before,
             ending: None,
             abort_at: None,
         })

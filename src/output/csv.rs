@@ -3,14 +3,17 @@
 //!
 //! `error` is the NDJSON record's `"error"`: why the request failed, empty when it succeeded. It
 //! comes after the fields so the columns before it keep the positions they had before it existed;
-//! with `--cache` a `cache` column (`hit`, `revalidated`, `miss`, `stored`) follows it, and in a
-//! crawl a `key` column (the record's key, `1.3.17`, which tells a seed's records apart).
+//! `waited_ms` and `wait_cause` follow it: the NDJSON record's wait at its host before the send
+//! and its cause, both empty when nothing held the request. With `--cache` a `cache` column
+//! (`hit`, `revalidated`, `miss`, `stored`) follows them, and in a crawl a `key` column (the
+//! record's key, `1.3.17`, which tells a seed's records apart): the columns every run has come
+//! first.
 
 use std::io::{self, Write};
 
 use super::{cells, columns, RecordSink};
 use crate::extract::FieldPath;
-use crate::record::Record;
+use crate::record::{duration_ms, Record};
 
 pub struct CsvSink {
     out: csv::Writer<Box<dyn Write + Send>>,
@@ -40,7 +43,7 @@ impl CsvSink {
             self.cache_column = first.is_some_and(|r| r.cache.is_some());
             self.key_column = first.is_some_and(|r| r.crawl.is_some());
             let mut header = columns(&self.paths);
-            header.push("error".to_owned());
+            header.extend(["error", "waited_ms", "wait_cause"].map(str::to_owned));
             if self.cache_column {
                 header.push("cache".to_owned());
             }
@@ -64,6 +67,13 @@ impl RecordSink for CsvSink {
                 .as_ref()
                 .map_or_else(String::new, |f| f.message.clone()),
         );
+        match record.wait {
+            Some(wait) => {
+                row.push(format!("{:.3}", duration_ms(wait.time)));
+                row.push(wait.cause.as_str().to_owned());
+            }
+            None => row.extend([String::new(), String::new()]),
+        }
         if self.cache_column {
             row.push(record.cache.map_or("", |c| c.as_str()).to_owned());
         }
@@ -123,10 +133,22 @@ mod tests {
             .iter()
             .map(str::to_owned)
             .collect();
-        assert_eq!(header, ["id", "status", "elapsed_ms", "name", "error"]);
+        assert_eq!(
+            header,
+            [
+                "id",
+                "status",
+                "elapsed_ms",
+                "name",
+                "error",
+                "waited_ms",
+                "wait_cause"
+            ]
+        );
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), 2);
         assert_eq!(&rows[0][4], "", "no error on a success");
+        assert_eq!((&rows[0][5], &rows[0][6]), ("", ""), "nothing held it");
         assert_eq!((&rows[1][0], &rows[1][1]), ("2", "502"));
         assert_eq!(&rows[1][4], message, "comma, quotes and newline survive");
     }
@@ -145,10 +167,35 @@ mod tests {
         sink.finish().unwrap();
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "id,status,elapsed_ms,error,cache");
+        assert_eq!(
+            lines[0],
+            "id,status,elapsed_ms,error,waited_ms,wait_cause,cache"
+        );
         assert!(
-            lines[1].ends_with(",,hit") && lines[2].ends_with(",,stored"),
+            lines[1].ends_with(",,,,hit") && lines[2].ends_with(",,,,stored"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_held_request_has_its_wait_and_its_cause_and_others_empty_cells() {
+        let out = Shared::default();
+        let mut sink = CsvSink::new(Box::new(out.clone()), Vec::new());
+        let wait = crate::record::Wait {
+            time: std::time::Duration::from_micros(1_500_250),
+            cause: crate::record::WaitCause::HostRate,
+        };
+        sink.write(&Record {
+            wait: Some(wait),
+            ..record(1, Some(200), None)
+        })
+        .unwrap();
+        sink.write(&record(2, Some(200), None)).unwrap();
+        sink.finish().unwrap();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "id,status,elapsed_ms,error,waited_ms,wait_cause");
+        assert!(lines[1].ends_with(",,1500.250,host-rate"), "{text}");
+        assert!(lines[2].ends_with(",,,"), "{text}");
     }
 }

@@ -3,8 +3,9 @@
 //! Counts and bytes add; latency histograms are added sample-exact (hdrhistogram's lossless
 //! serialization travels in every report), so the merged p99 is the p99 of one process that saw
 //! all samples, never an average of percentiles; the wall time spans the earliest start to the
-//! latest end. Runs are matched by position and must agree in mode; the reports must be the
-//! shards of one job (its identity and the shard indexes say so).
+//! latest end; the waits at a host add up per cause, their percentiles from their histograms
+//! too. Runs are matched by position and must agree in mode; the reports must be the shards of
+//! one job (its identity and the shard indexes say so).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,9 +14,9 @@ use thiserror::Error;
 
 use hdrhistogram::Histogram;
 
-use super::stats::{decode_histogram, empty_histogram, Ending};
+use super::stats::{decode_histogram, empty_histogram, encode_histogram, Ending};
 use super::timeline::SecondReport;
-use super::{Report, RunParts, RunReport, SlowReport, SCHEMA_VERSION};
+use super::{Report, RunParts, RunReport, SlowReport, WaitReport, SCHEMA_VERSION};
 use crate::plan::shard::Shard;
 
 /// Why reports cannot be merged; each names the report files concerned.
@@ -44,6 +45,8 @@ pub enum MergeError {
     ShardCount(String, u64, String, u64),
     #[error("{0} and {1} are not shards of one job: they differ in {2}")]
     OtherJob(String, String, String),
+    #[error("{0}: its waits under {1} carry no histogram: not mergeable")]
+    WaitHistogram(String, String),
 }
 
 /// Refused unless all `reports` are shards of one job (see [`merge_named`]), or one report.
@@ -272,6 +275,41 @@ fn add_some(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
     values.flatten().reduce(|a, b| a + b)
 }
 
+/// The waits of all runs per cause: counts and totals added, percentiles from the added
+/// histograms; and those histograms, encoded. None when no run waited.
+type MergedWaits = (
+    Option<BTreeMap<String, WaitReport>>,
+    BTreeMap<String, String>,
+);
+
+fn merge_waits(runs: &[&RunReport], names: &[String]) -> Result<MergedWaits, MergeError> {
+    let causes: std::collections::BTreeSet<&String> = runs
+        .iter()
+        .filter_map(|r| r.waits.as_ref())
+        .flat_map(BTreeMap::keys)
+        .collect();
+    let mut waits = BTreeMap::new();
+    let mut histograms = BTreeMap::new();
+    for cause in causes {
+        let mut total_ms = 0.0;
+        for (i, run) in runs.iter().enumerate() {
+            let Some(figures) = run.waits.as_ref().and_then(|w| w.get(cause)) else {
+                continue;
+            };
+            if !run.histogram_waits.contains_key(cause) {
+                return Err(MergeError::WaitHistogram(names[i].clone(), cause.clone()));
+            }
+            total_ms += figures.total_ms;
+        }
+        let Some(times) = add_histograms(runs, names, |r| r.histogram_waits.get(cause))? else {
+            continue;
+        };
+        waits.insert(cause.clone(), WaitReport::from_histogram(&times, total_ms));
+        histograms.insert(cause.clone(), encode_histogram(&times));
+    }
+    Ok(((!waits.is_empty()).then_some(waits), histograms))
+}
+
 fn merge_runs(runs: Vec<&RunReport>, names: &[String]) -> Result<RunReport, MergeError> {
     let histogram =
         add_histograms(&runs, names, |r| Some(&r.histogram))?.unwrap_or_else(empty_histogram);
@@ -316,7 +354,8 @@ fn merge_runs(runs: Vec<&RunReport>, names: &[String]) -> Result<RunReport, Merg
         .map(|r| r.mean_in_flight * r.wall_s)
         .sum::<f64>()
         / wall_s.max(f64::MIN_POSITIVE);
-    Ok(RunReport::from_parts(RunParts {
+    let (waits, histogram_waits) = merge_waits(&runs, names)?;
+    let mut merged = RunReport::from_parts(RunParts {
         mode: first.mode,
         ended: runs
             .iter()
@@ -374,7 +413,10 @@ fn merge_runs(runs: Vec<&RunReport>, names: &[String]) -> Result<RunReport, Merg
         // not merged at all; per-second counts are added by wall-clock second.
         phases_ms: Default::default(),
         per_second: merge_seconds(&runs, started_at),
-    }))
+    });
+    merged.waits = waits;
+    merged.histogram_waits = histogram_waits;
+    Ok(merged)
 }
 
 #[cfg(test)]
@@ -446,6 +488,7 @@ mod tests {
         rated.connections_opened = 8;
         rated.retries = 4;
         merge_of_one_is_the_run(&rated);
+        merge_of_one_is_the_run(&waited(fixture::run(30, 2, |_| false), &[5, 7, 900]));
     }
 
     /// Shard `index` of `count` of the job `settings`, its run from `start` for a second.
@@ -556,6 +599,58 @@ mod tests {
         assert!(sequential_note(&merged).is_some());
         let (touching, _) = self::merged(&[shard(0, 2, JOB, 10.0), shard(1, 2, JOB, 11.0)]);
         assert_eq!(touching.unwrap().shards_overlapped, Some(true));
+    }
+
+    /// `stats` after requests that waited `ms` each under `--host-rate`.
+    fn waited(mut stats: RunStats, ms: &[u64]) -> RunStats {
+        let mut waits = crate::report::stats::Waits {
+            times: empty_histogram(),
+            total: Duration::ZERO,
+        };
+        for &ms in ms {
+            waits.times.record(ms * 1000).unwrap();
+            waits.total += Duration::from_millis(ms);
+        }
+        stats
+            .waits
+            .insert(crate::record::WaitCause::HostRate, waits);
+        stats
+    }
+
+    #[test]
+    fn the_waits_of_shards_add_up() {
+        let shard_waiting = |index, ms: &[u64]| {
+            let stats = waited(fixture::run(20, 4, |_| false), ms);
+            Report::new(std::slice::from_ref(&stats), None)
+                .for_shard(Some(Shard::new(index, 2).unwrap()))
+        };
+        let (a, b) = (
+            shard_waiting(0, &[10, 20, 30]),
+            shard_waiting(1, &[40, 50, 60, 70, 1000]),
+        );
+        let whole = merged(&[a.clone(), b.clone()]).0.expect("merge");
+        let waits = &whole.runs[0].waits.as_ref().expect("waits")["host-rate"];
+        assert_eq!(waits.count, 8);
+        assert!((waits.total_ms - 1280.0).abs() < 1e-6, "{waits:?}");
+        // From the added histograms, as one process that saw every wait.
+        assert!((waits.p50_ms - 40.0).abs() < 0.1, "{waits:?}");
+        assert!((waits.p99_ms - 1000.0).abs() < 1.0, "{waits:?}");
+        assert!(whole.runs[0].histogram_waits.contains_key("host-rate"));
+        // A shard that did not wait adds nothing.
+        let quiet = Report::new(&[fixture::run(20, 4, |_| false)], None)
+            .for_shard(Some(Shard::new(1, 2).unwrap()));
+        let half = merged(&[a.clone(), quiet]).0.expect("merge");
+        assert_eq!(
+            half.runs[0].waits.as_ref().expect("waits")["host-rate"].count,
+            3
+        );
+        // Waits without their histogram cannot be merged exactly: refused, naming the file.
+        let mut bare = b;
+        bare.runs[0].histogram_waits.clear();
+        assert_eq!(
+            merged(&[a, bare]).0.unwrap_err(),
+            MergeError::WaitHistogram("r1.json".into(), "host-rate".into())
+        );
     }
 
     #[test]

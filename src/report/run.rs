@@ -71,7 +71,7 @@ pub struct RunReport {
     /// The time requests were held at their host before they were sent, per cause
     /// (`pushback`, `crawl-delay`, `throttle`, `host-concurrency`, `host-rate`, `robots`; only
     /// the causes seen): never part of the latency, which is timed from the send. Null when
-    /// nothing waited, and after a merge, which does not add them up.
+    /// nothing waited. A merge adds them up (percentiles from `histogram_waits`).
     #[serde(default)]
     pub waits: Option<BTreeMap<String, WaitReport>>,
     /// Percentiles of each phase: opening a connection (null when every request reused one),
@@ -130,6 +130,10 @@ pub struct RunReport {
     /// The same per outcome class, and from the schedule (for exact merges of those too).
     pub histogram_by_class: BTreeMap<String, String>,
     pub histogram_corrected: Option<String>,
+    /// The waits' histograms (microseconds) per cause, as `histogram`, for exact merges of
+    /// `waits`.
+    #[serde(default)]
+    pub histogram_waits: BTreeMap<String, String>,
 }
 
 /// A latency summary of nothing written as null, and read back from null, so that an all-hit
@@ -197,12 +201,17 @@ pub struct WaitReport {
 
 impl WaitReport {
     fn of(waits: &super::stats::Waits) -> Self {
+        Self::from_histogram(&waits.times, waits.total.as_secs_f64() * 1000.0)
+    }
+
+    /// The figures of the waits in `times` (microseconds), `total_ms` long in all.
+    pub(super) fn from_histogram(times: &Histogram<u64>, total_ms: f64) -> Self {
         let ms = |micros: u64| micros as f64 / 1000.0;
         Self {
-            count: waits.times.len(),
-            total_ms: waits.total.as_secs_f64() * 1000.0,
-            p50_ms: ms(waits.times.value_at_quantile(0.50)),
-            p99_ms: ms(waits.times.value_at_quantile(0.99)),
+            count: times.len(),
+            total_ms,
+            p50_ms: ms(times.value_at_quantile(0.50)),
+            p99_ms: ms(times.value_at_quantile(0.99)),
         }
     }
 }
@@ -338,6 +347,11 @@ impl RunReport {
                 .map(|(cause, waits)| (cause.as_str().to_owned(), WaitReport::of(waits)))
                 .collect()
         });
+        report.histogram_waits = stats
+            .waits
+            .iter()
+            .map(|(cause, waits)| (cause.as_str().to_owned(), encode_histogram(&waits.times)))
+            .collect();
         report
     }
 
@@ -395,7 +409,7 @@ impl RunReport {
                 .filter(|h| !h.is_empty())
                 .map(LatencySummary::of),
             slowest: p.slowest,
-            // A run's are set by `from_stats`; a merge has none to add.
+            // A run's are set by `from_stats`, a merge's by `merge`.
             waits: None,
             phases_ms: p.phases_ms,
             per_second: p.per_second,
@@ -420,6 +434,7 @@ impl RunReport {
                 .map(|(class, h)| (class.clone(), encode_histogram(h)))
                 .collect(),
             histogram_corrected: p.corrected.map(encode_histogram),
+            histogram_waits: BTreeMap::new(),
         }
     }
 }

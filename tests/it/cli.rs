@@ -210,10 +210,13 @@ async fn csv_and_table_formats() {
     assert!(out.stdout.is_empty());
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "id,status,elapsed_ms,name,nested.even,error");
+    assert_eq!(
+        lines[0],
+        "id,status,elapsed_ms,name,nested.even,error,waited_ms,wait_cause"
+    );
     assert_eq!(lines.len(), 4);
     assert!(
-        lines[2].starts_with("2,200,") && lines[2].ends_with(",item-2,true,"),
+        lines[2].starts_with("2,200,") && lines[2].ends_with(",item-2,true,,,"),
         "{}",
         lines[2]
     );
@@ -538,7 +541,15 @@ async fn a_failed_csv_row_says_why_in_its_error_column_as_ndjson_does() {
     let mut reader = csv::Reader::from_path(&csv_path).unwrap();
     assert_eq!(
         reader.headers().unwrap().iter().collect::<Vec<_>>(),
-        ["id", "status", "elapsed_ms", "name", "error"]
+        [
+            "id",
+            "status",
+            "elapsed_ms",
+            "name",
+            "error",
+            "waited_ms",
+            "wait_cause"
+        ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let cells = |i: usize| (&rows[i][0], &rows[i][1], &rows[i][3], &rows[i][4]);

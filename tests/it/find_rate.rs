@@ -1,12 +1,18 @@
 //! The rate search against real loopback servers: the fixture's finite capacity (`--capacity`)
 //! slows its answers as the load nears it and refuses what is beyond it, and `--find-rate`
-//! finds the rate it sustains, under an SLO or not, never above a limit the server advertises.
+//! finds the rate it sustains, under an SLO or not, never above a limit the server advertises;
+//! and, from the same issue, the waits at a host as the CSV results give them.
 
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fetchbench::fixture::{FixtureOptions, FixtureServer, STATS_PATH};
 
-use crate::common::run::{fetchbench, read_json, records, stderr};
+use crate::common::run::{fetchbench, read_json, records, stderr, BIN};
 use crate::common::{Behaviour, TestServer};
 
 /// The fixture's 1 KB documents (`/bench/{id}`): cheap to serve and read, so a loaded test
@@ -200,6 +206,7 @@ async fn the_first_step_breaking_exits_1_and_bad_bounds_are_refused() {
         (vec!["--find-rate", "-c", "1,4"], "--find-rate"),
         (vec!["--find-rate", "-n", "10"], "--find-rate"),
         (vec!["--max-rate", "5/s"], "--find-rate"),
+        (vec!["--find-rate", "--format", "csv"], "--format"),
     ] {
         let out = fetchbench(&args).await;
         let err = stderr(&out);
@@ -211,4 +218,231 @@ async fn the_first_step_breaking_exits_1_and_bad_bounds_are_refused() {
             "{err}"
         );
     }
+}
+
+/// A TCP relay in front of `to` that counts the connections it accepts: the server's side of
+/// how many connections a client opened.
+struct CountingRelay {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CountingRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl CountingRelay {
+    async fn start(to: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the relay");
+        let addr = listener.local_addr().expect("relay address");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&accepted);
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            accepted,
+            task,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_kept_from_one_step_to_the_next() {
+    // 50 ms an answer: at 20/s and 30/s both slots are busy.
+    let server = TestServer::start(Behaviour {
+        delay: Some(|_| Duration::from_millis(50)),
+        ..Behaviour::default()
+    })
+    .await;
+    let relay = CountingRelay::start(server.addr).await;
+    let url = format!("http://{}/item/{{}}", relay.addr);
+    // 5/s, 10/s, 20/s, 30/s (the cap): four steps on two slots.
+    let (out, report) = find_rate(
+        &url,
+        &["-c", "2", "--rate", "5/s", "--max-rate", "30/s", "-q"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let steps = targets(&report["find_rate"]);
+    assert!(steps.len() >= 3, "{steps:?}");
+    // A fresh client per step opens up to two connections each (and one for the probe).
+    let accepted = relay.accepted();
+    assert!(
+        accepted <= 4,
+        "{accepted} connections for {} steps",
+        steps.len()
+    );
+    let opened: Vec<u64> = report["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["connections_opened"].as_u64().expect("a count"))
+        .collect();
+    assert!(opened.iter().sum::<u64>() <= accepted as u64, "{opened:?}");
+    assert!(opened[1..].iter().sum::<u64>() <= 1, "{opened:?}");
+}
+
+#[tokio::test]
+async fn max_requests_bounds_the_whole_search() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let (out, report) = find_rate(
+        &server.template(),
+        &["--rate", "10/s", "--max-requests", "30", "-q"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let search = &report["find_rate"];
+    assert_eq!(search["stopped"], "max_requests", "{search:#}");
+    let requests = search["requests"].as_u64().expect("a count");
+    assert!((11..=30).contains(&requests), "{search:#}");
+    let hits = server.total_hits();
+    assert!(hits <= 30, "the server saw {hits} requests");
+    assert_eq!(u64::from(hits), requests, "{search:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_mid_search_exits_as_interrupted_with_the_steps_done() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let args: Vec<String> = [
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=20",
+        "--find-rate",
+        "--rate",
+        "5/s",
+        "--step",
+        "1s",
+        "--report",
+        report.to_str().expect("path"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (code, err) = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn fetchbench");
+        let mut reader = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut seen = String::new();
+        // The first step's verdict: the search is under way, the second step next.
+        while !seen.contains("step 1 at") {
+            let n = reader.read_line(&mut seen).expect("read stderr");
+            assert!(n > 0, "stderr ended before the first step: {seen}");
+        }
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+            0
+        );
+        reader.read_to_string(&mut seen).expect("read stderr");
+        (child.wait().expect("wait").code(), seen)
+    })
+    .await
+    .expect("join");
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("step     target"), "{err}");
+    assert!(err.contains("interrupted by SIGINT"), "{err}");
+    let search = &read_json(&report)["find_rate"];
+    assert_eq!(search["stopped"], "interrupted", "{search:#}");
+    let steps = targets(search);
+    assert!(!steps.is_empty() && steps[0] == 5.0, "{steps:?}");
+}
+
+#[tokio::test]
+async fn csv_rows_carry_the_wait_of_a_held_request_and_nothing_for_the_others() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("out.csv");
+    let out = fetchbench(&[
+        "--url",
+        &server.template(),
+        "-r",
+        "1..=8",
+        "-c",
+        "4",
+        "--host-rate",
+        "10/s",
+        "-o",
+        csv.to_str().expect("path"),
+        "-q",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut reader = csv::Reader::from_path(&csv).expect("the CSV");
+    let header: Vec<String> = reader
+        .headers()
+        .expect("a header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "id",
+            "status",
+            "elapsed_ms",
+            "error",
+            "waited_ms",
+            "wait_cause"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a row")).collect();
+    assert_eq!(rows.len(), 8);
+    let (held, free): (Vec<_>, Vec<_>) = rows.iter().partition(|r| !r[4].is_empty());
+    // The host's rate lets one through at once, then one each 100 ms.
+    assert!(held.len() >= 4 && !free.is_empty(), "{rows:?}");
+    for row in held {
+        let waited: f64 = row[4].parse().expect("milliseconds");
+        assert!(waited > 0.0 && &row[5] == "host-rate", "{row:?}");
+    }
+    assert!(free.iter().all(|r| r[5].is_empty()), "{rows:?}");
+}
+
+#[tokio::test]
+async fn format_json_prints_the_search_on_stdout() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let (out, report) = find_rate(
+        &server.template(),
+        &[
+            "--rate",
+            "5/s",
+            "--max-rate",
+            "10/s",
+            "--format",
+            "json",
+            "-q",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let printed: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the report as JSON on stdout");
+    assert_eq!(printed["find_rate"], report["find_rate"]);
+    assert_eq!(printed["find_rate"]["sustained"], 10.0, "{printed:#}");
 }

@@ -568,3 +568,66 @@ async fn merge_results_refuses_what_it_cannot_merge_exactly() {
         .collect();
     assert_eq!(ids, (1..30).collect::<Vec<_>>(), "all but the torn id 30");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_merge_adds_up_the_waits_of_shards_held_by_a_host_rate() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let template = server.template();
+    for i in 0..2 {
+        let (shard, report) = (format!("{i}/2"), path(&format!("wait-{i}.json")));
+        // 20/s for the job, 10/s for each shard: four slots wait for the host's rate.
+        fetch_ok(
+            &template,
+            &[
+                "-r",
+                "1..=12",
+                "-c",
+                "4",
+                "--host-rate",
+                "20/s",
+                "--shard",
+                &shard,
+                "-o",
+                "/dev/null",
+                "--report",
+                &report,
+            ],
+        )
+        .await;
+    }
+    let out = fetchbench(
+        strings(&[
+            "merge",
+            &path("wait-0.json"),
+            &path("wait-1.json"),
+            "-o",
+            &path("merged.json"),
+        ]),
+        vec![],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let waits =
+        |name: &str| read_json(&dir.path().join(name))["runs"][0]["waits"]["host-rate"].clone();
+    let (a, b, merged) = (
+        waits("wait-0.json"),
+        waits("wait-1.json"),
+        waits("merged.json"),
+    );
+    let count = |w: &Value| w["count"].as_u64().expect("a count");
+    let total = |w: &Value| w["total_ms"].as_f64().expect("a total");
+    assert!(count(&a) > 0 && count(&b) > 0, "{a} {b}");
+    assert_eq!(count(&merged), count(&a) + count(&b), "{merged}");
+    assert!(
+        (total(&merged) - total(&a) - total(&b)).abs() < 1e-6,
+        "{merged}"
+    );
+    let p99 = merged["p99_ms"].as_f64().expect("a p99");
+    let most = [&a, &b].map(|w| w["p99_ms"].as_f64().expect("a p99"));
+    assert!(
+        p99 >= most[0].min(most[1]) && p99 <= most[0].max(most[1]) * 1.01,
+        "{merged}"
+    );
+}

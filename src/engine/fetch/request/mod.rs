@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::gate::{product_token, Held};
 use self::head::{http_version, scan_head};
+use crate::engine::client::Client;
 use crate::engine::crawl::{self, Place};
 use crate::engine::fetch::cache::{Before, Cache};
 use crate::engine::fetch::decode::Encoding;
@@ -31,7 +32,7 @@ use crate::engine::fetch::robots::{Robots, Rules};
 use crate::engine::fetch::settle::{Done, Fetched, Settler, WireBody};
 use crate::engine::fetch::throttle::{Throttle, ThrottleCounts};
 use crate::engine::frontier::Work;
-use crate::engine::http::connections::{self, ConnectionCounter};
+use crate::engine::http::connections;
 use crate::engine::http::transport::{Located, Reply, Target, Transport};
 use crate::engine::http::url::UrlRenderer;
 use crate::engine::options::ClientOptions;
@@ -39,13 +40,12 @@ use crate::engine::pacer::Pacer;
 use crate::engine::shape::{self, Outgoing};
 use crate::engine::JobSpec;
 use crate::plan::ids::Id;
-use crate::plan::template::Template;
 use crate::record::{duration_ms, ErrorKind, Failure, Lineage, Record, Timing};
 
 /// Everything a request task needs, shared by all tasks of a run.
 #[derive(Debug)]
 pub struct Fetcher {
-    transport: Transport,
+    transport: Arc<Transport>,
     urls: UrlRenderer,
     settler: Arc<Settler>,
     options: ClientOptions,
@@ -92,23 +92,18 @@ struct Attempt {
 }
 
 impl Fetcher {
-    /// Builds the run's client and the shared state of its request tasks.
+    /// The shared state of a run's request tasks, which send on `client` (its connections
+    /// may be a former run's, and outlive this one).
     pub fn new(
-        template: Template,
         job: &JobSpec,
-        concurrency: usize,
         pacer: Arc<Pacer>,
         cancel: CancellationToken,
-        connections: ConnectionCounter,
+        client: &Client,
     ) -> Result<Self, crate::engine::EngineError> {
         let (options, crawl) = (&job.client, &job.crawl);
-        let mut transport = Transport::new(options, concurrency, &connections)?;
-        let urls = UrlRenderer::new(template);
-        if let Some((base, headers)) = urls.base().zip(options.shape.fixed_headers()) {
-            transport.prepare(base, &headers);
-        }
+        let urls = UrlRenderer::new(client.template().clone());
         Ok(Self {
-            transport,
+            transport: Arc::clone(client.transport()),
             urls,
             settler: Arc::new(Settler::new(job.fields.clone(), options.max_body, crawl)),
             paging: crawl::PagingHeaders::of(crawl),
