@@ -631,3 +631,44 @@ async fn the_merge_adds_up_the_waits_of_shards_held_by_a_host_rate() {
         "{merged}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_glob_of_twelve_word_list_shards_merges_in_the_lists_order() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let words: Vec<String> = (0..30).map(|i| format!("w{:02}x", (i * 7) % 30)).collect();
+    std::fs::write(dir.path().join("words.txt"), words.join("\n") + "\n").unwrap();
+    let template = server.route("echo");
+    for i in 0..12 {
+        let (shard, out) = (format!("{i}/12"), path(&format!("r-{i}.ndjson")));
+        fetch_ok(
+            &template,
+            &["--ids", &path("words.txt"), "--shard", &shard, "-o", &out],
+        )
+        .await;
+    }
+    // As a shell's glob gives them: r-0, r-1, r-10, r-11, r-2, ...
+    let mut files: Vec<String> = (0..12).map(|i| path(&format!("r-{i}.ndjson"))).collect();
+    files.sort();
+    let mut args = strings(&["merge", "--results", "-o", &path("all.ndjson")]);
+    args.extend(files);
+    let out = fetchbench(args, vec![]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("took the files in the order of the numbers in their names"),
+        "{}",
+        stderr_of(&out)
+    );
+    let merged: Vec<String> = std::fs::read_to_string(dir.path().join("all.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(merged, words);
+}
