@@ -13,6 +13,7 @@
 pub(crate) mod crawl;
 pub mod fetch;
 pub(crate) mod frontier;
+pub(crate) mod host;
 pub mod http;
 mod options;
 pub mod pacer;
@@ -34,8 +35,8 @@ use crate::plan::rate::Rate;
 
 pub use self::crawl::{CrawlCounts, CrawlRules, CrawlSettings, RuleError, StopRules};
 pub use self::fetch::cache::CacheError;
-pub use self::fetch::pushback::PushbackCounts;
-pub use self::fetch::throttle::ThrottleCounts;
+pub use self::host::pushback::PushbackCounts;
+pub use self::host::throttle::ThrottleCounts;
 pub use self::http::proxy::ProxyError;
 pub use self::http::transport::{ProxyUse, SetupError};
 pub use self::options::{CacheMode, CacheSpec, ClientOptions, RetryPolicy};
