@@ -9,7 +9,7 @@
 //! back. A run that nothing holds (no politeness flag on, no host that ever pushed back) never
 //! looks the table up on its way: its gate is one atomic load.
 
-mod gate;
+pub(crate) mod gate;
 pub(crate) mod limits;
 pub(crate) mod pushback;
 pub(crate) mod robots;
@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-pub(crate) use self::gate::{Answer, Held};
 use self::limits::Limits;
 use self::pushback::{Paused, Pushback, PushbackCounts};
 use self::robots::Rules;
