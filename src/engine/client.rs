@@ -3,8 +3,10 @@
 //! series of runs against one server (the rate search's steps) keeps its connections from one
 //! run to the next instead of paying the connect (and TLS) time again at each start.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::host::{HostTable, Politeness};
 use super::http::connections::ConnectionCounter;
 use super::http::transport::Transport;
 use super::http::url::UrlRenderer;
@@ -22,6 +24,12 @@ pub struct Client {
     template: Template,
     transport: Arc<Transport>,
     connections: ConnectionCounter,
+    /// The hosts the client has met: their addresses (the transport resolves through it) and,
+    /// for the first run on the client, what holds their requests back.
+    hosts: Arc<HostTable>,
+    politeness: Politeness,
+    /// Whether a run has taken `hosts` already.
+    taken: Arc<AtomicBool>,
 }
 
 impl Client {
@@ -35,7 +43,16 @@ impl Client {
     ) -> Result<Self, EngineError> {
         let options = &job.client;
         let connections = ConnectionCounter::default();
-        let mut transport = Transport::new(options, concurrency.max(1), &connections)?;
+        let politeness = Politeness {
+            backoff: options.backoff,
+            max_pause: options.retry.max_retry_wait,
+            auto_throttle: options.auto_throttle,
+            concurrency: options.host_concurrency,
+            rate: options.host_rate,
+            robots: options.robots,
+        };
+        let hosts = Arc::new(HostTable::new(politeness.clone()));
+        let mut transport = Transport::new(options, concurrency.max(1), &connections, &hosts)?;
         let urls = UrlRenderer::new(template.clone());
         if let Some((base, headers)) = urls.base().zip(options.shape.fixed_headers()) {
             transport.prepare(base, &headers);
@@ -44,6 +61,9 @@ impl Client {
             template: template.clone(),
             transport: Arc::new(transport),
             connections,
+            hosts,
+            politeness,
+            taken: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -54,6 +74,18 @@ impl Client {
 
     pub(crate) fn transport(&self) -> &Arc<Transport> {
         &self.transport
+    }
+
+    /// The host table a run keeps its hosts' politeness in: the client's own for the first run
+    /// on it, so a single run has one table; a fresh one for each later run, so a rate-search
+    /// step does not start under the last step's push-back pauses and AIMD limits (the search
+    /// waits those out itself). Addresses stay in the client's table, for every run.
+    pub(crate) fn hosts_for_run(&self) -> Arc<HostTable> {
+        if self.taken.swap(true, Ordering::Relaxed) {
+            Arc::new(HostTable::new(self.politeness.clone()))
+        } else {
+            Arc::clone(&self.hosts)
+        }
     }
 
     /// Counts the connections opened so far, by every run on this client.

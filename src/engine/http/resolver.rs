@@ -1,29 +1,35 @@
 //! Name resolution once per host: the first request to a name looks it up, every later
 //! connection reuses the answer for the rest of the run. A load generator asking a resolver
 //! again for every connection measures the resolver (vegeta#162: a public resolver answering
-//! ~20 queries/s capped a run). The lookup time goes to the request that waited for it.
+//! ~20 queries/s capped a run). The lookup time goes to the request that waited for it. The
+//! answers are kept in the run's host table, beside everything else the run knows of a host.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
+use crate::engine::host::HostTable;
 use crate::engine::http::connections::note_dns;
 
-/// Caches each host's addresses for the life of one run; shared by reqwest's connector and the
-/// direct HTTP/1 path (clones share the cache).
-#[derive(Debug, Default, Clone)]
+/// Looks each host up once for the life of one run, keeping the answer in its entry of the
+/// run's host table; shared by reqwest's connector and the direct path (clones share the table).
+#[derive(Debug, Clone)]
 pub struct ResolveOnce {
-    answers: Arc<Mutex<HashMap<String, Arc<[SocketAddr]>>>>,
+    hosts: Arc<HostTable>,
 }
 
 impl ResolveOnce {
+    /// A resolver keeping its answers in `hosts`.
+    pub(crate) fn through(hosts: Arc<HostTable>) -> Self {
+        Self { hosts }
+    }
+
     /// The host's addresses (port 0), looked up on the first call only.
     pub(crate) async fn lookup(&self, host: &str) -> std::io::Result<Arc<[SocketAddr]>> {
-        let cached = self.answers.lock().ok().and_then(|a| a.get(host).cloned());
-        if let Some(addrs) = cached {
+        let entry = self.hosts.entry(host);
+        if let Some(addrs) = entry.addresses() {
             return Ok(addrs);
         }
         let started = Instant::now();
@@ -32,10 +38,7 @@ impl ResolveOnce {
             .collect::<Vec<_>>()
             .into();
         note_dns(started.elapsed());
-        if let Ok(mut map) = self.answers.lock() {
-            map.insert(host.to_owned(), Arc::clone(&found));
-        }
-        Ok(found)
+        Ok(entry.keep_addresses(found))
     }
 }
 

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, HOST};
 use reqwest::{Method, Url};
 
+use crate::engine::host::HostTable;
 use crate::engine::http::client;
 use crate::engine::http::connections::{self, ConnectionCounter};
 use crate::engine::http::direct::{self, Direct, DirectError, Origin};
@@ -178,8 +179,9 @@ impl Transport {
         options: &ClientOptions,
         concurrency: usize,
         counter: &ConnectionCounter,
+        hosts: &Arc<HostTable>,
     ) -> Result<Self, SetupError> {
-        let resolver = ResolveOnce::default();
+        let resolver = ResolveOnce::through(Arc::clone(hosts));
         let routes = ProxyRoutes::new(options.proxy.as_deref())?;
         // A proxy that reqwest would refuse fails the run now, before any request.
         if routes.any() {
@@ -484,11 +486,17 @@ fn basic_auth(url: &Url) -> Option<HeaderValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::host::Politeness;
     use reqwest::header::{HeaderName, ACCEPT, USER_AGENT};
 
     fn request_for(url: &str, headers: &HeaderMap) -> http::Request<direct::Body> {
-        let transport = Transport::new(&ClientOptions::default(), 1, &ConnectionCounter::default())
-            .expect("a transport");
+        let transport = Transport::new(
+            &ClientOptions::default(),
+            1,
+            &ConnectionCounter::default(),
+            &Arc::new(HostTable::new(Politeness::default())),
+        )
+        .expect("a transport");
         let url = Url::parse(url).expect("a URL");
         transport.direct_request(Method::GET, &url, headers, None)
     }
@@ -523,9 +531,13 @@ mod tests {
 
     #[test]
     fn a_prepared_request_is_the_request_built_for_its_url() {
-        let mut transport =
-            Transport::new(&ClientOptions::default(), 1, &ConnectionCounter::default())
-                .expect("a transport");
+        let mut transport = Transport::new(
+            &ClientOptions::default(),
+            1,
+            &ConnectionCounter::default(),
+            &Arc::new(HostTable::new(Politeness::default())),
+        )
+        .expect("a transport");
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let base = Url::parse("http://example.test:8080/").expect("a URL");

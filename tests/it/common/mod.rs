@@ -25,6 +25,8 @@ pub struct Behaviour {
     pub not_found: HashSet<u64>,
     /// Hold every request until this many are in flight at once (then release all, for good).
     pub gate: Option<usize>,
+    /// The body of `/robots.txt`; None answers 404.
+    pub robots: Option<&'static str>,
 }
 
 #[derive(Default)]
@@ -100,6 +102,7 @@ impl TestServer {
             .route("/api/cursor", get(cursor))
             .route("/api/offsets", get(offsets))
             .route("/advertised/{id}", get(advertised))
+            .route("/robots.txt", get(robots_txt))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -528,6 +531,14 @@ async fn echo(
         "version": format!("{version:?}"),
     });
     ([("content-type", "application/json")], echo.to_string()).into_response()
+}
+
+/// The behaviour's robots.txt, or 404.
+async fn robots_txt(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.behaviour.robots {
+        Some(body) => ([("content-type", "text/plain")], body).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// Odd ids: 429 at once. Even ids: 200 after 50 ms.

@@ -3,7 +3,7 @@
 
 use reqwest::header::HeaderMap;
 
-use crate::engine::fetch::pushback;
+use crate::engine::host::pushback;
 use crate::engine::options::head_limits;
 
 /// What one pass over a response's head finds.

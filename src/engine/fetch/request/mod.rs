@@ -7,8 +7,8 @@
 //! ends as a [`Failure`] on the record, never as a panic or a gap.
 
 mod cached;
-mod gate;
 mod head;
+mod robots;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,21 +17,21 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
-use self::gate::{product_token, Held};
 use self::head::{http_version, scan_head};
+use self::robots::product_token;
 use crate::engine::client::Client;
 use crate::engine::crawl::{self, Place};
 use crate::engine::fetch::cache::{Before, Cache};
 use crate::engine::fetch::decode::Encoding;
 use crate::engine::fetch::failure::{self, permanent, too_large};
-use crate::engine::fetch::host_limits::HostLimits;
-use crate::engine::fetch::pushback::{Pushback, PushbackCounts};
 use crate::engine::fetch::redirect;
 use crate::engine::fetch::retry::{is_transient_status, retry_after, Transience};
-use crate::engine::fetch::robots::{Robots, Rules};
 use crate::engine::fetch::settle::{Done, Fetched, Settler, WireBody};
-use crate::engine::fetch::throttle::{Throttle, ThrottleCounts};
 use crate::engine::frontier::Work;
+use crate::engine::host::gate::{Answer, Held};
+use crate::engine::host::pushback::PushbackCounts;
+use crate::engine::host::throttle::ThrottleCounts;
+use crate::engine::host::{HostTable, Visit};
 use crate::engine::http::connections;
 use crate::engine::http::transport::{Located, Reply, Target, Transport};
 use crate::engine::http::url::UrlRenderer;
@@ -58,14 +58,10 @@ pub struct Fetcher {
     cancel: CancellationToken,
     /// The headers a crawl's first-level pages are read for (`Link`, totals), if any.
     paging: Option<crawl::PagingHeaders>,
-    /// Hosts that pushed back hold every request to them.
-    pushback: Pushback,
-    /// `--host-concurrency` and `--host-rate`.
-    hosts: HostLimits,
-    /// With `--auto-throttle`: each host's starts spaced by its latency.
-    throttle: Option<Throttle>,
-    /// With `--robots`: each origin's robots.txt, and the product token it is read for.
-    robots: Option<Robots>,
+    /// Every host the run meets: what holds its requests back (push-back, `--auto-throttle`,
+    /// the per-host limits, robots.txt) and its addresses, shared with the transport's resolver.
+    hosts: Arc<HostTable>,
+    /// With `--robots`: the product token robots.txt is read for.
     robots_agent: String,
     /// With `--cache`: the entries on disk.
     cache: Option<Cache>,
@@ -102,15 +98,13 @@ impl Fetcher {
     ) -> Result<Self, crate::engine::EngineError> {
         let (options, crawl) = (&job.client, &job.crawl);
         let urls = UrlRenderer::new(client.template().clone());
+        let hosts = client.hosts_for_run();
         Ok(Self {
             transport: Arc::clone(client.transport()),
             urls,
             settler: Arc::new(Settler::new(job.fields.clone(), options.max_body, crawl)),
             paging: crawl::PagingHeaders::of(crawl),
-            pushback: Pushback::new(options.retry.max_retry_wait, options.backoff),
-            hosts: HostLimits::new(options.host_concurrency, options.host_rate),
-            throttle: options.auto_throttle.map(Throttle::new),
-            robots: options.robots.then(Robots::default),
+            hosts,
             robots_agent: product_token(&options.user_agent),
             cache: options.cache.as_ref().map(Cache::open).transpose()?,
             paces: options.cache.is_some() && !pacer.is_unlimited(),
@@ -189,12 +183,12 @@ impl Fetcher {
 
     /// How often hosts pushed back, and the longest pause.
     pub(crate) fn pushback(&self) -> PushbackCounts {
-        self.pushback.counts()
+        self.hosts.pushback_counts()
     }
 
     /// With `--auto-throttle`: the busiest host's delay and concurrency.
     pub(crate) fn throttle(&self) -> Option<ThrottleCounts> {
-        self.throttle.as_ref().and_then(Throttle::counts)
+        self.hosts.throttle_counts()
     }
 
     /// The requests sent through a proxy so far, and the proxies that carried them.
@@ -266,14 +260,17 @@ impl Fetcher {
             Some(_) => Instant::now(),
             None => start,
         });
-        let (rules, refusal) = match (&self.robots, target) {
-            (Some(_), Some(target)) => {
+        // The request's visit to its host: its entry, looked up once for all its attempts.
+        let mut visit = Visit::default();
+        let refusal = match target {
+            Some(target) if self.hosts.reads_robots() => {
                 // Boxed: inline, the robots.txt fetch would make every request's future larger.
-                let rules = Box::pin(self.robots_rules(target, &mut held)).await;
+                let rules = Box::pin(self.robots_rules(target, &mut visit, &mut held)).await;
                 let refusal = rules.as_ref().and_then(|r| r.refusal(&target.text()));
-                (rules, refusal)
+                visit.keep_rules(rules);
+                refusal
             }
-            _ => (None, None),
+            _ => None,
         };
         if let Some(message) = refusal {
             return self.refused(
@@ -285,9 +282,8 @@ impl Fetcher {
                 scheduled,
             );
         }
-        let rules = rules.as_deref();
         let mut attempt = self
-            .attempt(target, &request, depth, rules, &mut held)
+            .attempt(target, &request, depth, &mut visit, &mut held)
             .await;
         let first_sent = attempt.sent;
         let wait = first_sent.and_then(|sent| held.until(sent));
@@ -303,7 +299,7 @@ impl Fetcher {
             // A retry's waits come after the first send: they are in its elapsed time.
             let mut later = Held::from(start);
             attempt = self
-                .attempt(target, &request, depth, rules, &mut later)
+                .attempt(target, &request, depth, &mut visit, &mut later)
                 .await;
         }
         let cache = match (&self.cache, pending) {
@@ -389,7 +385,7 @@ impl Fetcher {
         target: Option<Target<'_>>,
         request: &Outgoing,
         depth: u32,
-        rules: Option<&Rules>,
+        visit: &mut Visit,
         held: &mut Held,
     ) -> Attempt {
         let Some(target) = target else {
@@ -397,9 +393,9 @@ impl Fetcher {
             return failed_attempt(None, 0, permanent(ErrorKind::Request, message));
         };
         // Held until this function returns, after the body.
-        let _slot = self.gate(target, rules, held).await;
+        let _slot = self.hosts.gate(target.host(), visit, held).await;
         let sent = Instant::now();
-        let mut attempt = self.exchange(target, request, depth, sent).await;
+        let mut attempt = self.exchange(target, request, depth, sent, visit).await;
         let took = sent.elapsed();
         let timing = &mut attempt.timing;
         if let Some(to_head) = timing.ttfb_ms {
@@ -425,6 +421,7 @@ impl Fetcher {
         request: &Outgoing,
         depth: u32,
         sent: Instant,
+        visit: &mut Visit,
     ) -> Attempt {
         let (response, connect) = connections::timing_connect(redirect::send(
             &self.transport,
@@ -470,17 +467,15 @@ impl Fetcher {
             Transience::Permanent => None,
         };
         let head = scan_head(response.headers());
-        self.pushback.note(
-            target.host(),
-            status.as_u16(),
+        let answer = Answer {
+            status: status.as_u16(),
             sent,
-            said,
-            response.headers(),
-            head.quota_spent,
-        );
-        if let Some(throttle) = &self.throttle {
-            throttle.note(target.host(), to_head, status.as_u16());
-        }
+            to_head,
+            retry_after: said,
+            headers: response.headers(),
+            quota_spent: head.quota_spent,
+        };
+        self.hosts.note(target.host(), visit, answer);
         // From here on a server answered: every outcome, failures included, carries its version.
         let answered = |failed: Attempt| Attempt { version, ..failed };
         if let Some((name, bytes)) = head.oversized {

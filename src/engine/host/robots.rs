@@ -1,14 +1,13 @@
 //! robots.txt (`--robots`, opt-in): fetched once per origin before its first request, through
-//! the run's own client, then every URL is checked against it and `Crawl-delay` spaces the
-//! starts of requests to that origin. RFC 9309's rules for a robots.txt that cannot be read: a
+//! the run's own client (by `fetch`, which sends requests; the rules are kept here, in the
+//! host's entry, one per origin), then every URL is checked against it and `Crawl-delay` spaces
+//! the starts of requests to that origin. RFC 9309's rules for a robots.txt that cannot be read: a
 //! 4xx means no rules (all allowed); a 5xx or no answer means assume everything disallowed.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use texting_robots::Robot;
-use tokio::sync::OnceCell;
 
 /// At most this much of a robots.txt is read (RFC 9309 asks parsers to take at least 500 KiB).
 pub(crate) const MAX_BYTES: u64 = 500 * 1024;
@@ -92,22 +91,6 @@ impl Rules {
         }
         tokio::time::sleep_until(start.into()).await;
         true
-    }
-}
-
-/// Each origin's rules, fetched once.
-#[derive(Debug, Default)]
-pub(crate) struct Robots {
-    by_origin: Mutex<HashMap<String, Arc<OnceCell<Arc<Rules>>>>>,
-}
-
-impl Robots {
-    /// The slot of `origin`'s rules: the first request to it fills the slot, the others wait.
-    pub(crate) fn slot(&self, origin: &str) -> Arc<OnceCell<Arc<Rules>>> {
-        match self.by_origin.lock() {
-            Ok(mut map) => Arc::clone(map.entry(origin.to_owned()).or_default()),
-            Err(_) => Arc::new(OnceCell::new()),
-        }
     }
 }
 

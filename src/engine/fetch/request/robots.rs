@@ -1,7 +1,6 @@
-//! What stands between a work item and its request: robots.txt's verdict (fetched once per
-//! origin), a host that pushed back, `Crawl-delay`, `--auto-throttle`'s spacing and the per-host
-//! limits, all waited for in one place so every request's future keeps one wait's state. The
-//! time a request spends here is its wait, booked by cause ([`Held`]), never its latency.
+//! robots.txt as the request path reads it: the rules of a request's origin, fetched through
+//! the run's own client (and cache) on the origin's first request and kept in its host's entry,
+//! and the record of a request they refuse.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,96 +13,18 @@ use super::{failed_attempt, Fetcher, Located};
 use crate::engine::fetch::cache::{After, Before, Served, Unsent};
 use crate::engine::fetch::decode::{self, Encoding};
 use crate::engine::fetch::failure::permanent;
-use crate::engine::fetch::host_limits::HostSlot;
 use crate::engine::fetch::redirect;
-use crate::engine::fetch::robots::{self, Rules};
 use crate::engine::fetch::settle::Fetched;
 use crate::engine::frontier::Work;
+use crate::engine::host::gate::Held;
+use crate::engine::host::robots::{self, Rules};
+use crate::engine::host::{HostEntry, Visit};
 use crate::engine::http::transport::Target;
 use crate::engine::options::ClientOptions;
 use crate::engine::shape::{Outgoing, RequestShape};
 use crate::record::{ErrorKind, Wait, WaitCause};
 
-/// The waits before a request's first send. A clock is read only when a gate actually held
-/// the request, so a request that nothing holds pays nothing for the books.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Held {
-    /// When the waits began to count.
-    from: Instant,
-    /// The end of the last wait booked (`from` before any).
-    mark: Instant,
-    /// The longest wait so far, and its cause.
-    longest: Option<(Duration, WaitCause)>,
-}
-
-impl Held {
-    pub(super) fn from(at: Instant) -> Self {
-        Self {
-            from: at,
-            mark: at,
-            longest: None,
-        }
-    }
-
-    /// Books a wait for `cause` that has just ended.
-    pub(super) fn waited(&mut self, cause: WaitCause) {
-        let now = Instant::now();
-        let took = now.saturating_duration_since(self.mark);
-        self.mark = now;
-        if self.longest.is_none_or(|(longest, _)| took > longest) {
-            self.longest = Some((took, cause));
-        }
-    }
-
-    /// The wait from the start of the books to `sent`, under the cause that held it longest;
-    /// None when nothing held it.
-    pub(super) fn until(&self, sent: Instant) -> Option<Wait> {
-        let (_, cause) = self.longest?;
-        Some(Wait {
-            time: sent.saturating_duration_since(self.from),
-            cause,
-        })
-    }
-}
-
 impl Fetcher {
-    /// Waits for whatever holds a request to `target` back: a host that pushed back (and its
-    /// rate climbing back), robots.txt's `Crawl-delay`, `--auto-throttle`'s delay, the per-host
-    /// limits; the place at the host it holds, if any. One wait point for all of them keeps
-    /// every request's future small. Each wait is booked in `held` under its cause.
-    pub(super) async fn gate(
-        &self,
-        target: Target<'_>,
-        rules: Option<&Rules>,
-        held: &mut Held,
-    ) -> Option<HostSlot> {
-        let host = target.host();
-        if self.pushback.wait(host).await {
-            held.waited(WaitCause::Pushback);
-        }
-        if let Some(rules) = rules {
-            if rules.space().await {
-                held.waited(WaitCause::CrawlDelay);
-            }
-        }
-        if let Some(throttle) = &self.throttle {
-            if throttle.wait(host).await {
-                held.waited(WaitCause::Throttle);
-            }
-        }
-        if !self.hosts.any() {
-            return None;
-        }
-        if self.hosts.pace(host).await {
-            held.waited(WaitCause::HostRate);
-        }
-        let (slot, waited) = self.hosts.slot(host).await;
-        if waited {
-            held.waited(WaitCause::HostConcurrency);
-        }
-        Some(slot)
-    }
-
     /// The record of work robots.txt disallows: no request made. Kept out of line, away from
     /// the path every request takes.
     #[cold]
@@ -124,23 +45,26 @@ impl Fetcher {
     }
 
     /// The robots.txt rules of `target`'s origin, fetched on its first request (a wait, booked
-    /// in `held`, for every request that finds them still coming).
+    /// in `held`, for every request that finds them still coming); kept in its host's entry,
+    /// which `visit` looks up.
     pub(super) async fn robots_rules(
         &self,
         target: Target<'_>,
+        visit: &mut Visit,
         held: &mut Held,
     ) -> Option<Arc<Rules>> {
-        let robots = self.robots.as_ref()?;
         let url = target.to_url().ok()?;
         let origin = url.origin().ascii_serialization();
-        let slot = robots.slot(&origin);
+        let entry = self.hosts.entry_for(target.host(), visit);
+        let slot = entry.robots(&origin);
         if let Some(rules) = slot.get() {
             return Some(Arc::clone(rules));
         }
+        let entry = Arc::clone(entry);
         let rules = slot
             .get_or_init(|| async {
                 let robots_url = format!("{origin}/robots.txt");
-                let answer = self.fetch_robots(&robots_url).await;
+                let answer = self.fetch_robots(&robots_url, entry).await;
                 Arc::new(Rules::from_answer(&self.robots_agent, answer, &robots_url))
             })
             .await;
@@ -151,8 +75,13 @@ impl Fetcher {
     /// A robots.txt: its status and body (decoded, at most `robots::MAX_BYTES`), or None when
     /// nothing answered. It goes through what every request goes through: the host's pause,
     /// `--auto-throttle` and the per-host limits, and with `--cache` the cache (a fresh
-    /// robots.txt is not asked for again, and a stale one is revalidated).
-    pub(super) async fn fetch_robots(&self, url: &str) -> Option<(u16, Vec<u8>)> {
+    /// robots.txt is not asked for again, and a stale one is revalidated). `host` is the entry
+    /// of its host, whose gate it passes.
+    pub(super) async fn fetch_robots(
+        &self,
+        url: &str,
+        host: Arc<HostEntry>,
+    ) -> Option<(u16, Vec<u8>)> {
         let url = reqwest::Url::parse(url).ok()?;
         let target = Target::Url(&url);
         let mut request = Outgoing {
@@ -174,7 +103,12 @@ impl Fetcher {
         };
         // robots.txt's own waits are the waits of the request that asked for it.
         let _slot = self
-            .gate(target, None, &mut Held::from(Instant::now()))
+            .hosts
+            .gate(
+                target.host(),
+                &mut Visit::at(host),
+                &mut Held::from(Instant::now()),
+            )
             .await;
         // A GET whatever the run's method, following redirects (RFC 9309 asks for five at
         // least) with the run's credential rules, and none of the run's own headers or body.

@@ -40,7 +40,6 @@
 
 mod host;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -52,14 +51,14 @@ use self::host::{Admit, Host, WINDOW};
 /// The pause when a 429 or 503 does not say how long (curl waits a second before a retry).
 const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
 
-/// Pauses and limits per host, shared by a run's requests.
+/// The run's side of the push-back: whether any host paused, the counts, and what every host
+/// accepted. Each host's own state is its [`Paused`], in its entry of the host table.
 #[derive(Debug)]
 pub(crate) struct Pushback {
     /// Whether any host ever paused: until then a request pays one atomic load, no lock.
     any: AtomicBool,
     /// False with `--no-backoff`: no host is ever paused.
     enabled: bool,
-    hosts: Mutex<HashMap<String, Host>>,
     cap: Duration,
     pauses: AtomicU64,
     longest_us: AtomicU64,
@@ -68,6 +67,26 @@ pub(crate) struct Pushback {
     /// Requests of every host accepted so far: a host's first push-back reads its rate from
     /// here (the run's hosts together, averaged over the run: see the module doc).
     accepted: AtomicU64,
+}
+
+/// One host's pause and limit; None until it pushes back.
+#[derive(Debug, Default)]
+pub(crate) struct Paused(Mutex<Option<Host>>);
+
+/// What an answer asks of its host's push-back state.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Noted {
+    /// An accepted answer to count in the host's tally (some host has paused).
+    pub(crate) tally: bool,
+    /// A pause this long (capped), and whether it lowers the host's rate.
+    pub(crate) pause: Option<(Duration, bool)>,
+}
+
+impl Noted {
+    /// Whether the host's entry is needed at all: not for an accepted answer before any pause.
+    pub(crate) fn touches_host(&self) -> bool {
+        self.tally || self.pause.is_some()
+    }
 }
 
 /// How often hosts pushed back, the longest pause, and the rate the busiest one settled on.
@@ -86,7 +105,6 @@ impl Pushback {
         Self {
             any: AtomicBool::new(false),
             enabled,
-            hosts: Mutex::new(HashMap::new()),
             cap,
             pauses: AtomicU64::new(0),
             longest_us: AtomicU64::new(0),
@@ -95,15 +113,20 @@ impl Pushback {
         }
     }
 
+    /// Whether any host ever paused (one atomic load).
+    pub(crate) fn any(&self) -> bool {
+        self.any.load(Ordering::Relaxed)
+    }
+
     /// Waits while `host` is paused, then for its limit's next start; whether it had to wait.
-    pub(crate) async fn wait(&self, host: &str) -> bool {
-        if !self.any.load(Ordering::Relaxed) {
+    pub(crate) async fn wait(&self, host: &Paused) -> bool {
+        if !self.any() {
             return false;
         }
         let mut waited = false;
         loop {
-            let admit = match self.hosts.lock() {
-                Ok(mut hosts) => match hosts.get_mut(host) {
+            let admit = match host.0.lock() {
+                Ok(mut state) => match state.as_mut() {
                     Some(state) => state.admit(Instant::now()),
                     None => return waited,
                 },
@@ -121,60 +144,68 @@ impl Pushback {
         }
     }
 
-    /// Reads a response from `host` to a request started at `sent`: a 429 or 503 pauses the
-    /// host for its `Retry-After` (or a second) and lowers its rate, a rate limit at zero
-    /// (`quota_spent`, see [`is_remaining`]) pauses it for its reset; any other answer counts as
-    /// accepted, what the next push-back's rate is set from.
+    /// Reads a response: a 429 or 503 pauses its host for its `Retry-After` (or a second) and
+    /// lowers its rate, a rate limit at zero (`quota_spent`, see [`is_remaining`]) pauses it for
+    /// its reset; any other answer counts as accepted, what the next push-back's rate is set
+    /// from. What the host's own state takes is left to [`Pushback::apply`], so an answer that
+    /// asks nothing of it never looks its host up.
     pub(crate) fn note(
         &self,
-        host: &str,
         status: u16,
-        sent: Instant,
         retry_after: Option<Duration>,
         headers: &HeaderMap,
         quota_spent: bool,
-    ) {
+    ) -> Noted {
+        let mut noted = Noted::default();
         if !self.enabled {
-            return;
+            return noted;
         }
         let (pause, decrease) = match status {
             429 | 503 => (Some(retry_after.unwrap_or(DEFAULT_PAUSE)), true),
             _ => {
-                self.accepted(host, sent);
+                self.accepted.fetch_add(1, Ordering::Relaxed);
+                noted.tally = self.any();
                 if !quota_spent {
-                    return;
+                    return noted;
                 }
                 (exhausted_until_reset(headers), false)
             }
         };
-        if let Some(pause) = pause.filter(|p| !p.is_zero()) {
-            self.pause(host, pause.min(self.cap), decrease);
+        noted.pause = pause
+            .filter(|p| !p.is_zero())
+            .map(|pause| (pause.min(self.cap), decrease));
+        noted
+    }
+
+    /// Applies what [`Pushback::note`] read to `host`, for a request started at `sent`.
+    pub(crate) fn apply(&self, host: &Paused, noted: Noted, sent: Instant) {
+        if noted.tally {
+            self.accepted(host, sent);
+        }
+        if let Some((pause, decrease)) = noted.pause {
+            self.pause(host, pause, decrease);
         }
     }
 
-    fn accepted(&self, host: &str, sent: Instant) {
-        self.accepted.fetch_add(1, Ordering::Relaxed);
-        if !self.any.load(Ordering::Relaxed) {
-            return;
-        }
+    /// An accepted answer from `host` to a request started at `sent`, once a host paused.
+    fn accepted(&self, host: &Paused, sent: Instant) {
         let second = sent.saturating_duration_since(self.epoch).as_secs();
-        if let Ok(mut hosts) = self.hosts.lock() {
-            if let Some(state) = hosts.get_mut(host) {
+        if let Ok(mut state) = host.0.lock() {
+            if let Some(state) = state.as_mut() {
                 state.accepted(sent, second);
             }
         }
     }
 
-    fn pause(&self, host: &str, pause: Duration, decrease: bool) {
-        let Ok(mut hosts) = self.hosts.lock() else {
+    /// Pauses `host` for `pause` (already capped), lowering its rate when `decrease`.
+    fn pause(&self, host: &Paused, pause: Duration, decrease: bool) {
+        let Ok(mut guard) = host.0.lock() else {
             return;
         };
         let now = Instant::now();
         let end = now + pause;
         let at = now.saturating_duration_since(self.epoch);
-        let state = hosts
-            .entry(host.to_owned())
-            .or_insert_with(|| Host::new(now));
+        let state = guard.get_or_insert_with(|| Host::new(now));
         // One pause per push-back, however many in-flight requests bring the news.
         let new = state.until <= now;
         if end > state.until {
@@ -204,7 +235,7 @@ impl Pushback {
             }
             state.next = end;
         }
-        drop(hosts);
+        drop(guard);
         self.any.store(true, Ordering::Relaxed);
         if new {
             self.pauses.fetch_add(1, Ordering::Relaxed);
@@ -213,18 +244,22 @@ impl Pushback {
         self.longest_us.fetch_max(us, Ordering::Relaxed);
     }
 
-    pub(crate) fn counts(&self) -> PushbackCounts {
+    /// The counts, the settled rate read from the host that paused most often among `hosts`.
+    pub(crate) fn counts<'a>(&self, hosts: impl Iterator<Item = &'a Paused>) -> PushbackCounts {
         let now = Instant::now();
-        let settled_rate = self.hosts.lock().ok().and_then(|hosts| {
-            hosts
-                .values()
-                .max_by_key(|h| h.pauses)
-                .and_then(|h| h.rate(now))
-        });
+        let mut busiest: Option<(u64, Option<f64>)> = None;
+        for host in hosts {
+            let Ok(state) = host.0.lock() else { continue };
+            if let Some(state) = state.as_ref() {
+                if busiest.is_none_or(|(pauses, _)| state.pauses > pauses) {
+                    busiest = Some((state.pauses, state.rate(now)));
+                }
+            }
+        }
         PushbackCounts {
             pauses: self.pauses.load(Ordering::Relaxed),
             longest: Duration::from_micros(self.longest_us.load(Ordering::Relaxed)),
-            settled_rate,
+            settled_rate: busiest.and_then(|(_, rate)| rate),
         }
     }
 }
@@ -273,6 +308,42 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    /// A run's push-back and its one host, driven as the host table drives them.
+    struct One {
+        pushback: Pushback,
+        h: Paused,
+    }
+
+    impl One {
+        fn new(cap: Duration, enabled: bool) -> Self {
+            Self {
+                pushback: Pushback::new(cap, enabled),
+                h: Paused::default(),
+            }
+        }
+
+        fn note(
+            &self,
+            _host: &str,
+            status: u16,
+            sent: Instant,
+            retry_after: Option<Duration>,
+            headers: &HeaderMap,
+            quota_spent: bool,
+        ) {
+            let noted = self
+                .pushback
+                .note(status, retry_after, headers, quota_spent);
+            if noted.touches_host() {
+                self.pushback.apply(&self.h, noted, sent);
+            }
+        }
+
+        fn counts(&self) -> PushbackCounts {
+            self.pushback.counts(std::iter::once(&self.h))
+        }
+    }
+
     #[test]
     fn a_rate_limit_at_zero_waits_for_its_reset() {
         let mut headers = HeaderMap::new();
@@ -300,7 +371,7 @@ mod tests {
 
     #[test]
     fn many_answers_of_one_push_back_are_one_pause_capped() {
-        let pushback = Pushback::new(Duration::from_secs(5), true);
+        let pushback = One::new(Duration::from_secs(5), true);
         let none = HeaderMap::new();
         let sent = Instant::now();
         pushback.note("h", 200, sent, None, &none, false);
@@ -319,14 +390,14 @@ mod tests {
 
     #[test]
     fn no_backoff_never_pauses_nor_counts() {
-        let pushback = Pushback::new(Duration::from_secs(5), false);
+        let pushback = One::new(Duration::from_secs(5), false);
         let none = HeaderMap::new();
         let sent = Instant::now();
         pushback.note("h", 200, sent, None, &none, false);
         pushback.note("h", 429, sent, Some(Duration::from_secs(1)), &none, false);
         assert_eq!(pushback.counts().pauses, 0);
-        assert!(!pushback.any.load(Ordering::Relaxed));
-        assert_eq!(pushback.accepted.load(Ordering::Relaxed), 0);
+        assert!(!pushback.pushback.any.load(Ordering::Relaxed));
+        assert_eq!(pushback.pushback.accepted.load(Ordering::Relaxed), 0);
     }
 
     fn secs(s: f64) -> Duration {
@@ -426,7 +497,7 @@ mod tests {
 
     #[test]
     fn a_first_push_back_counts_what_the_run_accepted_and_what_was_in_flight() {
-        let pushback = Pushback::new(Duration::from_secs(5), true);
+        let pushback = One::new(Duration::from_secs(5), true);
         let none = HeaderMap::new();
         let before = Instant::now();
         for _ in 0..12 {
@@ -444,8 +515,8 @@ mod tests {
         let rate = pushback.counts().settled_rate.expect("a rate");
         // Four fifths of 20, and climbing by 2 % of that a second from the pause's end.
         assert!((rate - 16.0).abs() < 0.1, "{rate}");
-        let hosts = pushback.hosts.lock().expect("not poisoned");
-        let pending = hosts.get("h").and_then(|h| h.pending).expect("pending");
+        let hosts = pushback.h.0.lock().expect("not poisoned");
+        let pending = hosts.as_ref().and_then(|h| h.pending).expect("pending");
         assert_eq!(pending.accepted, 20.0);
     }
 
@@ -473,7 +544,7 @@ mod tests {
 
     #[test]
     fn one_push_back_brought_by_many_answers_decreases_once() {
-        let pushback = Pushback::new(Duration::from_secs(5), true);
+        let pushback = One::new(Duration::from_secs(5), true);
         let none = HeaderMap::new();
         let sent = Instant::now();
         for _ in 0..10 {
@@ -485,13 +556,13 @@ mod tests {
             .settled_rate
             .is_some_and(|r| (r - FIRST_RATE).abs() < 1e-9));
         // A spent quota pauses without a limit.
-        let quota = Pushback::new(Duration::from_secs(5), true);
+        let quota = One::new(Duration::from_secs(5), true);
         let mut headers = HeaderMap::new();
         headers.insert("ratelimit-remaining", HeaderValue::from_static("0"));
         headers.insert("ratelimit-reset", HeaderValue::from_static("1"));
         quota.note("h", 200, Instant::now(), None, &headers, true);
         assert_eq!(quota.counts().pauses, 1);
-        let hosts = quota.hosts.lock().expect("not poisoned");
-        assert!(hosts.get("h").is_some_and(|h| h.limit.is_none()));
+        let hosts = quota.h.0.lock().expect("not poisoned");
+        assert!(hosts.as_ref().is_some_and(|h| h.limit.is_none()));
     }
 }

@@ -16,7 +16,6 @@
 //! answers set it (the rule takes a zero delay straight to `latency / TARGET`), so a short run
 //! is not spent waiting for a guess; the cost is that the first `-c` requests go out together.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -25,14 +24,18 @@ pub(crate) const MAX_DELAY: Duration = Duration::from_secs(60);
 /// Weight of the newest latency in the mean the report shows (spider-rs' EMA).
 const ALPHA: f64 = 0.15;
 
-/// The delay per host, shared by a run's requests.
+/// The run's throttle: the concurrency it aims at. Each host's spacing is its [`Spacing`], in
+/// its entry of the host table.
 #[derive(Debug)]
 pub(crate) struct Throttle {
     target: f64,
-    hosts: Mutex<HashMap<String, Slot>>,
 }
 
 /// One host's spacing.
+#[derive(Debug, Default)]
+pub(crate) struct Spacing(Mutex<Slot>);
+
+/// One host's spacing, under its lock.
 #[derive(Debug, Default)]
 struct Slot {
     delay: Duration,
@@ -41,6 +44,8 @@ struct Slot {
     /// Mean latency of the answers that could lower the delay, for the report.
     latency: Option<f64>,
     answers: u64,
+    /// Whether the throttle ever saw this host (a start or an answer).
+    seen: bool,
 }
 
 /// Where the throttle of the busiest host ended: its delay, and the concurrency that gives
@@ -66,23 +71,17 @@ pub(crate) fn next_delay(old: Duration, latency: Duration, target: f64, ok: bool
 impl Throttle {
     /// `target`: requests in flight per host to aim at (positive; the command line checks).
     pub(crate) fn new(target: f64) -> Self {
-        Self {
-            target,
-            hosts: Mutex::new(HashMap::new()),
-        }
+        Self { target }
     }
 
     /// Waits until a request to `host` may start, and takes that start; whether it had to wait.
-    pub(crate) async fn wait(&self, host: &str) -> bool {
+    pub(crate) async fn wait(&self, host: &Spacing) -> bool {
         let mut waited = false;
         loop {
             let now = Instant::now();
-            let later = match self.hosts.lock() {
-                Ok(mut hosts) => {
-                    let slot = match hosts.get_mut(host) {
-                        Some(slot) => slot,
-                        None => hosts.entry(host.to_owned()).or_default(),
-                    };
+            let later = match host.0.lock() {
+                Ok(mut slot) => {
+                    slot.seen = true;
                     match slot.next {
                         Some(next) if next > now => Some(next),
                         _ => {
@@ -105,21 +104,19 @@ impl Throttle {
     }
 
     /// Reads an answer from `host`: its latency and status.
-    pub(crate) fn note(&self, host: &str, latency: Duration, status: u16) {
+    pub(crate) fn note(&self, host: &Spacing, latency: Duration, status: u16) {
         let ok = matches!(status, 200..=299 | 304);
-        let Ok(mut hosts) = self.hosts.lock() else {
+        let Ok(mut slot) = host.0.lock() else {
             return;
         };
-        let slot = match hosts.get_mut(host) {
-            Some(slot) => slot,
-            None => hosts.entry(host.to_owned()).or_default(),
-        };
+        slot.seen = true;
         let old = slot.delay;
         slot.delay = next_delay(old, latency, self.target, ok);
         // A longer delay holds the next start back now; a shorter one waits for the next start.
+        let delay = slot.delay;
         if let Some(next) = slot.next.as_mut() {
-            if slot.delay > old {
-                *next += slot.delay - old;
+            if delay > old {
+                *next += delay - old;
             }
         }
         slot.answers += 1;
@@ -132,18 +129,29 @@ impl Throttle {
         }
     }
 
-    /// The busiest host's delay and the concurrency it converged to.
-    pub(crate) fn counts(&self) -> Option<ThrottleCounts> {
-        let hosts = self.hosts.lock().ok()?;
-        let slot = hosts.values().max_by_key(|s| s.answers)?;
-        let seconds = slot.delay.as_secs_f64();
-        Some(ThrottleCounts {
-            delay: slot.delay,
-            concurrency: slot
-                .latency
-                .filter(|_| seconds > 0.0)
-                .map(|latency| latency / seconds),
-        })
+    /// The busiest of `hosts`' delay and the concurrency it converged to; None when the
+    /// throttle saw none.
+    pub(crate) fn counts<'a>(
+        &self,
+        hosts: impl Iterator<Item = &'a Spacing>,
+    ) -> Option<ThrottleCounts> {
+        let mut busiest: Option<(u64, ThrottleCounts)> = None;
+        for host in hosts {
+            let Ok(slot) = host.0.lock() else { continue };
+            if !slot.seen || busiest.is_some_and(|(answers, _)| slot.answers < answers) {
+                continue;
+            }
+            let seconds = slot.delay.as_secs_f64();
+            let counts = ThrottleCounts {
+                delay: slot.delay,
+                concurrency: slot
+                    .latency
+                    .filter(|_| seconds > 0.0)
+                    .map(|latency| latency / seconds),
+            };
+            busiest = Some((slot.answers, counts));
+        }
+        busiest.map(|(_, counts)| counts)
     }
 }
 
@@ -187,13 +195,14 @@ mod tests {
     #[test]
     fn the_report_names_the_busiest_host_and_its_concurrency() {
         let throttle = Throttle::new(2.0);
-        assert_eq!(throttle.counts(), None);
+        let (a, b) = (Spacing::default(), Spacing::default());
+        assert_eq!(throttle.counts([&a, &b].into_iter()), None);
         for _ in 0..40 {
-            throttle.note("a", ms(200), 200);
+            throttle.note(&a, ms(200), 200);
         }
-        throttle.note("b", ms(10), 200);
-        throttle.note("a", ms(1), 500);
-        let counts = throttle.counts().expect("counts");
+        throttle.note(&b, ms(10), 200);
+        throttle.note(&a, ms(1), 500);
+        let counts = throttle.counts([&a, &b].into_iter()).expect("counts");
         assert!(counts.delay.abs_diff(ms(100)) < ms(1), "{counts:?}");
         let concurrency = counts.concurrency.expect("a concurrency");
         assert!((concurrency - 2.0).abs() < 0.05, "{concurrency}");
@@ -202,17 +211,18 @@ mod tests {
     #[tokio::test]
     async fn starts_are_spaced_by_the_delay() {
         let throttle = Throttle::new(1.0);
-        throttle.note("h", ms(30), 200);
+        let (h, other) = (Spacing::default(), Spacing::default());
+        throttle.note(&h, ms(30), 200);
         let t0 = Instant::now();
         for _ in 0..4 {
-            throttle.wait("h").await;
+            throttle.wait(&h).await;
         }
         // The first start is free, each next one at least 30 ms later (a sleep is never short).
         let spent = t0.elapsed();
         assert!(spent >= ms(90) && spent < ms(2000), "{spent:?}");
         // Another host is not held.
         let t1 = Instant::now();
-        throttle.wait("other").await;
+        throttle.wait(&other).await;
         assert!(t1.elapsed() < ms(30));
     }
 }
