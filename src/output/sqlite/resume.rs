@@ -1,0 +1,72 @@
+//! What `--resume` finds in a database: each run's successful records (their failed ones are
+//! deleted, to be fetched again).
+
+use std::sync::Arc;
+
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+
+use crate::plan::ids::Id;
+
+/// A record a database already holds successfully: its id, and a crawl's record's URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoneRow {
+    pub id: Id,
+    /// The URL of a crawl's record (its leaves share their seed's id).
+    pub crawl_url: Option<String>,
+}
+
+/// What `--resume` found in a database, per run (index 0 is run 1).
+#[derive(Debug, Clone, Default)]
+pub struct Resumed {
+    pub done: Vec<Vec<DoneRow>>,
+    /// Failed rows removed, per run: their ids are fetched again.
+    pub failed: Vec<usize>,
+}
+
+/// What a database being resumed holds: its successful rows per run; its failed rows are deleted
+/// (inside the caller's transaction), to be fetched again.
+pub(super) fn take_stock(conn: &Connection) -> rusqlite::Result<Resumed> {
+    let mut resumed = Resumed::default();
+    let mut stmt = conn.prepare("SELECT run, id, url, depth, error_kind FROM records")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let run: i64 = row.get(0)?;
+        let Some(slot) = usize::try_from(run)
+            .ok()
+            .filter(|r| (1..=1 << 16).contains(r))
+        else {
+            continue;
+        };
+        if resumed.done.len() < slot {
+            resumed.done.resize_with(slot, Vec::new);
+            resumed.failed.resize(slot, 0);
+        }
+        let failed = row.get_ref(4)? != ValueRef::Null;
+        if failed {
+            resumed.failed[slot - 1] += 1;
+            continue;
+        }
+        let Some(id) = id_of(row.get_ref(1)?) else {
+            continue;
+        };
+        let crawl_url = match row.get_ref(3)? {
+            ValueRef::Null => None,
+            _ => Some(row.get::<_, String>(2)?),
+        };
+        resumed.done[slot - 1].push(DoneRow { id, crawl_url });
+    }
+    drop(rows);
+    drop(stmt);
+    conn.execute("DELETE FROM records WHERE error_kind IS NOT NULL", [])?;
+    Ok(resumed)
+}
+
+/// The id a row holds: an integer, or a word.
+pub(super) fn id_of(value: ValueRef<'_>) -> Option<Id> {
+    match value {
+        ValueRef::Integer(n) => u64::try_from(n).ok().map(Id::Num),
+        ValueRef::Text(t) => std::str::from_utf8(t).ok().map(|t| Id::Text(Arc::from(t))),
+        _ => None,
+    }
+}
