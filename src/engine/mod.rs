@@ -36,6 +36,7 @@ pub use self::crawl::{CrawlCounts, CrawlRules, CrawlSettings, RuleError, StopRul
 pub use self::fetch::cache::CacheError;
 pub use self::fetch::pushback::PushbackCounts;
 pub use self::fetch::throttle::ThrottleCounts;
+pub use self::frontier::SavedWork;
 pub use self::http::proxy::ProxyError;
 pub use self::http::transport::{ProxyUse, SetupError};
 pub use self::options::{CacheMode, CacheSpec, ClientOptions, RetryPolicy};

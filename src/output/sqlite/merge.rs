@@ -221,6 +221,7 @@ fn record_of(row: &Row, fields: usize) -> Record {
                 parent: text(5),
                 result: true,
                 items: false,
+                work: None,
             })
         }),
         cache: text(14).and_then(|c| {

@@ -8,6 +8,7 @@
 //! `--resume` fetches those ids again. A committed row is never lost: a failed write (a full disk)
 //! rolls back only its own batch.
 
+mod frontier;
 mod merge;
 mod resume;
 mod schema;

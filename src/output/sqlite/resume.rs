@@ -1,11 +1,13 @@
 //! What `--resume` finds in a database: each run's successful records (their failed ones are
-//! deleted, to be fetched again).
+//! deleted, to be fetched again) and a crawl's saved work (its `frontier`).
 
 use std::sync::Arc;
 
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
+use super::frontier;
+use crate::engine::SavedWork;
 use crate::plan::ids::Id;
 
 /// A record a database already holds successfully: its id, and a crawl's record's URL.
@@ -22,6 +24,9 @@ pub struct Resumed {
     pub done: Vec<Vec<DoneRow>>,
     /// Failed rows removed, per run: their ids are fetched again.
     pub failed: Vec<usize>,
+    /// A crawl's saved work, per run (see the `frontier` table): empty for a run that has none,
+    /// which then fetches its pages again.
+    pub saved: Vec<SavedWork>,
 }
 
 /// What a database being resumed holds: its successful rows per run; its failed rows are deleted
@@ -58,7 +63,19 @@ pub(super) fn take_stock(conn: &Connection) -> rusqlite::Result<Resumed> {
     }
     drop(rows);
     drop(stmt);
-    conn.execute("DELETE FROM records WHERE error_kind IS NOT NULL", [])?;
+    // A pagination loop is no failure to fetch again: a crawl going on from its frontier does
+    // not fetch the page that found it again, so its row stays as it is.
+    conn.execute(
+        "DELETE FROM records WHERE error_kind IS NOT NULL
+         AND NOT (error_kind = 'pagination' AND run IN (SELECT run FROM frontier))",
+        [],
+    )?;
+    resumed.saved = frontier::saved(conn)?;
+    for (saved, done) in resumed.saved.iter_mut().zip(&resumed.done) {
+        if !saved.is_empty() {
+            saved.results = done.iter().filter_map(|d| d.crawl_url.clone()).collect();
+        }
+    }
     Ok(resumed)
 }
 

@@ -80,7 +80,8 @@ CREATE TABLE records(
   started_s REAL NOT NULL, finished_s REAL NOT NULL, dns_ms REAL, connect_ms REAL, ttfb_ms REAL,
   body_ms REAL, tls_ms REAL{field_defs}
 );
-"
+{}",
+        super::frontier::TABLE
     )
 }
 

@@ -8,6 +8,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 use serde_json::Value;
 
+use super::frontier;
 use super::resume::{take_stock, Resumed};
 use super::schema::{field_columns, insert_sql, schema};
 use super::{
@@ -28,6 +29,9 @@ pub struct SqliteSink {
     run: u32,
     /// Rows written since the last commit (a transaction is open when > 0).
     pending: usize,
+    /// A crawl's records came: a batch is committed between records only, never between a
+    /// record's results and the frontier's change for them.
+    crawling: bool,
 }
 
 impl fmt::Debug for SqliteSink {
@@ -79,7 +83,8 @@ impl SqliteSink {
             .map_err(err)?;
         if fresh || !resume {
             let setup = format!(
-                "DROP TABLE IF EXISTS records; DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS meta;\n{}",
+                "DROP TABLE IF EXISTS records; DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS meta;
+                 DROP TABLE IF EXISTS frontier;\n{}",
                 schema(&fields)
             );
             conn.execute_batch(&setup).map_err(err)?;
@@ -102,6 +107,7 @@ impl SqliteSink {
                     .map_err(err)?;
             }
         } else {
+            conn.execute_batch(frontier::TABLE).map_err(err)?;
             resumed = take_stock(&conn).map_err(err)?;
         }
         conn.execute_batch("COMMIT").map_err(err)?;
@@ -113,9 +119,20 @@ impl SqliteSink {
                 insert,
                 run: 1,
                 pending: 0,
+                crawling: false,
             },
             resumed,
         ))
+    }
+
+    /// Opens a batch's transaction unless one is open.
+    fn begin(&mut self) -> io::Result<()> {
+        if self.pending == 0 {
+            self.conn
+                .execute_batch("BEGIN")
+                .map_err(|e| self.error(e))?;
+        }
+        Ok(())
     }
 
     fn commit(&mut self) -> io::Result<()> {
@@ -179,7 +196,7 @@ impl SqliteSink {
 }
 
 /// An id as SQLite stores it: a number as an integer, a word as text.
-struct IdSql<'a>(&'a Id);
+pub(super) struct IdSql<'a>(pub(super) &'a Id);
 
 impl rusqlite::ToSql for IdSql<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -218,17 +235,27 @@ impl rusqlite::ToSql for JsonSql<'_> {
 
 impl RecordSink for SqliteSink {
     fn write(&mut self, record: &Record) -> io::Result<()> {
-        if self.pending == 0 {
-            self.conn
-                .execute_batch("BEGIN")
-                .map_err(|e| self.error(e))?;
-        }
+        self.begin()?;
         // Counted before the insert: a failed insert leaves the transaction to be ended.
         self.pending += 1;
         self.insert(record).map_err(|e| self.error(e))?;
+        if self.pending >= BATCH_ROWS && !self.crawling {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn crawl_step(&mut self, record: &Record) -> io::Result<()> {
+        self.crawling = true;
+        // Between two records: the last one's rows and frontier went in together.
         if self.pending >= BATCH_ROWS {
             self.commit()?;
         }
+        self.begin()?;
+        // The step counts as a row, so the transaction it opened is known to be open.
+        self.pending += 1;
+        let changed = frontier::step(&self.conn, self.run, record).map_err(|e| self.error(e))?;
+        self.pending += changed;
         Ok(())
     }
 
