@@ -12,6 +12,7 @@ mod endings;
 mod extract;
 mod find_rate;
 mod fixture;
+mod frontier;
 mod html;
 mod library;
 mod numbers;
