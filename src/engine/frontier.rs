@@ -354,6 +354,39 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_run_skips_its_done_seeds_in_place_and_sends_a_failed_one_before_later_work() {
+        let item = |path: Vec<u32>| WorkItem {
+            url: format!("http://h.test/{path:?}"),
+            path,
+            parent: None,
+            fanned: false,
+        };
+        // Seeds 0 and 2 done, seed 1 failed (no row): seed 2's link and next page pending.
+        let saved = SavedWork {
+            pending: vec![
+                (Id::Num(12), item(vec![2, 0, 4])),
+                (Id::Num(12), item(vec![2, 1])),
+            ],
+            done: vec![item(vec![0, 0]), item(vec![2, 0]), item(vec![0, 1])],
+            results: vec![],
+        };
+        let mut frontier = Frontier::new(ids(10..14), true);
+        frontier.resume(&saved);
+        let order: Vec<_> = std::iter::from_fn(|| frontier.pop())
+            .map(|w| (w.id, w.place.map(|p| p.at.path().to_vec())))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (Id::Num(11), Some(vec![1, 0])),
+                (Id::Num(12), Some(vec![2, 0, 4])),
+                (Id::Num(12), Some(vec![2, 1])),
+                (Id::Num(13), Some(vec![3, 0])),
+            ]
+        );
+    }
+
+    #[test]
     fn seeds_handed_back_go_out_first_and_are_numbered_then() {
         let mut frontier = Frontier::new(ids(1..5), false);
         let taken = frontier.take_seeds(2);

@@ -121,6 +121,65 @@ pub(super) fn saved(conn: &Connection) -> rusqlite::Result<Vec<SavedWork>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::test_util::record;
+    use crate::plan::ids::Id;
+    use crate::record::{CrawlWork, ErrorKind, Failure, Lineage};
+
+    fn item(path: Vec<u32>) -> WorkItem {
+        WorkItem {
+            url: format!("http://h.test/{}", path_text(&path)),
+            path,
+            parent: None,
+            fanned: false,
+        }
+    }
+
+    /// Seed 9's record at `path` (a result or a step), having released `released`.
+    fn crawled(path: Vec<u32>, result: bool, released: Vec<WorkItem>, ok: bool) -> Record {
+        let failure = (!ok).then(|| Failure {
+            kind: ErrorKind::Status,
+            message: "HTTP 503".into(),
+        });
+        let mut record = record(9, Some(200), vec![], failure);
+        let at = item(path);
+        record.crawl = Some(Box::new(Lineage {
+            key: at.key(&record.id),
+            depth: at.depth(),
+            parent: None,
+            result,
+            items: false,
+            work: Some(Box::new(CrawlWork { at, released })),
+        }));
+        record
+    }
+
+    #[test]
+    fn released_work_is_pending_until_done_a_step_stays_done_and_a_failure_changes_nothing() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(TABLE).expect("table");
+        let seed = crawled(
+            vec![0, 0],
+            false,
+            vec![item(vec![0, 0, 0]), item(vec![0, 1])],
+            true,
+        );
+        assert_eq!(step(&conn, 1, &seed).expect("step"), 3);
+        // The leaf fails: still pending; then it is fetched again and done: in `records` only.
+        let leaf = |ok| crawled(vec![0, 0, 0], true, vec![], ok);
+        assert_eq!(step(&conn, 1, &leaf(false)).expect("failure"), 0);
+        let runs = saved(&conn).expect("read");
+        let pending: Vec<_> = runs[0]
+            .pending
+            .iter()
+            .map(|(_, w)| w.path.clone())
+            .collect();
+        assert_eq!(pending, [vec![0, 0, 0], vec![0, 1]]);
+        step(&conn, 1, &leaf(true)).expect("leaf");
+        let runs = saved(&conn).expect("read");
+        assert_eq!(runs[0].pending, [(Id::Num(9), item(vec![0, 1]))]);
+        assert_eq!(runs[0].done, [item(vec![0, 0])]);
+        assert_eq!(runs[0].done_seeds().into_iter().collect::<Vec<_>>(), [0]);
+    }
 
     #[test]
     fn a_place_is_written_as_dotted_numbers_and_read_back() {
