@@ -34,8 +34,12 @@ impl DoneIds {
         (!self.2.is_empty()).then_some(&self.2)
     }
 
-    /// With the crawl's work a database saved for this run.
-    pub fn with_saved(mut self, saved: SavedWork) -> Self {
+    /// With the crawl's work a database saved for this run: the results' URLs go with it (a
+    /// link to one is a duplicate), rather than being skipped as done.
+    pub fn with_saved(mut self, mut saved: SavedWork) -> Self {
+        if !saved.is_empty() {
+            saved.results = std::mem::take(&mut self.1);
+        }
         self.2 = saved;
         self
     }

@@ -32,7 +32,17 @@ pub struct Resumed {
 /// What a database being resumed holds: its successful rows per run; its failed rows are deleted
 /// (inside the caller's transaction), to be fetched again.
 pub(super) fn take_stock(conn: &Connection) -> rusqlite::Result<Resumed> {
-    let mut resumed = Resumed::default();
+    let saved = frontier::saved(conn)?;
+    // A pagination loop is no failure to fetch again: a crawl going on from its frontier does
+    // not fetch the page that found it again, so its row stays as it is.
+    let goes_on: Vec<bool> = saved.iter().map(|s| !s.is_empty()).collect();
+    let loop_kept = |run: usize, kind: ValueRef<'_>| {
+        kind == ValueRef::Text(b"pagination") && goes_on.get(run - 1).copied().unwrap_or(false)
+    };
+    let mut resumed = Resumed {
+        saved,
+        ..Resumed::default()
+    };
     let mut stmt = conn.prepare("SELECT run, id, url, depth, error_kind FROM records")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
@@ -47,9 +57,11 @@ pub(super) fn take_stock(conn: &Connection) -> rusqlite::Result<Resumed> {
             resumed.done.resize_with(slot, Vec::new);
             resumed.failed.resize(slot, 0);
         }
-        let failed = row.get_ref(4)? != ValueRef::Null;
-        if failed {
-            resumed.failed[slot - 1] += 1;
+        let kind = row.get_ref(4)?;
+        if kind != ValueRef::Null {
+            if !loop_kept(slot, kind) {
+                resumed.failed[slot - 1] += 1;
+            }
             continue;
         }
         let Some(id) = id_of(row.get_ref(1)?) else {
@@ -63,19 +75,11 @@ pub(super) fn take_stock(conn: &Connection) -> rusqlite::Result<Resumed> {
     }
     drop(rows);
     drop(stmt);
-    // A pagination loop is no failure to fetch again: a crawl going on from its frontier does
-    // not fetch the page that found it again, so its row stays as it is.
     conn.execute(
         "DELETE FROM records WHERE error_kind IS NOT NULL
          AND NOT (error_kind = 'pagination' AND run IN (SELECT run FROM frontier))",
         [],
     )?;
-    resumed.saved = frontier::saved(conn)?;
-    for (saved, done) in resumed.saved.iter_mut().zip(&resumed.done) {
-        if !saved.is_empty() {
-            saved.results = done.iter().filter_map(|d| d.crawl_url.clone()).collect();
-        }
-    }
     Ok(resumed)
 }
 
@@ -85,5 +89,46 @@ pub(super) fn id_of(value: ValueRef<'_>) -> Option<Id> {
         ValueRef::Integer(n) => u64::try_from(n).ok().map(Id::Num),
         ValueRef::Text(t) => std::str::from_utf8(t).ok().map(|t| Id::Text(Arc::from(t))),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crawl_going_on_from_its_frontier_keeps_its_pagination_loops_and_deletes_other_failures() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(&super::super::schema::schema(&[]))
+            .expect("schema");
+        let record = |run: i64, url: &str, kind: Option<&str>| {
+            conn.execute(
+                "INSERT INTO records(run, id, url, depth, elapsed_ms, waited_ms, bytes, wire_bytes,
+                   attempts, scheduled_s, started_s, finished_s, error_kind)
+                 VALUES(?1, 1, ?2, 0, 0, 0, 0, 0, 1, 0, 0, 0, ?3)",
+                rusqlite::params![run, url, kind],
+            )
+            .expect("insert");
+        };
+        record(1, "http://h.test/?page=2", Some("pagination"));
+        record(1, "http://h.test/3", Some("status"));
+        record(2, "http://h.test/?page=2", Some("pagination"));
+        conn.execute(
+            "INSERT INTO frontier(run, path, key, id, kind, url, depth, fanned, done)
+             VALUES(1, '0.0', '1.0', 1, 'seed', 'http://h.test/?page=1', 0, 0, 1)",
+            [],
+        )
+        .expect("frontier");
+        let resumed = take_stock(&conn).expect("stock");
+        // Run 2 kept no frontier: its pages are fetched again, and with them its loop.
+        assert_eq!(resumed.failed, [1, 1]);
+        let left: Vec<(i64, String)> = conn
+            .prepare("SELECT run, error_kind FROM records")
+            .expect("select")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(left, [(1, "pagination".to_owned())]);
     }
 }
