@@ -221,6 +221,53 @@ pub struct Lineage {
     /// Its fields hold one list each, one element per item of the page's list (`--items`):
     /// [`Record::into_results`] makes a record of each item.
     pub items: bool,
+    /// Where it sat and what its document released, for a sink that keeps the crawl's pending
+    /// work (a database's `frontier`); None where a resumed run could not go on from it (a
+    /// range with stop rules) and on the records [`Record::into_results`] makes.
+    pub work: Option<Box<CrawlWork>>,
+}
+
+/// A crawl's record's place and the work its document released: what lets a resumed run go on
+/// from the work pending instead of fetching every page again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrawlWork {
+    /// Its own place and URL.
+    pub at: WorkItem,
+    /// What its document released, in document order: its links, its next page or pages.
+    /// Empty for a failure (none is followed).
+    pub released: Vec<WorkItem>,
+}
+
+/// One request of a crawl, as a resumed run needs it to make it again in the same place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkItem {
+    /// Its place: its seed's number in the range, its page in the seed's chain, then the rank
+    /// of each link followed (the record's key is the seed's id and all but the first).
+    pub path: Vec<u32>,
+    /// The URL to fetch (a cursor's token in its query).
+    pub url: String,
+    /// The URL of the document that named it; None for a seed.
+    pub parent: Option<String>,
+    /// A page sent out with the rest of its chain at once (from a `last` link): it does not
+    /// follow its own next page.
+    pub fanned: bool,
+}
+
+impl WorkItem {
+    /// Links followed from the seed's page to reach it.
+    pub fn depth(&self) -> u32 {
+        u32::try_from(self.path.len().saturating_sub(2)).unwrap_or(u32::MAX)
+    }
+
+    /// Its record's key, for the seed whose id is `seed` (see [`Lineage::key`]).
+    pub fn key(&self, seed: &Id) -> String {
+        use std::fmt::Write;
+        let mut key = seed.to_string();
+        for step in self.path.iter().skip(1) {
+            let _ = write!(key, ".{step}");
+        }
+        key
+    }
 }
 
 impl Record {
@@ -251,6 +298,8 @@ impl Record {
             .unwrap_or(0);
         let mut lineage = (**lineage).clone();
         lineage.items = false;
+        // The page's work is the page's, not its items'.
+        lineage.work = None;
         let page = std::mem::take(&mut lineage.key);
         for i in 0..count {
             lineage.key = format!("{page}.{i}");

@@ -74,6 +74,10 @@ impl RecordSink for ProgressSink<'_> {
         self.inner.write(record)
     }
 
+    fn crawl_step(&mut self, record: &Record) -> io::Result<()> {
+        self.inner.crawl_step(record)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }

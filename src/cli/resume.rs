@@ -1,6 +1,7 @@
 //! Resume: which ids an earlier NDJSON results file already holds, and that file made ready for
 //! appending; or, per run, which ids an earlier SQLite database holds (`output::sqlite` reads
-//! it, with the same rule: only successful records are done).
+//! it, with the same rule: only successful records are done) and the crawl's work it saved, to
+//! go on from (an NDJSON file keeps none: a crawl resumed from one fetches its pages again).
 //!
 //! Only successful records count as done: failed ids are dropped from the file and fetched again.
 //! A last line cut short by a crash is dropped too. The cleaned file replaces the old one
@@ -15,16 +16,34 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
+use crate::engine::SavedWork;
 use crate::output::sqlite::DoneRow;
 use crate::plan::ids::Id;
 use tempfile::NamedTempFile;
 
 /// The ids a results file already holds successfully, and, of a crawl's records, their URLs
-/// (a crawl's records share their seed's id: its leaves are told apart by URL).
+/// (a crawl's records share their seed's id: its leaves are told apart by URL); from a database,
+/// a crawl's saved work too.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DoneIds(HashSet<Id>, Vec<String>);
+pub struct DoneIds(HashSet<Id>, Vec<String>, SavedWork);
 
 impl DoneIds {
+    /// The crawl's work a database saved (its `frontier`), if it saved any: the run goes on
+    /// from it instead of fetching its pages again.
+    pub fn saved(&self) -> Option<&SavedWork> {
+        (!self.2.is_empty()).then_some(&self.2)
+    }
+
+    /// With the crawl's work a database saved for this run: the results' URLs go with it (a
+    /// link to one is a duplicate), rather than being skipped as done.
+    pub fn with_saved(mut self, mut saved: SavedWork) -> Self {
+        if !saved.is_empty() {
+            saved.results = std::mem::take(&mut self.1);
+        }
+        self.2 = saved;
+        self
+    }
+
     /// The URLs of the crawl records already done.
     pub fn urls(&self) -> &[String] {
         &self.1
@@ -52,7 +71,7 @@ impl DoneIds {
             ids.insert(row.id);
             urls.extend(row.crawl_url);
         }
-        DoneIds(ids, urls)
+        DoneIds(ids, urls, SavedWork::default())
     }
 }
 
@@ -152,7 +171,7 @@ pub fn prepare(path: &Path) -> io::Result<Resumed> {
     let temp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|e| e.error)?;
-    resumed.done = DoneIds(ids, urls);
+    resumed.done = DoneIds(ids, urls, SavedWork::default());
     Ok(resumed)
 }
 

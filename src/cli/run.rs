@@ -16,7 +16,7 @@ use super::resume::{self, Done, DoneIds};
 pub use super::signals::Signal;
 use super::signals::SignalWatch;
 use super::{Destination, Plan, Repeat, Target};
-use crate::engine::{JobSpec, Run, RunSpec};
+use crate::engine::{JobSpec, Run, RunSpec, SavedWork};
 use crate::fixture::FixtureServer;
 use crate::output::{self, Discard, Format, RecordSink, RunInfo, SqliteSink};
 use crate::plan::ids::{Id, IdList};
@@ -95,9 +95,10 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         let last = i + 1 == runs.len();
         let done = done.of_run(i);
         let mut run_job;
-        let job = if crawl {
+        let saved = done.saved().filter(|_| crawl);
+        let job = if crawl && saved.is_none() {
             // A crawl resumes by URL: its pages are fetched again, the results they lead to
-            // that the file holds are not.
+            // that the file holds are not (a database's frontier goes on from its pages).
             run_job = job.clone();
             run_job.crawl.done = done.urls().to_vec();
             &run_job
@@ -142,7 +143,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
                 Some(Repeat::Requests(_)) => todo.map_or(usize::MAX, |n| n as usize),
                 _ => usize::MAX,
             });
-        let mut stats = run_one(&template, job, *run, ids, &mut progress, &cancel).await?;
+        let mut stats = run_one(&template, job, *run, ids, saved, &mut progress, &cancel).await?;
         drop(progress);
         if matches!(plan.repeat, Some(Repeat::For(_))) && stats.ending == Ending::Deadline {
             // -z: the time was the plan, not a budget overrun.
@@ -362,13 +363,29 @@ fn open_database(
         let last = plan.mode.runs(&plan.concurrency).len().saturating_sub(1);
         let done = resumed.done.get(last).map_or(0, Vec::len);
         let failed = resumed.failed.get(last).copied().unwrap_or(0);
+        let frontier = match resumed.saved.get(last).filter(|s| !s.is_empty()) {
+            Some(saved) => format!(
+                "; the crawl goes on from its frontier: {} requests pending, {} pages and steps done",
+                saved.pending.len(),
+                saved.done.len()
+            ),
+            None => String::new(),
+        };
         eprintln!(
             "fetchbench: resuming {}: {done} records already done, {failed} failed ones to fetch \
-             again",
+             again{frontier}",
             path.display()
         );
     }
-    let done = resumed.done.into_iter().map(DoneIds::from_rows).collect();
+    // A run may have saved work and no record yet, or records and no saved work.
+    let runs = resumed.done.len().max(resumed.saved.len());
+    let (mut rows, mut saved) = (resumed.done.into_iter(), resumed.saved.into_iter());
+    let done = (0..runs)
+        .map(|_| {
+            let ids = DoneIds::from_rows(rows.next().unwrap_or_default());
+            ids.with_saved(saved.next().unwrap_or_default())
+        })
+        .collect();
     Ok((Done::PerRun(done), Box::new(sink)))
 }
 
@@ -389,10 +406,14 @@ async fn run_one(
     job: &JobSpec,
     spec: RunSpec,
     ids: impl Iterator<Item = Id>,
+    saved: Option<&SavedWork>,
     sink: &mut dyn RecordSink,
     cancel: &CancellationToken,
 ) -> Result<RunStats, AppError> {
     let mut run = Run::start(template, job, spec, ids, cancel.clone())?;
+    if let Some(saved) = saved {
+        run.resume(saved);
+    }
     run.warm_up(job.warmup).await;
     let mut stats = RunStats::new(spec.mode, spec.concurrency.max(1), job.rate);
     output::write_run(&mut run, sink, |record| stats.add(record))

@@ -6,14 +6,44 @@
 //! create work, discovered items are dispatched before later seeds, smallest position first, so
 //! the oldest unreleased record always gets the next slot (see `release`).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::iter::Peekable;
-
-use std::collections::BTreeMap;
 
 use crate::engine::crawl::Place;
 use crate::engine::release::Position;
 use crate::plan::ids::Id;
+use crate::record::WorkItem;
+
+/// A crawl's work kept by an earlier, interrupted run of the same job (a results database's
+/// `frontier`): what [`Run::resume`](crate::engine::Run::resume) goes on from, instead of
+/// fetching every page again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SavedWork {
+    /// Work released and not done, with its seed's id: fetched again, each in its place.
+    pub pending: Vec<(Id, WorkItem)>,
+    /// Pages and other steps done (not among the results): not fetched again. A seed whose
+    /// first page is among them is done: its seed is skipped.
+    pub done: Vec<WorkItem>,
+    /// The URLs of the results already written: a link to one is a duplicate, as it was in
+    /// the run that wrote it.
+    pub results: Vec<String>,
+}
+
+impl SavedWork {
+    /// Whether nothing was saved (the run then starts from its seeds).
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty() && self.done.is_empty()
+    }
+
+    /// The numbers of the seeds whose first page is done.
+    pub(crate) fn done_seeds(&self) -> HashSet<u64> {
+        self.done
+            .iter()
+            .filter(|w| w.path.len() == 2 && w.path[1] == 0)
+            .map(|w| u64::from(w.path[0]))
+            .collect()
+    }
+}
 
 /// One request to make.
 #[derive(Debug, Clone)]
@@ -60,6 +90,8 @@ pub(crate) struct Frontier<I: Iterator<Item = Id>> {
     first_id: Option<u64>,
     /// No seed at or past this position yet: an open range's probe (see `Run`'s slow start).
     seed_limit: Option<u64>,
+    /// Seeds a resumed run has done already, by position: skipped, their positions kept.
+    done_seeds: HashSet<u64>,
 }
 
 impl<I: Iterator<Item = Id>> Frontier<I> {
@@ -77,6 +109,33 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
             holding: false,
             first_id: None,
             seed_limit: None,
+            done_seeds: HashSet::new(),
+        }
+    }
+
+    /// Goes on from an earlier run's work: its pending work is dispatched in its places, its
+    /// done seeds are skipped (their positions counted, so every place stays where it was).
+    pub(crate) fn resume(&mut self, saved: &SavedWork) {
+        self.done_seeds = saved.done_seeds();
+        for (id, item) in &saved.pending {
+            if let Some(place) = Place::from_work(item.clone()) {
+                self.add(place, id.clone());
+            }
+        }
+    }
+
+    /// Passes the seeds a resumed run has done, keeping their positions.
+    fn skip_done_seeds(&mut self) {
+        while !self.done_seeds.is_empty() && self.done_seeds.remove(&self.next_position) {
+            if self
+                .returned
+                .pop_front()
+                .or_else(|| self.seeds.next())
+                .is_none()
+            {
+                break;
+            }
+            self.next_position += 1;
         }
     }
 
@@ -157,7 +216,17 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
     /// The next work to dispatch, numbered; None when every seed has gone out.
     pub(crate) fn pop(&mut self) -> Option<Work> {
         let seq = self.next_seq;
-        if let Some((_, (place, id))) = self.found.pop_first() {
+        self.skip_done_seeds();
+        // Found work before the next seed, unless the seed's place comes first: only a resumed
+        // run's seed that failed can (found work is otherwise of seeds gone out already).
+        let seed_before = |at: &Position| {
+            u32::try_from(self.next_position).is_ok_and(|k| Position::seed(k) < *at)
+        };
+        let seed_first = match self.found.first_key_value() {
+            None => true,
+            Some((at, _)) => seed_before(at) && self.seeds_open(),
+        };
+        if let Some((_, (place, id))) = (!seed_first).then(|| self.found.pop_first()).flatten() {
             self.next_seq += 1;
             return Some(Work {
                 seq,
@@ -198,12 +267,14 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
 
     /// Whether anything is left to dispatch.
     pub(crate) fn has_more(&mut self) -> bool {
+        self.skip_done_seeds();
         !self.found.is_empty() || self.seeds_open()
     }
 
     /// Takes up to `n` seeds out without numbering them (the warm-up fetches them off the
     /// books, then hands them back with [`Frontier::hand_back`]).
     pub(crate) fn take_seeds(&mut self, n: u64) -> Vec<Id> {
+        self.skip_done_seeds();
         let n = usize::try_from(n).unwrap_or(usize::MAX);
         self.seeds.by_ref().take(n).collect()
     }
@@ -280,6 +351,39 @@ mod tests {
         offsets.pop();
         offsets.bound_items(47, Some(20));
         assert_eq!(drain(offsets), [Id::Num(20), Id::Num(40)]);
+    }
+
+    #[test]
+    fn a_resumed_run_skips_its_done_seeds_in_place_and_sends_a_failed_one_before_later_work() {
+        let item = |path: Vec<u32>| WorkItem {
+            url: format!("http://h.test/{path:?}"),
+            path,
+            parent: None,
+            fanned: false,
+        };
+        // Seeds 0 and 2 done, seed 1 failed (no row): seed 2's link and next page pending.
+        let saved = SavedWork {
+            pending: vec![
+                (Id::Num(12), item(vec![2, 0, 4])),
+                (Id::Num(12), item(vec![2, 1])),
+            ],
+            done: vec![item(vec![0, 0]), item(vec![2, 0]), item(vec![0, 1])],
+            results: vec![],
+        };
+        let mut frontier = Frontier::new(ids(10..14), true);
+        frontier.resume(&saved);
+        let order: Vec<_> = std::iter::from_fn(|| frontier.pop())
+            .map(|w| (w.id, w.place.map(|p| p.at.path().to_vec())))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (Id::Num(11), Some(vec![1, 0])),
+                (Id::Num(12), Some(vec![2, 0, 4])),
+                (Id::Num(12), Some(vec![2, 1])),
+                (Id::Num(13), Some(vec![3, 0])),
+            ]
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@ use crate::plan::rate::Rate;
 pub use self::client::Client;
 pub use self::crawl::{CrawlCounts, CrawlRules, CrawlSettings, RuleError, StopRules};
 pub use self::fetch::cache::CacheError;
+pub use self::frontier::SavedWork;
 pub use self::host::pushback::PushbackCounts;
 pub use self::host::throttle::ThrottleCounts;
 pub use self::http::proxy::ProxyError;

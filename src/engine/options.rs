@@ -29,10 +29,10 @@ pub struct ClientOptions {
     /// (`--cache`); None: every request goes to the server.
     pub cache: Option<CacheSpec>,
     /// A host's 429 or 503 pauses every request to it, then paces them back up (see
-    /// `fetch::pushback`); false with `--no-backoff`.
+    /// `host::pushback`); false with `--no-backoff`.
     pub backoff: bool,
     /// Space request starts to each host by its latency over this target concurrency
-    /// (`--auto-throttle`, see `fetch::throttle`).
+    /// (`--auto-throttle`, see `host::throttle`).
     pub auto_throttle: Option<f64>,
     /// Bodies larger than this (after decompression) fail with "body too large" once it is passed.
     pub max_body: u64,

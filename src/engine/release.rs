@@ -83,6 +83,16 @@ impl Position {
         Self(vec![k, 0])
     }
 
+    /// The path as numbers: seed, page, the rank of each link (what a resumed run is given).
+    pub(crate) fn path(&self) -> &[u32] {
+        &self.0
+    }
+
+    /// The position whose path is `path` (a seed's number and a page at least); None otherwise.
+    pub(crate) fn from_path(path: Vec<u32>) -> Option<Self> {
+        (path.len() >= 2).then_some(Self(path))
+    }
+
     /// The next page of the chain this page (`seed, page`) belongs to.
     pub(crate) fn next_page(&self) -> Self {
         let mut path = self.0.clone();

@@ -15,7 +15,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::crawl::{CountAt, Crawl, Found, Place};
 use super::fetch::settle::Done;
-use super::frontier::{Frontier, Work};
+use super::frontier::{Frontier, SavedWork, Work};
 use super::pacer::Pacer;
 use super::release::{Reorder, Tree};
 use super::stop::Stop;
@@ -25,7 +25,7 @@ use crate::engine::fetch::request::Fetcher;
 use crate::engine::http::connections::ConnectionCounter;
 use crate::plan::ids::Id;
 use crate::plan::template::Template;
-use crate::record::{ErrorKind, Failure, Lineage, Record};
+use crate::record::{CrawlWork, ErrorKind, Failure, Lineage, Record};
 
 /// A run in progress: ask it for the next record until it has none.
 ///
@@ -239,6 +239,17 @@ impl<I: Iterator<Item = Id>> Run<I> {
                     }
                 }
             }
+        }
+    }
+
+    /// Goes on from an earlier, interrupted run's crawl (`--resume` from a database's
+    /// `frontier`), before the first [`Run::next`]: its pending work goes out in its places,
+    /// its done seeds are skipped (the ids are the same as that run's, done ones included), and
+    /// what it requested is not requested again. Nothing changes outside a crawl.
+    pub fn resume(&mut self, saved: &SavedWork) {
+        if let Some(crawl) = self.crawl.as_mut() {
+            crawl.remember(saved);
+            self.frontier.resume(saved);
         }
     }
 
@@ -507,6 +518,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
                     parent: None,
                     result: true,
                     items: true,
+                    work: None,
                 }))
             }
         }
@@ -534,13 +546,28 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
         let mut children = Vec::new();
         let mut looped = None;
+        // What a resumed run needs to go on from here; a stop rule's range refetches instead
+        // (its decisions are made on the records as they come, from the first).
+        let mut work = place
+            .work()
+            .filter(|_| self.stop.is_none())
+            .map(|at| CrawlWork {
+                at,
+                released: Vec::new(),
+            });
         if let (true, None, Some(base)) = (record.is_ok(), self.ending, place.url.as_ref()) {
             let discovered = crawl.discover(&place, base, found);
             for child in discovered.places {
                 children.push(child.at.clone());
+                if let (Some(work), Some(item)) = (work.as_mut(), child.work()) {
+                    work.released.push(item);
+                }
                 self.frontier.add(child, record.id.clone());
             }
             looped = discovered.looped;
+        }
+        if let Some(lineage) = record.crawl.as_mut() {
+            lineage.work = work.map(Box::new);
         }
         let id = record.id.clone();
         let position = record.index;

@@ -32,6 +32,9 @@ pub async fn write_run<I: Iterator<Item = Id>>(
             next = run.next() => {
                 let Some(record) = next else { break };
                 each(&record);
+                if record.crawl.is_some() {
+                    sink.crawl_step(&record)?;
+                }
                 let mut written = Ok(());
                 record.into_results(|result| {
                     if written.is_ok() {

@@ -31,6 +31,12 @@ pub use self::table::TableSink;
 pub trait RecordSink: Send {
     /// Writes one record; an error stops the run (e.g. the reader closed the pipe).
     fn write(&mut self, record: &Record) -> io::Result<()>;
+    /// Comes before the results of each record of a crawl, the steps that are not results too:
+    /// where it was and what its document released ([`crate::record::Lineage::work`]), for a
+    /// sink that keeps a crawl's pending work. Its results follow in the same batch.
+    fn crawl_step(&mut self, _record: &Record) -> io::Result<()> {
+        Ok(())
+    }
     /// Pushes what was written so far to its destination.
     fn flush(&mut self) -> io::Result<()>;
     /// Writes any trailer and flushes; called once after the last record.

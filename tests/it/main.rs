@@ -12,6 +12,7 @@ mod endings;
 mod extract;
 mod find_rate;
 mod fixture;
+mod frontier;
 mod host_table;
 mod html;
 mod library;

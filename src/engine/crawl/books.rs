@@ -9,6 +9,7 @@ use std::hash::{Hash, Hasher};
 use reqwest::Url;
 
 use super::{CrawlRules, Found, NextPage, Origins, Place};
+use crate::engine::frontier::SavedWork;
 
 /// What a crawl skipped and found, for the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,6 +74,28 @@ impl Crawl {
             requests: 0,
             counts: CrawlCounts::default(),
         }
+    }
+
+    /// Books what an earlier run of the same job requested or released (`--resume` from a
+    /// database's frontier): a link to any of it is a duplicate and a next page back to one
+    /// of its chain's pages a loop, as in one uninterrupted run, and the request budget counts
+    /// it.
+    pub(crate) fn remember(&mut self, saved: &SavedWork) {
+        let items = saved.pending.iter().map(|(_, w)| w).chain(&saved.done);
+        for item in items {
+            let Ok(url) = Url::parse(&item.url) else {
+                continue;
+            };
+            let key = key(&url);
+            self.seen.insert(key);
+            if let [chain, _page] = item.path[..] {
+                self.chain_pages.insert((chain, key));
+            }
+        }
+        for url in saved.results.iter().filter_map(|u| Url::parse(u).ok()) {
+            self.seen.insert(key(&url));
+        }
+        self.requests = self.seen.len() as u64;
     }
 
     /// Books a seed as it is dispatched; false when the request budget is spent.

@@ -15,6 +15,7 @@ use reqwest::Url;
 
 use crate::engine::release::Position;
 use crate::extract::{FieldPath, PathError};
+use crate::record::WorkItem;
 
 pub(crate) use self::books::Crawl;
 pub use self::books::CrawlCounts;
@@ -413,6 +414,32 @@ pub(crate) struct Place {
 }
 
 impl Place {
+    /// The place a resumed run gives saved work; None for a path too short to be a place or a
+    /// URL that does not parse (neither is saved).
+    pub(crate) fn from_work(item: WorkItem) -> Option<Self> {
+        let depth = item.depth();
+        let (chain, page) = (*item.path.first()?, *item.path.get(1)?);
+        Some(Self {
+            at: Position::from_path(item.path)?,
+            depth,
+            url: Some(Url::parse(&item.url).ok()?),
+            parent: item.parent,
+            chain,
+            page,
+            fanned: item.fanned,
+        })
+    }
+
+    /// The work this place is, to save; None before its URL is known.
+    pub(crate) fn work(&self) -> Option<WorkItem> {
+        Some(WorkItem {
+            path: self.at.path().to_vec(),
+            url: self.url.as_ref()?.to_string(),
+            parent: self.parent.clone(),
+            fanned: self.fanned,
+        })
+    }
+
     pub(crate) fn seed(k: u32) -> Self {
         Self {
             at: Position::seed(k),

@@ -589,6 +589,7 @@ fn lineage(place: &Place, id: &Id) -> Box<Lineage> {
         parent: place.parent.clone(),
         result: true,
         items: false,
+        work: None,
     })
 }
 
