@@ -10,7 +10,7 @@ use super::host::{HostTable, Politeness};
 use super::http::connections::ConnectionCounter;
 use super::http::transport::Transport;
 use super::http::url::UrlRenderer;
-use super::{EngineError, JobSpec};
+use super::spec::{EngineError, JobSpec};
 use crate::plan::template::Template;
 
 /// Connections to the servers of one URL template, kept open between the runs started on them,

@@ -13,14 +13,16 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::time::Instant as Deadline;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use super::client::Client;
+use super::crawl::StopRules;
 use super::crawl::{CountAt, Crawl, Found, Place};
 use super::fetch::settle::Done;
 use super::frontier::{Frontier, SavedWork, Work};
 use super::pacer::Pacer;
 use super::release::{Reorder, Tree};
+use super::spec::{Ending, EngineError, JobSpec, Order, RunEnd, RunSpec};
 use super::stop::Stop;
 use super::worker::{Event, Job, Pool, Report};
-use super::{Client, Ending, EngineError, JobSpec, Order, RunEnd, RunSpec, StopRules};
 use crate::engine::fetch::request::Fetcher;
 use crate::engine::http::connections::ConnectionCounter;
 use crate::plan::ids::Id;
@@ -304,7 +306,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
             client_cpu: process_cpu_time()
                 .zip(self.cpu_at_start)
                 .map(|(now, start)| now.saturating_sub(start)),
-            proxy: super::ProxyUse {
+            proxy: super::http::transport::ProxyUse {
                 requests: proxy_use.requests - self.proxied_before,
                 proxies: proxy_use.proxies,
             },
@@ -315,7 +317,7 @@ impl<I: Iterator<Item = Id>> Run<I> {
     }
 
     /// A crawl's counts and a stop rule's account, if either applies.
-    fn crawl_counts(&self) -> Option<super::CrawlCounts> {
+    fn crawl_counts(&self) -> Option<super::crawl::CrawlCounts> {
         if self.crawl.is_none() && self.stop.is_none() {
             return None;
         }

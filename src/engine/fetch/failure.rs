@@ -9,7 +9,7 @@ use crate::engine::http::direct::DirectError;
 use crate::engine::http::error::{is_cut_short, TransportError};
 use crate::engine::http::tls;
 use crate::engine::options::head_limits;
-use crate::engine::ClientOptions;
+use crate::engine::options::ClientOptions;
 use crate::record::{ErrorKind, Failure};
 
 /// Classifies a failed exchange; `options` supplies the timeouts the messages name.

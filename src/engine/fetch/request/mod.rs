@@ -38,7 +38,7 @@ use crate::engine::http::url::UrlRenderer;
 use crate::engine::options::ClientOptions;
 use crate::engine::pacer::Pacer;
 use crate::engine::shape::{self, Outgoing};
-use crate::engine::JobSpec;
+use crate::engine::spec::{EngineError, JobSpec};
 use crate::plan::ids::Id;
 use crate::record::{duration_ms, ErrorKind, Failure, Lineage, Record, Timing};
 
@@ -95,7 +95,7 @@ impl Fetcher {
         pacer: Arc<Pacer>,
         cancel: CancellationToken,
         client: &Client,
-    ) -> Result<Self, crate::engine::EngineError> {
+    ) -> Result<Self, EngineError> {
         let (options, crawl) = (&job.client, &job.crawl);
         let urls = UrlRenderer::new(client.template().clone());
         let hosts = client.hosts_for_run();
@@ -192,7 +192,7 @@ impl Fetcher {
     }
 
     /// The requests sent through a proxy so far, and the proxies that carried them.
-    pub(crate) fn proxy_use(&self) -> crate::engine::ProxyUse {
+    pub(crate) fn proxy_use(&self) -> crate::engine::http::transport::ProxyUse {
         self.transport.proxy_use()
     }
 
