@@ -2,6 +2,7 @@
 //! in flight and their arrival times, and can delay, refuse or hold back requests per id.
 
 pub mod run;
+pub mod server;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -52,13 +53,8 @@ struct Shared {
 pub struct TestServer {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// The server under the routes; it stops when the `TestServer` is dropped.
+    pub server: server::Server,
 }
 
 impl TestServer {
@@ -101,14 +97,12 @@ impl TestServer {
             .route("/api/offsets", get(offsets))
             .route("/advertised/{id}", get(advertised))
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind test server");
-        let addr = listener.local_addr().expect("test server address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { addr, shared, task }
+        let server = server::spawn(app).await;
+        Self {
+            addr: server.addr,
+            shared,
+            server,
+        }
     }
 
     /// The URL template for the item endpoint.
