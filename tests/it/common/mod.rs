@@ -1,6 +1,7 @@
 //! A real HTTP server on loopback for the tests: it records every hit, the peak number of requests
 //! in flight and their arrival times, and can delay, refuse or hold back requests per id.
 
+pub mod cmd;
 pub mod run;
 pub mod server;
 

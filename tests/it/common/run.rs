@@ -8,8 +8,8 @@ use serde_json::Value;
 pub const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
 
 /// Runs the binary with `args` to its end.
-pub async fn fetchbench(args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+pub async fn fetchbench<S: AsRef<str>>(args: &[S]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.as_ref().to_owned()).collect();
     tokio::task::spawn_blocking(move || {
         assert_cmd::Command::new(BIN)
             .args(&args)
@@ -22,8 +22,8 @@ pub async fn fetchbench(args: &[&str]) -> Output {
 }
 
 /// Runs the binary with `args` and `stdin` as its standard input, to its end.
-pub async fn fetchbench_with_stdin(args: &[&str], stdin: String) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+pub async fn fetchbench_with_stdin<S: AsRef<str>>(args: &[S], stdin: String) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.as_ref().to_owned()).collect();
     tokio::task::spawn_blocking(move || {
         assert_cmd::Command::new(BIN)
             .args(&args)

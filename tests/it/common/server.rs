@@ -127,10 +127,10 @@ impl Server {
         self.books.connections.load(Ordering::SeqCst)
     }
 
-    /// Waits until at least `n` requests have arrived (panics after 30 s).
+    /// Waits until at least `n` requests have arrived (panics after 60 s).
     pub async fn wait_for_requests(&self, n: u32) {
         let mut requests = self.books.requests.subscribe();
-        tokio::time::timeout(Duration::from_secs(30), requests.wait_for(|r| *r >= n))
+        tokio::time::timeout(Duration::from_secs(60), requests.wait_for(|r| *r >= n))
             .await
             .expect("server saw too few requests in time")
             .expect("server stopped");

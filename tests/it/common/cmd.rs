@@ -1,0 +1,107 @@
+//! The binary's command lines, built a flag at a time so a test names what it varies:
+//! `Cmd::url(&template).range("1..=20").concurrent(4).field("name").quiet().run().await`.
+
+use std::path::Path;
+use std::process::Output;
+
+/// An argv for `fetchbench` (without the program name).
+#[derive(Clone, Debug, Default)]
+pub struct Cmd(Vec<String>);
+
+impl Cmd {
+    /// An empty command line (for subcommands: `Cmd::new().arg("merge")`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `--url TEMPLATE`.
+    pub fn url(template: impl AsRef<str>) -> Self {
+        Self::new().flag("--url", template)
+    }
+
+    /// One more argument, as given.
+    pub fn arg(mut self, arg: impl AsRef<str>) -> Self {
+        self.0.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// More arguments, as given.
+    pub fn args<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.0
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// `NAME VALUE`.
+    pub fn flag(self, name: &str, value: impl AsRef<str>) -> Self {
+        self.arg(name).arg(value)
+    }
+
+    /// `NAME PATH`.
+    pub fn path(self, name: &str, path: &Path) -> Self {
+        self.flag(name, path.to_str().expect("UTF-8 path"))
+    }
+
+    /// `-r RANGE`.
+    pub fn range(self, range: impl AsRef<str>) -> Self {
+        self.flag("-r", range)
+    }
+
+    /// `-m sequential`.
+    pub fn sequential(self) -> Self {
+        self.flag("-m", "sequential")
+    }
+
+    /// `-m concurrent -c N`.
+    pub fn concurrent(self, n: usize) -> Self {
+        self.flag("-m", "concurrent").flag("-c", n.to_string())
+    }
+
+    /// `-f FIELD`.
+    pub fn field(self, field: impl AsRef<str>) -> Self {
+        self.flag("-f", field)
+    }
+
+    /// `-q`.
+    pub fn quiet(self) -> Self {
+        self.arg("-q")
+    }
+
+    /// `--report PATH`.
+    pub fn report(self, path: &Path) -> Self {
+        self.path("--report", path)
+    }
+
+    /// `-o PATH`.
+    pub fn out(self, path: &Path) -> Self {
+        self.path("-o", path)
+    }
+
+    /// The arguments, borrowed.
+    pub fn argv(&self) -> Vec<&str> {
+        self.0.iter().map(String::as_str).collect()
+    }
+
+    /// Runs the binary with these arguments to its end.
+    pub async fn run(&self) -> Output {
+        super::run::fetchbench(self).await
+    }
+}
+
+/// A `Cmd` reads as its arguments, so `fetchbench(&cmd)` runs it.
+impl std::ops::Deref for Cmd {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl IntoIterator for Cmd {
+    type Item = String;
+    type IntoIter = std::vec::IntoIter<String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
