@@ -16,15 +16,14 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::common::run::{fetchbench, read_json, records, stderr};
+use crate::common::server;
 
 const ITEMS: u64 = 151;
 
+/// What the handlers share beyond what the server's guard counts.
 #[derive(Default)]
 struct Books {
-    hits: Mutex<HashMap<String, u32>>,
-    in_flight: AtomicUsize,
-    peak: AtomicUsize,
-    /// The same for the list's pages alone.
+    /// The list's pages in flight now and at most at once.
     pages_in_flight: AtomicUsize,
     pages_peak: AtomicUsize,
     /// Pages after the first seen so far, for a gate that holds them until all are in.
@@ -40,13 +39,7 @@ struct Books {
 struct CrawlServer {
     addr: SocketAddr,
     books: Arc<Books>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for CrawlServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    server: server::Server,
 }
 
 impl CrawlServer {
@@ -60,43 +53,26 @@ impl CrawlServer {
             .route("/sparse/{id}", get(sparse))
             .route("/species/{id}/", get(species))
             .with_state(Arc::clone(&books));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { addr, books, task }
+        let server = server::spawn(app).await;
+        Self {
+            addr: server.addr,
+            books,
+            server,
+        }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        self.server.url(path)
     }
 
-    /// Requests per path prefix (`/list`, `/item`, `/species`, ...).
+    /// Requests per path prefix (`/list`, `/item`, `/species`, `/list?offset=40`, ...).
     fn hits(&self, prefix: &str) -> u32 {
-        let hits = self.books.hits.lock().expect("books");
-        hits.iter()
-            .filter(|(path, _)| path.starts_with(prefix))
-            .map(|(_, n)| n)
-            .sum()
+        self.server.hits(prefix)
     }
 
     fn peak(&self) -> usize {
-        self.books.peak.load(Ordering::SeqCst)
+        self.server.peak_in_flight()
     }
-}
-
-/// Counts a request and keeps the in-flight peak while the returned guard lives.
-fn hit(books: &Books, path: String) -> InFlight<'_> {
-    if path.starts_with("/item") {
-        books.items_seen.send_modify(|n| *n += 1);
-    }
-    *books.hits.lock().expect("books").entry(path).or_default() += 1;
-    let now = books.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    books.peak.fetch_max(now, Ordering::SeqCst);
-    InFlight(&books.in_flight)
 }
 
 struct InFlight<'a>(&'a AtomicUsize);
@@ -148,7 +124,6 @@ async fn list(
     let q = pairs(query);
     let offset: u64 = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
     let limit: u64 = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(20);
-    let _flight = hit(&books, format!("/list?offset={offset}"));
     let now = books.pages_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     books.pages_peak.fetch_max(now, Ordering::SeqCst);
     let _page = InFlight(&books.pages_in_flight);
@@ -200,16 +175,11 @@ async fn list(
 }
 
 /// `/linked?page=N`: pages 1..=3 named by `Link` headers, 2 items each.
-async fn linked(
-    State(books): State<Arc<Books>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
+async fn linked(RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
     let page: u64 = pairs(query)
         .get("page")
         .and_then(|p| p.parse().ok())
         .unwrap_or(1);
-    let _flight = hit(&books, format!("/linked?page={page}"));
     let base = base(&headers);
     let results: Vec<Value> = (1..=2)
         .map(|k| json!({"url": format!("/item/{}/", (page - 1) * 2 + k)}))
@@ -228,18 +198,17 @@ async fn linked(
 }
 
 /// `/loop?page=N`: page 3 names page 2 as its next.
-async fn looping(State(books): State<Arc<Books>>, RawQuery(query): RawQuery) -> Response {
+async fn looping(RawQuery(query): RawQuery) -> Response {
     let page: u64 = pairs(query)
         .get("page")
         .and_then(|p| p.parse().ok())
         .unwrap_or(1);
-    let _flight = hit(&books, format!("/loop?page={page}"));
     let next = if page == 3 { 2 } else { page + 1 };
     json_response(json!({"next": format!("/loop?page={next}"), "results": []}))
 }
 
 async fn item(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
-    let _flight = hit(&books, format!("/item/{id}/"));
+    books.items_seen.send_modify(|n| *n += 1);
     scramble(id).await;
     let delay = books.item_delay_ms.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -252,8 +221,7 @@ async fn item(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response 
 }
 
 /// Ids 1..=151 and 160 exist; the rest are 404.
-async fn sparse(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
-    let _flight = hit(&books, format!("/sparse/{id}"));
+async fn sparse(Path(id): Path<u64>) -> Response {
     scramble(id).await;
     if id <= ITEMS || id == 160 {
         return json_response(json!({"id": id, "name": format!("item-{id}")}));
@@ -261,8 +229,7 @@ async fn sparse(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Respons
     (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#).into_response()
 }
 
-async fn species(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
-    let _flight = hit(&books, format!("/species/{id}/"));
+async fn species(Path(id): Path<u64>) -> Response {
     scramble(id + 5).await;
     json_response(json!({"id": id, "capture_rate": id * 3}))
 }
