@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::common::run::{fetchbench, read_json, records, stderr};
+use crate::common::server;
 
 #[derive(Default)]
 struct Books {
@@ -129,7 +130,7 @@ async fn item(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response 
         .into_response()
 }
 
-async fn start(books: Arc<Books>) -> (String, tokio::task::JoinHandle<()>) {
+async fn start(books: Arc<Books>) -> (String, server::Server) {
     let app = Router::new()
         .route("/limited/{id}", get(limited))
         .route("/quota/{id}", get(quota))
@@ -138,14 +139,8 @@ async fn start(books: Arc<Books>) -> (String, tokio::task::JoinHandle<()>) {
         .route("/real/robots.txt", get(robots))
         .route("/item/{id}", get(item))
         .with_state(books);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), task)
+    let server = server::spawn(app).await;
+    (server.base(), server)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,7 +163,7 @@ async fn a_429_pauses_every_request_to_the_host_until_its_retry_after() {
         report.to_str().expect("UTF-8"),
     ])
     .await;
-    server.abort();
+    drop(server);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(records(&out).iter().all(|r| r["status"] == 200));
     assert!(books.too_many.load(Ordering::SeqCst) <= 32);
@@ -229,7 +224,7 @@ async fn waiting_for_a_host_that_pushed_back_is_a_wait_not_latency() {
         report.to_str().expect("UTF-8"),
     ])
     .await;
-    server.abort();
+    drop(server);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let recs = records(&out);
     assert!(books.too_many.load(Ordering::SeqCst) >= 1);
@@ -293,7 +288,7 @@ async fn a_rate_limit_at_zero_waits_for_its_reset_instead_of_drawing_429s() {
         "-q",
     ])
     .await;
-    server.abort();
+    drop(server);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let arrivals = books.arrivals.lock().expect("books").clone();
     assert_eq!(arrivals.len(), 2);
@@ -320,7 +315,7 @@ async fn robots_txt_keeps_disallowed_urls_unrequested_and_spaces_the_starts() {
         "-q",
     ])
     .await;
-    server.abort();
+    drop(server);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let recs = records(&out);
     assert_eq!(recs.len(), 4);
@@ -370,7 +365,7 @@ async fn crawl_delay_is_waited_before_the_send_and_counted_as_a_wait() {
         report.to_str().expect("UTF-8"),
     ])
     .await;
-    server.abort();
+    drop(server);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records(&out);
     assert_eq!(recs.len(), 5);
@@ -430,7 +425,7 @@ async fn a_robots_txt_that_answers_5xx_disallows_everything() {
         "-q",
     ])
     .await;
-    server.abort();
+    drop(server);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(records(&out)
         .iter()
@@ -472,7 +467,7 @@ async fn a_compressed_robots_txt_is_decoded_and_cached() {
         let out = fetchbench(&args).await;
         item_12_fetched_and_13_refused_by_robots(&out, run);
     }
-    server.abort();
+    drop(server);
     assert_eq!(
         books.seen.load(Ordering::SeqCst),
         2,
@@ -499,7 +494,7 @@ async fn a_robots_txt_that_redirects_is_followed() {
         "-q",
     ])
     .await;
-    server.abort();
+    drop(server);
     item_12_fetched_and_13_refused_by_robots(&out, 1);
     assert_eq!(
         books.robots_fetches.load(Ordering::SeqCst),
