@@ -3,7 +3,6 @@
 //! the real pokeapi documents, and every way a job ends early.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::common::{scrambled_delay, Behaviour, TestServer};
@@ -175,11 +174,7 @@ async fn not_found_is_a_recorded_error_and_the_run_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_refused_is_a_recorded_error() {
-    // Bind then drop a listener: the port is closed, so connecting is refused.
-    let addr: SocketAddr = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    let addr = crate::common::server::dead_addr();
     let job = job(&format!("http://{addr}/{{}}"))
         .ids("1..=3")
         .retries(0)

@@ -460,23 +460,14 @@ async fn plain_http_and_proxied_requests_carry_the_same_headers() {
 /// parser (`/pokemon/../` is `/`): each is a failed record with no request, in its place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dot_segment_ids_are_refused_not_sent_to_another_path() {
-    use std::sync::{Arc, Mutex};
-    let paths: Arc<Mutex<Vec<String>>> = Arc::default();
-    let seen = Arc::clone(&paths);
-    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
-        let seen = Arc::clone(&seen);
-        async move {
-            seen.lock().unwrap().push(uri.path().to_owned());
-            (
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                r#"{"name":"x"}"#,
-            )
-        }
+    let app = axum::Router::new().fallback(|| async {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            r#"{"name":"x"}"#,
+        )
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let url = format!("http://{addr}/api/v2/pokemon/{{}}/");
+    let server = crate::common::server::spawn(app).await;
+    let url = server.url("/api/v2/pokemon/{}/");
     let args = strings(&[
         "--url",
         &url,
@@ -497,7 +488,7 @@ async fn dot_segment_ids_are_refused_not_sent_to_another_path() {
         assert!(error.contains("not a valid URL"), "{dot}");
         assert!(dot["status"].is_null(), "{dot}");
     }
-    let mut paths = paths.lock().unwrap().clone();
+    let mut paths: Vec<String> = server.seen().into_iter().map(|s| s.path).collect();
     paths.sort();
     assert_eq!(paths, ["/api/v2/pokemon/mew/", "/api/v2/pokemon/pikachu/"]);
 }

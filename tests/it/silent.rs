@@ -474,9 +474,7 @@ async fn failures_of_http2_and_proxies_say_which_side_gave_up() {
     assert!(error.contains("may not speak HTTP/2"), "{error}");
 
     let server = server().await;
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
-    let proxy = format!("http://{}", dead.local_addr().expect("addr"));
-    drop(dead);
+    let proxy = format!("http://{}", crate::common::server::dead_addr());
     let out = fetchbench(&[
         "--url",
         &server.template(),

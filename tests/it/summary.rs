@@ -118,10 +118,8 @@ async fn a_plain_range_with_a_stop_rule_has_no_crawl_rows_but_says_where_it_stop
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_every_request_is_refused_failures_are_the_limit_and_none_is_slowest() {
-    // A port that was just free: nothing listens there, every connection is refused.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port");
+    // Nothing listens there: every connection is refused.
+    let addr = crate::common::server::dead_addr();
     let url = format!("http://{addr}/x/{{}}");
     let out = fetchbench(&[
         "--url",

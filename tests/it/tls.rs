@@ -25,6 +25,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::common::run::{read_json, records, stderr, BIN};
+use crate::common::server;
 
 /// A CA that signs certificates, and the directory the tests' PEM files go to.
 struct Pki {
@@ -337,11 +338,7 @@ async fn insecure_accepts_the_certificate_warns_and_speaks_h2_by_alpn() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_https_connection_is_still_retried() {
-    // Bind then drop a listener: the port is closed, so connecting is refused.
-    let addr = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("address")
-    };
+    let addr = server::dead_addr();
     let pki = Pki::new();
     let url = format!("https://{addr}/v/{{}}");
     let out = fetchbench(&pki, &["--url", &url, "--retries", "1", "-q"]).await;

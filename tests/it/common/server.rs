@@ -144,6 +144,12 @@ impl Server {
     }
 }
 
+/// A loopback address nothing listens on (a port bound, then let go): connecting is refused.
+pub fn dead_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("free port's address")
+}
+
 /// How to serve: plain or TLS, any protocol or HTTP/2 only.
 #[derive(Default)]
 pub struct Options {
