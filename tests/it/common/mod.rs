@@ -743,11 +743,12 @@ pub fn scrambled_delay(id: u64) -> Duration {
 }
 
 /// A server speaking raw HTTP/1.1 bytes, for faults a framework will not produce: a body cut
-/// short, an endless body. Counts connections and the body bytes it managed to send.
+/// short, an endless body. Counts the body bytes it managed to send.
 pub struct RawServer {
     pub addr: SocketAddr,
     sent: Arc<std::sync::atomic::AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
+    /// The raw server under the fault; it stops when the `RawServer` is dropped.
+    pub server: server::Server,
 }
 
 #[derive(Clone, Copy)]
@@ -758,69 +759,67 @@ pub enum RawFault {
     Endless { limit: u64 },
 }
 
-impl Drop for RawServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 impl RawServer {
     pub async fn start(fault: RawFault) -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = Arc::clone(&sent);
-        let task = tokio::spawn(async move {
-            let mut connection = 0u32;
-            while let Ok((mut stream, _)) = listener.accept().await {
-                connection += 1;
-                let counter = Arc::clone(&counter);
-                let first = connection == 1;
-                tokio::spawn(async move {
-                    let mut request = [0u8; 4096];
-                    let _ = stream.read(&mut request).await;
-                    match fault {
-                        RawFault::TruncateFirst => {
-                            let body = br#"{"name":"whole","padding":"0123456789012345678901234567890123456789"}"#;
-                            let head = format!(
-                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                                body.len()
-                            );
-                            let _ = stream.write_all(head.as_bytes()).await;
-                            let part = if first {
-                                &body[..body.len() / 2]
-                            } else {
-                                &body[..]
-                            };
-                            let _ = stream.write_all(part).await;
-                            let _ = stream.shutdown().await;
-                        }
-                        RawFault::Endless { limit } => {
-                            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n[";
-                            let _ = stream.write_all(head.as_bytes()).await;
-                            let chunk = vec![b' '; 64 * 1024];
-                            while counter.load(Ordering::SeqCst) < limit {
-                                if stream.write_all(&chunk).await.is_err() {
-                                    break;
-                                }
-                                counter.fetch_add(chunk.len() as u64, Ordering::SeqCst);
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        Self { addr, sent, task }
+        let server =
+            server::spawn_raw(move |conn| raw_fault(conn, fault, Arc::clone(&counter))).await;
+        Self {
+            addr: server.addr,
+            sent,
+            server,
+        }
     }
 
     pub fn template(&self) -> String {
-        format!("http://{}/raw/{{}}", self.addr)
+        self.server.url("/raw/{}")
     }
 
     /// Body bytes written to clients so far.
     pub fn body_bytes_sent(&self) -> u64 {
         self.sent.load(Ordering::SeqCst)
+    }
+}
+
+/// One connection of a [`RawServer`]: the request read, then `fault`'s answer.
+async fn raw_fault(
+    mut conn: server::Conn,
+    fault: RawFault,
+    sent: Arc<std::sync::atomic::AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = &mut conn.stream;
+    let mut request = [0u8; 4096];
+    let _ = stream.read(&mut request).await;
+    match fault {
+        RawFault::TruncateFirst => {
+            let body = br#"{"name":"whole","padding":"0123456789012345678901234567890123456789"}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let part = if conn.index == 0 {
+                &body[..body.len() / 2]
+            } else {
+                &body[..]
+            };
+            let _ = stream.write_all(part).await;
+            let _ = stream.shutdown().await;
+        }
+        RawFault::Endless { limit } => {
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n[";
+            let _ = stream.write_all(head.as_bytes()).await;
+            let chunk = vec![b' '; 64 * 1024];
+            while sent.load(Ordering::SeqCst) < limit {
+                if stream.write_all(&chunk).await.is_err() {
+                    break;
+                }
+                sent.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+            }
+        }
     }
 }
 
