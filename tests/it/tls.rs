@@ -1,17 +1,18 @@
 //! https against a real TLS server on loopback: a throwaway CA made by rcgen signs the server's
-//! certificate (for 127.0.0.1), tokio-rustls serves it with ALPN h2 and http/1.1 in front of an
-//! axum app, and the server counts the requests it answered and the handshakes it lost.
+//! certificate (for 127.0.0.1), the tests' one
+//! loopback server (`common::server`) serves it with ALPN h2 and http/1.1 in front of an axum
+//! app, and counts the requests it saw and the handshakes it lost.
 //!
 //! fetchbench runs with `SSL_CERT_FILE` set to a CA of its own and `SSL_CERT_DIR` unset, so the
 //! platform verifier trusts exactly that (the machine's roots, or their absence, change nothing).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::routing::get;
 use axum::Router;
 use rcgen::{
@@ -19,13 +20,9 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio_rustls::server::TlsStream;
-use tokio_rustls::TlsAcceptor;
 
 use crate::common::run::{read_json, records, stderr, BIN};
-use crate::common::server;
+use crate::common::server::{self, Server};
 
 /// A CA that signs certificates, and the directory the tests' PEM files go to.
 struct Pki {
@@ -135,102 +132,22 @@ fn finish(config: Result<rustls::ServerConfig, rustls::Error>) -> rustls::Server
     config
 }
 
-/// What the server saw.
-#[derive(Default)]
-struct Counts {
-    /// Requests answered.
-    requests: AtomicU32,
+/// The app of every https server here: `/v/{id}` answers `{"version": "HTTP/2.0"}` (the version
+/// the request came in).
+fn versions() -> Router {
+    Router::new().route("/v/{id}", get(version))
 }
 
-/// An https server on 127.0.0.1: `/v/{id}` answers `{"version": "HTTP/2.0"}` (the version the
-/// request came in), after a TLS handshake under the given config.
-struct TlsServer {
-    addr: SocketAddr,
-    counts: Arc<Counts>,
-    /// TLS handshakes that failed, as they fail.
-    failed_handshakes: watch::Receiver<u32>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl TlsServer {
-    async fn start(config: rustls::ServerConfig) -> Self {
-        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = tcp.local_addr().expect("address");
-        let (failed, failed_handshakes) = watch::channel(0);
-        let listener = TlsListener {
-            tcp,
-            acceptor: TlsAcceptor::from(Arc::new(config)),
-            failed,
-        };
-        let counts = Arc::new(Counts::default());
-        let app = Router::new()
-            .route("/v/{id}", get(version))
-            .with_state(Arc::clone(&counts));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self {
-            addr,
-            counts,
-            failed_handshakes,
-            task,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("https://{}/v/{{}}", self.addr)
-    }
-
-    fn requests(&self) -> u32 {
-        self.counts.requests.load(Ordering::SeqCst)
-    }
-
-    /// Waits until at least `n` handshakes have failed, and says how many have.
-    async fn failed_handshakes(&self, n: u32) -> u32 {
-        let mut seen = self.failed_handshakes.clone();
-        let failed = *seen.wait_for(|&f| f >= n).await.expect("server running");
-        failed
-    }
-}
-
-async fn version(State(counts): State<Arc<Counts>>, request: Request) -> String {
-    counts.requests.fetch_add(1, Ordering::SeqCst);
+async fn version(request: Request) -> String {
     serde_json::json!({ "version": format!("{:?}", request.version()) }).to_string()
 }
 
-/// TCP accepted, then TLS: a connection whose handshake fails is counted and dropped, and the
-/// next one is awaited. Handshakes run one at a time, which is all these tests need.
-struct TlsListener {
-    tcp: TcpListener,
-    acceptor: TlsAcceptor,
-    failed: watch::Sender<u32>,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let Ok((tcp, addr)) = self.tcp.accept().await else {
-                continue;
-            };
-            match self.acceptor.accept(tcp).await {
-                Ok(tls) => return (tls, addr),
-                Err(_) => self.failed.send_modify(|n| *n += 1),
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
-    }
+/// An https server on 127.0.0.1 serving [`versions`] after a TLS handshake under `config`.
+async fn tls_server(config: rustls::ServerConfig) -> Server {
+    server::Options::default()
+        .tls(config)
+        .spawn(versions())
+        .await
 }
 
 /// Runs fetchbench with `args` (one sequential request for id 1 unless `args` give `-r`),
@@ -280,11 +197,16 @@ fn tls_failure(out: &Output, report: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_fails_at_once_as_a_tls_error_that_names_the_fix() {
     let pki = Pki::new();
-    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    let server = tls_server(server_config(pki.server_leaf())).await;
     let report = pki.path("report.json");
     let out = fetchbench(
         &pki,
-        &["--url", &server.url(), "--report", &pki.arg("report.json")],
+        &[
+            "--url",
+            &server.url("/v/{}"),
+            "--report",
+            &pki.arg("report.json"),
+        ],
     )
     .await;
     let message = tls_failure(&out, &report);
@@ -301,12 +223,12 @@ async fn an_untrusted_certificate_fails_at_once_as_a_tls_error_that_names_the_fi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn insecure_accepts_the_certificate_warns_and_speaks_h2_by_alpn() {
     let pki = Pki::new();
-    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    let server = tls_server(server_config(pki.server_leaf())).await;
     let out = fetchbench(
         &pki,
         &[
             "--url",
-            &server.url(),
+            &server.url("/v/{}"),
             "--insecure",
             "-f",
             "version",
@@ -355,12 +277,12 @@ async fn a_refused_https_connection_is_still_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cacert_trusts_a_private_ca_and_h2_is_negotiated_by_alpn() {
     let pki = Pki::new();
-    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    let server = tls_server(server_config(pki.server_leaf())).await;
     let out = fetchbench(
         &pki,
         &[
             "--url",
-            &server.url(),
+            &server.url("/v/{}"),
             "--cacert",
             &pki.arg("ca.pem"),
             "-f",
@@ -385,7 +307,7 @@ async fn cacert_trusts_a_private_ca_and_h2_is_negotiated_by_alpn() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bundle_of_several_cas_is_read_whole() {
     let pki = Pki::new();
-    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    let server = tls_server(server_config(pki.server_leaf())).await;
     // The server's CA second, after an unrelated one.
     let bundle = pki.path("bundle.pem");
     let text = std::fs::read_to_string(pki.path("other-ca.pem")).expect("other CA")
@@ -395,7 +317,7 @@ async fn a_bundle_of_several_cas_is_read_whole() {
         &pki,
         &[
             "--url",
-            &server.url(),
+            &server.url("/v/{}"),
             "--cacert",
             &pki.arg("bundle.pem"),
             "-q",
@@ -410,8 +332,8 @@ async fn a_bundle_of_several_cas_is_read_whole() {
 async fn ssl_cert_file_is_read_by_the_platform_verifier() {
     // docs/tls.md says so: SSL_CERT_FILE names the trusted roots on Linux.
     let pki = Pki::new();
-    let server = TlsServer::start(server_config(pki.server_leaf())).await;
-    let url = server.url();
+    let server = tls_server(server_config(pki.server_leaf())).await;
+    let url = server.url("/v/{}");
     let ca = pki.path("ca.pem");
     let out = tokio::task::spawn_blocking(move || {
         assert_cmd::Command::new(BIN)
@@ -430,13 +352,13 @@ async fn ssl_cert_file_is_read_by_the_platform_verifier() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_needs_the_client_certificate_and_key() {
     let pki = Pki::new();
-    let server = TlsServer::start(mutual_tls_config(&pki, pki.server_leaf())).await;
+    let server = tls_server(mutual_tls_config(&pki, pki.server_leaf())).await;
     pki.leaf(
         &["fetchbench-client"],
         ExtendedKeyUsagePurpose::ClientAuth,
         Some("client"),
     );
-    let url = server.url();
+    let url = server.url("/v/{}");
     let cacert = pki.arg("ca.pem");
     let base = ["--url", url.as_str(), "--cacert", cacert.as_str(), "-q"];
 
@@ -603,12 +525,12 @@ async fn unreadable_or_unparsable_tls_files_are_usage_errors_before_any_request(
 async fn a_certificate_for_another_name_is_a_tls_error_even_from_a_trusted_ca() {
     let pki = Pki::new();
     let leaf = pki.leaf(&["other.test"], ExtendedKeyUsagePurpose::ServerAuth, None);
-    let server = TlsServer::start(server_config(leaf)).await;
+    let server = tls_server(server_config(leaf)).await;
     let out = fetchbench(
         &pki,
         &[
             "--url",
-            &server.url(),
+            &server.url("/v/{}"),
             "--cacert",
             &pki.arg("ca.pem"),
             "--report",
@@ -643,12 +565,12 @@ async fn under_tls_1_2_a_missing_client_certificate_is_a_tls_error_not_retried()
         .expect("TLS 1.2")
         .with_client_cert_verifier(verifier)
         .with_single_cert(leaf.chain, leaf.key);
-    let server = TlsServer::start(finish(config)).await;
+    let server = tls_server(finish(config)).await;
     let out = fetchbench(
         &pki,
         &[
             "--url",
-            &server.url(),
+            &server.url("/v/{}"),
             "--cacert",
             &pki.arg("ca.pem"),
             "--report",
@@ -673,12 +595,12 @@ fn server_config_offering(leaf: Leaf, alpn: &[&[u8]]) -> rustls::ServerConfig {
 async fn a_server_that_offers_no_h2_is_spoken_to_in_http_1_1_and_tls_is_timed_apart() {
     let pki = Pki::new();
     let config = server_config_offering(pki.server_leaf(), &[b"http/1.1"]);
-    let server = TlsServer::start(config).await;
+    let server = tls_server(config).await;
     let out = fetchbench(
         &pki,
         &[
             "--url",
-            &server.url(),
+            &server.url("/v/{}"),
             "-r",
             "1..=3",
             "-m",
@@ -719,7 +641,7 @@ async fn a_server_that_offers_no_h2_is_spoken_to_in_http_1_1_and_tls_is_timed_ap
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_h2_one_connection_carries_the_streams_and_times_its_handshake_once() {
     let pki = Pki::new();
-    let server = H2Server::start(
+    let server = h2_server(
         server_config_offering(pki.server_leaf(), &[b"h2"]),
         None,
         None,
@@ -729,7 +651,7 @@ async fn over_h2_one_connection_carries_the_streams_and_times_its_handshake_once
         &pki,
         &[
             "--url",
-            &server.url(),
+            &server.url("/v/{}"),
             "-r",
             "1..=40",
             "-m",
@@ -759,12 +681,12 @@ async fn over_h2_one_connection_carries_the_streams_and_times_its_handshake_once
 async fn h2_streams_beyond_the_servers_limit_go_on_more_connections() {
     let pki = Pki::new();
     let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
-    let server = H2Server::start(config, Some(4), None).await;
+    let server = h2_server(config, Some(4), None).await;
     let out = fetchbench(
         &pki,
         &[
             "--url",
-            &server.url(),
+            &server.url("/v/{}"),
             "-r",
             "1..=500",
             "-m",
@@ -783,7 +705,7 @@ async fn h2_streams_beyond_the_servers_limit_go_on_more_connections() {
     let recs = records(&out);
     assert_eq!(recs.len(), 500);
     assert!(recs.iter().all(|r| r["status"] == 200), "{recs:?}");
-    assert_eq!(server.requests(), 500);
+    assert_eq!(server.answered(), 500);
     assert!(server.peak_streams() <= 4, "{}", server.peak_streams());
     assert!(server.connections() >= 2, "{}", server.connections());
 }
@@ -792,12 +714,12 @@ async fn h2_streams_beyond_the_servers_limit_go_on_more_connections() {
 async fn a_goaway_mid_run_loses_no_record_and_counts_no_retry() {
     let pki = Pki::new();
     let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
-    let server = H2Server::start(config, None, Some(100)).await;
+    let server = h2_server(config, None, Some(100)).await;
     let out = fetchbench(
         &pki,
         &[
             "--url",
-            &server.url(),
+            &server.url("/v/{}"),
             "-r",
             "1..=500",
             "-m",
@@ -827,130 +749,35 @@ async fn a_goaway_mid_run_loses_no_record_and_counts_no_retry() {
     assert_eq!(read_json(&pki.path("report.json"))["runs"][0]["retries"], 0);
 }
 
-/// What an [`H2Server`] saw.
-#[derive(Default)]
-struct H2Counts {
-    requests: AtomicU32,
-    connections: AtomicU32,
-    /// The most streams one connection had in its handler at once.
-    peak: AtomicU32,
-}
-
-/// An https server speaking HTTP/2 only, on hyper's own connection builder: axum's `serve`
-/// cannot limit a connection's streams or send a GOAWAY. `/v/{id}` answers as [`TlsServer`]'s,
-/// after a millisecond, so streams overlap.
-struct H2Server {
-    addr: SocketAddr,
-    counts: Arc<H2Counts>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for H2Server {
-    fn drop(&mut self) {
-        self.task.abort();
+/// An https server speaking HTTP/2 only, serving [`versions`] after a millisecond, so streams
+/// overlap. With `max_streams`, each connection allows that many streams at once; with
+/// `goaway_after`, the first connection is shut down gracefully (a GOAWAY) once the server has
+/// answered that many requests.
+async fn h2_server(
+    config: rustls::ServerConfig,
+    max_streams: Option<u32>,
+    goaway_after: Option<u32>,
+) -> Server {
+    let mut options = server::Options::default()
+        .tls(config)
+        .h2(max_streams)
+        .delay(Duration::from_millis(1));
+    if let Some(n) = goaway_after {
+        options = options.goaway_after(n);
     }
-}
-
-impl H2Server {
-    /// With `max_streams`, each connection allows that many streams at once; with
-    /// `goaway_after`, the first connection is shut down gracefully (a GOAWAY) once the server
-    /// has answered that many requests.
-    async fn start(
-        config: rustls::ServerConfig,
-        max_streams: Option<u32>,
-        goaway_after: Option<u32>,
-    ) -> Self {
-        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = tcp.local_addr().expect("address");
-        let acceptor = TlsAcceptor::from(Arc::new(config));
-        let counts = Arc::new(H2Counts::default());
-        let (goaway, _) = watch::channel(false);
-        let goaway = Arc::new(goaway);
-        let server_counts = Arc::clone(&counts);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = tcp.accept().await else {
-                    continue;
-                };
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    continue;
-                };
-                let counts = Arc::clone(&server_counts);
-                let first = counts.connections.fetch_add(1, Ordering::SeqCst) == 0;
-                let goaway = Arc::clone(&goaway);
-                let mut told = goaway.subscribe();
-                tokio::spawn(async move {
-                    let in_flight = Arc::new(AtomicU32::new(0));
-                    let service = hyper::service::service_fn(move |_request| {
-                        let counts = Arc::clone(&counts);
-                        let in_flight = Arc::clone(&in_flight);
-                        let goaway = Arc::clone(&goaway);
-                        async move {
-                            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                            counts.peak.fetch_max(now, Ordering::SeqCst);
-                            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                            in_flight.fetch_sub(1, Ordering::SeqCst);
-                            let answered = counts.requests.fetch_add(1, Ordering::SeqCst) + 1;
-                            if goaway_after == Some(answered) {
-                                goaway.send_replace(true);
-                            }
-                            let body = r#"{"version": "HTTP/2.0"}"#;
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                                http_body_util::Full::new(bytes::Bytes::from(body)),
-                            ))
-                        }
-                    });
-                    let mut builder = hyper::server::conn::http2::Builder::new(
-                        hyper_util::rt::TokioExecutor::new(),
-                    );
-                    builder.max_concurrent_streams(max_streams);
-                    let connection =
-                        builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service);
-                    let mut connection = std::pin::pin!(connection);
-                    if !first || goaway_after.is_none() {
-                        let _ = connection.await;
-                        return;
-                    }
-                    tokio::select! {
-                        _ = connection.as_mut() => {}
-                        () = async { let _ = told.wait_for(|&go| go).await; } => {
-                            connection.as_mut().graceful_shutdown();
-                            let _ = connection.await;
-                        }
-                    }
-                });
-            }
-        });
-        Self { addr, counts, task }
-    }
-
-    fn url(&self) -> String {
-        format!("https://{}/v/{{}}", self.addr)
-    }
-
-    fn requests(&self) -> u32 {
-        self.counts.requests.load(Ordering::SeqCst)
-    }
-
-    fn connections(&self) -> u32 {
-        self.counts.connections.load(Ordering::SeqCst)
-    }
-
-    fn peak_streams(&self) -> u32 {
-        self.counts.peak.load(Ordering::SeqCst)
-    }
+    options.spawn(versions()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2_streams_the_server_refused_are_sent_again_not_retried() {
     let pki = Pki::new();
     let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
-    let server = RefusingServer::start(config, 5).await;
+    let (server, refused) = refusing_server(config, 5).await;
     let out = fetchbench(
         &pki,
         &[
             "--url",
-            &server.url(),
+            &server.url("/v/{}"),
             "-r",
             "1..=100",
             "-m",
@@ -975,73 +802,39 @@ async fn h2_streams_the_server_refused_are_sent_again_not_retried() {
             .all(|r| r["status"] == 200 && r["attempts"] == 1),
         "{recs:?}"
     );
-    assert!(server.refused() >= 20, "{}", server.refused());
+    let refused = refused.load(Ordering::SeqCst);
+    assert!(refused >= 20, "{refused}");
     assert_eq!(read_json(&pki.path("report.json"))["runs"][0]["retries"], 0);
 }
 
 /// An https server on the h2 crate itself, which can refuse a stream (`RST_STREAM` with
 /// `REFUSED_STREAM`: "not processed, send it again"); hyper's server cannot. Every `every`-th
-/// stream is refused, the others answered at once.
-struct RefusingServer {
-    addr: SocketAddr,
-    refused: Arc<AtomicU32>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RefusingServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl RefusingServer {
-    async fn start(config: rustls::ServerConfig, every: u32) -> Self {
-        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = tcp.local_addr().expect("address");
-        let acceptor = TlsAcceptor::from(Arc::new(config));
-        let refused = Arc::new(AtomicU32::new(0));
-        let seen = Arc::new(AtomicU32::new(0));
-        let counts = (Arc::clone(&refused), seen);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = tcp.accept().await else {
-                    continue;
+/// stream is refused, the others answered at once; the count of refusals comes with it.
+async fn refusing_server(config: rustls::ServerConfig, every: u32) -> (Server, Arc<AtomicU32>) {
+    let refused = Arc::new(AtomicU32::new(0));
+    let seen = Arc::new(AtomicU32::new(0));
+    let counts = (Arc::clone(&refused), seen);
+    let server = server::Options::default()
+        .tls(config)
+        .spawn_raw(move |conn: server::Conn| {
+            let (refused, seen) = (Arc::clone(&counts.0), Arc::clone(&counts.1));
+            async move {
+                let Ok(mut connection) = h2::server::handshake(conn.stream).await else {
+                    return;
                 };
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    continue;
-                };
-                let (refused, seen) = (Arc::clone(&counts.0), Arc::clone(&counts.1));
-                tokio::spawn(async move {
-                    let Ok(mut connection) = h2::server::handshake(tls).await else {
-                        return;
-                    };
-                    while let Some(Ok((_request, mut respond))) = connection.accept().await {
-                        if (seen.fetch_add(1, Ordering::SeqCst) + 1) % every == 0 {
-                            refused.fetch_add(1, Ordering::SeqCst);
-                            respond.send_reset(h2::Reason::REFUSED_STREAM);
-                            continue;
-                        }
-                        let Ok(mut body) = respond.send_response(http::Response::new(()), false)
-                        else {
-                            continue;
-                        };
-                        let _ = body.send_data(r#"{"version": "HTTP/2.0"}"#.into(), true);
+                while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                    if (seen.fetch_add(1, Ordering::SeqCst) + 1) % every == 0 {
+                        refused.fetch_add(1, Ordering::SeqCst);
+                        respond.send_reset(h2::Reason::REFUSED_STREAM);
+                        continue;
                     }
-                });
+                    let Ok(mut body) = respond.send_response(http::Response::new(()), false) else {
+                        continue;
+                    };
+                    let _ = body.send_data(r#"{"version": "HTTP/2.0"}"#.into(), true);
+                }
             }
-        });
-        Self {
-            addr,
-            refused,
-            task,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("https://{}/v/{{}}", self.addr)
-    }
-
-    fn refused(&self) -> u32 {
-        self.refused.load(Ordering::SeqCst)
-    }
+        })
+        .await;
+    (server, refused)
 }
