@@ -454,31 +454,20 @@ async fn a_cache_path_that_is_a_file_or_a_mode_without_a_cache_is_a_usage_error(
     let out = fetchbench(&args(&server, "1..=3", &below, &[])).await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=3",
-        "--cache-mode",
-        "replay",
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 1..=3 --cache-mode replay")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--cache"), "{}", stderr(&out));
 
     // Several runs would measure the cache after the first.
     let cache = dir.path().join("cache");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=3",
-        "-m",
-        "both",
-        "--cache",
-        text(&cache),
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 1..=3 -m both")
+        .path("--cache", &cache)
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--cache"), "{}", stderr(&out));
     assert_eq!(server.requests(), 0);

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, fetchbench_with_stdin, records, stderr};
 use crate::common::{scrambled_delay, Behaviour, TestServer};
 use serde_json::Value;
@@ -14,23 +15,10 @@ async fn all_ok_exits_0_with_ndjson_in_id_order() {
         ..Behaviour::default()
     })
     .await;
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=40",
-        "-m",
-        "concurrent",
-        "-c",
-        "10",
-        "-f",
-        "name",
-        "-f",
-        "tags[*]",
-        "-f",
-        "missing",
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 1..=40 -m concurrent -c 10 -f name -f tags[*] -f missing")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let records = records(&out);
     let ids: Vec<u64> = records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
@@ -53,16 +41,10 @@ async fn a_failed_request_exits_1_and_is_recorded() {
         ..Behaviour::default()
     })
     .await;
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..4",
-        "-m",
-        "concurrent",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 1..4 -m concurrent -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let records = records(&out);
     assert_eq!(records.len(), 3);
@@ -116,7 +98,7 @@ async fn bad_input_exits_2_naming_the_flag_and_fetches_nothing() {
         ("http://127.0.0.1/item/1", "placeholder"),
     ];
     for (url, words) in urls {
-        let out = fetchbench(&["--url", url]).await;
+        let out = Cmd::url(url).run().await;
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{url}: {err}");
         assert!(err.contains("--url") && err.contains(words), "{url}: {err}");
@@ -133,19 +115,11 @@ async fn both_modes_are_reported_side_by_side_with_a_json_report() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let report_path = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=20",
-        "-c",
-        "10",
-        "-f",
-        "name",
-        "--report",
-        report_path.to_str().unwrap(),
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 1..=20 -c 10 -f name")
+        .report(&report_path)
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // Both runs hit every id; only the last run's records are written.
     assert!(server.hits().values().all(|&n| n == 2));
@@ -190,22 +164,12 @@ async fn csv_and_table_formats() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("out.csv");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=3",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-        "-f",
-        "nested.even",
-        "-o",
-        csv_path.to_str().unwrap(),
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 1..=3 -m concurrent -f name -f nested.even")
+        .out(&csv_path)
+        .words("-q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
     let csv = std::fs::read_to_string(&csv_path).unwrap();
@@ -218,20 +182,10 @@ async fn csv_and_table_formats() {
         lines[2]
     );
 
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "9..=10",
-        "-m",
-        "sequential",
-        "-f",
-        "name",
-        "--format",
-        "table",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 9..=10 -m sequential -f name --format table -q")
+        .run()
+        .await;
     let table = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<&str> = table.lines().collect();
     assert_eq!(rows.len(), 3, "{table}");
@@ -272,18 +226,11 @@ async fn report_times_come_as_unix_seconds_and_as_rfc3339() {
     let report = dir.path().join("report.json");
     let merged = dir.path().join("merged.json");
     let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
-    let out = fetchbench(&[
-        "-r",
-        "1..=5",
-        "--latency",
-        "0",
-        "-o",
-        "/dev/null",
-        "-q",
-        "--report",
-        &path(&report),
-    ])
-    .await;
+    let out = Cmd::new()
+        .words("-r 1..=5 --latency 0 -o /dev/null -q")
+        .flag("--report", &path(&report))
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // A report from before the RFC 3339 fields still merges, and the merge has them.
     let old = dir.path().join("old.json");
@@ -296,7 +243,12 @@ async fn report_times_come_as_unix_seconds_and_as_rfc3339() {
         );
     }
     std::fs::write(&old, without.to_string()).unwrap();
-    let out = fetchbench(&["merge", &path(&old), "-o", &path(&merged)]).await;
+    let out = Cmd::new()
+        .words("merge")
+        .arg(&path(&old))
+        .flag("-o", &path(&merged))
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for file in [&report, &merged] {
         let report: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
@@ -557,18 +509,10 @@ async fn a_failed_csv_row_says_why_in_its_error_column_as_ndjson_does() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_url_the_builtin_fixture_serves_real_pokeapi_documents() {
-    let out = fetchbench(&[
-        "-r",
-        "1..=151",
-        "-m",
-        "concurrent",
-        "--latency",
-        "0",
-        "-f",
-        "name",
-        "--no-progress",
-    ])
-    .await;
+    let out = Cmd::new()
+        .words("-r 1..=151 -m concurrent --latency 0 -f name --no-progress")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("built-in fixture server"),
@@ -588,7 +532,10 @@ async fn without_url_the_builtin_fixture_serves_real_pokeapi_documents() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_flags_belong_to_the_fixture_only() {
-    let out = fetchbench(&["--url", "http://127.0.0.1:9/{}", "--latency", "5ms"]).await;
+    let out = Cmd::url("http://127.0.0.1:9/{}")
+        .words("--latency 5ms")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--latency"), "{}", stderr(&out));
 }
@@ -596,7 +543,7 @@ async fn latency_flags_belong_to_the_fixture_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completions_and_man_page_come_from_the_cli_definition() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = fetchbench(&["completions", shell]).await;
+        let out = Cmd::new().words("completions").arg(shell).run().await;
         assert_eq!(out.status.code(), Some(0), "{shell}");
         let script = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -604,7 +551,7 @@ async fn completions_and_man_page_come_from_the_cli_definition() {
             "{shell}"
         );
     }
-    let out = fetchbench(&["man"]).await;
+    let out = Cmd::new().words("man").run().await;
     assert_eq!(out.status.code(), Some(0));
     let page = String::from_utf8_lossy(&out.stdout);
     assert!(page.contains(".TH fetchbench 1"), "{page}");

@@ -15,6 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, read_json, records, stderr};
 use crate::common::server;
 
@@ -251,22 +252,11 @@ async fn next_pages_and_their_items_come_out_in_order_while_fetched_together() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.url("/list?limit=20");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "next",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-m",
-        "concurrent",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("--next next --follow results[*].url -f name -m concurrent -q")
+        .report(&report)
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records(&out);
     assert_eq!(names(&recs), expected_items(1..=ITEMS));
@@ -287,20 +277,10 @@ async fn next_pages_and_their_items_come_out_in_order_while_fetched_together() {
 async fn offset_pages_from_a_range_run_together() {
     let server = CrawlServer::start().await;
     let url = server.url("/list?offset={}&limit=20");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--range",
-        "0..160:20",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-m",
-        "concurrent",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("--range 0..160:20 --follow results[*].url -f name -m concurrent -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
     assert!(
@@ -313,20 +293,10 @@ async fn offset_pages_from_a_range_run_together() {
 async fn the_link_header_names_the_next_page() {
     let server = CrawlServer::start().await;
     let url = server.url("/linked?page=1");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "link",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-q",
-        "-m",
-        "concurrent",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("--next link --follow results[*].url -f name -q -m concurrent")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(names(&records(&out)), expected_items(1..=6));
     assert_eq!(server.hits("/linked"), 3);
@@ -338,22 +308,12 @@ async fn duplicates_are_fetched_once_and_counted() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.url("/list?limit=20&dups=1");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "next",
-        "--follow",
-        "results[*].url",
-        "-q",
-        "-m",
-        "concurrent",
-        "--report",
-        report.to_str().expect("UTF-8"),
-        "-o",
-        "/dev/null",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("--next next --follow results[*].url -q -m concurrent")
+        .report(&report)
+        .words("-o /dev/null")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(server.hits("/item"), 151);
     assert_eq!(read_json(&report)["runs"][0]["crawl"]["duplicates"], 3);
@@ -403,7 +363,10 @@ async fn a_link_to_another_origin_is_fetched_only_when_allowed() {
 async fn a_page_that_names_an_earlier_page_ends_its_chain_with_a_loop_failure() {
     let server = CrawlServer::start().await;
     let url = server.url("/loop?page=1");
-    let out = fetchbench(&["--url", &url, "--next", "next", "-q", "-m", "concurrent"]).await;
+    let out = Cmd::url(&url)
+        .words("--next next -q -m concurrent")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(server.hits("/loop"), 3);
     let recs = records(&out);
@@ -422,21 +385,7 @@ async fn a_page_that_names_an_earlier_page_ends_its_chain_with_a_loop_failure() 
 async fn two_levels_give_the_last_level_in_the_order_of_the_first() {
     let server = CrawlServer::start().await;
     let url = server.url("/list?limit=50");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "next",
-        "--follow",
-        "results[*].url",
-        "--follow",
-        "species.url",
-        "-f",
-        "capture_rate",
-        "-q",
-        "-m",
-        "concurrent",
-    ])
+    let out = Cmd::url(&url).words("--next next --follow results[*].url --follow species.url -f capture_rate -q -m concurrent").run()
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let rates: Vec<u64> = records(&out)
@@ -447,20 +396,7 @@ async fn two_levels_give_the_last_level_in_the_order_of_the_first() {
     assert_eq!(server.hits("/species"), 151);
 
     // Every level on request, each record after the one that named it.
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "next",
-        "--follow",
-        "results[*].url",
-        "--follow",
-        "species.url",
-        "--all-levels",
-        "-q",
-        "-m",
-        "concurrent",
-    ])
+    let out = Cmd::url(&url).words("--next next --follow results[*].url --follow species.url --all-levels -q -m concurrent").run()
     .await;
     let recs = records(&out);
     assert_eq!(recs.len(), 4 + 151 * 2);
@@ -476,22 +412,10 @@ async fn two_levels_give_the_last_level_in_the_order_of_the_first() {
 async fn a_failed_page_is_a_record_and_the_other_pages_still_run() {
     let server = CrawlServer::start().await;
     let url = server.url("/list?offset={}&limit=20&fail=40");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--range",
-        "0..160:20",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "--retries",
-        "1",
-        "-q",
-        "-m",
-        "concurrent",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("--range 0..160:20 --follow results[*].url -f name --retries 1 -q -m concurrent")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let recs = records(&out);
     let failed: Vec<&Value> = recs.iter().filter(|r| !r["error"].is_null()).collect();
@@ -504,26 +428,20 @@ async fn a_failed_page_is_a_record_and_the_other_pages_still_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crawl_flags_without_a_crawl_and_a_split_chain_are_refused() {
-    let out = fetchbench(&["--max-pages", "3", "-r", "1", "-q"]).await;
+    let out = Cmd::new().words("--max-pages 3 -r 1 -q").run().await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("--follow or --next"),
         "{}",
         stderr(&out)
     );
-    let out = fetchbench(&[
-        "--url",
-        "http://127.0.0.1:9/list",
-        "--next",
-        "next",
-        "--shard",
-        "0/2",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url("http://127.0.0.1:9/list")
+        .words("--next next --shard 0/2 -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cannot be split"), "{}", stderr(&out));
-    let out = fetchbench(&["--follow", "a..b", "-r", "1", "-q"]).await;
+    let out = Cmd::new().words("--follow a..b -r 1 -q").run().await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--follow"), "{}", stderr(&out));
 }
@@ -558,24 +476,11 @@ async fn a_total_from_the_first_page_sends_the_other_pages_together() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.url("/list?offset={}&limit=20&gate=7");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--range",
-        "0..:20",
-        "--total",
-        "count",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-m",
-        "concurrent",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("--range 0..:20 --total count --follow results[*].url -f name -m concurrent -q")
+        .report(&report)
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
     assert_eq!(
@@ -600,20 +505,13 @@ async fn a_range_with_no_end_stops_after_consecutive_missing_ids() {
         let url = url.clone();
         let report = report.clone();
         async move {
-            fetchbench(&[
-                "--url",
-                &url,
-                "--range",
-                "1..",
-                "--stop-after-missing",
-                n,
-                "-m",
-                "concurrent",
-                "-q",
-                "--report",
-                report.to_str().expect("UTF-8"),
-            ])
-            .await
+            Cmd::url(&url)
+                .words("--range 1..")
+                .flag("--stop-after-missing", n)
+                .words("-m concurrent -q")
+                .report(&report)
+                .run()
+                .await
         }
     };
     let out = run("5").await;
@@ -647,7 +545,10 @@ async fn a_range_with_no_end_stops_after_consecutive_missing_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_range_with_no_end_and_no_stop_rule_is_refused() {
-    let out = fetchbench(&["--url", "http://127.0.0.1:9/{}", "--range", "1..", "-q"]).await;
+    let out = Cmd::url("http://127.0.0.1:9/{}")
+        .words("--range 1.. -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     for flag in ["--stop-after-missing", "--until-empty", "--total"] {
@@ -659,22 +560,12 @@ async fn a_range_with_no_end_and_no_stop_rule_is_refused() {
 async fn a_range_of_pages_stops_at_the_first_empty_one() {
     let server = CrawlServer::start().await;
     let url = server.url("/list?offset={}&limit=20");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--range",
-        "0..:20",
-        "--until-empty",
-        "results",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-m",
-        "concurrent",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words(
+            "--range 0..:20 --until-empty results --follow results[*].url -f name -m concurrent -q",
+        )
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
 }
@@ -685,22 +576,12 @@ async fn shards_split_a_crawl_by_seed_and_together_hold_every_leaf_once() {
     let url = server.url("/list?offset={}&limit=20");
     let mut all = Vec::new();
     for shard in ["0/2", "1/2"] {
-        let out = fetchbench(&[
-            "--url",
-            &url,
-            "--range",
-            "0..160:20",
-            "--follow",
-            "results[*].url",
-            "-f",
-            "name",
-            "--shard",
-            shard,
-            "-m",
-            "concurrent",
-            "-q",
-        ])
-        .await;
+        let out = Cmd::url(&url)
+            .words("--range 0..160:20 --follow results[*].url -f name")
+            .flag("--shard", shard)
+            .words("-m concurrent -q")
+            .run()
+            .await;
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         all.extend(names(&records(&out)));
     }
@@ -715,23 +596,7 @@ async fn host_concurrency_holds_each_host_to_its_share() {
     let other = CrawlServer::start().await;
     *server.books.other.lock().expect("books") = Some(other.addr);
     let url = server.url("/list?limit=40&split=1");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--follow",
-        "results[*].url",
-        "--allow-origin",
-        "*",
-        "-c",
-        "8",
-        "--host-concurrency",
-        "2",
-        "-m",
-        "concurrent",
-        "-q",
-        "-f",
-        "name",
-    ])
+    let out = Cmd::url(&url).words("--follow results[*].url --allow-origin * -c 8 --host-concurrency 2 -m concurrent -q -f name").run()
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(records(&out).len(), 40);
@@ -820,24 +685,11 @@ async fn items_turn_each_page_into_one_record_per_item_without_a_request_each() 
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.url("/list?limit=20");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "next",
-        "--items",
-        "results",
-        "-f",
-        "name",
-        "-f",
-        "url",
-        "-m",
-        "concurrent",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("--next next --items results -f name -f url -m concurrent -q")
+        .report(&report)
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records(&out);
     assert_eq!(names(&recs), expected_items(1..=ITEMS));
@@ -850,19 +702,9 @@ async fn items_turn_each_page_into_one_record_per_item_without_a_request_each() 
 
     // A range of offsets, flat: the same items.
     let url = server.url("/list?offset={}&limit=20");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--range",
-        "0..160:20",
-        "--items",
-        "results",
-        "-f",
-        "name",
-        "-q",
-        "-m",
-        "concurrent",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("--range 0..160:20 --items results -f name -q -m concurrent")
+        .run()
+        .await;
     assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, read_json, records, stderr};
 use crate::common::{Behaviour, TestServer};
 use serde_json::Value;
@@ -12,21 +13,11 @@ async fn fast_429s_do_not_hide_the_latency_of_the_successes() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.route("half"),
-        "-r",
-        "1..=20",
-        "-m",
-        "concurrent",
-        "-c",
-        "20",
-        "--retries",
-        "0",
-        "--report",
-        path.to_str().unwrap(),
-    ])
-    .await;
+    let out = Cmd::url(&server.route("half"))
+        .words("-r 1..=20 -m concurrent -c 20 --retries 0")
+        .report(&path)
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let run = &read_json(&path)["runs"][0];
     let two = run["latency_ms_by_class"]["2xx"]["p50"].as_f64().unwrap();
@@ -50,21 +41,11 @@ async fn a_rate_beyond_the_concurrency_shows_queueing_and_names_the_limit() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=20",
-        "-m",
-        "concurrent",
-        "-c",
-        "1",
-        "--rate",
-        "20/s",
-        "--report",
-        path.to_str().unwrap(),
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 1..=20 -m concurrent -c 1 --rate 20/s")
+        .report(&path)
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let run = &read_json(&path)["runs"][0];
     let raw = run["latency_ms"]["p99"].as_f64().unwrap();
@@ -97,18 +78,12 @@ async fn a_rate_beyond_the_concurrency_shows_queueing_and_names_the_limit() {
 async fn the_report_names_its_schema_the_slowest_ids_and_the_client_cost() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "-r",
-        "140..=151",
-        "-m",
-        "concurrent",
-        "--latency",
-        "0",
-        "--report",
-        path.to_str().unwrap(),
-        "-q",
-    ])
-    .await;
+    let out = Cmd::new()
+        .words("-r 140..=151 -m concurrent --latency 0")
+        .report(&path)
+        .words("-q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0));
     let report = read_json(&path);
     assert_eq!(report["schema_version"], 1);
@@ -194,22 +169,12 @@ async fn a_warmup_is_sent_but_not_counted() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=10",
-        "-m",
-        "concurrent",
-        "-c",
-        "4",
-        "--warmup",
-        "3",
-        "--report",
-        path.to_str().unwrap(),
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 1..=10 -m concurrent -c 4 --warmup 3")
+        .report(&path)
+        .words("-q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(server.total_hits(), 13);
     assert_eq!(read_json(&path)["runs"][0]["requests"], 10);
@@ -222,23 +187,14 @@ async fn resolve_pins_a_name_to_the_local_server() {
     let port = server.addr.port();
     let url = format!("http://pokeapi.test:{port}/item/{{}}");
     let pin = format!("pokeapi.test:{port}:127.0.0.1");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--resolve",
-        &pin,
-        "-r",
-        "1..=2",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .flag("--resolve", &pin)
+        .words("-r 1..=2 -m concurrent -f name -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(records(&out)[1]["fields"]["name"], "item-2");
-    let out = fetchbench(&["--url", &url, "--resolve", "nonsense", "-r", "1"]).await;
+    let out = Cmd::url(&url).words("--resolve nonsense -r 1").run().await;
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -246,17 +202,10 @@ async fn resolve_pins_a_name_to_the_local_server() {
 async fn a_name_is_resolved_once_per_run() {
     let server = TestServer::start(Behaviour::default()).await;
     let url = format!("http://localhost:{}/item/{{}}", server.addr.port());
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "-r",
-        "1..=4",
-        "-m",
-        "sequential",
-        "--no-keepalive",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("-r 1..=4 -m sequential --no-keepalive -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records(&out);
     assert!(

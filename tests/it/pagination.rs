@@ -3,6 +3,7 @@
 //! a sequential walk's, in order, and where the first page says how many pages there are, the
 //! pages after it are in flight together at the server.
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, read_json, records, stderr};
 use crate::common::{list_names, TestServer};
 
@@ -133,16 +134,12 @@ async fn a_total_header_that_is_absent_ends_the_range_at_the_first_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_total_that_names_no_header_is_refused_before_any_request() {
-    let out = fetchbench(&[
-        "--url",
-        "http://127.0.0.1:9/?page={}",
-        "--range",
-        "1..",
-        "--total",
-        "header:X Count",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url("http://127.0.0.1:9/?page={}")
+        .words("--range 1..")
+        .flag("--total", "header:X Count")
+        .words("-q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("--total") && stderr(&out).contains("`X Count` is not a header name"),
@@ -178,16 +175,10 @@ async fn a_cursor_token_in_the_body_names_the_next_page_until_it_is_empty() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cursor_parameter_for_a_link_header_is_refused_naming_the_flag() {
-    let out = fetchbench(&[
-        "--url",
-        "http://127.0.0.1:9/list",
-        "--next",
-        "link",
-        "--next-param",
-        "cursor",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url("http://127.0.0.1:9/list")
+        .words("--next link --next-param cursor -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
@@ -240,22 +231,11 @@ async fn a_missing_streak_stops_a_range_without_sending_the_rest_of_it() {
     let server = TestServer::start(behaviour).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "--range",
-        "140..400",
-        "--stop-after-missing",
-        "3",
-        "-c",
-        "50",
-        "-m",
-        "concurrent",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("--range 140..400 --stop-after-missing 3 -c 50 -m concurrent -q")
+        .report(&report)
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(records(&out).len(), 12, "140..=151");
     // 15 useful: 12 found and the streak of 3 that ends the range.

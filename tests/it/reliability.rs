@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, ids, records_in, stderr, BIN};
 use crate::common::{Behaviour, RawFault, RawServer, TestServer};
 use serde_json::Value;
@@ -16,20 +17,12 @@ async fn a_503_then_200_is_retried_and_counted_apart() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.route("flaky"),
-        "-r",
-        "1..=5",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-        "--report",
-        report.to_str().unwrap(),
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.route("flaky"))
+        .words("-r 1..=5 -m concurrent -f name")
+        .report(&report)
+        .words("-q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records_in(&out.stdout);
     assert_eq!(recs.len(), 5);
@@ -46,16 +39,10 @@ async fn a_503_then_200_is_retried_and_counted_apart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_honoured_and_the_latency_covers_every_attempt() {
     let server = TestServer::start(Behaviour::default()).await;
-    let out = fetchbench(&[
-        "--url",
-        &server.route("limited"),
-        "-r",
-        "1..=2",
-        "-m",
-        "concurrent",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.route("limited"))
+        .words("-r 1..=2 -m concurrent -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for r in records_in(&out.stdout) {
         assert_eq!(r["attempts"], 2);
@@ -71,7 +58,7 @@ async fn other_4xx_are_not_retried_and_retries_can_be_turned_off() {
         ..Behaviour::default()
     })
     .await;
-    let out = fetchbench(&["--url", &server.template(), "-r", "1", "-q"]).await;
+    let out = Cmd::url(&server.template()).words("-r 1 -q").run().await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         server.hits()[&1],
@@ -79,18 +66,10 @@ async fn other_4xx_are_not_retried_and_retries_can_be_turned_off() {
         "one request per run of --mode both, no retry"
     );
 
-    let out = fetchbench(&[
-        "--url",
-        &server.route("flaky"),
-        "-r",
-        "7",
-        "-m",
-        "sequential",
-        "--retries",
-        "0",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.route("flaky"))
+        .words("-r 7 -m sequential --retries 0 -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let recs = records_in(&out.stdout);
     assert_eq!(recs[0]["attempts"], 1);
@@ -101,20 +80,10 @@ async fn other_4xx_are_not_retried_and_retries_can_be_turned_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_server_is_a_timeout_error_that_says_after_how_long() {
     let server = TestServer::start(Behaviour::default()).await;
-    let out = fetchbench(&[
-        "--url",
-        &server.route("slow"),
-        "-r",
-        "1..=2",
-        "-m",
-        "concurrent",
-        "--timeout",
-        "300ms",
-        "--retries",
-        "1",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.route("slow"))
+        .words("-r 1..=2 -m concurrent --timeout 300ms --retries 1 -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     for r in records_in(&out.stdout) {
         assert_eq!(r["error"], "timed out after 300ms (--timeout)");
@@ -127,33 +96,17 @@ async fn a_slow_server_is_a_timeout_error_that_says_after_how_long() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_followed_and_a_loop_is_a_redirect_error() {
     let server = TestServer::start(Behaviour::default()).await;
-    let out = fetchbench(&[
-        "--url",
-        &server.route("hop"),
-        "-r",
-        "3",
-        "-m",
-        "sequential",
-        "-f",
-        "name",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.route("hop"))
+        .words("-r 3 -m sequential -f name -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(records_in(&out.stdout)[0]["fields"]["name"], "item-3");
 
-    let out = fetchbench(&[
-        "--url",
-        &server.route("loop"),
-        "-r",
-        "4",
-        "-m",
-        "sequential",
-        "--max-redirects",
-        "4",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.route("loop"))
+        .words("-r 4 -m sequential --max-redirects 4 -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let recs = records_in(&out.stdout);
     let error = recs[0]["error"].as_str().unwrap();
@@ -165,18 +118,10 @@ async fn redirects_are_followed_and_a_loop_is_a_redirect_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
     let server = TestServer::start(Behaviour::default()).await;
-    let out = fetchbench(&[
-        "--url",
-        &server.route("text"),
-        "-r",
-        "1..=2",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.route("text"))
+        .words("-r 1..=2 -m concurrent -f name -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let recs = records_in(&out.stdout);
     assert_eq!(recs.len(), 2);
@@ -192,30 +137,16 @@ async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
     assert_eq!(recs[0]["attempts"], 1);
 
     // Without fields the body is not parsed, so an HTML page is a success.
-    let out = fetchbench(&[
-        "--url",
-        &server.route("text"),
-        "-r",
-        "1",
-        "-m",
-        "concurrent",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.route("text"))
+        .words("-r 1 -m concurrent -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0));
 
-    let out = fetchbench(&[
-        "--url",
-        &server.route("error"),
-        "-r",
-        "1..=3",
-        "-m",
-        "concurrent",
-        "--retries",
-        "1",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.route("error"))
+        .words("-r 1..=3 -m concurrent --retries 1 -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let recs = records_in(&out.stdout);
     assert_eq!(ids(&recs), [1, 2, 3]);
@@ -230,38 +161,20 @@ async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_cut_short_is_retried() {
     let server = RawServer::start(RawFault::TruncateFirst).await;
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1",
-        "-m",
-        "sequential",
-        "-f",
-        "name",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 1 -m sequential -f name -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records_in(&out.stdout);
     assert_eq!(recs[0]["attempts"], 2);
     assert_eq!(recs[0]["fields"]["name"], "whole");
 
     let server = RawServer::start(RawFault::TruncateFirst).await;
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1",
-        "-m",
-        "sequential",
-        "-f",
-        "name",
-        "--retries",
-        "0",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 1 -m sequential -f name --retries 0 -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let recs = records_in(&out.stdout);
     assert!(recs[0]["error"].is_string(), "{}", recs[0]);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use fetchbench::fixture::{FixtureOptions, FixtureServer};
 use serde_json::Value;
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, fetchbench_with_stdin, read_json, records, stderr};
 use crate::common::{Behaviour, RawFault, RawServer, TestServer};
 
@@ -34,16 +35,11 @@ async fn a_word_list_line_that_is_not_text_refuses_the_file_before_any_request()
     let dir = tempfile::tempdir().expect("dir");
     let ids = dir.path().join("ids.txt");
     std::fs::write(&ids, b"1\n\xff\xfebad\n3\n").expect("write");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "--ids",
-        ids.to_str().expect("path"),
-        "-m",
-        "concurrent",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .path("--ids", &ids)
+        .words("-m concurrent -q")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("line 2 is not UTF-8 text (\\xff\\xfebad)"),
@@ -140,21 +136,16 @@ async fn a_placeholder_in_the_body_or_a_header_is_enough() {
     std::fs::write(&queries, "pikachu\nmr \"mime\"\n").expect("write");
     let url = format!("http://{}/echo/search", server.addr);
     // The README's POST example, on loopback.
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--ids",
-        queries.to_str().expect("path"),
-        "-m",
-        "concurrent",
-        "--json",
-        r#"{"query":"{}","limit":5,"opts":{"fuzzy":true}}"#,
-        "-f",
-        "body",
-        "-f",
-        "method",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .path("--ids", &queries)
+        .words("-m concurrent")
+        .flag(
+            "--json",
+            r#"{"query":"{}","limit":5,"opts":{"fuzzy":true}}"#,
+        )
+        .words("-f body -f method")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let bodies: Vec<Value> = records(&out)
         .iter()
@@ -165,19 +156,12 @@ async fn a_placeholder_in_the_body_or_a_header_is_enough() {
     assert_eq!(bodies[1]["opts"]["fuzzy"], true);
     assert_eq!(records(&out)[0]["fields"]["method"], "POST");
 
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "-r",
-        "1..=2",
-        "-m",
-        "concurrent",
-        "-H",
-        "X-Item: {}",
-        "-f",
-        "headers.x-item",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("-r 1..=2 -m concurrent")
+        .flag("-H", "X-Item: {}")
+        .words("-f headers.x-item")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let sent: Vec<String> = records(&out)
         .iter()
@@ -191,7 +175,11 @@ async fn a_placeholder_in_the_body_or_a_header_is_enough() {
     assert_eq!(sent, ["1", "2"]);
 
     // Still refused when nothing varies by id.
-    let out = fetchbench(&["--url", &url, "-r", "1..=2", "--json", r#"{"a":1}"#]).await;
+    let out = Cmd::url(&url)
+        .words("-r 1..=2")
+        .flag("--json", r#"{"a":1}"#)
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no placeholder"), "{}", stderr(&out));
 }
@@ -201,24 +189,11 @@ async fn a_field_or_follow_path_that_matches_nothing_is_named() {
     let server = server().await;
     let dir = tempfile::tempdir().expect("dir");
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=5",
-        "-m",
-        "concurrent",
-        "-f",
-        "nmae",
-        "-f",
-        "name",
-        "-f",
-        "tags[*].nope",
-        "--no-progress",
-        "--report",
-        report.to_str().expect("path"),
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 1..=5 -m concurrent -f nmae -f name -f tags[*].nope --no-progress")
+        .report(&report)
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "a warning, not a failure");
     let message = stderr(&out);
     assert!(
@@ -236,20 +211,11 @@ async fn a_field_or_follow_path_that_matches_nothing_is_named() {
     );
 
     let (_fixture, base) = fixture().await;
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/api/v2/pokemon?limit=20"),
-        "--follow",
-        "results[*].ur",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-        "--no-progress",
-        "--report",
-        report.to_str().expect("path"),
-    ])
-    .await;
+    let out = Cmd::url(format!("{base}/api/v2/pokemon?limit=20"))
+        .words("--follow results[*].ur -m concurrent -f name --no-progress")
+        .report(&report)
+        .run()
+        .await;
     let message = stderr(&out);
     assert!(
         message.contains("warning: --follow results[*].ur: matched nothing"),
@@ -261,22 +227,11 @@ async fn a_field_or_follow_path_that_matches_nothing_is_named() {
     );
 
     // Pages whose list is not at --items give no record at all: the path is named.
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/api/v2/pokemon?limit=20"),
-        "--next",
-        "next",
-        "--items",
-        "reslts",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-        "--no-progress",
-        "--report",
-        report.to_str().expect("path"),
-    ])
-    .await;
+    let out = Cmd::url(format!("{base}/api/v2/pokemon?limit=20"))
+        .words("--next next --items reslts -m concurrent -f name --no-progress")
+        .report(&report)
+        .run()
+        .await;
     assert!(records(&out).is_empty());
     let message = stderr(&out);
     assert!(
@@ -367,20 +322,12 @@ async fn settings_that_change_nothing_get_a_notice() {
     let dir = tempfile::tempdir().expect("dir");
     let tsv = dir.path().join("out.tsv");
     let template = server.template();
-    let out = fetchbench(&[
-        "--url",
-        &template,
-        "-r",
-        "1..3",
-        "-m",
-        "sequential",
-        "-c",
-        "8",
-        "-o",
-        tsv.to_str().expect("path"),
-        "--no-progress",
-    ])
-    .await;
+    let out = Cmd::url(&template)
+        .words("-r 1..3 -m sequential -c 8")
+        .out(&tsv)
+        .words("--no-progress")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let message = stderr(&out);
     assert!(
@@ -392,18 +339,10 @@ async fn settings_that_change_nothing_get_a_notice() {
         "{message}"
     );
 
-    let out = fetchbench(&[
-        "--url",
-        &template,
-        "-r",
-        "1..3",
-        "--shard",
-        "2/4",
-        "-m",
-        "concurrent",
-        "--no-progress",
-    ])
-    .await;
+    let out = Cmd::url(&template)
+        .words("-r 1..3 --shard 2/4 -m concurrent --no-progress")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0));
     assert!(
         stderr(&out).contains("note: shard 2/4 holds none of these ids"),
@@ -411,20 +350,10 @@ async fn settings_that_change_nothing_get_a_notice() {
         stderr(&out)
     );
 
-    let out = fetchbench(&[
-        "--url",
-        &template,
-        "-r",
-        "1..=150",
-        "--rate",
-        "5/h",
-        "-m",
-        "concurrent",
-        "--deadline",
-        "200ms",
-        "--no-progress",
-    ])
-    .await;
+    let out = Cmd::url(&template)
+        .words("-r 1..=150 --rate 5/h -m concurrent --deadline 200ms --no-progress")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(124));
     assert!(
         stderr(&out).contains("note: at --rate 5/h, 150 requests take at least 1day 6h"),
@@ -432,17 +361,10 @@ async fn settings_that_change_nothing_get_a_notice() {
         stderr(&out)
     );
 
-    let out = fetchbench(&[
-        "--url",
-        &template,
-        "-r",
-        "1..3",
-        "--insecure",
-        "-m",
-        "concurrent",
-        "--no-progress",
-    ])
-    .await;
+    let out = Cmd::url(&template)
+        .words("-r 1..3 --insecure -m concurrent --no-progress")
+        .run()
+        .await;
     assert!(
         stderr(&out).contains("--insecure changes nothing for http:// URLs"),
         "{}",
@@ -454,18 +376,10 @@ async fn settings_that_change_nothing_get_a_notice() {
 async fn failures_of_http2_and_proxies_say_which_side_gave_up() {
     // A server that answers HTTP/1 whatever it is sent.
     let raw = RawServer::start(RawFault::TruncateFirst).await;
-    let out = fetchbench(&[
-        "--url",
-        &raw.template(),
-        "-r",
-        "1",
-        "--http2",
-        "-m",
-        "sequential",
-        "--retries",
-        "0",
-    ])
-    .await;
+    let out = Cmd::url(&raw.template())
+        .words("-r 1 --http2 -m sequential --retries 0")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let error = records(&out)[0]["error"]
         .as_str()
@@ -475,19 +389,12 @@ async fn failures_of_http2_and_proxies_say_which_side_gave_up() {
 
     let server = server().await;
     let proxy = format!("http://{}", crate::common::server::dead_addr());
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1",
-        "--proxy",
-        &proxy,
-        "-m",
-        "sequential",
-        "--retries",
-        "0",
-    ])
-    .await;
+    let out = Cmd::url(&server.template())
+        .words("-r 1")
+        .flag("--proxy", &proxy)
+        .words("-m sequential --retries 0")
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let error = records(&out)[0]["error"]
         .as_str()

@@ -1,5 +1,6 @@
 //! The binary's command lines, built a flag at a time so a test names what it varies:
-//! `Cmd::url(&template).range("1..=20").concurrent(4).field("name").quiet().run().await`.
+//! `Cmd::url(&template).words("-r 1..=20 -m concurrent -c 4 -f name -q").report(&path).run().await`:
+//! literal words as on a shell's line, values from variables as flags, paths as paths.
 
 use std::path::Path;
 use std::process::Output;
@@ -30,6 +31,11 @@ impl Cmd {
         self.0
             .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
+    }
+
+    /// Literal arguments, split at whitespace: `.words("-r 1..=20 -m concurrent -c 4 -q")`.
+    pub fn words(self, words: &str) -> Self {
+        self.args(words.split_whitespace())
     }
 
     /// `NAME VALUE`.

@@ -113,7 +113,7 @@ impl TestServer {
 
     /// The URL template for one of the fault routes: `flaky`, `limited`, `slow`, `loop`, ...
     pub fn route(&self, name: &str) -> String {
-        format!("http://{}/{name}/{{}}", self.addr)
+        self.server.url(&format!("/{name}/{{}}"))
     }
 
     /// Hits per id.
@@ -150,7 +150,7 @@ impl TestServer {
 
     /// The list APIs' URL for `path_and_query` (`/api/github?per_page=10`).
     pub fn api(&self, path_and_query: &str) -> String {
-        format!("http://{}{path_and_query}", self.addr)
+        self.server.url(path_and_query)
     }
 
     /// Arrival times of the requests, in arrival order.
@@ -745,7 +745,6 @@ pub fn scrambled_delay(id: u64) -> Duration {
 /// A server speaking raw HTTP/1.1 bytes, for faults a framework will not produce: a body cut
 /// short, an endless body. Counts the body bytes it managed to send.
 pub struct RawServer {
-    pub addr: SocketAddr,
     sent: Arc<std::sync::atomic::AtomicU64>,
     /// The raw server under the fault; it stops when the `RawServer` is dropped.
     pub server: server::Server,
@@ -765,11 +764,7 @@ impl RawServer {
         let counter = Arc::clone(&sent);
         let server =
             server::spawn_raw(move |conn| raw_fault(conn, fault, Arc::clone(&counter))).await;
-        Self {
-            addr: server.addr,
-            sent,
-            server,
-        }
+        Self { sent, server }
     }
 
     pub fn template(&self) -> String {
