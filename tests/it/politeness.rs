@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, read_json, records, stderr};
 use crate::common::server;
 
@@ -149,20 +150,11 @@ async fn a_429_pauses_every_request_to_the_host_until_its_retry_after() {
     let (base, server) = start(Arc::clone(&books)).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/limited/{{}}"),
-        "-r",
-        "1..=100",
-        "-m",
-        "concurrent",
-        "-c",
-        "32",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
-    .await;
+    let out = Cmd::url(format!("{base}/limited/{{}}"))
+        .words("-r 1..=100 -m concurrent -c 32 -q")
+        .report(&report)
+        .run()
+        .await;
     drop(server);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(records(&out).iter().all(|r| r["status"] == 200));
@@ -278,16 +270,10 @@ async fn waiting_for_a_host_that_pushed_back_is_a_wait_not_latency() {
 async fn a_rate_limit_at_zero_waits_for_its_reset_instead_of_drawing_429s() {
     let books = Arc::new(Books::default());
     let (base, server) = start(Arc::clone(&books)).await;
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/quota/{{}}"),
-        "-r",
-        "1..=2",
-        "-m",
-        "sequential",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(format!("{base}/quota/{{}}"))
+        .words("-r 1..=2 -m sequential -q")
+        .run()
+        .await;
     drop(server);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let arrivals = books.arrivals.lock().expect("books").clone();
@@ -302,19 +288,10 @@ async fn a_rate_limit_at_zero_waits_for_its_reset_instead_of_drawing_429s() {
 async fn robots_txt_keeps_disallowed_urls_unrequested_and_spaces_the_starts() {
     let books = Arc::new(Books::default());
     let (base, server) = start(Arc::clone(&books)).await;
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/item/{{}}"),
-        "-r",
-        "11..=14",
-        "-m",
-        "concurrent",
-        "-c",
-        "8",
-        "--robots",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(format!("{base}/item/{{}}"))
+        .words("-r 11..=14 -m concurrent -c 8 --robots -q")
+        .run()
+        .await;
     drop(server);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let recs = records(&out);
@@ -350,21 +327,11 @@ async fn crawl_delay_is_waited_before_the_send_and_counted_as_a_wait() {
     let (base, server) = start(Arc::clone(&books)).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/item/{{}}"),
-        "-r",
-        "1..=5",
-        "-m",
-        "concurrent",
-        "-c",
-        "8",
-        "--robots",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
-    .await;
+    let out = Cmd::url(format!("{base}/item/{{}}"))
+        .words("-r 1..=5 -m concurrent -c 8 --robots -q")
+        .report(&report)
+        .run()
+        .await;
     drop(server);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records(&out);
@@ -414,17 +381,10 @@ async fn a_robots_txt_that_answers_5xx_disallows_everything() {
     let books = Arc::new(Books::default());
     books.too_many.store(u32::MAX, Ordering::SeqCst);
     let (base, server) = start(Arc::clone(&books)).await;
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/item/{{}}"),
-        "-r",
-        "1..=3",
-        "-m",
-        "concurrent",
-        "--robots",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(format!("{base}/item/{{}}"))
+        .words("-r 1..=3 -m concurrent --robots -q")
+        .run()
+        .await;
     drop(server);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(records(&out)
@@ -483,17 +443,10 @@ async fn a_robots_txt_that_redirects_is_followed() {
     books.moved.store(true, Ordering::SeqCst);
     let (base, server) = start(Arc::clone(&books)).await;
     let url = format!("{base}/item/{{}}");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "-r",
-        "12..=13",
-        "-m",
-        "concurrent",
-        "--robots",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("-r 12..=13 -m concurrent --robots -q")
+        .run()
+        .await;
     drop(server);
     item_12_fetched_and_13_refused_by_robots(&out, 1);
     assert_eq!(

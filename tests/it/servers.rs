@@ -5,6 +5,7 @@
 use std::process::Output;
 use std::sync::Arc;
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{read_json, records, stderr, BIN};
 use crate::common::server::{self, Conn, Server};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -23,8 +24,8 @@ const PROXY_VARIABLES: [&str; 8] = [
 ];
 
 /// Runs the binary with `args` and exactly the proxy variables in `env`.
-async fn fetchbench_with(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+async fn fetchbench_with(args: &[String], env: &[(&str, &str)]) -> Output {
+    let args = args.to_vec();
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -105,21 +106,9 @@ async fn a_connection_closed_while_idle_costs_a_resend_not_a_retry() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let out = fetchbench_with(
-        &[
-            "--url",
-            &server.url("/item/{}"),
-            "-r",
-            "1..=500",
-            "-m",
-            "concurrent",
-            "-c",
-            "32",
-            "-f",
-            "name",
-            "-q",
-            "--report",
-            report.to_str().expect("UTF-8 path"),
-        ],
+        &Cmd::url(&server.url("/item/{}"))
+            .words("-r 1..=500 -m concurrent -c 32 -f name -q")
+            .report(&report),
         &[],
     )
     .await;
@@ -156,16 +145,9 @@ async fn response_heads_are_limited_as_curl_limits_them_and_the_error_says_which
     let run = |server: &Server, extra: &'static [&'static str]| {
         let template = server.url("/item/{}");
         async move {
-            let mut args = vec![
-                "--url",
-                template.as_str(),
-                "-r",
-                "1",
-                "-m",
-                "sequential",
-                "-q",
-            ];
-            args.extend_from_slice(extra);
+            let args = Cmd::url(&template)
+                .words("-r 1 -m sequential -q")
+                .args(extra);
             let out = fetchbench_with(&args, &[]).await;
             let record = records(&out).pop().expect("one record");
             (out.status.code(), record)
@@ -265,19 +247,11 @@ async fn through(
     let before = proxy.requests();
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
-    let mut args = vec![
-        "--url",
-        template,
-        "-r",
-        "1..=3",
-        "-m",
-        "sequential",
-        "--report",
-        report.to_str().expect("UTF-8 path"),
-        "-o",
-        "/dev/null",
-    ];
-    args.extend_from_slice(extra);
+    let args = Cmd::url(template)
+        .words("-r 1..=3 -m sequential")
+        .report(&report)
+        .words("-o /dev/null")
+        .args(extra);
     let out = fetchbench_with(&args, env).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     (proxy.requests() - before, read_json(&report), stderr(&out))
@@ -336,7 +310,7 @@ async fn the_report_says_which_requests_went_through_a_proxy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_setting_that_is_not_a_url_is_a_clear_error() {
     let out = fetchbench_with(
-        &["--url", "http://127.0.0.1:9/{}", "-r", "1", "-q"],
+        &Cmd::url("http://127.0.0.1:9/{}").words("-r 1 -q"),
         &[("HTTP_PROXY", "http://[::1")],
     )
     .await;

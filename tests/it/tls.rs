@@ -21,6 +21,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{read_json, records, stderr, BIN};
 use crate::common::server::{self, Server};
 
@@ -152,14 +153,14 @@ async fn tls_server(config: rustls::ServerConfig) -> Server {
 
 /// Runs fetchbench with `args` (one sequential request for id 1 unless `args` give `-r`),
 /// trusting only `other-ca.pem` by default, off the runtime so the server keeps answering.
-async fn fetchbench(pki: &Pki, args: &[&str]) -> Output {
-    let defaults: &[&str] = if args.contains(&"-r") {
+async fn fetchbench(pki: &Pki, args: &[String]) -> Output {
+    let defaults: &[&str] = if args.iter().any(|a| a == "-r") {
         &["--no-progress"]
     } else {
         &["-r", "1", "-m", "sequential", "--no-progress"]
     };
     let mut all: Vec<String> = defaults.iter().map(|s| s.to_string()).collect();
-    all.extend(args.iter().map(|s| s.to_string()));
+    all.extend_from_slice(args);
     let system_roots = pki.path("other-ca.pem");
     tokio::task::spawn_blocking(move || {
         assert_cmd::Command::new(BIN)
@@ -201,12 +202,7 @@ async fn an_untrusted_certificate_fails_at_once_as_a_tls_error_that_names_the_fi
     let report = pki.path("report.json");
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url("/v/{}"),
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &Cmd::url(&server.url("/v/{}")).flag("--report", &pki.arg("report.json")),
     )
     .await;
     let message = tls_failure(&out, &report);
@@ -226,18 +222,10 @@ async fn insecure_accepts_the_certificate_warns_and_speaks_h2_by_alpn() {
     let server = tls_server(server_config(pki.server_leaf())).await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url("/v/{}"),
-            "--insecure",
-            "-f",
-            "version",
-            "-q",
-            "--report",
-            &pki.arg("report.json"),
-            "--html",
-            &pki.arg("report.html"),
-        ],
+        &Cmd::url(&server.url("/v/{}"))
+            .words("--insecure -f version -q")
+            .flag("--report", &pki.arg("report.json"))
+            .flag("--html", &pki.arg("report.html")),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -263,7 +251,7 @@ async fn a_refused_https_connection_is_still_retried() {
     let addr = server::dead_addr();
     let pki = Pki::new();
     let url = format!("https://{addr}/v/{{}}");
-    let out = fetchbench(&pki, &["--url", &url, "--retries", "1", "-q"]).await;
+    let out = fetchbench(&pki, &Cmd::url(&url).words("--retries 1 -q")).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let recs = records(&out);
     assert_eq!(recs[0]["attempts"], 2, "{}", recs[0]);
@@ -280,17 +268,10 @@ async fn cacert_trusts_a_private_ca_and_h2_is_negotiated_by_alpn() {
     let server = tls_server(server_config(pki.server_leaf())).await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url("/v/{}"),
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "-f",
-            "version",
-            "-q",
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &Cmd::url(&server.url("/v/{}"))
+            .flag("--cacert", &pki.arg("ca.pem"))
+            .words("-f version -q")
+            .flag("--report", &pki.arg("report.json")),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -315,13 +296,9 @@ async fn a_bundle_of_several_cas_is_read_whole() {
     std::fs::write(&bundle, text).expect("write bundle");
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url("/v/{}"),
-            "--cacert",
-            &pki.arg("bundle.pem"),
-            "-q",
-        ],
+        &Cmd::url(&server.url("/v/{}"))
+            .flag("--cacert", &pki.arg("bundle.pem"))
+            .words("-q"),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -360,7 +337,7 @@ async fn mutual_tls_needs_the_client_certificate_and_key() {
     );
     let url = server.url("/v/{}");
     let cacert = pki.arg("ca.pem");
-    let base = ["--url", url.as_str(), "--cacert", cacert.as_str(), "-q"];
+    let base = Cmd::url(&url).flag("--cacert", &cacert).quiet();
 
     // Under TLS 1.3 the client ends its side of the handshake before the server checks the
     // certificate, and the refusal comes on the first read: as the server's alert (which h2 hands
@@ -383,7 +360,7 @@ async fn mutual_tls_needs_the_client_certificate_and_key() {
     let key = pki.arg("client-key.pem");
     let with = fetchbench(
         &pki,
-        &[&base[..], &["--cert", &cert, "--key", &key]].concat(),
+        &base.clone().flag("--cert", &cert).flag("--key", &key),
     )
     .await;
     assert_eq!(with.status.code(), Some(0), "{}", stderr(&with));
@@ -397,7 +374,7 @@ async fn mutual_tls_needs_the_client_certificate_and_key() {
     std::fs::write(&both, text).expect("write combined");
     let combined = fetchbench(
         &pki,
-        &[&base[..], &["--cert", &pki.arg("client-and-key.pem")]].concat(),
+        &base.clone().flag("--cert", pki.arg("client-and-key.pem")),
     )
     .await;
     assert_eq!(combined.status.code(), Some(0), "{}", stderr(&combined));
@@ -407,7 +384,7 @@ async fn mutual_tls_needs_the_client_certificate_and_key() {
 /// Runs fetchbench with `args` against an https URL nobody listens on (a bad file must stop it
 /// before any request) and checks it is a usage error naming `flag` and `file`.
 async fn assert_usage_error(pki: &Pki, args: &[&str], flag: &str, file: &str, problem: &str) {
-    let all = [&["--url", "https://127.0.0.1:9/{}"][..], args].concat();
+    let all = Cmd::url("https://127.0.0.1:9/{}").args(args);
     let out = fetchbench(pki, &all).await;
     let text = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
@@ -516,7 +493,11 @@ async fn unreadable_or_unparsable_tls_files_are_usage_errors_before_any_request(
     .await;
 
     // --key alone means nothing: clap refuses it.
-    let out = fetchbench(&pki, &["--url", "https://127.0.0.1:9/{}", "--key", &key]).await;
+    let out = fetchbench(
+        &pki,
+        &Cmd::url("https://127.0.0.1:9/{}").flag("--key", &key),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--cert"), "{}", stderr(&out));
 }
@@ -528,14 +509,9 @@ async fn a_certificate_for_another_name_is_a_tls_error_even_from_a_trusted_ca() 
     let server = tls_server(server_config(leaf)).await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url("/v/{}"),
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &Cmd::url(&server.url("/v/{}"))
+            .flag("--cacert", &pki.arg("ca.pem"))
+            .flag("--report", &pki.arg("report.json")),
     )
     .await;
     let message = tls_failure(&out, &pki.path("report.json"));
@@ -568,14 +544,9 @@ async fn under_tls_1_2_a_missing_client_certificate_is_a_tls_error_not_retried()
     let server = tls_server(finish(config)).await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url("/v/{}"),
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &Cmd::url(&server.url("/v/{}"))
+            .flag("--cacert", &pki.arg("ca.pem"))
+            .flag("--report", &pki.arg("report.json")),
     )
     .await;
     let message = tls_failure(&out, &pki.path("report.json"));
@@ -598,21 +569,11 @@ async fn a_server_that_offers_no_h2_is_spoken_to_in_http_1_1_and_tls_is_timed_ap
     let server = tls_server(config).await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url("/v/{}"),
-            "-r",
-            "1..=3",
-            "-m",
-            "sequential",
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "-f",
-            "version",
-            "-q",
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &Cmd::url(&server.url("/v/{}"))
+            .words("-r 1..=3 -m sequential")
+            .flag("--cacert", &pki.arg("ca.pem"))
+            .words("-f version -q")
+            .flag("--report", &pki.arg("report.json")),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -649,19 +610,10 @@ async fn over_h2_one_connection_carries_the_streams_and_times_its_handshake_once
     .await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url("/v/{}"),
-            "-r",
-            "1..=40",
-            "-m",
-            "concurrent",
-            "-c",
-            "8",
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "-q",
-        ],
+        &Cmd::url(&server.url("/v/{}"))
+            .words("-r 1..=40 -m concurrent -c 8")
+            .flag("--cacert", &pki.arg("ca.pem"))
+            .words("-q"),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -684,21 +636,10 @@ async fn h2_streams_beyond_the_servers_limit_go_on_more_connections() {
     let server = h2_server(config, Some(4), None).await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url("/v/{}"),
-            "-r",
-            "1..=500",
-            "-m",
-            "concurrent",
-            "-c",
-            "64",
-            "--retries",
-            "0",
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "-q",
-        ],
+        &Cmd::url(&server.url("/v/{}"))
+            .words("-r 1..=500 -m concurrent -c 64 --retries 0")
+            .flag("--cacert", &pki.arg("ca.pem"))
+            .words("-q"),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -717,23 +658,11 @@ async fn a_goaway_mid_run_loses_no_record_and_counts_no_retry() {
     let server = h2_server(config, None, Some(100)).await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url("/v/{}"),
-            "-r",
-            "1..=500",
-            "-m",
-            "concurrent",
-            "-c",
-            "64",
-            "--retries",
-            "0",
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "-q",
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &Cmd::url(&server.url("/v/{}"))
+            .words("-r 1..=500 -m concurrent -c 64 --retries 0")
+            .flag("--cacert", &pki.arg("ca.pem"))
+            .words("-q")
+            .flag("--report", &pki.arg("report.json")),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -775,23 +704,11 @@ async fn h2_streams_the_server_refused_are_sent_again_not_retried() {
     let (server, refused) = refusing_server(config, 5).await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url("/v/{}"),
-            "-r",
-            "1..=100",
-            "-m",
-            "concurrent",
-            "-c",
-            "16",
-            "--retries",
-            "0",
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "-q",
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &Cmd::url(&server.url("/v/{}"))
+            .words("-r 1..=100 -m concurrent -c 16 --retries 0")
+            .flag("--cacert", &pki.arg("ca.pem"))
+            .words("-q")
+            .flag("--report", &pki.arg("report.json")),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
