@@ -1,5 +1,23 @@
-//! A real HTTP server on loopback for the tests: it records every hit, the peak number of requests
-//! in flight and their arrival times, and can delay, refuse or hold back requests per id.
+//! What the tests share. A test adds routes, not servers:
+//!
+//! - [`server`]: the one loopback server. `server::spawn(router).await` serves an axum `Router`
+//!   (HTTP/1, and h2c by prior knowledge) and returns a guard that stops it on drop: `base()`,
+//!   `url("/item/{}")`, `requests()`, `answered()`, `hits(prefix)`, `seen()` (each request's
+//!   method, path, version, headers and arrival), `peak_in_flight()`, `connections()`,
+//!   `wait_for_requests(n)`. `server::Options::default()` makes the same server https
+//!   (`.tls(config)`, then `failed_handshakes(n)`), HTTP/2 only (`.h2(max_streams)`,
+//!   `.goaway_after(n)`, `peak_streams()`), slower (`.delay(d)`), or raw
+//!   (`.spawn_raw(|conn| ...)`: the connection's bytes, for what no framework writes);
+//!   `server::dead_addr()` is a port nothing listens on.
+//! - [`cmd`]: the command lines. `Cmd::url(&url).words("-r 1..=20 -m concurrent -q")
+//!   .report(&path).exits(0).await` runs the binary and checks its exit code; `run()` only runs
+//!   it; `flag(name, value)`, `path(name, &path)`, `arg(..)`, `args(..)` for the rest.
+//! - [`run`]: running the binary by hand and reading what it wrote (`records`, `stderr`, ...).
+//! - [`TestServer`]: the shared pokeapi-like routes (`/item/{id}` and the fault routes:
+//!   `route("flaky")`, `route("limited")`, ...) on [`server`], counting hits per id, delaying,
+//!   refusing or holding back requests per [`Behaviour`]
+//!   (`Behaviour::default().with_delay(f).with_not_found([2]).with_gate(8)`). Its API is as it
+//!   was; `server` is the guard under it. [`RawServer`] is the two raw faults on `spawn_raw`.
 
 pub mod cmd;
 pub mod run;
@@ -27,6 +45,26 @@ pub struct Behaviour {
     pub not_found: HashSet<u64>,
     /// Hold every request until this many are in flight at once (then release all, for good).
     pub gate: Option<usize>,
+}
+
+impl Behaviour {
+    /// With a delay per id before answering.
+    pub fn with_delay(mut self, delay: fn(u64) -> Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// With these ids answered 404.
+    pub fn with_not_found(mut self, ids: impl IntoIterator<Item = u64>) -> Self {
+        self.not_found = ids.into_iter().collect();
+        self
+    }
+
+    /// Holding every request until `n` are in flight at once.
+    pub fn with_gate(mut self, n: usize) -> Self {
+        self.gate = Some(n);
+        self
+    }
 }
 
 #[derive(Default)]
@@ -826,7 +864,7 @@ async fn raw_fault(
 /// be sampled falls back to it.
 // The child is reaped by `wait4`, not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
-pub fn run_measuring_memory(bin: &str, args: &[&str]) -> (std::process::Output, u64) {
+pub fn run_measuring_memory(bin: &str, args: &[String]) -> (std::process::Output, u64) {
     use std::process::{Command, Stdio};
     let child = Command::new(bin)
         .args(args)
