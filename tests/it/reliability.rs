@@ -21,9 +21,8 @@ async fn a_503_then_200_is_retried_and_counted_apart() {
         .words("-r 1..=5 -m concurrent -f name")
         .report(&report)
         .words("-q")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records_in(&out.stdout);
     assert_eq!(recs.len(), 5);
     assert!(recs
@@ -41,9 +40,8 @@ async fn retry_after_is_honoured_and_the_latency_covers_every_attempt() {
     let server = TestServer::start(Behaviour::default()).await;
     let out = Cmd::url(&server.route("limited"))
         .words("-r 1..=2 -m concurrent -q")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for r in records_in(&out.stdout) {
         assert_eq!(r["attempts"], 2);
         // The server said "Retry-After: 1"; the backoff alone would wait at most 100 ms.
@@ -53,13 +51,8 @@ async fn retry_after_is_honoured_and_the_latency_covers_every_attempt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_4xx_are_not_retried_and_retries_can_be_turned_off() {
-    let server = TestServer::start(Behaviour {
-        not_found: [1].into(),
-        ..Behaviour::default()
-    })
-    .await;
-    let out = Cmd::url(&server.template()).words("-r 1 -q").run().await;
-    assert_eq!(out.status.code(), Some(1));
+    let server = TestServer::start(Behaviour::default().with_not_found([1])).await;
+    Cmd::url(&server.template()).words("-r 1 -q").exits(1).await;
     assert_eq!(
         server.hits()[&1],
         2,
@@ -68,9 +61,8 @@ async fn other_4xx_are_not_retried_and_retries_can_be_turned_off() {
 
     let out = Cmd::url(&server.route("flaky"))
         .words("-r 7 -m sequential --retries 0 -q")
-        .run()
+        .exits(1)
         .await;
-    assert_eq!(out.status.code(), Some(1));
     let recs = records_in(&out.stdout);
     assert_eq!(recs[0]["attempts"], 1);
     assert_eq!(recs[0]["status"], 503);
@@ -82,9 +74,8 @@ async fn a_slow_server_is_a_timeout_error_that_says_after_how_long() {
     let server = TestServer::start(Behaviour::default()).await;
     let out = Cmd::url(&server.route("slow"))
         .words("-r 1..=2 -m concurrent --timeout 300ms --retries 1 -q")
-        .run()
+        .exits(1)
         .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     for r in records_in(&out.stdout) {
         assert_eq!(r["error"], "timed out after 300ms (--timeout)");
         assert_eq!(r["attempts"], 2, "timeouts are retried");
@@ -98,16 +89,14 @@ async fn redirects_are_followed_and_a_loop_is_a_redirect_error() {
     let server = TestServer::start(Behaviour::default()).await;
     let out = Cmd::url(&server.route("hop"))
         .words("-r 3 -m sequential -f name -q")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(records_in(&out.stdout)[0]["fields"]["name"], "item-3");
 
     let out = Cmd::url(&server.route("loop"))
         .words("-r 4 -m sequential --max-redirects 4 -q")
-        .run()
+        .exits(1)
         .await;
-    assert_eq!(out.status.code(), Some(1));
     let recs = records_in(&out.stdout);
     let error = recs[0]["error"].as_str().unwrap();
     assert!(error.contains("redirect"), "{error}");
@@ -120,9 +109,8 @@ async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
     let server = TestServer::start(Behaviour::default()).await;
     let out = Cmd::url(&server.route("text"))
         .words("-r 1..=2 -m concurrent -f name -q")
-        .run()
+        .exits(1)
         .await;
-    assert_eq!(out.status.code(), Some(1));
     let recs = records_in(&out.stdout);
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[0]["status"], 200);
@@ -137,17 +125,15 @@ async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
     assert_eq!(recs[0]["attempts"], 1);
 
     // Without fields the body is not parsed, so an HTML page is a success.
-    let out = Cmd::url(&server.route("text"))
+    Cmd::url(&server.route("text"))
         .words("-r 1 -m concurrent -q")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0));
 
     let out = Cmd::url(&server.route("error"))
         .words("-r 1..=3 -m concurrent --retries 1 -q")
-        .run()
+        .exits(1)
         .await;
-    assert_eq!(out.status.code(), Some(1));
     let recs = records_in(&out.stdout);
     assert_eq!(ids(&recs), [1, 2, 3]);
     assert!(recs
@@ -163,9 +149,8 @@ async fn a_body_cut_short_is_retried() {
     let server = RawServer::start(RawFault::TruncateFirst).await;
     let out = Cmd::url(&server.template())
         .words("-r 1 -m sequential -f name -q")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records_in(&out.stdout);
     assert_eq!(recs[0]["attempts"], 2);
     assert_eq!(recs[0]["fields"]["name"], "whole");
@@ -173,9 +158,8 @@ async fn a_body_cut_short_is_retried() {
     let server = RawServer::start(RawFault::TruncateFirst).await;
     let out = Cmd::url(&server.template())
         .words("-r 1 -m sequential -f name --retries 0 -q")
-        .run()
+        .exits(1)
         .await;
-    assert_eq!(out.status.code(), Some(1));
     let recs = records_in(&out.stdout);
     assert!(recs[0]["error"].is_string(), "{}", recs[0]);
     assert_eq!(recs[0]["fields"]["name"], Value::Null);
@@ -185,28 +169,10 @@ async fn a_body_cut_short_is_retried() {
 async fn an_endless_body_stops_at_the_cap_with_memory_near_it() {
     let server = RawServer::start(RawFault::Endless { limit: 512 << 20 }).await;
     let template = server.template();
-    let (out, peak_rss) = tokio::task::spawn_blocking(move || {
-        crate::common::run_measuring_memory(
-            BIN,
-            &[
-                "--url",
-                &template,
-                "-r",
-                "1",
-                "-m",
-                "sequential",
-                "-f",
-                "name",
-                "--max-body",
-                "16MiB",
-                "--retries",
-                "0",
-                "-q",
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let (out, peak_rss) = Cmd::url(&template)
+        .words("-r 1 -m sequential -f name --max-body 16MiB --retries 0 -q")
+        .run_measuring_memory()
+        .await;
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -279,11 +245,8 @@ fn read_records(path: &Path) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_keeps_every_completed_record_and_resume_completes_the_range() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(50)),
-        ..Behaviour::default()
-    })
-    .await;
+    let server =
+        TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(50))).await;
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.ndjson");
     let args = [

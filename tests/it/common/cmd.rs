@@ -53,11 +53,6 @@ impl Cmd {
         self.flag("-r", range)
     }
 
-    /// `-m sequential`.
-    pub fn sequential(self) -> Self {
-        self.flag("-m", "sequential")
-    }
-
     /// `-m concurrent -c N`.
     pub fn concurrent(self, n: usize) -> Self {
         self.flag("-m", "concurrent").flag("-c", n.to_string())
@@ -83,14 +78,31 @@ impl Cmd {
         self.path("-o", path)
     }
 
-    /// The arguments, borrowed.
-    pub fn argv(&self) -> Vec<&str> {
-        self.0.iter().map(String::as_str).collect()
-    }
-
     /// Runs the binary with these arguments to its end.
     pub async fn run(&self) -> Output {
         super::run::fetchbench(self).await
+    }
+}
+
+impl Cmd {
+    /// Runs the binary to its end off the runtime, with its peak resident memory in bytes.
+    pub async fn run_measuring_memory(self) -> (Output, u64) {
+        let bin = super::run::BIN;
+        tokio::task::spawn_blocking(move || super::run_measuring_memory(bin, &self))
+            .await
+            .expect("join")
+    }
+
+    /// Runs the binary to its end and checks it exited with `code` (its stderr in the message).
+    pub async fn exits(&self, code: i32) -> Output {
+        let out = self.run().await;
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            super::run::stderr(&out)
+        );
+        out
     }
 }
 
@@ -100,6 +112,13 @@ impl std::ops::Deref for Cmd {
 
     fn deref(&self) -> &[String] {
         &self.0
+    }
+}
+
+impl<S: AsRef<str>> Extend<S> for Cmd {
+    fn extend<I: IntoIterator<Item = S>>(&mut self, args: I) {
+        self.0
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
     }
 }
 
