@@ -164,15 +164,13 @@ async fn a_fresh_cache_answers_a_second_run_without_a_request_and_the_same_recor
     let server = start(60).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let cache = dir.path().join("cache");
-    let first = fetchbench(&args(&server, "1..=151", &cache, &[])).await;
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let first = args(&server, "1..=151", &cache, &[]).exits(0).await;
     let first = records(&first);
     assert_eq!(first.len(), 151);
     assert!(all(&first, "stored"), "{:?}", uses(&first));
     assert_eq!(server.requests(), 151);
 
-    let second = fetchbench(&args(&server, "1..=151", &cache, &[])).await;
-    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let second = args(&server, "1..=151", &cache, &[]).exits(0).await;
     let second = records(&second);
     assert_eq!(server.requests(), 151, "the second run made requests");
     assert!(all(&second, "hit"), "{:?}", uses(&second));
@@ -203,9 +201,8 @@ async fn cache_hits_are_answered_before_the_rate_limiter() {
             .quiet()
             .path("--cache", &cache)
             .report(&report)
-            .run()
+            .exits(0)
             .await;
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         (read_json(&report)["runs"][0].clone(), records(&out))
     };
     let (cold, stored) = run().await;
@@ -277,14 +274,9 @@ async fn only_cached_replay_and_refresh_modes() {
     let cache = dir.path().join("cache");
 
     // Only-cached on an empty cache: a failure per id, no request.
-    let out = fetchbench(&args(
-        &server,
-        "1..=151",
-        &cache,
-        &["--cache-mode", "only-cached"],
-    ))
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = args(&server, "1..=151", &cache, &["--cache-mode", "only-cached"])
+        .exits(1)
+        .await;
     let recs = records(&out);
     assert_eq!(recs.len(), 151);
     assert!(recs.iter().all(|r| r["error"]
@@ -297,14 +289,9 @@ async fn only_cached_replay_and_refresh_modes() {
     let stored = fetchbench(&args(&server, "1..=20", &cache, &[])).await;
     assert!(all(&records(&stored), "stored"));
     assert_eq!(server.requests(), 20);
-    let replay = fetchbench(&args(
-        &server,
-        "1..=20",
-        &cache,
-        &["--cache-mode", "replay"],
-    ))
-    .await;
-    assert_eq!(replay.status.code(), Some(0), "{}", stderr(&replay));
+    let replay = args(&server, "1..=20", &cache, &["--cache-mode", "replay"])
+        .exits(0)
+        .await;
     let replayed = records(&replay);
     assert!(all(&replayed, "hit"), "{:?}", uses(&replayed));
     assert!(fields_correct(&replayed));
@@ -324,14 +311,9 @@ async fn only_cached_replay_and_refresh_modes() {
     server.books.max_age.store(60, Ordering::SeqCst);
     let fresh = dir.path().join("fresh");
     fetchbench(&args(&server, "1..=20", &fresh, &[])).await;
-    let refresh = fetchbench(&args(
-        &server,
-        "1..=20",
-        &fresh,
-        &["--cache-mode", "refresh"],
-    ))
-    .await;
-    assert_eq!(refresh.status.code(), Some(0), "{}", stderr(&refresh));
+    let refresh = args(&server, "1..=20", &fresh, &["--cache-mode", "refresh"])
+        .exits(0)
+        .await;
     let refreshed = records(&refresh);
     assert!(all(&refreshed, "revalidated"), "{:?}", uses(&refreshed));
     assert!(fields_correct(&refreshed));
@@ -390,8 +372,7 @@ async fn a_truncated_or_corrupted_entry_is_never_served() {
     );
     assert_eq!(server.requests(), 6);
 
-    let again = fetchbench(&args(&server, "1..=6", &cache, &[])).await;
-    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let again = args(&server, "1..=6", &cache, &[]).exits(0).await;
     assert_eq!(server.requests(), 12, "each corrupt entry fetched again");
     let recs = records(&again);
     assert!(all(&recs, "stored"), "{:?}", uses(&recs));
@@ -451,14 +432,12 @@ async fn a_cache_path_that_is_a_file_or_a_mode_without_a_cache_is_a_usage_error(
         "{message}"
     );
     let below = file.join("below");
-    let out = fetchbench(&args(&server, "1..=3", &below, &[])).await;
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    args(&server, "1..=3", &below, &[]).exits(2).await;
 
     let out = Cmd::url(&server.template())
         .words("-r 1..=3 --cache-mode replay")
-        .run()
+        .exits(2)
         .await;
-    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--cache"), "{}", stderr(&out));
 
     // Several runs would measure the cache after the first.
@@ -466,9 +445,8 @@ async fn a_cache_path_that_is_a_file_or_a_mode_without_a_cache_is_a_usage_error(
     let out = Cmd::url(&server.template())
         .words("-r 1..=3 -m both")
         .path("--cache", &cache)
-        .run()
+        .exits(2)
         .await;
-    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--cache"), "{}", stderr(&out));
     assert_eq!(server.requests(), 0);
 }
@@ -524,8 +502,7 @@ async fn resume_skips_the_done_ids_and_the_cache_answers_the_rest() {
     let cache = dir.path().join("cache");
     let output = dir.path().join("out.ndjson");
     let to_file = ["-o", text(&output)];
-    let first = fetchbench(&args(&server, "1..=20", &cache, &to_file)).await;
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    args(&server, "1..=20", &cache, &to_file).exits(0).await;
     // As if the run had stopped after ten records.
     let text_out = std::fs::read_to_string(&output).expect("output");
     let ten: String = text_out
@@ -535,14 +512,14 @@ async fn resume_skips_the_done_ids_and_the_cache_answers_the_rest() {
         .collect();
     std::fs::write(&output, ten).expect("cut the output");
 
-    let resumed = fetchbench(&args(
+    args(
         &server,
         "1..=20",
         &cache,
         &["-o", text(&output), "--resume"],
-    ))
+    )
+    .exits(0)
     .await;
-    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
     assert_eq!(server.requests(), 20, "the resumed run made requests");
     let recs = records_in(&std::fs::read(&output).expect("output"));
     let ids: Vec<u64> = recs.iter().map(|r| r["id"].as_u64().expect("id")).collect();

@@ -1,8 +1,6 @@
 //! The `fetchbench` binary as users run it: exit codes 0/1/2, messages, formats and the report,
 //! against a real loopback server started by the test (or the built-in fixture server).
 
-use std::collections::HashSet;
-
 use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, fetchbench_with_stdin, records, stderr};
 use crate::common::{scrambled_delay, Behaviour, TestServer};
@@ -10,16 +8,11 @@ use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_ok_exits_0_with_ndjson_in_id_order() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(scrambled_delay),
-        ..Behaviour::default()
-    })
-    .await;
+    let server = TestServer::start(Behaviour::default().with_delay(scrambled_delay)).await;
     let out = Cmd::url(&server.template())
         .words("-r 1..=40 -m concurrent -c 10 -f name -f tags[*] -f missing")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let records = records(&out);
     let ids: Vec<u64> = records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
     assert_eq!(ids, (1..=40).collect::<Vec<_>>());
@@ -36,16 +29,11 @@ async fn all_ok_exits_0_with_ndjson_in_id_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_request_exits_1_and_is_recorded() {
-    let server = TestServer::start(Behaviour {
-        not_found: HashSet::from([2]),
-        ..Behaviour::default()
-    })
-    .await;
+    let server = TestServer::start(Behaviour::default().with_not_found([2])).await;
     let out = Cmd::url(&server.template())
         .words("-r 1..4 -m concurrent -q")
-        .run()
+        .exits(1)
         .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let records = records(&out);
     assert_eq!(records.len(), 3);
     assert_eq!(records[1]["status"], 404);
@@ -108,19 +96,17 @@ async fn bad_input_exits_2_naming_the_flag_and_fetches_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_modes_are_reported_side_by_side_with_a_json_report() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| std::time::Duration::from_millis(10)),
-        ..Behaviour::default()
-    })
+    let server = TestServer::start(
+        Behaviour::default().with_delay(|_| std::time::Duration::from_millis(10)),
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let report_path = dir.path().join("report.json");
     let out = Cmd::url(&server.template())
         .words("-r 1..=20 -c 10 -f name")
         .report(&report_path)
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // Both runs hit every id; only the last run's records are written.
     assert!(server.hits().values().all(|&n| n == 2));
     assert_eq!(records(&out).len(), 20);
@@ -168,9 +154,8 @@ async fn csv_and_table_formats() {
         .words("-r 1..=3 -m concurrent -f name -f nested.even")
         .out(&csv_path)
         .words("-q")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
@@ -226,12 +211,11 @@ async fn report_times_come_as_unix_seconds_and_as_rfc3339() {
     let report = dir.path().join("report.json");
     let merged = dir.path().join("merged.json");
     let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
-    let out = Cmd::new()
+    Cmd::new()
         .words("-r 1..=5 --latency 0 -o /dev/null -q")
         .flag("--report", &path(&report))
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // A report from before the RFC 3339 fields still merges, and the merge has them.
     let old = dir.path().join("old.json");
     let mut without: Value =
@@ -243,13 +227,12 @@ async fn report_times_come_as_unix_seconds_and_as_rfc3339() {
         );
     }
     std::fs::write(&old, without.to_string()).unwrap();
-    let out = Cmd::new()
+    Cmd::new()
         .words("merge")
         .arg(&path(&old))
         .flag("-o", &path(&merged))
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for file in [&report, &merged] {
         let report: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
         let runs = report["runs"].as_array().unwrap();
@@ -292,11 +275,7 @@ fn run_summaries(report: &Value) -> Vec<(String, u64, Option<u64>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_on_stdin_feed_both_runs_every_id_once_per_run_in_order() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(scrambled_delay),
-        ..Behaviour::default()
-    })
-    .await;
+    let server = TestServer::start(Behaviour::default().with_delay(scrambled_delay)).await;
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     // Not sorted, so "in order" means the list's order, not the ids'.
@@ -465,11 +444,7 @@ async fn a_word_list_file_reports_how_many_ids_it_planned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_csv_row_says_why_in_its_error_column_as_ndjson_does() {
-    let server = TestServer::start(Behaviour {
-        not_found: HashSet::from([2]),
-        ..Behaviour::default()
-    })
-    .await;
+    let server = TestServer::start(Behaviour::default().with_not_found([2])).await;
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("out.csv");
     let args = [
@@ -511,9 +486,8 @@ async fn a_failed_csv_row_says_why_in_its_error_column_as_ndjson_does() {
 async fn without_url_the_builtin_fixture_serves_real_pokeapi_documents() {
     let out = Cmd::new()
         .words("-r 1..=151 -m concurrent --latency 0 -f name --no-progress")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("built-in fixture server"),
         "{}",
@@ -534,9 +508,8 @@ async fn without_url_the_builtin_fixture_serves_real_pokeapi_documents() {
 async fn latency_flags_belong_to_the_fixture_only() {
     let out = Cmd::url("http://127.0.0.1:9/{}")
         .words("--latency 5ms")
-        .run()
+        .exits(2)
         .await;
-    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--latency"), "{}", stderr(&out));
 }
 
@@ -551,8 +524,7 @@ async fn completions_and_man_page_come_from_the_cli_definition() {
             "{shell}"
         );
     }
-    let out = Cmd::new().words("man").run().await;
-    assert_eq!(out.status.code(), Some(0));
+    let out = Cmd::new().words("man").exits(0).await;
     let page = String::from_utf8_lossy(&out.stdout);
     assert!(page.contains(".TH fetchbench 1"), "{page}");
     assert!(

@@ -255,9 +255,8 @@ async fn next_pages_and_their_items_come_out_in_order_while_fetched_together() {
     let out = Cmd::url(&url)
         .words("--next next --follow results[*].url -f name -m concurrent -q")
         .report(&report)
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records(&out);
     assert_eq!(names(&recs), expected_items(1..=ITEMS));
     assert!(recs.iter().all(|r| r["depth"] == 1));
@@ -279,9 +278,8 @@ async fn offset_pages_from_a_range_run_together() {
     let url = server.url("/list?offset={}&limit=20");
     let out = Cmd::url(&url)
         .words("--range 0..160:20 --follow results[*].url -f name -m concurrent -q")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
     assert!(
         server.peak() >= 8,
@@ -295,9 +293,8 @@ async fn the_link_header_names_the_next_page() {
     let url = server.url("/linked?page=1");
     let out = Cmd::url(&url)
         .words("--next link --follow results[*].url -f name -q -m concurrent")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(names(&records(&out)), expected_items(1..=6));
     assert_eq!(server.hits("/linked"), 3);
 }
@@ -308,13 +305,12 @@ async fn duplicates_are_fetched_once_and_counted() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.url("/list?limit=20&dups=1");
-    let out = Cmd::url(&url)
+    Cmd::url(&url)
         .words("--next next --follow results[*].url -q -m concurrent")
         .report(&report)
         .words("-o /dev/null")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(server.hits("/item"), 151);
     assert_eq!(read_json(&report)["runs"][0]["crawl"]["duplicates"], 3);
 }
@@ -365,9 +361,8 @@ async fn a_page_that_names_an_earlier_page_ends_its_chain_with_a_loop_failure() 
     let url = server.url("/loop?page=1");
     let out = Cmd::url(&url)
         .words("--next next -q -m concurrent")
-        .run()
+        .exits(1)
         .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(server.hits("/loop"), 3);
     let recs = records(&out);
     assert_eq!(recs.len(), 4, "three pages and the loop");
@@ -385,9 +380,7 @@ async fn a_page_that_names_an_earlier_page_ends_its_chain_with_a_loop_failure() 
 async fn two_levels_give_the_last_level_in_the_order_of_the_first() {
     let server = CrawlServer::start().await;
     let url = server.url("/list?limit=50");
-    let out = Cmd::url(&url).words("--next next --follow results[*].url --follow species.url -f capture_rate -q -m concurrent").run()
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url).words("--next next --follow results[*].url --follow species.url -f capture_rate -q -m concurrent").exits(0).await;
     let rates: Vec<u64> = records(&out)
         .iter()
         .map(|r| r["fields"]["capture_rate"].as_u64().unwrap_or(0))
@@ -414,9 +407,8 @@ async fn a_failed_page_is_a_record_and_the_other_pages_still_run() {
     let url = server.url("/list?offset={}&limit=20&fail=40");
     let out = Cmd::url(&url)
         .words("--range 0..160:20 --follow results[*].url -f name --retries 1 -q -m concurrent")
-        .run()
+        .exits(1)
         .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let recs = records(&out);
     let failed: Vec<&Value> = recs.iter().filter(|r| !r["error"].is_null()).collect();
     assert_eq!(failed.len(), 1);
@@ -428,8 +420,7 @@ async fn a_failed_page_is_a_record_and_the_other_pages_still_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crawl_flags_without_a_crawl_and_a_split_chain_are_refused() {
-    let out = Cmd::new().words("--max-pages 3 -r 1 -q").run().await;
-    assert_eq!(out.status.code(), Some(2));
+    let out = Cmd::new().words("--max-pages 3 -r 1 -q").exits(2).await;
     assert!(
         stderr(&out).contains("--follow or --next"),
         "{}",
@@ -437,12 +428,10 @@ async fn crawl_flags_without_a_crawl_and_a_split_chain_are_refused() {
     );
     let out = Cmd::url("http://127.0.0.1:9/list")
         .words("--next next --shard 0/2 -q")
-        .run()
+        .exits(2)
         .await;
-    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cannot be split"), "{}", stderr(&out));
-    let out = Cmd::new().words("--follow a..b -r 1 -q").run().await;
-    assert_eq!(out.status.code(), Some(2));
+    let out = Cmd::new().words("--follow a..b -r 1 -q").exits(2).await;
     assert!(stderr(&out).contains("--follow"), "{}", stderr(&out));
 }
 
@@ -479,9 +468,8 @@ async fn a_total_from_the_first_page_sends_the_other_pages_together() {
     let out = Cmd::url(&url)
         .words("--range 0..:20 --total count --follow results[*].url -f name -m concurrent -q")
         .report(&report)
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
     assert_eq!(
         server.hits("/list"),
@@ -547,9 +535,8 @@ async fn a_range_with_no_end_stops_after_consecutive_missing_ids() {
 async fn a_range_with_no_end_and_no_stop_rule_is_refused() {
     let out = Cmd::url("http://127.0.0.1:9/{}")
         .words("--range 1.. -q")
-        .run()
+        .exits(2)
         .await;
-    assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     for flag in ["--stop-after-missing", "--until-empty", "--total"] {
         assert!(err.contains(flag), "{err}");
@@ -564,9 +551,8 @@ async fn a_range_of_pages_stops_at_the_first_empty_one() {
         .words(
             "--range 0..:20 --until-empty results --follow results[*].url -f name -m concurrent -q",
         )
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
 }
 
@@ -580,9 +566,8 @@ async fn shards_split_a_crawl_by_seed_and_together_hold_every_leaf_once() {
             .words("--range 0..160:20 --follow results[*].url -f name")
             .flag("--shard", shard)
             .words("-m concurrent -q")
-            .run()
+            .exits(0)
             .await;
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         all.extend(names(&records(&out)));
     }
     assert_eq!(server.hits("/item"), 151, "each leaf once over both shards");
@@ -596,9 +581,7 @@ async fn host_concurrency_holds_each_host_to_its_share() {
     let other = CrawlServer::start().await;
     *server.books.other.lock().expect("books") = Some(other.addr);
     let url = server.url("/list?limit=40&split=1");
-    let out = Cmd::url(&url).words("--follow results[*].url --allow-origin * -c 8 --host-concurrency 2 -m concurrent -q -f name").run()
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url).words("--follow results[*].url --allow-origin * -c 8 --host-concurrency 2 -m concurrent -q -f name").exits(0).await;
     assert_eq!(records(&out).len(), 40);
     assert_eq!(server.hits("/item") + other.hits("/item"), 40);
     assert!(other.hits("/item") == 20);
@@ -688,9 +671,8 @@ async fn items_turn_each_page_into_one_record_per_item_without_a_request_each() 
     let out = Cmd::url(&url)
         .words("--next next --items results -f name -f url -m concurrent -q")
         .report(&report)
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records(&out);
     assert_eq!(names(&recs), expected_items(1..=ITEMS));
     assert!(recs[24]["fields"]["url"]

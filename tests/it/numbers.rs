@@ -16,9 +16,8 @@ async fn fast_429s_do_not_hide_the_latency_of_the_successes() {
     let out = Cmd::url(&server.route("half"))
         .words("-r 1..=20 -m concurrent -c 20 --retries 0")
         .report(&path)
-        .run()
+        .exits(1)
         .await;
-    assert_eq!(out.status.code(), Some(1));
     let run = &read_json(&path)["runs"][0];
     let two = run["latency_ms_by_class"]["2xx"]["p50"].as_f64().unwrap();
     let blended = run["latency_ms"]["p50"].as_f64().unwrap();
@@ -34,19 +33,15 @@ async fn fast_429s_do_not_hide_the_latency_of_the_successes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_beyond_the_concurrency_shows_queueing_and_names_the_limit() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(100)),
-        ..Behaviour::default()
-    })
-    .await;
+    let server =
+        TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(100))).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
     let out = Cmd::url(&server.template())
         .words("-r 1..=20 -m concurrent -c 1 --rate 20/s")
         .report(&path)
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let run = &read_json(&path)["runs"][0];
     let raw = run["latency_ms"]["p99"].as_f64().unwrap();
     let corrected = run["latency_corrected_ms"]["p99"].as_f64().unwrap();
@@ -78,13 +73,12 @@ async fn a_rate_beyond_the_concurrency_shows_queueing_and_names_the_limit() {
 async fn the_report_names_its_schema_the_slowest_ids_and_the_client_cost() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = Cmd::new()
+    Cmd::new()
         .words("-r 140..=151 -m concurrent --latency 0")
         .report(&path)
         .words("-q")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0));
     let report = read_json(&path);
     assert_eq!(report["schema_version"], 1);
     let run = &report["runs"][0];
@@ -173,9 +167,8 @@ async fn a_warmup_is_sent_but_not_counted() {
         .words("-r 1..=10 -m concurrent -c 4 --warmup 3")
         .report(&path)
         .words("-q")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(server.total_hits(), 13);
     assert_eq!(read_json(&path)["runs"][0]["requests"], 10);
     assert_eq!(records(&out).len(), 10);
@@ -190,12 +183,13 @@ async fn resolve_pins_a_name_to_the_local_server() {
     let out = Cmd::url(&url)
         .flag("--resolve", &pin)
         .words("-r 1..=2 -m concurrent -f name -q")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(records(&out)[1]["fields"]["name"], "item-2");
-    let out = Cmd::url(&url).words("--resolve nonsense -r 1").run().await;
-    assert_eq!(out.status.code(), Some(2));
+    Cmd::url(&url)
+        .words("--resolve nonsense -r 1")
+        .exits(2)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,9 +198,8 @@ async fn a_name_is_resolved_once_per_run() {
     let url = format!("http://localhost:{}/item/{{}}", server.addr.port());
     let out = Cmd::url(&url)
         .words("-r 1..=4 -m sequential --no-keepalive -q")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records(&out);
     assert!(
         recs[0]["timing"]["dns_ms"].as_f64().is_some(),

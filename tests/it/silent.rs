@@ -38,9 +38,8 @@ async fn a_word_list_line_that_is_not_text_refuses_the_file_before_any_request()
     let out = Cmd::url(&server.template())
         .path("--ids", &ids)
         .words("-m concurrent -q")
-        .run()
+        .exits(2)
         .await;
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("line 2 is not UTF-8 text (\\xff\\xfebad)"),
         "{}",
@@ -144,9 +143,8 @@ async fn a_placeholder_in_the_body_or_a_header_is_enough() {
             r#"{"query":"{}","limit":5,"opts":{"fuzzy":true}}"#,
         )
         .words("-f body -f method")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let bodies: Vec<Value> = records(&out)
         .iter()
         .map(|r| serde_json::from_str(r["fields"]["body"].as_str().expect("body")).expect("JSON"))
@@ -160,9 +158,8 @@ async fn a_placeholder_in_the_body_or_a_header_is_enough() {
         .words("-r 1..=2 -m concurrent")
         .flag("-H", "X-Item: {}")
         .words("-f headers.x-item")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let sent: Vec<String> = records(&out)
         .iter()
         .map(|r| {
@@ -178,9 +175,8 @@ async fn a_placeholder_in_the_body_or_a_header_is_enough() {
     let out = Cmd::url(&url)
         .words("-r 1..=2")
         .flag("--json", r#"{"a":1}"#)
-        .run()
+        .exits(2)
         .await;
-    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no placeholder"), "{}", stderr(&out));
 }
 
@@ -326,9 +322,8 @@ async fn settings_that_change_nothing_get_a_notice() {
         .words("-r 1..3 -m sequential -c 8")
         .out(&tsv)
         .words("--no-progress")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let message = stderr(&out);
     assert!(
         message.contains("note: -c applies to concurrent runs"),
@@ -341,9 +336,8 @@ async fn settings_that_change_nothing_get_a_notice() {
 
     let out = Cmd::url(&template)
         .words("-r 1..3 --shard 2/4 -m concurrent --no-progress")
-        .run()
+        .exits(0)
         .await;
-    assert_eq!(out.status.code(), Some(0));
     assert!(
         stderr(&out).contains("note: shard 2/4 holds none of these ids"),
         "{}",
@@ -352,9 +346,8 @@ async fn settings_that_change_nothing_get_a_notice() {
 
     let out = Cmd::url(&template)
         .words("-r 1..=150 --rate 5/h -m concurrent --deadline 200ms --no-progress")
-        .run()
+        .exits(124)
         .await;
-    assert_eq!(out.status.code(), Some(124));
     assert!(
         stderr(&out).contains("note: at --rate 5/h, 150 requests take at least 1day 6h"),
         "{}",
@@ -378,9 +371,8 @@ async fn failures_of_http2_and_proxies_say_which_side_gave_up() {
     let raw = RawServer::start(RawFault::TruncateFirst).await;
     let out = Cmd::url(&raw.template())
         .words("-r 1 --http2 -m sequential --retries 0")
-        .run()
+        .exits(1)
         .await;
-    assert_eq!(out.status.code(), Some(1));
     let error = records(&out)[0]["error"]
         .as_str()
         .expect("error")
@@ -393,9 +385,8 @@ async fn failures_of_http2_and_proxies_say_which_side_gave_up() {
         .words("-r 1")
         .flag("--proxy", &proxy)
         .words("-m sequential --retries 0")
-        .run()
+        .exits(1)
         .await;
-    assert_eq!(out.status.code(), Some(1));
     let error = records(&out)[0]["error"]
         .as_str()
         .expect("error")
