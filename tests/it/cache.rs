@@ -16,7 +16,7 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::common::cmd::Cmd;
-use crate::common::run::{fetchbench, read_json, records, records_in, stderr, BIN};
+use crate::common::run::{assert_said, fetchbench, read_json, records, records_in, stderr, BIN};
 use crate::common::server;
 
 /// What the tests turn while the server runs; the server's guard counts the requests.
@@ -438,7 +438,7 @@ async fn a_cache_path_that_is_a_file_or_a_mode_without_a_cache_is_a_usage_error(
         .words("-r 1..=3 --cache-mode replay")
         .exits(2)
         .await;
-    assert!(stderr(&out).contains("--cache"), "{}", stderr(&out));
+    assert_said(&out, "--cache");
 
     // Several runs would measure the cache after the first.
     let cache = dir.path().join("cache");
@@ -447,7 +447,7 @@ async fn a_cache_path_that_is_a_file_or_a_mode_without_a_cache_is_a_usage_error(
         .path("--cache", &cache)
         .exits(2)
         .await;
-    assert!(stderr(&out).contains("--cache"), "{}", stderr(&out));
+    assert_said(&out, "--cache");
     assert_eq!(server.requests(), 0);
 }
 

@@ -2,7 +2,7 @@
 //! against a real loopback server started by the test (or the built-in fixture server).
 
 use crate::common::cmd::Cmd;
-use crate::common::run::{fetchbench, fetchbench_with_stdin, records, stderr};
+use crate::common::run::{assert_said, fetchbench, fetchbench_with_stdin, records, stderr};
 use crate::common::{scrambled_delay, Behaviour, TestServer};
 use serde_json::Value;
 
@@ -447,19 +447,8 @@ async fn a_failed_csv_row_says_why_in_its_error_column_as_ndjson_does() {
     let server = TestServer::start(Behaviour::default().with_not_found([2])).await;
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("out.csv");
-    let args = [
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=3",
-        "-m",
-        "sequential",
-        "-f",
-        "name",
-        "-q",
-    ];
-    let mut to_csv = args.to_vec();
-    to_csv.extend(["-o", csv_path.to_str().unwrap()]);
+    let args = Cmd::url(&server.template()).words("-r 1..=3 -m sequential -f name -q");
+    let to_csv = args.clone().out(&csv_path);
     let out = fetchbench(&to_csv).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let mut reader = csv::Reader::from_path(&csv_path).unwrap();
@@ -488,11 +477,7 @@ async fn without_url_the_builtin_fixture_serves_real_pokeapi_documents() {
         .words("-r 1..=151 -m concurrent --latency 0 -f name --no-progress")
         .exits(0)
         .await;
-    assert!(
-        stderr(&out).contains("built-in fixture server"),
-        "{}",
-        stderr(&out)
-    );
+    assert_said(&out, "built-in fixture server");
     let names: Vec<String> = records(&out)
         .iter()
         .map(|r| r["fields"]["name"].as_str().unwrap().to_owned())
@@ -510,7 +495,7 @@ async fn latency_flags_belong_to_the_fixture_only() {
         .words("--latency 5ms")
         .exits(2)
         .await;
-    assert!(stderr(&out).contains("--latency"), "{}", stderr(&out));
+    assert_said(&out, "--latency");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

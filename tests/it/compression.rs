@@ -117,12 +117,7 @@ async fn a_gzip_bomb_stops_at_the_cap_with_memory_near_it() {
         .words("-r 1 -m sequential -f name --max-body 16MiB -q")
         .run_measuring_memory()
         .await;
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rec: Value =
         serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
     assert!(

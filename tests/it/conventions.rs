@@ -6,7 +6,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 use crate::common::cmd::Cmd;
-use crate::common::run::{fetchbench, read_json, stderr, BIN};
+use crate::common::run::{assert_said, fetchbench, read_json, stderr, BIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrency_list_sweeps_one_run_per_level_and_names_the_knee() {
@@ -93,7 +93,7 @@ async fn a_zero_level_in_the_list_is_a_usage_error() {
         .words("-r 1..3 -c 1,0 -o /dev/null")
         .exits(2)
         .await;
-    assert!(stderr(&out).contains("concurrency"), "{}", stderr(&out));
+    assert_said(&out, "concurrency");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::common::cmd::Cmd;
-use crate::common::run::{fetchbench, read_json, records, stderr};
+use crate::common::run::{assert_said, fetchbench, read_json, records, stderr};
 use crate::common::server;
 
 const ITEMS: u64 = 151;
@@ -421,18 +421,14 @@ async fn a_failed_page_is_a_record_and_the_other_pages_still_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crawl_flags_without_a_crawl_and_a_split_chain_are_refused() {
     let out = Cmd::new().words("--max-pages 3 -r 1 -q").exits(2).await;
-    assert!(
-        stderr(&out).contains("--follow or --next"),
-        "{}",
-        stderr(&out)
-    );
+    assert_said(&out, "--follow or --next");
     let out = Cmd::url("http://127.0.0.1:9/list")
         .words("--next next --shard 0/2 -q")
         .exits(2)
         .await;
-    assert!(stderr(&out).contains("cannot be split"), "{}", stderr(&out));
+    assert_said(&out, "cannot be split");
     let out = Cmd::new().words("--follow a..b -r 1 -q").exits(2).await;
-    assert!(stderr(&out).contains("--follow"), "{}", stderr(&out));
+    assert_said(&out, "--follow");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -600,25 +596,11 @@ async fn sigint_keeps_the_crawl_s_records_and_resume_fetches_each_remaining_leaf
     let dir = tempfile::tempdir().expect("temp dir");
     let output = dir.path().join("out.ndjson");
     let url = server.url("/list?limit=20");
-    let args = [
-        "--url",
-        url.as_str(),
-        "--next",
-        "next",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-m",
-        "concurrent",
-        "-c",
-        "4",
-        "-q",
-        "-o",
-        output.to_str().expect("UTF-8"),
-    ];
+    let args = Cmd::url(url.as_str())
+        .words("--next next --follow results[*].url -f name -m concurrent -c 4 -q")
+        .out(&output);
     let child = std::process::Command::new(crate::common::run::BIN)
-        .args(args)
+        .args(args.iter())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -649,8 +631,7 @@ async fn sigint_keeps_the_crawl_s_records_and_resume_fetches_each_remaining_leaf
     );
 
     server.books.item_delay_ms.store(0, Ordering::SeqCst);
-    let mut resumed = args.to_vec();
-    resumed.push("--resume");
+    let resumed = args.clone().arg("--resume");
     let out = fetchbench(&resumed).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let all = crate::common::run::records_in(&std::fs::read(&output).expect("output"));

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::common::cmd::Cmd;
-use crate::common::run::{fetchbench, read_json, records, stderr};
+use crate::common::run::{assert_said, fetchbench, read_json, records, stderr};
 use crate::common::{Behaviour, TestServer};
 use serde_json::Value;
 
@@ -54,11 +54,7 @@ async fn a_rate_beyond_the_concurrency_shows_queueing_and_names_the_limit() {
     assert_eq!(run["rate"]["target"], 20.0);
     assert_eq!(run["rate"]["limited_by"], "concurrency");
     assert_eq!(run["closed_loop"], false);
-    assert!(
-        stderr(&out).contains("limited by concurrency 1; raise -c"),
-        "{}",
-        stderr(&out)
-    );
+    assert_said(&out, "limited by concurrency 1; raise -c");
     for r in records(&out) {
         let (s, st, f) = (
             r["scheduled_s"].as_f64().unwrap(),
@@ -111,16 +107,9 @@ async fn connections_are_counted_and_reuse_can_be_turned_off() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let base = [
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=10",
-        "-m",
-        "sequential",
-        "--report",
-        path.to_str().unwrap(),
-    ];
+    let base = Cmd::url(&server.template())
+        .words("-r 1..=10 -m sequential")
+        .report(&path);
     let out = fetchbench(&base).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = read_json(&path);
@@ -146,8 +135,7 @@ async fn connections_are_counted_and_reuse_can_be_turned_off() {
         .all(|r| r["timing"]["ttfb_ms"].as_f64().is_some()
             && r["timing"]["body_ms"].as_f64().is_some()));
 
-    let mut no_reuse = base.to_vec();
-    no_reuse.push("--no-keepalive");
+    let no_reuse = base.clone().arg("--no-keepalive");
     let out = fetchbench(&no_reuse).await;
     assert_eq!(out.status.code(), Some(0));
     let report = read_json(&path);

@@ -411,18 +411,10 @@ async fn a_compressed_robots_txt_is_decoded_and_cached() {
     let (base, server) = start(Arc::clone(&books)).await;
     let cache = tempfile::tempdir().expect("a cache directory");
     let url = format!("{base}/item/{{}}");
-    let args = [
-        "--url",
-        &url,
-        "-r",
-        "12..=13",
-        "-m",
-        "concurrent",
-        "--robots",
-        "--cache",
-        cache.path().to_str().expect("a UTF-8 path"),
-        "-q",
-    ];
+    let args = Cmd::url(&url)
+        .words("-r 12..=13 -m concurrent --robots")
+        .path("--cache", &cache.path())
+        .words("-q");
     for run in 1..=2 {
         let out = fetchbench(&args).await;
         item_12_fetched_and_13_refused_by_robots(&out, run);

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::common::cmd::Cmd;
-use crate::common::run::{fetchbench, ids, records_in, stderr, BIN};
+use crate::common::run::{assert_said, fetchbench, ids, records_in, stderr, BIN};
 use crate::common::{Behaviour, RawFault, RawServer, TestServer};
 use serde_json::Value;
 
@@ -173,12 +173,7 @@ async fn an_endless_body_stops_at_the_cap_with_memory_near_it() {
         .words("-r 1 -m sequential -f name --max-body 16MiB --retries 0 -q")
         .run_measuring_memory()
         .await;
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let recs = records_in(&out.stdout);
     assert!(
         recs[0]["error"]
@@ -202,7 +197,7 @@ async fn an_endless_body_stops_at_the_cap_with_memory_near_it() {
 }
 
 /// Spawns the binary with stderr piped, so a test can wait for a line from it.
-fn spawn(args: &[&str]) -> Child {
+fn spawn(args: &[String]) -> Child {
     Command::new(BIN)
         .args(args)
         .stdout(Stdio::null())
@@ -249,30 +244,15 @@ async fn sigint_keeps_every_completed_record_and_resume_completes_the_range() {
         TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(50))).await;
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.ndjson");
-    let args = [
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=400",
-        "-m",
-        "concurrent",
-        "-c",
-        "8",
-        "-f",
-        "name",
-        "-o",
-        output.to_str().unwrap(),
-    ];
+    let args = Cmd::url(&server.template())
+        .words("-r 1..=400 -m concurrent -c 8 -f name")
+        .out(&output);
     let child = spawn(&args);
     server.wait_for_hits(40).await;
     signal(&child, libc::SIGINT);
     let out = wait_with_timeout(child).await;
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("interrupted by SIGINT"),
-        "{}",
-        stderr(&out)
-    );
+    assert_said(&out, "interrupted by SIGINT");
 
     let first = read_records(&output);
     let n = first.len() as u64;
@@ -288,8 +268,7 @@ async fn sigint_keeps_every_completed_record_and_resume_completes_the_range() {
         "every started request finished and was kept"
     );
 
-    let mut resumed_args = args.to_vec();
-    resumed_args.push("--resume");
+    let resumed_args = args.clone().arg("--resume");
     let out = fetchbench(&resumed_args).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let all = read_records(&output);
@@ -311,20 +290,11 @@ async fn sigterm_exits_143_and_in_flight_requests_are_aborted_after_the_grace() 
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.ndjson");
-    let mut child = spawn(&[
-        "--url",
-        &server.route("slow"),
-        "-r",
-        "1..=10",
-        "-m",
-        "concurrent",
-        "-c",
-        "2",
-        "--grace",
-        "200ms",
-        "-o",
-        output.to_str().unwrap(),
-    ]);
+    let mut child = spawn(
+        &Cmd::url(&server.route("slow"))
+            .words("-r 1..=10 -m concurrent -c 2 --grace 200ms")
+            .out(&output),
+    );
     server.wait_for_hits(2).await;
     signal(&child, libc::SIGTERM);
     let mut err = BufReader::new(child.stderr.take().unwrap());
@@ -348,16 +318,8 @@ async fn sigterm_exits_143_and_in_flight_requests_are_aborted_after_the_grace() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_sigint_exits_at_once() {
     let server = TestServer::start(Behaviour::default()).await;
-    let mut child = spawn(&[
-        "--url",
-        &server.route("slow"),
-        "-r",
-        "1..=10",
-        "-m",
-        "concurrent",
-        "--grace",
-        "60s",
-    ]);
+    let mut child =
+        spawn(&Cmd::url(&server.route("slow")).words("-r 1..=10 -m concurrent --grace 60s"));
     server.wait_for_hits(10).await;
     signal(&child, libc::SIGINT);
     let mut err = BufReader::new(child.stderr.take().unwrap());

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use crate::common::cmd::Cmd;
-use crate::common::run::{records, stderr, BIN};
+use crate::common::run::{assert_said, records, stderr, BIN};
 use crate::common::{Behaviour, TestServer};
 use serde_json::{json, Value};
 
@@ -106,7 +106,7 @@ async fn range_and_ids_together_is_a_usage_error() {
     )
     .await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--ids"), "{}", stderr(&out));
+    assert_said(&out, "--ids");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

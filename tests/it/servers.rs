@@ -6,7 +6,7 @@ use std::process::Output;
 use std::sync::Arc;
 
 use crate::common::cmd::Cmd;
-use crate::common::run::{read_json, records, stderr, BIN};
+use crate::common::run::{assert_said, read_json, records, stderr, BIN};
 use crate::common::server::{self, Conn, Server};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -315,6 +315,6 @@ async fn a_proxy_setting_that_is_not_a_url_is_a_clear_error() {
     )
     .await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("HTTP_PROXY"), "{}", stderr(&out));
+    assert_said(&out, "HTTP_PROXY");
     assert!(!stderr(&out).contains("panicked"));
 }

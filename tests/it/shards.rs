@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::common::cmd::Cmd;
-use crate::common::run::{read_json, BIN};
+use crate::common::run::{ids_in_file, read_json, BIN};
 use crate::common::{Behaviour, TestServer};
 use serde_json::Value;
 
@@ -96,15 +96,7 @@ async fn four_shards_fetch_each_id_once_and_merge_exactly() {
     merge_results.extend((0..4).map(|i| path(format!("results-{i}.ndjson"))));
     let out = fetchbench(merge_results, vec![]).await;
     assert_eq!(out.status.code(), Some(0));
-    let ids: Vec<u64> = std::fs::read_to_string(dir.path().join("all.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let ids = ids_in_file(&dir.path().join("all.ndjson"));
     assert_eq!(ids, (1..10001).collect::<Vec<_>>());
 }
 
@@ -539,14 +531,6 @@ async fn merge_results_refuses_what_it_cannot_merge_exactly() {
         "{err}"
     );
     assert!(err.contains("merged 29 records from 2 files"), "{err}");
-    let ids: Vec<u64> = std::fs::read_to_string(dir.path().join("all.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let ids = ids_in_file(&dir.path().join("all.ndjson"));
     assert_eq!(ids, (1..30).collect::<Vec<_>>(), "all but the torn id 30");
 }

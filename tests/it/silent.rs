@@ -8,7 +8,9 @@ use fetchbench::fixture::{FixtureOptions, FixtureServer};
 use serde_json::Value;
 
 use crate::common::cmd::Cmd;
-use crate::common::run::{fetchbench, fetchbench_with_stdin, read_json, records, stderr};
+use crate::common::run::{
+    assert_said, fetchbench, fetchbench_with_stdin, read_json, records, stderr,
+};
 use crate::common::{Behaviour, RawFault, RawServer, TestServer};
 
 async fn server() -> TestServer {
@@ -40,11 +42,7 @@ async fn a_word_list_line_that_is_not_text_refuses_the_file_before_any_request()
         .words("-m concurrent -q")
         .exits(2)
         .await;
-    assert!(
-        stderr(&out).contains("line 2 is not UTF-8 text (\\xff\\xfebad)"),
-        "{}",
-        stderr(&out)
-    );
+    assert_said(&out, "line 2 is not UTF-8 text (\\xff\\xfebad)");
     assert_eq!(server.total_hits(), 0, "refused before any request");
 }
 
@@ -177,7 +175,7 @@ async fn a_placeholder_in_the_body_or_a_header_is_enough() {
         .flag("--json", r#"{"a":1}"#)
         .exits(2)
         .await;
-    assert!(stderr(&out).contains("no placeholder"), "{}", stderr(&out));
+    assert_said(&out, "no placeholder");
 }
 
 #[tokio::test]
@@ -212,11 +210,7 @@ async fn a_field_or_follow_path_that_matches_nothing_is_named() {
         .report(&report)
         .run()
         .await;
-    let message = stderr(&out);
-    assert!(
-        message.contains("warning: --follow results[*].ur: matched nothing"),
-        "{message}"
-    );
+    assert_said(&out, "warning: --follow results[*].ur: matched nothing");
     assert_eq!(
         read_json(&report)["fields_never_matched"],
         serde_json::json!(["--follow results[*].ur"])
@@ -229,11 +223,7 @@ async fn a_field_or_follow_path_that_matches_nothing_is_named() {
         .run()
         .await;
     assert!(records(&out).is_empty());
-    let message = stderr(&out);
-    assert!(
-        message.contains("warning: --items reslts: matched nothing"),
-        "{message}"
-    );
+    assert_said(&out, "warning: --items reslts: matched nothing");
     assert_eq!(
         read_json(&report)["fields_never_matched"],
         serde_json::json!(["--items reslts"])
@@ -286,11 +276,9 @@ async fn every_crawl_record_has_a_key_unique_and_the_same_in_every_run() {
             .map(|r| r["key"].as_str().expect("key").to_owned())
             .collect()
     };
-    let args = [
-        "--url", &url, "--next", "next", "--items", "results", "-f", "name", "-q",
-    ];
-    let sequential = fetchbench(&[&args[..], &["-m", "sequential"]].concat()).await;
-    let concurrent = fetchbench(&[&args[..], &["-m", "concurrent"]].concat()).await;
+    let args = Cmd::url(&url).words("--next next --items results -f name -q");
+    let sequential = args.clone().words("-m sequential").run().await;
+    let concurrent = args.clone().words("-m concurrent").run().await;
     assert_eq!(sequential.status.code(), Some(0), "{}", stderr(&sequential));
     let first = keys(&sequential);
     assert_eq!(first.len(), 151);
@@ -300,7 +288,7 @@ async fn every_crawl_record_has_a_key_unique_and_the_same_in_every_run() {
     assert_eq!(first[20], "1.1.0", "the second page's first item");
     assert_eq!(first, keys(&concurrent), "the same in every run");
 
-    let csv = fetchbench(&[&args[..], &["--format", "csv"]].concat()).await;
+    let csv = args.words("--format csv").run().await;
     let text = String::from_utf8_lossy(&csv.stdout).into_owned();
     assert!(
         text.lines().next().expect("header").ends_with(",key"),
@@ -338,31 +326,22 @@ async fn settings_that_change_nothing_get_a_notice() {
         .words("-r 1..3 --shard 2/4 -m concurrent --no-progress")
         .exits(0)
         .await;
-    assert!(
-        stderr(&out).contains("note: shard 2/4 holds none of these ids"),
-        "{}",
-        stderr(&out)
-    );
+    assert_said(&out, "note: shard 2/4 holds none of these ids");
 
     let out = Cmd::url(&template)
         .words("-r 1..=150 --rate 5/h -m concurrent --deadline 200ms --no-progress")
         .exits(124)
         .await;
-    assert!(
-        stderr(&out).contains("note: at --rate 5/h, 150 requests take at least 1day 6h"),
-        "{}",
-        stderr(&out)
+    assert_said(
+        &out,
+        "note: at --rate 5/h, 150 requests take at least 1day 6h",
     );
 
     let out = Cmd::url(&template)
         .words("-r 1..3 --insecure -m concurrent --no-progress")
         .run()
         .await;
-    assert!(
-        stderr(&out).contains("--insecure changes nothing for http:// URLs"),
-        "{}",
-        stderr(&out)
-    );
+    assert_said(&out, "--insecure changes nothing for http:// URLs");
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use fetchbench::fixture::{FixtureOptions, FixtureServer, STATS_PATH};
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, read_json, records, stderr};
 use crate::common::server;
 
@@ -83,18 +84,11 @@ async fn run(
 ) -> (std::process::Output, serde_json::Value) {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
-    let mut args = vec![
-        "--url",
-        template,
-        "-r",
-        ids,
-        "-m",
-        "concurrent",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ];
-    args.extend_from_slice(extra);
+    let mut args = Cmd::url(template)
+        .flag("-r", ids)
+        .words("-m concurrent -q")
+        .report(&report);
+    args.extend(extra);
     let out = fetchbench(&args).await;
     let run = match out.status.code() {
         Some(0) => read_json(&report)["runs"][0].clone(),

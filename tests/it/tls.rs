@@ -22,7 +22,7 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::common::cmd::Cmd;
-use crate::common::run::{read_json, records, stderr, BIN};
+use crate::common::run::{assert_said, read_json, records, stderr, BIN};
 use crate::common::server::{self, Server};
 
 /// A CA that signs certificates, and the directory the tests' PEM files go to.
@@ -79,6 +79,11 @@ impl Pki {
             chain: vec![cert.der().clone()],
             key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
         }
+    }
+
+    /// A command line for `server`'s `/v/{}` that trusts this CA (`--cacert ca.pem`).
+    fn trusting(&self, server: &Server) -> Cmd {
+        Cmd::url(server.url("/v/{}")).flag("--cacert", self.arg("ca.pem"))
     }
 
     /// A server certificate for 127.0.0.1.
@@ -202,7 +207,7 @@ async fn an_untrusted_certificate_fails_at_once_as_a_tls_error_that_names_the_fi
     let report = pki.path("report.json");
     let out = fetchbench(
         &pki,
-        &Cmd::url(&server.url("/v/{}")).flag("--report", &pki.arg("report.json")),
+        &Cmd::url(&server.url("/v/{}")).report(&pki.path("report.json")),
     )
     .await;
     let message = tls_failure(&out, &report);
@@ -224,7 +229,7 @@ async fn insecure_accepts_the_certificate_warns_and_speaks_h2_by_alpn() {
         &pki,
         &Cmd::url(&server.url("/v/{}"))
             .words("--insecure -f version -q")
-            .flag("--report", &pki.arg("report.json"))
+            .report(&pki.path("report.json"))
             .flag("--html", &pki.arg("report.html")),
     )
     .await;
@@ -268,10 +273,9 @@ async fn cacert_trusts_a_private_ca_and_h2_is_negotiated_by_alpn() {
     let server = tls_server(server_config(pki.server_leaf())).await;
     let out = fetchbench(
         &pki,
-        &Cmd::url(&server.url("/v/{}"))
-            .flag("--cacert", &pki.arg("ca.pem"))
+        &pki.trusting(&server)
             .words("-f version -q")
-            .flag("--report", &pki.arg("report.json")),
+            .report(&pki.path("report.json")),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -499,7 +503,7 @@ async fn unreadable_or_unparsable_tls_files_are_usage_errors_before_any_request(
     )
     .await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--cert"), "{}", stderr(&out));
+    assert_said(&out, "--cert");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -509,9 +513,7 @@ async fn a_certificate_for_another_name_is_a_tls_error_even_from_a_trusted_ca() 
     let server = tls_server(server_config(leaf)).await;
     let out = fetchbench(
         &pki,
-        &Cmd::url(&server.url("/v/{}"))
-            .flag("--cacert", &pki.arg("ca.pem"))
-            .flag("--report", &pki.arg("report.json")),
+        &pki.trusting(&server).report(&pki.path("report.json")),
     )
     .await;
     let message = tls_failure(&out, &pki.path("report.json"));
@@ -544,9 +546,7 @@ async fn under_tls_1_2_a_missing_client_certificate_is_a_tls_error_not_retried()
     let server = tls_server(finish(config)).await;
     let out = fetchbench(
         &pki,
-        &Cmd::url(&server.url("/v/{}"))
-            .flag("--cacert", &pki.arg("ca.pem"))
-            .flag("--report", &pki.arg("report.json")),
+        &pki.trusting(&server).report(&pki.path("report.json")),
     )
     .await;
     let message = tls_failure(&out, &pki.path("report.json"));
@@ -569,11 +569,9 @@ async fn a_server_that_offers_no_h2_is_spoken_to_in_http_1_1_and_tls_is_timed_ap
     let server = tls_server(config).await;
     let out = fetchbench(
         &pki,
-        &Cmd::url(&server.url("/v/{}"))
-            .words("-r 1..=3 -m sequential")
-            .flag("--cacert", &pki.arg("ca.pem"))
-            .words("-f version -q")
-            .flag("--report", &pki.arg("report.json")),
+        &pki.trusting(&server)
+            .words("-r 1..=3 -m sequential -f version -q")
+            .report(&pki.path("report.json")),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -610,10 +608,8 @@ async fn over_h2_one_connection_carries_the_streams_and_times_its_handshake_once
     .await;
     let out = fetchbench(
         &pki,
-        &Cmd::url(&server.url("/v/{}"))
-            .words("-r 1..=40 -m concurrent -c 8")
-            .flag("--cacert", &pki.arg("ca.pem"))
-            .words("-q"),
+        &pki.trusting(&server)
+            .words("-r 1..=40 -m concurrent -c 8 -q"),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -636,10 +632,8 @@ async fn h2_streams_beyond_the_servers_limit_go_on_more_connections() {
     let server = h2_server(config, Some(4), None).await;
     let out = fetchbench(
         &pki,
-        &Cmd::url(&server.url("/v/{}"))
-            .words("-r 1..=500 -m concurrent -c 64 --retries 0")
-            .flag("--cacert", &pki.arg("ca.pem"))
-            .words("-q"),
+        &pki.trusting(&server)
+            .words("-r 1..=500 -m concurrent -c 64 --retries 0 -q"),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -656,26 +650,36 @@ async fn a_goaway_mid_run_loses_no_record_and_counts_no_retry() {
     let pki = Pki::new();
     let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
     let server = h2_server(config, None, Some(100)).await;
-    let out = fetchbench(
+    every_one_at_first_attempt(
         &pki,
-        &Cmd::url(&server.url("/v/{}"))
-            .words("-r 1..=500 -m concurrent -c 64 --retries 0")
-            .flag("--cacert", &pki.arg("ca.pem"))
-            .words("-q")
-            .flag("--report", &pki.arg("report.json")),
+        &server,
+        "-r 1..=500 -m concurrent -c 64 --retries 0 -q",
+        500,
+    )
+    .await;
+    // The first connection went away: the rest came on others.
+    assert!(server.connections() >= 2, "{}", server.connections());
+    assert_eq!(read_json(&pki.path("report.json"))["runs"][0]["retries"], 0);
+}
+
+/// Runs `words` against `server` under the test CA with a report, and checks the run gave `n`
+/// records, each a 200 at its first attempt (the report's retries are checked by the caller).
+async fn every_one_at_first_attempt(pki: &Pki, server: &Server, words: &str, n: usize) {
+    let out = fetchbench(
+        pki,
+        &pki.trusting(server)
+            .words(words)
+            .report(&pki.path("report.json")),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records(&out);
-    assert_eq!(recs.len(), 500);
+    assert_eq!(recs.len(), n);
     assert!(
         recs.iter()
             .all(|r| r["status"] == 200 && r["attempts"] == 1),
         "{recs:?}"
     );
-    // The first connection went away: the rest came on others.
-    assert!(server.connections() >= 2, "{}", server.connections());
-    assert_eq!(read_json(&pki.path("report.json"))["runs"][0]["retries"], 0);
 }
 
 /// An https server speaking HTTP/2 only, serving [`versions`] after a millisecond, so streams
@@ -702,23 +706,13 @@ async fn h2_streams_the_server_refused_are_sent_again_not_retried() {
     let pki = Pki::new();
     let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
     let (server, refused) = refusing_server(config, 5).await;
-    let out = fetchbench(
+    every_one_at_first_attempt(
         &pki,
-        &Cmd::url(&server.url("/v/{}"))
-            .words("-r 1..=100 -m concurrent -c 16 --retries 0")
-            .flag("--cacert", &pki.arg("ca.pem"))
-            .words("-q")
-            .flag("--report", &pki.arg("report.json")),
+        &server,
+        "-r 1..=100 -m concurrent -c 16 --retries 0 -q",
+        100,
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out);
-    assert_eq!(recs.len(), 100);
-    assert!(
-        recs.iter()
-            .all(|r| r["status"] == 200 && r["attempts"] == 1),
-        "{recs:?}"
-    );
     let refused = refused.load(Ordering::SeqCst);
     assert!(refused >= 20, "{refused}");
     assert_eq!(read_json(&pki.path("report.json"))["runs"][0]["retries"], 0);

@@ -115,6 +115,12 @@ impl std::ops::Deref for Cmd {
     }
 }
 
+impl AsRef<[String]> for Cmd {
+    fn as_ref(&self) -> &[String] {
+        &self.0
+    }
+}
+
 impl<S: AsRef<str>> Extend<S> for Cmd {
     fn extend<I: IntoIterator<Item = S>>(&mut self, args: I) {
         self.0
