@@ -428,73 +428,25 @@ async fn unreadable_or_unparsable_tls_files_are_usage_errors_before_any_request(
     let cert = pki.arg("client.pem");
     let key = pki.arg("client-key.pem");
     let other_key = pki.arg("stranger-key.pem");
-
-    assert_usage_error(
-        &pki,
-        &["--cacert", &missing],
-        "--cacert",
-        &missing,
-        "cannot read",
-    )
-    .await;
-    assert_usage_error(
-        &pki,
-        &["--cacert", &junk],
-        "--cacert",
-        &junk,
-        "no certificate",
-    )
-    .await;
-    assert_usage_error(
-        &pki,
-        &["--cacert", &broken],
-        "--cacert",
-        &broken,
-        "not valid PEM",
-    )
-    .await;
-    // A private key is no CA certificate.
-    assert_usage_error(
-        &pki,
-        &["--cacert", &key],
-        "--cacert",
-        &key,
-        "no certificate",
-    )
-    .await;
-    assert_usage_error(
-        &pki,
-        &["--cert", &missing],
-        "--cert",
-        &missing,
-        "cannot read",
-    )
-    .await;
-    assert_usage_error(&pki, &["--cert", &cert], "--cert", &cert, "--key FILE").await;
-    assert_usage_error(
-        &pki,
-        &["--cert", &cert, "--key", &missing],
-        "--key",
-        &missing,
-        "cannot read",
-    )
-    .await;
-    assert_usage_error(
-        &pki,
-        &["--cert", &cert, "--key", &junk],
-        "--key",
-        &junk,
-        "no private key",
-    )
-    .await;
-    assert_usage_error(
-        &pki,
-        &["--cert", &cert, "--key", &other_key],
-        "--key",
-        &other_key,
-        "not the certificate's",
-    )
-    .await;
+    // Each: the arguments, whose last two are the flag and the file named, and the problem.
+    for (args, problem) in [
+        (&["--cacert", &missing][..], "cannot read"),
+        (&["--cacert", &junk][..], "no certificate"),
+        (&["--cacert", &broken][..], "not valid PEM"),
+        // A private key is no CA certificate.
+        (&["--cacert", &key][..], "no certificate"),
+        (&["--cert", &missing][..], "cannot read"),
+        (&["--cert", &cert][..], "--key FILE"),
+        (&["--cert", &cert, "--key", &missing][..], "cannot read"),
+        (&["--cert", &cert, "--key", &junk][..], "no private key"),
+        (
+            &["--cert", &cert, "--key", &other_key][..],
+            "not the certificate's",
+        ),
+    ] {
+        let (flag, file) = (args[args.len() - 2], args[args.len() - 1]);
+        assert_usage_error(&pki, args, flag, file, problem).await;
+    }
 
     // --key alone means nothing: clap refuses it.
     let out = fetchbench(
