@@ -434,7 +434,7 @@ async fn a_cache_path_that_is_a_file_or_a_mode_without_a_cache_is_a_usage_error(
     let below = file.join("below");
     args(&server, "1..=3", &below, &[]).exits(2).await;
 
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..=3 --cache-mode replay")
         .exits(2)
         .await;
@@ -442,7 +442,7 @@ async fn a_cache_path_that_is_a_file_or_a_mode_without_a_cache_is_a_usage_error(
 
     // Several runs would measure the cache after the first.
     let cache = dir.path().join("cache");
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..=3 -m both")
         .path("--cache", &cache)
         .exits(2)

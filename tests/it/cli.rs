@@ -9,7 +9,7 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_ok_exits_0_with_ndjson_in_id_order() {
     let server = TestServer::start(Behaviour::default().with_delay(scrambled_delay)).await;
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..=40 -m concurrent -c 10 -f name -f tags[*] -f missing")
         .exits(0)
         .await;
@@ -30,7 +30,7 @@ async fn all_ok_exits_0_with_ndjson_in_id_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_request_exits_1_and_is_recorded() {
     let server = TestServer::start(Behaviour::default().with_not_found([2])).await;
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..4 -m concurrent -q")
         .exits(1)
         .await;
@@ -102,7 +102,7 @@ async fn both_modes_are_reported_side_by_side_with_a_json_report() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let report_path = dir.path().join("report.json");
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..=20 -c 10 -f name")
         .report(&report_path)
         .exits(0)
@@ -150,7 +150,7 @@ async fn csv_and_table_formats() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("out.csv");
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..=3 -m concurrent -f name -f nested.even")
         .out(&csv_path)
         .words("-q")
@@ -167,7 +167,7 @@ async fn csv_and_table_formats() {
         lines[2]
     );
 
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 9..=10 -m sequential -f name --format table -q")
         .run()
         .await;
@@ -213,7 +213,7 @@ async fn report_times_come_as_unix_seconds_and_as_rfc3339() {
     let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
     Cmd::new()
         .words("-r 1..=5 --latency 0 -o /dev/null -q")
-        .flag("--report", &path(&report))
+        .flag("--report", path(&report))
         .exits(0)
         .await;
     // A report from before the RFC 3339 fields still merges, and the merge has them.
@@ -229,8 +229,8 @@ async fn report_times_come_as_unix_seconds_and_as_rfc3339() {
     std::fs::write(&old, without.to_string()).unwrap();
     Cmd::new()
         .words("merge")
-        .arg(&path(&old))
-        .flag("-o", &path(&merged))
+        .arg(path(&old))
+        .flag("-o", path(&merged))
         .exits(0)
         .await;
     for file in [&report, &merged] {
@@ -447,7 +447,7 @@ async fn a_failed_csv_row_says_why_in_its_error_column_as_ndjson_does() {
     let server = TestServer::start(Behaviour::default().with_not_found([2])).await;
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("out.csv");
-    let args = Cmd::url(&server.template()).words("-r 1..=3 -m sequential -f name -q");
+    let args = Cmd::url(server.template()).words("-r 1..=3 -m sequential -f name -q");
     let to_csv = args.clone().out(&csv_path);
     let out = fetchbench(&to_csv).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

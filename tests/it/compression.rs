@@ -12,7 +12,7 @@ async fn gzip_and_brotli_bodies_are_decoded_and_both_sizes_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let report_path = dir.path().join("report.json");
     for route in ["gzip", "brotli"] {
-        let out = Cmd::url(&server.route(route))
+        let out = Cmd::url(server.route(route))
             .words("-r 1..=3 -m concurrent -f name")
             .report(&report_path)
             .words("-q")
@@ -51,7 +51,7 @@ async fn gzip_and_brotli_bodies_are_decoded_and_both_sizes_recorded() {
 async fn compression_is_asked_for_by_default_and_not_with_no_compression() {
     let server = TestServer::start(Behaviour::default()).await;
     let header = "headers.accept-encoding";
-    let out = Cmd::url(&server.route("echo-headers"))
+    let out = Cmd::url(server.route("echo-headers"))
         .words("-r 1 -m sequential")
         .flag("-f", header)
         .words("-q")
@@ -62,7 +62,7 @@ async fn compression_is_asked_for_by_default_and_not_with_no_compression() {
         "gzip, br, zstd, deflate"
     );
 
-    let out = Cmd::url(&server.route("echo-headers"))
+    let out = Cmd::url(server.route("echo-headers"))
         .words("-r 1 -m sequential")
         .flag("-f", header)
         .words("--no-compression -q")

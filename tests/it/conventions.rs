@@ -240,9 +240,9 @@ async fn reports_validate_against_the_schema() {
     }
     let out = Cmd::new()
         .words("merge")
-        .arg(&path(&both))
-        .arg(&path(&other_half))
-        .flag("-o", &path(&merged))
+        .arg(path(&both))
+        .arg(path(&other_half))
+        .flag("-o", path(&merged))
         .run()
         .await;
     assert!(out.status.success(), "{}", stderr(&out));

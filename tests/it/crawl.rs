@@ -322,23 +322,10 @@ async fn a_link_to_another_origin_is_fetched_only_when_allowed() {
     *server.books.other.lock().expect("books") = Some(other.addr);
     let url = server.url("/list?limit=200&away=1");
     let run = |extra: Vec<String>| {
-        let mut args: Vec<String> = [
-            "--url",
-            url.as_str(),
-            "--follow",
-            "results[*].url",
-            "-q",
-            "-m",
-            "concurrent",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra);
-        async move {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            fetchbench(&args).await
-        }
+        Cmd::url(&url)
+            .words("--follow results[*].url -q -m concurrent")
+            .args(extra)
+            .run()
     };
     let out = run(vec![]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -485,18 +472,13 @@ async fn a_range_with_no_end_stops_after_consecutive_missing_ids() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.url("/sparse/{}");
-    let run = |n: &'static str| {
-        let url = url.clone();
-        let report = report.clone();
-        async move {
-            Cmd::url(&url)
-                .words("--range 1..")
-                .flag("--stop-after-missing", n)
-                .words("-m concurrent -q")
-                .report(&report)
-                .run()
-                .await
-        }
+    let run = |n: &str| {
+        Cmd::url(&url)
+            .words("--range 1..")
+            .flag("--stop-after-missing", n)
+            .words("-m concurrent -q")
+            .report(&report)
+            .run()
     };
     let out = run("5").await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

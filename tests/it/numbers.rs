@@ -13,7 +13,7 @@ async fn fast_429s_do_not_hide_the_latency_of_the_successes() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = Cmd::url(&server.route("half"))
+    let out = Cmd::url(server.route("half"))
         .words("-r 1..=20 -m concurrent -c 20 --retries 0")
         .report(&path)
         .exits(1)
@@ -37,7 +37,7 @@ async fn a_rate_beyond_the_concurrency_shows_queueing_and_names_the_limit() {
         TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(100))).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..=20 -m concurrent -c 1 --rate 20/s")
         .report(&path)
         .exits(0)
@@ -107,7 +107,7 @@ async fn connections_are_counted_and_reuse_can_be_turned_off() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let base = Cmd::url(&server.template())
+    let base = Cmd::url(server.template())
         .words("-r 1..=10 -m sequential")
         .report(&path);
     let out = fetchbench(&base).await;
@@ -151,7 +151,7 @@ async fn a_warmup_is_sent_but_not_counted() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..=10 -m concurrent -c 4 --warmup 3")
         .report(&path)
         .words("-q")

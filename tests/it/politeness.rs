@@ -403,7 +403,7 @@ async fn a_compressed_robots_txt_is_decoded_and_cached() {
     let url = format!("{base}/item/{{}}");
     let args = Cmd::url(&url)
         .words("-r 12..=13 -m concurrent --robots")
-        .path("--cache", &cache.path())
+        .path("--cache", cache.path())
         .words("-q");
     for run in 1..=2 {
         let out = fetchbench(&args).await;

@@ -17,7 +17,7 @@ async fn a_503_then_200_is_retried_and_counted_apart() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let out = Cmd::url(&server.route("flaky"))
+    let out = Cmd::url(server.route("flaky"))
         .words("-r 1..=5 -m concurrent -f name")
         .report(&report)
         .words("-q")
@@ -38,7 +38,7 @@ async fn a_503_then_200_is_retried_and_counted_apart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_honoured_and_the_latency_covers_every_attempt() {
     let server = TestServer::start(Behaviour::default()).await;
-    let out = Cmd::url(&server.route("limited"))
+    let out = Cmd::url(server.route("limited"))
         .words("-r 1..=2 -m concurrent -q")
         .exits(0)
         .await;
@@ -52,14 +52,14 @@ async fn retry_after_is_honoured_and_the_latency_covers_every_attempt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_4xx_are_not_retried_and_retries_can_be_turned_off() {
     let server = TestServer::start(Behaviour::default().with_not_found([1])).await;
-    Cmd::url(&server.template()).words("-r 1 -q").exits(1).await;
+    Cmd::url(server.template()).words("-r 1 -q").exits(1).await;
     assert_eq!(
         server.hits()[&1],
         2,
         "one request per run of --mode both, no retry"
     );
 
-    let out = Cmd::url(&server.route("flaky"))
+    let out = Cmd::url(server.route("flaky"))
         .words("-r 7 -m sequential --retries 0 -q")
         .exits(1)
         .await;
@@ -72,7 +72,7 @@ async fn other_4xx_are_not_retried_and_retries_can_be_turned_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_server_is_a_timeout_error_that_says_after_how_long() {
     let server = TestServer::start(Behaviour::default()).await;
-    let out = Cmd::url(&server.route("slow"))
+    let out = Cmd::url(server.route("slow"))
         .words("-r 1..=2 -m concurrent --timeout 300ms --retries 1 -q")
         .exits(1)
         .await;
@@ -87,13 +87,13 @@ async fn a_slow_server_is_a_timeout_error_that_says_after_how_long() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_followed_and_a_loop_is_a_redirect_error() {
     let server = TestServer::start(Behaviour::default()).await;
-    let out = Cmd::url(&server.route("hop"))
+    let out = Cmd::url(server.route("hop"))
         .words("-r 3 -m sequential -f name -q")
         .exits(0)
         .await;
     assert_eq!(records_in(&out.stdout)[0]["fields"]["name"], "item-3");
 
-    let out = Cmd::url(&server.route("loop"))
+    let out = Cmd::url(server.route("loop"))
         .words("-r 4 -m sequential --max-redirects 4 -q")
         .exits(1)
         .await;
@@ -107,7 +107,7 @@ async fn redirects_are_followed_and_a_loop_is_a_redirect_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
     let server = TestServer::start(Behaviour::default()).await;
-    let out = Cmd::url(&server.route("text"))
+    let out = Cmd::url(server.route("text"))
         .words("-r 1..=2 -m concurrent -f name -q")
         .exits(1)
         .await;
@@ -125,12 +125,12 @@ async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
     assert_eq!(recs[0]["attempts"], 1);
 
     // Without fields the body is not parsed, so an HTML page is a success.
-    Cmd::url(&server.route("text"))
+    Cmd::url(server.route("text"))
         .words("-r 1 -m concurrent -q")
         .exits(0)
         .await;
 
-    let out = Cmd::url(&server.route("error"))
+    let out = Cmd::url(server.route("error"))
         .words("-r 1..=3 -m concurrent --retries 1 -q")
         .exits(1)
         .await;
@@ -147,7 +147,7 @@ async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_cut_short_is_retried() {
     let server = RawServer::start(RawFault::TruncateFirst).await;
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1 -m sequential -f name -q")
         .exits(0)
         .await;
@@ -156,7 +156,7 @@ async fn a_body_cut_short_is_retried() {
     assert_eq!(recs[0]["fields"]["name"], "whole");
 
     let server = RawServer::start(RawFault::TruncateFirst).await;
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1 -m sequential -f name --retries 0 -q")
         .exits(1)
         .await;
@@ -244,7 +244,7 @@ async fn sigint_keeps_every_completed_record_and_resume_completes_the_range() {
         TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(50))).await;
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.ndjson");
-    let args = Cmd::url(&server.template())
+    let args = Cmd::url(server.template())
         .words("-r 1..=400 -m concurrent -c 8 -f name")
         .out(&output);
     let child = spawn(&args);
@@ -291,7 +291,7 @@ async fn sigterm_exits_143_and_in_flight_requests_are_aborted_after_the_grace() 
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.ndjson");
     let mut child = spawn(
-        &Cmd::url(&server.route("slow"))
+        &Cmd::url(server.route("slow"))
             .words("-r 1..=10 -m concurrent -c 2 --grace 200ms")
             .out(&output),
     );
@@ -319,7 +319,7 @@ async fn sigterm_exits_143_and_in_flight_requests_are_aborted_after_the_grace() 
 async fn a_second_sigint_exits_at_once() {
     let server = TestServer::start(Behaviour::default()).await;
     let mut child =
-        spawn(&Cmd::url(&server.route("slow")).words("-r 1..=10 -m concurrent --grace 60s"));
+        spawn(&Cmd::url(server.route("slow")).words("-r 1..=10 -m concurrent --grace 60s"));
     server.wait_for_hits(10).await;
     signal(&child, libc::SIGINT);
     let mut err = BufReader::new(child.stderr.take().unwrap());

@@ -34,7 +34,7 @@ async fn n_over_a_template_repeats_the_ids_in_order_and_counts_the_passes() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().expect("dir");
     let report = dir.path().join("report.json");
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..=4 -n 10 -m concurrent -q")
         .report(&report)
         .exits(0)
@@ -49,7 +49,7 @@ async fn n_over_a_template_repeats_the_ids_in_order_and_counts_the_passes() {
     // Shards split the job's -n: together they send it once.
     let mut total = 0;
     for shard in ["0/2", "1/2"] {
-        let out = Cmd::url(&server.template())
+        let out = Cmd::url(server.template())
             .words("-r 1..=4 -n 11")
             .flag("--shard", shard)
             .words("-m concurrent -q")
@@ -65,7 +65,7 @@ async fn z_sends_for_its_duration_at_the_rate_and_ends_as_completed() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().expect("dir");
     let report = dir.path().join("report.json");
-    Cmd::url(&server.template())
+    Cmd::url(server.template())
         .words("-r 1..=30 -z 2s --rate 50/s -m concurrent -o /dev/null -q")
         .report(&report)
         .exits(0)
@@ -86,16 +86,12 @@ async fn z_sends_for_its_duration_at_the_rate_and_ends_as_completed() {
 async fn shards_running_at_once_share_the_jobs_rate() {
     let server = TestServer::start(Behaviour::default()).await;
     let template = server.template();
-    let run = |shard: &'static str| {
-        let template = template.clone();
-        async move {
-            Cmd::url(&template)
-                .words("-r 1..=40 --rate 20/s")
-                .flag("--shard", shard)
-                .words("-m concurrent -o /dev/null")
-                .run()
-                .await
-        }
+    let run = |shard: &str| {
+        Cmd::url(&template)
+            .words("-r 1..=40 --rate 20/s")
+            .flag("--shard", shard)
+            .words("-m concurrent -o /dev/null")
+            .run()
     };
     let (a, b) = tokio::join!(run("0/2"), run("1/2"));
     for out in [&a, &b] {

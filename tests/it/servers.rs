@@ -106,7 +106,7 @@ async fn a_connection_closed_while_idle_costs_a_resend_not_a_retry() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let out = fetchbench_with(
-        &Cmd::url(&server.url("/item/{}"))
+        &Cmd::url(server.url("/item/{}"))
             .words("-r 1..=500 -m concurrent -c 32 -f name -q")
             .report(&report),
         &[],

@@ -25,11 +25,11 @@ async fn four_shards_fetch_each_id_once_and_merge_exactly() {
     let path = |name: String| dir.path().join(name).to_str().unwrap().to_owned();
     let shards = (0..4).map(|i| {
         fetchbench(
-            Cmd::url(&server.template())
+            Cmd::url(server.template())
                 .words("-r 1..10001 -m concurrent -c 16")
                 .flag("--shard", format!("{i}/4"))
-                .flag("-o", &path(format!("results-{i}.ndjson")))
-                .flag("--report", &path(format!("report-{i}.json")))
+                .flag("-o", path(format!("results-{i}.ndjson")))
+                .flag("--report", path(format!("report-{i}.json")))
                 .words("-q"),
             vec![],
         )
@@ -52,7 +52,7 @@ async fn four_shards_fetch_each_id_once_and_merge_exactly() {
     let reports: Vec<String> = (0..4).map(|i| path(format!("report-{i}.json"))).collect();
     let mut merge = Cmd::new()
         .words("merge")
-        .flag("-o", &path("merged.json".into()));
+        .flag("-o", path("merged.json".into()));
     merge.extend(reports.clone());
     let out = fetchbench(merge, vec![]).await;
     assert_eq!(
@@ -92,7 +92,7 @@ async fn four_shards_fetch_each_id_once_and_merge_exactly() {
 
     let mut merge_results = Cmd::new()
         .words("merge --results")
-        .flag("-o", &path("all.ndjson".into()));
+        .flag("-o", path("all.ndjson".into()));
     merge_results.extend((0..4).map(|i| path(format!("results-{i}.ndjson"))));
     let out = fetchbench(merge_results, vec![]).await;
     assert_eq!(out.status.code(), Some(0));
@@ -113,9 +113,9 @@ async fn compare_fails_on_a_slowed_down_server_and_passes_on_an_unchanged_one() 
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
     for (server, name, code) in [(&fast, "base.json", 0), (&slow, "slow.json", 1)] {
         let out = fetchbench(
-            Cmd::url(&server.template())
+            Cmd::url(server.template())
                 .words("-r 1..=40 -m concurrent -c 4")
-                .flag("--report", &path(name))
+                .flag("--report", path(name))
                 .words("-q"),
             vec![],
         )
@@ -125,8 +125,8 @@ async fn compare_fails_on_a_slowed_down_server_and_passes_on_an_unchanged_one() 
     let out = fetchbench(
         Cmd::new()
             .words("compare")
-            .arg(&path("base.json"))
-            .arg(&path("slow.json"))
+            .arg(path("base.json"))
+            .arg(path("slow.json"))
             .words("--fail-if-slower 10%"),
         vec![],
     )
@@ -158,8 +158,8 @@ async fn compare_fails_on_a_slowed_down_server_and_passes_on_an_unchanged_one() 
     let out = fetchbench(
         Cmd::new()
             .words("compare")
-            .arg(&path("base.json"))
-            .arg(&path("base.json")),
+            .arg(path("base.json"))
+            .arg(path("base.json")),
         vec![],
     )
     .await;
@@ -173,7 +173,7 @@ async fn job_completion_index_picks_the_shard() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let out = fetchbench(
-        Cmd::url(&server.template())
+        Cmd::url(server.template())
             .words("-r 0..20 -m concurrent")
             .report(&report)
             .words("-q"),
@@ -335,7 +335,7 @@ async fn merge_refuses_reports_that_are_not_shards_of_one_job() {
         (["s1.json", "s1.json"], "are both shard 1/2"),
         (["s0.json", "s1-of-3.json"], "is a shard of 3"),
     ] {
-        let mut args = Cmd::new().words("merge").flag("-o", &path("merged.json"));
+        let mut args = Cmd::new().words("merge").flag("-o", path("merged.json"));
         args.extend(files.iter().map(|f| path(f)));
         let out = fetchbench(args, vec![]).await;
         let err = stderr_of(&out);
@@ -347,7 +347,7 @@ async fn merge_refuses_reports_that_are_not_shards_of_one_job() {
             "older\n"
         );
     }
-    let mut args = Cmd::new().words("merge").flag("-o", &path("merged.json"));
+    let mut args = Cmd::new().words("merge").flag("-o", path("merged.json"));
     args.extend([path("s0.json"), path("s1.json")]);
     let out = fetchbench(args, vec![]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
@@ -402,9 +402,9 @@ async fn shards_that_ran_one_after_another_are_merged_with_a_note() {
         fetchbench(
             Cmd::new()
                 .words("merge")
-                .arg(&path(a))
-                .arg(&path(b))
-                .flag("-o", &path(out)),
+                .arg(path(a))
+                .arg(path(b))
+                .flag("-o", path(out)),
             vec![],
         )
     };
@@ -465,7 +465,7 @@ async fn merge_results_refuses_what_it_cannot_merge_exactly() {
     let merge = |files: &[&str]| {
         let mut args = Cmd::new()
             .words("merge --results")
-            .flag("-o", &path("all.ndjson"));
+            .flag("-o", path("all.ndjson"));
         args.extend(files.iter().map(|f| path(f)));
         fetchbench(args, vec![])
     };
@@ -501,9 +501,9 @@ async fn merge_results_refuses_what_it_cannot_merge_exactly() {
     let out = fetchbench(
         Cmd::new()
             .words("merge")
-            .flag("--results", &path("r0.ndjson"))
-            .arg(&path("r1.ndjson"))
-            .arg(&path("r0.ndjson")),
+            .flag("--results", path("r0.ndjson"))
+            .arg(path("r1.ndjson"))
+            .arg(path("r0.ndjson")),
         vec![],
     )
     .await;

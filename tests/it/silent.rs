@@ -37,7 +37,7 @@ async fn a_word_list_line_that_is_not_text_refuses_the_file_before_any_request()
     let dir = tempfile::tempdir().expect("dir");
     let ids = dir.path().join("ids.txt");
     std::fs::write(&ids, b"1\n\xff\xfebad\n3\n").expect("write");
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .path("--ids", &ids)
         .words("-m concurrent -q")
         .exits(2)
@@ -183,7 +183,7 @@ async fn a_field_or_follow_path_that_matches_nothing_is_named() {
     let server = server().await;
     let dir = tempfile::tempdir().expect("dir");
     let report = dir.path().join("report.json");
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..=5 -m concurrent -f nmae -f name -f tags[*].nope --no-progress")
         .report(&report)
         .run()
@@ -344,32 +344,31 @@ async fn settings_that_change_nothing_get_a_notice() {
     assert_said(&out, "--insecure changes nothing for http:// URLs");
 }
 
+/// The first record's error message.
+fn first_error(out: &std::process::Output) -> String {
+    records(out)[0]["error"].as_str().expect("error").to_owned()
+}
+
 #[tokio::test]
 async fn failures_of_http2_and_proxies_say_which_side_gave_up() {
     // A server that answers HTTP/1 whatever it is sent.
     let raw = RawServer::start(RawFault::TruncateFirst).await;
-    let out = Cmd::url(&raw.template())
+    let out = Cmd::url(raw.template())
         .words("-r 1 --http2 -m sequential --retries 0")
         .exits(1)
         .await;
-    let error = records(&out)[0]["error"]
-        .as_str()
-        .expect("error")
-        .to_owned();
+    let error = first_error(&out);
     assert!(error.contains("may not speak HTTP/2"), "{error}");
 
     let server = server().await;
     let proxy = format!("http://{}", crate::common::server::dead_addr());
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1")
         .flag("--proxy", &proxy)
         .words("-m sequential --retries 0")
         .exits(1)
         .await;
-    let error = records(&out)[0]["error"]
-        .as_str()
-        .expect("error")
-        .to_owned();
+    let error = first_error(&out);
     assert!(
         error.contains("cannot reach the proxy (--proxy)"),
         "{error}"

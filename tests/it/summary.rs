@@ -77,7 +77,7 @@ async fn a_plain_range_with_a_stop_rule_has_no_crawl_rows_but_says_where_it_stop
     let server =
         TestServer::start(Behaviour::default().with_not_found((11..=40).collect::<HashSet<u64>>()))
             .await;
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..=40 --stop-after-missing 3 -m concurrent")
         .run()
         .await;
@@ -126,7 +126,7 @@ async fn when_every_request_is_refused_failures_are_the_limit_and_none_is_slowes
 async fn a_sweep_whose_top_level_sent_every_id_at_once_does_not_say_try_higher() {
     let server =
         TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(40))).await;
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..=8 -c 1,8 -m concurrent")
         .run()
         .await;
@@ -144,7 +144,7 @@ async fn a_sweep_whose_top_level_sent_every_id_at_once_does_not_say_try_higher()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_table_has_the_error_column_with_the_failure() {
     let server = TestServer::start(Behaviour::default().with_not_found([2])).await;
-    let out = Cmd::url(&server.template())
+    let out = Cmd::url(server.template())
         .words("-r 1..=3 -f name --format table -q")
         .exits(1)
         .await;

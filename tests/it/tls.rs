@@ -207,7 +207,7 @@ async fn an_untrusted_certificate_fails_at_once_as_a_tls_error_that_names_the_fi
     let report = pki.path("report.json");
     let out = fetchbench(
         &pki,
-        &Cmd::url(&server.url("/v/{}")).report(&pki.path("report.json")),
+        &Cmd::url(server.url("/v/{}")).report(&pki.path("report.json")),
     )
     .await;
     let message = tls_failure(&out, &report);
@@ -227,10 +227,10 @@ async fn insecure_accepts_the_certificate_warns_and_speaks_h2_by_alpn() {
     let server = tls_server(server_config(pki.server_leaf())).await;
     let out = fetchbench(
         &pki,
-        &Cmd::url(&server.url("/v/{}"))
+        &Cmd::url(server.url("/v/{}"))
             .words("--insecure -f version -q")
             .report(&pki.path("report.json"))
-            .flag("--html", &pki.arg("report.html")),
+            .flag("--html", pki.arg("report.html")),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -300,8 +300,8 @@ async fn a_bundle_of_several_cas_is_read_whole() {
     std::fs::write(&bundle, text).expect("write bundle");
     let out = fetchbench(
         &pki,
-        &Cmd::url(&server.url("/v/{}"))
-            .flag("--cacert", &pki.arg("bundle.pem"))
+        &Cmd::url(server.url("/v/{}"))
+            .flag("--cacert", pki.arg("bundle.pem"))
             .words("-q"),
     )
     .await;
@@ -519,16 +519,14 @@ async fn a_server_that_offers_no_h2_is_spoken_to_in_http_1_1_and_tls_is_timed_ap
     let pki = Pki::new();
     let config = server_config_offering(pki.server_leaf(), &[b"http/1.1"]);
     let server = tls_server(config).await;
-    let out = fetchbench(
+    let recs = records_of(
         &pki,
         &pki.trusting(&server)
             .words("-r 1..=3 -m sequential -f version -q")
             .report(&pki.path("report.json")),
+        3,
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out);
-    assert_eq!(recs.len(), 3);
     for rec in &recs {
         assert_eq!(rec["http_version"], "HTTP/1.1", "{rec}");
         assert_eq!(rec["fields"]["version"], "HTTP/1.1", "{rec}");
@@ -558,15 +556,13 @@ async fn over_h2_one_connection_carries_the_streams_and_times_its_handshake_once
         None,
     )
     .await;
-    let out = fetchbench(
+    let recs = records_of(
         &pki,
         &pki.trusting(&server)
             .words("-r 1..=40 -m concurrent -c 8 -q"),
+        40,
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out);
-    assert_eq!(recs.len(), 40);
     assert!(recs.iter().all(|r| r["http_version"] == "HTTP/2.0"));
     let timed = recs
         .iter()
@@ -582,15 +578,13 @@ async fn h2_streams_beyond_the_servers_limit_go_on_more_connections() {
     let pki = Pki::new();
     let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
     let server = h2_server(config, Some(4), None).await;
-    let out = fetchbench(
+    let recs = records_of(
         &pki,
         &pki.trusting(&server)
             .words("-r 1..=500 -m concurrent -c 64 --retries 0 -q"),
+        500,
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out);
-    assert_eq!(recs.len(), 500);
     assert!(recs.iter().all(|r| r["status"] == 200), "{recs:?}");
     assert_eq!(server.answered(), 500);
     assert!(server.peak_streams() <= 4, "{}", server.peak_streams());
@@ -614,19 +608,20 @@ async fn a_goaway_mid_run_loses_no_record_and_counts_no_retry() {
     assert_eq!(read_json(&pki.path("report.json"))["runs"][0]["retries"], 0);
 }
 
-/// Runs `words` against `server` under the test CA with a report, and checks the run gave `n`
-/// records, each a 200 at its first attempt (the report's retries are checked by the caller).
-async fn every_one_at_first_attempt(pki: &Pki, server: &Server, words: &str, n: usize) {
-    let out = fetchbench(
-        pki,
-        &pki.trusting(server)
-            .words(words)
-            .report(&pki.path("report.json")),
-    )
-    .await;
+/// Runs `cmd`, checks it exits 0 with `n` records, and returns them.
+async fn records_of(pki: &Pki, cmd: &Cmd, n: usize) -> Vec<serde_json::Value> {
+    let out = fetchbench(pki, cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records(&out);
     assert_eq!(recs.len(), n);
+    recs
+}
+
+/// Runs `words` against `server` under the test CA with a report, and checks the run gave `n`
+/// records, each a 200 at its first attempt (the report's retries are checked by the caller).
+async fn every_one_at_first_attempt(pki: &Pki, server: &Server, words: &str, n: usize) {
+    let cmd = pki.trusting(server).words(words);
+    let recs = records_of(pki, &cmd.report(&pki.path("report.json")), n).await;
     assert!(
         recs.iter()
             .all(|r| r["status"] == 200 && r["attempts"] == 1),

@@ -2,6 +2,7 @@
 //! `Cmd::url(&template).words("-r 1..=20 -m concurrent -c 4 -f name -q").report(&path).run().await`:
 //! literal words as on a shell's line, values from variables as flags, paths as paths.
 
+use std::future::Future;
 use std::path::Path;
 use std::process::Output;
 
@@ -78,9 +79,11 @@ impl Cmd {
         self.path("-o", path)
     }
 
-    /// Runs the binary with these arguments to its end.
-    pub async fn run(&self) -> Output {
-        super::run::fetchbench(self).await
+    /// Runs the binary with these arguments to its end; the future owns its copy of them, so a
+    /// closure can return it.
+    pub fn run(&self) -> impl Future<Output = Output> + Send + 'static {
+        let args = self.0.clone();
+        async move { super::run::fetchbench(&args).await }
     }
 }
 
