@@ -14,39 +14,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
-use tokio::sync::watch;
 
-use crate::common::run::{fetchbench, read_json, records, records_in, stderr, BIN};
+use crate::common::cmd::Cmd;
+use crate::common::run::{assert_said, fetchbench, read_json, records, records_in, stderr, BIN};
+use crate::common::server;
 
+/// What the tests turn while the server runs; the server's guard counts the requests.
 struct Books {
-    /// Requests that reached the server, and how many of them were answered 304.
-    requests: AtomicU32,
+    /// Requests answered 304.
     not_modified: AtomicU32,
     /// The `max-age` every answer carries, 304s included.
     max_age: AtomicU64,
     /// Each answer's delay, in milliseconds.
     delay_ms: AtomicU64,
-    seen: watch::Sender<u32>,
-}
-
-impl Books {
-    fn new(max_age: u64) -> Arc<Self> {
-        Arc::new(Self {
-            requests: AtomicU32::new(0),
-            not_modified: AtomicU32::new(0),
-            max_age: AtomicU64::new(max_age),
-            delay_ms: AtomicU64::new(0),
-            seen: watch::channel(0).0,
-        })
-    }
-
-    fn requests(&self) -> u32 {
-        self.requests.load(Ordering::SeqCst)
-    }
-
-    fn not_modified(&self) -> u32 {
-        self.not_modified.load(Ordering::SeqCst)
-    }
 }
 
 /// The document of `id`: large enough (~40 KB) that writing its entry takes a while.
@@ -62,8 +42,6 @@ async fn doc(
     UrlPath(id): UrlPath<u64>,
     headers: HeaderMap,
 ) -> Response {
-    books.requests.fetch_add(1, Ordering::SeqCst);
-    books.seen.send_modify(|n| *n += 1);
     let delay = books.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -93,60 +71,52 @@ async fn doc(
         .into_response()
 }
 
+/// The PokéAPI-like server: `/doc/{id}`, and the knobs its handler reads.
 struct Server {
     books: Arc<Books>,
-    template: String,
-    task: tokio::task::JoinHandle<()>,
+    server: server::Server,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
+impl Server {
+    fn template(&self) -> String {
+        self.server.url("/doc/{}")
+    }
+
+    fn requests(&self) -> u32 {
+        self.server.requests()
+    }
+
+    fn not_modified(&self) -> u32 {
+        self.books.not_modified.load(Ordering::SeqCst)
     }
 }
 
 async fn start(max_age: u64) -> Server {
-    let books = Books::new(max_age);
+    let books = Arc::new(Books {
+        not_modified: AtomicU32::new(0),
+        max_age: AtomicU64::new(max_age),
+        delay_ms: AtomicU64::new(0),
+    });
     let app = Router::new()
         .route("/doc/{id}", get(doc))
         .with_state(Arc::clone(&books));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Server {
-        books,
-        template: format!("http://{addr}/doc/{{}}"),
-        task,
-    }
+    let server = server::spawn(app).await;
+    Server { books, server }
 }
 
 fn text(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
 
-/// The arguments of a concurrent run of `range` through the cache at `dir`, plus `extra`.
-fn args<'a>(server: &'a Server, range: &'a str, dir: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "--url",
-        &server.template,
-        "-r",
-        range,
-        "-m",
-        "concurrent",
-        "-c",
-        "8",
-        "-f",
-        "name",
-        "-q",
-        "--cache",
-        text(dir),
-    ];
-    args.extend_from_slice(extra);
-    args
+/// A concurrent run of `range` through the cache at `dir`, plus `extra`.
+fn args(server: &Server, range: &str, dir: &Path, extra: &[&str]) -> Cmd {
+    Cmd::url(server.template())
+        .range(range)
+        .concurrent(8)
+        .field("name")
+        .quiet()
+        .path("--cache", dir)
+        .args(extra)
 }
 
 /// A record without what differs between two runs of the same ids: its timings, its cache use,
@@ -194,17 +164,15 @@ async fn a_fresh_cache_answers_a_second_run_without_a_request_and_the_same_recor
     let server = start(60).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let cache = dir.path().join("cache");
-    let first = fetchbench(&args(&server, "1..=151", &cache, &[])).await;
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let first = args(&server, "1..=151", &cache, &[]).exits(0).await;
     let first = records(&first);
     assert_eq!(first.len(), 151);
     assert!(all(&first, "stored"), "{:?}", uses(&first));
-    assert_eq!(server.books.requests(), 151);
+    assert_eq!(server.requests(), 151);
 
-    let second = fetchbench(&args(&server, "1..=151", &cache, &[])).await;
-    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let second = args(&server, "1..=151", &cache, &[]).exits(0).await;
     let second = records(&second);
-    assert_eq!(server.books.requests(), 151, "the second run made requests");
+    assert_eq!(server.requests(), 151, "the second run made requests");
     assert!(all(&second, "hit"), "{:?}", uses(&second));
     assert!(second
         .iter()
@@ -225,33 +193,22 @@ async fn cache_hits_are_answered_before_the_rate_limiter() {
     let cache = dir.path().join("cache");
     let report = dir.path().join("report.json");
     let run = || async {
-        let out = fetchbench(&[
-            "--url",
-            &server.template,
-            "-r",
-            "1..=151",
-            "-m",
-            "concurrent",
-            "-c",
-            "10",
-            "--rate",
-            "20/s",
-            "-f",
-            "name",
-            "-q",
-            "--cache",
-            text(&cache),
-            "--report",
-            text(&report),
-        ])
-        .await;
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let out = Cmd::url(server.template())
+            .range("1..=151")
+            .concurrent(10)
+            .flag("--rate", "20/s")
+            .field("name")
+            .quiet()
+            .path("--cache", &cache)
+            .report(&report)
+            .exits(0)
+            .await;
         (read_json(&report)["runs"][0].clone(), records(&out))
     };
     let (cold, stored) = run().await;
     assert!(all(&stored, "stored"), "{:?}", uses(&stored));
     let (warm, hits) = run().await;
-    assert_eq!(server.books.requests(), 151, "the warm run made requests");
+    assert_eq!(server.requests(), 151, "the warm run made requests");
     assert!(all(&hits, "hit"), "{:?}", uses(&hits));
     // The run's own wall time, without the process's start. Paced at 20/s the warm run would
     // take as long as the cold one (7.5 s); it may take only what reading and decoding 151
@@ -287,7 +244,7 @@ async fn a_stale_entry_is_revalidated_and_a_304_refreshes_its_headers() {
     let second = run().await;
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     let second = records(&second);
-    assert_eq!(server.books.not_modified(), 151);
+    assert_eq!(server.not_modified(), 151);
     assert!(all(&second, "revalidated"), "{:?}", uses(&second));
     assert!(second.iter().all(|r| r["status"] == 200));
     assert!(fields_correct(&second));
@@ -295,13 +252,13 @@ async fn a_stale_entry_is_revalidated_and_a_304_refreshes_its_headers() {
     // The 304s now carry max-age=60 and the stored headers take it (unlike Scrapy #3778).
     server.books.max_age.store(60, Ordering::SeqCst);
     let third = run().await;
-    assert_eq!(server.books.not_modified(), 302);
+    assert_eq!(server.not_modified(), 302);
     assert!(all(&records(&third), "revalidated"));
-    let before = server.books.requests();
+    let before = server.requests();
     let fourth = run().await;
     assert_eq!(fourth.status.code(), Some(0), "{}", stderr(&fourth));
     assert_eq!(
-        server.books.requests(),
+        server.requests(),
         before,
         "the refreshed entries were not fresh"
     );
@@ -317,38 +274,28 @@ async fn only_cached_replay_and_refresh_modes() {
     let cache = dir.path().join("cache");
 
     // Only-cached on an empty cache: a failure per id, no request.
-    let out = fetchbench(&args(
-        &server,
-        "1..=151",
-        &cache,
-        &["--cache-mode", "only-cached"],
-    ))
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = args(&server, "1..=151", &cache, &["--cache-mode", "only-cached"])
+        .exits(1)
+        .await;
     let recs = records(&out);
     assert_eq!(recs.len(), 151);
     assert!(recs.iter().all(|r| r["error"]
         .as_str()
         .is_some_and(|e| e.contains("not in the cache"))));
     assert!(all(&recs, "miss"));
-    assert_eq!(server.books.requests(), 0);
+    assert_eq!(server.requests(), 0);
 
     // Replay serves a stale entry (max-age=0) without a request.
     let stored = fetchbench(&args(&server, "1..=20", &cache, &[])).await;
     assert!(all(&records(&stored), "stored"));
-    assert_eq!(server.books.requests(), 20);
-    let replay = fetchbench(&args(
-        &server,
-        "1..=20",
-        &cache,
-        &["--cache-mode", "replay"],
-    ))
-    .await;
-    assert_eq!(replay.status.code(), Some(0), "{}", stderr(&replay));
+    assert_eq!(server.requests(), 20);
+    let replay = args(&server, "1..=20", &cache, &["--cache-mode", "replay"])
+        .exits(0)
+        .await;
     let replayed = records(&replay);
     assert!(all(&replayed, "hit"), "{:?}", uses(&replayed));
     assert!(fields_correct(&replayed));
-    assert_eq!(server.books.requests(), 20);
+    assert_eq!(server.requests(), 20);
     // ... and a miss is fetched and stored.
     let more = fetchbench(&args(
         &server,
@@ -358,24 +305,19 @@ async fn only_cached_replay_and_refresh_modes() {
     ))
     .await;
     assert_eq!(uses(&records(&more))[20], "stored");
-    assert_eq!(server.books.requests(), 21);
+    assert_eq!(server.requests(), 21);
 
     // Refresh revalidates even a fresh entry.
     server.books.max_age.store(60, Ordering::SeqCst);
     let fresh = dir.path().join("fresh");
     fetchbench(&args(&server, "1..=20", &fresh, &[])).await;
-    let refresh = fetchbench(&args(
-        &server,
-        "1..=20",
-        &fresh,
-        &["--cache-mode", "refresh"],
-    ))
-    .await;
-    assert_eq!(refresh.status.code(), Some(0), "{}", stderr(&refresh));
+    let refresh = args(&server, "1..=20", &fresh, &["--cache-mode", "refresh"])
+        .exits(0)
+        .await;
     let refreshed = records(&refresh);
     assert!(all(&refreshed, "revalidated"), "{:?}", uses(&refreshed));
     assert!(fields_correct(&refreshed));
-    assert_eq!(server.books.not_modified(), 20);
+    assert_eq!(server.not_modified(), 20);
 }
 
 /// Every entry file under the cache directory.
@@ -428,15 +370,10 @@ async fn a_truncated_or_corrupted_entry_is_never_served() {
             .all(|r| r["error"].as_str().is_some_and(|e| e.contains("corrupt"))),
         "{recs:?}"
     );
-    assert_eq!(server.books.requests(), 6);
+    assert_eq!(server.requests(), 6);
 
-    let again = fetchbench(&args(&server, "1..=6", &cache, &[])).await;
-    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
-    assert_eq!(
-        server.books.requests(),
-        12,
-        "each corrupt entry fetched again"
-    );
+    let again = args(&server, "1..=6", &cache, &[]).exits(0).await;
+    assert_eq!(server.requests(), 12, "each corrupt entry fetched again");
     let recs = records(&again);
     assert!(all(&recs, "stored"), "{:?}", uses(&recs));
     assert!(fields_correct(&recs));
@@ -455,14 +392,10 @@ async fn a_run_killed_mid_write_leaves_no_entry_that_is_served_wrong() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn fetchbench");
-    let mut seen = server.books.seen.subscribe();
-    tokio::time::timeout(Duration::from_secs(60), seen.wait_for(|n| *n >= 300))
-        .await
-        .expect("the run reached the server")
-        .expect("server running");
+    server.server.wait_for_requests(300).await;
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
-    let made = server.books.requests();
+    let made = server.requests();
 
     let replay = fetchbench(&args(
         &server,
@@ -471,7 +404,7 @@ async fn a_run_killed_mid_write_leaves_no_entry_that_is_served_wrong() {
         &["--cache-mode", "only-cached"],
     ))
     .await;
-    assert_eq!(server.books.requests(), made, "only-cached made a request");
+    assert_eq!(server.requests(), made, "only-cached made a request");
     let recs = records_in(&replay.stdout);
     assert_eq!(recs.len(), 2000);
     let (served, failed): (Vec<_>, Vec<_>) =
@@ -499,37 +432,23 @@ async fn a_cache_path_that_is_a_file_or_a_mode_without_a_cache_is_a_usage_error(
         "{message}"
     );
     let below = file.join("below");
-    let out = fetchbench(&args(&server, "1..=3", &below, &[])).await;
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    args(&server, "1..=3", &below, &[]).exits(2).await;
 
-    let out = fetchbench(&[
-        "--url",
-        &server.template,
-        "-r",
-        "1..=3",
-        "--cache-mode",
-        "replay",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--cache"), "{}", stderr(&out));
+    let out = Cmd::url(server.template())
+        .words("-r 1..=3 --cache-mode replay")
+        .exits(2)
+        .await;
+    assert_said(&out, "--cache");
 
     // Several runs would measure the cache after the first.
     let cache = dir.path().join("cache");
-    let out = fetchbench(&[
-        "--url",
-        &server.template,
-        "-r",
-        "1..=3",
-        "-m",
-        "both",
-        "--cache",
-        text(&cache),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--cache"), "{}", stderr(&out));
-    assert_eq!(server.books.requests(), 0);
+    let out = Cmd::url(server.template())
+        .words("-r 1..=3 -m both")
+        .path("--cache", &cache)
+        .exits(2)
+        .await;
+    assert_said(&out, "--cache");
+    assert_eq!(server.requests(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -573,7 +492,7 @@ async fn the_report_counts_the_cache_and_keeps_hits_out_of_the_latencies() {
         run["slowest"].as_array().is_some_and(Vec::is_empty),
         "{run}"
     );
-    assert_eq!(server.books.requests(), 20);
+    assert_eq!(server.requests(), 20);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -583,8 +502,7 @@ async fn resume_skips_the_done_ids_and_the_cache_answers_the_rest() {
     let cache = dir.path().join("cache");
     let output = dir.path().join("out.ndjson");
     let to_file = ["-o", text(&output)];
-    let first = fetchbench(&args(&server, "1..=20", &cache, &to_file)).await;
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    args(&server, "1..=20", &cache, &to_file).exits(0).await;
     // As if the run had stopped after ten records.
     let text_out = std::fs::read_to_string(&output).expect("output");
     let ten: String = text_out
@@ -594,15 +512,15 @@ async fn resume_skips_the_done_ids_and_the_cache_answers_the_rest() {
         .collect();
     std::fs::write(&output, ten).expect("cut the output");
 
-    let resumed = fetchbench(&args(
+    args(
         &server,
         "1..=20",
         &cache,
         &["-o", text(&output), "--resume"],
-    ))
+    )
+    .exits(0)
     .await;
-    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
-    assert_eq!(server.books.requests(), 20, "the resumed run made requests");
+    assert_eq!(server.requests(), 20, "the resumed run made requests");
     let recs = records_in(&std::fs::read(&output).expect("output"));
     let ids: Vec<u64> = recs.iter().map(|r| r["id"].as_u64().expect("id")).collect();
     assert_eq!(ids, (1..=20).collect::<Vec<_>>());
@@ -616,7 +534,7 @@ async fn the_library_s_job_builder_has_the_cache_too() {
     let server = start(60).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let job = || {
-        Job::builder(&server.template)
+        Job::builder(&server.template())
             .ids("1..=5")
             .field("name")
             .cache(dir.path().join("cache"), CacheMode::Normal)
@@ -629,5 +547,5 @@ async fn the_library_s_job_builder_has_the_cache_too() {
     assert!(second.iter().all(|r| r.cache == Some(CacheUse::Hit)));
     assert_eq!(second[2].fields[0], "mon-3");
     assert_eq!(summary.cache.map(|c| c.hits), Some(5));
-    assert_eq!(server.books.requests(), 5);
+    assert_eq!(server.requests(), 5);
 }

@@ -1,37 +1,18 @@
 //! The `fetchbench` binary as users run it: exit codes 0/1/2, messages, formats and the report,
 //! against a real loopback server started by the test (or the built-in fixture server).
 
-use std::collections::HashSet;
-
-use crate::common::run::{fetchbench, fetchbench_with_stdin, records, stderr};
+use crate::common::cmd::Cmd;
+use crate::common::run::{assert_said, fetchbench, fetchbench_with_stdin, records, stderr};
 use crate::common::{scrambled_delay, Behaviour, TestServer};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_ok_exits_0_with_ndjson_in_id_order() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(scrambled_delay),
-        ..Behaviour::default()
-    })
-    .await;
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=40",
-        "-m",
-        "concurrent",
-        "-c",
-        "10",
-        "-f",
-        "name",
-        "-f",
-        "tags[*]",
-        "-f",
-        "missing",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let server = TestServer::start(Behaviour::default().with_delay(scrambled_delay)).await;
+    let out = Cmd::url(server.template())
+        .words("-r 1..=40 -m concurrent -c 10 -f name -f tags[*] -f missing")
+        .exits(0)
+        .await;
     let records = records(&out);
     let ids: Vec<u64> = records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
     assert_eq!(ids, (1..=40).collect::<Vec<_>>());
@@ -48,22 +29,11 @@ async fn all_ok_exits_0_with_ndjson_in_id_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_request_exits_1_and_is_recorded() {
-    let server = TestServer::start(Behaviour {
-        not_found: HashSet::from([2]),
-        ..Behaviour::default()
-    })
-    .await;
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..4",
-        "-m",
-        "concurrent",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let server = TestServer::start(Behaviour::default().with_not_found([2])).await;
+    let out = Cmd::url(server.template())
+        .words("-r 1..4 -m concurrent -q")
+        .exits(1)
+        .await;
     let records = records(&out);
     assert_eq!(records.len(), 3);
     assert_eq!(records[1]["status"], 404);
@@ -116,7 +86,7 @@ async fn bad_input_exits_2_naming_the_flag_and_fetches_nothing() {
         ("http://127.0.0.1/item/1", "placeholder"),
     ];
     for (url, words) in urls {
-        let out = fetchbench(&["--url", url]).await;
+        let out = Cmd::url(url).run().await;
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{url}: {err}");
         assert!(err.contains("--url") && err.contains(words), "{url}: {err}");
@@ -126,27 +96,17 @@ async fn bad_input_exits_2_naming_the_flag_and_fetches_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_modes_are_reported_side_by_side_with_a_json_report() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| std::time::Duration::from_millis(10)),
-        ..Behaviour::default()
-    })
+    let server = TestServer::start(
+        Behaviour::default().with_delay(|_| std::time::Duration::from_millis(10)),
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let report_path = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=20",
-        "-c",
-        "10",
-        "-f",
-        "name",
-        "--report",
-        report_path.to_str().unwrap(),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(server.template())
+        .words("-r 1..=20 -c 10 -f name")
+        .report(&report_path)
+        .exits(0)
+        .await;
     // Both runs hit every id; only the last run's records are written.
     assert!(server.hits().values().all(|&n| n == 2));
     assert_eq!(records(&out).len(), 20);
@@ -190,23 +150,12 @@ async fn csv_and_table_formats() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("out.csv");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=3",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-        "-f",
-        "nested.even",
-        "-o",
-        csv_path.to_str().unwrap(),
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(server.template())
+        .words("-r 1..=3 -m concurrent -f name -f nested.even")
+        .out(&csv_path)
+        .words("-q")
+        .exits(0)
+        .await;
     assert!(out.stdout.is_empty());
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
@@ -221,20 +170,10 @@ async fn csv_and_table_formats() {
         lines[2]
     );
 
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "9..=10",
-        "-m",
-        "sequential",
-        "-f",
-        "name",
-        "--format",
-        "table",
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(server.template())
+        .words("-r 9..=10 -m sequential -f name --format table -q")
+        .run()
+        .await;
     let table = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<&str> = table.lines().collect();
     assert_eq!(rows.len(), 3, "{table}");
@@ -275,19 +214,11 @@ async fn report_times_come_as_unix_seconds_and_as_rfc3339() {
     let report = dir.path().join("report.json");
     let merged = dir.path().join("merged.json");
     let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
-    let out = fetchbench(&[
-        "-r",
-        "1..=5",
-        "--latency",
-        "0",
-        "-o",
-        "/dev/null",
-        "-q",
-        "--report",
-        &path(&report),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    Cmd::new()
+        .words("-r 1..=5 --latency 0 -o /dev/null -q")
+        .flag("--report", path(&report))
+        .exits(0)
+        .await;
     // A report from before the RFC 3339 fields still merges, and the merge has them.
     let old = dir.path().join("old.json");
     let mut without: Value =
@@ -299,8 +230,12 @@ async fn report_times_come_as_unix_seconds_and_as_rfc3339() {
         );
     }
     std::fs::write(&old, without.to_string()).unwrap();
-    let out = fetchbench(&["merge", &path(&old), "-o", &path(&merged)]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    Cmd::new()
+        .words("merge")
+        .arg(path(&old))
+        .flag("-o", path(&merged))
+        .exits(0)
+        .await;
     for file in [&report, &merged] {
         let report: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
         let runs = report["runs"].as_array().unwrap();
@@ -343,11 +278,7 @@ fn run_summaries(report: &Value) -> Vec<(String, u64, Option<u64>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_on_stdin_feed_both_runs_every_id_once_per_run_in_order() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(scrambled_delay),
-        ..Behaviour::default()
-    })
-    .await;
+    let server = TestServer::start(Behaviour::default().with_delay(scrambled_delay)).await;
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     // Not sorted, so "in order" means the list's order, not the ids'.
@@ -516,26 +447,11 @@ async fn a_word_list_file_reports_how_many_ids_it_planned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_csv_row_says_why_in_its_error_column_as_ndjson_does() {
-    let server = TestServer::start(Behaviour {
-        not_found: HashSet::from([2]),
-        ..Behaviour::default()
-    })
-    .await;
+    let server = TestServer::start(Behaviour::default().with_not_found([2])).await;
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("out.csv");
-    let args = [
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=3",
-        "-m",
-        "sequential",
-        "-f",
-        "name",
-        "-q",
-    ];
-    let mut to_csv = args.to_vec();
-    to_csv.extend(["-o", csv_path.to_str().unwrap()]);
+    let args = Cmd::url(server.template()).words("-r 1..=3 -m sequential -f name -q");
+    let to_csv = args.clone().out(&csv_path);
     let out = fetchbench(&to_csv).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let mut reader = csv::Reader::from_path(&csv_path).unwrap();
@@ -568,24 +484,11 @@ async fn a_failed_csv_row_says_why_in_its_error_column_as_ndjson_does() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_url_the_builtin_fixture_serves_real_pokeapi_documents() {
-    let out = fetchbench(&[
-        "-r",
-        "1..=151",
-        "-m",
-        "concurrent",
-        "--latency",
-        "0",
-        "-f",
-        "name",
-        "--no-progress",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("built-in fixture server"),
-        "{}",
-        stderr(&out)
-    );
+    let out = Cmd::new()
+        .words("-r 1..=151 -m concurrent --latency 0 -f name --no-progress")
+        .exits(0)
+        .await;
+    assert_said(&out, "built-in fixture server");
     let names: Vec<String> = records(&out)
         .iter()
         .map(|r| r["fields"]["name"].as_str().unwrap().to_owned())
@@ -599,15 +502,17 @@ async fn without_url_the_builtin_fixture_serves_real_pokeapi_documents() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_flags_belong_to_the_fixture_only() {
-    let out = fetchbench(&["--url", "http://127.0.0.1:9/{}", "--latency", "5ms"]).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--latency"), "{}", stderr(&out));
+    let out = Cmd::url("http://127.0.0.1:9/{}")
+        .words("--latency 5ms")
+        .exits(2)
+        .await;
+    assert_said(&out, "--latency");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completions_and_man_page_come_from_the_cli_definition() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = fetchbench(&["completions", shell]).await;
+        let out = Cmd::new().words("completions").arg(shell).run().await;
         assert_eq!(out.status.code(), Some(0), "{shell}");
         let script = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -615,8 +520,7 @@ async fn completions_and_man_page_come_from_the_cli_definition() {
             "{shell}"
         );
     }
-    let out = fetchbench(&["man"]).await;
-    assert_eq!(out.status.code(), Some(0));
+    let out = Cmd::new().words("man").exits(0).await;
     let page = String::from_utf8_lossy(&out.stdout);
     assert!(page.contains(".TH fetchbench 1"), "{page}");
     assert!(

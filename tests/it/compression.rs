@@ -1,7 +1,8 @@
 //! Compression on the request path: fetchbench asks for compressed bodies, decodes gzip and brotli
 //! as they stream in, reports wire and decoded sizes, and stops a gzip bomb at the body cap.
 
-use crate::common::run::{fetchbench, records, stderr, BIN};
+use crate::common::cmd::Cmd;
+use crate::common::run::{fetchbench, records, stderr};
 use crate::common::{gzip, item_body, Behaviour, TestServer};
 use serde_json::Value;
 
@@ -11,20 +12,12 @@ async fn gzip_and_brotli_bodies_are_decoded_and_both_sizes_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let report_path = dir.path().join("report.json");
     for route in ["gzip", "brotli"] {
-        let out = fetchbench(&[
-            "--url",
-            &server.route(route),
-            "-r",
-            "1..=3",
-            "-m",
-            "concurrent",
-            "-f",
-            "name",
-            "--report",
-            report_path.to_str().unwrap(),
-            "-q",
-        ])
-        .await;
+        let out = Cmd::url(server.route(route))
+            .words("-r 1..=3 -m concurrent -f name")
+            .report(&report_path)
+            .words("-q")
+            .run()
+            .await;
         assert_eq!(out.status.code(), Some(0), "{route}: {}", stderr(&out));
         let recs = records(&out);
         assert_eq!(recs[1]["fields"]["name"], "item-2", "{route}");
@@ -58,37 +51,23 @@ async fn gzip_and_brotli_bodies_are_decoded_and_both_sizes_recorded() {
 async fn compression_is_asked_for_by_default_and_not_with_no_compression() {
     let server = TestServer::start(Behaviour::default()).await;
     let header = "headers.accept-encoding";
-    let out = fetchbench(&[
-        "--url",
-        &server.route("echo-headers"),
-        "-r",
-        "1",
-        "-m",
-        "sequential",
-        "-f",
-        header,
-        "-q",
-    ])
-    .await;
+    let out = Cmd::url(server.route("echo-headers"))
+        .words("-r 1 -m sequential")
+        .flag("-f", header)
+        .words("-q")
+        .run()
+        .await;
     assert_eq!(
         records(&out)[0]["fields"][header],
         "gzip, br, zstd, deflate"
     );
 
-    let out = fetchbench(&[
-        "--url",
-        &server.route("echo-headers"),
-        "-r",
-        "1",
-        "-m",
-        "sequential",
-        "-f",
-        header,
-        "--no-compression",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(server.route("echo-headers"))
+        .words("-r 1 -m sequential")
+        .flag("-f", header)
+        .words("--no-compression -q")
+        .exits(0)
+        .await;
     assert_eq!(
         records(&out)[0]["fields"][header],
         Value::Null,
@@ -134,32 +113,11 @@ async fn the_fixture_server_sends_gzip_only_to_clients_that_ask() {
 async fn a_gzip_bomb_stops_at_the_cap_with_memory_near_it() {
     let server = TestServer::start(Behaviour::default()).await;
     let template = server.route("bomb");
-    let (out, peak_rss) = tokio::task::spawn_blocking(move || {
-        crate::common::run_measuring_memory(
-            BIN,
-            &[
-                "--url",
-                &template,
-                "-r",
-                "1",
-                "-m",
-                "sequential",
-                "-f",
-                "name",
-                "--max-body",
-                "16MiB",
-                "-q",
-            ],
-        )
-    })
-    .await
-    .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, peak_rss) = Cmd::url(&template)
+        .words("-r 1 -m sequential -f name --max-body 16MiB -q")
+        .run_measuring_memory()
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rec: Value =
         serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
     assert!(

@@ -5,28 +5,19 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::common::run::{fetchbench, read_json, stderr, BIN};
+use crate::common::cmd::Cmd;
+use crate::common::run::{assert_said, fetchbench, read_json, stderr, BIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrency_list_sweeps_one_run_per_level_and_names_the_knee() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("sweep.json");
     let report_arg = report.to_str().expect("utf-8 path");
-    let out = fetchbench(&[
-        "-r",
-        "1..49",
-        "-m",
-        "concurrent",
-        "-c",
-        "1,4,16",
-        "--latency",
-        "20ms",
-        "-o",
-        "/dev/null",
-        "--report",
-        report_arg,
-    ])
-    .await;
+    let out = Cmd::new()
+        .words("-r 1..49 -m concurrent -c 1,4,16 --latency 20ms -o /dev/null")
+        .flag("--report", report_arg)
+        .run()
+        .await;
     let text = stderr(&out);
     assert!(out.status.success(), "{text}");
     let json = read_json(&report);
@@ -75,30 +66,22 @@ async fn a_sweep_with_an_slo_names_the_highest_level_that_keeps_it() {
             "keeping p99<1ms: no level does; c=1 broke it: p99 ",
         ),
     ] {
-        let out = fetchbench(&[
-            "-r",
-            "1..33",
-            "-m",
-            "concurrent",
-            "-c",
-            "1,4,16",
-            "--latency",
-            "20ms",
-            "--slo",
-            slo,
-            "-o",
-            "/dev/null",
-            "--report",
-            report_arg,
-        ])
-        .await;
+        let out = Cmd::new()
+            .words("-r 1..33 -m concurrent -c 1,4,16 --latency 20ms")
+            .flag("--slo", slo)
+            .words("-o /dev/null")
+            .flag("--report", report_arg)
+            .run()
+            .await;
         let text = stderr(&out).replace("\n  ", " ");
         assert!(out.status.success(), "{text}");
         assert!(text.contains(sentence), "{text}");
         assert_eq!(read_json(&report)["knee"]["slo"]["concurrency"], kept);
     }
-    let out = fetchbench(&["-r", "1..3", "-m", "sequential", "--slo", "p99<1s"]).await;
-    assert_eq!(out.status.code(), Some(2));
+    let out = Cmd::new()
+        .words("-r 1..3 -m sequential --slo p99<1s")
+        .exits(2)
+        .await;
     assert!(
         stderr(&out).contains("--slo: judges the steps of --find-rate or the levels of a sweep")
     );
@@ -106,24 +89,19 @@ async fn a_sweep_with_an_slo_names_the_highest_level_that_keeps_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zero_level_in_the_list_is_a_usage_error() {
-    let out = fetchbench(&["-r", "1..3", "-c", "1,0", "-o", "/dev/null"]).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("concurrency"), "{}", stderr(&out));
+    let out = Cmd::new()
+        .words("-r 1..3 -c 1,0 -o /dev/null")
+        .exits(2)
+        .await;
+    assert_said(&out, "concurrency");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_terminal_report_has_a_latency_histogram() {
-    let out = fetchbench(&[
-        "-r",
-        "1..21",
-        "-m",
-        "both",
-        "--latency",
-        "5ms",
-        "-o",
-        "/dev/null",
-    ])
-    .await;
+    let out = Cmd::new()
+        .words("-r 1..21 -m both --latency 5ms -o /dev/null")
+        .run()
+        .await;
     let text = stderr(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("latency histogram, sequential:"), "{text}");
@@ -202,7 +180,7 @@ const SCHEMA_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/report.sc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_schema_file_is_what_the_code_generates() {
-    let out = fetchbench(&["schema"]).await;
+    let out = Cmd::new().words("schema").run().await;
     assert!(out.status.success(), "{}", stderr(&out));
     let committed = std::fs::read_to_string(SCHEMA_FILE).expect("schema file");
     assert_eq!(
@@ -260,14 +238,13 @@ async fn reports_validate_against_the_schema() {
         let out = fetchbench(&args).await;
         assert!(out.status.success(), "{}", stderr(&out));
     }
-    let out = fetchbench(&[
-        "merge",
-        &path(&both),
-        &path(&other_half),
-        "-o",
-        &path(&merged),
-    ])
-    .await;
+    let out = Cmd::new()
+        .words("merge")
+        .arg(path(&both))
+        .arg(path(&other_half))
+        .flag("-o", path(&merged))
+        .run()
+        .await;
     assert!(out.status.success(), "{}", stderr(&out));
     for report in [&both, &sweep, &merged] {
         let json = read_json(report);

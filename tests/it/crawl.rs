@@ -15,16 +15,16 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::common::run::{fetchbench, read_json, records, stderr};
+use crate::common::cmd::Cmd;
+use crate::common::run::{assert_said, fetchbench, read_json, records, stderr};
+use crate::common::server;
 
 const ITEMS: u64 = 151;
 
+/// What the handlers share beyond what the server's guard counts.
 #[derive(Default)]
 struct Books {
-    hits: Mutex<HashMap<String, u32>>,
-    in_flight: AtomicUsize,
-    peak: AtomicUsize,
-    /// The same for the list's pages alone.
+    /// The list's pages in flight now and at most at once.
     pages_in_flight: AtomicUsize,
     pages_peak: AtomicUsize,
     /// Pages after the first seen so far, for a gate that holds them until all are in.
@@ -40,13 +40,7 @@ struct Books {
 struct CrawlServer {
     addr: SocketAddr,
     books: Arc<Books>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for CrawlServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    server: server::Server,
 }
 
 impl CrawlServer {
@@ -60,43 +54,26 @@ impl CrawlServer {
             .route("/sparse/{id}", get(sparse))
             .route("/species/{id}/", get(species))
             .with_state(Arc::clone(&books));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { addr, books, task }
+        let server = server::spawn(app).await;
+        Self {
+            addr: server.addr,
+            books,
+            server,
+        }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        self.server.url(path)
     }
 
-    /// Requests per path prefix (`/list`, `/item`, `/species`, ...).
+    /// Requests per path prefix (`/list`, `/item`, `/species`, `/list?offset=40`, ...).
     fn hits(&self, prefix: &str) -> u32 {
-        let hits = self.books.hits.lock().expect("books");
-        hits.iter()
-            .filter(|(path, _)| path.starts_with(prefix))
-            .map(|(_, n)| n)
-            .sum()
+        self.server.hits(prefix)
     }
 
     fn peak(&self) -> usize {
-        self.books.peak.load(Ordering::SeqCst)
+        self.server.peak_in_flight()
     }
-}
-
-/// Counts a request and keeps the in-flight peak while the returned guard lives.
-fn hit(books: &Books, path: String) -> InFlight<'_> {
-    if path.starts_with("/item") {
-        books.items_seen.send_modify(|n| *n += 1);
-    }
-    *books.hits.lock().expect("books").entry(path).or_default() += 1;
-    let now = books.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    books.peak.fetch_max(now, Ordering::SeqCst);
-    InFlight(&books.in_flight)
 }
 
 struct InFlight<'a>(&'a AtomicUsize);
@@ -148,7 +125,6 @@ async fn list(
     let q = pairs(query);
     let offset: u64 = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
     let limit: u64 = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(20);
-    let _flight = hit(&books, format!("/list?offset={offset}"));
     let now = books.pages_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     books.pages_peak.fetch_max(now, Ordering::SeqCst);
     let _page = InFlight(&books.pages_in_flight);
@@ -200,16 +176,11 @@ async fn list(
 }
 
 /// `/linked?page=N`: pages 1..=3 named by `Link` headers, 2 items each.
-async fn linked(
-    State(books): State<Arc<Books>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
+async fn linked(RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
     let page: u64 = pairs(query)
         .get("page")
         .and_then(|p| p.parse().ok())
         .unwrap_or(1);
-    let _flight = hit(&books, format!("/linked?page={page}"));
     let base = base(&headers);
     let results: Vec<Value> = (1..=2)
         .map(|k| json!({"url": format!("/item/{}/", (page - 1) * 2 + k)}))
@@ -228,18 +199,17 @@ async fn linked(
 }
 
 /// `/loop?page=N`: page 3 names page 2 as its next.
-async fn looping(State(books): State<Arc<Books>>, RawQuery(query): RawQuery) -> Response {
+async fn looping(RawQuery(query): RawQuery) -> Response {
     let page: u64 = pairs(query)
         .get("page")
         .and_then(|p| p.parse().ok())
         .unwrap_or(1);
-    let _flight = hit(&books, format!("/loop?page={page}"));
     let next = if page == 3 { 2 } else { page + 1 };
     json_response(json!({"next": format!("/loop?page={next}"), "results": []}))
 }
 
 async fn item(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
-    let _flight = hit(&books, format!("/item/{id}/"));
+    books.items_seen.send_modify(|n| *n += 1);
     scramble(id).await;
     let delay = books.item_delay_ms.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -252,8 +222,7 @@ async fn item(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response 
 }
 
 /// Ids 1..=151 and 160 exist; the rest are 404.
-async fn sparse(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
-    let _flight = hit(&books, format!("/sparse/{id}"));
+async fn sparse(Path(id): Path<u64>) -> Response {
     scramble(id).await;
     if id <= ITEMS || id == 160 {
         return json_response(json!({"id": id, "name": format!("item-{id}")}));
@@ -261,8 +230,7 @@ async fn sparse(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Respons
     (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#).into_response()
 }
 
-async fn species(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response {
-    let _flight = hit(&books, format!("/species/{id}/"));
+async fn species(Path(id): Path<u64>) -> Response {
     scramble(id + 5).await;
     json_response(json!({"id": id, "capture_rate": id * 3}))
 }
@@ -284,23 +252,11 @@ async fn next_pages_and_their_items_come_out_in_order_while_fetched_together() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.url("/list?limit=20");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "next",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-m",
-        "concurrent",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .words("--next next --follow results[*].url -f name -m concurrent -q")
+        .report(&report)
+        .exits(0)
+        .await;
     let recs = records(&out);
     assert_eq!(names(&recs), expected_items(1..=ITEMS));
     assert!(recs.iter().all(|r| r["depth"] == 1));
@@ -320,21 +276,10 @@ async fn next_pages_and_their_items_come_out_in_order_while_fetched_together() {
 async fn offset_pages_from_a_range_run_together() {
     let server = CrawlServer::start().await;
     let url = server.url("/list?offset={}&limit=20");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--range",
-        "0..160:20",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-m",
-        "concurrent",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .words("--range 0..160:20 --follow results[*].url -f name -m concurrent -q")
+        .exits(0)
+        .await;
     assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
     assert!(
         server.peak() >= 8,
@@ -346,21 +291,10 @@ async fn offset_pages_from_a_range_run_together() {
 async fn the_link_header_names_the_next_page() {
     let server = CrawlServer::start().await;
     let url = server.url("/linked?page=1");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "link",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-q",
-        "-m",
-        "concurrent",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .words("--next link --follow results[*].url -f name -q -m concurrent")
+        .exits(0)
+        .await;
     assert_eq!(names(&records(&out)), expected_items(1..=6));
     assert_eq!(server.hits("/linked"), 3);
 }
@@ -371,23 +305,12 @@ async fn duplicates_are_fetched_once_and_counted() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.url("/list?limit=20&dups=1");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "next",
-        "--follow",
-        "results[*].url",
-        "-q",
-        "-m",
-        "concurrent",
-        "--report",
-        report.to_str().expect("UTF-8"),
-        "-o",
-        "/dev/null",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    Cmd::url(&url)
+        .words("--next next --follow results[*].url -q -m concurrent")
+        .report(&report)
+        .words("-o /dev/null")
+        .exits(0)
+        .await;
     assert_eq!(server.hits("/item"), 151);
     assert_eq!(read_json(&report)["runs"][0]["crawl"]["duplicates"], 3);
 }
@@ -399,23 +322,10 @@ async fn a_link_to_another_origin_is_fetched_only_when_allowed() {
     *server.books.other.lock().expect("books") = Some(other.addr);
     let url = server.url("/list?limit=200&away=1");
     let run = |extra: Vec<String>| {
-        let mut args: Vec<String> = [
-            "--url",
-            url.as_str(),
-            "--follow",
-            "results[*].url",
-            "-q",
-            "-m",
-            "concurrent",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra);
-        async move {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            fetchbench(&args).await
-        }
+        Cmd::url(&url)
+            .words("--follow results[*].url -q -m concurrent")
+            .args(extra)
+            .run()
     };
     let out = run(vec![]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -436,8 +346,10 @@ async fn a_link_to_another_origin_is_fetched_only_when_allowed() {
 async fn a_page_that_names_an_earlier_page_ends_its_chain_with_a_loop_failure() {
     let server = CrawlServer::start().await;
     let url = server.url("/loop?page=1");
-    let out = fetchbench(&["--url", &url, "--next", "next", "-q", "-m", "concurrent"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .words("--next next -q -m concurrent")
+        .exits(1)
+        .await;
     assert_eq!(server.hits("/loop"), 3);
     let recs = records(&out);
     assert_eq!(recs.len(), 4, "three pages and the loop");
@@ -455,23 +367,7 @@ async fn a_page_that_names_an_earlier_page_ends_its_chain_with_a_loop_failure() 
 async fn two_levels_give_the_last_level_in_the_order_of_the_first() {
     let server = CrawlServer::start().await;
     let url = server.url("/list?limit=50");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "next",
-        "--follow",
-        "results[*].url",
-        "--follow",
-        "species.url",
-        "-f",
-        "capture_rate",
-        "-q",
-        "-m",
-        "concurrent",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url).words("--next next --follow results[*].url --follow species.url -f capture_rate -q -m concurrent").exits(0).await;
     let rates: Vec<u64> = records(&out)
         .iter()
         .map(|r| r["fields"]["capture_rate"].as_u64().unwrap_or(0))
@@ -480,20 +376,7 @@ async fn two_levels_give_the_last_level_in_the_order_of_the_first() {
     assert_eq!(server.hits("/species"), 151);
 
     // Every level on request, each record after the one that named it.
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "next",
-        "--follow",
-        "results[*].url",
-        "--follow",
-        "species.url",
-        "--all-levels",
-        "-q",
-        "-m",
-        "concurrent",
-    ])
+    let out = Cmd::url(&url).words("--next next --follow results[*].url --follow species.url --all-levels -q -m concurrent").run()
     .await;
     let recs = records(&out);
     assert_eq!(recs.len(), 4 + 151 * 2);
@@ -509,23 +392,10 @@ async fn two_levels_give_the_last_level_in_the_order_of_the_first() {
 async fn a_failed_page_is_a_record_and_the_other_pages_still_run() {
     let server = CrawlServer::start().await;
     let url = server.url("/list?offset={}&limit=20&fail=40");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--range",
-        "0..160:20",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "--retries",
-        "1",
-        "-q",
-        "-m",
-        "concurrent",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .words("--range 0..160:20 --follow results[*].url -f name --retries 1 -q -m concurrent")
+        .exits(1)
+        .await;
     let recs = records(&out);
     let failed: Vec<&Value> = recs.iter().filter(|r| !r["error"].is_null()).collect();
     assert_eq!(failed.len(), 1);
@@ -537,28 +407,15 @@ async fn a_failed_page_is_a_record_and_the_other_pages_still_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crawl_flags_without_a_crawl_and_a_split_chain_are_refused() {
-    let out = fetchbench(&["--max-pages", "3", "-r", "1", "-q"]).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("--follow or --next"),
-        "{}",
-        stderr(&out)
-    );
-    let out = fetchbench(&[
-        "--url",
-        "http://127.0.0.1:9/list",
-        "--next",
-        "next",
-        "--shard",
-        "0/2",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("cannot be split"), "{}", stderr(&out));
-    let out = fetchbench(&["--follow", "a..b", "-r", "1", "-q"]).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--follow"), "{}", stderr(&out));
+    let out = Cmd::new().words("--max-pages 3 -r 1 -q").exits(2).await;
+    assert_said(&out, "--follow or --next");
+    let out = Cmd::url("http://127.0.0.1:9/list")
+        .words("--next next --shard 0/2 -q")
+        .exits(2)
+        .await;
+    assert_said(&out, "cannot be split");
+    let out = Cmd::new().words("--follow a..b -r 1 -q").exits(2).await;
+    assert_said(&out, "--follow");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -591,25 +448,11 @@ async fn a_total_from_the_first_page_sends_the_other_pages_together() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.url("/list?offset={}&limit=20&gate=7");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--range",
-        "0..:20",
-        "--total",
-        "count",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-m",
-        "concurrent",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .words("--range 0..:20 --total count --follow results[*].url -f name -m concurrent -q")
+        .report(&report)
+        .exits(0)
+        .await;
     assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
     assert_eq!(
         server.hits("/list"),
@@ -629,25 +472,13 @@ async fn a_range_with_no_end_stops_after_consecutive_missing_ids() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.url("/sparse/{}");
-    let run = |n: &'static str| {
-        let url = url.clone();
-        let report = report.clone();
-        async move {
-            fetchbench(&[
-                "--url",
-                &url,
-                "--range",
-                "1..",
-                "--stop-after-missing",
-                n,
-                "-m",
-                "concurrent",
-                "-q",
-                "--report",
-                report.to_str().expect("UTF-8"),
-            ])
-            .await
-        }
+    let run = |n: &str| {
+        Cmd::url(&url)
+            .words("--range 1..")
+            .flag("--stop-after-missing", n)
+            .words("-m concurrent -q")
+            .report(&report)
+            .run()
     };
     let out = run("5").await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -680,8 +511,10 @@ async fn a_range_with_no_end_stops_after_consecutive_missing_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_range_with_no_end_and_no_stop_rule_is_refused() {
-    let out = fetchbench(&["--url", "http://127.0.0.1:9/{}", "--range", "1..", "-q"]).await;
-    assert_eq!(out.status.code(), Some(2));
+    let out = Cmd::url("http://127.0.0.1:9/{}")
+        .words("--range 1.. -q")
+        .exits(2)
+        .await;
     let err = stderr(&out);
     for flag in ["--stop-after-missing", "--until-empty", "--total"] {
         assert!(err.contains(flag), "{err}");
@@ -692,23 +525,12 @@ async fn a_range_with_no_end_and_no_stop_rule_is_refused() {
 async fn a_range_of_pages_stops_at_the_first_empty_one() {
     let server = CrawlServer::start().await;
     let url = server.url("/list?offset={}&limit=20");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--range",
-        "0..:20",
-        "--until-empty",
-        "results",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-m",
-        "concurrent",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .words(
+            "--range 0..:20 --until-empty results --follow results[*].url -f name -m concurrent -q",
+        )
+        .exits(0)
+        .await;
     assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
 }
 
@@ -718,23 +540,12 @@ async fn shards_split_a_crawl_by_seed_and_together_hold_every_leaf_once() {
     let url = server.url("/list?offset={}&limit=20");
     let mut all = Vec::new();
     for shard in ["0/2", "1/2"] {
-        let out = fetchbench(&[
-            "--url",
-            &url,
-            "--range",
-            "0..160:20",
-            "--follow",
-            "results[*].url",
-            "-f",
-            "name",
-            "--shard",
-            shard,
-            "-m",
-            "concurrent",
-            "-q",
-        ])
-        .await;
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let out = Cmd::url(&url)
+            .words("--range 0..160:20 --follow results[*].url -f name")
+            .flag("--shard", shard)
+            .words("-m concurrent -q")
+            .exits(0)
+            .await;
         all.extend(names(&records(&out)));
     }
     assert_eq!(server.hits("/item"), 151, "each leaf once over both shards");
@@ -748,25 +559,7 @@ async fn host_concurrency_holds_each_host_to_its_share() {
     let other = CrawlServer::start().await;
     *server.books.other.lock().expect("books") = Some(other.addr);
     let url = server.url("/list?limit=40&split=1");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--follow",
-        "results[*].url",
-        "--allow-origin",
-        "*",
-        "-c",
-        "8",
-        "--host-concurrency",
-        "2",
-        "-m",
-        "concurrent",
-        "-q",
-        "-f",
-        "name",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url).words("--follow results[*].url --allow-origin * -c 8 --host-concurrency 2 -m concurrent -q -f name").exits(0).await;
     assert_eq!(records(&out).len(), 40);
     assert_eq!(server.hits("/item") + other.hits("/item"), 40);
     assert!(other.hits("/item") == 20);
@@ -785,25 +578,11 @@ async fn sigint_keeps_the_crawl_s_records_and_resume_fetches_each_remaining_leaf
     let dir = tempfile::tempdir().expect("temp dir");
     let output = dir.path().join("out.ndjson");
     let url = server.url("/list?limit=20");
-    let args = [
-        "--url",
-        url.as_str(),
-        "--next",
-        "next",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-m",
-        "concurrent",
-        "-c",
-        "4",
-        "-q",
-        "-o",
-        output.to_str().expect("UTF-8"),
-    ];
+    let args = Cmd::url(url.as_str())
+        .words("--next next --follow results[*].url -f name -m concurrent -c 4 -q")
+        .out(&output);
     let child = std::process::Command::new(crate::common::run::BIN)
-        .args(args)
+        .args(args.iter())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -834,8 +613,7 @@ async fn sigint_keeps_the_crawl_s_records_and_resume_fetches_each_remaining_leaf
     );
 
     server.books.item_delay_ms.store(0, Ordering::SeqCst);
-    let mut resumed = args.to_vec();
-    resumed.push("--resume");
+    let resumed = args.clone().arg("--resume");
     let out = fetchbench(&resumed).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let all = crate::common::run::records_in(&std::fs::read(&output).expect("output"));
@@ -853,25 +631,11 @@ async fn items_turn_each_page_into_one_record_per_item_without_a_request_each() 
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.url("/list?limit=20");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "next",
-        "--items",
-        "results",
-        "-f",
-        "name",
-        "-f",
-        "url",
-        "-m",
-        "concurrent",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .words("--next next --items results -f name -f url -m concurrent -q")
+        .report(&report)
+        .exits(0)
+        .await;
     let recs = records(&out);
     assert_eq!(names(&recs), expected_items(1..=ITEMS));
     assert!(recs[24]["fields"]["url"]
@@ -883,19 +647,9 @@ async fn items_turn_each_page_into_one_record_per_item_without_a_request_each() 
 
     // A range of offsets, flat: the same items.
     let url = server.url("/list?offset={}&limit=20");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--range",
-        "0..160:20",
-        "--items",
-        "results",
-        "-f",
-        "name",
-        "-q",
-        "-m",
-        "concurrent",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("--range 0..160:20 --items results -f name -q -m concurrent")
+        .run()
+        .await;
     assert_eq!(names(&records(&out)), expected_items(1..=ITEMS));
 }

@@ -17,11 +17,8 @@ async fn fetchbench(args: Vec<String>) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadline_exits_124_with_whole_ordered_records_and_counts_the_rest() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(20)),
-        ..Behaviour::default()
-    })
-    .await;
+    let server =
+        TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(20))).await;
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let out = fetchbench(strings(&[
@@ -62,11 +59,11 @@ async fn a_deadline_exits_124_with_whole_ordered_records_and_counts_the_rest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_errors_stops_a_failing_range_after_n_plus_in_flight() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(5)),
-        not_found: (1..=500).collect(),
-        ..Behaviour::default()
-    })
+    let server = TestServer::start(
+        Behaviour::default()
+            .with_delay(|_| Duration::from_millis(5))
+            .with_not_found(1..=500),
+    )
     .await;
     let out = fetchbench(strings(&[
         "--url",
@@ -89,11 +86,8 @@ async fn max_errors_stops_a_failing_range_after_n_plus_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_3_exits_quickly_and_quietly_and_stops_the_requests() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(10)),
-        ..Behaviour::default()
-    })
-    .await;
+    let server =
+        TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(10))).await;
     let template = server.template();
     let (code, stderr) = tokio::task::spawn_blocking(move || {
         let mut child = Command::new(BIN)

@@ -3,7 +3,6 @@
 //! the real pokeapi documents, and every way a job ends early.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::common::{scrambled_delay, Behaviour, TestServer};
@@ -22,11 +21,7 @@ fn ids(records: &[Record]) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_id_once_and_in_order_when_answers_come_out_of_order() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(scrambled_delay),
-        ..Behaviour::default()
-    })
-    .await;
+    let server = TestServer::start(Behaviour::default().with_delay(scrambled_delay)).await;
     let job = job(&server.template())
         .ids("1..=200")
         .concurrency(16)
@@ -44,11 +39,7 @@ async fn every_id_once_and_in_order_when_answers_come_out_of_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbacks_see_every_id_once_in_order_then_done_once() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(scrambled_delay),
-        ..Behaviour::default()
-    })
-    .await;
+    let server = TestServer::start(Behaviour::default().with_delay(scrambled_delay)).await;
     let job = job(&server.template())
         .ids("1..=60")
         .concurrency(8)
@@ -70,10 +61,9 @@ async fn callbacks_see_every_id_once_in_order_then_done_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completion_order_delivers_each_id_once_as_they_finish() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|id| Duration::from_millis(if id == 1 { 300 } else { 1 })),
-        ..Behaviour::default()
-    })
+    let server = TestServer::start(
+        Behaviour::default().with_delay(|id| Duration::from_millis(if id == 1 { 300 } else { 1 })),
+    )
     .await;
     let job = job(&server.template())
         .ids("1..=5")
@@ -92,11 +82,11 @@ async fn completion_order_delivers_each_id_once_as_they_finish() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_bound_is_reached_and_never_exceeded() {
-    let server = TestServer::start(Behaviour {
-        gate: Some(8),
-        delay: Some(|_| Duration::from_millis(5)),
-        ..Behaviour::default()
-    })
+    let server = TestServer::start(
+        Behaviour::default()
+            .with_gate(8)
+            .with_delay(|_| Duration::from_millis(5)),
+    )
     .await;
     let job = job(&server.template())
         .ids("1..=64")
@@ -111,11 +101,7 @@ async fn concurrency_bound_is_reached_and_never_exceeded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_has_one_request_in_flight() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(scrambled_delay),
-        ..Behaviour::default()
-    })
-    .await;
+    let server = TestServer::start(Behaviour::default().with_delay(scrambled_delay)).await;
     let job = job(&server.template())
         .ids("1..=12")
         .sequential()
@@ -150,11 +136,7 @@ async fn rate_limit_spaces_requests_at_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_found_is_a_recorded_error_and_the_run_goes_on() {
-    let server = TestServer::start(Behaviour {
-        not_found: HashSet::from([3, 5]),
-        ..Behaviour::default()
-    })
-    .await;
+    let server = TestServer::start(Behaviour::default().with_not_found([3, 5])).await;
     let job = job(&server.template())
         .ids("1..=6")
         .concurrency(4)
@@ -175,11 +157,7 @@ async fn not_found_is_a_recorded_error_and_the_run_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_refused_is_a_recorded_error() {
-    // Bind then drop a listener: the port is closed, so connecting is refused.
-    let addr: SocketAddr = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    let addr = crate::common::server::dead_addr();
     let job = job(&format!("http://{addr}/{{}}"))
         .ids("1..=3")
         .retries(0)
@@ -227,11 +205,8 @@ async fn fields_from_the_real_pokeapi_documents() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_stream_after_ten_stops_the_requests() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(10)),
-        ..Behaviour::default()
-    })
-    .await;
+    let server =
+        TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(10))).await;
     let concurrency = 4;
     let job = job(&server.template())
         .ids("1..=1000")
@@ -255,11 +230,8 @@ async fn dropping_the_stream_after_ten_stops_the_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cancel_handle_ends_the_job_with_the_finished_records() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(20)),
-        ..Behaviour::default()
-    })
-    .await;
+    let server =
+        TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(20))).await;
     let job = job(&server.template())
         .ids("1..=1000")
         .concurrency(4)
@@ -289,11 +261,8 @@ async fn the_cancel_handle_ends_the_job_with_the_finished_records() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadline_cuts_the_job_and_keeps_what_finished() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(20)),
-        ..Behaviour::default()
-    })
-    .await;
+    let server =
+        TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(20))).await;
     let job = job(&server.template())
         .ids("1..=1000")
         .concurrency(4)
@@ -310,11 +279,11 @@ async fn a_deadline_cuts_the_job_and_keeps_what_finished() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_errors_one_cancels_on_the_first_failure() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(5)),
-        not_found: (1..=1000).collect(),
-        ..Behaviour::default()
-    })
+    let server = TestServer::start(
+        Behaviour::default()
+            .with_delay(|_| Duration::from_millis(5))
+            .with_not_found(1..=1000),
+    )
     .await;
     let job = job(&server.template())
         .ids("1..=1000")

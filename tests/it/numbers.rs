@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::common::run::{fetchbench, read_json, records, stderr};
+use crate::common::cmd::Cmd;
+use crate::common::run::{assert_said, fetchbench, read_json, records, stderr};
 use crate::common::{Behaviour, TestServer};
 use serde_json::Value;
 
@@ -12,22 +13,11 @@ async fn fast_429s_do_not_hide_the_latency_of_the_successes() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.route("half"),
-        "-r",
-        "1..=20",
-        "-m",
-        "concurrent",
-        "-c",
-        "20",
-        "--retries",
-        "0",
-        "--report",
-        path.to_str().unwrap(),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1));
+    let out = Cmd::url(server.route("half"))
+        .words("-r 1..=20 -m concurrent -c 20 --retries 0")
+        .report(&path)
+        .exits(1)
+        .await;
     let run = &read_json(&path)["runs"][0];
     let two = run["latency_ms_by_class"]["2xx"]["p50"].as_f64().unwrap();
     let blended = run["latency_ms"]["p50"].as_f64().unwrap();
@@ -43,29 +33,15 @@ async fn fast_429s_do_not_hide_the_latency_of_the_successes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_beyond_the_concurrency_shows_queueing_and_names_the_limit() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(100)),
-        ..Behaviour::default()
-    })
-    .await;
+    let server =
+        TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(100))).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=20",
-        "-m",
-        "concurrent",
-        "-c",
-        "1",
-        "--rate",
-        "20/s",
-        "--report",
-        path.to_str().unwrap(),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(server.template())
+        .words("-r 1..=20 -m concurrent -c 1 --rate 20/s")
+        .report(&path)
+        .exits(0)
+        .await;
     let run = &read_json(&path)["runs"][0];
     let raw = run["latency_ms"]["p99"].as_f64().unwrap();
     let corrected = run["latency_corrected_ms"]["p99"].as_f64().unwrap();
@@ -78,11 +54,7 @@ async fn a_rate_beyond_the_concurrency_shows_queueing_and_names_the_limit() {
     assert_eq!(run["rate"]["target"], 20.0);
     assert_eq!(run["rate"]["limited_by"], "concurrency");
     assert_eq!(run["closed_loop"], false);
-    assert!(
-        stderr(&out).contains("limited by concurrency 1; raise -c"),
-        "{}",
-        stderr(&out)
-    );
+    assert_said(&out, "limited by concurrency 1; raise -c");
     for r in records(&out) {
         let (s, st, f) = (
             r["scheduled_s"].as_f64().unwrap(),
@@ -97,19 +69,12 @@ async fn a_rate_beyond_the_concurrency_shows_queueing_and_names_the_limit() {
 async fn the_report_names_its_schema_the_slowest_ids_and_the_client_cost() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "-r",
-        "140..=151",
-        "-m",
-        "concurrent",
-        "--latency",
-        "0",
-        "--report",
-        path.to_str().unwrap(),
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0));
+    Cmd::new()
+        .words("-r 140..=151 -m concurrent --latency 0")
+        .report(&path)
+        .words("-q")
+        .exits(0)
+        .await;
     let report = read_json(&path);
     assert_eq!(report["schema_version"], 1);
     let run = &report["runs"][0];
@@ -142,16 +107,9 @@ async fn connections_are_counted_and_reuse_can_be_turned_off() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let base = [
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=10",
-        "-m",
-        "sequential",
-        "--report",
-        path.to_str().unwrap(),
-    ];
+    let base = Cmd::url(server.template())
+        .words("-r 1..=10 -m sequential")
+        .report(&path);
     let out = fetchbench(&base).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = read_json(&path);
@@ -177,8 +135,7 @@ async fn connections_are_counted_and_reuse_can_be_turned_off() {
         .all(|r| r["timing"]["ttfb_ms"].as_f64().is_some()
             && r["timing"]["body_ms"].as_f64().is_some()));
 
-    let mut no_reuse = base.to_vec();
-    no_reuse.push("--no-keepalive");
+    let no_reuse = base.clone().arg("--no-keepalive");
     let out = fetchbench(&no_reuse).await;
     assert_eq!(out.status.code(), Some(0));
     let report = read_json(&path);
@@ -194,23 +151,12 @@ async fn a_warmup_is_sent_but_not_counted() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=10",
-        "-m",
-        "concurrent",
-        "-c",
-        "4",
-        "--warmup",
-        "3",
-        "--report",
-        path.to_str().unwrap(),
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(server.template())
+        .words("-r 1..=10 -m concurrent -c 4 --warmup 3")
+        .report(&path)
+        .words("-q")
+        .exits(0)
+        .await;
     assert_eq!(server.total_hits(), 13);
     assert_eq!(read_json(&path)["runs"][0]["requests"], 10);
     assert_eq!(records(&out).len(), 10);
@@ -222,42 +168,26 @@ async fn resolve_pins_a_name_to_the_local_server() {
     let port = server.addr.port();
     let url = format!("http://pokeapi.test:{port}/item/{{}}");
     let pin = format!("pokeapi.test:{port}:127.0.0.1");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--resolve",
-        &pin,
-        "-r",
-        "1..=2",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .flag("--resolve", &pin)
+        .words("-r 1..=2 -m concurrent -f name -q")
+        .exits(0)
+        .await;
     assert_eq!(records(&out)[1]["fields"]["name"], "item-2");
-    let out = fetchbench(&["--url", &url, "--resolve", "nonsense", "-r", "1"]).await;
-    assert_eq!(out.status.code(), Some(2));
+    Cmd::url(&url)
+        .words("--resolve nonsense -r 1")
+        .exits(2)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_is_resolved_once_per_run() {
     let server = TestServer::start(Behaviour::default()).await;
     let url = format!("http://localhost:{}/item/{{}}", server.addr.port());
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "-r",
-        "1..=4",
-        "-m",
-        "sequential",
-        "--no-keepalive",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .words("-r 1..=4 -m sequential --no-keepalive -q")
+        .exits(0)
+        .await;
     let recs = records(&out);
     assert!(
         recs[0]["timing"]["dns_ms"].as_f64().is_some(),

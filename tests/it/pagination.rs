@@ -3,7 +3,8 @@
 //! a sequential walk's, in order, and where the first page says how many pages there are, the
 //! pages after it are in flight together at the server.
 
-use crate::common::run::{fetchbench, read_json, records, stderr};
+use crate::common::cmd::Cmd;
+use crate::common::run::{read_json, records, stderr};
 use crate::common::{list_names, TestServer};
 
 /// The `name` of each record, in order.
@@ -15,39 +16,21 @@ fn names(out: &std::process::Output) -> Vec<String> {
 }
 
 /// Runs fetchbench with `args` with `-q -m concurrent` (one run), expecting exit 0.
-async fn run_ok(args: &[&str]) -> std::process::Output {
-    let mut all = args.to_vec();
-    all.extend(["-q", "-m", "concurrent"]);
-    let out = fetchbench(&all).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    out
+async fn run_ok(args: &Cmd) -> std::process::Output {
+    args.clone().words("-q -m concurrent").exits(0).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bare_array_s_items_carry_their_fields_on_a_chain_and_a_range() {
     let server = TestServer::start(Default::default()).await;
     let chain = server.api("/api/json-server?_page=1&_limit=10");
-    let out = run_ok(&[
-        "--url", &chain, "--next", "link", "--items", "[*]", "-f", "name",
-    ])
-    .await;
+    let out = run_ok(&Cmd::url(&chain).words("--next link --items [*] -f name")).await;
     assert_eq!(names(&out), list_names());
     assert_eq!(server.list_hits(), 5, "47 items, 10 a page");
 
     let range = server.api("/api/json-server?_page={}&_limit=10");
-    let out = run_ok(&[
-        "--url",
-        &range,
-        "--range",
-        "1..",
-        "--until-empty",
-        "[*]",
-        "--items",
-        "[*]",
-        "-f",
-        "name",
-    ])
-    .await;
+    let out =
+        run_ok(&Cmd::url(&range).words("--range 1.. --until-empty [*] --items [*] -f name")).await;
     assert_eq!(names(&out), list_names());
 }
 
@@ -57,8 +40,10 @@ async fn a_bare_array_s_items_carry_their_fields_on_a_chain_and_a_range() {
 async fn crawl_all_at_once(url: &str, list: &str, flags: &[&str]) {
     let server = TestServer::start(Default::default()).await;
     let url = server.api(url);
-    let mut args = vec!["--url", url.as_str(), "--items", list, "-f", "name"];
-    args.extend_from_slice(flags);
+    let args = Cmd::url(&url)
+        .flag("--items", list)
+        .field("name")
+        .args(flags);
     let out = run_ok(&args).await;
     assert_eq!(names(&out), list_names(), "{flags:?}");
     assert_eq!(server.list_hits(), 5, "{flags:?}: one request a page");
@@ -107,20 +92,11 @@ async fn a_total_header_that_is_absent_ends_the_range_at_the_first_page() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.api("/api/json-server?_page={}&_limit=10");
-    let out = run_ok(&[
-        "--url",
-        &url,
-        "--range",
-        "1..",
-        "--total",
-        "header:X-Count",
-        "--items",
-        "[*]",
-        "-f",
-        "name",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
+    let out = run_ok(
+        &Cmd::url(&url)
+            .words("--range 1.. --total header:X-Count --items [*] -f name")
+            .report(&report),
+    )
     .await;
     assert_eq!(names(&out), list_names()[..10]);
     assert_eq!(server.list_hits(), 1);
@@ -133,17 +109,12 @@ async fn a_total_header_that_is_absent_ends_the_range_at_the_first_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_total_that_names_no_header_is_refused_before_any_request() {
-    let out = fetchbench(&[
-        "--url",
-        "http://127.0.0.1:9/?page={}",
-        "--range",
-        "1..",
-        "--total",
-        "header:X Count",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(2));
+    let out = Cmd::url("http://127.0.0.1:9/?page={}")
+        .words("--range 1..")
+        .flag("--total", "header:X Count")
+        .words("-q")
+        .exits(2)
+        .await;
     assert!(
         stderr(&out).contains("--total") && stderr(&out).contains("`X Count` is not a header name"),
         "{}",
@@ -155,18 +126,10 @@ async fn a_total_that_names_no_header_is_refused_before_any_request() {
 async fn a_cursor_token_in_the_body_names_the_next_page_until_it_is_empty() {
     let server = TestServer::start(Default::default()).await;
     let url = server.api("/api/cursor?max_results=10");
-    let out = run_ok(&[
-        "--url",
-        &url,
-        "--next",
-        "meta.next_token",
-        "--next-param",
-        "pagination_token",
-        "--items",
-        "data",
-        "-f",
-        "name",
-    ])
+    let out = run_ok(
+        &Cmd::url(&url)
+            .words("--next meta.next_token --next-param pagination_token --items data -f name"),
+    )
     .await;
     assert_eq!(names(&out), list_names());
     assert_eq!(
@@ -178,17 +141,10 @@ async fn a_cursor_token_in_the_body_names_the_next_page_until_it_is_empty() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cursor_parameter_for_a_link_header_is_refused_naming_the_flag() {
-    let out = fetchbench(&[
-        "--url",
-        "http://127.0.0.1:9/list",
-        "--next",
-        "link",
-        "--next-param",
-        "cursor",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(2));
+    let out = Cmd::url("http://127.0.0.1:9/list")
+        .words("--next link --next-param cursor -q")
+        .exits(2)
+        .await;
     let err = stderr(&out);
     assert!(
         err.contains("--next-param") && err.contains("`Link` header names whole URLs"),
@@ -203,22 +159,11 @@ async fn an_open_range_probes_ahead_politely_at_any_concurrency() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let url = server.api("/api/offsets?offset={}&limit=10");
-    let out = run_ok(&[
-        "--url",
-        &url,
-        "--range",
-        "0..:10",
-        "--until-empty",
-        "results",
-        "--items",
-        "results",
-        "-f",
-        "name",
-        "-c",
-        "50",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
+    let out = run_ok(
+        &Cmd::url(&url)
+            .words("--range 0..:10 --until-empty results --items results -f name -c 50")
+            .report(&report),
+    )
     .await;
     assert_eq!(names(&out), list_names());
     let sent = server.list_hits() as u64;
@@ -240,23 +185,11 @@ async fn a_missing_streak_stops_a_range_without_sending_the_rest_of_it() {
     let server = TestServer::start(behaviour).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "--range",
-        "140..400",
-        "--stop-after-missing",
-        "3",
-        "-c",
-        "50",
-        "-m",
-        "concurrent",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(server.template())
+        .words("--range 140..400 --stop-after-missing 3 -c 50 -m concurrent -q")
+        .report(&report)
+        .exits(0)
+        .await;
     assert_eq!(records(&out).len(), 12, "140..=151");
     // 15 useful: 12 found and the streak of 3 that ends the range.
     let sent = u64::from(server.total_hits());

@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, read_json, records, stderr};
+use crate::common::server;
 
 #[derive(Default)]
 struct Books {
@@ -129,7 +131,9 @@ async fn item(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response 
         .into_response()
 }
 
-async fn start(books: Arc<Books>) -> (String, tokio::task::JoinHandle<()>) {
+/// The server on fresh books: the books, the base URL and the guard.
+async fn start() -> (Arc<Books>, String, server::Server) {
+    let books = Arc::new(Books::default());
     let app = Router::new()
         .route("/limited/{id}", get(limited))
         .route("/quota/{id}", get(quota))
@@ -137,39 +141,22 @@ async fn start(books: Arc<Books>) -> (String, tokio::task::JoinHandle<()>) {
         .route("/robots.txt", get(robots))
         .route("/real/robots.txt", get(robots))
         .route("/item/{id}", get(item))
-        .with_state(books);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), task)
+        .with_state(Arc::clone(&books));
+    let server = server::spawn(app).await;
+    (books, server.base(), server)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_pauses_every_request_to_the_host_until_its_retry_after() {
-    let books = Arc::new(Books::default());
-    let (base, server) = start(Arc::clone(&books)).await;
+    let (books, base, server) = start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/limited/{{}}"),
-        "-r",
-        "1..=100",
-        "-m",
-        "concurrent",
-        "-c",
-        "32",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
-    .await;
-    server.abort();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(format!("{base}/limited/{{}}"))
+        .words("-r 1..=100 -m concurrent -c 32 -q")
+        .report(&report)
+        .exits(0)
+        .await;
+    drop(server);
     assert!(records(&out).iter().all(|r| r["status"] == 200));
     assert!(books.too_many.load(Ordering::SeqCst) <= 32);
     let arrivals = books.arrivals.lock().expect("books").clone();
@@ -205,8 +192,7 @@ fn phases_add_up(record: &serde_json::Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_a_host_that_pushed_back_is_a_wait_not_latency() {
-    let books = Arc::new(Books::default());
-    let (base, server) = start(Arc::clone(&books)).await;
+    let (books, base, server) = start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let out = fetchbench(&[
@@ -229,7 +215,7 @@ async fn waiting_for_a_host_that_pushed_back_is_a_wait_not_latency() {
         report.to_str().expect("UTF-8"),
     ])
     .await;
-    server.abort();
+    drop(server);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let recs = records(&out);
     assert!(books.too_many.load(Ordering::SeqCst) >= 1);
@@ -281,20 +267,12 @@ async fn waiting_for_a_host_that_pushed_back_is_a_wait_not_latency() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limit_at_zero_waits_for_its_reset_instead_of_drawing_429s() {
-    let books = Arc::new(Books::default());
-    let (base, server) = start(Arc::clone(&books)).await;
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/quota/{{}}"),
-        "-r",
-        "1..=2",
-        "-m",
-        "sequential",
-        "-q",
-    ])
-    .await;
-    server.abort();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (books, base, server) = start().await;
+    Cmd::url(format!("{base}/quota/{{}}"))
+        .words("-r 1..=2 -m sequential -q")
+        .exits(0)
+        .await;
+    drop(server);
     let arrivals = books.arrivals.lock().expect("books").clone();
     assert_eq!(arrivals.len(), 2);
     assert!(
@@ -305,23 +283,12 @@ async fn a_rate_limit_at_zero_waits_for_its_reset_instead_of_drawing_429s() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn robots_txt_keeps_disallowed_urls_unrequested_and_spaces_the_starts() {
-    let books = Arc::new(Books::default());
-    let (base, server) = start(Arc::clone(&books)).await;
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/item/{{}}"),
-        "-r",
-        "11..=14",
-        "-m",
-        "concurrent",
-        "-c",
-        "8",
-        "--robots",
-        "-q",
-    ])
-    .await;
-    server.abort();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let (books, base, server) = start().await;
+    let out = Cmd::url(format!("{base}/item/{{}}"))
+        .words("-r 11..=14 -m concurrent -c 8 --robots -q")
+        .exits(1)
+        .await;
+    drop(server);
     let recs = records(&out);
     assert_eq!(recs.len(), 4);
     assert!(
@@ -351,27 +318,15 @@ async fn robots_txt_keeps_disallowed_urls_unrequested_and_spaces_the_starts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crawl_delay_is_waited_before_the_send_and_counted_as_a_wait() {
-    let books = Arc::new(Books::default());
-    let (base, server) = start(Arc::clone(&books)).await;
+    let (_, base, server) = start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/item/{{}}"),
-        "-r",
-        "1..=5",
-        "-m",
-        "concurrent",
-        "-c",
-        "8",
-        "--robots",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ])
-    .await;
-    server.abort();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(format!("{base}/item/{{}}"))
+        .words("-r 1..=5 -m concurrent -c 8 --robots -q")
+        .report(&report)
+        .exits(0)
+        .await;
+    drop(server);
     let recs = records(&out);
     assert_eq!(recs.len(), 5);
     let mut starts: Vec<f64> = recs
@@ -416,22 +371,13 @@ async fn crawl_delay_is_waited_before_the_send_and_counted_as_a_wait() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_robots_txt_that_answers_5xx_disallows_everything() {
-    let books = Arc::new(Books::default());
+    let (books, base, server) = start().await;
     books.too_many.store(u32::MAX, Ordering::SeqCst);
-    let (base, server) = start(Arc::clone(&books)).await;
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/item/{{}}"),
-        "-r",
-        "1..=3",
-        "-m",
-        "concurrent",
-        "--robots",
-        "-q",
-    ])
-    .await;
-    server.abort();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = Cmd::url(format!("{base}/item/{{}}"))
+        .words("-r 1..=3 -m concurrent --robots -q")
+        .exits(1)
+        .await;
+    drop(server);
     assert!(records(&out)
         .iter()
         .all(|r| r["error"].as_str().is_some_and(|e| e.contains("503"))));
@@ -451,28 +397,19 @@ fn item_12_fetched_and_13_refused_by_robots(out: &std::process::Output, run: u32
 /// requested), and with `--cache` it is asked for once: the second run finds it fresh.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compressed_robots_txt_is_decoded_and_cached() {
-    let books = Arc::new(Books::default());
+    let (books, base, server) = start().await;
     books.gzip.store(true, Ordering::SeqCst);
-    let (base, server) = start(Arc::clone(&books)).await;
     let cache = tempfile::tempdir().expect("a cache directory");
     let url = format!("{base}/item/{{}}");
-    let args = [
-        "--url",
-        &url,
-        "-r",
-        "12..=13",
-        "-m",
-        "concurrent",
-        "--robots",
-        "--cache",
-        cache.path().to_str().expect("a UTF-8 path"),
-        "-q",
-    ];
+    let args = Cmd::url(&url)
+        .words("-r 12..=13 -m concurrent --robots")
+        .path("--cache", cache.path())
+        .words("-q");
     for run in 1..=2 {
         let out = fetchbench(&args).await;
         item_12_fetched_and_13_refused_by_robots(&out, run);
     }
-    server.abort();
+    drop(server);
     assert_eq!(
         books.seen.load(Ordering::SeqCst),
         2,
@@ -484,22 +421,14 @@ async fn a_compressed_robots_txt_is_decoded_and_cached() {
 /// A robots.txt that redirects is followed to its rules (RFC 9309: at least five hops).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_robots_txt_that_redirects_is_followed() {
-    let books = Arc::new(Books::default());
+    let (books, base, server) = start().await;
     books.moved.store(true, Ordering::SeqCst);
-    let (base, server) = start(Arc::clone(&books)).await;
     let url = format!("{base}/item/{{}}");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "-r",
-        "12..=13",
-        "-m",
-        "concurrent",
-        "--robots",
-        "-q",
-    ])
-    .await;
-    server.abort();
+    let out = Cmd::url(&url)
+        .words("-r 12..=13 -m concurrent --robots -q")
+        .run()
+        .await;
+    drop(server);
     item_12_fetched_and_13_refused_by_robots(&out, 1);
     assert_eq!(
         books.robots_fetches.load(Ordering::SeqCst),

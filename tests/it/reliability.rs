@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::common::run::{fetchbench, ids, records_in, stderr, BIN};
+use crate::common::cmd::Cmd;
+use crate::common::run::{assert_said, fetchbench, ids, records_in, stderr, BIN};
 use crate::common::{Behaviour, RawFault, RawServer, TestServer};
 use serde_json::Value;
 
@@ -16,21 +17,12 @@ async fn a_503_then_200_is_retried_and_counted_apart() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.route("flaky"),
-        "-r",
-        "1..=5",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-        "--report",
-        report.to_str().unwrap(),
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(server.route("flaky"))
+        .words("-r 1..=5 -m concurrent -f name")
+        .report(&report)
+        .words("-q")
+        .exits(0)
+        .await;
     let recs = records_in(&out.stdout);
     assert_eq!(recs.len(), 5);
     assert!(recs
@@ -46,17 +38,10 @@ async fn a_503_then_200_is_retried_and_counted_apart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_honoured_and_the_latency_covers_every_attempt() {
     let server = TestServer::start(Behaviour::default()).await;
-    let out = fetchbench(&[
-        "--url",
-        &server.route("limited"),
-        "-r",
-        "1..=2",
-        "-m",
-        "concurrent",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(server.route("limited"))
+        .words("-r 1..=2 -m concurrent -q")
+        .exits(0)
+        .await;
     for r in records_in(&out.stdout) {
         assert_eq!(r["attempts"], 2);
         // The server said "Retry-After: 1"; the backoff alone would wait at most 100 ms.
@@ -66,32 +51,18 @@ async fn retry_after_is_honoured_and_the_latency_covers_every_attempt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_4xx_are_not_retried_and_retries_can_be_turned_off() {
-    let server = TestServer::start(Behaviour {
-        not_found: [1].into(),
-        ..Behaviour::default()
-    })
-    .await;
-    let out = fetchbench(&["--url", &server.template(), "-r", "1", "-q"]).await;
-    assert_eq!(out.status.code(), Some(1));
+    let server = TestServer::start(Behaviour::default().with_not_found([1])).await;
+    Cmd::url(server.template()).words("-r 1 -q").exits(1).await;
     assert_eq!(
         server.hits()[&1],
         2,
         "one request per run of --mode both, no retry"
     );
 
-    let out = fetchbench(&[
-        "--url",
-        &server.route("flaky"),
-        "-r",
-        "7",
-        "-m",
-        "sequential",
-        "--retries",
-        "0",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1));
+    let out = Cmd::url(server.route("flaky"))
+        .words("-r 7 -m sequential --retries 0 -q")
+        .exits(1)
+        .await;
     let recs = records_in(&out.stdout);
     assert_eq!(recs[0]["attempts"], 1);
     assert_eq!(recs[0]["status"], 503);
@@ -101,21 +72,10 @@ async fn other_4xx_are_not_retried_and_retries_can_be_turned_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_server_is_a_timeout_error_that_says_after_how_long() {
     let server = TestServer::start(Behaviour::default()).await;
-    let out = fetchbench(&[
-        "--url",
-        &server.route("slow"),
-        "-r",
-        "1..=2",
-        "-m",
-        "concurrent",
-        "--timeout",
-        "300ms",
-        "--retries",
-        "1",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = Cmd::url(server.route("slow"))
+        .words("-r 1..=2 -m concurrent --timeout 300ms --retries 1 -q")
+        .exits(1)
+        .await;
     for r in records_in(&out.stdout) {
         assert_eq!(r["error"], "timed out after 300ms (--timeout)");
         assert_eq!(r["attempts"], 2, "timeouts are retried");
@@ -127,34 +87,16 @@ async fn a_slow_server_is_a_timeout_error_that_says_after_how_long() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_followed_and_a_loop_is_a_redirect_error() {
     let server = TestServer::start(Behaviour::default()).await;
-    let out = fetchbench(&[
-        "--url",
-        &server.route("hop"),
-        "-r",
-        "3",
-        "-m",
-        "sequential",
-        "-f",
-        "name",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(server.route("hop"))
+        .words("-r 3 -m sequential -f name -q")
+        .exits(0)
+        .await;
     assert_eq!(records_in(&out.stdout)[0]["fields"]["name"], "item-3");
 
-    let out = fetchbench(&[
-        "--url",
-        &server.route("loop"),
-        "-r",
-        "4",
-        "-m",
-        "sequential",
-        "--max-redirects",
-        "4",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1));
+    let out = Cmd::url(server.route("loop"))
+        .words("-r 4 -m sequential --max-redirects 4 -q")
+        .exits(1)
+        .await;
     let recs = records_in(&out.stdout);
     let error = recs[0]["error"].as_str().unwrap();
     assert!(error.contains("redirect"), "{error}");
@@ -165,19 +107,10 @@ async fn redirects_are_followed_and_a_loop_is_a_redirect_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
     let server = TestServer::start(Behaviour::default()).await;
-    let out = fetchbench(&[
-        "--url",
-        &server.route("text"),
-        "-r",
-        "1..=2",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1));
+    let out = Cmd::url(server.route("text"))
+        .words("-r 1..=2 -m concurrent -f name -q")
+        .exits(1)
+        .await;
     let recs = records_in(&out.stdout);
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[0]["status"], 200);
@@ -192,31 +125,15 @@ async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
     assert_eq!(recs[0]["attempts"], 1);
 
     // Without fields the body is not parsed, so an HTML page is a success.
-    let out = fetchbench(&[
-        "--url",
-        &server.route("text"),
-        "-r",
-        "1",
-        "-m",
-        "concurrent",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0));
+    Cmd::url(server.route("text"))
+        .words("-r 1 -m concurrent -q")
+        .exits(0)
+        .await;
 
-    let out = fetchbench(&[
-        "--url",
-        &server.route("error"),
-        "-r",
-        "1..=3",
-        "-m",
-        "concurrent",
-        "--retries",
-        "1",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1));
+    let out = Cmd::url(server.route("error"))
+        .words("-r 1..=3 -m concurrent --retries 1 -q")
+        .exits(1)
+        .await;
     let recs = records_in(&out.stdout);
     assert_eq!(ids(&recs), [1, 2, 3]);
     assert!(recs
@@ -230,39 +147,19 @@ async fn non_json_and_500_are_recorded_and_the_run_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_cut_short_is_retried() {
     let server = RawServer::start(RawFault::TruncateFirst).await;
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1",
-        "-m",
-        "sequential",
-        "-f",
-        "name",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(server.template())
+        .words("-r 1 -m sequential -f name -q")
+        .exits(0)
+        .await;
     let recs = records_in(&out.stdout);
     assert_eq!(recs[0]["attempts"], 2);
     assert_eq!(recs[0]["fields"]["name"], "whole");
 
     let server = RawServer::start(RawFault::TruncateFirst).await;
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1",
-        "-m",
-        "sequential",
-        "-f",
-        "name",
-        "--retries",
-        "0",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1));
+    let out = Cmd::url(server.template())
+        .words("-r 1 -m sequential -f name --retries 0 -q")
+        .exits(1)
+        .await;
     let recs = records_in(&out.stdout);
     assert!(recs[0]["error"].is_string(), "{}", recs[0]);
     assert_eq!(recs[0]["fields"]["name"], Value::Null);
@@ -272,34 +169,11 @@ async fn a_body_cut_short_is_retried() {
 async fn an_endless_body_stops_at_the_cap_with_memory_near_it() {
     let server = RawServer::start(RawFault::Endless { limit: 512 << 20 }).await;
     let template = server.template();
-    let (out, peak_rss) = tokio::task::spawn_blocking(move || {
-        crate::common::run_measuring_memory(
-            BIN,
-            &[
-                "--url",
-                &template,
-                "-r",
-                "1",
-                "-m",
-                "sequential",
-                "-f",
-                "name",
-                "--max-body",
-                "16MiB",
-                "--retries",
-                "0",
-                "-q",
-            ],
-        )
-    })
-    .await
-    .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, peak_rss) = Cmd::url(&template)
+        .words("-r 1 -m sequential -f name --max-body 16MiB --retries 0 -q")
+        .run_measuring_memory()
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let recs = records_in(&out.stdout);
     assert!(
         recs[0]["error"]
@@ -323,7 +197,7 @@ async fn an_endless_body_stops_at_the_cap_with_memory_near_it() {
 }
 
 /// Spawns the binary with stderr piped, so a test can wait for a line from it.
-fn spawn(args: &[&str]) -> Child {
+fn spawn(args: &[String]) -> Child {
     Command::new(BIN)
         .args(args)
         .stdout(Stdio::null())
@@ -366,37 +240,19 @@ fn read_records(path: &Path) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_keeps_every_completed_record_and_resume_completes_the_range() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(50)),
-        ..Behaviour::default()
-    })
-    .await;
+    let server =
+        TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(50))).await;
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.ndjson");
-    let args = [
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=400",
-        "-m",
-        "concurrent",
-        "-c",
-        "8",
-        "-f",
-        "name",
-        "-o",
-        output.to_str().unwrap(),
-    ];
+    let args = Cmd::url(server.template())
+        .words("-r 1..=400 -m concurrent -c 8 -f name")
+        .out(&output);
     let child = spawn(&args);
     server.wait_for_hits(40).await;
     signal(&child, libc::SIGINT);
     let out = wait_with_timeout(child).await;
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("interrupted by SIGINT"),
-        "{}",
-        stderr(&out)
-    );
+    assert_said(&out, "interrupted by SIGINT");
 
     let first = read_records(&output);
     let n = first.len() as u64;
@@ -412,8 +268,7 @@ async fn sigint_keeps_every_completed_record_and_resume_completes_the_range() {
         "every started request finished and was kept"
     );
 
-    let mut resumed_args = args.to_vec();
-    resumed_args.push("--resume");
+    let resumed_args = args.clone().arg("--resume");
     let out = fetchbench(&resumed_args).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let all = read_records(&output);
@@ -435,20 +290,11 @@ async fn sigterm_exits_143_and_in_flight_requests_are_aborted_after_the_grace() 
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.ndjson");
-    let mut child = spawn(&[
-        "--url",
-        &server.route("slow"),
-        "-r",
-        "1..=10",
-        "-m",
-        "concurrent",
-        "-c",
-        "2",
-        "--grace",
-        "200ms",
-        "-o",
-        output.to_str().unwrap(),
-    ]);
+    let mut child = spawn(
+        &Cmd::url(server.route("slow"))
+            .words("-r 1..=10 -m concurrent -c 2 --grace 200ms")
+            .out(&output),
+    );
     server.wait_for_hits(2).await;
     signal(&child, libc::SIGTERM);
     let mut err = BufReader::new(child.stderr.take().unwrap());
@@ -472,16 +318,8 @@ async fn sigterm_exits_143_and_in_flight_requests_are_aborted_after_the_grace() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_sigint_exits_at_once() {
     let server = TestServer::start(Behaviour::default()).await;
-    let mut child = spawn(&[
-        "--url",
-        &server.route("slow"),
-        "-r",
-        "1..=10",
-        "-m",
-        "concurrent",
-        "--grace",
-        "60s",
-    ]);
+    let mut child =
+        spawn(&Cmd::url(server.route("slow")).words("-r 1..=10 -m concurrent --grace 60s"));
     server.wait_for_hits(10).await;
     signal(&child, libc::SIGINT);
     let mut err = BufReader::new(child.stderr.take().unwrap());

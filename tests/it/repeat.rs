@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, read_json, records, stderr};
 use crate::common::{Behaviour, TestServer};
 
@@ -12,23 +13,11 @@ async fn n_requests_to_one_url_reach_the_server_n_times() {
     let url = format!("http://{}/item/7", server.addr);
     let dir = tempfile::tempdir().expect("dir");
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "-n",
-        "1000",
-        "-c",
-        "10",
-        "-m",
-        "concurrent",
-        "-o",
-        "/dev/null",
-        "-q",
-        "--report",
-        report.to_str().expect("path"),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    Cmd::url(&url)
+        .words("-n 1000 -c 10 -m concurrent -o /dev/null -q")
+        .report(&report)
+        .exits(0)
+        .await;
     assert_eq!(server.hits().get(&7), Some(&1000));
     assert_eq!(server.total_hits(), 1000);
     let report = read_json(&report);
@@ -45,21 +34,11 @@ async fn n_over_a_template_repeats_the_ids_in_order_and_counts_the_passes() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().expect("dir");
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=4",
-        "-n",
-        "10",
-        "-m",
-        "concurrent",
-        "-q",
-        "--report",
-        report.to_str().expect("path"),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(server.template())
+        .words("-r 1..=4 -n 10 -m concurrent -q")
+        .report(&report)
+        .exits(0)
+        .await;
     let ids: Vec<u64> = records(&out)
         .iter()
         .map(|r| r["id"].as_u64().expect("id"))
@@ -70,21 +49,12 @@ async fn n_over_a_template_repeats_the_ids_in_order_and_counts_the_passes() {
     // Shards split the job's -n: together they send it once.
     let mut total = 0;
     for shard in ["0/2", "1/2"] {
-        let out = fetchbench(&[
-            "--url",
-            &server.template(),
-            "-r",
-            "1..=4",
-            "-n",
-            "11",
-            "--shard",
-            shard,
-            "-m",
-            "concurrent",
-            "-q",
-        ])
-        .await;
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let out = Cmd::url(server.template())
+            .words("-r 1..=4 -n 11")
+            .flag("--shard", shard)
+            .words("-m concurrent -q")
+            .exits(0)
+            .await;
         total += records(&out).len();
     }
     assert_eq!(total, 11);
@@ -95,25 +65,11 @@ async fn z_sends_for_its_duration_at_the_rate_and_ends_as_completed() {
     let server = TestServer::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().expect("dir");
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=30",
-        "-z",
-        "2s",
-        "--rate",
-        "50/s",
-        "-m",
-        "concurrent",
-        "-o",
-        "/dev/null",
-        "-q",
-        "--report",
-        report.to_str().expect("path"),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    Cmd::url(server.template())
+        .words("-r 1..=30 -z 2s --rate 50/s -m concurrent -o /dev/null -q")
+        .report(&report)
+        .exits(0)
+        .await;
     let hits = server.total_hits();
     // 2 s at 50/s is at most 100 starts after the first. A starved client misses some of its
     // slots (the limiter does not make them up), so the floor only says the run went on past
@@ -130,25 +86,12 @@ async fn z_sends_for_its_duration_at_the_rate_and_ends_as_completed() {
 async fn shards_running_at_once_share_the_jobs_rate() {
     let server = TestServer::start(Behaviour::default()).await;
     let template = server.template();
-    let run = |shard: &'static str| {
-        let template = template.clone();
-        async move {
-            fetchbench(&[
-                "--url",
-                &template,
-                "-r",
-                "1..=40",
-                "--rate",
-                "20/s",
-                "--shard",
-                shard,
-                "-m",
-                "concurrent",
-                "-o",
-                "/dev/null",
-            ])
-            .await
-        }
+    let run = |shard: &str| {
+        Cmd::url(&template)
+            .words("-r 1..=40 --rate 20/s")
+            .flag("--shard", shard)
+            .words("-m concurrent -o /dev/null")
+            .run()
     };
     let (a, b) = tokio::join!(run("0/2"), run("1/2"));
     for out in [&a, &b] {

@@ -4,19 +4,20 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use crate::common::run::{records, stderr, strings, BIN};
+use crate::common::cmd::Cmd;
+use crate::common::run::{assert_said, records, stderr, BIN};
 use crate::common::{Behaviour, TestServer};
 use serde_json::{json, Value};
 
 async fn fetchbench(
-    args: Vec<String>,
+    args: Cmd,
     stdin: Option<&'static str>,
     env: Option<(&'static str, &'static str)>,
 ) -> Output {
     tokio::task::spawn_blocking(move || {
         let mut command = Command::new(BIN);
         command
-            .args(&args)
+            .args(args.iter())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .stdin(Stdio::piped());
@@ -80,39 +81,15 @@ async fn word_lists_from_a_file_and_from_stdin_are_encoded_for_their_place() {
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("words.txt");
     std::fs::write(&list, WORDS).unwrap();
-    let base = [
-        "--url",
-        &url,
-        "-m",
-        "concurrent",
-        "-c",
-        "3",
-        "-f",
-        "path",
-        "-f",
-        "query",
-        "-q",
-    ];
-    let mut from_file = strings(&base);
-    from_file.extend(strings(&["--ids", list.to_str().unwrap()]));
+    let base = Cmd::url(&url).words("-m concurrent -c 3 -f path -f query -q");
+    let from_file = base.clone().path("--ids", &list);
     check_words(&fetchbench(from_file, None, None).await);
-    let mut from_stdin = strings(&base);
-    from_stdin.extend(strings(&["--ids", "-"]));
+    let from_stdin = base.words("--ids -");
     check_words(&fetchbench(from_stdin, Some(WORDS), None).await);
 
     let raw = fetchbench(
-        strings(&[
-            "--url",
-            &format!("http://{}/echo/{{}}", server.addr),
-            "--ids",
-            "-",
-            "--raw",
-            "-m",
-            "sequential",
-            "-f",
-            "path",
-            "-q",
-        ]),
+        Cmd::url(format!("http://{}/echo/{{}}", server.addr))
+            .words("--ids - --raw -m sequential -f path -q"),
         Some("x/y\n"),
         None,
     )
@@ -123,20 +100,13 @@ async fn word_lists_from_a_file_and_from_stdin_are_encoded_for_their_place() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn range_and_ids_together_is_a_usage_error() {
     let out = fetchbench(
-        strings(&[
-            "--url",
-            "http://127.0.0.1:9/{}",
-            "--range",
-            "1..3",
-            "--ids",
-            "x.txt",
-        ]),
+        Cmd::url("http://127.0.0.1:9/{}").words("--range 1..3 --ids x.txt"),
         None,
         None,
     )
     .await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--ids"), "{}", stderr(&out));
+    assert_said(&out, "--ids");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,27 +114,11 @@ async fn a_templated_json_body_reaches_the_server_intact() {
     let server = TestServer::start(Behaviour::default()).await;
     let url = format!("http://{}/echo/items", server.addr);
     let out = fetchbench(
-        strings(&[
-            "--url",
-            &format!("{url}?id={{}}"),
-            "--ids",
-            "-",
-            "-m",
-            "sequential",
-            "--json",
-            r#"{"id":"{}","n":{id},"tag":{"x":1}}"#,
-            "-H",
-            "X-Trace: t-{}",
-            "-f",
-            "method",
-            "-f",
-            "body",
-            "-f",
-            "headers.content-type",
-            "-f",
-            "headers.x-trace",
-            "-q",
-        ]),
+        Cmd::url(format!("{url}?id={{}}"))
+            .words("--ids - -m sequential")
+            .flag("--json", r#"{"id":"{}","n":{id},"tag":{"x":1}}"#)
+            .flag("-H", "X-Trace: t-{}")
+            .words("-f method -f body -f headers.content-type -f headers.x-trace -q"),
         Some("say \"hi\"\n7\n"),
         None,
     )
@@ -189,23 +143,10 @@ async fn a_templated_json_body_reaches_the_server_intact() {
     assert_eq!(parsed["n"], 7);
 
     let out = fetchbench(
-        strings(&[
-            "--url",
-            &format!("{url}/{{}}"),
-            "-r",
-            "1",
-            "-m",
-            "sequential",
-            "-X",
-            "put",
-            "-d",
-            "plain {}",
-            "-f",
-            "method",
-            "-f",
-            "body",
-            "-q",
-        ]),
+        Cmd::url(format!("{url}/{{}}"))
+            .words("-r 1 -m sequential -X put")
+            .flag("-d", "plain {}")
+            .words("-f method -f body -q"),
         None,
         None,
     )
@@ -225,18 +166,7 @@ async fn http2_prior_knowledge_is_answered_over_http2() {
     let server = TestServer::start(Behaviour::default()).await;
     let url = format!("http://{}/echo/{{}}", server.addr);
     let out = fetchbench(
-        strings(&[
-            "--url",
-            &url,
-            "-r",
-            "1..=2",
-            "-m",
-            "concurrent",
-            "--http2",
-            "-f",
-            "version",
-            "-q",
-        ]),
+        Cmd::url(&url).words("-r 1..=2 -m concurrent --http2 -f version -q"),
         None,
         None,
     )
@@ -249,18 +179,10 @@ async fn http2_prior_knowledge_is_answered_over_http2() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let out = fetchbench(
-        strings(&[
-            "--url",
-            &url,
-            "-r",
-            "1..=3",
-            "-m",
-            "concurrent",
-            "--http2",
-            "--report",
-            report.to_str().unwrap(),
-            "-q",
-        ]),
+        Cmd::url(&url)
+            .words("-r 1..=3 -m concurrent --http2")
+            .report(&report)
+            .words("-q"),
         None,
         None,
     )
@@ -271,12 +193,7 @@ async fn http2_prior_knowledge_is_answered_over_http2() {
         report["runs"][0]["http_versions"]["HTTP/2.0"], 3,
         "the report says which version answered"
     );
-    let out = fetchbench(
-        strings(&["--url", &url, "-r", "1", "-m", "sequential", "-q"]),
-        None,
-        None,
-    )
-    .await;
+    let out = fetchbench(Cmd::url(&url).words("-r 1 -m sequential -q"), None, None).await;
     assert_eq!(records(&out)[0]["http_version"], "HTTP/1.1");
 }
 
@@ -295,21 +212,13 @@ async fn credentials_go_to_the_same_origin_only() {
         "path",
     ];
     let run = |url: String, extra: &'static [&'static str]| {
-        let mut a = strings(&[
-            "--url",
-            &url,
-            "-r",
-            "1",
-            "-m",
-            "sequential",
-            "-H",
-            "X-Api-Key: k-123",
-            "-H",
-            "X-Trace: keep",
-            "-q",
-        ]);
-        a.extend(strings(&fields));
-        a.extend(strings(extra));
+        let mut a = Cmd::url(&url)
+            .words("-r 1 -m sequential")
+            .flag("-H", "X-Api-Key: k-123")
+            .flag("-H", "X-Trace: keep")
+            .words("-q");
+        a.extend(fields);
+        a.extend(extra);
         fetchbench(a, None, Some(("FETCHBENCH_AUTH", "Bearer env-token")))
     };
     let cross = run(
@@ -355,20 +264,10 @@ async fn a_password_in_the_url_is_used_and_never_shown() {
         server.addr
     );
     let out = fetchbench(
-        strings(&[
-            "--url",
-            &url,
-            "-r",
-            "1..=2",
-            "-m",
-            "both",
-            "-f",
-            "path",
-            "-o",
-            out_file.to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
-        ]),
+        Cmd::url(&url)
+            .words("-r 1..=2 -m both -f path")
+            .out(&out_file)
+            .report(&report),
         None,
         None,
     )
@@ -398,17 +297,7 @@ async fn a_password_in_the_url_is_used_and_never_shown() {
     );
     // The request itself used the credentials: basic auth reached the server.
     let used = fetchbench(
-        strings(&[
-            "--url",
-            &url,
-            "-r",
-            "1",
-            "-m",
-            "sequential",
-            "-f",
-            "headers.authorization",
-            "-q",
-        ]),
+        Cmd::url(&url).words("-r 1 -m sequential -f headers.authorization -q"),
         None,
         None,
     )
@@ -422,9 +311,9 @@ async fn a_password_in_the_url_is_used_and_never_shown() {
 
 /// The headers the server saw for one request, sent with `extra` arguments.
 async fn headers_seen(server: &TestServer, url: &str, extra: &[&str]) -> Value {
-    let mut args = strings(&["--url", url, "-r", "1..2", "-m", "sequential", "-q"]);
-    args.extend(strings(extra));
-    args.extend(strings(&["-f", "headers", "-o", "-"]));
+    let mut args = Cmd::url(url).words("-r 1..2 -m sequential -q");
+    args.extend(extra);
+    args.extend(["-f", "headers", "-o", "-"]);
     let out = fetchbench(args, None, None).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(server.total_hits() > 0);
@@ -460,33 +349,15 @@ async fn plain_http_and_proxied_requests_carry_the_same_headers() {
 /// parser (`/pokemon/../` is `/`): each is a failed record with no request, in its place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dot_segment_ids_are_refused_not_sent_to_another_path() {
-    use std::sync::{Arc, Mutex};
-    let paths: Arc<Mutex<Vec<String>>> = Arc::default();
-    let seen = Arc::clone(&paths);
-    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
-        let seen = Arc::clone(&seen);
-        async move {
-            seen.lock().unwrap().push(uri.path().to_owned());
-            (
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                r#"{"name":"x"}"#,
-            )
-        }
+    let app = axum::Router::new().fallback(|| async {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            r#"{"name":"x"}"#,
+        )
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let url = format!("http://{addr}/api/v2/pokemon/{{}}/");
-    let args = strings(&[
-        "--url",
-        &url,
-        "--ids",
-        "-",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-    ]);
+    let server = crate::common::server::spawn(app).await;
+    let url = server.url("/api/v2/pokemon/{}/");
+    let args = Cmd::url(&url).words("--ids - -m concurrent -f name");
     let out = fetchbench(args, Some("pikachu\n.\n..\nmew\n"), None).await;
     let records = records(&out);
     let ids: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
@@ -497,7 +368,7 @@ async fn dot_segment_ids_are_refused_not_sent_to_another_path() {
         assert!(error.contains("not a valid URL"), "{dot}");
         assert!(dot["status"].is_null(), "{dot}");
     }
-    let mut paths = paths.lock().unwrap().clone();
+    let mut paths: Vec<String> = server.seen().into_iter().map(|s| s.path).collect();
     paths.sort();
     assert_eq!(paths, ["/api/v2/pokemon/mew/", "/api/v2/pokemon/pikachu/"]);
 }

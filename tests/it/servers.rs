@@ -2,14 +2,14 @@
 //! connection without a word, send huge response heads, stand in the path as a proxy. Each is a
 //! raw server on loopback; fetchbench runs as a process against it.
 
-use std::net::SocketAddr;
 use std::process::Output;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use crate::common::run::{read_json, records, stderr, BIN};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use crate::common::cmd::Cmd;
+use crate::common::run::{assert_said, read_json, records, stderr, BIN};
+use crate::common::server::{self, Conn, Server};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// The proxy variables a test run must not inherit.
 const PROXY_VARIABLES: [&str; 8] = [
@@ -24,8 +24,8 @@ const PROXY_VARIABLES: [&str; 8] = [
 ];
 
 /// Runs the binary with `args` and exactly the proxy variables in `env`.
-async fn fetchbench_with(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+async fn fetchbench_with(args: &[String], env: &[(&str, &str)]) -> Output {
+    let args = args.to_vec();
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -47,7 +47,7 @@ async fn fetchbench_with(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// Reads one request head (these tests send no bodies); None when the peer closed first.
-async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
+async fn read_head(stream: &mut (impl AsyncRead + Unpin)) -> Option<Vec<u8>> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -59,56 +59,22 @@ async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
     Some(head)
 }
 
-/// A server that answers the `n`th request on a connection (0-based) with `answer(n)`'s bytes,
-/// or closes the connection without a word when it gives None. Counts the requests it read.
-struct RawHttp {
-    addr: SocketAddr,
-    requests: Arc<AtomicU32>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RawHttp {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl RawHttp {
-    async fn start(answer: fn(u32) -> Option<Vec<u8>>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let requests = Arc::new(AtomicU32::new(0));
-        let counter = Arc::clone(&requests);
-        let task = tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let counter = Arc::clone(&counter);
-                tokio::spawn(async move {
-                    let mut n = 0;
-                    while read_head(&mut stream).await.is_some() {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        let Some(bytes) = answer(n) else { return };
-                        if stream.write_all(&bytes).await.is_err() {
-                            return;
-                        }
-                        n += 1;
-                    }
-                });
+/// A raw server that answers the `n`th request on a connection (0-based) with `answer(n)`'s
+/// bytes, or closes the connection without a word when it gives None; its `requests()` are the
+/// heads it read.
+async fn raw_http(answer: fn(u32) -> Option<Vec<u8>>) -> Server {
+    server::spawn_raw(move |mut conn: Conn| async move {
+        let mut n = 0;
+        while read_head(&mut conn.stream).await.is_some() {
+            conn.books.count();
+            let Some(bytes) = answer(n) else { return };
+            if conn.stream.write_all(&bytes).await.is_err() {
+                return;
             }
-        });
-        Self {
-            addr,
-            requests,
-            task,
+            n += 1;
         }
-    }
-
-    fn template(&self) -> String {
-        format!("http://{}/item/{{}}", self.addr)
-    }
-
-    fn requests(&self) -> u32 {
-        self.requests.load(Ordering::SeqCst)
-    }
+    })
+    .await
 }
 
 /// A kept-alive JSON response with `headers` (each `name: value\r\n`) in its head.
@@ -136,25 +102,13 @@ fn fields(count: usize, bytes: usize) -> String {
 async fn a_connection_closed_while_idle_costs_a_resend_not_a_retry() {
     // Each connection answers one request and closes silently on the next, as a server whose
     // idle timeout fired just as the request went out: every reuse finds a dead connection.
-    let server = RawHttp::start(|n| (n == 0).then(|| response_with(""))).await;
+    let server = raw_http(|n| (n == 0).then(|| response_with(""))).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
     let out = fetchbench_with(
-        &[
-            "--url",
-            &server.template(),
-            "-r",
-            "1..=500",
-            "-m",
-            "concurrent",
-            "-c",
-            "32",
-            "-f",
-            "name",
-            "-q",
-            "--report",
-            report.to_str().expect("UTF-8 path"),
-        ],
+        &Cmd::url(server.url("/item/{}"))
+            .words("-r 1..=500 -m concurrent -c 32 -f name -q")
+            .report(&report),
         &[],
     )
     .await;
@@ -180,27 +134,20 @@ async fn a_connection_closed_while_idle_costs_a_resend_not_a_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn response_heads_are_limited_as_curl_limits_them_and_the_error_says_which() {
     // 200 fields of 500 bytes (100 KB): more fields than the default 100, within the sizes.
-    let many = RawHttp::start(|_| Some(response_with(&fields(200, 500)))).await;
+    let many = raw_http(|_| Some(response_with(&fields(200, 500)))).await;
     // 800 fields of 500 bytes (400 KB): over the 300 KiB a head may have.
-    let huge = RawHttp::start(|_| Some(response_with(&fields(800, 500)))).await;
+    let huge = raw_http(|_| Some(response_with(&fields(800, 500)))).await;
     // One field of 120 KB: over the 100 KiB a field may have.
-    let wide = RawHttp::start(|_| Some(response_with(&fields(1, 120 * 1024)))).await;
+    let wide = raw_http(|_| Some(response_with(&fields(1, 120 * 1024)))).await;
     // One field of 100 KB: at curl's limit, accepted.
-    let at_limit = RawHttp::start(|_| Some(response_with(&fields(1, 100 * 1000)))).await;
+    let at_limit = raw_http(|_| Some(response_with(&fields(1, 100 * 1000)))).await;
 
-    let run = |server: &RawHttp, extra: &'static [&'static str]| {
-        let template = server.template();
+    let run = |server: &Server, extra: &'static [&'static str]| {
+        let template = server.url("/item/{}");
         async move {
-            let mut args = vec![
-                "--url",
-                template.as_str(),
-                "-r",
-                "1",
-                "-m",
-                "sequential",
-                "-q",
-            ];
-            args.extend_from_slice(extra);
+            let args = Cmd::url(&template)
+                .words("-r 1 -m sequential -q")
+                .args(extra);
             let out = fetchbench_with(&args, &[]).await;
             let record = records(&out).pop().expect("one record");
             (out.status.code(), record)
@@ -241,49 +188,13 @@ async fn response_heads_are_limited_as_curl_limits_them_and_the_error_says_which
     assert_eq!(record["http_version"], "HTTP/1.1");
 }
 
-/// An HTTP forwarding proxy that counts the requests it carried: each connection carries one
-/// request, forwarded with `Connection: close`, and the answer piped back.
-struct CountingProxy {
-    addr: SocketAddr,
-    carried: Arc<AtomicU32>,
-    task: tokio::task::JoinHandle<()>,
+/// An HTTP forwarding proxy whose `requests()` are the requests it carried: each connection
+/// carries one request, forwarded with `Connection: close`, and the answer piped back.
+async fn counting_proxy() -> Server {
+    server::spawn_raw(|conn: Conn| forward(conn.stream, conn.books)).await
 }
 
-impl Drop for CountingProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl CountingProxy {
-    async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let carried = Arc::new(AtomicU32::new(0));
-        let counter = Arc::clone(&carried);
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let counter = Arc::clone(&counter);
-                tokio::spawn(forward(client, counter));
-            }
-        });
-        Self {
-            addr,
-            carried,
-            task,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn carried(&self) -> u32 {
-        self.carried.load(Ordering::SeqCst)
-    }
-}
-
-async fn forward(mut client: TcpStream, counter: Arc<AtomicU32>) {
+async fn forward(mut client: Box<dyn server::Io>, books: Arc<server::Books>) {
     let Some(head) = read_head(&mut client).await else {
         return;
     };
@@ -299,7 +210,7 @@ async fn forward(mut client: TcpStream, counter: Arc<AtomicU32>) {
     let Ok(mut upstream) = TcpStream::connect(authority).await else {
         return;
     };
-    counter.fetch_add(1, Ordering::SeqCst);
+    books.count();
     let mut forwarded = format!(
         "{method} {} HTTP/1.1\r\n",
         if path.is_empty() { "/" } else { path }
@@ -328,39 +239,31 @@ async fn forward(mut client: TcpStream, counter: Arc<AtomicU32>) {
 /// Runs 3 ids against the fixture-like `server` with `env`, and returns how many requests the
 /// proxy carried, the run's report and stderr.
 async fn through(
-    proxy: &CountingProxy,
+    proxy: &Server,
     template: &str,
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> (u32, serde_json::Value, String) {
-    let before = proxy.carried();
+    let before = proxy.requests();
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
-    let mut args = vec![
-        "--url",
-        template,
-        "-r",
-        "1..=3",
-        "-m",
-        "sequential",
-        "--report",
-        report.to_str().expect("UTF-8 path"),
-        "-o",
-        "/dev/null",
-    ];
-    args.extend_from_slice(extra);
+    let args = Cmd::url(template)
+        .words("-r 1..=3 -m sequential")
+        .report(&report)
+        .words("-o /dev/null")
+        .args(extra);
     let out = fetchbench_with(&args, env).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    (proxy.carried() - before, read_json(&report), stderr(&out))
+    (proxy.requests() - before, read_json(&report), stderr(&out))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_says_which_requests_went_through_a_proxy() {
     let server = crate::common::TestServer::start(crate::common::Behaviour::default()).await;
-    let proxy = CountingProxy::start().await;
+    let proxy = counting_proxy().await;
     let by_ip = server.template();
     let by_name = by_ip.replace("127.0.0.1", "localhost");
-    let proxy_url = proxy.url();
+    let proxy_url = proxy.base();
 
     // `--proxy`: every request, said in the report and the summary.
     let (carried, report, summary) = through(&proxy, &by_ip, &["--proxy", &proxy_url], &[]).await;
@@ -407,11 +310,11 @@ async fn the_report_says_which_requests_went_through_a_proxy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_setting_that_is_not_a_url_is_a_clear_error() {
     let out = fetchbench_with(
-        &["--url", "http://127.0.0.1:9/{}", "-r", "1", "-q"],
+        &Cmd::url("http://127.0.0.1:9/{}").words("-r 1 -q"),
         &[("HTTP_PROXY", "http://[::1")],
     )
     .await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("HTTP_PROXY"), "{}", stderr(&out));
+    assert_said(&out, "HTTP_PROXY");
     assert!(!stderr(&out).contains("panicked"));
 }

@@ -4,44 +4,33 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::common::run::{read_json, strings, BIN};
+use crate::common::cmd::Cmd;
+use crate::common::run::{ids_in_file, read_json, BIN};
 use crate::common::{Behaviour, TestServer};
 use serde_json::Value;
 
-async fn fetchbench(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
-    tokio::task::spawn_blocking(move || Command::new(BIN).args(&args).envs(env).output().unwrap())
+async fn fetchbench(args: Cmd, env: Vec<(&'static str, String)>) -> Output {
+    tokio::task::spawn_blocking(move || Command::new(BIN).args(args).envs(env).output().unwrap())
         .await
         .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_shards_fetch_each_id_once_and_merge_exactly() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|id| Duration::from_micros(id % 7 * 300)),
-        ..Behaviour::default()
-    })
+    let server = TestServer::start(
+        Behaviour::default().with_delay(|id| Duration::from_micros(id % 7 * 300)),
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let path = |name: String| dir.path().join(name).to_str().unwrap().to_owned();
     let shards = (0..4).map(|i| {
         fetchbench(
-            strings(&[
-                "--url",
-                &server.template(),
-                "-r",
-                "1..10001",
-                "-m",
-                "concurrent",
-                "-c",
-                "16",
-                "--shard",
-                &format!("{i}/4"),
-                "-o",
-                &path(format!("results-{i}.ndjson")),
-                "--report",
-                &path(format!("report-{i}.json")),
-                "-q",
-            ]),
+            Cmd::url(server.template())
+                .words("-r 1..10001 -m concurrent -c 16")
+                .flag("--shard", format!("{i}/4"))
+                .flag("-o", path(format!("results-{i}.ndjson")))
+                .flag("--report", path(format!("report-{i}.json")))
+                .words("-q"),
             vec![],
         )
     });
@@ -61,7 +50,9 @@ async fn four_shards_fetch_each_id_once_and_merge_exactly() {
     );
 
     let reports: Vec<String> = (0..4).map(|i| path(format!("report-{i}.json"))).collect();
-    let mut merge = strings(&["merge", "-o", &path("merged.json".into())]);
+    let mut merge = Cmd::new()
+        .words("merge")
+        .flag("-o", path("merged.json".into()));
     merge.extend(reports.clone());
     let out = fetchbench(merge, vec![]).await;
     assert_eq!(
@@ -99,61 +90,44 @@ async fn four_shards_fetch_each_id_once_and_merge_exactly() {
         all.max() as f64 / 1000.0
     );
 
-    let mut merge_results = strings(&["merge", "--results", "-o", &path("all.ndjson".into())]);
+    let mut merge_results = Cmd::new()
+        .words("merge --results")
+        .flag("-o", path("all.ndjson".into()));
     merge_results.extend((0..4).map(|i| path(format!("results-{i}.ndjson"))));
     let out = fetchbench(merge_results, vec![]).await;
     assert_eq!(out.status.code(), Some(0));
-    let ids: Vec<u64> = std::fs::read_to_string(dir.path().join("all.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let ids = ids_in_file(&dir.path().join("all.ndjson"));
     assert_eq!(ids, (1..10001).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compare_fails_on_a_slowed_down_server_and_passes_on_an_unchanged_one() {
     let fast = TestServer::start(Behaviour::default()).await;
-    let slow = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(30)),
-        not_found: [3, 5].into(),
-        ..Behaviour::default()
-    })
+    let slow = TestServer::start(
+        Behaviour::default()
+            .with_delay(|_| Duration::from_millis(30))
+            .with_not_found([3, 5]),
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
     for (server, name, code) in [(&fast, "base.json", 0), (&slow, "slow.json", 1)] {
         let out = fetchbench(
-            strings(&[
-                "--url",
-                &server.template(),
-                "-r",
-                "1..=40",
-                "-m",
-                "concurrent",
-                "-c",
-                "4",
-                "--report",
-                &path(name),
-                "-q",
-            ]),
+            Cmd::url(server.template())
+                .words("-r 1..=40 -m concurrent -c 4")
+                .flag("--report", path(name))
+                .words("-q"),
             vec![],
         )
         .await;
         assert_eq!(out.status.code(), Some(code));
     }
     let out = fetchbench(
-        strings(&[
-            "compare",
-            &path("base.json"),
-            &path("slow.json"),
-            "--fail-if-slower",
-            "10%",
-        ]),
+        Cmd::new()
+            .words("compare")
+            .arg(path("base.json"))
+            .arg(path("slow.json"))
+            .words("--fail-if-slower 10%"),
         vec![],
     )
     .await;
@@ -182,7 +156,10 @@ async fn compare_fails_on_a_slowed_down_server_and_passes_on_an_unchanged_one() 
         "{err}"
     );
     let out = fetchbench(
-        strings(&["compare", &path("base.json"), &path("base.json")]),
+        Cmd::new()
+            .words("compare")
+            .arg(path("base.json"))
+            .arg(path("base.json")),
         vec![],
     )
     .await;
@@ -196,17 +173,10 @@ async fn job_completion_index_picks_the_shard() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let out = fetchbench(
-        strings(&[
-            "--url",
-            &server.template(),
-            "-r",
-            "0..20",
-            "-m",
-            "concurrent",
-            "--report",
-            report.to_str().unwrap(),
-            "-q",
-        ]),
+        Cmd::url(server.template())
+            .words("-r 0..20 -m concurrent")
+            .report(&report)
+            .words("-q"),
         vec![
             ("JOB_COMPLETION_INDEX", "2".into()),
             ("FETCHBENCH_SHARDS", "4".into()),
@@ -317,8 +287,8 @@ fn merged_results_into_a_closed_pipe_end_quietly() {
 
 /// Runs `fetchbench` over `template` with `extra` arguments, quietly; panics unless it exits 0.
 async fn fetch_ok(template: &str, extra: &[&str]) {
-    let mut args = strings(&["--url", template, "-m", "concurrent", "-q"]);
-    args.extend(strings(extra));
+    let mut args = Cmd::url(template).words("-m concurrent -q");
+    args.extend(extra);
     let out = fetchbench(args, vec![]).await;
     assert_eq!(
         out.status.code(),
@@ -365,7 +335,7 @@ async fn merge_refuses_reports_that_are_not_shards_of_one_job() {
         (["s1.json", "s1.json"], "are both shard 1/2"),
         (["s0.json", "s1-of-3.json"], "is a shard of 3"),
     ] {
-        let mut args = strings(&["merge", "-o", &path("merged.json")]);
+        let mut args = Cmd::new().words("merge").flag("-o", path("merged.json"));
         args.extend(files.iter().map(|f| path(f)));
         let out = fetchbench(args, vec![]).await;
         let err = stderr_of(&out);
@@ -377,7 +347,7 @@ async fn merge_refuses_reports_that_are_not_shards_of_one_job() {
             "older\n"
         );
     }
-    let mut args = strings(&["merge", "-o", &path("merged.json")]);
+    let mut args = Cmd::new().words("merge").flag("-o", path("merged.json"));
     args.extend([path("s0.json"), path("s1.json")]);
     let out = fetchbench(args, vec![]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
@@ -391,11 +361,11 @@ async fn shards_that_ran_one_after_another_are_merged_with_a_note() {
     // Every request held until two are in flight: the two shards, one request at a time each,
     // are certainly running at one moment, and then for their 100 ms requests' time: far more
     // than the wall clock's imprecision in a report.
-    let server = TestServer::start(Behaviour {
-        gate: Some(2),
-        delay: Some(|_| Duration::from_millis(100)),
-        ..Behaviour::default()
-    })
+    let server = TestServer::start(
+        Behaviour::default()
+            .with_gate(2)
+            .with_delay(|_| Duration::from_millis(100)),
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
@@ -430,7 +400,11 @@ async fn shards_that_ran_one_after_another_are_merged_with_a_note() {
 
     let merge = |a: &str, b: &str, out: &str| {
         fetchbench(
-            strings(&["merge", &path(a), &path(b), "-o", &path(out)]),
+            Cmd::new()
+                .words("merge")
+                .arg(path(a))
+                .arg(path(b))
+                .flag("-o", path(out)),
             vec![],
         )
     };
@@ -489,7 +463,9 @@ async fn merge_results_refuses_what_it_cannot_merge_exactly() {
     }
     std::fs::write(dir.path().join("names.txt"), "bulbasaur\nivysaur\n").unwrap();
     let merge = |files: &[&str]| {
-        let mut args = strings(&["merge", "--results", "-o", &path("all.ndjson")]);
+        let mut args = Cmd::new()
+            .words("merge --results")
+            .flag("-o", path("all.ndjson"));
         args.extend(files.iter().map(|f| path(f)));
         fetchbench(args, vec![])
     };
@@ -523,13 +499,11 @@ async fn merge_results_refuses_what_it_cannot_merge_exactly() {
 
     // Streamed to stdout, what was written before the refusal is said to be incomplete.
     let out = fetchbench(
-        strings(&[
-            "merge",
-            "--results",
-            &path("r0.ndjson"),
-            &path("r1.ndjson"),
-            &path("r0.ndjson"),
-        ]),
+        Cmd::new()
+            .words("merge")
+            .flag("--results", path("r0.ndjson"))
+            .arg(path("r1.ndjson"))
+            .arg(path("r0.ndjson")),
         vec![],
     )
     .await;
@@ -557,15 +531,7 @@ async fn merge_results_refuses_what_it_cannot_merge_exactly() {
         "{err}"
     );
     assert!(err.contains("merged 29 records from 2 files"), "{err}");
-    let ids: Vec<u64> = std::fs::read_to_string(dir.path().join("all.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let ids = ids_in_file(&dir.path().join("all.ndjson"));
     assert_eq!(ids, (1..30).collect::<Vec<_>>(), "all but the torn id 30");
 }
 

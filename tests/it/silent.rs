@@ -7,7 +7,10 @@ use std::time::Duration;
 use fetchbench::fixture::{FixtureOptions, FixtureServer};
 use serde_json::Value;
 
-use crate::common::run::{fetchbench, fetchbench_with_stdin, read_json, records, stderr};
+use crate::common::cmd::Cmd;
+use crate::common::run::{
+    assert_said, fetchbench, fetchbench_with_stdin, read_json, records, stderr,
+};
 use crate::common::{Behaviour, RawFault, RawServer, TestServer};
 
 async fn server() -> TestServer {
@@ -34,22 +37,12 @@ async fn a_word_list_line_that_is_not_text_refuses_the_file_before_any_request()
     let dir = tempfile::tempdir().expect("dir");
     let ids = dir.path().join("ids.txt");
     std::fs::write(&ids, b"1\n\xff\xfebad\n3\n").expect("write");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "--ids",
-        ids.to_str().expect("path"),
-        "-m",
-        "concurrent",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("line 2 is not UTF-8 text (\\xff\\xfebad)"),
-        "{}",
-        stderr(&out)
-    );
+    let out = Cmd::url(server.template())
+        .path("--ids", &ids)
+        .words("-m concurrent -q")
+        .exits(2)
+        .await;
+    assert_said(&out, "line 2 is not UTF-8 text (\\xff\\xfebad)");
     assert_eq!(server.total_hits(), 0, "refused before any request");
 }
 
@@ -140,22 +133,16 @@ async fn a_placeholder_in_the_body_or_a_header_is_enough() {
     std::fs::write(&queries, "pikachu\nmr \"mime\"\n").expect("write");
     let url = format!("http://{}/echo/search", server.addr);
     // The README's POST example, on loopback.
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--ids",
-        queries.to_str().expect("path"),
-        "-m",
-        "concurrent",
-        "--json",
-        r#"{"query":"{}","limit":5,"opts":{"fuzzy":true}}"#,
-        "-f",
-        "body",
-        "-f",
-        "method",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .path("--ids", &queries)
+        .words("-m concurrent")
+        .flag(
+            "--json",
+            r#"{"query":"{}","limit":5,"opts":{"fuzzy":true}}"#,
+        )
+        .words("-f body -f method")
+        .exits(0)
+        .await;
     let bodies: Vec<Value> = records(&out)
         .iter()
         .map(|r| serde_json::from_str(r["fields"]["body"].as_str().expect("body")).expect("JSON"))
@@ -165,20 +152,12 @@ async fn a_placeholder_in_the_body_or_a_header_is_enough() {
     assert_eq!(bodies[1]["opts"]["fuzzy"], true);
     assert_eq!(records(&out)[0]["fields"]["method"], "POST");
 
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "-r",
-        "1..=2",
-        "-m",
-        "concurrent",
-        "-H",
-        "X-Item: {}",
-        "-f",
-        "headers.x-item",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .words("-r 1..=2 -m concurrent")
+        .flag("-H", "X-Item: {}")
+        .words("-f headers.x-item")
+        .exits(0)
+        .await;
     let sent: Vec<String> = records(&out)
         .iter()
         .map(|r| {
@@ -191,9 +170,12 @@ async fn a_placeholder_in_the_body_or_a_header_is_enough() {
     assert_eq!(sent, ["1", "2"]);
 
     // Still refused when nothing varies by id.
-    let out = fetchbench(&["--url", &url, "-r", "1..=2", "--json", r#"{"a":1}"#]).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no placeholder"), "{}", stderr(&out));
+    let out = Cmd::url(&url)
+        .words("-r 1..=2")
+        .flag("--json", r#"{"a":1}"#)
+        .exits(2)
+        .await;
+    assert_said(&out, "no placeholder");
 }
 
 #[tokio::test]
@@ -201,24 +183,11 @@ async fn a_field_or_follow_path_that_matches_nothing_is_named() {
     let server = server().await;
     let dir = tempfile::tempdir().expect("dir");
     let report = dir.path().join("report.json");
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=5",
-        "-m",
-        "concurrent",
-        "-f",
-        "nmae",
-        "-f",
-        "name",
-        "-f",
-        "tags[*].nope",
-        "--no-progress",
-        "--report",
-        report.to_str().expect("path"),
-    ])
-    .await;
+    let out = Cmd::url(server.template())
+        .words("-r 1..=5 -m concurrent -f nmae -f name -f tags[*].nope --no-progress")
+        .report(&report)
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(0), "a warning, not a failure");
     let message = stderr(&out);
     assert!(
@@ -236,53 +205,25 @@ async fn a_field_or_follow_path_that_matches_nothing_is_named() {
     );
 
     let (_fixture, base) = fixture().await;
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/api/v2/pokemon?limit=20"),
-        "--follow",
-        "results[*].ur",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-        "--no-progress",
-        "--report",
-        report.to_str().expect("path"),
-    ])
-    .await;
-    let message = stderr(&out);
-    assert!(
-        message.contains("warning: --follow results[*].ur: matched nothing"),
-        "{message}"
-    );
+    let out = Cmd::url(format!("{base}/api/v2/pokemon?limit=20"))
+        .words("--follow results[*].ur -m concurrent -f name --no-progress")
+        .report(&report)
+        .run()
+        .await;
+    assert_said(&out, "warning: --follow results[*].ur: matched nothing");
     assert_eq!(
         read_json(&report)["fields_never_matched"],
         serde_json::json!(["--follow results[*].ur"])
     );
 
     // Pages whose list is not at --items give no record at all: the path is named.
-    let out = fetchbench(&[
-        "--url",
-        &format!("{base}/api/v2/pokemon?limit=20"),
-        "--next",
-        "next",
-        "--items",
-        "reslts",
-        "-m",
-        "concurrent",
-        "-f",
-        "name",
-        "--no-progress",
-        "--report",
-        report.to_str().expect("path"),
-    ])
-    .await;
+    let out = Cmd::url(format!("{base}/api/v2/pokemon?limit=20"))
+        .words("--next next --items reslts -m concurrent -f name --no-progress")
+        .report(&report)
+        .run()
+        .await;
     assert!(records(&out).is_empty());
-    let message = stderr(&out);
-    assert!(
-        message.contains("warning: --items reslts: matched nothing"),
-        "{message}"
-    );
+    assert_said(&out, "warning: --items reslts: matched nothing");
     assert_eq!(
         read_json(&report)["fields_never_matched"],
         serde_json::json!(["--items reslts"])
@@ -335,11 +276,9 @@ async fn every_crawl_record_has_a_key_unique_and_the_same_in_every_run() {
             .map(|r| r["key"].as_str().expect("key").to_owned())
             .collect()
     };
-    let args = [
-        "--url", &url, "--next", "next", "--items", "results", "-f", "name", "-q",
-    ];
-    let sequential = fetchbench(&[&args[..], &["-m", "sequential"]].concat()).await;
-    let concurrent = fetchbench(&[&args[..], &["-m", "concurrent"]].concat()).await;
+    let args = Cmd::url(&url).words("--next next --items results -f name -q");
+    let sequential = args.clone().words("-m sequential").run().await;
+    let concurrent = args.clone().words("-m concurrent").run().await;
     assert_eq!(sequential.status.code(), Some(0), "{}", stderr(&sequential));
     let first = keys(&sequential);
     assert_eq!(first.len(), 151);
@@ -349,7 +288,7 @@ async fn every_crawl_record_has_a_key_unique_and_the_same_in_every_run() {
     assert_eq!(first[20], "1.1.0", "the second page's first item");
     assert_eq!(first, keys(&concurrent), "the same in every run");
 
-    let csv = fetchbench(&[&args[..], &["--format", "csv"]].concat()).await;
+    let csv = args.words("--format csv").run().await;
     let text = String::from_utf8_lossy(&csv.stdout).into_owned();
     assert!(
         text.lines().next().expect("header").ends_with(",key"),
@@ -367,21 +306,12 @@ async fn settings_that_change_nothing_get_a_notice() {
     let dir = tempfile::tempdir().expect("dir");
     let tsv = dir.path().join("out.tsv");
     let template = server.template();
-    let out = fetchbench(&[
-        "--url",
-        &template,
-        "-r",
-        "1..3",
-        "-m",
-        "sequential",
-        "-c",
-        "8",
-        "-o",
-        tsv.to_str().expect("path"),
-        "--no-progress",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Cmd::url(&template)
+        .words("-r 1..3 -m sequential -c 8")
+        .out(&tsv)
+        .words("--no-progress")
+        .exits(0)
+        .await;
     let message = stderr(&out);
     assert!(
         message.contains("note: -c applies to concurrent runs"),
@@ -392,109 +322,53 @@ async fn settings_that_change_nothing_get_a_notice() {
         "{message}"
     );
 
-    let out = fetchbench(&[
-        "--url",
-        &template,
-        "-r",
-        "1..3",
-        "--shard",
-        "2/4",
-        "-m",
-        "concurrent",
-        "--no-progress",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(0));
-    assert!(
-        stderr(&out).contains("note: shard 2/4 holds none of these ids"),
-        "{}",
-        stderr(&out)
+    let out = Cmd::url(&template)
+        .words("-r 1..3 --shard 2/4 -m concurrent --no-progress")
+        .exits(0)
+        .await;
+    assert_said(&out, "note: shard 2/4 holds none of these ids");
+
+    let out = Cmd::url(&template)
+        .words("-r 1..=150 --rate 5/h -m concurrent --deadline 200ms --no-progress")
+        .exits(124)
+        .await;
+    assert_said(
+        &out,
+        "note: at --rate 5/h, 150 requests take at least 1day 6h",
     );
 
-    let out = fetchbench(&[
-        "--url",
-        &template,
-        "-r",
-        "1..=150",
-        "--rate",
-        "5/h",
-        "-m",
-        "concurrent",
-        "--deadline",
-        "200ms",
-        "--no-progress",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(124));
-    assert!(
-        stderr(&out).contains("note: at --rate 5/h, 150 requests take at least 1day 6h"),
-        "{}",
-        stderr(&out)
-    );
+    let out = Cmd::url(&template)
+        .words("-r 1..3 --insecure -m concurrent --no-progress")
+        .run()
+        .await;
+    assert_said(&out, "--insecure changes nothing for http:// URLs");
+}
 
-    let out = fetchbench(&[
-        "--url",
-        &template,
-        "-r",
-        "1..3",
-        "--insecure",
-        "-m",
-        "concurrent",
-        "--no-progress",
-    ])
-    .await;
-    assert!(
-        stderr(&out).contains("--insecure changes nothing for http:// URLs"),
-        "{}",
-        stderr(&out)
-    );
+/// The first record's error message.
+fn first_error(out: &std::process::Output) -> String {
+    records(out)[0]["error"].as_str().expect("error").to_owned()
 }
 
 #[tokio::test]
 async fn failures_of_http2_and_proxies_say_which_side_gave_up() {
     // A server that answers HTTP/1 whatever it is sent.
     let raw = RawServer::start(RawFault::TruncateFirst).await;
-    let out = fetchbench(&[
-        "--url",
-        &raw.template(),
-        "-r",
-        "1",
-        "--http2",
-        "-m",
-        "sequential",
-        "--retries",
-        "0",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1));
-    let error = records(&out)[0]["error"]
-        .as_str()
-        .expect("error")
-        .to_owned();
+    let out = Cmd::url(raw.template())
+        .words("-r 1 --http2 -m sequential --retries 0")
+        .exits(1)
+        .await;
+    let error = first_error(&out);
     assert!(error.contains("may not speak HTTP/2"), "{error}");
 
     let server = server().await;
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
-    let proxy = format!("http://{}", dead.local_addr().expect("addr"));
-    drop(dead);
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1",
-        "--proxy",
-        &proxy,
-        "-m",
-        "sequential",
-        "--retries",
-        "0",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1));
-    let error = records(&out)[0]["error"]
-        .as_str()
-        .expect("error")
-        .to_owned();
+    let proxy = format!("http://{}", crate::common::server::dead_addr());
+    let out = Cmd::url(server.template())
+        .words("-r 1")
+        .flag("--proxy", &proxy)
+        .words("-m sequential --retries 0")
+        .exits(1)
+        .await;
+    let error = first_error(&out);
     assert!(
         error.contains("cannot reach the proxy (--proxy)"),
         "{error}"

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use std::process::Output;
 use std::time::Duration;
 
-use crate::common::run::{fetchbench, stderr};
+use crate::common::cmd::Cmd;
+use crate::common::run::stderr;
 use crate::common::{Behaviour, TestServer, PAGES, PAGE_ITEMS};
 
 /// The summary's sentences each on one line, whatever the wrapping to 80 columns.
@@ -43,19 +44,10 @@ fn row(text: &str, label: &str) -> Option<Vec<String>> {
 async fn a_crawl_has_rows_of_its_own_that_fit_eighty_columns() {
     let server = TestServer::start(Behaviour::default()).await;
     let url = format!("http://{}/pages/0", server.addr);
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "--next",
-        "next",
-        "--follow",
-        "results[*].url",
-        "-f",
-        "name",
-        "-m",
-        "both",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("--next next --follow results[*].url -f name -m both")
+        .run()
+        .await;
     let text = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert_eq!(too_wide(&text), Vec::<String>::new(), "{text}");
@@ -82,22 +74,13 @@ async fn a_crawl_has_rows_of_its_own_that_fit_eighty_columns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_range_with_a_stop_rule_has_no_crawl_rows_but_says_where_it_stopped() {
-    let server = TestServer::start(Behaviour {
-        not_found: (11..=40).collect::<HashSet<u64>>(),
-        ..Behaviour::default()
-    })
-    .await;
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=40",
-        "--stop-after-missing",
-        "3",
-        "-m",
-        "concurrent",
-    ])
-    .await;
+    let server =
+        TestServer::start(Behaviour::default().with_not_found((11..=40).collect::<HashSet<u64>>()))
+            .await;
+    let out = Cmd::url(server.template())
+        .words("-r 1..=40 --stop-after-missing 3 -m concurrent")
+        .run()
+        .await;
     let text = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
@@ -118,22 +101,13 @@ async fn a_plain_range_with_a_stop_rule_has_no_crawl_rows_but_says_where_it_stop
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_every_request_is_refused_failures_are_the_limit_and_none_is_slowest() {
-    // A port that was just free: nothing listens there, every connection is refused.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port");
+    // Nothing listens there: every connection is refused.
+    let addr = crate::common::server::dead_addr();
     let url = format!("http://{addr}/x/{{}}");
-    let out = fetchbench(&[
-        "--url",
-        &url,
-        "-r",
-        "1..=20",
-        "-m",
-        "concurrent",
-        "--retries",
-        "0",
-    ])
-    .await;
+    let out = Cmd::url(&url)
+        .words("-r 1..=20 -m concurrent --retries 0")
+        .run()
+        .await;
     let text = unwrapped(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -150,22 +124,12 @@ async fn when_every_request_is_refused_failures_are_the_limit_and_none_is_slowes
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_whose_top_level_sent_every_id_at_once_does_not_say_try_higher() {
-    let server = TestServer::start(Behaviour {
-        delay: Some(|_| Duration::from_millis(40)),
-        ..Behaviour::default()
-    })
-    .await;
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=8",
-        "-c",
-        "1,8",
-        "-m",
-        "concurrent",
-    ])
-    .await;
+    let server =
+        TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(40))).await;
+    let out = Cmd::url(server.template())
+        .words("-r 1..=8 -c 1,8 -m concurrent")
+        .run()
+        .await;
     let text = unwrapped(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     // One at a time takes 8 delays, all at once about one: the top level is best by far.
@@ -179,24 +143,11 @@ async fn a_sweep_whose_top_level_sent_every_id_at_once_does_not_say_try_higher()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_table_has_the_error_column_with_the_failure() {
-    let server = TestServer::start(Behaviour {
-        not_found: HashSet::from([2]),
-        ..Behaviour::default()
-    })
-    .await;
-    let out = fetchbench(&[
-        "--url",
-        &server.template(),
-        "-r",
-        "1..=3",
-        "-f",
-        "name",
-        "--format",
-        "table",
-        "-q",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let server = TestServer::start(Behaviour::default().with_not_found([2])).await;
+    let out = Cmd::url(server.template())
+        .words("-r 1..=3 -f name --format table -q")
+        .exits(1)
+        .await;
     let table = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 4, "{table}");

@@ -13,7 +13,9 @@ use axum::routing::get;
 use axum::Router;
 use fetchbench::fixture::{FixtureOptions, FixtureServer, STATS_PATH};
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, read_json, records, stderr};
+use crate::common::server;
 
 /// What the server saw.
 struct Books {
@@ -66,18 +68,12 @@ async fn item(State(books): State<Arc<Books>>, Path(id): Path<u64>) -> Response 
         .into_response()
 }
 
-async fn start(books: Arc<Books>) -> (String, tokio::task::JoinHandle<()>) {
+async fn start(books: Arc<Books>) -> (String, server::Server) {
     let app = Router::new()
         .route("/item/{id}", get(item))
         .with_state(books);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/item/{{}}"), task)
+    let server = server::spawn(app).await;
+    (server.url("/item/{}"), server)
 }
 
 /// Runs fetchbench on `template` with `extra` flags; the output and the report's first run.
@@ -88,18 +84,11 @@ async fn run(
 ) -> (std::process::Output, serde_json::Value) {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
-    let mut args = vec![
-        "--url",
-        template,
-        "-r",
-        ids,
-        "-m",
-        "concurrent",
-        "-q",
-        "--report",
-        report.to_str().expect("UTF-8"),
-    ];
-    args.extend_from_slice(extra);
+    let mut args = Cmd::url(template)
+        .flag("-r", ids)
+        .words("-m concurrent -q")
+        .report(&report);
+    args.extend(extra);
     let out = fetchbench(&args).await;
     let run = match out.status.code() {
         Some(0) => read_json(&report)["runs"][0].clone(),
@@ -124,7 +113,7 @@ async fn after_a_pause_the_host_is_approached_at_no_more_than_it_accepted() {
     let books = Books::new(8, "1", Duration::from_millis(100));
     let (template, server) = start(Arc::clone(&books)).await;
     let (out, run) = run(&template, "1..=40", &["-c", "16", "--retries", "10"]).await;
-    server.abort();
+    drop(server);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let recs = records(&out);
     assert_eq!(recs.len(), 40);
@@ -170,7 +159,7 @@ async fn auto_throttle_spaces_starts_by_latency_over_the_target() {
     let books = Books::new(0, "1", Duration::from_millis(200));
     let (template, server) = start(Arc::clone(&books)).await;
     let (out, run) = run(&template, "1..=40", &["-c", "8", "--auto-throttle", "2"]).await;
-    server.abort();
+    drop(server);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let arrivals = books.arrivals();
     assert_eq!(arrivals.len(), 40);
@@ -202,7 +191,7 @@ async fn without_backoff_a_429_holds_only_its_own_retry() {
         &["-c", "8", "--no-backoff", "--retries", "10"],
     )
     .await;
-    server.abort();
+    drop(server);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(records(&out).iter().all(|r| r["status"] == 200));
     let arrivals = books.arrivals();

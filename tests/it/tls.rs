@@ -1,17 +1,18 @@
 //! https against a real TLS server on loopback: a throwaway CA made by rcgen signs the server's
-//! certificate (for 127.0.0.1), tokio-rustls serves it with ALPN h2 and http/1.1 in front of an
-//! axum app, and the server counts the requests it answered and the handshakes it lost.
+//! certificate (for 127.0.0.1), the tests' one
+//! loopback server (`common::server`) serves it with ALPN h2 and http/1.1 in front of an axum
+//! app, and counts the requests it saw and the handshakes it lost.
 //!
 //! fetchbench runs with `SSL_CERT_FILE` set to a CA of its own and `SSL_CERT_DIR` unset, so the
 //! platform verifier trusts exactly that (the machine's roots, or their absence, change nothing).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::routing::get;
 use axum::Router;
 use rcgen::{
@@ -19,12 +20,10 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio_rustls::server::TlsStream;
-use tokio_rustls::TlsAcceptor;
 
-use crate::common::run::{read_json, records, stderr, BIN};
+use crate::common::cmd::Cmd;
+use crate::common::run::{assert_said, read_json, records, stderr, BIN};
+use crate::common::server::{self, Server};
 
 /// A CA that signs certificates, and the directory the tests' PEM files go to.
 struct Pki {
@@ -82,6 +81,11 @@ impl Pki {
         }
     }
 
+    /// A command line for `server`'s `/v/{}` that trusts this CA (`--cacert ca.pem`).
+    fn trusting(&self, server: &Server) -> Cmd {
+        Cmd::url(server.url("/v/{}")).flag("--cacert", self.arg("ca.pem"))
+    }
+
     /// A server certificate for 127.0.0.1.
     fn server_leaf(&self) -> Leaf {
         self.leaf(&["127.0.0.1"], ExtendedKeyUsagePurpose::ServerAuth, None)
@@ -134,114 +138,34 @@ fn finish(config: Result<rustls::ServerConfig, rustls::Error>) -> rustls::Server
     config
 }
 
-/// What the server saw.
-#[derive(Default)]
-struct Counts {
-    /// Requests answered.
-    requests: AtomicU32,
+/// The app of every https server here: `/v/{id}` answers `{"version": "HTTP/2.0"}` (the version
+/// the request came in).
+fn versions() -> Router {
+    Router::new().route("/v/{id}", get(version))
 }
 
-/// An https server on 127.0.0.1: `/v/{id}` answers `{"version": "HTTP/2.0"}` (the version the
-/// request came in), after a TLS handshake under the given config.
-struct TlsServer {
-    addr: SocketAddr,
-    counts: Arc<Counts>,
-    /// TLS handshakes that failed, as they fail.
-    failed_handshakes: watch::Receiver<u32>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl TlsServer {
-    async fn start(config: rustls::ServerConfig) -> Self {
-        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = tcp.local_addr().expect("address");
-        let (failed, failed_handshakes) = watch::channel(0);
-        let listener = TlsListener {
-            tcp,
-            acceptor: TlsAcceptor::from(Arc::new(config)),
-            failed,
-        };
-        let counts = Arc::new(Counts::default());
-        let app = Router::new()
-            .route("/v/{id}", get(version))
-            .with_state(Arc::clone(&counts));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self {
-            addr,
-            counts,
-            failed_handshakes,
-            task,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("https://{}/v/{{}}", self.addr)
-    }
-
-    fn requests(&self) -> u32 {
-        self.counts.requests.load(Ordering::SeqCst)
-    }
-
-    /// Waits until at least `n` handshakes have failed, and says how many have.
-    async fn failed_handshakes(&self, n: u32) -> u32 {
-        let mut seen = self.failed_handshakes.clone();
-        let failed = *seen.wait_for(|&f| f >= n).await.expect("server running");
-        failed
-    }
-}
-
-async fn version(State(counts): State<Arc<Counts>>, request: Request) -> String {
-    counts.requests.fetch_add(1, Ordering::SeqCst);
+async fn version(request: Request) -> String {
     serde_json::json!({ "version": format!("{:?}", request.version()) }).to_string()
 }
 
-/// TCP accepted, then TLS: a connection whose handshake fails is counted and dropped, and the
-/// next one is awaited. Handshakes run one at a time, which is all these tests need.
-struct TlsListener {
-    tcp: TcpListener,
-    acceptor: TlsAcceptor,
-    failed: watch::Sender<u32>,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let Ok((tcp, addr)) = self.tcp.accept().await else {
-                continue;
-            };
-            match self.acceptor.accept(tcp).await {
-                Ok(tls) => return (tls, addr),
-                Err(_) => self.failed.send_modify(|n| *n += 1),
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
-    }
+/// An https server on 127.0.0.1 serving [`versions`] after a TLS handshake under `config`.
+async fn tls_server(config: rustls::ServerConfig) -> Server {
+    server::Options::default()
+        .tls(config)
+        .spawn(versions())
+        .await
 }
 
 /// Runs fetchbench with `args` (one sequential request for id 1 unless `args` give `-r`),
 /// trusting only `other-ca.pem` by default, off the runtime so the server keeps answering.
-async fn fetchbench(pki: &Pki, args: &[&str]) -> Output {
-    let defaults: &[&str] = if args.contains(&"-r") {
+async fn fetchbench(pki: &Pki, args: &[String]) -> Output {
+    let defaults: &[&str] = if args.iter().any(|a| a == "-r") {
         &["--no-progress"]
     } else {
         &["-r", "1", "-m", "sequential", "--no-progress"]
     };
     let mut all: Vec<String> = defaults.iter().map(|s| s.to_string()).collect();
-    all.extend(args.iter().map(|s| s.to_string()));
+    all.extend_from_slice(args);
     let system_roots = pki.path("other-ca.pem");
     tokio::task::spawn_blocking(move || {
         assert_cmd::Command::new(BIN)
@@ -279,11 +203,11 @@ fn tls_failure(out: &Output, report: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_fails_at_once_as_a_tls_error_that_names_the_fix() {
     let pki = Pki::new();
-    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    let server = tls_server(server_config(pki.server_leaf())).await;
     let report = pki.path("report.json");
     let out = fetchbench(
         &pki,
-        &["--url", &server.url(), "--report", &pki.arg("report.json")],
+        &Cmd::url(server.url("/v/{}")).report(&pki.path("report.json")),
     )
     .await;
     let message = tls_failure(&out, &report);
@@ -300,21 +224,13 @@ async fn an_untrusted_certificate_fails_at_once_as_a_tls_error_that_names_the_fi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn insecure_accepts_the_certificate_warns_and_speaks_h2_by_alpn() {
     let pki = Pki::new();
-    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    let server = tls_server(server_config(pki.server_leaf())).await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url(),
-            "--insecure",
-            "-f",
-            "version",
-            "-q",
-            "--report",
-            &pki.arg("report.json"),
-            "--html",
-            &pki.arg("report.html"),
-        ],
+        &Cmd::url(server.url("/v/{}"))
+            .words("--insecure -f version -q")
+            .report(&pki.path("report.json"))
+            .flag("--html", pki.arg("report.html")),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -337,14 +253,10 @@ async fn insecure_accepts_the_certificate_warns_and_speaks_h2_by_alpn() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_https_connection_is_still_retried() {
-    // Bind then drop a listener: the port is closed, so connecting is refused.
-    let addr = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("address")
-    };
+    let addr = server::dead_addr();
     let pki = Pki::new();
     let url = format!("https://{addr}/v/{{}}");
-    let out = fetchbench(&pki, &["--url", &url, "--retries", "1", "-q"]).await;
+    let out = fetchbench(&pki, &Cmd::url(&url).words("--retries 1 -q")).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let recs = records(&out);
     assert_eq!(recs[0]["attempts"], 2, "{}", recs[0]);
@@ -358,20 +270,12 @@ async fn a_refused_https_connection_is_still_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cacert_trusts_a_private_ca_and_h2_is_negotiated_by_alpn() {
     let pki = Pki::new();
-    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    let server = tls_server(server_config(pki.server_leaf())).await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url(),
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "-f",
-            "version",
-            "-q",
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &pki.trusting(&server)
+            .words("-f version -q")
+            .report(&pki.path("report.json")),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -388,7 +292,7 @@ async fn cacert_trusts_a_private_ca_and_h2_is_negotiated_by_alpn() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bundle_of_several_cas_is_read_whole() {
     let pki = Pki::new();
-    let server = TlsServer::start(server_config(pki.server_leaf())).await;
+    let server = tls_server(server_config(pki.server_leaf())).await;
     // The server's CA second, after an unrelated one.
     let bundle = pki.path("bundle.pem");
     let text = std::fs::read_to_string(pki.path("other-ca.pem")).expect("other CA")
@@ -396,13 +300,9 @@ async fn a_bundle_of_several_cas_is_read_whole() {
     std::fs::write(&bundle, text).expect("write bundle");
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url(),
-            "--cacert",
-            &pki.arg("bundle.pem"),
-            "-q",
-        ],
+        &Cmd::url(server.url("/v/{}"))
+            .flag("--cacert", pki.arg("bundle.pem"))
+            .words("-q"),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -413,8 +313,8 @@ async fn a_bundle_of_several_cas_is_read_whole() {
 async fn ssl_cert_file_is_read_by_the_platform_verifier() {
     // docs/tls.md says so: SSL_CERT_FILE names the trusted roots on Linux.
     let pki = Pki::new();
-    let server = TlsServer::start(server_config(pki.server_leaf())).await;
-    let url = server.url();
+    let server = tls_server(server_config(pki.server_leaf())).await;
+    let url = server.url("/v/{}");
     let ca = pki.path("ca.pem");
     let out = tokio::task::spawn_blocking(move || {
         assert_cmd::Command::new(BIN)
@@ -433,15 +333,15 @@ async fn ssl_cert_file_is_read_by_the_platform_verifier() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_needs_the_client_certificate_and_key() {
     let pki = Pki::new();
-    let server = TlsServer::start(mutual_tls_config(&pki, pki.server_leaf())).await;
+    let server = tls_server(mutual_tls_config(&pki, pki.server_leaf())).await;
     pki.leaf(
         &["fetchbench-client"],
         ExtendedKeyUsagePurpose::ClientAuth,
         Some("client"),
     );
-    let url = server.url();
+    let url = server.url("/v/{}");
     let cacert = pki.arg("ca.pem");
-    let base = ["--url", url.as_str(), "--cacert", cacert.as_str(), "-q"];
+    let base = Cmd::url(&url).flag("--cacert", &cacert).quiet();
 
     // Under TLS 1.3 the client ends its side of the handshake before the server checks the
     // certificate, and the refusal comes on the first read: as the server's alert (which h2 hands
@@ -464,7 +364,7 @@ async fn mutual_tls_needs_the_client_certificate_and_key() {
     let key = pki.arg("client-key.pem");
     let with = fetchbench(
         &pki,
-        &[&base[..], &["--cert", &cert, "--key", &key]].concat(),
+        &base.clone().flag("--cert", &cert).flag("--key", &key),
     )
     .await;
     assert_eq!(with.status.code(), Some(0), "{}", stderr(&with));
@@ -478,7 +378,7 @@ async fn mutual_tls_needs_the_client_certificate_and_key() {
     std::fs::write(&both, text).expect("write combined");
     let combined = fetchbench(
         &pki,
-        &[&base[..], &["--cert", &pki.arg("client-and-key.pem")]].concat(),
+        &base.clone().flag("--cert", pki.arg("client-and-key.pem")),
     )
     .await;
     assert_eq!(combined.status.code(), Some(0), "{}", stderr(&combined));
@@ -488,7 +388,7 @@ async fn mutual_tls_needs_the_client_certificate_and_key() {
 /// Runs fetchbench with `args` against an https URL nobody listens on (a bad file must stop it
 /// before any request) and checks it is a usage error naming `flag` and `file`.
 async fn assert_usage_error(pki: &Pki, args: &[&str], flag: &str, file: &str, problem: &str) {
-    let all = [&["--url", "https://127.0.0.1:9/{}"][..], args].concat();
+    let all = Cmd::url("https://127.0.0.1:9/{}").args(args);
     let out = fetchbench(pki, &all).await;
     let text = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
@@ -528,95 +428,44 @@ async fn unreadable_or_unparsable_tls_files_are_usage_errors_before_any_request(
     let cert = pki.arg("client.pem");
     let key = pki.arg("client-key.pem");
     let other_key = pki.arg("stranger-key.pem");
-
-    assert_usage_error(
-        &pki,
-        &["--cacert", &missing],
-        "--cacert",
-        &missing,
-        "cannot read",
-    )
-    .await;
-    assert_usage_error(
-        &pki,
-        &["--cacert", &junk],
-        "--cacert",
-        &junk,
-        "no certificate",
-    )
-    .await;
-    assert_usage_error(
-        &pki,
-        &["--cacert", &broken],
-        "--cacert",
-        &broken,
-        "not valid PEM",
-    )
-    .await;
-    // A private key is no CA certificate.
-    assert_usage_error(
-        &pki,
-        &["--cacert", &key],
-        "--cacert",
-        &key,
-        "no certificate",
-    )
-    .await;
-    assert_usage_error(
-        &pki,
-        &["--cert", &missing],
-        "--cert",
-        &missing,
-        "cannot read",
-    )
-    .await;
-    assert_usage_error(&pki, &["--cert", &cert], "--cert", &cert, "--key FILE").await;
-    assert_usage_error(
-        &pki,
-        &["--cert", &cert, "--key", &missing],
-        "--key",
-        &missing,
-        "cannot read",
-    )
-    .await;
-    assert_usage_error(
-        &pki,
-        &["--cert", &cert, "--key", &junk],
-        "--key",
-        &junk,
-        "no private key",
-    )
-    .await;
-    assert_usage_error(
-        &pki,
-        &["--cert", &cert, "--key", &other_key],
-        "--key",
-        &other_key,
-        "not the certificate's",
-    )
-    .await;
+    // Each: the arguments, whose last two are the flag and the file named, and the problem.
+    for (args, problem) in [
+        (&["--cacert", &missing][..], "cannot read"),
+        (&["--cacert", &junk][..], "no certificate"),
+        (&["--cacert", &broken][..], "not valid PEM"),
+        // A private key is no CA certificate.
+        (&["--cacert", &key][..], "no certificate"),
+        (&["--cert", &missing][..], "cannot read"),
+        (&["--cert", &cert][..], "--key FILE"),
+        (&["--cert", &cert, "--key", &missing][..], "cannot read"),
+        (&["--cert", &cert, "--key", &junk][..], "no private key"),
+        (
+            &["--cert", &cert, "--key", &other_key][..],
+            "not the certificate's",
+        ),
+    ] {
+        let (flag, file) = (args[args.len() - 2], args[args.len() - 1]);
+        assert_usage_error(&pki, args, flag, file, problem).await;
+    }
 
     // --key alone means nothing: clap refuses it.
-    let out = fetchbench(&pki, &["--url", "https://127.0.0.1:9/{}", "--key", &key]).await;
+    let out = fetchbench(
+        &pki,
+        &Cmd::url("https://127.0.0.1:9/{}").flag("--key", &key),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--cert"), "{}", stderr(&out));
+    assert_said(&out, "--cert");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_for_another_name_is_a_tls_error_even_from_a_trusted_ca() {
     let pki = Pki::new();
     let leaf = pki.leaf(&["other.test"], ExtendedKeyUsagePurpose::ServerAuth, None);
-    let server = TlsServer::start(server_config(leaf)).await;
+    let server = tls_server(server_config(leaf)).await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url(),
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &pki.trusting(&server).report(&pki.path("report.json")),
     )
     .await;
     let message = tls_failure(&out, &pki.path("report.json"));
@@ -646,17 +495,10 @@ async fn under_tls_1_2_a_missing_client_certificate_is_a_tls_error_not_retried()
         .expect("TLS 1.2")
         .with_client_cert_verifier(verifier)
         .with_single_cert(leaf.chain, leaf.key);
-    let server = TlsServer::start(finish(config)).await;
+    let server = tls_server(finish(config)).await;
     let out = fetchbench(
         &pki,
-        &[
-            "--url",
-            &server.url(),
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &pki.trusting(&server).report(&pki.path("report.json")),
     )
     .await;
     let message = tls_failure(&out, &pki.path("report.json"));
@@ -676,29 +518,15 @@ fn server_config_offering(leaf: Leaf, alpn: &[&[u8]]) -> rustls::ServerConfig {
 async fn a_server_that_offers_no_h2_is_spoken_to_in_http_1_1_and_tls_is_timed_apart() {
     let pki = Pki::new();
     let config = server_config_offering(pki.server_leaf(), &[b"http/1.1"]);
-    let server = TlsServer::start(config).await;
-    let out = fetchbench(
+    let server = tls_server(config).await;
+    let recs = records_of(
         &pki,
-        &[
-            "--url",
-            &server.url(),
-            "-r",
-            "1..=3",
-            "-m",
-            "sequential",
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "-f",
-            "version",
-            "-q",
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &pki.trusting(&server)
+            .words("-r 1..=3 -m sequential -f version -q")
+            .report(&pki.path("report.json")),
+        3,
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out);
-    assert_eq!(recs.len(), 3);
     for rec in &recs {
         assert_eq!(rec["http_version"], "HTTP/1.1", "{rec}");
         assert_eq!(rec["fields"]["version"], "HTTP/1.1", "{rec}");
@@ -722,32 +550,19 @@ async fn a_server_that_offers_no_h2_is_spoken_to_in_http_1_1_and_tls_is_timed_ap
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_h2_one_connection_carries_the_streams_and_times_its_handshake_once() {
     let pki = Pki::new();
-    let server = H2Server::start(
+    let server = h2_server(
         server_config_offering(pki.server_leaf(), &[b"h2"]),
         None,
         None,
     )
     .await;
-    let out = fetchbench(
+    let recs = records_of(
         &pki,
-        &[
-            "--url",
-            &server.url(),
-            "-r",
-            "1..=40",
-            "-m",
-            "concurrent",
-            "-c",
-            "8",
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "-q",
-        ],
+        &pki.trusting(&server)
+            .words("-r 1..=40 -m concurrent -c 8 -q"),
+        40,
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out);
-    assert_eq!(recs.len(), 40);
     assert!(recs.iter().all(|r| r["http_version"] == "HTTP/2.0"));
     let timed = recs
         .iter()
@@ -762,31 +577,16 @@ async fn over_h2_one_connection_carries_the_streams_and_times_its_handshake_once
 async fn h2_streams_beyond_the_servers_limit_go_on_more_connections() {
     let pki = Pki::new();
     let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
-    let server = H2Server::start(config, Some(4), None).await;
-    let out = fetchbench(
+    let server = h2_server(config, Some(4), None).await;
+    let recs = records_of(
         &pki,
-        &[
-            "--url",
-            &server.url(),
-            "-r",
-            "1..=500",
-            "-m",
-            "concurrent",
-            "-c",
-            "64",
-            "--retries",
-            "0",
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "-q",
-        ],
+        &pki.trusting(&server)
+            .words("-r 1..=500 -m concurrent -c 64 --retries 0 -q"),
+        500,
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out);
-    assert_eq!(recs.len(), 500);
     assert!(recs.iter().all(|r| r["status"] == 200), "{recs:?}");
-    assert_eq!(server.requests(), 500);
+    assert_eq!(server.answered(), 500);
     assert!(server.peak_streams() <= 4, "{}", server.peak_streams());
     assert!(server.connections() >= 2, "{}", server.connections());
 }
@@ -795,256 +595,104 @@ async fn h2_streams_beyond_the_servers_limit_go_on_more_connections() {
 async fn a_goaway_mid_run_loses_no_record_and_counts_no_retry() {
     let pki = Pki::new();
     let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
-    let server = H2Server::start(config, None, Some(100)).await;
-    let out = fetchbench(
+    let server = h2_server(config, None, Some(100)).await;
+    every_one_at_first_attempt(
         &pki,
-        &[
-            "--url",
-            &server.url(),
-            "-r",
-            "1..=500",
-            "-m",
-            "concurrent",
-            "-c",
-            "64",
-            "--retries",
-            "0",
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "-q",
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &server,
+        "-r 1..=500 -m concurrent -c 64 --retries 0 -q",
+        500,
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out);
-    assert_eq!(recs.len(), 500);
-    assert!(
-        recs.iter()
-            .all(|r| r["status"] == 200 && r["attempts"] == 1),
-        "{recs:?}"
-    );
     // The first connection went away: the rest came on others.
     assert!(server.connections() >= 2, "{}", server.connections());
     assert_eq!(read_json(&pki.path("report.json"))["runs"][0]["retries"], 0);
 }
 
-/// What an [`H2Server`] saw.
-#[derive(Default)]
-struct H2Counts {
-    requests: AtomicU32,
-    connections: AtomicU32,
-    /// The most streams one connection had in its handler at once.
-    peak: AtomicU32,
+/// Runs `cmd`, checks it exits 0 with `n` records, and returns them.
+async fn records_of(pki: &Pki, cmd: &Cmd, n: usize) -> Vec<serde_json::Value> {
+    let out = fetchbench(pki, cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), n);
+    recs
 }
 
-/// An https server speaking HTTP/2 only, on hyper's own connection builder: axum's `serve`
-/// cannot limit a connection's streams or send a GOAWAY. `/v/{id}` answers as [`TlsServer`]'s,
-/// after a millisecond, so streams overlap.
-struct H2Server {
-    addr: SocketAddr,
-    counts: Arc<H2Counts>,
-    task: tokio::task::JoinHandle<()>,
+/// Runs `words` against `server` under the test CA with a report, and checks the run gave `n`
+/// records, each a 200 at its first attempt (the report's retries are checked by the caller).
+async fn every_one_at_first_attempt(pki: &Pki, server: &Server, words: &str, n: usize) {
+    let cmd = pki.trusting(server).words(words);
+    let recs = records_of(pki, &cmd.report(&pki.path("report.json")), n).await;
+    assert!(
+        recs.iter()
+            .all(|r| r["status"] == 200 && r["attempts"] == 1),
+        "{recs:?}"
+    );
 }
 
-impl Drop for H2Server {
-    fn drop(&mut self) {
-        self.task.abort();
+/// An https server speaking HTTP/2 only, serving [`versions`] after a millisecond, so streams
+/// overlap. With `max_streams`, each connection allows that many streams at once; with
+/// `goaway_after`, the first connection is shut down gracefully (a GOAWAY) once the server has
+/// answered that many requests.
+async fn h2_server(
+    config: rustls::ServerConfig,
+    max_streams: Option<u32>,
+    goaway_after: Option<u32>,
+) -> Server {
+    let mut options = server::Options::default()
+        .tls(config)
+        .h2(max_streams)
+        .delay(Duration::from_millis(1));
+    if let Some(n) = goaway_after {
+        options = options.goaway_after(n);
     }
-}
-
-impl H2Server {
-    /// With `max_streams`, each connection allows that many streams at once; with
-    /// `goaway_after`, the first connection is shut down gracefully (a GOAWAY) once the server
-    /// has answered that many requests.
-    async fn start(
-        config: rustls::ServerConfig,
-        max_streams: Option<u32>,
-        goaway_after: Option<u32>,
-    ) -> Self {
-        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = tcp.local_addr().expect("address");
-        let acceptor = TlsAcceptor::from(Arc::new(config));
-        let counts = Arc::new(H2Counts::default());
-        let (goaway, _) = watch::channel(false);
-        let goaway = Arc::new(goaway);
-        let server_counts = Arc::clone(&counts);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = tcp.accept().await else {
-                    continue;
-                };
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    continue;
-                };
-                let counts = Arc::clone(&server_counts);
-                let first = counts.connections.fetch_add(1, Ordering::SeqCst) == 0;
-                let goaway = Arc::clone(&goaway);
-                let mut told = goaway.subscribe();
-                tokio::spawn(async move {
-                    let in_flight = Arc::new(AtomicU32::new(0));
-                    let service = hyper::service::service_fn(move |_request| {
-                        let counts = Arc::clone(&counts);
-                        let in_flight = Arc::clone(&in_flight);
-                        let goaway = Arc::clone(&goaway);
-                        async move {
-                            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                            counts.peak.fetch_max(now, Ordering::SeqCst);
-                            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                            in_flight.fetch_sub(1, Ordering::SeqCst);
-                            let answered = counts.requests.fetch_add(1, Ordering::SeqCst) + 1;
-                            if goaway_after == Some(answered) {
-                                goaway.send_replace(true);
-                            }
-                            let body = r#"{"version": "HTTP/2.0"}"#;
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                                http_body_util::Full::new(bytes::Bytes::from(body)),
-                            ))
-                        }
-                    });
-                    let mut builder = hyper::server::conn::http2::Builder::new(
-                        hyper_util::rt::TokioExecutor::new(),
-                    );
-                    builder.max_concurrent_streams(max_streams);
-                    let connection =
-                        builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service);
-                    let mut connection = std::pin::pin!(connection);
-                    if !first || goaway_after.is_none() {
-                        let _ = connection.await;
-                        return;
-                    }
-                    tokio::select! {
-                        _ = connection.as_mut() => {}
-                        () = async { let _ = told.wait_for(|&go| go).await; } => {
-                            connection.as_mut().graceful_shutdown();
-                            let _ = connection.await;
-                        }
-                    }
-                });
-            }
-        });
-        Self { addr, counts, task }
-    }
-
-    fn url(&self) -> String {
-        format!("https://{}/v/{{}}", self.addr)
-    }
-
-    fn requests(&self) -> u32 {
-        self.counts.requests.load(Ordering::SeqCst)
-    }
-
-    fn connections(&self) -> u32 {
-        self.counts.connections.load(Ordering::SeqCst)
-    }
-
-    fn peak_streams(&self) -> u32 {
-        self.counts.peak.load(Ordering::SeqCst)
-    }
+    options.spawn(versions()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2_streams_the_server_refused_are_sent_again_not_retried() {
     let pki = Pki::new();
     let config = server_config_offering(pki.server_leaf(), &[b"h2"]);
-    let server = RefusingServer::start(config, 5).await;
-    let out = fetchbench(
+    let (server, refused) = refusing_server(config, 5).await;
+    every_one_at_first_attempt(
         &pki,
-        &[
-            "--url",
-            &server.url(),
-            "-r",
-            "1..=100",
-            "-m",
-            "concurrent",
-            "-c",
-            "16",
-            "--retries",
-            "0",
-            "--cacert",
-            &pki.arg("ca.pem"),
-            "-q",
-            "--report",
-            &pki.arg("report.json"),
-        ],
+        &server,
+        "-r 1..=100 -m concurrent -c 16 --retries 0 -q",
+        100,
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out);
-    assert_eq!(recs.len(), 100);
-    assert!(
-        recs.iter()
-            .all(|r| r["status"] == 200 && r["attempts"] == 1),
-        "{recs:?}"
-    );
-    assert!(server.refused() >= 20, "{}", server.refused());
+    let refused = refused.load(Ordering::SeqCst);
+    assert!(refused >= 20, "{refused}");
     assert_eq!(read_json(&pki.path("report.json"))["runs"][0]["retries"], 0);
 }
 
 /// An https server on the h2 crate itself, which can refuse a stream (`RST_STREAM` with
 /// `REFUSED_STREAM`: "not processed, send it again"); hyper's server cannot. Every `every`-th
-/// stream is refused, the others answered at once.
-struct RefusingServer {
-    addr: SocketAddr,
-    refused: Arc<AtomicU32>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RefusingServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl RefusingServer {
-    async fn start(config: rustls::ServerConfig, every: u32) -> Self {
-        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = tcp.local_addr().expect("address");
-        let acceptor = TlsAcceptor::from(Arc::new(config));
-        let refused = Arc::new(AtomicU32::new(0));
-        let seen = Arc::new(AtomicU32::new(0));
-        let counts = (Arc::clone(&refused), seen);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = tcp.accept().await else {
-                    continue;
+/// stream is refused, the others answered at once; the count of refusals comes with it.
+async fn refusing_server(config: rustls::ServerConfig, every: u32) -> (Server, Arc<AtomicU32>) {
+    let refused = Arc::new(AtomicU32::new(0));
+    let seen = Arc::new(AtomicU32::new(0));
+    let counts = (Arc::clone(&refused), seen);
+    let server = server::Options::default()
+        .tls(config)
+        .spawn_raw(move |conn: server::Conn| {
+            let (refused, seen) = (Arc::clone(&counts.0), Arc::clone(&counts.1));
+            async move {
+                let Ok(mut connection) = h2::server::handshake(conn.stream).await else {
+                    return;
                 };
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    continue;
-                };
-                let (refused, seen) = (Arc::clone(&counts.0), Arc::clone(&counts.1));
-                tokio::spawn(async move {
-                    let Ok(mut connection) = h2::server::handshake(tls).await else {
-                        return;
-                    };
-                    while let Some(Ok((_request, mut respond))) = connection.accept().await {
-                        if (seen.fetch_add(1, Ordering::SeqCst) + 1) % every == 0 {
-                            refused.fetch_add(1, Ordering::SeqCst);
-                            respond.send_reset(h2::Reason::REFUSED_STREAM);
-                            continue;
-                        }
-                        let Ok(mut body) = respond.send_response(http::Response::new(()), false)
-                        else {
-                            continue;
-                        };
-                        let _ = body.send_data(r#"{"version": "HTTP/2.0"}"#.into(), true);
+                while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                    if (seen.fetch_add(1, Ordering::SeqCst) + 1) % every == 0 {
+                        refused.fetch_add(1, Ordering::SeqCst);
+                        respond.send_reset(h2::Reason::REFUSED_STREAM);
+                        continue;
                     }
-                });
+                    let Ok(mut body) = respond.send_response(http::Response::new(()), false) else {
+                        continue;
+                    };
+                    let _ = body.send_data(r#"{"version": "HTTP/2.0"}"#.into(), true);
+                }
             }
-        });
-        Self {
-            addr,
-            refused,
-            task,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("https://{}/v/{{}}", self.addr)
-    }
-
-    fn refused(&self) -> u32 {
-        self.refused.load(Ordering::SeqCst)
-    }
+        })
+        .await;
+    (server, refused)
 }

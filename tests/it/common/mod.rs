@@ -1,7 +1,27 @@
-//! A real HTTP server on loopback for the tests: it records every hit, the peak number of requests
-//! in flight and their arrival times, and can delay, refuse or hold back requests per id.
+//! What the tests share. A test adds routes, not servers:
+//!
+//! - [`server`]: the one loopback server. `server::spawn(router).await` serves an axum `Router`
+//!   (HTTP/1, and h2c by prior knowledge) and returns a guard that stops it on drop: `base()`,
+//!   `url("/item/{}")`, `requests()`, `answered()`, `hits(prefix)`, `seen()` (each request's
+//!   method, path, version, headers and arrival), `peak_in_flight()`, `connections()`,
+//!   `wait_for_requests(n)`. `server::Options::default()` makes the same server https
+//!   (`.tls(config)`, then `failed_handshakes(n)`), HTTP/2 only (`.h2(max_streams)`,
+//!   `.goaway_after(n)`, `peak_streams()`), slower (`.delay(d)`), or raw
+//!   (`.spawn_raw(|conn| ...)`: the connection's bytes, for what no framework writes);
+//!   `server::dead_addr()` is a port nothing listens on.
+//! - [`cmd`]: the command lines. `Cmd::url(&url).words("-r 1..=20 -m concurrent -q")
+//!   .report(&path).exits(0).await` runs the binary and checks its exit code; `run()` only runs
+//!   it; `flag(name, value)`, `path(name, &path)`, `arg(..)`, `args(..)` for the rest.
+//! - [`run`]: running the binary by hand and reading what it wrote (`records`, `stderr`, ...).
+//! - [`TestServer`]: the shared pokeapi-like routes (`/item/{id}` and the fault routes:
+//!   `route("flaky")`, `route("limited")`, ...) on [`server`], counting hits per id, delaying,
+//!   refusing or holding back requests per [`Behaviour`]
+//!   (`Behaviour::default().with_delay(f).with_not_found([2]).with_gate(8)`). Its API is as it
+//!   was; `server` is the guard under it. [`RawServer`] is the two raw faults on `spawn_raw`.
 
+pub mod cmd;
 pub mod run;
+pub mod server;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -29,6 +49,26 @@ pub struct Behaviour {
     pub robots: Option<&'static str>,
 }
 
+impl Behaviour {
+    /// With a delay per id before answering.
+    pub fn with_delay(mut self, delay: fn(u64) -> Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// With these ids answered 404.
+    pub fn with_not_found(mut self, ids: impl IntoIterator<Item = u64>) -> Self {
+        self.not_found = ids.into_iter().collect();
+        self
+    }
+
+    /// Holding every request until `n` are in flight at once.
+    pub fn with_gate(mut self, n: usize) -> Self {
+        self.gate = Some(n);
+        self
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     hits: Mutex<HashMap<u64, u32>>,
@@ -54,13 +94,8 @@ struct Shared {
 pub struct TestServer {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// The server under the routes; it stops when the `TestServer` is dropped.
+    pub server: server::Server,
 }
 
 impl TestServer {
@@ -104,14 +139,12 @@ impl TestServer {
             .route("/advertised/{id}", get(advertised))
             .route("/robots.txt", get(robots_txt))
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind test server");
-        let addr = listener.local_addr().expect("test server address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { addr, shared, task }
+        let server = server::spawn(app).await;
+        Self {
+            addr: server.addr,
+            shared,
+            server,
+        }
     }
 
     /// The URL template for the item endpoint.
@@ -121,7 +154,7 @@ impl TestServer {
 
     /// The URL template for one of the fault routes: `flaky`, `limited`, `slow`, `loop`, ...
     pub fn route(&self, name: &str) -> String {
-        format!("http://{}/{name}/{{}}", self.addr)
+        self.server.url(&format!("/{name}/{{}}"))
     }
 
     /// Hits per id.
@@ -158,7 +191,7 @@ impl TestServer {
 
     /// The list APIs' URL for `path_and_query` (`/api/github?per_page=10`).
     pub fn api(&self, path_and_query: &str) -> String {
-        format!("http://{}{path_and_query}", self.addr)
+        self.server.url(path_and_query)
     }
 
     /// Arrival times of the requests, in arrival order.
@@ -759,11 +792,11 @@ pub fn scrambled_delay(id: u64) -> Duration {
 }
 
 /// A server speaking raw HTTP/1.1 bytes, for faults a framework will not produce: a body cut
-/// short, an endless body. Counts connections and the body bytes it managed to send.
+/// short, an endless body. Counts the body bytes it managed to send.
 pub struct RawServer {
-    pub addr: SocketAddr,
     sent: Arc<std::sync::atomic::AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
+    /// The raw server under the fault; it stops when the `RawServer` is dropped.
+    pub server: server::Server,
 }
 
 #[derive(Clone, Copy)]
@@ -774,69 +807,63 @@ pub enum RawFault {
     Endless { limit: u64 },
 }
 
-impl Drop for RawServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 impl RawServer {
     pub async fn start(fault: RawFault) -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = Arc::clone(&sent);
-        let task = tokio::spawn(async move {
-            let mut connection = 0u32;
-            while let Ok((mut stream, _)) = listener.accept().await {
-                connection += 1;
-                let counter = Arc::clone(&counter);
-                let first = connection == 1;
-                tokio::spawn(async move {
-                    let mut request = [0u8; 4096];
-                    let _ = stream.read(&mut request).await;
-                    match fault {
-                        RawFault::TruncateFirst => {
-                            let body = br#"{"name":"whole","padding":"0123456789012345678901234567890123456789"}"#;
-                            let head = format!(
-                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                                body.len()
-                            );
-                            let _ = stream.write_all(head.as_bytes()).await;
-                            let part = if first {
-                                &body[..body.len() / 2]
-                            } else {
-                                &body[..]
-                            };
-                            let _ = stream.write_all(part).await;
-                            let _ = stream.shutdown().await;
-                        }
-                        RawFault::Endless { limit } => {
-                            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n[";
-                            let _ = stream.write_all(head.as_bytes()).await;
-                            let chunk = vec![b' '; 64 * 1024];
-                            while counter.load(Ordering::SeqCst) < limit {
-                                if stream.write_all(&chunk).await.is_err() {
-                                    break;
-                                }
-                                counter.fetch_add(chunk.len() as u64, Ordering::SeqCst);
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        Self { addr, sent, task }
+        let server =
+            server::spawn_raw(move |conn| raw_fault(conn, fault, Arc::clone(&counter))).await;
+        Self { sent, server }
     }
 
     pub fn template(&self) -> String {
-        format!("http://{}/raw/{{}}", self.addr)
+        self.server.url("/raw/{}")
     }
 
     /// Body bytes written to clients so far.
     pub fn body_bytes_sent(&self) -> u64 {
         self.sent.load(Ordering::SeqCst)
+    }
+}
+
+/// One connection of a [`RawServer`]: the request read, then `fault`'s answer.
+async fn raw_fault(
+    mut conn: server::Conn,
+    fault: RawFault,
+    sent: Arc<std::sync::atomic::AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = &mut conn.stream;
+    let mut request = [0u8; 4096];
+    let _ = stream.read(&mut request).await;
+    match fault {
+        RawFault::TruncateFirst => {
+            let body = br#"{"name":"whole","padding":"0123456789012345678901234567890123456789"}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let part = if conn.index == 0 {
+                &body[..body.len() / 2]
+            } else {
+                &body[..]
+            };
+            let _ = stream.write_all(part).await;
+            let _ = stream.shutdown().await;
+        }
+        RawFault::Endless { limit } => {
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n[";
+            let _ = stream.write_all(head.as_bytes()).await;
+            let chunk = vec![b' '; 64 * 1024];
+            while sent.load(Ordering::SeqCst) < limit {
+                if stream.write_all(&chunk).await.is_err() {
+                    break;
+                }
+                sent.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+            }
+        }
     }
 }
 
@@ -848,7 +875,7 @@ impl RawServer {
 /// be sampled falls back to it.
 // The child is reaped by `wait4`, not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
-pub fn run_measuring_memory(bin: &str, args: &[&str]) -> (std::process::Output, u64) {
+pub fn run_measuring_memory(bin: &str, args: &[String]) -> (std::process::Output, u64) {
     use std::process::{Command, Stdio};
     let child = Command::new(bin)
         .args(args)

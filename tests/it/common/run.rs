@@ -8,32 +8,32 @@ use serde_json::Value;
 pub const BIN: &str = env!("CARGO_BIN_EXE_fetchbench");
 
 /// Runs the binary with `args` to its end.
-pub async fn fetchbench(args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+pub async fn fetchbench<S: AsRef<str>>(args: impl AsRef<[S]>) -> Output {
+    run_to_end(args.as_ref(), None).await
+}
+
+/// Runs the binary with `args` and `stdin` as its standard input, to its end.
+pub async fn fetchbench_with_stdin<S: AsRef<str>>(args: impl AsRef<[S]>, stdin: String) -> Output {
+    run_to_end(args.as_ref(), Some(stdin)).await
+}
+
+async fn run_to_end<S: AsRef<str>>(args: &[S], stdin: Option<String>) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.as_ref().to_owned()).collect();
     tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::new(BIN)
-            .args(&args)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run fetchbench")
+        let mut command = assert_cmd::Command::new(BIN);
+        command.args(&args).env("NO_COLOR", "1");
+        if let Some(stdin) = stdin {
+            command.write_stdin(stdin);
+        }
+        command.output().expect("run fetchbench")
     })
     .await
     .expect("join")
 }
 
-/// Runs the binary with `args` and `stdin` as its standard input, to its end.
-pub async fn fetchbench_with_stdin(args: &[&str], stdin: String) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::new(BIN)
-            .args(&args)
-            .env("NO_COLOR", "1")
-            .write_stdin(stdin)
-            .output()
-            .expect("run fetchbench")
-    })
-    .await
-    .expect("join")
+/// The ids of the NDJSON records in the file at `path`, in order.
+pub fn ids_in_file(path: &std::path::Path) -> Vec<u64> {
+    ids(&records_in(&std::fs::read(path).expect("read NDJSON file")))
 }
 
 /// The NDJSON records in `bytes`; panics on any line that is not a whole record.
@@ -53,6 +53,12 @@ pub fn records(out: &Output) -> Vec<Value> {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Checks the run's stderr says `text` (all of stderr in the message when it does not).
+pub fn assert_said(out: &Output, text: &str) {
+    let said = stderr(out);
+    assert!(said.contains(text), "{said}");
 }
 
 /// The numeric ids of records, in order.
