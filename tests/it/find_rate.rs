@@ -4,10 +4,7 @@
 //! and, from the same issue, the waits at a host as the CSV results give them.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use fetchbench::fixture::{FixtureOptions, FixtureServer, STATS_PATH};
@@ -220,50 +217,6 @@ async fn the_first_step_breaking_exits_1_and_bad_bounds_are_refused() {
     }
 }
 
-/// A TCP relay in front of `to` that counts the connections it accepts: the server's side of
-/// how many connections a client opened.
-struct CountingRelay {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for CountingRelay {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl CountingRelay {
-    async fn start(to: SocketAddr) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the relay");
-        let addr = listener.local_addr().expect("relay address");
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&accepted);
-        let task = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                counted.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        });
-        Self {
-            addr,
-            accepted,
-            task,
-        }
-    }
-
-    fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_are_kept_from_one_step_to_the_next() {
     // 20 ms an answer: two slots carry 100/s, so no step at up to 20/s falls behind and is cut
@@ -274,8 +227,7 @@ async fn connections_are_kept_from_one_step_to_the_next() {
         ..Behaviour::default()
     })
     .await;
-    let relay = CountingRelay::start(server.addr).await;
-    let url = format!("http://{}/item/{{}}", relay.addr);
+    let url = server.template();
     // 5/s, 10/s, 20/s (the cap): three steps on two slots.
     let (out, report) = find_rate(
         &url,
@@ -286,7 +238,7 @@ async fn connections_are_kept_from_one_step_to_the_next() {
     let steps = targets(&report["find_rate"]);
     assert!(steps.len() >= 3, "{steps:?}");
     // A fresh client per step opens up to two connections each (and one for the probe).
-    let accepted = relay.accepted();
+    let accepted = server.server.connections() as usize;
     assert!(
         accepted <= 4,
         "{accepted} connections for {} steps",

@@ -563,17 +563,11 @@ async fn the_merge_adds_up_the_waits_of_shards_held_by_a_host_rate() {
         )
         .await;
     }
-    let out = fetchbench(
-        strings(&[
-            "merge",
-            &path("wait-0.json"),
-            &path("wait-1.json"),
-            "-o",
-            &path("merged.json"),
-        ]),
-        vec![],
-    )
-    .await;
+    let merge = Cmd::new()
+        .arg("merge")
+        .args([path("wait-0.json"), path("wait-1.json")])
+        .flag("-o", path("merged.json"));
+    let out = fetchbench(merge, vec![]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let waits =
         |name: &str| read_json(&dir.path().join(name))["runs"][0]["waits"]["host-rate"].clone();
@@ -617,9 +611,11 @@ async fn a_glob_of_twelve_word_list_shards_merges_in_the_lists_order() {
     // As a shell's glob gives them: r-0, r-1, r-10, r-11, r-2, ...
     let mut files: Vec<String> = (0..12).map(|i| path(&format!("r-{i}.ndjson"))).collect();
     files.sort();
-    let mut args = strings(&["merge", "--results", "-o", &path("all.ndjson")]);
-    args.extend(files);
-    let out = fetchbench(args, vec![]).await;
+    let merge = Cmd::new()
+        .words("merge --results")
+        .flag("-o", path("all.ndjson"))
+        .args(files);
+    let out = fetchbench(merge, vec![]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert!(
         stderr_of(&out).contains("took the files in the order of the numbers in their names"),
