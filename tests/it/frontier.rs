@@ -16,6 +16,23 @@ fn rows(db: &std::path::Path) -> Vec<Vec<Sql>> {
     query(db, "SELECT key, url, name, error FROM records ORDER BY key")
 }
 
+/// A crawl of the cursor API at `url` by its `next_token`, each item's name to `db` (its value
+/// last, so a test can swap it), with `extra` flags.
+fn cursor_crawl<'a>(url: &'a str, extra: &[&'a str], db: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["--url", url, "--next", "meta.next_token"];
+    args.extend([
+        "--next-param",
+        "pagination_token",
+        "--items",
+        "data",
+        "-f",
+        "name",
+    ]);
+    args.extend(extra);
+    args.extend(["-m", "concurrent", "-o", db]);
+    args
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cursor_crawl_killed_mid_way_goes_on_from_its_saved_token() {
     let server = TestServer::start(Behaviour::default()).await;
@@ -23,25 +40,8 @@ async fn a_cursor_crawl_killed_mid_way_goes_on_from_its_saved_token() {
     let db = dir.path().join("cursor.sqlite");
     let db_arg = db.to_str().expect("utf-8").to_owned();
     let url = server.api(&format!("/api/cursor?max_results={PER_PAGE}"));
-    let args = [
-        "--url",
-        &url,
-        "--next",
-        "meta.next_token",
-        "--next-param",
-        "pagination_token",
-        "--items",
-        "data",
-        "-f",
-        "name",
-        // Paced, so the chain is still going when it is killed (24 pages take 3 s at least).
-        "--rate",
-        "8/s",
-        "-m",
-        "concurrent",
-        "-o",
-        &db_arg,
-    ];
+    // Paced, so the chain is still going when it is killed (24 pages take 3 s at least).
+    let args = cursor_crawl(&url, &["--rate", "8/s"], &db_arg);
     let pages = LIST_ITEMS.div_ceil(PER_PAGE) as usize;
     let mut child = spawn(&args);
     let done = 5 * PER_PAGE as i64;
@@ -99,22 +99,7 @@ async fn a_finished_crawl_resumed_fetches_nothing_again_and_keeps_its_rows() {
     let db = dir.path().join("crawl.sqlite");
     let db_arg = db.to_str().expect("utf-8").to_owned();
     let url = server.api("/api/cursor?max_results=10");
-    let args = [
-        "--url",
-        &url,
-        "--next",
-        "meta.next_token",
-        "--next-param",
-        "pagination_token",
-        "--items",
-        "data",
-        "-f",
-        "name",
-        "-m",
-        "concurrent",
-        "-o",
-        &db_arg,
-    ];
+    let args = cursor_crawl(&url, &[], &db_arg);
     let out = fetchbench(&args).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let first = rows(&db);

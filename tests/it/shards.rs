@@ -55,12 +55,7 @@ async fn four_shards_fetch_each_id_once_and_merge_exactly() {
         .flag("-o", path("merged.json".into()));
     merge.extend(reports.clone());
     let out = fetchbench(merge, vec![]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let merged = read_json(&dir.path().join("merged.json"));
     let run = &merged["runs"][0];
     assert_eq!(run["requests"], 10_000);
@@ -290,12 +285,7 @@ async fn fetch_ok(template: &str, extra: &[&str]) {
     let mut args = Cmd::url(template).words("-m concurrent -q");
     args.extend(extra);
     let out = fetchbench(args, vec![]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
 }
 
 fn stderr_of(out: &Output) -> String {
