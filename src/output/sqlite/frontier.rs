@@ -6,18 +6,9 @@
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection};
 
-use super::resume::id_of;
-use super::write::IdSql;
+use super::schema::{id_of, IdSql};
 use crate::engine::SavedWork;
 use crate::record::{Record, WorkItem};
-
-/// The table; created where missing, so a database written before it had one resumes too.
-pub(super) const TABLE: &str = "CREATE TABLE IF NOT EXISTS frontier(
-  run INTEGER NOT NULL, path TEXT NOT NULL, key TEXT NOT NULL, id, kind TEXT NOT NULL,
-  url TEXT NOT NULL, depth INTEGER NOT NULL, parent TEXT, fanned INTEGER NOT NULL,
-  done INTEGER NOT NULL, PRIMARY KEY(run, path)
-) WITHOUT ROWID;
-";
 
 const UPSERT: &str =
     "INSERT OR REPLACE INTO frontier(run, path, key, id, kind, url, depth, parent, \
@@ -156,7 +147,8 @@ mod tests {
     #[test]
     fn released_work_is_pending_until_done_a_step_stays_done_and_a_failure_changes_nothing() {
         let conn = Connection::open_in_memory().expect("open");
-        conn.execute_batch(TABLE).expect("table");
+        conn.execute_batch(super::super::schema::FRONTIER)
+            .expect("table");
         let seed = crawled(
             vec![0, 0],
             false,

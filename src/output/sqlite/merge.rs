@@ -8,8 +8,7 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::Value;
 
-use super::resume::id_of;
-use super::schema::{insert_sql, quoted, schema, COLUMNS};
+use super::schema::{id_of, insert_sql, quoted, schema, COLUMNS};
 use super::{connect, now_rfc3339, stored, DatabaseError, SCHEMA_VERSION};
 use crate::extract::FieldPath;
 use crate::plan::ids::Id;

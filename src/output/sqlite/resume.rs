@@ -1,12 +1,11 @@
 //! What `--resume` finds in a database: each run's successful records (their failed ones are
 //! deleted, to be fetched again) and a crawl's saved work (its `frontier`).
 
-use std::sync::Arc;
-
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 use super::frontier;
+use super::schema::id_of;
 use crate::engine::SavedWork;
 use crate::plan::ids::Id;
 
@@ -81,15 +80,6 @@ pub(super) fn take_stock(conn: &Connection) -> rusqlite::Result<Resumed> {
         [],
     )?;
     Ok(resumed)
-}
-
-/// The id a row holds: an integer, or a word.
-pub(super) fn id_of(value: ValueRef<'_>) -> Option<Id> {
-    match value {
-        ValueRef::Integer(n) => u64::try_from(n).ok().map(Id::Num),
-        ValueRef::Text(t) => std::str::from_utf8(t).ok().map(|t| Id::Text(Arc::from(t))),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

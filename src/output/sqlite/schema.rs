@@ -1,7 +1,12 @@
 //! The tables' layout: the fixed columns of `records`, one column per `-f` path (named by the
 //! path, renamed when the name is taken), and the statements that create and fill them.
 
+use std::sync::Arc;
+
+use rusqlite::types::ValueRef;
+
 use crate::extract::FieldPath;
+use crate::plan::ids::Id;
 
 /// The fixed columns of `records`, in order; the `-f` columns follow them.
 pub(super) const COLUMNS: [&str; 25] = [
@@ -81,7 +86,7 @@ CREATE TABLE records(
   body_ms REAL, tls_ms REAL{field_defs}
 );
 {}",
-        super::frontier::TABLE
+        FRONTIER
     )
 }
 
@@ -98,6 +103,39 @@ pub(super) fn insert_sql(fields: &[String]) -> String {
         names.join(","),
         params.join(",")
     )
+}
+
+/// The `frontier` table (see `frontier`); created where missing, so a database written before it had one resumes too.
+pub(super) const FRONTIER: &str = "CREATE TABLE IF NOT EXISTS frontier(
+  run INTEGER NOT NULL, path TEXT NOT NULL, key TEXT NOT NULL, id, kind TEXT NOT NULL,
+  url TEXT NOT NULL, depth INTEGER NOT NULL, parent TEXT, fanned INTEGER NOT NULL,
+  done INTEGER NOT NULL, PRIMARY KEY(run, path)
+) WITHOUT ROWID;
+";
+
+/// An id as SQLite stores it: a number as an integer, a word as text.
+pub(super) struct IdSql<'a>(pub(super) &'a Id);
+
+impl rusqlite::ToSql for IdSql<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            Id::Num(n) => match i64::try_from(*n) {
+                Ok(n) => n.into(),
+                // Beyond SQLite's integers: its digits, as the NDJSON writes them.
+                Err(_) => n.to_string().into(),
+            },
+            Id::Text(t) => t.as_ref().into(),
+        })
+    }
+}
+
+/// The id a row holds: an integer, or a word.
+pub(super) fn id_of(value: ValueRef<'_>) -> Option<Id> {
+    match value {
+        ValueRef::Integer(n) => u64::try_from(n).ok().map(Id::Num),
+        ValueRef::Text(t) => std::str::from_utf8(t).ok().map(|t| Id::Text(Arc::from(t))),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -10,13 +10,12 @@ use serde_json::Value;
 
 use super::frontier;
 use super::resume::{take_stock, Resumed};
-use super::schema::{field_columns, insert_sql, schema};
+use super::schema::{field_columns, insert_sql, schema, IdSql, FRONTIER};
 use super::{
     connect, now_rfc3339, stored, tables, DatabaseError, RunInfo, BATCH_ROWS, SCHEMA_VERSION,
 };
 use crate::extract::FieldPath;
 use crate::output::RecordSink;
-use crate::plan::ids::Id;
 use crate::record::{duration_ms, CacheUse, Record};
 use crate::report::job::JobReport;
 
@@ -107,7 +106,7 @@ impl SqliteSink {
                     .map_err(err)?;
             }
         } else {
-            conn.execute_batch(frontier::TABLE).map_err(err)?;
+            conn.execute_batch(FRONTIER).map_err(err)?;
             resumed = take_stock(&conn).map_err(err)?;
         }
         conn.execute_batch("COMMIT").map_err(err)?;
@@ -192,22 +191,6 @@ impl SqliteSink {
             stmt.raw_bind_parameter(fixed.len() + i + 1, JsonSql(value))?;
         }
         stmt.raw_execute().map(drop)
-    }
-}
-
-/// An id as SQLite stores it: a number as an integer, a word as text.
-pub(super) struct IdSql<'a>(pub(super) &'a Id);
-
-impl rusqlite::ToSql for IdSql<'_> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(match self.0 {
-            Id::Num(n) => match i64::try_from(*n) {
-                Ok(n) => n.into(),
-                // Beyond SQLite's integers: its digits, as the NDJSON writes them.
-                Err(_) => n.to_string().into(),
-            },
-            Id::Text(t) => t.as_ref().into(),
-        })
     }
 }
 
