@@ -40,45 +40,18 @@ pub struct LevelReport {
     pub mean_ms: f64,
 }
 
-/// A crawl's figures in the report.
+/// A crawl's figures in the report: the engine's counts as they are, and the levels.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CrawlReport {
-    /// Pages fetched as a chain's next page (the seeds' own pages not counted).
-    pub pages: u64,
-    /// Links to a URL this run had already requested: not fetched again.
-    pub duplicates: u64,
-    /// Links to an origin the crawl may not go to (see --allow-origin): not fetched.
-    pub out_of_scope: u64,
-    /// Links that are not http(s) URLs.
-    pub invalid: u64,
-    /// Work not fetched because --max-requests or --max-pages was reached.
-    pub over_budget: u64,
-    /// Chains ended because a page named a page of the chain again.
-    pub loops: u64,
-    /// Links to results an earlier run already wrote (`--resume`): not fetched again.
-    #[serde(default)]
-    pub already_done: u64,
-    /// Where and why a stop rule ended the range, or null.
-    #[serde(default)]
-    pub stopped: Option<String>,
-    /// Records that came in past the stop point (requested before it was known): not written.
-    #[serde(default)]
-    pub past_stop: u64,
+    #[serde(flatten)]
+    pub counts: CrawlCounts,
     pub levels: Vec<LevelReport>,
 }
 
 impl CrawlReport {
     pub fn new(counts: &CrawlCounts, levels: &BTreeMap<u32, LevelCounts>) -> Self {
         Self {
-            pages: counts.pages,
-            duplicates: counts.duplicates,
-            out_of_scope: counts.out_of_scope,
-            invalid: counts.invalid,
-            over_budget: counts.over_budget,
-            loops: counts.loops,
-            already_done: counts.already_done,
-            stopped: counts.stopped.clone(),
-            past_stop: counts.past_stop,
+            counts: counts.clone(),
             levels: levels
                 .iter()
                 .map(|(&depth, level)| LevelReport {
@@ -97,17 +70,7 @@ impl CrawlReport {
         let mut merged: Option<CrawlReport> = None;
         for report in reports {
             let into = merged.get_or_insert_with(CrawlReport::default);
-            into.pages += report.pages;
-            into.duplicates += report.duplicates;
-            into.out_of_scope += report.out_of_scope;
-            into.invalid += report.invalid;
-            into.over_budget += report.over_budget;
-            into.loops += report.loops;
-            into.already_done += report.already_done;
-            into.past_stop += report.past_stop;
-            if into.stopped.is_none() {
-                into.stopped.clone_from(&report.stopped);
-            }
+            into.counts.add(&report.counts);
             for level in &report.levels {
                 match into.levels.iter_mut().find(|l| l.depth == level.depth) {
                     Some(l) => {
@@ -129,23 +92,15 @@ impl CrawlReport {
     /// Whether anything was crawled: a record came from a crawl, or a link was followed or
     /// skipped. A plain range with only a stop rule has a crawl report but crawled nothing.
     pub fn crawled(&self) -> bool {
-        !self.levels.is_empty()
-            || self.pages
-                + self.duplicates
-                + self.out_of_scope
-                + self.invalid
-                + self.over_budget
-                + self.loops
-                + self.already_done
-                > 0
+        !self.levels.is_empty() || self.counts.any()
     }
 
     /// Where a stop rule ended the range, in words, and what it left unwritten: "stopped after 3
     /// consecutive missing ids from 152 (--stop-after-missing 3); 15 answers past the stop not
     /// written".
     pub fn stop_account(&self) -> Option<String> {
-        let why = self.stopped.as_ref()?;
-        let past = match self.past_stop {
+        let why = self.counts.stopped.as_ref()?;
+        let past = match self.counts.past_stop {
             0 => String::new(),
             1 => "; 1 answer past the stop not written".to_owned(),
             n => format!("; {n} answers past the stop not written"),
@@ -171,10 +126,13 @@ mod tests {
     #[test]
     fn a_stop_rule_alone_crawled_nothing_but_is_accounted_for() {
         let stop = CrawlReport {
-            stopped: Some(
-                "after 3 consecutive missing ids from 152 (--stop-after-missing 3)".into(),
-            ),
-            past_stop: 15,
+            counts: CrawlCounts {
+                stopped: Some(
+                    "after 3 consecutive missing ids from 152 (--stop-after-missing 3)".into(),
+                ),
+                past_stop: 15,
+                ..CrawlCounts::default()
+            },
             ..CrawlReport::default()
         };
         assert!(!stop.crawled());
@@ -196,7 +154,10 @@ mod tests {
         };
         assert!(levels.crawled());
         let skipped = CrawlReport {
-            out_of_scope: 1,
+            counts: CrawlCounts {
+                out_of_scope: 1,
+                ..CrawlCounts::default()
+            },
             ..CrawlReport::default()
         };
         assert!(skipped.crawled());

@@ -245,18 +245,18 @@ fn crawl_rows(runs: &[RunReport]) -> Vec<Row> {
             })
         })
         .collect();
-    rows.push(count("next pages", |c| c.pages));
-    rows.push(count("duplicate links", |c| c.duplicates));
-    rows.push(count("out of scope", |c| c.out_of_scope));
+    rows.push(count("next pages", |c| c.counts.pages));
+    rows.push(count("duplicate links", |c| c.counts.duplicates));
+    rows.push(count("out of scope", |c| c.counts.out_of_scope));
     // Rare kinds get a row only when they happened, so a common crawl stays short.
     let any = |pick: fn(&CrawlReport) -> u64| crawls.iter().flatten().any(|c| pick(c) > 0);
-    if any(|c| c.invalid) {
-        rows.push(count("invalid links", |c| c.invalid));
+    if any(|c| c.counts.invalid) {
+        rows.push(count("invalid links", |c| c.counts.invalid));
     }
-    rows.push(count("over budget", |c| c.over_budget));
-    rows.push(count("chain loops", |c| c.loops));
-    if any(|c| c.already_done) {
-        rows.push(count("already done", |c| c.already_done));
+    rows.push(count("over budget", |c| c.counts.over_budget));
+    rows.push(count("chain loops", |c| c.counts.loops));
+    if any(|c| c.counts.already_done) {
+        rows.push(count("already done", |c| c.counts.already_done));
     }
     rows
 }
@@ -423,11 +423,13 @@ mod tests {
         let stats = fixture::run(159, 50, |_| false);
         let mut report = fixture::report(&[&stats, &stats]);
         report.runs[0].crawl = Some(CrawlReport {
-            pages: 7,
-            duplicates: 3,
-            invalid: 1,
+            counts: crate::engine::CrawlCounts {
+                pages: 7,
+                duplicates: 3,
+                invalid: 1,
+                ..Default::default()
+            },
             levels: vec![level(0, 8, 0), level(1, 151, 2)],
-            ..CrawlReport::default()
         });
         let rows = rows(&report.runs);
         let at = |label| rows.iter().position(|r| r.label == label).expect(label);
@@ -458,8 +460,11 @@ mod tests {
 
         let mut stopped = fixture::report(&[&stats]);
         stopped.runs[0].crawl = Some(CrawlReport {
-            stopped: Some("after 3 consecutive missing ids from 152".into()),
-            past_stop: 15,
+            counts: crate::engine::CrawlCounts {
+                stopped: Some("after 3 consecutive missing ids from 152".into()),
+                past_stop: 15,
+                ..Default::default()
+            },
             ..CrawlReport::default()
         });
         let rows = super::rows(&stopped.runs);

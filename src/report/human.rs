@@ -416,12 +416,15 @@ mod tests {
         let mut report = fixture::report(&[&sequential, &concurrent]);
         for run in &mut report.runs {
             run.crawl = Some(CrawlReport {
-                pages: 7,
-                duplicates: 3,
-                stopped: Some(
-                    "after 3 consecutive missing ids from 152 (--stop-after-missing 3)".into(),
-                ),
-                past_stop: 15,
+                counts: crate::engine::CrawlCounts {
+                    pages: 7,
+                    duplicates: 3,
+                    stopped: Some(
+                        "after 3 consecutive missing ids from 152 (--stop-after-missing 3)".into(),
+                    ),
+                    past_stop: 15,
+                    ..Default::default()
+                },
                 levels: vec![LevelReport {
                     depth: 0,
                     requests: 150,
@@ -429,7 +432,6 @@ mod tests {
                     errors: 0,
                     mean_ms: 40.0,
                 }],
-                ..CrawlReport::default()
             });
         }
         let text = text(&report);

@@ -11,30 +11,67 @@ use reqwest::Url;
 use super::{CrawlRules, Found, NextPage, Origins, Place};
 use crate::engine::frontier::SavedWork;
 
-/// What a crawl skipped and found, for the report.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a crawl skipped and found: the report shows these fields as they are (`report::crawl`
+/// adds the levels), so their doc comments are the report schema's too.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct CrawlCounts {
-    /// Pages fetched as a chain's next page.
+    /// Pages fetched as a chain's next page (the seeds' own pages not counted).
     pub pages: u64,
-    /// Links to a URL already requested in this run.
+    /// Links to a URL this run had already requested: not fetched again.
     pub duplicates: u64,
-    /// Links to an origin the crawl may not leave for.
+    /// Links to an origin the crawl may not go to (see --allow-origin): not fetched.
     pub out_of_scope: u64,
-    /// Links that are not URLs.
+    /// Links that are not http(s) URLs.
     pub invalid: u64,
-    /// Work not requested because `--max-requests` or `--max-pages` was reached.
+    /// Work not fetched because --max-requests or --max-pages was reached.
     pub over_budget: u64,
     /// Chains ended because a page named a page of the chain again.
     pub loops: u64,
-    /// Links to results an earlier run already wrote (`--resume`).
+    /// Links to results an earlier run already wrote (`--resume`): not fetched again.
+    #[serde(default)]
     pub already_done: u64,
-    /// Where and why a stop rule ended the range, if one did.
+    /// Where and why a stop rule ended the range, or null.
+    #[serde(default)]
     pub stopped: Option<String>,
-    /// Records that came in past the stop point: requested before it was known, not written.
+    /// Records that came in past the stop point (requested before it was known): not written.
+    #[serde(default)]
     pub past_stop: u64,
     /// Links found by `--follow`, by the depth of the document they were found in (whether
-    /// requested or not): a level that found none has a path that matches nothing.
+    /// requested or not): a level that found none has a path that matches nothing. Read for the
+    /// report's notes, not a figure of its own.
+    #[serde(skip)]
     pub links_found: Vec<u64>,
+}
+
+impl CrawlCounts {
+    /// Adds `other`'s counts (a shard's) to these; the first stop rule's reason stands.
+    pub fn add(&mut self, other: &CrawlCounts) {
+        self.pages += other.pages;
+        self.duplicates += other.duplicates;
+        self.out_of_scope += other.out_of_scope;
+        self.invalid += other.invalid;
+        self.over_budget += other.over_budget;
+        self.loops += other.loops;
+        self.already_done += other.already_done;
+        self.past_stop += other.past_stop;
+        if self.stopped.is_none() {
+            self.stopped.clone_from(&other.stopped);
+        }
+    }
+
+    /// Whether a link was followed or skipped, or a chain went past its first page.
+    pub fn any(&self) -> bool {
+        self.pages
+            + self.duplicates
+            + self.out_of_scope
+            + self.invalid
+            + self.over_budget
+            + self.loops
+            + self.already_done
+            > 0
+    }
 }
 
 /// The books of one run's crawl.

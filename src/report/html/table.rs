@@ -135,10 +135,13 @@ mod tests {
         let stats = fixture::run(12, 50, |_| false);
         let mut report = fixture::report(&[&stats]);
         report.runs[0].crawl = Some(crate::report::crawl::CrawlReport {
-            stopped: Some(
-                "after 3 consecutive missing ids from 152 (--stop-after-missing 3)".into(),
-            ),
-            past_stop: 15,
+            counts: crate::engine::CrawlCounts {
+                stopped: Some(
+                    "after 3 consecutive missing ids from 152 (--stop-after-missing 3)".into(),
+                ),
+                past_stop: 15,
+                ..Default::default()
+            },
             ..Default::default()
         });
         let html = section(&report);
