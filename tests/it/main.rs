@@ -13,6 +13,7 @@ mod extract;
 mod find_rate;
 mod fixture;
 mod html;
+mod http2;
 mod library;
 mod numbers;
 mod pagination;
