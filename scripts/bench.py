@@ -26,6 +26,9 @@ Scenarios (pick with arguments; default: pokeapi raw scale):
   cache       the crawl job (as `crawl`) with --cache: cold (an empty cache each run), warm (every
               entry fresh, no request), --cache-mode refresh (303 x 304), no cache; and Scrapy's
               HTTPCACHE warm for the same job; each output checked for the 151 species
+  https       Debian's nginx over TLS 1.3 (HTTP/1.1, and HTTP/2 by ALPN) and `fetchbench serve` over
+              h2c: fetchbench (a field to a file, and no fields) vs oha's shapes; env
+              FETCHBENCH_BASE=BINARY adds an earlier build's rows to the same rounds
 Each command runs RUNS times (env RUNS, default 5), the tools of a scenario in interleaved rounds
 (A B C, A B C, ...) so a machine that gets busier during the run shifts them alike, each short run
 after an unmeasured warm-up of the same command (see measure_all); the table gives
@@ -634,11 +637,19 @@ def https():
         out = f"{d}/records.ndjson"
         ca = f"{d}/ca.pem"
 
+        # FETCHBENCH_BASE=BINARY also runs an earlier build in the same interleaved rounds, for a
+        # before/after table whose rows saw the same machine.
+        bins = [("fetchbench", FETCHBENCH)]
+        if os.environ.get("FETCHBENCH_BASE"):
+            bins.insert(0, ("fetchbench (base)", os.environ["FETCHBENCH_BASE"]))
+
         def fb(base, *extra, path="/api"):
-            return [(f"fetchbench -c {c} -f name -o FILE", [FETCHBENCH, "--url", base + path + "/{}", "-r", f"0..{n}", "-m", "concurrent",
-                                                           "-c", str(c), "-f", "name", "-o", out, "-q", *extra]),
-                    (f"fetchbench -c {c} (no fields) -o /dev/null", [FETCHBENCH, "--url", base + path + "/{}", "-r", f"0..{n}", "-m", "concurrent",
-                                                                     "-c", str(c), "-o", "/dev/null", "-q", *extra])]
+            rows = []
+            for name, binary in bins:
+                cmd = [binary, "--url", base + path + "/{}", "-r", f"0..{n}", "-m", "concurrent", "-c", str(c), "-q"]
+                rows += [(f"{name} -c {c} -f name -o FILE", cmd + ["-f", "name", "-o", out, *extra]),
+                         (f"{name} -c {c} (no fields) -o /dev/null", cmd + ["-o", "/dev/null", *extra])]
+            return rows
 
         def oha(label, url, *extra):
             return (f"oha {label}", ["oha", "-n", str(n), "--no-tui", *extra, url])

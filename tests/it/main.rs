@@ -15,6 +15,7 @@ mod fixture;
 mod frontier;
 mod host_table;
 mod html;
+mod http2;
 mod library;
 mod numbers;
 mod pagination;
