@@ -64,23 +64,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The runtime's worker threads for the run's road, when not tokio's default (one a core):
-/// one for a fetch run over TLS (an `https://` template) or HTTP/2 (`--http2`) that goes through
-/// no `--proxy`. An HTTP/2 connection's task wakes its streams' request tasks on the other worker
-/// for every response, and the two workers park and wake each other for it; measured on this
-/// project's 2-core machine, one worker carried 24% more HTTP/2 requests a second over TLS, 20%
-/// more HTTP/1.1 over TLS and 45% more h2c, but 8% fewer plain HTTP/1.1 ones, which keep the
-/// default (docs/performance.md). oha's HTTP/2 runs keep each connection on one thread too.
-/// `TOKIO_WORKER_THREADS` (`env_set`), when given, decides instead.
+/// The runtime's worker threads, when not tokio's default (one a core): the fetch run's road
+/// decides (`RunArgs::worker_threads`), unless `TOKIO_WORKER_THREADS` (`env_set`) was given.
 fn worker_threads(cli: &Cli, env_set: bool) -> Option<usize> {
-    if env_set || cli.command.is_some() || cli.run.proxy.is_some() {
+    if env_set || cli.command.is_some() {
         return None;
     }
-    let tls = cli.run.url.as_deref().is_some_and(|url| {
-        url.get(..8)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
-    });
-    (tls || cli.run.http2).then_some(1)
+    cli.run.worker_threads()
 }
 
 /// Help and version go to stdout with exit 0; anything else is one line on stderr and exit 2.

@@ -52,6 +52,16 @@ fn flag_of(field: &str) -> &'static str {
 }
 
 impl RunArgs {
+    /// The async runtime's worker threads this run's road wants, when not one a core (the
+    /// transport decides: see `worker_threads` there).
+    pub fn worker_threads(&self) -> Option<usize> {
+        crate::engine::http::transport::worker_threads(
+            self.url.as_deref(),
+            self.http2,
+            self.proxy.is_some(),
+        )
+    }
+
     /// The URL template; without a placeholder only for a crawl, which then starts from that
     /// one URL (and may be given no ids).
     ///
