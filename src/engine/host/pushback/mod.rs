@@ -1,42 +1,9 @@
-//! A host that pushes back pauses every request to it, not only the one it answered: a 429 or a
-//! 503, or a rate-limit header saying nothing is left (`RateLimit-Remaining: 0` with its
-//! `RateLimit-Reset`, and the `X-RateLimit-*` forms), holds the run's requests to that host
-//! until the server's time is up (capped by `--max-retry-wait`), instead of spending more 429s.
-//!
-//! Once a 429 or 503 pause ends, the host does not get the whole run back at once (that burst is
-//! what drew the 429): its request starts are paced by an AIMD limit, as TCP paces a connection
-//! after a loss (the notes' Crawlee doubles a fixed delay; spider-rs drops to one token per
-//! `Retry-After`; both only ever slow down, so a run that was pushed back once crawls slowly to
-//! its end). The rule, per host:
-//! - **Decrease to four fifths of what the server accepted.** A push-back sets the rate to 0.8 x
-//!   the requests the host accepted (answered other than 429/503) among those started in the
-//!   second before it, counting the answers still in flight as they arrive during the pause, and
-//!   capped by the limit in force. That count is the server's own statement of its rate, so the
-//!   first push-back lands near it instead of starting from nothing: against a fixed window of
-//!   20/s, a burst of 32 gets 20 through and the host resumes at 16/s. Halving (TCP's) or a
-//!   slow start from 1/s costs more than the push-back saved: each later 429 costs a whole
-//!   pause (a second here, a server's window), and the rate must be regained at the climb's
-//!   pace; a fifth off leaves a margin for a server whose burst exceeds its sustained rate (a
-//!   token bucket shows its burst first, and the next push-back measures the sustained rate).
-//!   Until a host's first push-back, what it accepted is the run's count of accepted answers
-//!   over the time since the run began (at least a second): one atomic add per answer, no clock
-//!   read, no lock, which is exact for the usual first push-back (the opening burst, within the
-//!   first second) and, later, the rate the run went at until the server refused. A run over
-//!   several hosts may overstate a host's first rate; from then on the host's own answers are
-//!   counted by the second their request started in, and its next push-back corrects it. Nothing accepted and no limit in force (every answer
-//!   so far a 429): the limit starts at 1 request/s and doubles every second (TCP's slow start).
-//! - **Additive increase.** From the pause's end the rate climbs linearly back to what drew the
-//!   push-back in ten seconds (2.5 % of the decreased rate per second), whatever the scale: slow
-//!   enough that a host held just under its limit does not draw the next 429 within seconds (each
-//!   costs a pause), fast enough to recover a rate that a brief overload cut.
-//! - **Back to unlimited** when the limit no longer holds anything back: it is twice the start
-//!   rate seen over the last second (`-c`, `--rate` or the latency bind first), or above
-//!   10 000 requests/s.
-//!
-//! A spent quota (`RateLimit-Remaining: 0`) pauses until its reset but lowers no rate: the
-//! server said exactly when its window opens again. Until a host pushes back, a request pays
-//! one atomic load at its start and an atomic add at an accepted answer; after, a lock at each.
-//! `--no-backoff` turns all of this off: a 429 then delays only that request's own retry.
+//! Push-back per host: a 429 or 503, or a rate limit header saying nothing is left, pauses every
+//! request to that host until the server's time is up (capped by `--max-retry-wait`), since the
+//! next requests would only draw more 429s. After a 429 or 503 pause the host's request starts
+//! are paced by an AIMD limit (four fifths of what the server accepted, climbing back in ten
+//! seconds), so the burst that drew the 429 is not repeated. The rule and its reasons are in
+//! docs/reliability.md, "Push-back: the rule per host"; `--no-backoff` turns it off.
 
 mod host;
 
@@ -65,7 +32,7 @@ pub(crate) struct Pushback {
     /// What the tallies' seconds and the run's accepted rate count from.
     epoch: Instant,
     /// Requests of every host accepted so far: a host's first push-back reads its rate from
-    /// here (the run's hosts together, averaged over the run: see the module doc).
+    /// here (the run's hosts together, averaged over the run: see docs/reliability.md).
     accepted: AtomicU64,
 }
 
