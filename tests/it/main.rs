@@ -1,5 +1,5 @@
-//! The integration tests as one crate, linked once instead of once per file: each module is one
-//! former `tests/<name>.rs`; `common` holds the test servers and the helpers that run the binary.
+//! The integration tests as one crate, linked once instead of once per file: each module holds
+//! the tests of one feature; `common` holds the test server and the helpers that run the binary.
 
 mod cache;
 mod cli;

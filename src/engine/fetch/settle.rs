@@ -1,11 +1,10 @@
 //! A received body, settled into the record's figures: decoded under the cap, fields extracted;
 //! heavy bodies on threads of their own so they never hold up the network.
 //!
-//! A pokeapi document costs 1-3 ms of CPU to gunzip and scan. Run on the async workers, the 50
-//! documents of a wave queue ahead of the next responses' reads and requests' writes: on 2 cores
-//! the last response of a wave was read up to 30 ms after it arrived, and the next wave started
-//! that much later. On a pool of their own, at a lower scheduling priority, they take whatever CPU
-//! the network leaves, and a response is read when it arrives.
+//! Decoding and scanning a large document on the async workers would delay the reads and writes
+//! of every other response; on a pool of their own, at a lower scheduling priority, they take
+//! whatever CPU the network leaves (the figures are in docs/performance.md, "Why the code is
+//! shaped so").
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};

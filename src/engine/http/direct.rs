@@ -2,10 +2,9 @@
 //! itself, plain or over TLS (tokio-rustls with the run's `tls::TlsSetup`), HTTP/1 or HTTP/2,
 //! as oha drives them.
 //!
-//! Why not reqwest for these: on 5,000 1 KB requests, reqwest's pool (hash-keyed, shared with
-//! background connects), its redirect and retry layers (which copy each request) and its
-//! per-request header merging cost about 40,000 instructions per request, more than all of
-//! fetchbench's own work, on plain HTTP and over TLS alike.
+//! Why not reqwest for these: its pool, its redirect and retry layers (which copy each request)
+//! and its per-request header merging cost more than all of fetchbench's own work, on plain HTTP
+//! and over TLS alike (the figure is in docs/performance.md, "Why the code is shaped so").
 //!
 //! An HTTP/1 connection carries one request at a time: it is taken from a short idle list and
 //! given back when its response body has been read to the end; anything cut short closes it.

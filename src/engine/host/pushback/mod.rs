@@ -480,7 +480,7 @@ mod tests {
             pushback.note("h", 200, after, None, &none, false);
         }
         let rate = pushback.counts().settled_rate.expect("a rate");
-        // Four fifths of 20, and climbing by 2 % of that a second from the pause's end.
+        // Four fifths of 20, and climbing by 2.5 % of that a second from the pause's end.
         assert!((rate - 16.0).abs() < 0.1, "{rate}");
         let hosts = pushback.h.0.lock().expect("not poisoned");
         let pending = hosts.as_ref().and_then(|h| h.pending).expect("pending");
