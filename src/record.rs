@@ -1,5 +1,6 @@
-//! The record: what one id's request produced, success or failure. Every sink and the report read
-//! this one type, and a failure is a record like any other, so no result is ever a gap.
+//! The record, one concern: what one id's request produced, success or failure, and its one JSON
+//! form ([`RecordJson`]). Every sink and the report read this one type, and a failure is a record
+//! like any other, so no result is ever a gap.
 
 use std::fmt;
 use std::io::{self, Write};
