@@ -30,12 +30,10 @@ use crate::engine::shape;
 use crate::plan::ids::Id;
 
 /// The runtime's worker threads a run on this road wants, when not one a core: one for a run
-/// over TLS (an `https://` template) or HTTP/2 (`http2`) through no proxy. An HTTP/2
-/// connection's task wakes its streams' request tasks on the other worker for every response,
-/// and the two workers park and wake each other for it; on a 2-core machine one worker carried
-/// more requests a second over TLS and h2c, and fewer on plain HTTP/1.1, which keeps the
-/// default (figures in docs/performance.md). oha's HTTP/2 runs keep each connection on one
-/// thread too.
+/// over TLS (an `https://` template) or HTTP/2 (`http2`) through no proxy, since a connection's
+/// task and its requests' tasks on two workers wake each other across threads for every
+/// response (as oha, it keeps a connection's work on one thread; plain HTTP/1.1 is faster on
+/// two: the figures are in docs/performance.md, issue 31's second session).
 pub(crate) fn worker_threads(template: Option<&str>, http2: bool, proxied: bool) -> Option<usize> {
     let tls = template.is_some_and(|url| {
         url.get(..8)
