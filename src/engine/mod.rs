@@ -10,8 +10,10 @@
 //! ahead of the oldest unreleased one, so memory stays flat for a range of any length, and a
 //! consumer that stops asking (a dropped stream, a closed pipe) stops the requests too.
 
+pub(crate) mod cache;
 mod client;
 pub(crate) mod crawl;
+pub mod decode;
 pub mod fetch;
 pub(crate) mod frontier;
 pub(crate) mod host;
@@ -25,9 +27,9 @@ mod spec;
 mod stop;
 pub(crate) mod worker;
 
+pub use self::cache::CacheError;
 pub use self::client::Client;
 pub use self::crawl::{CrawlCounts, CrawlRules, CrawlSettings, RuleError};
-pub use self::fetch::cache::CacheError;
 pub use self::frontier::SavedWork;
 pub use self::host::pushback::PushbackCounts;
 pub use self::host::throttle::ThrottleCounts;

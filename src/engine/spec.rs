@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::cache::CacheError;
 use super::crawl::{CrawlCounts, CrawlRules};
-use super::fetch::cache::CacheError;
 use super::host::pushback::PushbackCounts;
 use super::host::throttle::ThrottleCounts;
 use super::http::transport::{ProxyUse, SetupError};

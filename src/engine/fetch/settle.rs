@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::engine::crawl::{CrawlRules, Found, Paging, Place};
-use crate::engine::fetch::decode::{self, DecodeError, Decoded, Encoding};
+use crate::engine::decode::{self, DecodeError, Decoded, Encoding};
 use crate::engine::fetch::failure::too_large;
 use crate::extract::FieldSet;
 use crate::record::{ErrorKind, Failure, Record};

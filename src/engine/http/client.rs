@@ -8,7 +8,7 @@ use crate::engine::http::connections::ConnectionCounter;
 use crate::engine::http::resolver::ResolveOnce;
 use crate::engine::options::{head_limits, ClientOptions};
 
-/// What fetchbench offers in `Accept-Encoding` unless told not to: what `fetch::decode` decodes.
+/// What fetchbench offers in `Accept-Encoding` unless told not to: what `decode` decodes.
 pub const ACCEPT_ENCODING_VALUE: &str = "gzip, br, zstd, deflate";
 
 /// The headers every request starts with: `Accept: */*` (as reqwest and curl send), the

@@ -4,7 +4,7 @@
 
 use super::{failed_attempt, Attempt, Fetcher, Located};
 
-use crate::engine::fetch::cache::{After, Cache, Pending, Served, Unsent};
+use crate::engine::cache::{After, Cache, Pending, Served, Unsent};
 use crate::engine::fetch::retry::Transience;
 use crate::engine::fetch::settle::{Fetched, WireBody};
 use crate::engine::frontier::Work;

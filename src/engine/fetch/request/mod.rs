@@ -19,10 +19,10 @@ use tokio_util::sync::CancellationToken;
 
 use self::head::{http_version, scan_head};
 use self::robots::product_token;
+use crate::engine::cache::{Before, Cache};
 use crate::engine::client::Client;
 use crate::engine::crawl::{self, Place};
-use crate::engine::fetch::cache::{Before, Cache};
-use crate::engine::fetch::decode::Encoding;
+use crate::engine::decode::Encoding;
 use crate::engine::fetch::failure::{self, permanent, too_large};
 use crate::engine::fetch::redirect;
 use crate::engine::fetch::retry::{is_transient_status, retry_after, Transience};

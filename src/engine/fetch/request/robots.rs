@@ -10,8 +10,8 @@ use reqwest::header::HeaderMap;
 use reqwest::Method;
 
 use super::{failed_attempt, Fetcher, Located};
-use crate::engine::fetch::cache::{After, Before, Served, Unsent};
-use crate::engine::fetch::decode::{self, Encoding};
+use crate::engine::cache::{After, Before, Served, Unsent};
+use crate::engine::decode::{self, Encoding};
 use crate::engine::fetch::failure::permanent;
 use crate::engine::fetch::redirect;
 use crate::engine::fetch::settle::Fetched;

@@ -30,7 +30,7 @@ use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use self::store::{Raw, ReadError, Store};
-use crate::engine::fetch::decode::Encoding;
+use crate::engine::decode::Encoding;
 use crate::engine::options::{CacheMode, CacheSpec};
 use crate::engine::shape::{self, Outgoing};
 use crate::record::{CacheUse, ErrorKind, Failure};
