@@ -31,6 +31,7 @@ mod job;
 mod output;
 mod plan;
 mod record;
+mod replace;
 mod report;
 #[cfg(test)]
 mod test_support;

@@ -19,7 +19,6 @@ use serde::Deserialize;
 use crate::engine::SavedWork;
 use crate::output::sqlite::DoneRow;
 use crate::plan::ids::Id;
-use tempfile::NamedTempFile;
 
 /// The ids a results file already holds successfully, and, of a crawl's records, their URLs
 /// (a crawl's records share their seed's id: its leaves are told apart by URL); from a database,
@@ -134,12 +133,7 @@ pub fn prepare(path: &Path) -> io::Result<Resumed> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Resumed::default()),
         Err(e) => return Err(e),
     };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let temp = NamedTempFile::new_in(dir)?;
-    let mut out = BufWriter::new(temp);
+    let mut out = BufWriter::new(crate::replace::beside(path)?);
     let mut resumed = Resumed::default();
     let mut ids = HashSet::new();
     let mut urls = Vec::new();
@@ -169,8 +163,7 @@ pub fn prepare(path: &Path) -> io::Result<Resumed> {
         }
     }
     let temp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error)?;
+    crate::replace::persist(temp, path)?;
     resumed.done = DoneIds(ids, urls, SavedWork::default());
     Ok(resumed)
 }

@@ -46,13 +46,13 @@ pub fn merge(args: &super::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
     // merge leaves no half-merged file (and an existing one untouched).
     let mut file =
         match &args.output {
-            Some(path) => Some(results::temporary_beside(path).map_err(|e| {
+            Some(path) => Some(crate::replace::beside(path).map_err(|e| {
                 failed("--output", format!("cannot create {}: {e}", path.display()))
             })?),
             None => None,
         };
     let persist = |file: Option<tempfile::NamedTempFile>| match (file, &args.output) {
-        (Some(temp), Some(path)) => results::persist(temp, path)
+        (Some(temp), Some(path)) => crate::replace::persist(temp, path)
             .map_err(|e| failed("--output", format!("cannot write {}: {e}", path.display()))),
         _ => Ok(()),
     };
@@ -141,12 +141,12 @@ pub fn merge(args: &super::MergeArgs, paint: Paint) -> Result<Exit, AppError> {
 fn merge_databases(args: &super::MergeArgs, path: &std::path::Path) -> Result<Exit, AppError> {
     use crate::output::merge as results;
     let failed = |flag: &'static str, message: String| AppError::Usage { flag, message };
-    let temp = results::temporary_beside(path)
+    let temp = crate::replace::beside(path)
         .map_err(|e| failed("--output", format!("cannot create {}: {e}", path.display())))?;
     let mut merged = results::Merged::default();
     results::merge_databases(&args.files, temp.path(), &command_line(), &mut merged)
         .map_err(|e| failed("merge --results", e.to_string()))?;
-    results::persist(temp, path)
+    crate::replace::persist(temp, path)
         .map_err(|e| failed("--output", format!("cannot write {}: {e}", path.display())))?;
     eprintln!(
         "fetchbench: merged {} records from {} databases into {}",

@@ -226,7 +226,7 @@ impl Report {
     pub fn write_json(&self, path: &Path) -> io::Result<()> {
         let mut text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
         text.push('\n');
-        write_atomically(path, text.as_bytes())
+        crate::replace::write(path, text.as_bytes())
     }
 }
 
@@ -235,27 +235,6 @@ impl Report {
 pub fn json_schema() -> String {
     let schema = schemars::schema_for!(Report);
     serde_json::to_string_pretty(&schema).unwrap_or_default()
-}
-
-/// Writes `bytes` to a temporary file in `path`'s folder, synced, then renamed over `path`.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    io::Write::write_all(&mut temp, bytes)?;
-    // A report is for sharing: readable by others as a plain file would be, not the temporary
-    // file's private 0600.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        temp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// How many times faster the fastest concurrent run was than the sequential one (by wall time).

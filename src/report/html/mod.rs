@@ -54,7 +54,7 @@ pub fn render(report: &Report, waterfalls: &[&Waterfall]) -> String {
 
 /// Writes the rendered report to `path` atomically (a reader never sees half a file).
 pub fn write(path: &Path, report: &Report, waterfalls: &[&Waterfall]) -> io::Result<()> {
-    super::write_atomically(path, render(report, waterfalls).as_bytes())
+    crate::replace::write(path, render(report, waterfalls).as_bytes())
 }
 
 /// The title, what the runs were, and anything that qualifies the figures.
