@@ -413,3 +413,25 @@ async fn credentials_never_appear_in_records_reports_or_errors_and_the_agent_is_
         }
     }
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_results_file_keeps_a_plain_files_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.ndjson");
+    let run = |range: &str| {
+        Cmd::url(server.template())
+            .range(range)
+            .arg("-q")
+            .out(&output)
+    };
+    run("1..=5").exits(0).await;
+    std::fs::set_permissions(&output, std::fs::Permissions::from_mode(0o644)).unwrap();
+    run("1..=10").arg("--resume").exits(0).await;
+    let mode = std::fs::metadata(&output).unwrap().permissions().mode() & 0o777;
+    // The file is rewritten through a temporary file, whose own mode is a private 0600.
+    assert_eq!(mode, 0o644, "{mode:o}");
+    assert_eq!(read_records(&output).len(), 10);
+}
