@@ -1,4 +1,6 @@
-//! The work a run has still to do, in the order it is dispatched.
+//! The work a run has still to do, in the order it is dispatched, and where each piece of a
+//! crawl's work sits ([`Place`]: its position, depth, chain and page), which the crawl's rules
+//! fill in and the fetch carries to the record.
 //!
 //! Two numbers per item, because a crawl pulls them apart: the dispatch sequence (the k-th
 //! request sent, which the open-loop schedule k/R is keyed on) and the output position (where
@@ -9,7 +11,8 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::iter::Peekable;
 
-use crate::engine::crawl::Place;
+use reqwest::Url;
+
 use crate::engine::release::Position;
 use crate::plan::ids::Id;
 use crate::record::WorkItem;
@@ -283,6 +286,63 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
     pub(crate) fn hand_back(&mut self, seeds: Vec<Id>) {
         for id in seeds.into_iter().rev() {
             self.returned.push_front(id);
+        }
+    }
+}
+
+/// Where a piece of discovered work sits in the crawl.
+#[derive(Debug, Clone)]
+pub(crate) struct Place {
+    pub(crate) at: Position,
+    pub(crate) depth: u32,
+    /// The URL to fetch; None for a seed (its URL comes from the template).
+    pub(crate) url: Option<Url>,
+    /// The URL of the document that named this one.
+    pub(crate) parent: Option<String>,
+    /// Which chain of pages it belongs to (its seed's number), and its page number in it.
+    pub(crate) chain: u32,
+    pub(crate) page: u32,
+    /// A page sent out with the others of its chain at once (from a `last` link): its next
+    /// page is on its way already, so it is not followed.
+    pub(crate) fanned: bool,
+}
+
+impl Place {
+    /// The place a resumed run gives saved work; None for a path too short to be a place or a
+    /// URL that does not parse (neither is saved).
+    pub(crate) fn from_work(item: WorkItem) -> Option<Self> {
+        let depth = item.depth();
+        let (chain, page) = (*item.path.first()?, *item.path.get(1)?);
+        Some(Self {
+            at: Position::from_path(item.path)?,
+            depth,
+            url: Some(Url::parse(&item.url).ok()?),
+            parent: item.parent,
+            chain,
+            page,
+            fanned: item.fanned,
+        })
+    }
+
+    /// The work this place is, to save; None before its URL is known.
+    pub(crate) fn work(&self) -> Option<WorkItem> {
+        Some(WorkItem {
+            path: self.at.path().to_vec(),
+            url: self.url.as_ref()?.to_string(),
+            parent: self.parent.clone(),
+            fanned: self.fanned,
+        })
+    }
+
+    pub(crate) fn seed(k: u32) -> Self {
+        Self {
+            at: Position::seed(k),
+            depth: 0,
+            url: None,
+            parent: None,
+            chain: k,
+            page: 0,
+            fanned: false,
         }
     }
 }

@@ -15,8 +15,9 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::client::Client;
 use super::crawl::StopRules;
-use super::crawl::{CountAt, Crawl, Found, Place};
+use super::crawl::{CountAt, Crawl, Found};
 use super::fetch::settle::Done;
+use super::frontier::Place;
 use super::frontier::{Frontier, SavedWork, Work};
 use super::pacer::Pacer;
 use super::release::{Reorder, Tree};

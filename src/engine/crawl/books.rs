@@ -8,7 +8,8 @@ use std::hash::{Hash, Hasher};
 
 use reqwest::Url;
 
-use super::{CrawlRules, Found, NextPage, Origins, Place};
+use super::{CrawlRules, Found, NextPage, Origins};
+use crate::engine::frontier::Place;
 use crate::engine::frontier::SavedWork;
 
 /// What a crawl skipped and found: the report shows these fields as they are (`report::crawl`

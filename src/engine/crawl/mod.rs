@@ -13,9 +13,7 @@ mod found;
 use reqwest::header::HeaderName;
 use reqwest::Url;
 
-use crate::engine::release::Position;
 use crate::extract::{FieldPath, PathError};
-use crate::record::WorkItem;
 
 pub(crate) use self::books::Crawl;
 pub use self::books::CrawlCounts;
@@ -394,63 +392,6 @@ fn origins(texts: &[String]) -> Result<Origins, RuleError> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Origins::Also)
-}
-
-/// Where a piece of discovered work sits in the crawl.
-#[derive(Debug, Clone)]
-pub(crate) struct Place {
-    pub(crate) at: Position,
-    pub(crate) depth: u32,
-    /// The URL to fetch; None for a seed (its URL comes from the template).
-    pub(crate) url: Option<Url>,
-    /// The URL of the document that named this one.
-    pub(crate) parent: Option<String>,
-    /// Which chain of pages it belongs to (its seed's number), and its page number in it.
-    pub(crate) chain: u32,
-    pub(crate) page: u32,
-    /// A page sent out with the others of its chain at once (from a `last` link): its next
-    /// page is on its way already, so it is not followed.
-    pub(crate) fanned: bool,
-}
-
-impl Place {
-    /// The place a resumed run gives saved work; None for a path too short to be a place or a
-    /// URL that does not parse (neither is saved).
-    pub(crate) fn from_work(item: WorkItem) -> Option<Self> {
-        let depth = item.depth();
-        let (chain, page) = (*item.path.first()?, *item.path.get(1)?);
-        Some(Self {
-            at: Position::from_path(item.path)?,
-            depth,
-            url: Some(Url::parse(&item.url).ok()?),
-            parent: item.parent,
-            chain,
-            page,
-            fanned: item.fanned,
-        })
-    }
-
-    /// The work this place is, to save; None before its URL is known.
-    pub(crate) fn work(&self) -> Option<WorkItem> {
-        Some(WorkItem {
-            path: self.at.path().to_vec(),
-            url: self.url.as_ref()?.to_string(),
-            parent: self.parent.clone(),
-            fanned: self.fanned,
-        })
-    }
-
-    pub(crate) fn seed(k: u32) -> Self {
-        Self {
-            at: Position::seed(k),
-            depth: 0,
-            url: None,
-            parent: None,
-            chain: k,
-            page: 0,
-            fanned: false,
-        }
-    }
 }
 
 /// Rules that follow `follow` and page by `next`, the rest as by default: for the tests of

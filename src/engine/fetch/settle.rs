@@ -12,9 +12,10 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::engine::crawl::{CrawlRules, Found, Paging, Place};
+use crate::engine::crawl::{CrawlRules, Found, Paging};
 use crate::engine::decode::{self, DecodeError, Decoded, Encoding};
 use crate::engine::fetch::failure::too_large;
+use crate::engine::frontier::Place;
 use crate::extract::FieldSet;
 use crate::record::{ErrorKind, Failure, Record};
 
