@@ -84,7 +84,7 @@ pub enum Format {
     Json,
     /// Comma-separated values with a header row.
     Csv,
-    /// A SQLite database file (needs `-o FILE`): tables `runs` and `records`.
+    /// A SQLite database file (needs `-o FILE`): tables `runs`, `records` and `frontier`.
     Sqlite,
 }
 
