@@ -195,3 +195,62 @@ unsafe fn failure(db: *mut ffi::sqlite3, rc: c_int) -> rusqlite::Error {
     });
     rusqlite::Error::SqliteFailure(ffi::Error::new(rc), message)
 }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_null_kept_from_the_row_before_or_a_value_changed_is_the_rows_own() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE t(a, b, c)")
+            .expect("table");
+        let mut insert =
+            RowInsert::prepare(&conn, "INSERT INTO t VALUES(?, ?, ?)").expect("prepare");
+        let rows: Vec<[Sql; 3]> = vec![
+            [Sql::Int(1), "x".into(), Sql::Null],
+            [Sql::Int(1), "x".into(), Sql::Real(2.5)],
+            [Sql::Int(2), String::from("yy").into(), Sql::Real(2.5)],
+            [Sql::Null, "y".into(), Sql::Real(0.5)],
+            [Sql::Null, Sql::Null, "z".into()],
+        ];
+        for row in rows {
+            // Texts of its own, copied by SQLite (only borrowed ones are bound without a copy).
+            let owned: Vec<Sql> = row
+                .into_iter()
+                .map(|v| match v {
+                    Sql::Text(t) => Sql::Text(Cow::Owned(t.into_owned())),
+                    other => other,
+                })
+                .collect();
+            insert.insert(owned).expect("insert");
+        }
+        // Fewer values than parameters: the rest are null.
+        insert.insert([Sql::Int(7)]).expect("short row");
+        let mut stmt = conn
+            .prepare("SELECT quote(a), quote(b), quote(c) FROM t ORDER BY rowid")
+            .expect("select");
+        let got: Vec<String> = stmt
+            .query_map([], |r| {
+                Ok(format!(
+                    "{} {} {}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?
+                ))
+            })
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            got,
+            [
+                "1 'x' NULL",
+                "1 'x' 2.5",
+                "2 'yy' 2.5",
+                "NULL 'y' 0.5",
+                "NULL NULL 'z'",
+                "7 NULL NULL"
+            ]
+        );
+    }
+}
