@@ -59,8 +59,9 @@ impl From<u16> for Sql<'_> {
     }
 }
 
-/// A prepared statement owned outright; its connection must outlive it (the sink declares it
-/// before the connection, so it is finalized first).
+/// A prepared statement owned outright, finalized before its connection closes (the sink declares
+/// it before the connection); were it dropped later, SQLite would refuse to close the connection
+/// (`sqlite3_close` with a statement left), not leave the statement dangling.
 pub(super) struct RowInsert {
     stmt: NonNull<ffi::sqlite3_stmt>,
     /// The parameters bound to NULL now (a binding stays until rebound): NULL again needs no call.
@@ -195,6 +196,7 @@ unsafe fn failure(db: *mut ffi::sqlite3, rc: c_int) -> rusqlite::Error {
     });
     rusqlite::Error::SqliteFailure(ffi::Error::new(rc), message)
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
