@@ -9,6 +9,7 @@
 //! rolls back only its own batch.
 
 mod frontier;
+mod insert;
 mod merge;
 mod resume;
 mod schema;

@@ -4,26 +4,30 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+#[cfg(test)]
 use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 use serde_json::Value;
 
 use super::frontier;
+use super::insert::{RowInsert, Sql};
 use super::resume::{take_stock, Resumed};
-use super::schema::{field_columns, insert_sql, schema, IdSql, FRONTIER};
+use super::schema::{field_columns, insert_sql, schema, FRONTIER};
 use super::{
     connect, now_rfc3339, stored, tables, DatabaseError, RunInfo, BATCH_ROWS, SCHEMA_VERSION,
 };
 use crate::extract::FieldPath;
 use crate::output::RecordSink;
+use crate::plan::ids::Id;
 use crate::record::{duration_ms, CacheUse, Record};
 use crate::report::job::JobReport;
 
 /// Writes a job's records to a database: see the module's documentation.
 pub struct SqliteSink {
+    /// Declared before `conn`: a statement is finalized before its connection closes.
+    insert: RowInsert,
     conn: Connection,
     path: PathBuf,
-    insert: String,
     /// The run whose records are being written (1-based).
     run: u32,
     /// Rows written since the last commit (a transaction is open when > 0).
@@ -110,7 +114,7 @@ impl SqliteSink {
             resumed = take_stock(&conn).map_err(err)?;
         }
         conn.execute_batch("COMMIT").map_err(err)?;
-        let insert = insert_sql(&fields);
+        let insert = RowInsert::prepare(&conn, &insert_sql(&fields)).map_err(err)?;
         Ok((
             Self {
                 conn,
@@ -147,71 +151,94 @@ impl SqliteSink {
     }
 
     fn insert(&mut self, record: &Record) -> rusqlite::Result<()> {
-        let mut stmt = self.conn.prepare_cached(&self.insert)?;
         let lineage = record.crawl.as_deref();
         let t = &record.timing;
         let (waited, cause) = record.wait.map_or((0.0, None), |w| {
             (duration_ms(w.time), Some(w.cause.as_str()))
         });
         let failure = record.failure.as_ref();
-        let fixed: [&dyn rusqlite::ToSql; 25] = [
-            &self.run,
-            &IdSql(&record.id),
-            &lineage.map(|l| l.key.as_str()),
-            &record.url,
-            &lineage.map(|l| l.depth),
-            &lineage.and_then(|l| l.parent.as_deref()),
-            &record.status,
-            &record.http_version,
-            &record.elapsed_ms(),
-            &waited,
-            &cause,
-            &(record.bytes as i64),
-            &(record.wire_bytes as i64),
-            &record.attempts,
-            &record.cache.map(CacheUse::as_str),
-            &failure.map(|f| f.kind.as_str()),
-            &failure.map(|f| f.message.as_str()),
-            &record.scheduled.as_secs_f64(),
-            &record.started.as_secs_f64(),
-            &record.finished().as_secs_f64(),
-            &t.dns_ms,
-            &t.connect_ms,
-            &t.ttfb_ms,
-            &t.body_ms,
-            &t.tls_ms,
+        let fixed: [Sql; 25] = [
+            self.run.into(),
+            id_sql(&record.id),
+            lineage.map(|l| l.key.as_str()).into(),
+            record.url.as_str().into(),
+            lineage.map(|l| l.depth).into(),
+            lineage.and_then(|l| l.parent.as_deref()).into(),
+            record.status.into(),
+            record.http_version.into(),
+            record.elapsed_ms().into(),
+            waited.into(),
+            cause.into(),
+            int(record.bytes),
+            int(record.wire_bytes),
+            record.attempts.into(),
+            record.cache.map(CacheUse::as_str).into(),
+            failure.map(|f| f.kind.as_str()).into(),
+            failure.map(|f| f.message.as_str()).into(),
+            record.scheduled.as_secs_f64().into(),
+            record.started.as_secs_f64().into(),
+            record.finished().as_secs_f64().into(),
+            t.dns_ms.into(),
+            t.connect_ms.into(),
+            t.ttfb_ms.into(),
+            t.body_ms.into(),
+            t.tls_ms.into(),
         ];
-        for (i, value) in fixed.iter().enumerate() {
-            stmt.raw_bind_parameter(i + 1, value)?;
-        }
         // One value per column of the job's paths, in order (a missing one is null).
-        let columns = stmt.parameter_count() - fixed.len();
-        for i in 0..columns {
-            let value = record.fields.get(i).unwrap_or(&Value::Null);
-            stmt.raw_bind_parameter(fixed.len() + i + 1, JsonSql(value))?;
-        }
-        stmt.raw_execute().map(drop)
+        let fields = record.fields.iter().map(json_sql);
+        self.insert.insert(fixed.into_iter().chain(fields))
+    }
+}
+
+/// A count as SQLite's integer (as the NDJSON writes it; none comes near 2^63).
+fn int(n: u64) -> Sql<'static> {
+    Sql::Int(n as i64)
+}
+
+/// An id as SQLite stores it: a number as an integer, a word as text (as `IdSql`).
+fn id_sql(id: &Id) -> Sql<'_> {
+    match id {
+        Id::Num(n) => match i64::try_from(*n) {
+            Ok(n) => Sql::Int(n),
+            // Beyond SQLite's integers: its digits, as the NDJSON writes them.
+            Err(_) => n.to_string().into(),
+        },
+        Id::Text(t) => t.as_ref().into(),
     }
 }
 
 /// A JSON value as SQLite's own type: numbers as numbers, strings as text, booleans as 0/1,
 /// lists and objects as JSON text.
+fn json_sql(value: &Value) -> Sql<'_> {
+    match value {
+        Value::Null => Sql::Null,
+        Value::Bool(b) => Sql::Int(i64::from(*b)),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Sql::Int(i),
+            (None, Some(f)) if n.is_f64() => Sql::Real(f),
+            // A u64 beyond SQLite's integers: kept exact, as text.
+            _ => n.to_string().into(),
+        },
+        Value::String(s) => s.as_str().into(),
+        other => other.to_string().into(),
+    }
+}
+
+/// `json_sql` through rusqlite's binding, for the test that reads the values back.
+#[cfg(test)]
 struct JsonSql<'a>(&'a Value);
 
+#[cfg(test)]
 impl rusqlite::ToSql for JsonSql<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::ToSqlOutput;
-        Ok(match self.0 {
-            Value::Null => ToSqlOutput::Owned(SqlValue::Null),
-            Value::Bool(b) => i64::from(*b).into(),
-            Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-                (Some(i), _) => i.into(),
-                (None, Some(f)) if n.is_f64() => f.into(),
-                // A u64 beyond SQLite's integers: kept exact, as text.
-                _ => n.to_string().into(),
-            },
-            Value::String(s) => s.as_str().into(),
-            other => other.to_string().into(),
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        use std::borrow::Cow;
+        Ok(match json_sql(self.0) {
+            Sql::Null => ToSqlOutput::Owned(SqlValue::Null),
+            Sql::Int(i) => i.into(),
+            Sql::Real(f) => f.into(),
+            Sql::Text(Cow::Borrowed(t)) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+            Sql::Text(Cow::Owned(t)) => t.into(),
         })
     }
 }
