@@ -6,7 +6,7 @@
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection};
 
-use super::schema::{id_of, IdSql};
+use super::schema::{id_of, run_slot, IdSql};
 use crate::engine::SavedWork;
 use crate::record::{Record, WorkItem};
 
@@ -77,11 +77,7 @@ pub(super) fn saved(conn: &Connection) -> rusqlite::Result<Vec<SavedWork>> {
     let mut stmt = conn.prepare("SELECT run, path, id, url, parent, fanned, done FROM frontier")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        let run: i64 = row.get(0)?;
-        let Some(slot) = usize::try_from(run)
-            .ok()
-            .filter(|r| (1..=1 << 16).contains(r))
-        else {
+        let Some(slot) = run_slot(row.get(0)?) else {
             continue;
         };
         let (Some(path), Some(id)) = (path_of(&row.get::<_, String>(1)?), id_of(row.get_ref(2)?))

@@ -5,7 +5,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 use super::frontier;
-use super::schema::id_of;
+use super::schema::{id_of, run_slot};
 use crate::engine::SavedWork;
 use crate::plan::ids::Id;
 
@@ -45,11 +45,7 @@ pub(super) fn take_stock(conn: &Connection) -> rusqlite::Result<Resumed> {
     let mut stmt = conn.prepare("SELECT run, id, url, depth, error_kind FROM records")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        let run: i64 = row.get(0)?;
-        let Some(slot) = usize::try_from(run)
-            .ok()
-            .filter(|r| (1..=1 << 16).contains(r))
-        else {
+        let Some(slot) = run_slot(row.get(0)?) else {
             continue;
         };
         if resumed.done.len() < slot {

@@ -138,6 +138,14 @@ pub(super) fn id_of(value: ValueRef<'_>) -> Option<Id> {
     }
 }
 
+/// A `run` column's value as a run's number (1-based), or None for one no run of fetchbench's
+/// writes (0, negative, or past 65,536 runs): a damaged row is passed over, not trusted.
+pub(super) fn run_slot(run: i64) -> Option<usize> {
+    usize::try_from(run)
+        .ok()
+        .filter(|r| (1..=1 << 16).contains(r))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
