@@ -2,7 +2,7 @@
 //! that parses, keys and fields in order.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -10,23 +10,10 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::*;
+use crate::output::test_util::Shared;
 use crate::plan::ids::Id;
 use crate::record::{ErrorKind, Failure, Timing};
 use crate::test_support::{any_id, config, json_value, soup, wild_char, wild_string};
-
-/// A writer whose bytes the test reads back after the sink is done with it.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A record line's entries in the order they were written (a `Value` sorts its keys), the
 /// object under `fields` kept the same way: a line read in one pass.
