@@ -10,7 +10,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::*;
-use crate::output::test_util::Shared;
+use crate::output::test_util::{self, Shared};
 use crate::plan::ids::Id;
 use crate::record::{ErrorKind, Failure, Timing};
 use crate::test_support::{any_id, config, json_value, soup, wild_char, wild_string};
@@ -352,25 +352,7 @@ proptest! {
     fn a_megabyte_string_is_still_one_line(pattern in wild_string(16).prop_filter("not empty", |p| !p.is_empty()), at in 0usize..4) {
         let big = pattern.repeat((1 << 20) / pattern.len() + 1);
         let paths = vec!["a".parse::<FieldPath>().unwrap(), "b".parse().unwrap()];
-        let small = Record {
-            index: 0,
-            id: Id::Num(7),
-            url: "http://h/7".to_owned(),
-            status: Some(200),
-            http_version: Some("HTTP/1.1"),
-            timing: Timing::default(),
-            elapsed: Duration::from_millis(5),
-            scheduled: Duration::ZERO,
-            started: Duration::ZERO,
-            wait: None,
-            bytes: 0,
-            wire_bytes: 0,
-            attempts: 1,
-            failure: None,
-            fields: vec![Value::from("small"), Value::Null],
-            crawl: None,
-            cache: None,
-        };
+        let small = test_util::record(7, Some(200), vec![Value::from("small"), Value::Null], None);
         let mut record = small.clone();
         match at {
             0 => record.fields[1] = Value::from(big),
