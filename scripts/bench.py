@@ -26,8 +26,9 @@ Scenarios (pick with arguments; default: pokeapi raw scale):
   cache       the crawl job (as `crawl`) with --cache: cold (an empty cache each run), warm (every
               entry fresh, no request), --cache-mode refresh (303 x 304), no cache; and Scrapy's
               HTTPCACHE warm for the same job; each output checked for the 151 species
-  https       Debian's nginx over TLS 1.3 (HTTP/1.1, and HTTP/2 by ALPN) and `fetchbench serve` over
-              h2c: fetchbench (a field to a file, and no fields) vs oha's shapes; env
+  https       Debian's nginx over TLS 1.3 (HTTP/1.1, and HTTP/2 by ALPN), `fetchbench serve` over
+              h2c and over TLS (HTTP/2 by ALPN, `serve --tls-cert`): fetchbench (a field to a file,
+              and no fields) vs oha's shapes; env
               FETCHBENCH_BASE=BINARY adds an earlier build's rows to the same rounds
 Each command runs RUNS times (env RUNS, default 5), the tools of a scenario in interleaved rounds
 (A B C, A B C, ...) so a machine that gets busier during the run shifts them alike, each short run
@@ -37,6 +38,9 @@ bandwidth) and to fetchbench.
 Installs nothing: tools that are absent are listed as skipped (see docs/performance.md).
 Run from the project root after `cargo build --profile release-lto` (the profile the
 published figures come from); env FETCHBENCH_BIN points it at another fetchbench binary.
+PIN=1 puts every server (`fetchbench serve`, nginx) on the last CPU and every client on the others
+(taskset), for every tool alike: on a 2-core machine an unpinned run lands in one of two
+placements (client and server on one core or on two), which moves its wall time by a quarter.
 """
 import json
 import math
@@ -54,12 +58,26 @@ FETCHBENCH = os.environ.get("FETCHBENCH_BIN") or os.path.join(ROOT, "target", "r
 RUNS = int(os.environ.get("RUNS", "5"))
 PORT = int(os.environ.get("BENCH_PORT", "18471"))
 HERE = os.path.dirname(os.path.abspath(__file__))
+PIN = os.environ.get("PIN") == "1"
+if PIN and (not shutil.which("taskset") or (os.cpu_count() or 1) < 2):
+    raise SystemExit("PIN=1 needs taskset (util-linux) and at least two CPUs")
+LAST_CPU = (os.cpu_count() or 1) - 1
+
+
+def on_server_cpu(cmd):
+    """With PIN=1, cmd on the last CPU alone (the servers')."""
+    return ["taskset", "-c", str(LAST_CPU), *cmd] if PIN else list(cmd)
+
+
+def on_client_cpus(cmd):
+    """With PIN=1, cmd on every CPU but the last (the clients')."""
+    return ["taskset", "-c", f"0-{LAST_CPU - 1}", *cmd] if PIN else list(cmd)
 
 
 def run_timed(cmd, stdout=subprocess.DEVNULL):
     """Runs cmd; returns (wall seconds, peak RSS bytes, exit code)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(on_client_cpus(cmd), stdout=stdout, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -70,18 +88,19 @@ class Server:
     """`fetchbench serve` in the background (optionally inside a network namespace)."""
 
     def __init__(self, latency, bind="127.0.0.1", port=PORT, netns=None, rate_limit=None, limit_headers=False,
-                 capacity=None):
+                 capacity=None, tls=None):
         prefix = ["ip", "netns", "exec", netns] if netns else []
-        limit = ["--rate-limit", rate_limit] if rate_limit else []
+        limit = ["--tls-cert", tls[0], "--tls-key", tls[1]] if tls else []
+        limit += ["--rate-limit", rate_limit] if rate_limit else []
         limit += ["--capacity", capacity] if capacity else []
         limit += ["--rate-limit-headers"] if limit_headers else []
         self.proc = subprocess.Popen(
-            prefix + [FETCHBENCH, "serve", "--bind", bind, "--port", str(port), "--latency", latency] + limit,
+            on_server_cpu(prefix + [FETCHBENCH, "serve", "--bind", bind, "--port", str(port), "--latency", latency] + limit),
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         line = self.proc.stderr.readline().decode()
         if "serving" not in line:
             raise SystemExit(f"fixture server did not start: {line}")
-        self.base = f"http://{bind}:{port}"
+        self.base = f"{'https' if tls else 'http'}://{bind}:{port}"
 
     def stats(self):
         """With a rate limit: the server's counts, {"requests": N, "too_many": M}."""
@@ -623,7 +642,7 @@ def https():
     h1, h2 = PORT + 10, PORT + 11
     with open(f"{d}/nginx.conf", "w") as f:
         f.write(NGINX_CONF.format(dir=d, h1=h1, h2=h2))
-    proc = subprocess.Popen([nginx, "-p", d, "-c", f"{d}/nginx.conf", "-e", f"{d}/error.log"],
+    proc = subprocess.Popen(on_server_cpu([nginx, "-p", d, "-c", f"{d}/nginx.conf", "-e", f"{d}/error.log"]),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = None
     try:
@@ -679,6 +698,15 @@ def https():
             oha(f"--http2 -c {cc} -p {p}", server.base + "/bench/1", "--http2", "-c", cc, "-p", p) for cc, p in shapes])
         report(f"h2c (--http2, cleartext) against fetchbench serve: {n} requests, 1 KB JSON, c={c}", rows,
                "x oha's best rate: against the best of oha's -c x -p shapes")
+        server.stop()
+        # The same server over TLS (its own certificate), HTTP/2 by ALPN: a multi-threaded
+        # server, where several connections could pay where nginx's one worker cannot.
+        server = Server("0ms", tls=(f"{d}/server.pem", f"{d}/server-key.pem"))
+        rows = measure_all(fb(server.base, "--cacert", ca, path="/bench") + [
+            oha(f"--http2 -c {cc} -p {p} --cacert", server.base + "/bench/1", "--http2", "-c", cc, "-p", p,
+                "--cacert", ca) for cc, p in shapes])
+        report(f"https, HTTP/2 (ALPN) over TLS 1.3 against fetchbench serve --tls-cert: {n} requests, 1 KB JSON, c={c}",
+               rows, "x oha's best rate: against the best of oha's -c x -p shapes")
     finally:
         if server:
             server.stop()
@@ -690,7 +718,8 @@ def https():
 if __name__ == "__main__":
     if not os.path.exists(FETCHBENCH):
         raise SystemExit("build first: cargo build --profile release-lto")
-    print(f"# fetchbench benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {RUNS} runs per tool")
+    pinned = f", servers pinned to CPU {LAST_CPU} and clients to the rest" if PIN else ""
+    print(f"# fetchbench benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {RUNS} runs per tool{pinned}")
     for scenario in sys.argv[1:] or ["pokeapi", "raw", "scale"]:
         {"pokeapi": pokeapi, "raw": raw, "scale": scale, "link": link, "crawl": crawl,
          "polite": polite, "cache": cache, "find-rate": find_rate, "raw-sqlite": raw_sqlite,

@@ -8,13 +8,17 @@
 # ROAD chooses what the requests travel on:
 #   http (default)  plain HTTP/1.1 against `fetchbench serve`
 #   h2c             HTTP/2 cleartext (`--http2`) against `fetchbench serve`
+#   tls1fb, tls2fb  HTTP/1.1 (`--http1.1`) and HTTP/2 (ALPN) over TLS 1.3 against the same
+#                   `fetchbench serve`, given a throwaway certificate (`--tls-cert`): what TLS
+#                   itself costs is tls1fb - http and tls2fb - h2c, the server and its answers
+#                   the same
 #   tls1            HTTP/1.1 over TLS 1.3 against nginx (one worker, a throwaway CA)
 #   tls2            HTTP/2 (ALPN) over TLS 1.3 against the same nginx
 #   nginx1, nginx2  HTTP/1.1 and HTTP/2 (`--http2`) in cleartext against the same nginx: what TLS
 #                   itself costs is tls1 - nginx1 and tls2 - nginx2 (nginx's response head is
 #                   not `fetchbench serve`'s, and decoding it costs too)
 # The nginx roads need nginx (apt-get install nginx-light) and openssl, as `bench.py https` does.
-# Usage: [SLOPE=1] [ROAD=http|h2c|tls1|tls2|nginx1|nginx2] scripts/instructions.sh [BINARY]
+# Usage: [SLOPE=1] [ROAD=http|h2c|tls1fb|tls2fb|tls1|tls2|nginx1|nginx2] scripts/instructions.sh [BINARY]
 #        (default: target/release-lto/fetchbench)
 set -euo pipefail
 bin=${1:-target/release-lto/fetchbench}
@@ -28,6 +32,23 @@ cleanup() {
   rm -rf "$out"
 }
 trap cleanup EXIT
+# A throwaway CA in $out/ca.pem and a certificate for 127.0.0.1 it signed, $out/server{,-key}.pem.
+pki() {
+  if ! command -v openssl >/dev/null; then
+    echo "ROAD=$road needs openssl" >&2
+    exit 2
+  fi
+  (
+    cd "$out"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj "/CN=fetchbench bench CA" -keyout ca-key.pem -out ca.pem
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+      -keyout server-key.pem -out server.csr
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >ext.cnf
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
+      -extfile ext.cnf -out server.pem
+  ) >/dev/null 2>&1
+}
 extra=()
 case "$road" in
   http | h2c)
@@ -35,6 +56,15 @@ case "$road" in
     server=$!
     base="http://127.0.0.1:$port/bench"
     [ "$road" = h2c ] && extra=(--http2)
+    ;;
+  tls1fb | tls2fb)
+    pki
+    "$bin" serve --port "$port" --latency 0 --tls-cert "$out/server.pem" \
+      --tls-key "$out/server-key.pem" >/dev/null 2>&1 &
+    server=$!
+    base="https://127.0.0.1:$port/bench"
+    extra=(--cacert "$out/ca.pem")
+    [ "$road" = tls1fb ] && extra+=(--http1.1)
     ;;
   tls1 | tls2 | nginx1 | nginx2)
     nginx=$(command -v nginx || echo /usr/sbin/nginx)
@@ -44,16 +74,7 @@ case "$road" in
     fi
     chmod 755 "$out" # nginx's worker runs as another user when started by root
     mkdir "$out/tmp"
-    (
-      cd "$out"
-      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj "/CN=fetchbench bench CA" -keyout ca-key.pem -out ca.pem
-      openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
-        -keyout server-key.pem -out server.csr
-      printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >ext.cnf
-      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
-        -extfile ext.cnf -out server.pem
-    ) >/dev/null 2>&1
+    pki
     # The same 1 KB document `fetchbench serve` and `bench.py https` answer with.
     printf '{"id": 1, "name": "bulbasaur", "padding": "%s"}' "$(printf 'x%.0s' $(seq 960))" \
       >"$out/doc.json"
@@ -100,7 +121,7 @@ EOF
     esac
     ;;
   *)
-    echo "ROAD must be http, h2c, tls1, tls2, nginx1 or nginx2, not '$road'" >&2
+    echo "ROAD must be http, h2c, tls1fb, tls2fb, tls1, tls2, nginx1 or nginx2, not '$road'" >&2
     exit 2
     ;;
 esac

@@ -509,9 +509,19 @@ impl JobBuilder {
         self
     }
 
-    /// Speak HTTP/2 from the first byte, also on http:// (`--http2`).
+    /// Speak HTTP/2 from the first byte, also on http:// (`--http2`); undoes
+    /// [`http1_only`](Self::http1_only).
     pub fn http2(mut self) -> Self {
         self.client.http2 = true;
+        self.client.http1 = false;
+        self
+    }
+
+    /// Speak HTTP/1.1 only: over https, ALPN offers nothing else (`--http1.1`); undoes
+    /// [`http2`](Self::http2).
+    pub fn http1_only(mut self) -> Self {
+        self.client.http1 = true;
+        self.client.http2 = false;
         self
     }
 

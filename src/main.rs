@@ -39,9 +39,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let paint = cli::Paint::for_stderr(cli.color);
     let job = runtime.spawn(async move {
         match cli.command {
-            Some(Command::Serve(args)) => subcommands::serve(args.addr(), args.fixture_options())
-                .await
-                .map(|()| app::Exit::Success),
+            Some(Command::Serve(args)) => {
+                subcommands::serve(&args).await.map(|()| app::Exit::Success)
+            }
             Some(Command::Merge(args)) => subcommands::merge(&args, paint),
             Some(Command::Completions { shell }) => subcommands::completions(shell),
             Some(Command::Man) => subcommands::man_page(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::fixture::FixtureOptions;
+use crate::fixture::{FixtureOptions, FixtureTls, TlsSetupError};
 use crate::plan::rate::{parse_duration, Rate};
 
 /// Options of `fetchbench serve`.
@@ -41,6 +41,16 @@ pub struct ServeArgs {
     /// For trying `--find-rate` against a known answer; `GET /__stats` counts requests and 429s.
     #[arg(long, value_name = "RATE")]
     pub capacity: Option<Rate>,
+    /// Serve `https://` with this certificate chain (PEM, leaf first): HTTP/2 or HTTP/1.1 by
+    /// ALPN.
+    ///
+    /// The same server with and without TLS, to try and measure a client's TLS offline;
+    /// docs/tls.md makes a throwaway CA and certificate with openssl.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -48,14 +58,20 @@ impl ServeArgs {
         SocketAddr::new(self.bind, self.port)
     }
 
-    pub fn fixture_options(&self) -> FixtureOptions {
-        FixtureOptions {
+    /// The server's options, with the certificate and key read and checked.
+    pub fn fixture_options(&self) -> Result<FixtureOptions, TlsSetupError> {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(FixtureTls::from_pem_files(cert, key)?),
+            _ => None,
+        };
+        Ok(FixtureOptions {
             latency: self.latency,
             jitter: self.jitter,
             rate_limit: self.rate_limit,
             rate_limit_headers: self.rate_limit_headers,
             capacity: self.capacity,
-        }
+            tls,
+        })
     }
 }
 

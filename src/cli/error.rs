@@ -63,6 +63,7 @@ impl AppError {
             // A client that cannot be set up is a setting's fault, found before any request.
             AppError::Usage { .. }
             | AppError::Engine(EngineError::Setup(_) | EngineError::Cache(_))
+            | AppError::Fixture(ServeError::Tls(_))
             | AppError::Ids(IdsError::Read { .. } | IdsError::List { .. }) => 2,
             _ => 1,
         }

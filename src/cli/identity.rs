@@ -162,9 +162,10 @@ pub(crate) fn job_of(plan: &super::Plan, id_count: Option<u64>) -> crate::report
         (
             "connections",
             format!(
-                "keepalive {}, http2 {}, compression {}, max redirects {}, max body {}",
+                "keepalive {}, http2 {}, http1.1 only {}, compression {}, max redirects {}, max body {}",
                 !client.no_keepalive,
                 client.http2,
+                client.http1,
                 client.compression,
                 client.max_redirects,
                 client.max_body

@@ -268,6 +268,12 @@ pub struct RunArgs {
     #[arg(long, help_heading = REQUESTS)]
     pub http2: bool,
 
+    /// Speak HTTP/1.1 only: over https, ALPN offers nothing else, as curl's `--http1.1`.
+    ///
+    /// For comparing a server's HTTP/1.1 with its HTTP/2, or a server that mishandles h2.
+    #[arg(long = "http1.1", conflicts_with = "http2", help_heading = REQUESTS)]
+    pub http1: bool,
+
     /// Open a new connection for every request (no keep-alive), for both runs of --mode both.
     ///
     /// Reuse is the default: it changes results several-fold, so the report says which it was.

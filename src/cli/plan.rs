@@ -339,6 +339,7 @@ impl RunArgs {
                 client: ClientOptions {
                     shape,
                     http2: self.http2,
+                    http1: self.http1,
                     no_keepalive: self.no_keepalive,
                     resolve: self.resolve.clone(),
                     proxy: self.proxy.clone(),

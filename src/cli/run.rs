@@ -430,7 +430,7 @@ async fn resolve_target(plan: &Plan) -> Result<(Template, Option<FixtureServer>)
         Target::Fixture(options) => {
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
             // On its own thread, so the run's timings are the client's alone.
-            let server = FixtureServer::start_on_own_thread(addr, *options).await?;
+            let server = FixtureServer::start_on_own_thread(addr, options.clone()).await?;
             let template = Template::parse_url(&server.url_template())?;
             if !plan.quiet {
                 eprintln!(

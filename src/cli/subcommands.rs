@@ -2,7 +2,6 @@
 //! `man` page and report `schema`.
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
 
 use super::error::{AppError, Exit};
 use super::identity::command_line;
@@ -14,16 +13,18 @@ use crate::report::paint::Paint;
 use crate::report::Report;
 
 /// `fetchbench serve`: the fixture server alone, until Ctrl-C.
-pub async fn serve(
-    addr: SocketAddr,
-    options: crate::fixture::FixtureOptions,
-) -> Result<(), AppError> {
+pub async fn serve(args: &super::ServeArgs) -> Result<(), AppError> {
+    let (addr, options) = (
+        args.addr(),
+        args.fixture_options().map_err(ServeError::from)?,
+    );
+    let (latency, jitter) = (options.latency, options.jitter);
     let server = FixtureServer::start(addr, options).await?;
     eprintln!(
         "fetchbench: serving {} real pokeapi documents with {} latency (+ up to {} jitter) at {}",
         server.documents(),
-        humantime::format_duration(options.latency),
-        humantime::format_duration(options.jitter),
+        humantime::format_duration(latency),
+        humantime::format_duration(jitter),
         server.url_template()
     );
     tokio::select! {

@@ -46,6 +46,8 @@ pub struct ClientOptions {
     pub compression: bool,
     /// Speak HTTP/2 from the first byte (prior knowledge), also on http://.
     pub http2: bool,
+    /// Speak HTTP/1.1 only: over TLS, ALPN offers nothing else (`--http1.1`).
+    pub http1: bool,
     /// Open a new connection for every request (no connection reuse).
     pub no_keepalive: bool,
     /// Pin host names to addresses (curl's `--resolve`), skipping DNS for them.
@@ -80,6 +82,7 @@ impl Default for ClientOptions {
             identity: None,
             compression: true,
             http2: false,
+            http1: false,
             no_keepalive: false,
             resolve: Vec::new(),
             proxy: None,

@@ -696,3 +696,85 @@ async fn refusing_server(config: rustls::ServerConfig, every: u32) -> (Server, A
         .await;
     (server, refused)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http1_1_is_the_only_protocol_offered_with_the_flag_even_to_an_h2_server() {
+    let pki = Pki::new();
+    let server = tls_server(server_config(pki.server_leaf())).await;
+    let cmd = pki
+        .trusting(&server)
+        .words("-r 1..=3 -m concurrent -f version -q");
+    for rec in records_of(&pki, &cmd.clone().arg("--http1.1"), 3).await {
+        assert_eq!(rec["http_version"], "HTTP/1.1", "{rec}");
+        assert_eq!(rec["fields"]["version"], "HTTP/1.1", "{rec}");
+    }
+    // The same server, told nothing: h2 by ALPN.
+    for rec in records_of(&pki, &cmd, 3).await {
+        assert_eq!(rec["fields"]["version"], "HTTP/2.0", "{rec}");
+    }
+    let both = fetchbench(&pki, &pki.trusting(&server).words("--http1.1 --http2")).await;
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+    assert_eq!(server.requests(), 6);
+}
+
+/// `fetchbench serve --tls-cert --tls-key`: the fixture as an https API, its links https too,
+/// h2 by ALPN and HTTP/1.1 when asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fixture_serves_https_with_a_given_certificate() {
+    use fetchbench::fixture::{FixtureOptions, FixtureServer, FixtureTls};
+    let pki = Pki::new();
+    pki.leaf(
+        &["127.0.0.1"],
+        ExtendedKeyUsagePurpose::ServerAuth,
+        Some("fixture"),
+    );
+    let tls = FixtureTls::from_pem_files(&pki.path("fixture.pem"), &pki.path("fixture-key.pem"))
+        .expect("the certificate and key");
+    let options = FixtureOptions {
+        latency: Duration::ZERO,
+        tls: Some(tls),
+        ..FixtureOptions::default()
+    };
+    let fixture = FixtureServer::start("127.0.0.1:0".parse().expect("addr"), options)
+        .await
+        .expect("fixture");
+    let template = fixture.url_template();
+    assert!(template.starts_with("https://127.0.0.1:"), "{template}");
+    let cmd = Cmd::url(&template)
+        .flag("--cacert", pki.arg("ca.pem"))
+        .words("-r 1..=2 -m concurrent -f name -f species.url -q");
+    for (version, extra) in [("HTTP/2.0", None), ("HTTP/1.1", Some("--http1.1"))] {
+        let cmd = extra.map_or(cmd.clone(), |flag| cmd.clone().arg(flag));
+        let recs = records_of(&pki, &cmd, 2).await;
+        assert_eq!(recs[0]["fields"]["name"], "bulbasaur");
+        assert_eq!(recs[1]["fields"]["name"], "ivysaur");
+        for rec in &recs {
+            assert_eq!(rec["http_version"], version, "{rec}");
+            let link = rec["fields"]["species.url"].as_str().expect("a link");
+            assert!(link.starts_with(fixture.base_url()), "{link}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_a_certificate_file_without_a_certificate() {
+    let pki = Pki::new();
+    pki.leaf(
+        &["127.0.0.1"],
+        ExtendedKeyUsagePurpose::ServerAuth,
+        Some("fixture"),
+    );
+    let (cert, key) = (pki.arg("fixture.pem"), pki.arg("fixture-key.pem"));
+    for (flag, swapped, problem) in [
+        ("--tls-cert", [&key, &key], "no certificate in the file"),
+        ("--tls-key", [&cert, &cert], "no private key"),
+    ] {
+        let serve = Cmd::new()
+            .words("serve --port 0")
+            .flag("--tls-cert", swapped[0])
+            .flag("--tls-key", swapped[1]);
+        let out = serve.exits(2).await;
+        assert_said(&out, flag);
+        assert_said(&out, problem);
+    }
+}

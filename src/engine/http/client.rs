@@ -59,6 +59,9 @@ pub(crate) fn build(
     if options.max_headers != head_limits::FIELDS {
         builder = builder.http1_max_headers(options.max_headers);
     }
+    if options.http1 {
+        builder = builder.http1_only();
+    }
     if options.http2 {
         builder = builder.http2_prior_knowledge();
     } else {

@@ -196,8 +196,30 @@ pub fn load_identity(cert: &Path, key: Option<&Path>) -> Result<ClientIdentity, 
     }
 }
 
+/// What ALPN offers a TLS server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Alpn {
+    /// h2, then http/1.1: the server chooses.
+    Both,
+    /// h2 alone (`--http2`).
+    H2,
+    /// http/1.1 alone (`--http1.1`).
+    Http11,
+}
+
+impl Alpn {
+    pub(crate) fn new(http2: bool, http1: bool) -> Self {
+        match (http2, http1) {
+            (true, _) => Alpn::H2,
+            (false, true) => Alpn::Http11,
+            (false, false) => Alpn::Both,
+        }
+    }
+}
+
 /// The run's rustls client configuration, built on first use (the platform's verifier reads
-/// the system's roots then): ALPN offers h2 then http/1.1 (h2 alone with `--http2`), sessions
+/// the system's roots then): ALPN offers h2 then http/1.1 (h2 alone with `--http2`, http/1.1
+/// alone with `--http1.1`), sessions
 /// are resumed, `--cacert` adds roots, `--cert`/`--key` answer a server that asks, and
 /// `--insecure` accepts any certificate. Shared by the direct path and reqwest's proxied client.
 #[derive(Debug)]
@@ -205,24 +227,24 @@ pub(crate) struct TlsSetup {
     insecure: bool,
     ca_certs: Vec<CertificateDer<'static>>,
     identity: Option<ClientIdentity>,
-    h2_only: bool,
+    alpn: Alpn,
     config: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>>,
 }
 
 impl TlsSetup {
-    /// The set-up of `--insecure`, `--cacert`, `--cert`/`--key` and `--http2` (which offers
-    /// only h2 by ALPN); built on first use.
+    /// The set-up of `--insecure`, `--cacert`, `--cert`/`--key` and the protocols ALPN offers;
+    /// built on first use.
     pub(crate) fn new(
         insecure: bool,
         ca_certs: Vec<CertificateDer<'static>>,
         identity: Option<ClientIdentity>,
-        h2_only: bool,
+        alpn: Alpn,
     ) -> Self {
         Self {
             insecure,
             ca_certs,
             identity,
-            h2_only,
+            alpn,
             config: OnceLock::new(),
         }
     }
@@ -250,10 +272,10 @@ impl TlsSetup {
             Some(id) => builder.with_client_auth_cert(id.chain.clone(), id.key.clone_key())?,
             None => builder.with_no_client_auth(),
         };
-        config.alpn_protocols = if self.h2_only {
-            vec![b"h2".to_vec()]
-        } else {
-            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        config.alpn_protocols = match self.alpn {
+            Alpn::Both => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            Alpn::H2 => vec![b"h2".to_vec()],
+            Alpn::Http11 => vec![b"http/1.1".to_vec()],
         };
         Ok(Arc::new(config))
     }

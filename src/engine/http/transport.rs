@@ -23,7 +23,7 @@ use crate::engine::http::reply::DirectReply;
 pub(crate) use crate::engine::http::reply::Reply;
 use crate::engine::http::resolver::ResolveOnce;
 use crate::engine::http::timers::Timers;
-use crate::engine::http::tls::TlsSetup;
+use crate::engine::http::tls::{Alpn, TlsSetup};
 use crate::engine::http::url::UrlRenderer;
 use crate::engine::options::ClientOptions;
 use crate::engine::shape;
@@ -204,7 +204,7 @@ impl Transport {
             options.insecure,
             options.ca_certs.clone(),
             options.identity.clone(),
-            options.http2,
+            Alpn::new(options.http2, options.http1),
         ));
         let direct = Arc::new(Direct::new(
             options,
