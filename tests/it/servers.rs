@@ -189,8 +189,9 @@ async fn response_heads_are_limited_as_curl_limits_them_and_the_error_says_which
 }
 
 /// An HTTP forwarding proxy whose `requests()` are the requests it carried: each connection
-/// carries one request, forwarded with `Connection: close`, and the answer piped back.
-async fn counting_proxy() -> Server {
+/// carries one request, forwarded with `Connection: close`, and the answer piped back; or one
+/// `CONNECT` tunnel (https through the proxy), counted once, its bytes piped both ways.
+pub(crate) async fn counting_proxy() -> Server {
     server::spawn_raw(|conn: Conn| forward(conn.stream, conn.books)).await
 }
 
@@ -203,6 +204,20 @@ async fn forward(mut client: Box<dyn server::Io>, books: Arc<server::Books>) {
     let request_line = lines.next().unwrap_or_default().to_owned();
     let mut parts = request_line.split(' ');
     let (method, target) = (parts.next().unwrap_or("GET"), parts.next().unwrap_or("/"));
+    if method == "CONNECT" {
+        let Ok(mut upstream) = TcpStream::connect(target).await else {
+            return;
+        };
+        books.count();
+        if client
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await
+            .is_ok()
+        {
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        }
+        return;
+    }
     let Some(rest) = target.strip_prefix("http://") else {
         return;
     };

@@ -778,3 +778,37 @@ async fn serve_refuses_a_certificate_file_without_a_certificate() {
         assert_said(&out, problem);
     }
 }
+
+/// https through `--proxy` takes reqwest's road: a CONNECT tunnel per connection, the
+/// certificate still checked against `--cacert` (an untrusted one fails as a TLS error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_through_a_proxy_goes_through_a_connect_tunnel_and_is_still_verified() {
+    let pki = Pki::new();
+    let server = tls_server(server_config(pki.server_leaf())).await;
+    let proxy = crate::servers::counting_proxy().await;
+    let report = pki.path("report.json");
+    let cmd = pki
+        .trusting(&server)
+        .flag("--proxy", proxy.base())
+        .words("-r 1..=3 -m sequential -f version -q")
+        .report(&report);
+    let recs = records_of(&pki, &cmd, 3).await;
+    for rec in &recs {
+        assert_eq!(rec["status"], 200, "{rec}");
+        assert!(rec["fields"]["version"].is_string(), "{rec}");
+    }
+    assert_eq!(read_json(&report)["runs"][0]["proxied_requests"], 3);
+    assert_eq!(server.requests(), 3);
+    let tunnels = proxy.requests();
+    assert!((1..=3).contains(&tunnels), "{tunnels} tunnels");
+
+    // Trusting another CA: the handshake inside the tunnel fails, not retried.
+    let untrusted = Cmd::url(server.url("/v/{}"))
+        .flag("--proxy", proxy.base())
+        .report(&report);
+    let out = fetchbench(&pki, &untrusted).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let failure = tls_failure(&out, &report);
+    assert!(failure.contains("certificate"), "{failure}");
+    assert_eq!(server.requests(), 3);
+}

@@ -144,6 +144,16 @@ mod tests {
     }
 
     #[test]
+    fn a_dot_segment_id_in_the_path_is_refused_not_resolved_away() {
+        // Found by the property test: parsing `http://h/.` gives `http://h/`, another resource.
+        let renderer = UrlRenderer::new(Template::parse_url("http://h/{}").unwrap());
+        for id in [".", ".."] {
+            assert!(renderer.url(&Id::from_line(id)).is_err(), "{id}");
+        }
+        assert!(renderer.url(&Id::from_line(".a")).is_ok());
+    }
+
+    #[test]
     fn a_host_the_parser_respells_shorter_is_parsed_whole() {
         // Found by a property: slicing the raw text at the parsed prefix's length panicked
         // inside the multi-byte `ｈ` (IDNA maps it to `h`) and a soft hyphen (IDNA drops it).

@@ -25,8 +25,14 @@ const TOKENS: &[&str] = &[
     "..", "{}", "{id}", "{:03}", " ", "\\",
 ];
 
-/// What `renderer` gives for `id` is what parsing the whole rendered text gives.
+/// What `renderer` gives for `id` is what parsing the whole rendered text gives, but for an id
+/// of `.` or `..` in a path segment, which the renderer refuses where parsing would resolve it
+/// to another path (`http://h/{}` with `.` is `http://h/`).
 fn agrees_with_parsing(renderer: &UrlRenderer, id: &Id) -> Result<(), TestCaseError> {
+    if renderer.template.is_dot_segment(id) {
+        prop_assert!(renderer.url(id).is_err(), "{:?} with {:?}", renderer.render(id), id);
+        return Ok(());
+    }
     let text = renderer.render(id);
     let parsed = reqwest::Url::parse(&text).ok();
     prop_assert_eq!(
