@@ -265,12 +265,16 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
         let first = self.frontier.take_seeds(n);
         // Numbered apart: these records are forgotten, and the seeds go back to the frontier.
-        let mut warming = first.iter().cloned().zip(0..).map(|(id, k)| Work {
-            seq: k,
-            position: k,
-            id,
-            place: None,
-        });
+        let mut warming = first
+            .iter()
+            .filter(|(_, to_do)| *to_do)
+            .zip(0..)
+            .map(|((id, _), k)| Work {
+                seq: k,
+                position: k,
+                id: id.clone(),
+                place: None,
+            });
         let mut next = warming.next();
         while next.is_some() || self.pool.waiting() {
             tokio::select! {
