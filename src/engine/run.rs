@@ -256,9 +256,9 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
     }
 
-    /// Fetches the first `n` ids on this run's workers and forgets them: the connections they
-    /// open stay open, the measured run (which fetches them again) starts warm, and no figure
-    /// counts them.
+    /// Fetches the first `n` ids still to do (a resumed run's done seeds are passed over) on
+    /// this run's workers and forgets them: the connections they open stay open, the measured
+    /// run (which fetches them again) starts warm, and no figure counts them.
     pub async fn warm_up(&mut self, n: u64) {
         if n == 0 {
             return;
