@@ -12,7 +12,6 @@
 //! that never stopped sending would keep them, so a step pays no connect time a steady load
 //! would not (`--warmup N` opens them before the first step's schedule starts).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -55,13 +54,14 @@ pub(super) async fn search(
     cancel: &CancellationToken,
     quiet: bool,
 ) -> Result<Found, AppError> {
-    let watch = Arc::new(LimitWatch::default());
     let mut job = job.clone();
-    job.client.watch = Some(Arc::clone(&watch));
+    job.client.watch_limits = true;
     job.client.retry.retries = 0;
     job.crawl.max_requests = None;
-    // One client for the probe and every step: their connections are kept across steps.
+    // One client for the probe and every step: their connections are kept across steps, and
+    // what their responses say of rate limits is read into one watch.
     let client = Client::new(template, &job, spec.concurrency)?;
+    let watch = client.limits();
     let mut spent = probe(&client, &job, ids, cancel).await?;
 
     let mut search = Search::new(spec.start, spec.max_rate);
@@ -101,7 +101,7 @@ pub(super) async fn search(
             &job,
             ids,
             cancel,
-            &watch,
+            watch,
         )
         .await?;
         // The connections the warm-up opened are kept: later steps need none.

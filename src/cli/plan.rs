@@ -364,7 +364,7 @@ impl RunArgs {
                         max_retry_wait: self.max_retry_wait,
                         ..RetryPolicy::default()
                     },
-                    watch: None,
+                    watch_limits: false,
                 },
                 grace: self.grace,
                 deadline: self.deadline.or(self.duration),

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::host::{HostTable, Politeness};
+use super::http::advertised::LimitWatch;
 use super::http::connections::ConnectionCounter;
 use super::http::transport::Transport;
 use super::http::url::UrlRenderer;
@@ -70,6 +71,13 @@ impl Client {
     /// The URL template the client was built for (its runs fetch it).
     pub fn template(&self) -> &Template {
         &self.template
+    }
+
+    /// What the responses of every run on this client said of rate limits: read when its job's
+    /// options ask ([`ClientOptions::watch_limits`](super::ClientOptions::watch_limits)), empty
+    /// otherwise.
+    pub fn limits(&self) -> &LimitWatch {
+        self.transport.limits()
     }
 
     pub(crate) fn transport(&self) -> &Arc<Transport> {

@@ -274,17 +274,29 @@ impl<I: Iterator<Item = Id>> Frontier<I> {
         !self.found.is_empty() || self.seeds_open()
     }
 
-    /// Takes up to `n` seeds out without numbering them (the warm-up fetches them off the
-    /// books, then hands them back with [`Frontier::hand_back`]).
-    pub(crate) fn take_seeds(&mut self, n: u64) -> Vec<Id> {
+    /// Takes seeds out without numbering them, up to the `n`-th still to do, each with whether
+    /// it is: the warm-up fetches those off the books (a resumed run's done seeds among them
+    /// are not fetched), then hands every one back with [`Frontier::hand_back`], so each keeps
+    /// its place.
+    pub(crate) fn take_seeds(&mut self, n: u64) -> Vec<(Id, bool)> {
         self.skip_done_seeds();
-        let n = usize::try_from(n).unwrap_or(usize::MAX);
-        self.seeds.by_ref().take(n).collect()
+        let mut taken = Vec::new();
+        let mut to_do = 0;
+        while to_do < n {
+            let Some(id) = self.returned.pop_front().or_else(|| self.seeds.next()) else {
+                break;
+            };
+            let position = self.next_position + taken.len() as u64;
+            let done = self.done_seeds.contains(&position);
+            to_do += u64::from(!done);
+            taken.push((id, !done));
+        }
+        taken
     }
 
-    /// Puts seeds back at the front, in order.
-    pub(crate) fn hand_back(&mut self, seeds: Vec<Id>) {
-        for id in seeds.into_iter().rev() {
+    /// Puts the seeds [`Frontier::take_seeds`] took back at the front, in order.
+    pub(crate) fn hand_back(&mut self, taken: Vec<(Id, bool)>) {
+        for (id, _) in taken.into_iter().rev() {
             self.returned.push_front(id);
         }
     }
@@ -447,10 +459,44 @@ mod tests {
     }
 
     #[test]
+    fn the_seeds_taken_for_a_warm_up_tell_a_resumed_run_s_done_ones_and_keep_their_places() {
+        let item = |path: Vec<u32>| WorkItem {
+            url: format!("http://h.test/{path:?}"),
+            path,
+            parent: None,
+            fanned: false,
+        };
+        // Seeds 0 and 2 done: two still to do are seeds 1 and 3, with seed 2 between them.
+        let saved = SavedWork {
+            done: vec![item(vec![0, 0]), item(vec![2, 0])],
+            ..SavedWork::default()
+        };
+        let mut frontier = Frontier::new(ids(10..15), true);
+        frontier.resume(&saved);
+        let taken = frontier.take_seeds(2);
+        assert_eq!(
+            taken,
+            [
+                (Id::Num(11), true),
+                (Id::Num(12), false),
+                (Id::Num(13), true)
+            ]
+        );
+        frontier.hand_back(taken);
+        let order: Vec<_> = std::iter::from_fn(|| frontier.pop())
+            .map(|w| (w.id, w.position))
+            .collect();
+        assert_eq!(
+            order,
+            [(Id::Num(11), 1), (Id::Num(13), 3), (Id::Num(14), 4)]
+        );
+    }
+
+    #[test]
     fn seeds_handed_back_go_out_first_and_are_numbered_then() {
         let mut frontier = Frontier::new(ids(1..5), false);
         let taken = frontier.take_seeds(2);
-        assert_eq!(taken, [Id::Num(1), Id::Num(2)]);
+        assert_eq!(taken, [(Id::Num(1), true), (Id::Num(2), true)]);
         frontier.hand_back(taken);
         assert!(frontier.has_more());
         let order: Vec<_> = std::iter::from_fn(|| frontier.pop())

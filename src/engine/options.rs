@@ -1,6 +1,7 @@
 //! The options of a job's requests, as the command line and the library set them: how each
 //! request is shaped, the HTTP client's settings, the limits, and how patiently to retry. Both
 //! `fetch` (one work item) and `http` (the stacks) read them; what they do with them lives there.
+//! They are data only: `http` turns them into its own types when it builds a client.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,7 +42,7 @@ pub struct ClientOptions {
     /// CA certificates trusted besides the platform's roots (`--cacert`).
     pub ca_certs: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// The client certificate and key presented to servers that ask for one (`--cert`/`--key`).
-    pub identity: Option<crate::engine::http::tls::ClientIdentity>,
+    pub identity: Option<ClientIdentity>,
     /// Ask for compressed bodies (gzip, br, zstd, deflate) and decode them.
     pub compression: bool,
     /// Speak HTTP/2 from the first byte (prior knowledge), also on http://.
@@ -57,8 +58,9 @@ pub struct ClientOptions {
     pub proxy: Option<String>,
     pub retry: RetryPolicy,
     /// Read every response head for advertised rate limits and spent quotas (the rate search's
-    /// hook, shared by its steps); None: not read.
-    pub watch: Option<std::sync::Arc<crate::engine::http::advertised::LimitWatch>>,
+    /// hook): the client built on these options keeps what they said, for all the runs started
+    /// on it ([`Client::limits`](crate::engine::Client::limits)); false: not read.
+    pub watch_limits: bool,
 }
 
 impl Default for ClientOptions {
@@ -87,8 +89,33 @@ impl Default for ClientOptions {
             resolve: Vec::new(),
             proxy: None,
             retry: RetryPolicy::default(),
-            watch: None,
+            watch_limits: false,
         }
+    }
+}
+
+/// The client certificate chain (leaf first) and its private key, for mutual TLS (`--cert`/
+/// `--key`), as `http::tls::load_identity` read them and checked the key against the leaf.
+pub struct ClientIdentity {
+    pub(crate) chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    pub(crate) key: rustls::pki_types::PrivateKeyDer<'static>,
+}
+
+impl Clone for ClientIdentity {
+    fn clone(&self) -> Self {
+        Self {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.debug_struct("ClientIdentity")
+            .field("certificates", &self.chain.len())
+            .finish_non_exhaustive()
     }
 }
 

@@ -256,21 +256,25 @@ impl<I: Iterator<Item = Id>> Run<I> {
         }
     }
 
-    /// Fetches the first `n` ids on this run's workers and forgets them: the connections they
-    /// open stay open, the measured run (which fetches them again) starts warm, and no figure
-    /// counts them.
+    /// Fetches the first `n` ids still to do (a resumed run's done seeds are passed over) on
+    /// this run's workers and forgets them: the connections they open stay open, the measured
+    /// run (which fetches them again) starts warm, and no figure counts them.
     pub async fn warm_up(&mut self, n: u64) {
         if n == 0 {
             return;
         }
         let first = self.frontier.take_seeds(n);
         // Numbered apart: these records are forgotten, and the seeds go back to the frontier.
-        let mut warming = first.iter().cloned().zip(0..).map(|(id, k)| Work {
-            seq: k,
-            position: k,
-            id,
-            place: None,
-        });
+        let mut warming = first
+            .iter()
+            .filter(|(_, to_do)| *to_do)
+            .zip(0..)
+            .map(|((id, _), k)| Work {
+                seq: k,
+                position: k,
+                id: id.clone(),
+                place: None,
+            });
         let mut next = warming.next();
         while next.is_some() || self.pool.waiting() {
             tokio::select! {

@@ -626,6 +626,37 @@ async fn sigint_keeps_the_crawl_s_records_and_resume_fetches_each_remaining_leaf
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_crawl_warms_up_on_the_seeds_left_never_on_a_finished_one() {
+    let server = CrawlServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("crawl.sqlite");
+    let url = server.url("/list?offset={}&limit=20&fail=40");
+    let args = Cmd::url(url.as_str())
+        .words("--range 0..160:20 --follow results[*].url -f name --retries 0 -m concurrent -q")
+        .out(&db);
+    args.exits(1).await;
+    let before = server.server.seen().len();
+    // Seed 2 (offset 40) failed, every other seed is done: three seeds taken in a row from the
+    // first not done would send the done offsets 60 and 80 again.
+    args.clone().words("--warmup 3 --resume").exits(1).await;
+    let resumed: Vec<String> = server.server.seen()[before..]
+        .iter()
+        .map(|seen| seen.path.clone())
+        .collect();
+    assert!(
+        resumed
+            .iter()
+            .all(|path| path.starts_with("/list?offset=40&")),
+        "only the failed page is asked for again: {resumed:?}"
+    );
+    assert_eq!(
+        resumed.len(),
+        2,
+        "the failed page warmed up, then fetched: {resumed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn items_turn_each_page_into_one_record_per_item_without_a_request_each() {
     let server = CrawlServer::start().await;
     let dir = tempfile::tempdir().expect("temp dir");

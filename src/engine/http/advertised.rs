@@ -1,7 +1,8 @@
 //! What servers say of their rate limits, read from every response head for the rate search
 //! (`--find-rate`): the lowest rate any of them advertises and whether a quota was said to be
-//! spent. Off unless a job asks for it ([`ClientOptions::watch`]): a run without it pays one
-//! branch a response.
+//! spent. Off unless a job asks for it ([`ClientOptions::watch_limits`]): a run without it pays
+//! one branch a response. The client keeps one watch for all the runs started on it
+//! ([`Client::limits`]).
 //!
 //! Three generations of headers are deployed at once, and all are read:
 //! - `X-RateLimit-Limit: 10` (GitHub's, Twitter's) and `RateLimit-Limit: 10` (IETF drafts 00-06)
@@ -14,7 +15,8 @@
 //!
 //! The advertised rate is the lowest of them all: a client never above it keeps every quota.
 //!
-//! [`ClientOptions::watch`]: crate::engine::ClientOptions::watch
+//! [`ClientOptions::watch_limits`]: crate::engine::ClientOptions::watch_limits
+//! [`Client::limits`]: crate::engine::Client::limits
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -38,7 +40,7 @@ pub struct Advertised {
     pub said: String,
 }
 
-/// What the responses of the runs that share it said of rate limits.
+/// What the responses of the runs on one client said of rate limits.
 #[derive(Debug, Default)]
 pub struct LimitWatch {
     lowest: Mutex<Option<Advertised>>,
@@ -90,11 +92,6 @@ impl LimitWatch {
     /// Whether a response said no request was left in its quota since the last call.
     pub fn take_spent(&self) -> bool {
         self.spent.swap(false, Ordering::Relaxed)
-    }
-
-    /// Whether a response said no request was left, without clearing it.
-    pub fn spent(&self) -> bool {
-        self.spent.load(Ordering::Relaxed)
     }
 }
 
@@ -176,7 +173,7 @@ mod tests {
         let lowest = watch.advertised().expect("a limit");
         assert_eq!(lowest.per_second, 10.0);
         assert_eq!(lowest.said, "X-RateLimit-Limit: 10");
-        assert!(!watch.spent());
+        assert!(!watch.take_spent());
         let mut spent = HeaderMap::new();
         spent.insert("ratelimit-remaining", HeaderValue::from_static("0"));
         spent.insert("ratelimit-policy", HeaderValue::from_static("5;w=1"));

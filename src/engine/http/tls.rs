@@ -14,6 +14,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{AlertDescription, CertificateError};
 use thiserror::Error;
 
+use crate::engine::options::ClientIdentity;
+
 /// A PEM file given to a TLS flag that cannot be used.
 #[derive(Debug, Error)]
 #[error("{}: {problem}", path.display())]
@@ -49,30 +51,6 @@ pub enum TlsFileProblem {
     KeyMismatch,
     #[error("unusable private key: {0}")]
     BadKey(#[source] rustls::Error),
-}
-
-/// The client certificate chain (leaf first) and its private key, for mutual TLS.
-pub struct ClientIdentity {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-}
-
-impl Clone for ClientIdentity {
-    fn clone(&self) -> Self {
-        Self {
-            chain: self.chain.clone(),
-            key: self.key.clone_key(),
-        }
-    }
-}
-
-impl std::fmt::Debug for ClientIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the key.
-        f.debug_struct("ClientIdentity")
-            .field("certificates", &self.chain.len())
-            .finish_non_exhaustive()
-    }
 }
 
 /// The PEM parser's complaint in words: its own `Display` shows the marker lines as byte lists.

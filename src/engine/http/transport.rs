@@ -13,6 +13,7 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, HOS
 use reqwest::{Method, Url};
 
 use crate::engine::host::HostTable;
+use crate::engine::http::advertised::LimitWatch;
 use crate::engine::http::client;
 use crate::engine::http::connections::{self, ConnectionCounter};
 use crate::engine::http::direct::{self, Direct, DirectError, Origin};
@@ -184,6 +185,8 @@ pub(crate) struct Transport {
     prepared: Option<Prepared>,
     /// The direct path's `--timeout` timers.
     timers: Arc<Timers>,
+    /// What the response heads said of rate limits, when the options ask to read them.
+    limits: LimitWatch,
     options: ClientOptions,
 }
 
@@ -224,8 +227,14 @@ impl Transport {
             defaults: client::default_headers(options),
             prepared: None,
             timers: Arc::default(),
+            limits: LimitWatch::default(),
             options: options.clone(),
         })
+    }
+
+    /// What the responses said of rate limits so far (read only when the options ask).
+    pub(crate) fn limits(&self) -> &LimitWatch {
+        &self.limits
     }
 
     /// Builds once the head of every request to `base`'s origin carrying `headers` (the run's
@@ -336,8 +345,8 @@ impl Transport {
                     fresh = true;
                 }
                 sent => {
-                    if let (Some(watch), Ok(reply)) = (&self.options.watch, &sent) {
-                        watch.note(reply.headers());
+                    if let (true, Ok(reply)) = (self.options.watch_limits, &sent) {
+                        self.limits.note(reply.headers());
                     }
                     return sent;
                 }
