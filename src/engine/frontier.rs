@@ -425,14 +425,18 @@ mod tests {
         assert_eq!(drain(offsets), [Id::Num(20), Id::Num(40)]);
     }
 
-    #[test]
-    fn a_resumed_run_skips_its_done_seeds_in_place_and_sends_a_failed_one_before_later_work() {
-        let item = |path: Vec<u32>| WorkItem {
+    /// A crawl's work item at `path` (seed index first), as a saved frontier holds it.
+    fn item(path: Vec<u32>) -> WorkItem {
+        WorkItem {
             url: format!("http://h.test/{path:?}"),
             path,
             parent: None,
             fanned: false,
-        };
+        }
+    }
+
+    #[test]
+    fn a_resumed_run_skips_its_done_seeds_in_place_and_sends_a_failed_one_before_later_work() {
         // Seeds 0 and 2 done, seed 1 failed (no row): seed 2's link and next page pending.
         let saved = SavedWork {
             pending: vec![
@@ -460,12 +464,6 @@ mod tests {
 
     #[test]
     fn the_seeds_taken_for_a_warm_up_tell_a_resumed_run_s_done_ones_and_keep_their_places() {
-        let item = |path: Vec<u32>| WorkItem {
-            url: format!("http://h.test/{path:?}"),
-            path,
-            parent: None,
-            fanned: false,
-        };
         // Seeds 0 and 2 done: two still to do are seeds 1 and 3, with seed 2 between them.
         let saved = SavedWork {
             done: vec![item(vec![0, 0]), item(vec![2, 0])],
