@@ -4,12 +4,9 @@
 //! almost never spells a parser's syntax, so these mix the two: a parser's own tokens, numbers at
 //! and past the edge of `u64`, control characters, and characters that normalise to ASCII.
 
-use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
-
-use crate::plan::ids::Id;
 
 /// `cases` cases, and no regression files: a case a property finds is kept as a plain unit test
 /// next to it instead, where it reads as what it is.
@@ -74,14 +71,6 @@ pub(crate) fn soup(tokens: &'static [&'static str], max: usize) -> impl Strategy
         2 => wild_char().prop_map(String::from),
     ];
     prop::collection::vec(piece, 0..=max).prop_map(|pieces| pieces.concat())
-}
-
-/// A numeric id (any `u64`) or a text id of wild chars.
-pub(crate) fn any_id() -> impl Strategy<Value = Id> {
-    prop_oneof![
-        any::<u64>().prop_map(Id::Num),
-        wild_string(12).prop_map(|text| Id::Text(Arc::from(text))),
-    ]
 }
 
 /// Scheme and authority spellings, normalised or not by the URL parser: case, default ports,

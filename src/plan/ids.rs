@@ -399,4 +399,4 @@ mod tests {
 }
 
 #[cfg(test)]
-mod properties;
+pub(crate) mod properties;

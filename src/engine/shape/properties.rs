@@ -4,7 +4,8 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::test_support::{any_id, config, soup, wild_string};
+use crate::plan::ids::properties::any_id;
+use crate::test_support::{config, soup, wild_string};
 
 const NAMES: &[&str] = &[
     "accept",

@@ -11,9 +11,10 @@ use serde_json::Value;
 
 use super::*;
 use crate::output::test_util::{self, Shared};
+use crate::plan::ids::properties::any_id;
 use crate::plan::ids::Id;
 use crate::record::{ErrorKind, Failure, Timing};
-use crate::test_support::{any_id, config, json_value, soup, wild_char, wild_string};
+use crate::test_support::{config, json_value, soup, wild_char, wild_string};
 
 /// A record line's entries in the order they were written (a `Value` sorts its keys), the
 /// object under `fields` kept the same way: a line read in one pass.

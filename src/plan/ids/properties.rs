@@ -6,6 +6,15 @@ use proptest::prelude::*;
 use super::*;
 use crate::test_support::{config, number_text, soup, wild_string};
 
+/// A numeric id (any `u64`) or a text id of wild chars: the ids other modules' properties
+/// render, parse or write.
+pub(crate) fn any_id() -> impl Strategy<Value = Id> {
+    prop_oneof![
+        any::<u64>().prop_map(Id::Num),
+        wild_string(12).prop_map(|text| Id::Text(std::sync::Arc::from(text))),
+    ]
+}
+
 const TOKENS: &[&str] = &[
     "..", "..=", ":", ",", " ", "\t", "0", "1", "9", "=", ".", "-", "+",
 ];

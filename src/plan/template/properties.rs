@@ -7,7 +7,8 @@ use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
 
 use super::*;
-use crate::test_support::{any_id, config, soup, url_template, wild_string};
+use crate::plan::ids::properties::any_id;
+use crate::test_support::{config, soup, url_template, wild_string};
 
 const TOKENS: &[&str] = &[
     "{", "}", "{}", "{id}", "{:0", "{id:0", "{:03}", "{id:99}", "{:099}", ":0", "id", "http://",

@@ -4,7 +4,8 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::test_support::{any_id, config, soup, url_template};
+use crate::plan::ids::properties::any_id;
+use crate::test_support::{config, soup, url_template};
 
 /// Templates whose id lands in the authority, where it can make a URL invalid.
 const AUTHORITY_TEMPLATES: &[&str] = &[
@@ -30,7 +31,12 @@ const TOKENS: &[&str] = &[
 /// to another path (`http://h/{}` with `.` is `http://h/`).
 fn agrees_with_parsing(renderer: &UrlRenderer, id: &Id) -> Result<(), TestCaseError> {
     if renderer.template.is_dot_segment(id) {
-        prop_assert!(renderer.url(id).is_err(), "{:?} with {:?}", renderer.render(id), id);
+        prop_assert!(
+            renderer.url(id).is_err(),
+            "{:?} with {:?}",
+            renderer.render(id),
+            id
+        );
         return Ok(());
     }
     let text = renderer.render(id);
