@@ -27,10 +27,8 @@ use crate::report::{html, human, Report};
 
 /// Runs the plan to completion and says how the process should exit.
 pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
-    let (done, mut sink) = match (&plan.output, plan.format) {
-        (Destination::File(path), Format::Sqlite) => open_database(&plan, path)?,
-        _ => (Done::Every(resume_point(&plan)?), open_output(&plan)?),
-    };
+    // Every refusal comes before the output file is opened (and emptied): a usage error leaves
+    // the user's files as they were.
     check_writable(plan.report.as_deref(), "--report")?;
     check_writable(plan.html.as_deref(), "--html")?;
     let runs = plan.mode.runs(&plan.concurrency);
@@ -44,7 +42,16 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         runs.len()
     };
     let id_list = plan.ids.prepare(readings)?;
+    let (done, mut sink) = match (&plan.output, plan.format) {
+        (Destination::File(path), Format::Sqlite) => open_database(&plan, path)?,
+        _ => (Done::Every(resume_point(&plan)?), open_output(&plan)?),
+    };
     let (template, _fixture) = resolve_target(&plan).await?;
+    // The run starts: an earlier run's reports are stale from here, whether or not this one
+    // gets to write its own.
+    for path in [&plan.report, &plan.html].into_iter().flatten() {
+        File::create(path).map_err(AppError::Report)?;
+    }
     if plan.job.client.insecure {
         // A security warning, so even with -q.
         if template.as_str().starts_with("https:") {
@@ -389,12 +396,19 @@ fn open_database(
     Ok((Done::PerRun(done), Box::new(sink)))
 }
 
-/// Refuses an unwritable report path before anything is fetched, rather than after the run.
+/// Refuses an unwritable report path before anything is fetched, rather than after the run,
+/// leaving a file already there as it was (and no file where there was none).
 fn check_writable(path: Option<&std::path::Path>, flag: &'static str) -> Result<(), AppError> {
     let Some(path) = path else {
         return Ok(());
     };
-    File::create(path).map(drop).map_err(|e| AppError::Usage {
+    let existed = path.exists();
+    let opened = OpenOptions::new().append(true).create(true).open(path);
+    if opened.is_ok() && !existed {
+        // Only made to learn it can be; the run writes it at its end.
+        let _ = std::fs::remove_file(path);
+    }
+    opened.map(drop).map_err(|e| AppError::Usage {
         flag,
         message: format!("cannot create {}: {e}", path.display()),
     })

@@ -79,6 +79,34 @@ impl FieldPath {
         }
     }
 
+    /// What this list path (`--items`: `results`, `results[*]`, `[*]`) finds in `doc`: a list,
+    /// a null (an empty list to APIs that write an empty list as null), or else what stands
+    /// there instead of a list (`nothing` when nothing does), for a message.
+    pub fn list_in(&self, doc: &Value) -> Result<(), &'static str> {
+        let steps = match self.steps.split_last() {
+            Some((Step::Each, stem)) => stem,
+            _ => self.steps.as_slice(),
+        };
+        let mut at = doc;
+        for step in steps {
+            let next = match (step, at) {
+                (Step::Key(key), Value::Object(map)) => map.get(key),
+                (Step::Index(i), Value::Array(items)) => items.get(*i),
+                // A list of lists: its items are lists whatever each holds.
+                (Step::Each, Value::Array(_)) => return Ok(()),
+                _ => None,
+            };
+            at = next.ok_or("nothing")?;
+        }
+        match at {
+            Value::Array(_) | Value::Null => Ok(()),
+            Value::Object(_) => Err("an object"),
+            Value::String(_) => Err("a string"),
+            Value::Number(_) => Err("a number"),
+            Value::Bool(_) => Err("a boolean"),
+        }
+    }
+
     /// The value at this path in `doc`, or null when any step is missing.
     pub fn get(&self, doc: &Value) -> Value {
         select(&self.steps, doc)

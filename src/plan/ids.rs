@@ -293,6 +293,8 @@ impl<R: Read> Lines<R> {
             }
         }
         match std::str::from_utf8(&self.buffer) {
+            // A byte-order mark (Windows editors save UTF-8 so) is no part of the first id.
+            Ok(text) if self.number == 1 => Ok(Some(text.strip_prefix('\u{feff}').unwrap_or(text))),
             Ok(text) => Ok(Some(text)),
             Err(_) => Err(ListError::NotText {
                 line: self.number,

@@ -21,6 +21,7 @@ mod numbers;
 mod pagination;
 mod politeness;
 mod readme;
+mod real_shapes;
 mod reliability;
 mod repeat;
 mod requests;

@@ -216,17 +216,16 @@ async fn a_field_or_follow_path_that_matches_nothing_is_named() {
         serde_json::json!(["--follow results[*].ur"])
     );
 
-    // Pages whose list is not at --items give no record at all: the path is named.
+    // A page whose list is not at --items is a failure naming the path (exit 1), not a page
+    // that leaves no record (tests/it/real_shapes.rs has pages of both kinds in one run).
     let out = Cmd::url(format!("{base}/api/v2/pokemon?limit=20"))
         .words("--next next --items reslts -m concurrent -f name --no-progress")
-        .report(&report)
-        .run()
+        .exits(1)
         .await;
-    assert!(records(&out).is_empty());
-    assert_said(&out, "warning: --items reslts: matched nothing");
+    let errors: Vec<_> = records(&out).iter().map(|r| r["error"].clone()).collect();
     assert_eq!(
-        read_json(&report)["fields_never_matched"],
-        serde_json::json!(["--items reslts"])
+        errors,
+        ["--items reslts: the response holds nothing there, not a list"]
     );
 }
 

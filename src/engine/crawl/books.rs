@@ -225,6 +225,9 @@ impl Crawl {
         /// Pages sent out at once at most; the last of them walks on from there.
         const MOST_AT_ONCE: u64 = 10_000;
         let (next, last) = (base.join(next).ok()?, base.join(last).ok()?);
+        if !self.in_scope(base, &next) {
+            return None;
+        }
         let (param, from, to) = page_parameter(&next, &last)?;
         let to = to.min(from.saturating_add(MOST_AT_ONCE - 1));
         let mut places = Vec::new();
@@ -318,6 +321,16 @@ impl Crawl {
             return NextStep::Stop;
         };
         url.set_fragment(None);
+        // A next page obeys the same scheme and scope rules as a link: the chain's headers
+        // (credentials among them) go to no origin the user did not allow.
+        if !matches!(url.scheme(), "http" | "https") {
+            self.counts.invalid += 1;
+            return NextStep::Stop;
+        }
+        if !self.in_scope(base, &url) {
+            self.counts.out_of_scope += 1;
+            return NextStep::Stop;
+        }
         let place = Place {
             at: page.at.next_page(),
             depth: 0,

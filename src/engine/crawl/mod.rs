@@ -219,6 +219,17 @@ impl CrawlRules {
         let next = match settings.next.as_deref() {
             None => None,
             Some("link") => Some(NextPage::LinkHeader),
+            // `--total header:NAME` reads a header; a next page named so would be read as a
+            // body key `header:NAME` that no page has, and the chain would end at its first page.
+            Some(text) if text.starts_with("header:") => {
+                return Err(RuleError::new(
+                    "next",
+                    format!(
+                        "`{text}`: a next page is read from the body (a path such as `next`) or \
+                         the `Link` header (`link`), not from another header"
+                    ),
+                ))
+            }
             Some(_) => path("next", &settings.next)?.map(NextPage::Path),
         };
         let mut rules = Self {

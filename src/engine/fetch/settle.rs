@@ -140,9 +140,19 @@ impl Settler {
             }
             _ => &decoded.kept,
         };
+        // RFC 8259 lets a parser ignore a byte-order mark, which some servers (.NET's) send.
+        let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            // serde_json's "EOF while parsing a value" reads as a cut-off body; this one is empty.
+            let message = "response is not JSON: the body is empty".to_owned();
+            return self.failed(decoded.bytes, ErrorKind::Json, message);
+        }
         match paths.extract(text) {
             Ok(mut fields) => {
                 let links = fields.split_off(self.fields.paths().len().min(fields.len()));
+                if let Some(message) = self.missing_list(body.depth, &fields, text) {
+                    return self.failed(decoded.bytes, ErrorKind::Json, message);
+                }
                 Settled {
                     bytes: decoded.bytes,
                     fields,
@@ -152,6 +162,29 @@ impl Settler {
             }
             Err(e) => self.failed(decoded.bytes, ErrorKind::Json, e.to_string()),
         }
+    }
+}
+
+impl Settler {
+    /// Why a page of items (`--items`) has no list to make records of, when its fields found
+    /// none: such a page (an error document sent with a 200) would otherwise leave no record
+    /// at all. Not under `--until-empty`, where a page without its list ends the range.
+    fn missing_list(&self, depth: u32, fields: &[Value], text: &[u8]) -> Option<String> {
+        let (rules, _) = self.crawl.as_ref()?;
+        let items = rules.items.as_ref()?;
+        if !rules.lists_items(depth) || rules.stop.until_empty.is_some() {
+            return None;
+        }
+        if !fields.first()?.is_null() {
+            return None;
+        }
+        let found = match serde_json::from_slice::<Value>(text) {
+            Ok(doc) => items.list_in(&doc).err()?,
+            Err(e) => return Some(crate::extract::ExtractError::from(e).to_string()),
+        };
+        Some(format!(
+            "--items {items}: the response holds {found} there, not a list"
+        ))
     }
 }
 
