@@ -4,7 +4,6 @@
 //! almost never spells a parser's syntax, so these mix the two: a parser's own tokens, numbers at
 //! and past the edge of `u64`, control characters, and characters that normalise to ASCII.
 
-
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 

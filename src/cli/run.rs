@@ -98,6 +98,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         }
     }
     let mut all_stats = Vec::with_capacity(runs.len());
+    let mut output_closed = false;
     for (i, run) in runs.iter().enumerate() {
         let last = i + 1 == runs.len();
         let done = done.of_run(i);
@@ -150,8 +151,10 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
                 Some(Repeat::Requests(_)) => todo.map_or(usize::MAX, |n| n as usize),
                 _ => usize::MAX,
             });
-        let mut stats = run_one(&template, job, *run, ids, saved, &mut progress, &cancel).await?;
+        let (mut stats, closed) =
+            run_one(&template, job, *run, ids, saved, &mut progress, &cancel).await?;
         drop(progress);
+        output_closed = closed;
         if matches!(plan.repeat, Some(Repeat::For(_))) && stats.ending == Ending::Deadline {
             // -z: the time was the plan, not a budget overrun.
             stats.ending = Ending::Completed;
@@ -162,11 +165,19 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             break;
         }
     }
-    sink.finish().map_err(AppError::Output)?;
+    // Once stdout's reader has gone, what is left to write has nowhere to go; the reports do.
+    let unless_closed = |written: io::Result<()>| match written {
+        Err(e) if output_closed && e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(AppError::Output),
+    };
+    unless_closed(sink.finish())?;
 
     let interrupted = signals.received();
+    let stopped_by = interrupted
+        .map(Signal::name)
+        .or(output_closed.then_some(OUTPUT_CLOSED));
     let mut report = Report::new(&all_stats, todo)
-        .interrupted_by(interrupted.map(Signal::name))
+        .interrupted_by(stopped_by)
         .for_shard(plan.shard)
         .with_slo(plan.slo.as_ref())
         .with_fields(
@@ -205,7 +216,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             .iter()
             .map(|r| serde_json::to_value(r).unwrap_or(serde_json::Value::Null))
             .collect();
-        sink.end_runs(&runs).map_err(AppError::Output)?;
+        unless_closed(sink.end_runs(&runs))?;
     }
     if !plan.quiet {
         print_report(&report, paint);
@@ -230,6 +241,8 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     let deadline_reached = all_stats.iter().any(|s| s.ending == Ending::Deadline);
     Ok(match interrupted {
         Some(signal) => Exit::Interrupted(signal),
+        // The reader took what it wanted (`| head`): as for any Unix filter, not a failure.
+        None if output_closed => Exit::Success,
         None if deadline_reached => Exit::DeadlineReached,
         None if report.all_ok() => Exit::Success,
         None => Exit::SomeFailed,
@@ -423,19 +436,30 @@ async fn run_one(
     saved: Option<&SavedWork>,
     sink: &mut dyn RecordSink,
     cancel: &CancellationToken,
-) -> Result<RunStats, AppError> {
+) -> Result<(RunStats, bool), AppError> {
     let mut run = Run::start(template, job, spec, ids, cancel.clone())?;
     if let Some(saved) = saved {
         run.resume(saved);
     }
     run.warm_up(job.warmup).await;
     let mut stats = RunStats::new(spec.mode, spec.concurrency.max(1), job.rate);
-    output::write_run(&mut run, sink, |record| stats.add(record))
-        .await
-        .map_err(AppError::Output)?;
-    stats.conclude(run.end());
-    Ok(stats)
+    let closed = match output::write_run(&mut run, sink, |record| stats.add(record)).await {
+        Ok(()) => false,
+        // The reader of stdout went away (`| head`): the run stops here, and its figures are
+        // still reported, as for a signal; requests in flight are dropped.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => true,
+        Err(e) => return Err(AppError::Output(e)),
+    };
+    let mut end = run.end();
+    if closed {
+        end.ending = Ending::Cancelled;
+    }
+    stats.conclude(end);
+    Ok((stats, closed))
 }
+
+/// The report's `interrupted` when stdout's reader went away before the run's end.
+const OUTPUT_CLOSED: &str = "output closed";
 
 /// The template to fetch, starting the fixture server (kept alive by the caller) when needed.
 async fn resolve_target(plan: &Plan) -> Result<(Template, Option<FixtureServer>), AppError> {

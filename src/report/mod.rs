@@ -50,7 +50,8 @@ pub struct Report {
     pub runs: Vec<RunReport>,
     /// Sequential wall time over concurrent wall time, when both ran.
     pub speedup: Option<f64>,
-    /// The signal that stopped the job early ("SIGINT", "SIGTERM"), or null if it ran to the end.
+    /// What stopped the job early: a signal ("SIGINT", "SIGTERM"), or "output closed" when the
+    /// reader of stdout went away (`| head`); null if it ran to the end.
     pub interrupted: Option<String>,
     /// Whether connections were reused (false with `--no-keepalive`).
     #[serde(default = "reused")]

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::run::{strings, BIN};
+use crate::common::run::{read_json, strings, BIN};
 use crate::common::{Behaviour, TestServer};
 use serde_json::Value;
 
@@ -89,6 +89,9 @@ async fn head_3_exits_quickly_and_quietly_and_stops_the_requests() {
     let server =
         TestServer::start(Behaviour::default().with_delay(|_| Duration::from_millis(10))).await;
     let template = server.template();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let report_arg = report.to_str().unwrap().to_owned();
     let (code, stderr) = tokio::task::spawn_blocking(move || {
         let mut child = Command::new(BIN)
             .args([
@@ -102,6 +105,8 @@ async fn head_3_exits_quickly_and_quietly_and_stops_the_requests() {
                 "8",
                 "-f",
                 "name",
+                "--report",
+                &report_arg,
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -127,4 +132,13 @@ async fn head_3_exits_quickly_and_quietly_and_stops_the_requests() {
     );
     let hits = server.total_hits();
     assert!(hits < 200, "{hits} of 1000 requests after the reader left");
+    // The report is still written, and says what stopped the run and what it covers.
+    let report = read_json(&report);
+    assert_eq!(report["interrupted"], "output closed", "{report}");
+    let requests = report["runs"][0]["requests"].as_u64().unwrap();
+    assert!(
+        (3..=u64::from(hits)).contains(&requests),
+        "{requests} of {hits}"
+    );
+    assert!(stderr.contains("interrupted by output closed"), "{stderr}");
 }
