@@ -1,4 +1,6 @@
-//! The terminal table: the CSV columns (`error` and, with `--cache`, `cache` included), aligned.
+//! The terminal table: the CSV's columns, aligned. `id`, `status`, `elapsed_ms`, the fields and
+//! `error` always; `waited_ms` and `wait_cause` when a held-back row waited at its host; `cache`
+//! with `--cache` and `key` in a crawl (both decided by the first record, as in CSV).
 //! Column widths come from the first rows, which are held back until there are enough of them;
 //! later rows stream with those widths (a longer value just pushes its line wider), so a long
 //! range never sits in memory.
@@ -7,18 +9,37 @@ use std::io::{self, BufWriter, Write};
 
 use super::{cells, columns, RecordSink};
 use crate::extract::FieldPath;
-use crate::record::Record;
+use crate::record::{duration_ms, Record, Wait};
 
 /// Rows held back to size the columns.
 const SIZING_ROWS: usize = 100;
 
+/// A row before the widths are fixed: its cells without the wait, and its wait apart, since
+/// whether the table has wait columns is known only then.
+struct Held {
+    cells: Vec<String>,
+    wait: Option<Wait>,
+}
+
 pub struct TableSink {
     out: BufWriter<Box<dyn Write + Send>>,
     paths: Vec<FieldPath>,
-    pending: Vec<Vec<String>>,
-    widths: Option<Vec<usize>>,
+    pending: Vec<Held>,
+    /// The columns' widths and right alignment, fixed by [`TableSink::settle`].
+    layout: Option<Layout>,
     /// Whether rows have a `cache` column: decided by the first record, as in CSV.
     cache_column: Option<bool>,
+    /// Whether rows have a `key` column: decided by the first record (a crawl's records all
+    /// have a lineage), as in CSV.
+    key_column: Option<bool>,
+}
+
+/// What [`TableSink::settle`] fixed: each column's width and alignment, and whether the wait
+/// columns are there.
+struct Layout {
+    widths: Vec<usize>,
+    right: Vec<bool>,
+    wait_columns: bool,
 }
 
 impl TableSink {
@@ -27,26 +48,35 @@ impl TableSink {
             out: BufWriter::new(out),
             paths,
             pending: Vec::new(),
-            widths: None,
+            layout: None,
             cache_column: None,
+            key_column: None,
         }
     }
 
-    /// The CSV's columns: the shared ones, `error`, then `cache` when the records have one.
-    fn header(&self) -> Vec<String> {
+    /// The CSV's columns: the shared ones, `error`, the wait's two, `cache` and `key`, each of
+    /// the last three only when the records have it.
+    fn header(&self, wait_columns: bool) -> Vec<String> {
         let mut header = columns(&self.paths);
         header.push("error".to_owned());
+        if wait_columns {
+            header.extend(["waited_ms", "wait_cause"].map(str::to_owned));
+        }
         if self.cache_column == Some(true) {
             header.push("cache".to_owned());
+        }
+        if self.key_column == Some(true) {
+            header.push("key".to_owned());
         }
         header
     }
 
-    /// `record`'s cells in the order of [`TableSink::header`].
-    fn row(&mut self, record: &Record) -> Vec<String> {
+    /// `record`'s cells in the order of [`TableSink::header`], without the wait's.
+    fn row(&mut self, record: &Record) -> Held {
         let cache_column = *self.cache_column.get_or_insert(record.cache.is_some());
-        let mut row = cells(record, &self.paths);
-        row.push(
+        let key_column = *self.key_column.get_or_insert(record.crawl.is_some());
+        let mut cells = cells(record, &self.paths);
+        cells.push(
             record
                 .failure
                 .as_ref()
@@ -54,40 +84,87 @@ impl TableSink {
                 .map_or_else(String::new, |f| f.message.replace(['\n', '\r'], " ")),
         );
         if cache_column {
-            row.push(record.cache.map_or("", |c| c.as_str()).to_owned());
+            cells.push(record.cache.map_or("", |c| c.as_str()).to_owned());
         }
-        row
+        if key_column {
+            cells.push(
+                record
+                    .crawl
+                    .as_ref()
+                    .map_or(String::new(), |c| c.key.clone()),
+            );
+        }
+        Held {
+            cells,
+            wait: record.wait,
+        }
     }
 
-    /// Fixes the widths from the held rows, then writes the header and those rows.
+    /// The line's cells: the wait's two after `error` when the table has them; a wait in a table
+    /// without them goes at the end, spelled out, so that a row that came after the widths were
+    /// fixed does not drop it.
+    fn line(&self, held: Held, wait_columns: bool) -> Vec<String> {
+        let Held { mut cells, wait } = held;
+        let ms = |w: Wait| format!("{:.3}", duration_ms(w.time));
+        if wait_columns {
+            let after_error = self.paths.len() + 4;
+            let (waited, cause) =
+                wait.map_or_else(Default::default, |w| (ms(w), w.cause.as_str().to_owned()));
+            cells.splice(after_error..after_error, [waited, cause]);
+        } else if let Some(w) = wait {
+            cells.push(format!("waited {} ms ({})", ms(w), w.cause.as_str()));
+        }
+        cells
+    }
+
+    /// Fixes the layout from the held rows, then writes the header and those rows.
     fn settle(&mut self) -> io::Result<()> {
-        if self.widths.is_some() {
+        if self.layout.is_some() {
             return Ok(());
         }
-        let header = self.header();
+        // Wait columns only when a held row waited: most runs hold nothing at their hosts, and
+        // two columns empty on every row would push a terminal's table past its width for nothing.
+        let wait_columns = self.pending.iter().any(|h| h.wait.is_some());
+        let header = self.header(wait_columns);
+        let right: Vec<bool> = header
+            .iter()
+            .enumerate()
+            .map(|(i, name)| i < 3 || (wait_columns && name == "waited_ms"))
+            .collect();
+        let rows: Vec<Vec<String>> = std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|held| self.line(held, wait_columns))
+            .collect();
         let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-        for row in &self.pending {
+        for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
             }
         }
-        write_row(&mut self.out, &header, &widths)?;
-        for row in std::mem::take(&mut self.pending) {
-            write_row(&mut self.out, &row, &widths)?;
+        let layout = Layout {
+            widths,
+            right,
+            wait_columns,
+        };
+        write_row(&mut self.out, &header, &layout)?;
+        for row in rows {
+            write_row(&mut self.out, &row, &layout)?;
         }
-        self.widths = Some(widths);
+        self.layout = Some(layout);
         Ok(())
     }
 }
 
-/// Numbers right-aligned in the first three columns, fields left-aligned; no trailing spaces.
-fn write_row(out: &mut impl Write, row: &[String], widths: &[usize]) -> io::Result<()> {
+/// Numbers right-aligned (`id`, `status`, `elapsed_ms`, `waited_ms`), the rest left-aligned; a
+/// cell past the columns as it is; no trailing spaces.
+fn write_row(out: &mut impl Write, row: &[String], layout: &Layout) -> io::Result<()> {
     let mut line = String::new();
-    for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+    for (i, cell) in row.iter().enumerate() {
         if i > 0 {
             line.push_str("  ");
         }
-        if i < 3 {
+        let width = layout.widths.get(i).copied().unwrap_or(0);
+        if layout.right.get(i).copied().unwrap_or(false) {
             line.push_str(&format!("{cell:>width$}"));
         } else {
             line.push_str(&format!("{cell:width$}"));
@@ -98,11 +175,14 @@ fn write_row(out: &mut impl Write, row: &[String], widths: &[usize]) -> io::Resu
 
 impl RecordSink for TableSink {
     fn write(&mut self, record: &Record) -> io::Result<()> {
-        let row = self.row(record);
-        match &self.widths {
-            Some(widths) => write_row(&mut self.out, &row, widths),
+        let held = self.row(record);
+        match &self.layout {
+            Some(layout) => {
+                let row = self.line(held, layout.wait_columns);
+                write_row(&mut self.out, &row, layout)
+            }
             None => {
-                self.pending.push(row);
+                self.pending.push(held);
                 if self.pending.len() >= SIZING_ROWS {
                     self.settle()?;
                 }
@@ -183,5 +263,45 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].ends_with("name    error  cache"), "{text}");
         assert!(lines[1].ends_with("item-1         hit"), "{text}");
+    }
+
+    fn waited(id: u64, micros: u64) -> Record {
+        Record {
+            wait: Some(Wait {
+                time: std::time::Duration::from_micros(micros),
+                cause: crate::record::WaitCause::HostRate,
+            }),
+            ..record(id, None)
+        }
+    }
+
+    #[test]
+    fn a_held_row_that_waited_brings_the_wait_columns_after_the_error() {
+        let text = table(&[record(1, None), waited(2, 1_500_250)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].ends_with("name    error  waited_ms  wait_cause"),
+            "{text}"
+        );
+        assert!(lines[1].ends_with("item-1"), "nothing held it: {text}");
+        assert!(
+            lines[2].ends_with("item-2          1500.250  host-rate"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_wait_after_the_columns_are_fixed_without_wait_columns_is_spelled_out_at_the_end() {
+        let mut records: Vec<Record> = (1..=SIZING_ROWS as u64)
+            .map(|id| record(id, None))
+            .collect();
+        records.push(waited(101, 2_000));
+        let text = table(&records);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with("name      error"), "{text}");
+        assert!(
+            lines[101].ends_with("item-101         waited 2.000 ms (host-rate)"),
+            "{text}"
+        );
     }
 }

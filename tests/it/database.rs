@@ -1,6 +1,7 @@
 //! Results in a SQLite database (`-o results.sqlite`): real database files read back with
 //! rusqlite, a reader during the run, `kill -9` then `--resume`, another job's database refused,
-//! bad paths refused before any request, and shard databases merged.
+//! bad paths refused before any request, and shard databases merged (each row as its shard wrote
+//! it, column by column).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -10,6 +11,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 
+use crate::common::cmd::Cmd;
 use crate::common::run::{fetchbench, records, stderr, BIN};
 use crate::common::{Behaviour, TestServer, PAGES, PAGE_ITEMS, STALL_ID, STALL_PAGE_HITS};
 
@@ -574,4 +576,113 @@ async fn shard_databases_merge_into_the_single_runs_database_and_ndjson() {
         stderr(&out)
     );
     assert!(!dir.path().join("bad.sqlite").exists());
+}
+
+/// Every row of `records` with its columns' names, keyed by run, id and key, read-only.
+fn rows_by_record(path: &Path) -> (Vec<String>, Vec<(String, Vec<Sql>)>) {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open the database");
+    let mut stmt = conn
+        .prepare("SELECT * FROM records ORDER BY run, rowid")
+        .expect("prepare");
+    let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let rows = stmt
+        .query_map([], |r| {
+            (0..names.len()).map(|i| r.get::<_, Sql>(i)).collect()
+        })
+        .expect("query")
+        .map(|row: rusqlite::Result<Vec<Sql>>| {
+            let row = row.expect("a row");
+            // run, id and key: a record's own in its run.
+            (format!("{:?}", &row[..3]), row)
+        })
+        .collect();
+    (names, rows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merged_row_is_the_shard_runs_row_column_by_column() {
+    let server = TestServer::start(Behaviour::default().with_not_found([3])).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = |name: &str| dir.path().join(name);
+    let pages = format!("http://{}/pages/{{}}", server.addr);
+    // Every kind of value a row holds: integers, reals, text, null; a field named like a fixed
+    // column; a list, an object and a boolean; a failure; a crawl's key, depth and parent.
+    let jobs = [
+        Cmd::url(server.template())
+            .words("-r 1..=12 -m both -f id -f name -f tags -f nested -f nested.even -f absent")
+            .words("--retries 0 -q"),
+        Cmd::url(&pages).words("-r 0..=3 --follow results[*].url -f name -m both -q"),
+    ];
+    for (j, job) in jobs.into_iter().enumerate() {
+        let shards: Vec<_> = (0..2)
+            .map(|i| path(&format!("job{j}-s{i}.sqlite")))
+            .collect();
+        for (i, shard) in shards.iter().enumerate() {
+            let out = job
+                .clone()
+                .flag("--shard", format!("{i}/2"))
+                .out(shard)
+                .run()
+                .await;
+            assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+        }
+        let merged = path(&format!("job{j}-merged.sqlite"));
+        Cmd::new()
+            .words("merge --results")
+            .args(shards.iter().map(|s| s.to_str().expect("utf-8")))
+            .out(&merged)
+            .exits(0)
+            .await;
+
+        let (names, rows) = rows_by_record(&merged);
+        let mut written = Vec::new();
+        for shard in &shards {
+            let (shard_names, shard_rows) = rows_by_record(shard);
+            assert_eq!(shard_names, names, "the same columns");
+            assert!(!shard_rows.is_empty(), "job {j}: each shard has its part");
+            written.extend(shard_rows);
+        }
+        assert_eq!(rows.len(), written.len(), "job {j}: every row merged once");
+        for (record, row) in &rows {
+            let (_, theirs) = written
+                .iter()
+                .find(|(r, _)| r == record)
+                .unwrap_or_else(|| panic!("job {j}: {record} is in no shard"));
+            for ((name, merged), shard) in names.iter().zip(row).zip(theirs) {
+                assert_eq!(merged, shard, "job {j}: {record}'s {name}");
+            }
+        }
+        let kinds = |i: usize| -> Vec<&str> {
+            rows.iter()
+                .map(|(_, row)| match row[i] {
+                    Sql::Null => "null",
+                    Sql::Integer(_) => "integer",
+                    Sql::Real(_) => "real",
+                    Sql::Text(_) => "text",
+                    Sql::Blob(_) => "blob",
+                })
+                .collect()
+        };
+        let column = |name: &str| names.iter().position(|n| n == name).expect(name);
+        if j == 0 {
+            assert!(
+                kinds(column("error")).contains(&"text"),
+                "a failure was merged"
+            );
+            assert!(kinds(column("fields.id")).contains(&"integer"));
+            assert!(kinds(column("nested")).contains(&"text"));
+            assert!(kinds(column("absent")).iter().all(|k| *k == "null"));
+        } else {
+            assert!(
+                kinds(column("key")).iter().all(|k| *k == "text"),
+                "a crawl's keys"
+            );
+            assert!(
+                kinds(column("parent")).contains(&"text"),
+                "a crawl's parents"
+            );
+        }
+        assert!(kinds(column("elapsed_ms")).iter().all(|k| *k == "real"));
+    }
 }

@@ -1,6 +1,7 @@
 //! The terminal summary on stderr: a crawl's figures in rows that fit 80 columns (and none for a
 //! plain range), failures named as the limit when most requests failed, no advice to go higher
-//! when the top level of a sweep already sent every id at once; and the table's error column.
+//! when the top level of a sweep already sent every id at once; and the table's columns: `error`,
+//! a crawl's `key`, and the wait's two when requests waited at their host.
 
 use std::collections::HashSet;
 use std::process::Output;
@@ -166,5 +167,100 @@ async fn the_table_has_the_error_column_with_the_failure() {
     assert!(
         lines[1].ends_with("item-1") && lines[3].ends_with("item-3"),
         "{table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawls_table_has_each_records_key_in_a_last_column() {
+    let server = TestServer::start(Behaviour::default()).await;
+    let url = format!("http://{}/pages/0", server.addr);
+    let out = Cmd::url(&url)
+        .words("--next next --follow results[*].url -f name --format table -q")
+        .exits(0)
+        .await;
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    let items = usize::try_from(PAGES * PAGE_ITEMS).expect("a few items");
+    assert_eq!(lines.len(), 1 + items, "{table}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["id", "status", "elapsed_ms", "name", "error", "key"],
+        "{table}"
+    );
+    let key_at = lines[0].find("key").expect("key column");
+    let keys: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.get(key_at..).unwrap_or(""))
+        .collect();
+    assert_eq!(keys[0], "1.0.0", "the first page's first link: {table}");
+    let unique: HashSet<&str> = keys.iter().copied().collect();
+    assert!(
+        unique.len() == items && !unique.contains(""),
+        "a key on every row, each its own: {table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_has_wait_columns_when_requests_waited_at_their_host_and_none_otherwise() {
+    // Requests are held at the server until two are in flight, so both places get taken.
+    let server = TestServer::start(Behaviour {
+        delay: Some(|_| Duration::from_millis(20)),
+        gate: Some(2),
+        ..Behaviour::default()
+    })
+    .await;
+    let args =
+        Cmd::url(server.template()).words("-r 1..=16 -m concurrent -c 8 -f name --format table -q");
+    let out = args.clone().words("--host-concurrency 2").exits(0).await;
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 17, "{table}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "id",
+            "status",
+            "elapsed_ms",
+            "name",
+            "error",
+            "waited_ms",
+            "wait_cause"
+        ],
+        "{table}"
+    );
+    let cause_at = lines[0].find("wait_cause").expect("wait_cause column");
+    let (held, free): (Vec<&str>, Vec<&str>) = lines[1..]
+        .iter()
+        .partition(|l| l.get(cause_at..) == Some("host-concurrency"));
+    assert!(!held.is_empty(), "eight workers for two places: {table}");
+    for line in held {
+        // The row's waited_ms, right-aligned to end where its header does.
+        let ms: f64 = line[..cause_at]
+            .split_whitespace()
+            .last()
+            .and_then(|cell| cell.parse().ok())
+            .expect("milliseconds before the cause");
+        assert!(ms > 0.0, "{table}");
+    }
+    assert!(
+        free.iter()
+            .all(|l| l.ends_with(char::is_alphanumeric) && l.len() < cause_at),
+        "a row that did not wait has empty wait cells: {table}"
+    );
+
+    let plain = args.exits(0).await;
+    let table = String::from_utf8_lossy(&plain.stdout);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["id", "status", "elapsed_ms", "name", "error"],
+        "no host limit, no wait columns: {table}"
     );
 }

@@ -1,12 +1,16 @@
-//! The records insert, prepared once for the sink's life and driven through SQLite's C API: a
-//! row costs its binds and its step, not a cache lookup, a `clear_bindings` and rusqlite's
-//! checks per value (docs/performance.md, `raw-sqlite`).
+//! The records insert, prepared once for the life of the sink or of a merge's writer (the one way
+//! a `records` row goes in, so the two cannot drift) and driven through SQLite's C API: a row
+//! costs its binds and its step, not a cache lookup, a `clear_bindings` and rusqlite's checks per
+//! value (docs/performance.md, `raw-sqlite`).
 
 use std::borrow::Cow;
 use std::ffi::{c_int, CStr};
 use std::ptr::{self, NonNull};
 
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{ffi, Connection};
+
+use super::schema::insert_sql;
 
 /// One parameter's value: text borrowed from the row is bound without a copy.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +19,22 @@ pub(super) enum Sql<'a> {
     Int(i64),
     Real(f64),
     Text(Cow<'a, str>),
+    /// Only a merge binds one: a blob some other program put in a shard's row, copied as it is.
+    Blob(&'a [u8]),
+}
+
+/// A value read from a database (a shard's row, for a merge) bound as it was, text and blobs
+/// borrowed.
+impl<'a> From<&'a SqlValue> for Sql<'a> {
+    fn from(value: &'a SqlValue) -> Self {
+        match value {
+            SqlValue::Null => Sql::Null,
+            SqlValue::Integer(n) => Sql::Int(*n),
+            SqlValue::Real(f) => Sql::Real(*f),
+            SqlValue::Text(t) => Sql::Text(Cow::Borrowed(t)),
+            SqlValue::Blob(b) => Sql::Blob(b),
+        }
+    }
 }
 
 impl<'a, T: Into<Sql<'a>>> From<Option<T>> for Sql<'a> {
@@ -74,6 +94,12 @@ pub(super) struct RowInsert {
 unsafe impl Send for RowInsert {}
 
 impl RowInsert {
+    /// The insert of one `records` row (the fixed columns, then one per `-f` column in
+    /// `fields`): the one way a row goes in, whether a run writes it or a merge copies it.
+    pub(super) fn records(conn: &Connection, fields: &[String]) -> rusqlite::Result<Self> {
+        Self::prepare(conn, &insert_sql(fields))
+    }
+
     /// Prepares `sql` on `conn`, to be kept (SQLite's `PREPARE_PERSISTENT`).
     pub(super) fn prepare(conn: &Connection, sql: &str) -> rusqlite::Result<Self> {
         let len = c_int::try_from(sql.len()).map_err(|_| {
@@ -163,6 +189,13 @@ impl RowInsert {
                     ffi::SQLITE_TRANSIENT(),
                     ffi::SQLITE_UTF8 as _,
                 ),
+                Sql::Blob(b) => ffi::sqlite3_bind_blob64(
+                    stmt,
+                    n,
+                    b.as_ptr().cast(),
+                    b.len() as u64,
+                    ffi::SQLITE_STATIC(),
+                ),
             }
         };
         if rc != ffi::SQLITE_OK {
@@ -214,6 +247,7 @@ mod tests {
             [Sql::Int(2), String::from("yy").into(), Sql::Real(2.5)],
             [Sql::Null, "y".into(), Sql::Real(0.5)],
             [Sql::Null, Sql::Null, "z".into()],
+            [Sql::Blob(b"\x00b"), Sql::Null, Sql::Null],
         ];
         for row in rows {
             // Texts of its own, copied by SQLite (only borrowed ones are bound without a copy).
@@ -251,6 +285,7 @@ mod tests {
                 "2 'yy' 2.5",
                 "NULL 'y' 0.5",
                 "NULL NULL 'z'",
+                "X'0062' NULL NULL",
                 "7 NULL NULL"
             ]
         );

@@ -1,5 +1,6 @@
 //! `merge --results` of shard databases: each shard read page by page, its rows copied into one
-//! new database or turned back into NDJSON lines.
+//! new database (through the run's own insert, [`super::insert::RowInsert`]) or turned back into
+//! NDJSON lines.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,7 +9,8 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::Value;
 
-use super::schema::{id_of, insert_sql, quoted, schema, COLUMNS};
+use super::insert::{RowInsert, Sql};
+use super::schema::{id_of, quoted, schema, COLUMNS};
 use super::{connect, now_rfc3339, stored, DatabaseError, SCHEMA_VERSION};
 use crate::extract::FieldPath;
 use crate::plan::ids::Id;
@@ -265,11 +267,12 @@ pub(super) fn json_of(value: &SqlValue) -> Value {
 }
 
 /// A merged database being written: the first shard's job and columns, each shard's rows copied
-/// as they are.
+/// as they are, through the insert a run writes its rows with.
 pub struct MergeWriter {
+    /// Declared before the connection, so it is finalized first when a failed merge drops both.
+    insert: RowInsert,
     conn: Connection,
     path: PathBuf,
-    insert: String,
 }
 
 impl MergeWriter {
@@ -292,10 +295,11 @@ impl MergeWriter {
             conn.execute("INSERT INTO meta(key, value) VALUES(?1, ?2)", [key, value])
                 .map_err(err)?;
         }
+        let insert = RowInsert::records(&conn, &columns).map_err(err)?;
         Ok(Self {
+            insert,
             conn,
             path: path.to_owned(),
-            insert: insert_sql(&columns),
         })
     }
 
@@ -345,22 +349,20 @@ impl MergeWriter {
 
     /// Copies one row, as it was read.
     pub fn copy(&mut self, row: &Row) -> Result<(), DatabaseError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&self.insert)
-            .map_err(|e| DatabaseError::sqlite(&self.path, e))?;
-        stmt.execute(rusqlite::params_from_iter(row.values.iter()))
-            .map(drop)
+        self.insert
+            .insert(row.values.iter().map(Sql::from))
             .map_err(|e| DatabaseError::sqlite(&self.path, e))
     }
 
     /// Commits the whole merge and switches the file to WAL mode, as a run leaves it.
     pub fn finish(self) -> Result<(), DatabaseError> {
-        let err = |e| DatabaseError::sqlite(&self.path, e);
-        self.conn.execute_batch("COMMIT").map_err(err)?;
-        self.conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+        let Self { insert, conn, path } = self;
+        // SQLite closes no connection that still has a statement.
+        drop(insert);
+        let err = |e| DatabaseError::sqlite(&path, e);
+        conn.execute_batch("COMMIT").map_err(err)?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
             .map_err(err)?;
-        self.conn.close().map_err(|(_, e)| err(e))
+        conn.close().map_err(|(_, e)| err(e))
     }
 }

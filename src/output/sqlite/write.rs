@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::frontier;
 use super::insert::{RowInsert, Sql};
 use super::resume::{take_stock, Resumed};
-use super::schema::{field_columns, insert_sql, schema, FRONTIER};
+use super::schema::{field_columns, schema, FRONTIER};
 use super::{
     connect, now_rfc3339, stored, tables, DatabaseError, RunInfo, BATCH_ROWS, SCHEMA_VERSION,
 };
@@ -114,7 +114,7 @@ impl SqliteSink {
             resumed = take_stock(&conn).map_err(err)?;
         }
         conn.execute_batch("COMMIT").map_err(err)?;
-        let insert = RowInsert::prepare(&conn, &insert_sql(&fields)).map_err(err)?;
+        let insert = RowInsert::records(&conn, &fields).map_err(err)?;
         Ok((
             Self {
                 conn,
@@ -239,6 +239,7 @@ impl rusqlite::ToSql for JsonSql<'_> {
             Sql::Real(f) => f.into(),
             Sql::Text(Cow::Borrowed(t)) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
             Sql::Text(Cow::Owned(t)) => t.into(),
+            Sql::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
         })
     }
 }
