@@ -7,6 +7,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -19,7 +21,7 @@ use super::{Destination, Plan, Repeat, Target};
 use crate::engine::{JobSpec, Run, RunSpec, SavedWork};
 use crate::fixture::FixtureServer;
 use crate::output::{self, Discard, Format, RecordSink, RunInfo, SqliteSink};
-use crate::plan::ids::{Id, IdList};
+use crate::plan::ids::{Id, IdList, IdSource};
 use crate::plan::template::Template;
 use crate::report::paint::Paint;
 use crate::report::stats::{Ending, RunStats};
@@ -97,6 +99,8 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             eprintln!("fetchbench: note: {notice}");
         }
     }
+    // Whether the list gave any id: stdin may be empty on purpose, which is noted, not refused.
+    let read_an_id = Arc::new(AtomicBool::new(false));
     let mut all_stats = Vec::with_capacity(runs.len());
     for (i, run) in runs.iter().enumerate() {
         let last = i + 1 == runs.len();
@@ -141,7 +145,9 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             Some(_) => id_list.passes().map_err(cannot_read)?,
             None => id_list.open().map_err(cannot_read)?,
         };
+        let read = Arc::clone(&read_an_id);
         let ids = source
+            .inspect(move |_| read.store(true, Ordering::Relaxed))
             .enumerate()
             .filter(|(position, _)| plan.shard.is_none_or(|s| s.takes(*position as u64)))
             .map(|(_, id)| id)
@@ -163,6 +169,12 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         }
     }
     sink.finish().map_err(AppError::Output)?;
+    if plan.ids == IdSource::Stdin && !read_an_id.load(Ordering::Relaxed) && !plan.quiet {
+        eprintln!(
+            "fetchbench: note: --ids -: stdin held no ids (blank lines and `#` comments are \
+             skipped): nothing was fetched"
+        );
+    }
 
     let interrupted = signals.received();
     let mut report = Report::new(&all_stats, todo)
