@@ -214,10 +214,10 @@ fn parse_steps(path: &str) -> Result<Vec<Step>, PathError> {
 /// The step in a bracket whose `[` is just before `inner`, and what follows its `]`.
 fn bracket<'a>(path: &str, inner: &'a str) -> Result<(Step, &'a str), PathError> {
     let unclosed = || PathError::Unclosed(path.to_owned());
-    if inner.starts_with('"') {
+    if let Some(quoted) = inner.strip_prefix('"') {
         // The closing quote is the first one no backslash escapes.
         let mut escaped = false;
-        let close = inner[1..]
+        let close = quoted
             .char_indices()
             .find_map(|(i, c)| {
                 let end = c == '"' && !escaped;
