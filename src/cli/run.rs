@@ -169,6 +169,18 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         }
     }
     sink.finish().map_err(AppError::Output)?;
+    let dropped = all_stats
+        .iter()
+        .filter_map(|s| s.crawl.as_ref().map(|c| c.duplicate_seeds))
+        .max()
+        .unwrap_or(0);
+    if dropped > 0 && !plan.quiet {
+        let seeds = if dropped == 1 { "seed" } else { "seeds" };
+        eprintln!(
+            "fetchbench: note: {dropped} duplicate {seeds} dropped: a crawl requests each URL \
+             once, so an id given again is neither fetched nor written again"
+        );
+    }
     if plan.ids == IdSource::Stdin && !read_an_id.load(Ordering::Relaxed) && !plan.quiet {
         eprintln!(
             "fetchbench: note: --ids -: stdin held no ids (blank lines and `#` comments are \

@@ -44,6 +44,11 @@ pub struct CrawlCounts {
     /// report's notes, not a figure of its own.
     #[serde(skip)]
     pub links_found: Vec<u64>,
+    /// Seeds dropped because an earlier seed of the run had the same canonical URL (an id
+    /// given twice): a crawl requests each URL once and a key is unique in a run. Read for a
+    /// note, not a figure of its own.
+    #[serde(skip)]
+    pub duplicate_seeds: u64,
 }
 
 impl CrawlCounts {
@@ -81,6 +86,9 @@ pub(crate) struct Crawl {
     pub(crate) rules: CrawlRules,
     /// Canonical URLs requested (their hashes: 8 bytes a URL, not the URL's text).
     seen: HashSet<u64>,
+    /// The seeds' canonical URLs (hashes), to drop a seed given again: apart from `seen` so
+    /// that a seed another chain reached first is still a seed, whatever the timing.
+    seeds: HashSet<u64>,
     /// Results an earlier run wrote, by the same hash.
     done: HashSet<u64>,
     /// Each chain's pages (chain number, canonical URL hash), to tell a loop from a duplicate.
@@ -108,6 +116,7 @@ impl Crawl {
             rules,
             done,
             seen: HashSet::new(),
+            seeds: HashSet::new(),
             chain_pages: HashSet::new(),
             requests: 0,
             counts: CrawlCounts::default(),
@@ -136,8 +145,13 @@ impl Crawl {
         self.requests = self.seen.len() as u64;
     }
 
-    /// Books a seed as it is dispatched; false when the request budget is spent.
+    /// Books a seed as it is dispatched; false when an earlier seed had its URL (it would
+    /// repeat that seed's requests and keys) or the request budget is spent.
     pub(crate) fn admit_seed(&mut self, place: &Place, url: Option<&Url>) -> bool {
+        if url.is_some_and(|url| !self.seeds.insert(key(url))) {
+            self.counts.duplicate_seeds += 1;
+            return false;
+        }
         if self.over_budget() {
             self.counts.over_budget += 1;
             return false;
@@ -471,6 +485,21 @@ mod tests {
         assert_eq!(ranks, (0..3).map(|r| seed.at.child(r)).collect::<Vec<_>>());
         assert_eq!(crawl.counts.duplicates, 1);
         assert_eq!(crawl.counts.out_of_scope, 1);
+    }
+
+    #[test]
+    fn a_seed_given_again_is_dropped_once_for_each_time() {
+        let mut crawl = Crawl::new(rules(&[], Some(NextPage::LinkHeader)));
+        let a = url("http://h.test/l/a");
+        let b = url("http://H.test:80/l/b");
+        let admitted: Vec<bool> = [&a, &b, &a, &url("http://h.test/l/b")]
+            .into_iter()
+            .enumerate()
+            .map(|(i, u)| crawl.admit_seed(&Place::seed(i as u32), Some(u)))
+            .collect();
+        assert_eq!(admitted, [true, true, false, false]);
+        assert_eq!(crawl.counts.duplicate_seeds, 2);
+        assert_eq!(crawl.requests, 2);
     }
 
     #[test]
