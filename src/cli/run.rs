@@ -181,6 +181,29 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
              once, so an id given again is neither fetched nor written again"
         );
     }
+    // One warning per origin, however many chains ended there (links skipped stay counted only).
+    let mut cut: Vec<(&str, u64)> = Vec::new();
+    for (origin, chains) in all_stats
+        .iter()
+        .filter_map(|s| s.crawl.as_ref())
+        .flat_map(|c| &c.next_out_of_scope)
+    {
+        match cut.iter_mut().find(|(o, _)| o == origin) {
+            // Runs of one job (-m both) end the same chains: count them once.
+            Some((_, most)) => *most = (*most).max(*chains),
+            None => cut.push((origin, *chains)),
+        }
+    }
+    for (origin, chains) in cut.iter().filter(|_| !plan.quiet) {
+        let (chains, them) = match chains {
+            1 => ("1 chain".to_owned(), "it"),
+            n => (format!("{n} chains"), "them"),
+        };
+        eprintln!(
+            "fetchbench: warning: --next: {chains} ended at a next page on {origin}, another \
+             origin, not requested; add --allow-origin {origin} to follow {them}"
+        );
+    }
     if plan.ids == IdSource::Stdin && !read_an_id.load(Ordering::Relaxed) && !plan.quiet {
         eprintln!(
             "fetchbench: note: --ids -: stdin held no ids (blank lines and `#` comments are \

@@ -49,6 +49,11 @@ pub struct CrawlCounts {
     /// note, not a figure of its own.
     #[serde(skip)]
     pub duplicate_seeds: u64,
+    /// The origins of next pages not requested because they were out of scope, each with the
+    /// chains that ended there, in the order first met: a chain cut short for a warning that
+    /// names the origin to allow. Read for that warning, not a figure of its own.
+    #[serde(skip)]
+    pub next_out_of_scope: Vec<(String, u64)>,
 }
 
 impl CrawlCounts {
@@ -343,6 +348,13 @@ impl Crawl {
         }
         if !self.in_scope(base, &url) {
             self.counts.out_of_scope += 1;
+            // Unlike a link skipped, a next page skipped loses the rest of its chain: say where.
+            let origin = url.origin().ascii_serialization();
+            let cut = &mut self.counts.next_out_of_scope;
+            match cut.iter_mut().find(|(o, _)| *o == origin) {
+                Some((_, chains)) => *chains += 1,
+                None => cut.push((origin, 1)),
+            }
             return NextStep::Stop;
         }
         let place = Place {
@@ -500,6 +512,35 @@ mod tests {
         assert_eq!(admitted, [true, true, false, false]);
         assert_eq!(crawl.counts.duplicate_seeds, 2);
         assert_eq!(crawl.requests, 2);
+    }
+
+    #[test]
+    fn next_pages_out_of_scope_are_counted_by_origin_and_links_are_not() {
+        let mut crawl = Crawl::new(rules(&["more"], Some(NextPage::LinkHeader)));
+        let found = |next: &str| Found {
+            links: vec!["http://elsewhere.test/x".into()],
+            next: Some(next.to_owned()),
+            ..Found::default()
+        };
+        for (k, next) in ["http://b.test/2", "http://c.test:81/2", "https://b.test/9"]
+            .into_iter()
+            .chain(["http://b.test/3"])
+            .enumerate()
+        {
+            let base = url(&format!("http://a.test/{k}"));
+            let seed = Place::seed(k as u32);
+            assert!(crawl.admit_seed(&seed, Some(&base)));
+            assert!(crawl.discover(&seed, &base, found(next)).places.is_empty());
+        }
+        assert_eq!(
+            crawl.counts.next_out_of_scope,
+            [
+                ("http://b.test".to_owned(), 2),
+                ("http://c.test:81".to_owned(), 1),
+                ("https://b.test".to_owned(), 1)
+            ]
+        );
+        assert_eq!(crawl.counts.out_of_scope, 8);
     }
 
     #[test]
