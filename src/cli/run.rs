@@ -18,6 +18,7 @@ use super::resume::{self, Done, DoneIds};
 pub use super::signals::Signal;
 use super::signals::SignalWatch;
 use super::{Destination, Plan, Repeat, Target};
+use crate::engine::crawl::NextPage;
 use crate::engine::{JobSpec, Run, RunSpec, SavedWork};
 use crate::fixture::FixtureServer;
 use crate::output::{self, Discard, Format, RecordSink, RunInfo, SqliteSink};
@@ -220,6 +221,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             plan.job.fields.paths(),
             &job.crawl.follow,
             job.crawl.items.as_ref(),
+            job.crawl.next.as_ref().and_then(NextPage::path),
             &all_stats,
         );
     if plan.repeat.is_some() {

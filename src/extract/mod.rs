@@ -113,6 +113,19 @@ impl FieldPath {
         }
     }
 
+    /// Whether `body` (JSON) has anything at this path, a null included (with `[*]`: in any
+    /// element), where [`FieldPath::get`] gives null for a null and for nothing alike. Only
+    /// what the path reaches is built; a body that is not JSON holds nothing.
+    pub fn is_in(&self, body: &[u8]) -> bool {
+        use serde::de::DeserializeSeed;
+        let trie = prune::Node::from_paths([self.steps.as_slice()]);
+        let doc = skim::prune(&trie, body).or_else(|| {
+            let mut deserializer = serde_json::Deserializer::from_slice(body);
+            prune::Prune(&trie).deserialize(&mut deserializer).ok()
+        });
+        doc.is_some_and(|doc| holds(&self.steps, &doc))
+    }
+
     /// The value at this path in `doc`, or null when any step is missing.
     pub fn get(&self, doc: &Value) -> Value {
         select(&self.steps, doc)
@@ -143,6 +156,19 @@ impl FieldPath {
 impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.source)
+    }
+}
+
+/// Whether `value` has anything at `steps`, a null included.
+fn holds(steps: &[Step], value: &Value) -> bool {
+    let Some((step, rest)) = steps.split_first() else {
+        return true;
+    };
+    match (step, value) {
+        (Step::Key(key), Value::Object(map)) => map.get(key).is_some_and(|v| holds(rest, v)),
+        (Step::Index(i), Value::Array(items)) => items.get(*i).is_some_and(|v| holds(rest, v)),
+        (Step::Each, Value::Array(items)) => items.iter().any(|v| holds(rest, v)),
+        _ => false,
     }
 }
 
@@ -374,6 +400,25 @@ mod tests {
         assert_eq!(path("nope.deeper").get(&doc), Value::Null);
         assert_eq!(path("name[0]").get(&doc), Value::Null);
         assert_eq!(path("[0]").get(&json!([1, 2])), json!(1));
+    }
+
+    /// A null is something at a path; nothing is not, though both read as null.
+    #[test]
+    fn a_null_is_in_a_document_and_a_missing_key_is_not() {
+        let body = br#"{"next": null, "meta": {"cursor": ""}, "data": [{}, {"n": null}]}"#;
+        for (p, held) in [
+            ("next", true),
+            ("nxt", false),
+            ("meta.cursor", true),
+            ("meta.cursr", false),
+            ("data[*].n", true),
+            ("data[0].n", false),
+            ("data[5]", false),
+            ("next.deeper", false),
+        ] {
+            assert_eq!(path(p).is_in(body), held, "{p}");
+        }
+        assert!(!path("next").is_in(b"not json"));
     }
 
     #[test]

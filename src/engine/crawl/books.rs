@@ -49,6 +49,10 @@ pub struct CrawlCounts {
     /// note, not a figure of its own.
     #[serde(skip)]
     pub duplicate_seeds: u64,
+    /// First-level pages that held something at the `--next` path, a null included: none, with
+    /// pages fetched, is a path that matches nothing. Read for the report's notes.
+    #[serde(skip)]
+    pub next_held: u64,
     /// The origins of next pages not requested because they were out of scope, each with the
     /// chains that ended there, in the order first met: a chain cut short for a warning that
     /// names the origin to allow. Read for that warning, not a figure of its own.
@@ -187,6 +191,7 @@ impl Crawl {
             self.counts.links_found.resize(depth + 1, 0);
         }
         self.counts.links_found[depth] += found.links.len() as u64;
+        self.counts.next_held += u64::from(found.next_held);
         for link in found.links {
             let done_before = self.counts.already_done;
             let Some(url) = self.admit(base, &link) else {
