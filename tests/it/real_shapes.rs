@@ -1,8 +1,9 @@
 //! APIs shaped unlike the fixture, on the one loopback server: bare arrays as pages, pages
 //! without their list, bodies that are empty or start with a byte-order mark, cursors that
 //! loop or end, next pages on another origin, word lists saved by Windows editors, and usage
-//! errors that must leave the user's files as they were. Each checks that no id, record, page or
-//! file is lost while the run says it went well.
+//! errors that must leave the user's files as they were; and the user's likely slips: a `--next`
+//! typo, a word list with no ids, a seed given twice, a key with a dot. Each checks that no id,
+//! record, page or file is lost while the run says it went well.
 
 use axum::extract::{Path, RawQuery};
 use axum::http::{header, HeaderMap, StatusCode};
