@@ -64,7 +64,9 @@ impl AppError {
             AppError::Usage { .. }
             | AppError::Engine(EngineError::Setup(_) | EngineError::Cache(_))
             | AppError::Fixture(ServeError::Tls(_))
-            | AppError::Ids(IdsError::Read { .. } | IdsError::List { .. }) => 2,
+            | AppError::Ids(
+                IdsError::Read { .. } | IdsError::List { .. } | IdsError::Empty { .. },
+            ) => 2,
             _ => 1,
         }
     }

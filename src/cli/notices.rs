@@ -1,11 +1,14 @@
 //! Notices: what the flags ask for that will not happen as a reader of the command may think
 //! (a setting that changes nothing, a format the extension does not name, an empty shard, a rate
-//! that takes hours), one line each on stderr before the first request.
+//! that takes hours), one line each on stderr before the first request; and after the run, what
+//! it left out that the flags may not have meant to (duplicate seeds, chains cut at another
+//! origin, an empty stdin).
 
 use std::time::Duration;
 
 use super::plan::{format_from_extension, DEFAULT_CONCURRENCY};
 use super::{Destination, Mode, Plan, Repeat};
+use crate::report::stats::RunStats;
 
 /// What the flags ask for that will not happen as a reader of the command may think, one line
 /// each: a setting that changes nothing, a format not named by the file's extension, a shard
@@ -70,4 +73,54 @@ pub(super) fn notices(plan: &Plan, todo: Option<u64>) -> Vec<String> {
         }
     }
     notices
+}
+
+/// What the runs left out that the flags may not have meant to, one line each (with its
+/// `note:` or `warning:`): seeds given twice in a crawl, `--next` chains cut at another origin
+/// (one line per origin), a stdin that held no ids.
+pub(super) fn after_run(all_stats: &[RunStats], stdin_empty: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    let dropped = all_stats
+        .iter()
+        .filter_map(|s| s.crawl.as_ref().map(|c| c.duplicate_seeds))
+        .max()
+        .unwrap_or(0);
+    if dropped > 0 {
+        let seeds = if dropped == 1 { "seed" } else { "seeds" };
+        lines.push(format!(
+            "note: {dropped} duplicate {seeds} dropped: a crawl requests each URL once, so an id \
+             given again is neither fetched nor written again"
+        ));
+    }
+    // One warning per origin, however many chains ended there (links skipped stay counted only).
+    let mut cut: Vec<(&str, u64)> = Vec::new();
+    for (origin, chains) in all_stats
+        .iter()
+        .filter_map(|s| s.crawl.as_ref())
+        .flat_map(|c| &c.next_out_of_scope)
+    {
+        match cut.iter_mut().find(|(o, _)| o == origin) {
+            // Runs of one job (-m both) end the same chains: count them once.
+            Some((_, most)) => *most = (*most).max(*chains),
+            None => cut.push((origin, *chains)),
+        }
+    }
+    for (origin, chains) in cut {
+        let (chains, them) = match chains {
+            1 => ("1 chain".to_owned(), "it"),
+            n => (format!("{n} chains"), "them"),
+        };
+        lines.push(format!(
+            "warning: --next: {chains} ended at a next page on {origin}, another origin, not \
+             requested; add --allow-origin {origin} to follow {them}"
+        ));
+    }
+    if stdin_empty {
+        lines.push(
+            "note: --ids -: stdin held no ids (blank lines and `#` comments are skipped): \
+             nothing was fetched"
+                .to_owned(),
+        );
+    }
+    lines
 }

@@ -7,6 +7,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -16,10 +18,11 @@ use super::resume::{self, Done, DoneIds};
 pub use super::signals::Signal;
 use super::signals::SignalWatch;
 use super::{Destination, Plan, Repeat, Target};
+use crate::engine::crawl::NextPage;
 use crate::engine::{JobSpec, Run, RunSpec, SavedWork};
 use crate::fixture::FixtureServer;
 use crate::output::{self, Discard, Format, RecordSink, RunInfo, SqliteSink};
-use crate::plan::ids::{Id, IdList};
+use crate::plan::ids::{Id, IdList, IdSource};
 use crate::plan::template::Template;
 use crate::report::paint::Paint;
 use crate::report::stats::{Ending, RunStats};
@@ -97,6 +100,8 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             eprintln!("fetchbench: note: {notice}");
         }
     }
+    // Whether the list gave any id: stdin may be empty on purpose, which is noted, not refused.
+    let read_an_id = Arc::new(AtomicBool::new(false));
     let mut all_stats = Vec::with_capacity(runs.len());
     let mut output_closed = false;
     for (i, run) in runs.iter().enumerate() {
@@ -142,7 +147,9 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             Some(_) => id_list.passes().map_err(cannot_read)?,
             None => id_list.open().map_err(cannot_read)?,
         };
+        let read = Arc::clone(&read_an_id);
         let ids = source
+            .inspect(move |_| read.store(true, Ordering::Relaxed))
             .enumerate()
             .filter(|(position, _)| plan.shard.is_none_or(|s| s.takes(*position as u64)))
             .map(|(_, id)| id)
@@ -171,6 +178,12 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
         other => other.map_err(AppError::Output),
     };
     unless_closed(sink.finish())?;
+    if !plan.quiet {
+        let stdin_empty = plan.ids == IdSource::Stdin && !read_an_id.load(Ordering::Relaxed);
+        for line in super::notices::after_run(&all_stats, stdin_empty) {
+            eprintln!("fetchbench: {line}");
+        }
+    }
 
     let interrupted = signals.received();
     let stopped_by = interrupted
@@ -184,6 +197,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             plan.job.fields.paths(),
             &job.crawl.follow,
             job.crawl.items.as_ref(),
+            job.crawl.next.as_ref().and_then(NextPage::path),
             &all_stats,
         );
     if plan.repeat.is_some() {

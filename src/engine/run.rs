@@ -405,6 +405,10 @@ impl<I: Iterator<Item = Id>> Run<I> {
                 // A seed: links on its page resolve against its URL.
                 let url = self.fetcher.seed_url(&work.id);
                 if !crawl.admit_seed(place, url.as_ref()) {
+                    // A seed dropped is as done as one released: a probe's window moves past it.
+                    if let Some(probe) = self.probe.as_mut() {
+                        self.frontier.limit_seeds(probe.grow());
+                    }
                     return;
                 }
                 place.url = url;

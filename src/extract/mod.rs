@@ -1,4 +1,5 @@
-//! JSON field paths (`name`, `types[0].type.name`, `stats[*].base_stat`) and their extraction.
+//! JSON field paths (`name`, `types[0].type.name`, `stats[*].base_stat`, `["a.b"]` for a key with
+//! a dot) and their extraction.
 //!
 //! Paths are parsed once at start-up; extraction never fails on a missing path (it yields null,
 //! as a user scraping 151 documents of slightly different shapes expects), only on a body that is
@@ -22,8 +23,13 @@ pub enum PathError {
     EmptyKey(String),
     #[error("`{0}`: unclosed `[`")]
     Unclosed(String),
-    #[error("`{path}`: `[{inner}]` is not an index: use a number or `*`")]
+    #[error(
+        "`{path}`: `[{inner}]` is not an index: use a number, `*`, or a key in double quotes \
+         (`[\"a.b\"]` for a key with a dot)"
+    )]
     BadIndex { path: String, inner: String },
+    #[error("`{path}`: `[{inner}]` is not a key in double quotes (a JSON string)")]
+    BadKey { path: String, inner: String },
     #[error("`{0}`: expected `.` or `[` after `]`")]
     AfterBracket(String),
 }
@@ -107,6 +113,19 @@ impl FieldPath {
         }
     }
 
+    /// Whether `body` (JSON) has anything at this path, a null included (with `[*]`: in any
+    /// element), where [`FieldPath::get`] gives null for a null and for nothing alike. Only
+    /// what the path reaches is built; a body that is not JSON holds nothing.
+    pub fn is_in(&self, body: &[u8]) -> bool {
+        use serde::de::DeserializeSeed;
+        let trie = prune::Node::from_paths([self.steps.as_slice()]);
+        let doc = skim::prune(&trie, body).or_else(|| {
+            let mut deserializer = serde_json::Deserializer::from_slice(body);
+            prune::Prune(&trie).deserialize(&mut deserializer).ok()
+        });
+        doc.is_some_and(|doc| holds(&self.steps, &doc))
+    }
+
     /// The value at this path in `doc`, or null when any step is missing.
     pub fn get(&self, doc: &Value) -> Value {
         select(&self.steps, doc)
@@ -140,6 +159,19 @@ impl fmt::Display for FieldPath {
     }
 }
 
+/// Whether `value` has anything at `steps`, a null included.
+fn holds(steps: &[Step], value: &Value) -> bool {
+    let Some((step, rest)) = steps.split_first() else {
+        return true;
+    };
+    match (step, value) {
+        (Step::Key(key), Value::Object(map)) => map.get(key).is_some_and(|v| holds(rest, v)),
+        (Step::Index(i), Value::Array(items)) => items.get(*i).is_some_and(|v| holds(rest, v)),
+        (Step::Each, Value::Array(items)) => items.iter().any(|v| holds(rest, v)),
+        _ => false,
+    }
+}
+
 fn select(steps: &[Step], value: &Value) -> Value {
     let Some((step, rest)) = steps.split_first() else {
         return value.clone();
@@ -165,44 +197,78 @@ impl FromStr for FieldPath {
         if path.is_empty() {
             return Err(PathError::Empty);
         }
-        let mut steps = Vec::new();
-        for part in path.split('.') {
-            parse_part(path, part, &mut steps)?;
-        }
         Ok(Self {
-            steps,
+            steps: parse_steps(path)?,
             source: path.to_owned(),
         })
     }
 }
 
-/// Parses one dot-separated part: `key`, `key[0]`, `key[*][1]`, or `[0]`.
-fn parse_part(path: &str, part: &str, steps: &mut Vec<Step>) -> Result<(), PathError> {
-    let (key, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
-    if key.contains(']') || (key.is_empty() && rest.is_empty()) {
-        return Err(PathError::EmptyKey(path.to_owned()));
+/// Parses `key.key[0][*]["a.b"]`: keys between dots, and in brackets an index, `*` or a key in
+/// double quotes (a JSON string, as jq writes `.["a.b"]`), which may hold dots and brackets.
+fn parse_steps(path: &str) -> Result<Vec<Step>, PathError> {
+    let empty_key = || PathError::EmptyKey(path.to_owned());
+    let mut steps = Vec::new();
+    let mut rest = path;
+    // A key is due at the start and after each `.`; a bracket may stand in for the first.
+    let mut key_due = true;
+    while !rest.is_empty() || key_due {
+        if key_due && !rest.starts_with('[') {
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            let key = &rest[..end];
+            if key.is_empty() || key.contains(']') {
+                return Err(empty_key());
+            }
+            steps.push(Step::Key(key.to_owned()));
+            rest = &rest[end..];
+        } else if let Some(inner) = rest.strip_prefix('[') {
+            let (step, tail) = bracket(path, inner)?;
+            steps.push(step);
+            rest = tail;
+        } else if let Some(tail) = rest.strip_prefix('.') {
+            rest = tail;
+            key_due = true;
+            continue;
+        } else {
+            return Err(PathError::AfterBracket(path.to_owned()));
+        }
+        key_due = false;
     }
-    if !key.is_empty() {
-        steps.push(Step::Key(key.to_owned()));
-    }
-    while !rest.is_empty() {
-        let inner_and_tail = rest
-            .strip_prefix('[')
-            .ok_or_else(|| PathError::AfterBracket(path.to_owned()))?;
-        let close = inner_and_tail
-            .find(']')
-            .ok_or_else(|| PathError::Unclosed(path.to_owned()))?;
-        let inner = &inner_and_tail[..close];
-        steps.push(match inner {
-            "*" => Step::Each,
-            _ => Step::Index(inner.parse().map_err(|_| PathError::BadIndex {
+    Ok(steps)
+}
+
+/// The step in a bracket whose `[` is just before `inner`, and what follows its `]`.
+fn bracket<'a>(path: &str, inner: &'a str) -> Result<(Step, &'a str), PathError> {
+    let unclosed = || PathError::Unclosed(path.to_owned());
+    if let Some(quoted) = inner.strip_prefix('"') {
+        // The closing quote is the first one no backslash escapes.
+        let mut escaped = false;
+        let close = quoted
+            .char_indices()
+            .find_map(|(i, c)| {
+                let end = c == '"' && !escaped;
+                escaped = c == '\\' && !escaped;
+                end.then_some(i + 1)
+            })
+            .ok_or_else(unclosed)?;
+        let key: String =
+            serde_json::from_str(&inner[..=close]).map_err(|_| PathError::BadKey {
                 path: path.to_owned(),
-                inner: inner.to_owned(),
-            })?),
-        });
-        rest = &inner_and_tail[close + 1..];
+                inner: inner[..=close].to_owned(),
+            })?;
+        let tail = inner[close + 1..].strip_prefix(']').ok_or_else(unclosed)?;
+        return Ok((Step::Key(key), tail));
     }
-    Ok(())
+    let close = inner.find(']').ok_or_else(unclosed)?;
+    let text = &inner[..close];
+    let step = match text {
+        "*" => Step::Each,
+        _ => Step::Index(text.parse().map_err(|_| PathError::BadIndex {
+            path: path.to_owned(),
+            inner: text.to_owned(),
+        })?),
+    };
+    Ok((step, &inner[close + 1..]))
 }
 
 /// The set of paths a run extracts from every response.
@@ -336,6 +402,25 @@ mod tests {
         assert_eq!(path("[0]").get(&json!([1, 2])), json!(1));
     }
 
+    /// A null is something at a path; nothing is not, though both read as null.
+    #[test]
+    fn a_null_is_in_a_document_and_a_missing_key_is_not() {
+        let body = br#"{"next": null, "meta": {"cursor": ""}, "data": [{}, {"n": null}]}"#;
+        for (p, held) in [
+            ("next", true),
+            ("nxt", false),
+            ("meta.cursor", true),
+            ("meta.cursr", false),
+            ("data[*].n", true),
+            ("data[0].n", false),
+            ("data[5]", false),
+            ("next.deeper", false),
+        ] {
+            assert_eq!(path(p).is_in(body), held, "{p}");
+        }
+        assert!(!path("next").is_in(b"not json"));
+    }
+
     #[test]
     fn refuses_bad_paths() {
         let err = |p: &str| p.parse::<FieldPath>().unwrap_err();
@@ -346,6 +431,48 @@ mod tests {
         assert_eq!(err("a]"), PathError::EmptyKey("a]".into()));
         assert!(matches!(err("a[x]"), PathError::BadIndex { .. }));
         assert!(matches!(err("a[0]b"), PathError::AfterBracket(_)));
+        assert_eq!(err(".a"), PathError::EmptyKey(".a".into()));
+        assert_eq!(err(r#"["k.d"#), PathError::Unclosed(r#"["k.d"#.into()));
+        assert_eq!(err(r#"["k.d""#), PathError::Unclosed(r#"["k.d""#.into()));
+        assert!(matches!(err(r#"["\x"]"#), PathError::BadKey { .. }));
+        assert!(matches!(err(r#"a["b"]c"#), PathError::AfterBracket(_)));
+        // A key in single quotes is not one: the message says how to write it.
+        let message = err("['k.d']").to_string();
+        assert!(
+            message.contains(r#"`["a.b"]` for a key with a dot"#),
+            "{message}"
+        );
+    }
+
+    /// A key in double quotes in brackets may hold dots, brackets and escaped quotes (jq's
+    /// `.["a.b"]`); the same key without quotes is nesting.
+    #[test]
+    fn quoted_keys_in_brackets() {
+        let doc = json!({
+            "k.d": 1,
+            "k": {"d": 2, "e]": 5},
+            "a": {"b.c": [3, 4], "say \"hi\"": 6, "[x]": 7}
+        });
+        for (p, want) in [
+            (r#"["k.d"]"#, json!(1)),
+            ("k.d", json!(2)),
+            (r#"k["d"]"#, json!(2)),
+            (r#"k.["e]"]"#, json!(5)),
+            (r#"a["b.c"][1]"#, json!(4)),
+            (r#"a["b.c"][*]"#, json!([3, 4])),
+            (r#"a["say \"hi\""]"#, json!(6)),
+            (r#"a["[x]"]"#, json!(7)),
+            (r#"["k"]["d"]"#, json!(2)),
+        ] {
+            assert_eq!(path(p).get(&doc), want, "{p}");
+            let set = FieldSet::new(vec![path(p)]);
+            let body = doc.to_string();
+            assert_eq!(set.extract(body.as_bytes()).unwrap(), vec![want], "{p}");
+        }
+        assert_eq!(
+            path("n").under_each(&path(r#"["a.b"]"#)).as_str(),
+            r#"["a.b"][*].n"#
+        );
     }
 
     #[test]

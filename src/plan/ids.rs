@@ -115,7 +115,13 @@ impl IdSource {
                     path: path.clone(),
                     source,
                 })?;
-                (None, Some(self.counted(count_words(file))?))
+                let count = self.counted(count_words(file))?;
+                // A file with no ids is a mistake (the wrong file, a list not yet written): the
+                // run would send nothing and exit 0. Stdin may be empty on purpose.
+                if count == 0 {
+                    return Err(IdsError::Empty { path: path.clone() });
+                }
+                (None, Some(count))
             }
             IdSource::Stdin if runs > 1 => {
                 let spool = Spool::fill(std::io::stdin().lock())?;
@@ -165,6 +171,8 @@ pub enum IdsError {
     },
     #[error("{list}: {error}")]
     List { list: String, error: ListError },
+    #[error("{}: no ids in the file (blank lines and `#` comments are skipped)", path.display())]
+    Empty { path: PathBuf },
     #[error(transparent)]
     Spool(#[from] SpoolError),
 }
@@ -385,11 +393,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ids.txt");
         std::fs::write(&path, "# ids\n3\n\n1\n  two \n").unwrap();
-        let list = IdSource::File(path).prepare(2).unwrap();
+        let list = IdSource::File(path.clone()).prepare(2).unwrap();
         assert_eq!(list.count(), Some(3));
         let expected = [Id::Num(3), Id::Num(1), Id::Text(Arc::from("two"))];
         for _ in 0..2 {
             assert_eq!(list.open().unwrap().collect::<Vec<_>>(), expected);
+        }
+        for text in ["", "\n# a comment\r\n  \n"] {
+            std::fs::write(&path, text).unwrap();
+            let empty = IdSource::File(path.clone()).prepare(1);
+            assert!(matches!(empty, Err(IdsError::Empty { .. })), "{text:?}");
         }
         let missing = IdSource::File(dir.path().join("nope")).prepare(1);
         assert!(matches!(missing, Err(IdsError::Read { .. })));

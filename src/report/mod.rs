@@ -144,12 +144,14 @@ impl Report {
     /// Names the `-f` paths (`fields`, in order) that no successful record of `runs` matched,
     /// the `--follow` paths (`follow[d]` leads from depth `d`) that led nowhere (a level with
     /// successful documents and not one link found in them, in every run), and an `--items`
-    /// path that named a list in no page.
+    /// path that named a list in no page, and a `--next` path that no first-level page held
+    /// anything at (a null counts: it is how a chain's last page says there is no next).
     pub fn with_fields(
         mut self,
         fields: &[FieldPath],
         follow: &[FieldPath],
         items: Option<&FieldPath>,
+        next: Option<&FieldPath>,
         runs: &[RunStats],
     ) -> Self {
         let succeeded = runs.iter().any(|r| r.ok > 0);
@@ -187,6 +189,15 @@ impl Report {
         } else {
             led_nowhere
         };
+        // A next path matched when some page held something there, a null included, since a
+        // chain's last page (a list's only page) says "no next page" with a null.
+        let pages = |r: &RunStats| r.levels.get(&0).map_or(0, |level| level.ok);
+        let held = |r: &RunStats| r.crawl.as_ref().map_or(0, |c| c.next_held);
+        if let Some(next) =
+            next.filter(|_| runs.iter().any(|r| pages(r) > 0) && runs.iter().all(|r| held(r) == 0))
+        {
+            self.fields_never_matched.push(format!("--next {next}"));
+        }
         self
     }
 

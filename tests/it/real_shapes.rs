@@ -1,10 +1,11 @@
 //! APIs shaped unlike the fixture, on the one loopback server: bare arrays as pages, pages
 //! without their list, bodies that are empty or start with a byte-order mark, cursors that
 //! loop or end, next pages on another origin, word lists saved by Windows editors, and usage
-//! errors that must leave the user's files as they were. Each checks that no id, record, page or
-//! file is lost while the run says it went well.
+//! errors that must leave the user's files as they were; and the user's likely slips: a `--next`
+//! typo, a word list with no ids, a seed given twice, a key with a dot. Each checks that no id,
+//! record, page or file is lost while the run says it went well.
 
-use axum::extract::RawQuery;
+use axum::extract::{Path, RawQuery};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -12,7 +13,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::common::cmd::Cmd;
-use crate::common::run::{read_json, records, stderr};
+use crate::common::run::{fetchbench_with_stdin, read_json, records, stderr};
 use crate::common::server;
 
 /// The value of query parameter `name`, if given.
@@ -97,6 +98,39 @@ async fn near(RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
     json_body(json!({"data": [{"page": page}], "next": next}).to_string())
 }
 
+/// The port this request came in on, from its `Host` header.
+fn port_of(headers: &HeaderMap) -> String {
+    headers[header::HOST]
+        .to_str()
+        .unwrap_or("")
+        .rsplit(':')
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// One page of one item whose next page is on another origin (`localhost`).
+async fn hop(Path(n): Path<String>, headers: HeaderMap) -> Response {
+    let next = format!("http://localhost:{}/far?from={n}", port_of(&headers));
+    json_body(json!({"data": [{"page": n}], "next": next}).to_string())
+}
+
+/// A list whose one link is on another origin (`localhost`).
+async fn away(headers: HeaderMap) -> Response {
+    let link = format!("http://localhost:{}/far", port_of(&headers));
+    json_body(json!({"results": [{"url": link}]}).to_string())
+}
+
+/// A bare array of one item naming the word, and no next page.
+async fn one(Path(word): Path<String>) -> Response {
+    json_body(json!([{"w": word}]).to_string())
+}
+
+/// Keys with a dot in them beside the nesting a dotted path names.
+async fn dotted() -> Response {
+    json_body(r#"{"k.d": 1, "k": {"d": 2}, "a": {"b.c": [3, 4]}}"#)
+}
+
 async fn far() -> Response {
     json_body(r#"{"data": [{"page": 3}], "next": null}"#)
 }
@@ -122,6 +156,10 @@ async fn start() -> server::Server {
             .route("/cursor", get(cursor))
             .route("/near", get(near))
             .route("/far", get(far))
+            .route("/hop/{n}", get(hop))
+            .route("/away", get(away))
+            .route("/one/{word}", get(one))
+            .route("/dotted", get(dotted))
             .route("/w/{word}", get(word))
             .route("/bom", get(bom))
             .route("/empty", get(empty)),
@@ -380,4 +418,168 @@ async fn a_usage_error_leaves_the_results_and_the_report_as_they_were() {
         3
     );
     assert_eq!(read_json(&report)["runs"][0]["ok"], 3);
+}
+
+/// `--next nxt` for a body's `next` used to end every chain at its first page with exit 0 and
+/// no word; a next path no page held anything at is named as `-f` and `--follow` paths are. A
+/// chain that ends at `next: null`, even on its first page, held it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_path_no_page_held_is_named_and_a_null_next_is_not() {
+    let server = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = Cmd::url(server.url("/near?page=1"))
+        .words("--next nxt --items data -f page -m sequential")
+        .report(&report)
+        .exits(0)
+        .await;
+    assert!(
+        stderr(&out).contains("warning: --next nxt: matched nothing in any successful response"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        read_json(&report)["fields_never_matched"],
+        json!(["--next nxt"])
+    );
+    for (url, words, pages) in [
+        ("/far", "--next next --items data -f page", 0),
+        (
+            "/cursor?mode=number",
+            "--next next --next-param c --items data -f at",
+            2,
+        ),
+    ] {
+        let out = Cmd::url(server.url(url))
+            .words(words)
+            .report(&report)
+            .exits(0)
+            .await;
+        assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+        let run = read_json(&report);
+        assert_eq!(run["fields_never_matched"], json!([]), "{url}");
+        assert_eq!(run["runs"][0]["crawl"]["pages"], pages, "{url}");
+    }
+}
+
+/// A chain that ended at a next page on another origin says so once per origin, with the flag
+/// that allows it; links found by `--follow` on another origin are skipped without a word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_ended_by_an_out_of_scope_next_page_names_its_origin_once() {
+    let server = start().await;
+    let origin = format!("http://localhost:{}", server.addr.port());
+    let out = Cmd::url(server.url("/hop/{}"))
+        .words("-r 1..=3 --next next --items data -f page -m sequential")
+        .exits(0)
+        .await;
+    let said = stderr(&out);
+    let warning = format!(
+        "warning: --next: 3 chains ended at a next page on {origin}, another origin, not \
+         requested; add --allow-origin {origin} to follow them"
+    );
+    assert_eq!(said.matches(&warning).count(), 1, "{said}");
+    assert_eq!(server.hits("/far"), 0);
+    let out = Cmd::url(server.url("/away"))
+        .words("--follow results[*].url -f page -m sequential")
+        .exits(0)
+        .await;
+    assert!(!stderr(&out).contains("--allow-origin"), "{}", stderr(&out));
+    // Quiet is quiet.
+    let out = Cmd::url(server.url("/hop/{}"))
+        .words("-r 1..=2 --next next --items data -f page -q")
+        .exits(0)
+        .await;
+    assert_eq!(stderr(&out), "");
+}
+
+/// A word list with no ids (empty, or blank lines and comments only) used to run no request and
+/// exit 0; it is refused. Stdin may be empty on purpose (a pipeline that found nothing): a note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_word_list_without_ids_is_refused_and_an_empty_stdin_noted() {
+    let server = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("ids.txt");
+    for text in ["", "\n  \n# only a comment\r\n#\n"] {
+        std::fs::write(&list, text).unwrap();
+        let out = Cmd::url(server.url("/w/{}"))
+            .path("--ids", &list)
+            .words("-q")
+            .exits(2)
+            .await;
+        let said = stderr(&out);
+        assert!(
+            said.contains(&format!("--ids: {}: no ids in the file", list.display())),
+            "{said}"
+        );
+    }
+    assert_eq!(server.requests(), 0);
+    for mode in ["sequential", "both"] {
+        let cmd = Cmd::url(server.url("/w/{}")).words(&format!("--ids - -m {mode}"));
+        let out = fetchbench_with_stdin(&*cmd, "# nothing today\n".to_owned()).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("note: --ids -: stdin held no ids"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(server.requests(), 0);
+}
+
+/// A crawl requests each canonical URL once: a seed given twice used to be fetched twice and its
+/// keys written twice (`a.0.0`), against "a key is unique in a run". The first stands, the
+/// others are dropped and said so. A flat run fetches an id as often as it is given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawl_seed_given_twice_is_fetched_and_written_once() {
+    let server = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("ids.txt");
+    std::fs::write(&list, "a\nb\na\na\n").unwrap();
+    let out = Cmd::url(server.url("/one/{}"))
+        .path("--ids", &list)
+        .words("--next link --items [*] -f w -m concurrent")
+        .exits(0)
+        .await;
+    let keys: Vec<Value> = records(&out).iter().map(|r| r["key"].clone()).collect();
+    assert_eq!(keys, vec![json!("a.0.0"), json!("b.0.0")]);
+    assert_eq!(server.hits("/one/a"), 1);
+    assert!(
+        stderr(&out).contains("note: 2 duplicate seeds dropped"),
+        "{}",
+        stderr(&out)
+    );
+    // Probing ahead with a stop rule, a seed dropped moves the window on as a page released does.
+    let probed = dir.path().join("probed.txt");
+    std::fs::write(&probed, "x\nx\nx\ny\nz\n").unwrap();
+    let out = Cmd::url(server.url("/one/{}"))
+        .path("--ids", &probed)
+        .words("--until-empty [*] --next link --items [*] -f w -q")
+        .exits(0)
+        .await;
+    let keys: Vec<Value> = records(&out).iter().map(|r| r["key"].clone()).collect();
+    assert_eq!(keys, vec![json!("x.0.0"), json!("y.0.0"), json!("z.0.0")]);
+    let flat = Cmd::url(server.url("/one/{}"))
+        .path("--ids", &list)
+        .words("-f [0].w -q")
+        .exits(0)
+        .await;
+    assert_eq!(records(&flat).len(), 4);
+}
+
+/// `["k.d"]` names a key with a dot in it (jq's and JSONPath's bracket form); it used to be
+/// refused as "unclosed `[`" though the bracket was closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_with_a_dot_is_named_in_quotes_in_brackets() {
+    let server = start().await;
+    let out = Cmd::url(server.url("/dotted"))
+        .flag("-f", r#"["k.d"]"#)
+        .flag("-f", "k.d")
+        .flag("-f", r#"a["b.c"][1]"#)
+        .words("-n 1 -q")
+        .exits(0)
+        .await;
+    let fields = &records(&out)[0]["fields"];
+    assert_eq!(fields[r#"["k.d"]"#], 1);
+    assert_eq!(fields["k.d"], 2);
+    assert_eq!(fields[r#"a["b.c"][1]"#], 4);
 }

@@ -44,6 +44,20 @@ pub struct CrawlCounts {
     /// report's notes, not a figure of its own.
     #[serde(skip)]
     pub links_found: Vec<u64>,
+    /// Seeds dropped because an earlier seed of the run had the same canonical URL (an id
+    /// given twice): a crawl requests each URL once and a key is unique in a run. Read for a
+    /// note, not a figure of its own.
+    #[serde(skip)]
+    pub duplicate_seeds: u64,
+    /// First-level pages that held something at the `--next` path, a null included: none, with
+    /// pages fetched, is a path that matches nothing. Read for the report's notes.
+    #[serde(skip)]
+    pub next_held: u64,
+    /// The origins of next pages not requested because they were out of scope, each with the
+    /// chains that ended there, in the order first met: a chain cut short for a warning that
+    /// names the origin to allow. Read for that warning, not a figure of its own.
+    #[serde(skip)]
+    pub next_out_of_scope: Vec<(String, u64)>,
 }
 
 impl CrawlCounts {
@@ -81,6 +95,9 @@ pub(crate) struct Crawl {
     pub(crate) rules: CrawlRules,
     /// Canonical URLs requested (their hashes: 8 bytes a URL, not the URL's text).
     seen: HashSet<u64>,
+    /// The seeds' canonical URLs (hashes), to drop a seed given again: apart from `seen` so
+    /// that a seed another chain reached first is still a seed, whatever the timing.
+    seeds: HashSet<u64>,
     /// Results an earlier run wrote, by the same hash.
     done: HashSet<u64>,
     /// Each chain's pages (chain number, canonical URL hash), to tell a loop from a duplicate.
@@ -108,6 +125,7 @@ impl Crawl {
             rules,
             done,
             seen: HashSet::new(),
+            seeds: HashSet::new(),
             chain_pages: HashSet::new(),
             requests: 0,
             counts: CrawlCounts::default(),
@@ -136,8 +154,13 @@ impl Crawl {
         self.requests = self.seen.len() as u64;
     }
 
-    /// Books a seed as it is dispatched; false when the request budget is spent.
+    /// Books a seed as it is dispatched; false when an earlier seed had its URL (it would
+    /// repeat that seed's requests and keys) or the request budget is spent.
     pub(crate) fn admit_seed(&mut self, place: &Place, url: Option<&Url>) -> bool {
+        if url.is_some_and(|url| !self.seeds.insert(key(url))) {
+            self.counts.duplicate_seeds += 1;
+            return false;
+        }
         if self.over_budget() {
             self.counts.over_budget += 1;
             return false;
@@ -168,6 +191,7 @@ impl Crawl {
             self.counts.links_found.resize(depth + 1, 0);
         }
         self.counts.links_found[depth] += found.links.len() as u64;
+        self.counts.next_held += u64::from(found.next_held);
         for link in found.links {
             let done_before = self.counts.already_done;
             let Some(url) = self.admit(base, &link) else {
@@ -329,6 +353,13 @@ impl Crawl {
         }
         if !self.in_scope(base, &url) {
             self.counts.out_of_scope += 1;
+            // Unlike a link skipped, a next page skipped loses the rest of its chain: say where.
+            let origin = url.origin().ascii_serialization();
+            let cut = &mut self.counts.next_out_of_scope;
+            match cut.iter_mut().find(|(o, _)| *o == origin) {
+                Some((_, chains)) => *chains += 1,
+                None => cut.push((origin, 1)),
+            }
             return NextStep::Stop;
         }
         let place = Place {
@@ -471,6 +502,50 @@ mod tests {
         assert_eq!(ranks, (0..3).map(|r| seed.at.child(r)).collect::<Vec<_>>());
         assert_eq!(crawl.counts.duplicates, 1);
         assert_eq!(crawl.counts.out_of_scope, 1);
+    }
+
+    #[test]
+    fn a_seed_given_again_is_dropped_once_for_each_time() {
+        let mut crawl = Crawl::new(rules(&[], Some(NextPage::LinkHeader)));
+        let a = url("http://h.test/l/a");
+        let b = url("http://H.test:80/l/b");
+        let admitted: Vec<bool> = [&a, &b, &a, &url("http://h.test/l/b")]
+            .into_iter()
+            .enumerate()
+            .map(|(i, u)| crawl.admit_seed(&Place::seed(i as u32), Some(u)))
+            .collect();
+        assert_eq!(admitted, [true, true, false, false]);
+        assert_eq!(crawl.counts.duplicate_seeds, 2);
+        assert_eq!(crawl.requests, 2);
+    }
+
+    #[test]
+    fn next_pages_out_of_scope_are_counted_by_origin_and_links_are_not() {
+        let mut crawl = Crawl::new(rules(&["more"], Some(NextPage::LinkHeader)));
+        let found = |next: &str| Found {
+            links: vec!["http://elsewhere.test/x".into()],
+            next: Some(next.to_owned()),
+            ..Found::default()
+        };
+        for (k, next) in ["http://b.test/2", "http://c.test:81/2", "https://b.test/9"]
+            .into_iter()
+            .chain(["http://b.test/3"])
+            .enumerate()
+        {
+            let base = url(&format!("http://a.test/{k}"));
+            let seed = Place::seed(k as u32);
+            assert!(crawl.admit_seed(&seed, Some(&base)));
+            assert!(crawl.discover(&seed, &base, found(next)).places.is_empty());
+        }
+        assert_eq!(
+            crawl.counts.next_out_of_scope,
+            [
+                ("http://b.test".to_owned(), 2),
+                ("http://c.test:81".to_owned(), 1),
+                ("https://b.test".to_owned(), 1)
+            ]
+        );
+        assert_eq!(crawl.counts.out_of_scope, 8);
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub(crate) struct Found {
     pub(crate) total: Option<u64>,
     /// Pages in the whole list (`--total-pages`).
     pub(crate) total_pages: Option<u64>,
+    /// Whether the page held something at the next page's path (`--next PATH`): a next page,
+    /// or a null or empty value saying there is none. Set by whoever has the body.
+    pub(crate) next_held: bool,
 }
 
 /// What a page's headers say about paging: the `Link` header's next and last pages, and the

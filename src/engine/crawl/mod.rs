@@ -34,7 +34,7 @@ pub enum NextPage {
 
 impl NextPage {
     /// The path in the body that names the next page, if the body names it.
-    fn path(&self) -> Option<&FieldPath> {
+    pub fn path(&self) -> Option<&FieldPath> {
         match self {
             Self::Path(path) | Self::Cursor { path, .. } => Some(path),
             Self::LinkHeader => None,
@@ -358,6 +358,13 @@ impl CrawlRules {
             }
             _ => fields.to_vec(),
         }
+    }
+
+    /// Where among `link_paths(depth)` the next page's path is, and the path: at depth 0 with
+    /// `--next PATH`, after the level's links.
+    pub(crate) fn next_at(&self, depth: u32) -> Option<(usize, &FieldPath)> {
+        let path = self.next.as_ref().and_then(NextPage::path)?;
+        (depth == 0).then(|| (usize::from(!self.follow.is_empty()), path))
     }
 
     /// The paths a document at `depth` is searched for besides the fields: its level's links,

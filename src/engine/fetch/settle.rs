@@ -7,6 +7,7 @@
 //! shaped so").
 
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -39,6 +40,8 @@ pub(crate) struct Settled {
     pub(crate) failure: Option<Failure>,
     /// The values at the document's link paths (a crawl's), in their order.
     pub(crate) links: Vec<Value>,
+    /// Whether the document held something at the next page's path, a null included.
+    pub(crate) next_held: bool,
 }
 
 /// Decodes and extracts; shared by a run's request tasks and the settling pool.
@@ -49,6 +52,8 @@ pub(crate) struct Settler {
     /// In a crawl: its rules, and for each depth the fields with that level's link paths after
     /// them, so a document is parsed once for both.
     crawl: Option<(CrawlRules, Vec<FieldSet>)>,
+    /// Whether a page is known to hold the next page's path: no body is searched for it again.
+    next_held: AtomicBool,
 }
 
 impl Settler {
@@ -67,6 +72,7 @@ impl Settler {
             fields,
             max_body,
             crawl,
+            next_held: AtomicBool::new(false),
         }
     }
 
@@ -103,6 +109,7 @@ impl Settler {
             fields: self.nulls(),
             failure: Some(Failure { kind, message }),
             links: Vec::new(),
+            next_held: false,
         }
     }
 
@@ -128,6 +135,7 @@ impl Settler {
                 fields: Vec::new(),
                 failure: None,
                 links: Vec::new(),
+                next_held: false,
             };
         }
         // Identity bodies were kept as received; decoded ones come back from the decoder.
@@ -155,6 +163,7 @@ impl Settler {
                 }
                 Settled {
                     bytes: decoded.bytes,
+                    next_held: self.next_held(body.depth, &links, text),
                     fields,
                     failure: None,
                     links,
@@ -166,6 +175,22 @@ impl Settler {
 }
 
 impl Settler {
+    /// Whether a page at `depth` held something at the next page's path: a value there, or a
+    /// null or nothing that is the key's own (searched for in `text` only until a page has it).
+    fn next_held(&self, depth: u32, links: &[Value], text: &[u8]) -> bool {
+        let Some((at, path)) = self.crawl.as_ref().and_then(|(r, _)| r.next_at(depth)) else {
+            return false;
+        };
+        if self.next_held.load(Ordering::Relaxed) {
+            return true;
+        }
+        let held = !links.get(at).is_none_or(Value::is_null) || path.is_in(text);
+        if held {
+            self.next_held.store(true, Ordering::Relaxed);
+        }
+        held
+    }
+
     /// Why a page of items (`--items`) has no list to make records of, when its fields found
     /// none: such a page (an error document sent with a 200) would otherwise leave no record
     /// at all. Not under `--until-empty`, where a page without its list ends the range.
@@ -225,10 +250,12 @@ impl Settler {
         mut settled: Settled,
     ) -> Done {
         let links = std::mem::take(&mut settled.links);
+        let next_held = settled.next_held;
         let record = finish(record, settled);
         let found = match (&self.crawl, record.is_ok()) {
             (Some((rules, _)), true) => {
                 let mut found = Found::from_values(rules, depth, links);
+                found.next_held = next_held;
                 if let Some(paging) = paging {
                     found.add_paging(*paging);
                 }
