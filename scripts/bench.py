@@ -662,12 +662,16 @@ def https():
         if os.environ.get("FETCHBENCH_BASE"):
             bins.insert(0, ("fetchbench (base)", os.environ["FETCHBENCH_BASE"]))
 
-        def fb(base, *extra, path="/api"):
+        def fb(base, *extra, path="/api", connections=False):
             rows = []
             for name, binary in bins:
                 cmd = [binary, "--url", base + path + "/{}", "-r", f"0..{n}", "-m", "concurrent", "-c", str(c), "-q"]
                 rows += [(f"{name} -c {c} -f name -o FILE", cmd + ["-f", "name", "-o", out, *extra]),
                          (f"{name} -c {c} (no fields) -o /dev/null", cmd + ["-o", "/dev/null", *extra])]
+                if connections and binary == FETCHBENCH:  # an earlier build may not have the flag
+                    # Two HTTP/2 connections on two workers, against a multi-threaded server.
+                    rows.append((f"{name} -c {c} --h2-connections 2 -f name -o FILE",
+                                 cmd + ["--h2-connections", "2", "-f", "name", "-o", out, *extra]))
             return rows
 
         def oha(label, url, *extra):
@@ -694,7 +698,7 @@ def https():
         report(f"https, HTTP/2 (ALPN) over TLS 1.3: {n} requests, nginx (1 worker), 1 KB JSON, c={c}", rows,
                "x oha's best rate: against the best of oha's -c x -p shapes")
         server = Server("0ms")
-        rows = measure_all(fb(server.base, "--http2", path="/bench") + [
+        rows = measure_all(fb(server.base, "--http2", path="/bench", connections=True) + [
             oha(f"--http2 -c {cc} -p {p}", server.base + "/bench/1", "--http2", "-c", cc, "-p", p) for cc, p in shapes])
         report(f"h2c (--http2, cleartext) against fetchbench serve: {n} requests, 1 KB JSON, c={c}", rows,
                "x oha's best rate: against the best of oha's -c x -p shapes")
@@ -702,7 +706,7 @@ def https():
         # The same server over TLS (its own certificate), HTTP/2 by ALPN: a multi-threaded
         # server, where several connections could pay where nginx's one worker cannot.
         server = Server("0ms", tls=(f"{d}/server.pem", f"{d}/server-key.pem"))
-        rows = measure_all(fb(server.base, "--cacert", ca, path="/bench") + [
+        rows = measure_all(fb(server.base, "--cacert", ca, path="/bench", connections=True) + [
             oha(f"--http2 -c {cc} -p {p} --cacert", server.base + "/bench/1", "--http2", "-c", cc, "-p", p,
                 "--cacert", ca) for cc, p in shapes])
         report(f"https, HTTP/2 (ALPN) over TLS 1.3 against fetchbench serve --tls-cert: {n} requests, 1 KB JSON, c={c}",

@@ -525,6 +525,13 @@ impl JobBuilder {
         self
     }
 
+    /// HTTP/2 connections to open to an origin, each request on the least busy
+    /// (`--h2-connections`; default 1). At least 1.
+    pub fn h2_connections(mut self, n: usize) -> Self {
+        self.client.h2_connections = n;
+        self
+    }
+
     /// A new connection for every request (`--no-keepalive`).
     pub fn no_keepalive(mut self) -> Self {
         self.client.no_keepalive = true;
@@ -617,6 +624,12 @@ impl JobBuilder {
     pub fn build(self) -> Result<Job, JobError> {
         if self.concurrency == 0 {
             return Err(JobError::Concurrency);
+        }
+        if self.client.h2_connections == 0 {
+            return Err(JobError::Setting {
+                setting: "h2_connections",
+                message: "must be at least 1".to_owned(),
+            });
         }
         if self
             .client

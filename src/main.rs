@@ -141,5 +141,8 @@ mod tests {
         ];
         assert_eq!(threads(&proxied, false), None);
         assert_eq!(threads(&["serve", "--port", "0"], false), None);
+        // Several HTTP/2 connections are asked for to use several cores.
+        let several = ["--url", "https://example.test/{}", "--h2-connections", "2"];
+        assert_eq!(threads(&several, false), None);
     }
 }

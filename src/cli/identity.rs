@@ -162,10 +162,12 @@ pub(crate) fn job_of(plan: &super::Plan, id_count: Option<u64>) -> crate::report
         (
             "connections",
             format!(
-                "keepalive {}, http2 {}, http1.1 only {}, compression {}, max redirects {}, max body {}",
+                "keepalive {}, http2 {}, http1.1 only {}, h2 connections {}, compression {}, \
+                 max redirects {}, max body {}",
                 !client.no_keepalive,
                 client.http2,
                 client.http1,
+                client.h2_connections,
                 client.compression,
                 client.max_redirects,
                 client.max_body

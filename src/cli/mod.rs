@@ -8,6 +8,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, ColorChoice, Parser, Subcommand};
 
 use crate::engine::CacheMode;
@@ -273,6 +274,17 @@ pub struct RunArgs {
     /// For comparing a server's HTTP/1.1 with its HTTP/2, or a server that mishandles h2.
     #[arg(long = "http1.1", conflicts_with = "http2", help_heading = REQUESTS)]
     pub http1: bool,
+
+    /// HTTP/2 connections to open to an origin, each request on the least busy (h2load's `-c`
+    /// with its `-m` left to the server).
+    ///
+    /// One by default, as RFC 9113 asks of clients; another opens anyway when the server's
+    /// stream limit is reached. Several, each on a core, can pay against a multi-threaded server
+    /// that handles a connection on one thread (docs/performance.md has the figures).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..).map(usize::from),
+          conflicts_with = "http1", help_heading = REQUESTS)]
+    pub h2_connections: usize,
 
     /// Open a new connection for every request (no keep-alive), for both runs of --mode both.
     ///

@@ -59,6 +59,7 @@ impl RunArgs {
             self.url.as_deref(),
             self.http2,
             self.proxy.is_some(),
+            self.h2_connections,
         )
     }
 
@@ -340,6 +341,7 @@ impl RunArgs {
                     shape,
                     http2: self.http2,
                     http1: self.http1,
+                    h2_connections: self.h2_connections,
                     no_keepalive: self.no_keepalive,
                     resolve: self.resolve.clone(),
                     proxy: self.proxy.clone(),

@@ -49,6 +49,9 @@ pub struct ClientOptions {
     pub http2: bool,
     /// Speak HTTP/1.1 only: over TLS, ALPN offers nothing else (`--http1.1`).
     pub http1: bool,
+    /// HTTP/2 connections kept to an origin, each request on the least busy (`--h2-connections`;
+    /// at least 1). More open only when every one's streams are in use.
+    pub h2_connections: usize,
     /// Open a new connection for every request (no connection reuse).
     pub no_keepalive: bool,
     /// Pin host names to addresses (curl's `--resolve`), skipping DNS for them.
@@ -85,6 +88,7 @@ impl Default for ClientOptions {
             compression: true,
             http2: false,
             http1: false,
+            h2_connections: 1,
             no_keepalive: false,
             resolve: Vec::new(),
             proxy: None,

@@ -812,3 +812,32 @@ async fn https_through_a_proxy_goes_through_a_connect_tunnel_and_is_still_verifi
     assert!(failure.contains("certificate"), "{failure}");
     assert_eq!(server.requests(), 3);
 }
+
+/// `--h2-connections N`: N connections open first and share the streams (the least busy takes
+/// the next); without it, one carries them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_connections_opens_that_many_and_spreads_the_streams() {
+    let pki = Pki::new();
+    // Each request held 20 ms, so the run's 16 are all in flight at once.
+    let server = server::Options::default()
+        .tls(server_config_offering(pki.server_leaf(), &[b"h2"]))
+        .h2(None)
+        .delay(Duration::from_millis(20))
+        .spawn(versions())
+        .await;
+    let run = pki
+        .trusting(&server)
+        .words("-r 1..=160 -m concurrent -c 16 --retries 0 -q");
+    records_of(&pki, &run.clone().words("--h2-connections 4"), 160).await;
+    assert_eq!(server.connections(), 4);
+    let spread = server.peak_streams();
+    assert!(
+        spread <= 8,
+        "{spread} streams on one of 4 connections at -c 16"
+    );
+    records_of(&pki, &run, 160).await;
+    assert_eq!(server.connections(), 5, "one more: the default run's one");
+    assert!(server.peak_streams() > 8, "{}", server.peak_streams());
+    let zero = fetchbench(&pki, &pki.trusting(&server).words("--h2-connections 0")).await;
+    assert_eq!(zero.status.code(), Some(2), "{}", stderr(&zero));
+}

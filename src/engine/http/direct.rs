@@ -10,7 +10,8 @@
 //! given back when its response body has been read to the end; anything cut short closes it.
 //! An HTTP/2 connection carries as many streams at once as the server allows
 //! (`SETTINGS_MAX_CONCURRENT_STREAMS`, read from hyper as the connection runs); another opens
-//! when they are all in use. Which one an https origin speaks is learnt from the first
+//! when they are all in use. With `--h2-connections N`, N are opened first and each request
+//! goes on the least busy. Which one an https origin speaks is learnt from the first
 //! connection's ALPN: until then the others wait for it rather than open one each.
 
 use std::future::{poll_fn, Future};
@@ -198,6 +199,8 @@ pub(crate) struct Direct {
     http2: http2::Builder<TokioExecutor>,
     places: Mutex<Vec<Place>>,
     keepalive: bool,
+    /// HTTP/2 connections to keep to an origin before streams share them (`--h2-connections`).
+    h2_connections: usize,
     /// `--http2`: HTTP/2 from the first byte on plain HTTP (h2c), and by ALPN alone over TLS.
     prior_knowledge: bool,
     connect_timeout: Duration,
@@ -292,6 +295,7 @@ impl Direct {
             http2,
             places: Mutex::new(Vec::new()),
             keepalive: !options.no_keepalive,
+            h2_connections: options.h2_connections.max(1),
             prior_knowledge: options.http2,
             connect_timeout: options.connect_timeout,
             pinned: options.resolve.clone(),
@@ -387,8 +391,16 @@ impl Direct {
         place
             .shared
             .retain(|s| !s.is_gone() || s.streams.load(Ordering::Relaxed) > 0);
-        if self.keepalive {
-            if let Some(shared) = place.shared.iter().find(|s| s.has_room()) {
+        // Up to `h2_connections` are opened first; then each stream goes on the one with room
+        // that carries the fewest, and another opens only when none has room.
+        let open = place.shared.iter().filter(|s| !s.is_gone()).count();
+        if self.keepalive && open >= self.h2_connections {
+            let least_busy = place
+                .shared
+                .iter()
+                .filter(|s| s.has_room())
+                .min_by_key(|s| s.streams.load(Ordering::Relaxed));
+            if let Some(shared) = least_busy {
                 shared.streams.fetch_add(1, Ordering::Relaxed);
                 return Choice::Stream(Seat(Arc::clone(shared)));
             }

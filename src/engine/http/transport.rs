@@ -34,13 +34,19 @@ use crate::plan::ids::Id;
 /// over TLS (an `https://` template) or HTTP/2 (`http2`) through no proxy, since a connection's
 /// task and its requests' tasks on two workers wake each other across threads for every
 /// response (as oha, it keeps a connection's work on one thread; plain HTTP/1.1 is faster on
-/// two: the figures are in docs/performance.md, issue 31's second session).
-pub(crate) fn worker_threads(template: Option<&str>, http2: bool, proxied: bool) -> Option<usize> {
+/// two: the figures are in docs/performance.md, issue 31's second session). Several HTTP/2
+/// connections (`h2_connections`) are there to use several cores, so they get one a core.
+pub(crate) fn worker_threads(
+    template: Option<&str>,
+    http2: bool,
+    proxied: bool,
+    h2_connections: usize,
+) -> Option<usize> {
     let tls = template.is_some_and(|url| {
         url.get(..8)
             .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
     });
-    (!proxied && (tls || http2)).then_some(1)
+    (!proxied && (tls || http2) && h2_connections <= 1).then_some(1)
 }
 
 /// Where a request goes.
