@@ -521,7 +521,8 @@ pub struct RunArgs {
     /// A JSON path to extract from each response (repeatable): `name`, `types[0].type.name`,
     /// `stats[*].base_stat` (a list), `sprites.front_default`.
     ///
-    /// A missing path gives null.
+    /// A missing path gives null. A key with a dot goes in double quotes in brackets:
+    /// `["k.d"]`, `meta["x.y"][0]`.
     #[arg(short, long = "field", value_name = "PATH", help_heading = OUTPUT)]
     pub fields: Vec<FieldPath>,
 
