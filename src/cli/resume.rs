@@ -125,12 +125,45 @@ fn id_of(value: &serde_json::Value) -> Option<Id> {
     }
 }
 
-/// Reads `path` (a missing file means nothing is done), keeps its successful records, and
-/// rewrites it with just those.
+/// A file's successful records, written beside it but not yet in its place: the caller checks
+/// them first, so a refusal leaves the file as it was.
+pub struct Cleaned {
+    resumed: Resumed,
+    /// The records to keep, and the file they replace; None when there was no file.
+    beside: Option<(tempfile::NamedTempFile, std::path::PathBuf)>,
+}
+
+impl Cleaned {
+    pub fn resumed(&self) -> &Resumed {
+        &self.resumed
+    }
+
+    /// Puts the cleaned file in the old one's place.
+    pub fn commit(self) -> io::Result<Resumed> {
+        if let Some((temp, path)) = self.beside {
+            crate::replace::persist(temp, &path)?;
+        }
+        Ok(self.resumed)
+    }
+}
+
+/// Reads `path` and keeps its successful records, then rewrites it with just those.
+#[cfg(test)]
 pub fn prepare(path: &Path) -> io::Result<Resumed> {
+    clean(path)?.commit()
+}
+
+/// Reads `path` (a missing file means nothing is done) and writes its successful records
+/// beside it, to replace it on [`Cleaned::commit`].
+pub fn clean(path: &Path) -> io::Result<Cleaned> {
     let file = match File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Resumed::default()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(Cleaned {
+                resumed: Resumed::default(),
+                beside: None,
+            })
+        }
         Err(e) => return Err(e),
     };
     let mut out = BufWriter::new(crate::replace::beside(path)?);
@@ -163,9 +196,25 @@ pub fn prepare(path: &Path) -> io::Result<Resumed> {
         }
     }
     let temp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-    crate::replace::persist(temp, path)?;
     resumed.done = DoneIds(ids, urls, SavedWork::default());
-    Ok(resumed)
+    Ok(Cleaned {
+        resumed,
+        beside: Some((temp, path.to_owned())),
+    })
+}
+
+/// Of the ids `done`, one that `ids` (this run's, each once or more) never yields, and how many
+/// such there are: a file of another shard or another job's ids.
+pub fn foreign(done: &DoneIds, ids: impl Iterator<Item = Id>) -> Option<(usize, Id)> {
+    let mut seen = HashSet::new();
+    for id in ids.filter(|id| done.contains(id)) {
+        seen.insert(id);
+        if seen.len() == done.len() {
+            return None;
+        }
+    }
+    let example = done.0.iter().find(|id| !seen.contains(*id))?.clone();
+    Some((done.len() - seen.len(), example))
 }
 
 #[cfg(test)]

@@ -47,7 +47,10 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
     let id_list = plan.ids.prepare(readings)?;
     let (done, mut sink) = match (&plan.output, plan.format) {
         (Destination::File(path), Format::Sqlite) => open_database(&plan, path)?,
-        _ => (Done::Every(resume_point(&plan)?), open_output(&plan)?),
+        _ => (
+            Done::Every(resume_point(&plan, &id_list)?),
+            open_output(&plan)?,
+        ),
     };
     let (template, _fixture) = resolve_target(&plan).await?;
     // The run starts: an earlier run's reports are stale from here, whether or not this one
@@ -312,8 +315,10 @@ async fn find_rate(
     })
 }
 
-/// With --resume, the ids the output file already holds (the file is cleaned for appending).
-fn resume_point(plan: &Plan) -> Result<DoneIds, AppError> {
+/// With --resume, the ids the output file already holds (the file is cleaned for appending),
+/// once they are known to be ids this run fetches: a file that holds others (another shard's,
+/// another range's) is refused as it is, rather than appended to out of order.
+fn resume_point(plan: &Plan, id_list: &IdList) -> Result<DoneIds, AppError> {
     let usage = |message: String| AppError::Usage {
         flag: "--resume",
         message,
@@ -330,8 +335,36 @@ fn resume_point(plan: &Plan) -> Result<DoneIds, AppError> {
             plan.format
         )));
     }
-    let resumed =
-        resume::prepare(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let cannot_read = |e: io::Error| usage(format!("cannot read {}: {e}", path.display()));
+    let cleaned = resume::clean(path).map_err(cannot_read)?;
+    // A crawl's records share their seeds' ids; -n and -z send ids again; a list of unknown
+    // length (stdin streamed, an open range) cannot be read ahead.
+    let flat = !plan.job.crawl.is_crawl() && plan.repeat.is_none();
+    if flat && id_list.count().is_some() && plan.ids != IdSource::Stdin {
+        let ids = id_list
+            .open()
+            .map_err(|e| AppError::Usage {
+                flag: "--ids",
+                message: format!("cannot read: {e}"),
+            })?
+            .enumerate()
+            .filter(|(position, _)| plan.shard.is_none_or(|s| s.takes(*position as u64)))
+            .map(|(_, id)| id);
+        if let Some((count, example)) = resume::foreign(&cleaned.resumed().done, ids) {
+            let whose = if plan.shard.is_some() {
+                "another shard's"
+            } else {
+                "another job's"
+            };
+            return Err(usage(format!(
+                "{} holds {count} ids this run does not fetch (such as {example}): {whose} \
+                 results? Resume each job or shard into its own file (`fetchbench merge \
+                 --results` joins them); the file was left as it was",
+                path.display()
+            )));
+        }
+    }
+    let resumed = cleaned.commit().map_err(cannot_read)?;
     if !plan.quiet {
         eprintln!(
             "fetchbench: resuming {}: {} ids already done, {} failed ones to fetch again{}",

@@ -435,3 +435,39 @@ async fn a_resumed_results_file_keeps_a_plain_files_permissions() {
     assert_eq!(mode, 0o644, "{mode:o}");
     assert_eq!(read_records(&output).len(), 10);
 }
+
+/// A results file that holds ids this run does not fetch (another shard's, a wider range's) is
+/// refused before any request and left as it was; the same shard resumes as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_into_another_shards_or_ranges_file_is_refused_and_leaves_it_whole() {
+    let server = TestServer::start(Behaviour::default().with_not_found([4])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("shard1.ndjson");
+    let run = |range: &str, shard: &str| {
+        Cmd::url(server.template())
+            .range(range)
+            .flag("--shard", shard)
+            .words("-m concurrent -q")
+            .out(&output)
+    };
+    // Shard 1/2 of 1..=10: ids 2, 4 (a 404: fetched again on resume), 6, 8, 10.
+    run("1..=10", "1/2").exits(1).await;
+    let before = std::fs::read(&output).unwrap();
+    let hits = server.total_hits();
+
+    let out = run("1..=10", "0/2").arg("--resume").exits(2).await;
+    assert_said(&out, "holds 4 ids this run does not fetch");
+    assert_said(&out, "another shard's");
+    let out = run("1..=4", "1/2").arg("--resume").exits(2).await;
+    assert_said(&out, "holds 3 ids this run does not fetch");
+    assert_eq!(
+        std::fs::read(&output).unwrap(),
+        before,
+        "the file left as it was"
+    );
+    assert_eq!(server.total_hits(), hits, "no request");
+
+    // The same shard goes on: only the failed id is fetched again.
+    run("1..=10", "1/2").arg("--resume").exits(1).await;
+    assert_eq!(server.total_hits(), hits + 1);
+}
