@@ -200,7 +200,7 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             plan.job.fields.paths(),
             &job.crawl.follow,
             job.crawl.items.as_ref(),
-            job.crawl.next.as_ref().and_then(NextPage::path),
+            job.crawl.next.as_ref().map(NextPage::flag_value),
             &all_stats,
         );
     if plan.repeat.is_some() {
@@ -219,6 +219,14 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             Some((flag, path)) if flag.starts_with("--") => (flag, path),
             _ => ("-f", path.as_str()),
         };
+        if (flag, path) == ("--next", "link") {
+            eprintln!(
+                "fetchbench: warning: --next link: no successful page had a Link header; the \
+                 API may name its next page in the body (--next PATH) or by a cursor \
+                 (--next PATH --next-param NAME)"
+            );
+            continue;
+        }
         eprintln!(
             "fetchbench: warning: {flag} {path}: matched nothing in any successful response; \
              check the path (keys are case-sensitive, lists need [N] or [*])"

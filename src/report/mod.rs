@@ -151,7 +151,7 @@ impl Report {
         fields: &[FieldPath],
         follow: &[FieldPath],
         items: Option<&FieldPath>,
-        next: Option<&FieldPath>,
+        next: Option<String>,
         runs: &[RunStats],
     ) -> Self {
         let succeeded = runs.iter().any(|r| r.ok > 0);
@@ -190,7 +190,8 @@ impl Report {
             led_nowhere
         };
         // A next path matched when some page held something there, a null included, since a
-        // chain's last page (a list's only page) says "no next page" with a null.
+        // chain's last page (a list's only page) says "no next page" with a null; `--next link`
+        // when some page had a `Link` header.
         let pages = |r: &RunStats| r.levels.get(&0).map_or(0, |level| level.ok);
         let held = |r: &RunStats| r.crawl.as_ref().map_or(0, |c| c.next_held);
         if let Some(next) =

@@ -460,6 +460,28 @@ async fn a_next_path_no_page_held_is_named_and_a_null_next_is_not() {
         assert_eq!(run["fields_never_matched"], json!([]), "{url}");
         assert_eq!(run["runs"][0]["crawl"]["pages"], pages, "{url}");
     }
+    // `--next link` against pages with no `Link` header at all, then against a chain of them.
+    let out = Cmd::url(server.url("/near?page=1"))
+        .words("--next link --items data -f page -m sequential")
+        .report(&report)
+        .exits(0)
+        .await;
+    assert!(
+        stderr(&out).contains("warning: --next link: no successful page had a Link header"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        read_json(&report)["fields_never_matched"],
+        json!(["--next link"])
+    );
+    let out = Cmd::url(server.url("/bare"))
+        .words("--next link --items [*] -f n -m sequential")
+        .report(&report)
+        .exits(0)
+        .await;
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    assert_eq!(read_json(&report)["fields_never_matched"], json!([]));
 }
 
 /// A chain that ended at a next page on another origin says so once per origin, with the flag

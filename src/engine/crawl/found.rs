@@ -31,6 +31,9 @@ pub(crate) struct Found {
 pub(crate) struct Paging {
     next: Option<String>,
     last: Option<String>,
+    /// Whether the page had a `Link` header at all (`--next link`), whatever its relations: a
+    /// last page has one without `rel="next"`.
+    link_held: bool,
     total: Option<u64>,
     total_pages: Option<u64>,
 }
@@ -64,6 +67,7 @@ impl PagingHeaders {
         let paging = Paging {
             next: self.link.then(|| link_rel(headers, "next")).flatten(),
             last: self.link.then(|| link_rel(headers, "last")).flatten(),
+            link_held: self.link && headers.contains_key(http::header::LINK),
             total: number(&self.total),
             total_pages: number(&self.total_pages),
         };
@@ -122,6 +126,7 @@ impl Found {
 
     /// Adds what the page's headers said; the body's next page, if any, stands.
     pub(crate) fn add_paging(&mut self, paging: Paging) {
+        self.next_held |= paging.link_held;
         if self.next.is_none() {
             self.next = paging.next;
         }

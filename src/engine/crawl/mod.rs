@@ -33,6 +33,14 @@ pub enum NextPage {
 }
 
 impl NextPage {
+    /// The flag's value as a user writes it: the path, or `link`.
+    pub fn flag_value(&self) -> String {
+        match self.path() {
+            Some(path) => path.to_string(),
+            None => "link".to_owned(),
+        }
+    }
+
     /// The path in the body that names the next page, if the body names it.
     pub fn path(&self) -> Option<&FieldPath> {
         match self {
