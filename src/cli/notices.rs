@@ -92,7 +92,8 @@ pub(super) fn after_run(all_stats: &[RunStats], stdin_empty: bool) -> Vec<String
              given again is neither fetched nor written again"
         ));
     }
-    // One warning per origin, however many chains ended there (links skipped stay counted only).
+    // One warning per origin, however many chains ended there (links skipped stay counted
+    // only); the report has the same counts under `crawl.next_out_of_scope`.
     let mut cut: Vec<(&str, u64)> = Vec::new();
     for (origin, chains) in all_stats
         .iter()

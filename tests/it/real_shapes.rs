@@ -490,8 +490,11 @@ async fn a_next_path_no_page_held_is_named_and_a_null_next_is_not() {
 async fn a_chain_ended_by_an_out_of_scope_next_page_names_its_origin_once() {
     let server = start().await;
     let origin = format!("http://localhost:{}", server.addr.port());
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
     let out = Cmd::url(server.url("/hop/{}"))
         .words("-r 1..=3 --next next --items data -f page -m sequential")
+        .report(&report)
         .exits(0)
         .await;
     let said = stderr(&out);
@@ -501,6 +504,13 @@ async fn a_chain_ended_by_an_out_of_scope_next_page_names_its_origin_once() {
     );
     assert_eq!(said.matches(&warning).count(), 1, "{said}");
     assert_eq!(server.hits("/far"), 0);
+    // The report counts them too, by origin.
+    let crawl = &read_json(&report)["runs"][0]["crawl"];
+    assert_eq!(
+        crawl["next_out_of_scope"],
+        json!({ origin.as_str(): 3 }),
+        "{crawl}"
+    );
     let out = Cmd::url(server.url("/away"))
         .words("--follow results[*].url -f page -m sequential")
         .exits(0)
@@ -557,13 +567,16 @@ async fn a_crawl_seed_given_twice_is_fetched_and_written_once() {
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("ids.txt");
     std::fs::write(&list, "a\nb\na\na\n").unwrap();
+    let report = dir.path().join("report.json");
     let out = Cmd::url(server.url("/one/{}"))
         .path("--ids", &list)
         .words("--next link --items [*] -f w -m concurrent")
+        .report(&report)
         .exits(0)
         .await;
     let keys: Vec<Value> = records(&out).iter().map(|r| r["key"].clone()).collect();
     assert_eq!(keys, vec![json!("a.0.0"), json!("b.0.0")]);
+    assert_eq!(read_json(&report)["runs"][0]["crawl"]["duplicate_seeds"], 2);
     assert_eq!(server.hits("/one/a"), 1);
     assert!(
         stderr(&out).contains("note: 2 duplicate seeds dropped"),

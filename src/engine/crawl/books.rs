@@ -3,7 +3,7 @@
 //! counts of what was skipped and why.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use reqwest::Url;
@@ -45,19 +45,17 @@ pub struct CrawlCounts {
     #[serde(skip)]
     pub links_found: Vec<u64>,
     /// Seeds dropped because an earlier seed of the run had the same canonical URL (an id
-    /// given twice): a crawl requests each URL once and a key is unique in a run. Read for a
-    /// note, not a figure of its own.
-    #[serde(skip)]
+    /// given twice): a crawl requests each URL once and a key is unique in a run.
+    #[serde(default)]
     pub duplicate_seeds: u64,
     /// First-level pages that held something at the `--next` path, a null included: none, with
     /// pages fetched, is a path that matches nothing. Read for the report's notes.
     #[serde(skip)]
     pub next_held: u64,
-    /// The origins of next pages not requested because they were out of scope, each with the
-    /// chains that ended there, in the order first met: a chain cut short for a warning that
-    /// names the origin to allow. Read for that warning, not a figure of its own.
-    #[serde(skip)]
-    pub next_out_of_scope: Vec<(String, u64)>,
+    /// Chains cut short because their next page was on an origin the crawl may not go to (see
+    /// --allow-origin), counted by that origin: the rest of each chain was not fetched.
+    #[serde(default)]
+    pub next_out_of_scope: BTreeMap<String, u64>,
 }
 
 impl CrawlCounts {
@@ -71,6 +69,10 @@ impl CrawlCounts {
         self.loops += other.loops;
         self.already_done += other.already_done;
         self.past_stop += other.past_stop;
+        self.duplicate_seeds += other.duplicate_seeds;
+        for (origin, chains) in &other.next_out_of_scope {
+            *self.next_out_of_scope.entry(origin.clone()).or_default() += chains;
+        }
         if self.stopped.is_none() {
             self.stopped.clone_from(&other.stopped);
         }
@@ -85,6 +87,7 @@ impl CrawlCounts {
             + self.over_budget
             + self.loops
             + self.already_done
+            + self.duplicate_seeds
             > 0
     }
 }
@@ -355,11 +358,7 @@ impl Crawl {
             self.counts.out_of_scope += 1;
             // Unlike a link skipped, a next page skipped loses the rest of its chain: say where.
             let origin = url.origin().ascii_serialization();
-            let cut = &mut self.counts.next_out_of_scope;
-            match cut.iter_mut().find(|(o, _)| *o == origin) {
-                Some((_, chains)) => *chains += 1,
-                None => cut.push((origin, 1)),
-            }
+            *self.counts.next_out_of_scope.entry(origin).or_default() += 1;
             return NextStep::Stop;
         }
         let place = Place {
@@ -539,11 +538,11 @@ mod tests {
         }
         assert_eq!(
             crawl.counts.next_out_of_scope,
-            [
+            BTreeMap::from([
                 ("http://b.test".to_owned(), 2),
                 ("http://c.test:81".to_owned(), 1),
                 ("https://b.test".to_owned(), 1)
-            ]
+            ])
         );
         assert_eq!(crawl.counts.out_of_scope, 8);
     }
