@@ -32,6 +32,13 @@ pub enum PathError {
     BadKey { path: String, inner: String },
     #[error("`{0}`: expected `.` or `[` after `]`")]
     AfterBracket(String),
+    /// JSONPath's `$` or jq's leading `.`: the document itself is where every path starts.
+    #[error("`{path}`: a path starts at the document, so its {root} is implied: {hint}")]
+    Root {
+        path: String,
+        root: &'static str,
+        hint: String,
+    },
 }
 
 /// Why a body could not be searched for fields.
@@ -196,6 +203,27 @@ impl FromStr for FieldPath {
     fn from_str(path: &str) -> Result<Self, Self::Err> {
         if path.is_empty() {
             return Err(PathError::Empty);
+        }
+        // `$.a` would read a key named `$` (and match nothing); `.a` an empty first key. A key
+        // that starts with `$` (`$oid`) stays a key, and `["$"]` reaches one named `$`.
+        let root = match path.as_bytes() {
+            [b'$', b'.' | b'[', ..] | [b'$'] => Some(("JSONPath `$`", &path[1..])),
+            [b'.', b'a'..=b'z' | b'A'..=b'Z' | b'_' | b'[', ..] => {
+                Some(("jq-style leading `.`", &path[1..]))
+            }
+            _ => None,
+        };
+        if let Some((root, rest)) = root {
+            let rest = rest.strip_prefix('.').unwrap_or(rest);
+            let hint = match rest {
+                "" => "write `[*]` for a list of items, or name a key".to_owned(),
+                rest => format!("write `{rest}`"),
+            };
+            return Err(PathError::Root {
+                path: path.to_owned(),
+                root,
+                hint,
+            });
         }
         Ok(Self {
             steps: parse_steps(path)?,
@@ -431,7 +459,22 @@ mod tests {
         assert_eq!(err("a]"), PathError::EmptyKey("a]".into()));
         assert!(matches!(err("a[x]"), PathError::BadIndex { .. }));
         assert!(matches!(err("a[0]b"), PathError::AfterBracket(_)));
-        assert_eq!(err(".a"), PathError::EmptyKey(".a".into()));
+        // JSONPath's `$` and jq's leading `.` are named, with the path to write instead.
+        for (p, write) in [
+            ("$.a.b", "write `a.b`"),
+            ("$[*].n", "write `[*].n`"),
+            (".a", "write `a`"),
+            (".[0]", "write `[0]`"),
+        ] {
+            let message = err(p).to_string();
+            assert!(message.contains(write), "{p}: {message}");
+        }
+        assert!(err("$").to_string().contains("`[*]` for a list of items"));
+        assert!(
+            "$oid".parse::<FieldPath>().is_ok(),
+            "a key may start with `$`"
+        );
+        assert!(r#"["$"]"#.parse::<FieldPath>().is_ok());
         assert_eq!(err(r#"["k.d"#), PathError::Unclosed(r#"["k.d"#.into()));
         assert_eq!(err(r#"["k.d""#), PathError::Unclosed(r#"["k.d""#.into()));
         assert!(matches!(err(r#"["\x"]"#), PathError::BadKey { .. }));

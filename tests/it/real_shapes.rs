@@ -617,4 +617,20 @@ async fn a_key_with_a_dot_is_named_in_quotes_in_brackets() {
     assert_eq!(fields[r#"["k.d"]"#], 1);
     assert_eq!(fields["k.d"], 2);
     assert_eq!(fields[r#"a["b.c"][1]"#], 4);
+    // JSONPath's `$.` and jq's leading `.` used to read a key named `$` (matching nothing, a
+    // warning) or fail as an empty key; both are refused, before any request, with the path
+    // to write.
+    let hits = server.hits("/dotted");
+    for (path, write) in [
+        ("$.k.d", "write `k.d`"),
+        (".a[\"b.c\"]", "write `a[\"b.c\"]`"),
+    ] {
+        let out = Cmd::url(server.url("/dotted"))
+            .flag("-f", path)
+            .words("-n 1 -q")
+            .exits(2)
+            .await;
+        assert!(stderr(&out).contains(write), "{}", stderr(&out));
+    }
+    assert_eq!(server.hits("/dotted"), hits);
 }
