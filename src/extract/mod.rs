@@ -208,7 +208,7 @@ impl FromStr for FieldPath {
         // that starts with `$` (`$oid`) stays a key, and `["$"]` reaches one named `$`.
         let root = match path.as_bytes() {
             [b'$', b'.' | b'[', ..] | [b'$'] => Some(("JSONPath `$`", &path[1..])),
-            [b'.', b'a'..=b'z' | b'A'..=b'Z' | b'_' | b'[', ..] => {
+            [b'.'] | [b'.', b'a'..=b'z' | b'A'..=b'Z' | b'_' | b'[', ..] => {
                 Some(("jq-style leading `.`", &path[1..]))
             }
             _ => None,
@@ -469,7 +469,12 @@ mod tests {
             let message = err(p).to_string();
             assert!(message.contains(write), "{p}: {message}");
         }
-        assert!(err("$").to_string().contains("`[*]` for a list of items"));
+        for root in ["$", "."] {
+            assert!(
+                err(root).to_string().contains("`[*]` for a list of items"),
+                "{root}"
+            );
+        }
         assert!(
             "$oid".parse::<FieldPath>().is_ok(),
             "a key may start with `$`"

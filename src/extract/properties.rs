@@ -15,6 +15,8 @@ fn write(steps: &[Step]) -> String {
     let mut text = String::new();
     for (i, step) in steps.iter().enumerate() {
         match step {
+            // `$` alone at the start is JSONPath's root, refused: that key is reached in brackets.
+            Step::Key(key) if i == 0 && key == "$" => text.push_str(r#"["$"]"#),
             Step::Key(key) if i == 0 => text.push_str(key),
             Step::Key(key) => {
                 text.push('.');

@@ -117,6 +117,8 @@ fn paths() -> impl Strategy<Value = Vec<FieldPath>> {
         prop::collection::vec(key, 1..3),
         prop::option::of(0usize..3),
     )
+        // A first key `$` would be JSONPath's root, which paths refuse.
+        .prop_filter("not `$` first", |(keys, _)| keys[0] != "$")
         .prop_map(|(keys, index)| {
             let mut text = keys.join(".");
             if let Some(i) = index {
