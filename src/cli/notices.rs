@@ -2,7 +2,7 @@
 //! (a setting that changes nothing, a format the extension does not name, an empty shard, a rate
 //! that takes hours), one line each on stderr before the first request; and after the run, what
 //! it left out that the flags may not have meant to (duplicate seeds, chains cut at another
-//! origin, an empty stdin).
+//! origin, an empty stdin) and the paths that matched nothing.
 
 use std::time::Duration;
 
@@ -124,4 +124,29 @@ pub(super) fn after_run(all_stats: &[RunStats], stdin_empty: bool) -> Vec<String
         );
     }
     lines
+}
+
+/// A warning for each path the report lists in `fields_never_matched` (`-f` paths bare, the
+/// others after their flag), saying what to check; a warning, not a failure, since a field may
+/// be null in every document by design.
+pub(super) fn never_matched(paths: &[String]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|path| {
+            let (flag, path) = match path.split_once(' ') {
+                Some((flag, path)) if flag.starts_with("--") => (flag, path),
+                _ => ("-f", path.as_str()),
+            };
+            match (flag, path) {
+                ("--next", "link") => "warning: --next link: no successful page had a Link \
+                                        header; the API may name its next page in the body \
+                                        (--next PATH) or by a cursor (--next PATH --next-param NAME)"
+                    .to_owned(),
+                _ => format!(
+                    "warning: {flag} {path}: matched nothing in any successful response; check \
+                     the path (keys are case-sensitive, lists need [N] or [*])"
+                ),
+            }
+        })
+        .collect()
 }

@@ -23,6 +23,7 @@ use crate::engine::{JobSpec, Run, RunSpec, SavedWork};
 use crate::fixture::FixtureServer;
 use crate::output::{self, Discard, Format, RecordSink, RunInfo, SqliteSink};
 use crate::plan::ids::{Id, IdList, IdSource};
+use crate::plan::shard::Shard;
 use crate::plan::template::Template;
 use crate::report::paint::Paint;
 use crate::report::stats::{Ending, RunStats};
@@ -151,16 +152,15 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             None => id_list.open().map_err(cannot_read)?,
         };
         let read = Arc::clone(&read_an_id);
-        let ids = source
-            .inspect(move |_| read.store(true, Ordering::Relaxed))
-            .enumerate()
-            .filter(|(position, _)| plan.shard.is_none_or(|s| s.takes(*position as u64)))
-            .map(|(_, id)| id)
-            .filter(|id| crawl || !done.contains(id))
-            .take(match plan.repeat {
-                Some(Repeat::Requests(_)) => todo.map_or(usize::MAX, |n| n as usize),
-                _ => usize::MAX,
-            });
+        let ids = in_shard(
+            plan.shard,
+            source.inspect(move |_| read.store(true, Ordering::Relaxed)),
+        )
+        .filter(|id| crawl || !done.contains(id))
+        .take(match plan.repeat {
+            Some(Repeat::Requests(_)) => todo.map_or(usize::MAX, |n| n as usize),
+            _ => usize::MAX,
+        });
         let (mut stats, closed) =
             run_one(&template, job, *run, ids, saved, &mut progress, &cancel).await?;
         drop(progress);
@@ -213,24 +213,10 @@ pub async fn run(plan: Plan, paint: Paint) -> Result<Exit, AppError> {
             Some(most as f64 / n as f64)
         });
     }
-    for path in report.fields_never_matched.iter().filter(|_| !plan.quiet) {
-        // A warning, not a failure: a field may be null in every document by design.
-        let (flag, path) = match path.split_once(' ') {
-            Some((flag, path)) if flag.starts_with("--") => (flag, path),
-            _ => ("-f", path.as_str()),
-        };
-        if (flag, path) == ("--next", "link") {
-            eprintln!(
-                "fetchbench: warning: --next link: no successful page had a Link header; the \
-                 API may name its next page in the body (--next PATH) or by a cursor \
-                 (--next PATH --next-param NAME)"
-            );
-            continue;
+    if !plan.quiet {
+        for line in super::notices::never_matched(&report.fields_never_matched) {
+            eprintln!("fetchbench: {line}");
         }
-        eprintln!(
-            "fetchbench: warning: {flag} {path}: matched nothing in any successful response; \
-             check the path (keys are case-sensitive, lists need [N] or [*])"
-        );
     }
     report.keepalive = !plan.job.client.no_keepalive;
     report.insecure = plan.job.client.insecure;
@@ -349,15 +335,11 @@ fn resume_point(plan: &Plan, id_list: &IdList) -> Result<DoneIds, AppError> {
     // length (stdin streamed, an open range) cannot be read ahead.
     let flat = !plan.job.crawl.is_crawl() && plan.repeat.is_none();
     if flat && id_list.count().is_some() && plan.ids != IdSource::Stdin {
-        let ids = id_list
-            .open()
-            .map_err(|e| AppError::Usage {
-                flag: "--ids",
-                message: format!("cannot read: {e}"),
-            })?
-            .enumerate()
-            .filter(|(position, _)| plan.shard.is_none_or(|s| s.takes(*position as u64)))
-            .map(|(_, id)| id);
+        let ids = id_list.open().map_err(|e| AppError::Usage {
+            flag: "--ids",
+            message: format!("cannot read: {e}"),
+        })?;
+        let ids = in_shard(plan.shard, ids);
         if let Some((count, example)) = resume::foreign(&cleaned.resumed().done, ids) {
             let whose = if plan.shard.is_some() {
                 "another shard's"
@@ -511,6 +493,13 @@ async fn run_one(
     }
     stats.conclude(end);
     Ok((stats, closed))
+}
+
+/// The ids of a list that `shard` fetches, in order (all of them without `--shard`).
+fn in_shard(shard: Option<Shard>, ids: impl Iterator<Item = Id>) -> impl Iterator<Item = Id> {
+    ids.enumerate()
+        .filter(move |(position, _)| shard.is_none_or(|s| s.takes(*position as u64)))
+        .map(|(_, id)| id)
 }
 
 /// The report's `interrupted` when stdout's reader went away before the run's end.
